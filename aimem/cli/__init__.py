@@ -1,0 +1,34 @@
+"""The ``aimem`` command line.
+
+``main`` answers ``--version``, ``--help`` and completion requests without
+importing typer or opening the database (start-up is part of the product: CI
+calls aimem thousands of times and people tab-complete). Everything else goes
+to the typer app in ``aimem.cli.app``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``aimem`` console script."""
+    args = sys.argv[1:] if argv is None else argv
+    if args in (["--version"], ["-V"]):
+        from aimem._version import __version__
+
+        sys.stdout.write(f"aimem {__version__}\n")
+        return
+    if args in ([], ["--help"], ["-h"]):
+        from aimem.cli._helptext import ROOT_HELP
+
+        sys.stdout.write(ROOT_HELP)
+        return
+    if args and args[0] == "__complete":
+        from aimem.cli._complete import complete
+
+        complete(args[1:])
+        return
+    from aimem.cli.app import app
+
+    app(args=args, prog_name="aimem")

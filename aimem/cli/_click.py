@@ -1,0 +1,8 @@
+"""The click that typer uses (typer 0.28 vendors it as ``typer._click``)."""
+
+from __future__ import annotations
+
+from typer import _click as click
+from typer._click import exceptions as click_exceptions
+
+__all__ = ["click", "click_exceptions"]

@@ -1,0 +1,62 @@
+"""``aimem kb show|import|export``: the knowledge base."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aimem.cli._context import repo
+from aimem.cli._output import emit_json, note
+from aimem.cli.app import app
+
+kb_app = typer.Typer(help="Show, import and export the knowledge base.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+
+
+@kb_app.command(name="show")
+def kb_show(ctx: typer.Context) -> None:
+    """Print the knowledge base as JSON (always current).
+
+    \b
+    Example:
+      aimem kb show | jq '.issue_types.TIMEOUT.best_fixes'
+    """
+    emit_json(repo(ctx).knowledge_base)
+
+
+@kb_app.command(name="import")
+def kb_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A knowledge base JSON file.", dir_okay=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Merge a knowledge base file into this repository's (the design's import).
+
+    \b
+    Example:
+      aimem kb import other-machine/knowledge_base.json
+    """
+    summary = repo(ctx).import_knowledge_base(file)
+    if as_json:
+        emit_json(summary)
+    else:
+        note(f"merged {summary['entries']} entries from {file}")
+
+
+@kb_app.command(name="export")
+def kb_export(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(help="Where to write the knowledge base.", dir_okay=False)
+    ],
+) -> None:
+    """Write the knowledge base to FILE (atomically).
+
+    \b
+    Example:
+      aimem kb export kb-backup.json
+    """
+    path = repo(ctx).export_knowledge_base(file)
+    note(f"wrote {path}")

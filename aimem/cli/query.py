@@ -1,0 +1,383 @@
+"""Read commands: stats, model, models, recent, successful, patterns, analytics,
+similar, context, search."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from aimem.cli._context import repo
+from aimem.cli._output import (
+    FORMAT_HELP,
+    JSON_HELP,
+    Format,
+    emit_json,
+    emit_mapping,
+    emit_rows,
+    resolve_format,
+    write,
+)
+from aimem.cli.app import app
+
+FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", help=FORMAT_HELP)]
+JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+LimitOpt = Annotated[
+    int, typer.Option("--limit", "-n", help="At most this many rows.", min=1, max=10000)
+]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model name, e.g. qwen2.5:7b.")]
+TypeOpt = Annotated[str, typer.Option("--issue-type", "-t", help="Issue type, e.g. TIMEOUT.")]
+PromptOpt = Annotated[
+    str | None, typer.Option("--prompt", help="The test prompt (for the exact signature).")
+]
+ResponseOpt = Annotated[
+    str | None, typer.Option("--response", help="The model's response (for the exact signature).")
+]
+DescriptionOpt = Annotated[str | None, typer.Option("--description", "-d", help="What went wrong.")]
+
+
+def _outcome(row: dict[str, Any]) -> str:
+    if row["fix_success"] and row["verification_success"]:
+        return "verified"
+    return "applied" if row["fix_success"] else "failed"
+
+
+def _issue(
+    model: str, issue_type: str, prompt: str | None, response: str | None, description: str | None
+) -> dict[str, Any]:
+    issue: dict[str, Any] = {"model": model, "issue_type": issue_type}
+    if prompt is not None:
+        issue["test_prompt"] = prompt
+    if response is not None:
+        issue["actual_response"] = response
+    if description is not None:
+        issue["description"] = description
+    return issue
+
+
+@app.command(name="stats")
+def stats_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Show the memory statistics (the design's key: value lines).
+
+    \b
+    Examples:
+      aimem stats
+      aimem stats --json | jq .success_rate
+    """
+    stats = repo(ctx).get_memory_stats()
+    if as_json:
+        emit_json(stats)
+    else:
+        emit_mapping(stats, "🧠 Claude Memory Statistics:")
+
+
+@app.command(name="model")
+def model_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Model name, e.g. qwen2.5:7b.", metavar="NAME")],
+) -> None:
+    """Show one model's insights as JSON (the design's model output).
+
+    \b
+    Example:
+      aimem model qwen2.5:7b
+    """
+    emit_json(repo(ctx).get_model_insights(name, strict=True))
+
+
+@app.command(name="models")
+def models_command(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """List every model with its attempts and success rate.
+
+    \b
+    Examples:
+      aimem models
+      aimem models --format csv > models.csv
+    """
+    rows = repo(ctx).models()
+    emit_rows(
+        rows,
+        [
+            "model_name",
+            "attempts",
+            "successes",
+            "success_rate",
+            "wilson_low",
+            "issue_types",
+            "last_seen",
+        ],
+        resolve_format(fmt, as_json),
+        ["model", "attempts", "verified", "rate", "rate ≥ (95%)", "issue types", "last seen"],
+        "no models recorded yet",
+    )
+
+
+@app.command(name="recent")
+def recent_command(
+    ctx: typer.Context,
+    days: Annotated[float, typer.Argument(help="How many days back.", min=0.001)] = 7,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="At most this many rows.", min=1)
+    ] = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the attempts of the last DAYS days (default 7), newest first.
+
+    \b
+    Examples:
+      aimem recent
+      aimem recent 30 --format ndjson
+    """
+    rows = repo(ctx).recent(days, limit)
+    for row in rows:
+        row["outcome"] = _outcome(row)
+    emit_rows(
+        rows,
+        ["id", "timestamp", "model_name", "issue_type", "fixer_type", "outcome", "fix_commands"],
+        resolve_format(fmt, as_json),
+        ["id", "time (UTC)", "model", "issue type", "fixer", "outcome", "commands"],
+        f"no attempts in the last {days:g} days",
+    )
+
+
+@app.command(name="successful")
+def successful_command(
+    ctx: typer.Context,
+    issue_type: Annotated[
+        str | None, typer.Option("--issue-type", "-t", help="Only this issue type.")
+    ] = None,
+    limit: LimitOpt = 10,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the fix strategies that worked, per issue type, most verified successes first.
+
+    \b
+    Examples:
+      aimem successful
+      aimem successful --issue-type TIMEOUT --json
+    """
+    rows = repo(ctx).successful_strategies(issue_type, limit)
+    emit_rows(
+        rows,
+        [
+            "issue_type",
+            "fix_commands",
+            "successes",
+            "attempts",
+            "success_rate",
+            "wilson_low",
+            "last_success",
+        ],
+        resolve_format(fmt, as_json),
+        ["issue type", "fix", "verified", "attempts", "rate", "rate ≥ (95%)", "last success"],
+        "no verified successes yet",
+    )
+
+
+@app.command(name="patterns")
+def patterns_command(
+    ctx: typer.Context,
+    kind: Annotated[
+        str | None, typer.Option("--kind", "-k", help="exact, model, general or temporal.")
+    ] = None,
+    min_confidence: Annotated[
+        float,
+        typer.Option(
+            "--min-confidence", help="Only patterns at least this confident (0-1).", min=0, max=1
+        ),
+    ] = 0.0,
+    issue_type: Annotated[
+        str | None, typer.Option("--issue-type", "-t", help="Only this issue type.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="At most this many rows.", min=1)
+    ] = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List recurring issues and their success rates (exact, model, general, temporal).
+
+    \b
+    Examples:
+      aimem patterns
+      aimem patterns --kind temporal
+      aimem patterns --kind exact --min-confidence 0.5 --json
+    """
+    rows = repo(ctx).patterns(kind, min_confidence, issue_type, limit)
+    emit_rows(
+        rows,
+        [
+            "kind",
+            "name",
+            "attempts",
+            "success_rate",
+            "wilson_low",
+            "confidence",
+            "best_fix",
+            "last_seen",
+        ],
+        resolve_format(fmt, as_json),
+        [
+            "kind",
+            "pattern",
+            "attempts",
+            "rate",
+            "rate ≥ (95%)",
+            "confidence",
+            "best fix",
+            "last seen",
+        ],
+        "no patterns yet",
+    )
+
+
+@app.command(name="analytics")
+def analytics_command(
+    ctx: typer.Context,
+    days: Annotated[
+        int, typer.Option("--days", help="Window of the daily statistics.", min=1, max=3650)
+    ] = 30,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show daily statistics, the model performance matrix, issue trends and fixer effectiveness.
+
+    \b
+    Examples:
+      aimem analytics
+      aimem analytics --days 90 --json > analytics.json
+    """
+    data = repo(ctx).analytics(days)
+    if as_json:
+        emit_json(data)
+        return
+    sections = (
+        (
+            "Daily statistics",
+            "daily_stats",
+            ["date", "attempts", "successes", "success_rate", "avg_execution_time"],
+        ),
+        (
+            "Model performance",
+            "model_performance",
+            ["model_name", "issue_type", "attempts", "successes", "success_rate"],
+        ),
+        (
+            "Issue trends",
+            "issue_trends",
+            ["issue_type", "total_attempts", "last_7_days", "previous_7_days", "trend"],
+        ),
+        (
+            "Fixer effectiveness",
+            "fixer_comparison",
+            [
+                "fixer_type",
+                "total_attempts",
+                "successes",
+                "success_rate",
+                "wilson_low",
+                "avg_execution_time",
+            ],
+        ),
+    )
+    for index, (title, key, columns) in enumerate(sections):
+        write(("\n" if index else "") + f"{title}\n")
+        emit_rows(data[key], columns, Format.table, empty_message="(none)")
+
+
+@app.command(name="similar")
+def similar_command(
+    ctx: typer.Context,
+    model: ModelOpt,
+    issue_type: TypeOpt,
+    prompt: PromptOpt = None,
+    response: ResponseOpt = None,
+    description: DescriptionOpt = None,
+    limit: LimitOpt = 5,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find past attempts like this issue: exact, same model and type, same type.
+
+    JSON output is the design's object of three lists; other formats flatten
+    it with a "match" column.
+
+    \b
+    Example:
+      aimem similar --model qwen2.5:7b --issue-type TIMEOUT --prompt "Write a haiku"
+    """
+    found = repo(ctx).query_similar_issues(
+        _issue(model, issue_type, prompt, response, description), limit
+    )
+    chosen = resolve_format(fmt, as_json)
+    if chosen is Format.json:
+        emit_json(found)
+        return
+    rows = []
+    for match, key in (
+        ("exact", "exact_matches"),
+        ("model", "model_matches"),
+        ("type", "type_matches"),
+    ):
+        for row in found[key]:
+            rows.append({"match": match, **row, "outcome": _outcome(row)})
+    emit_rows(
+        rows,
+        ["match", "id", "timestamp", "model_name", "fixer_type", "outcome", "fix_commands"],
+        chosen,
+        ["match", "id", "time (UTC)", "model", "fixer", "outcome", "commands"],
+        "no similar attempts",
+    )
+
+
+@app.command(name="context")
+def context_command(
+    ctx: typer.Context,
+    model: ModelOpt,
+    issue_type: TypeOpt,
+    prompt: PromptOpt = None,
+    response: ResponseOpt = None,
+    description: DescriptionOpt = None,
+    max_chars: Annotated[
+        int, typer.Option("--max-chars", help="Upper bound on the context's length.", min=200)
+    ] = 8000,
+) -> None:
+    """Print the Markdown history a fixer should read before working on this issue.
+
+    \b
+    Examples:
+      aimem context --model qwen2.5:7b --issue-type TIMEOUT
+      aimem context -m llama3.1:8b -t NO_OUTPUT --max-chars 2000 | pbcopy
+    """
+    text = repo(ctx).build_context(
+        _issue(model, issue_type, prompt, response, description), max_chars
+    )
+    write(text if text.endswith("\n") else text + "\n")
+
+
+@app.command(name="search")
+def search_command(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="Words to look for (all must match).")],
+    limit: LimitOpt = 20,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Full-text search over descriptions, analyses, commands and notes, best match first.
+
+    \b
+    Examples:
+      aimem search "out of memory"
+      aimem search ollama pull --json
+    """
+    rows = repo(ctx).search(text, limit)
+    for row in rows:
+        row["outcome"] = _outcome(row)
+    emit_rows(
+        rows,
+        ["id", "timestamp", "model_name", "issue_type", "outcome", "snippet"],
+        resolve_format(fmt, as_json),
+        ["id", "time (UTC)", "model", "issue type", "outcome", "match"],
+        "no matches",
+    )

@@ -1,0 +1,75 @@
+"""The AimemError hierarchy: every failure a user can cause or fix.
+
+Each error carries a one-line message, an optional hint (a command that helps),
+and the exit code the command line uses for it.
+"""
+
+from __future__ import annotations
+
+
+class AimemError(Exception):
+    """Base class of every error aimem raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotARepositoryError(AimemError):
+    """No aimem repository exists where one was looked for."""
+
+
+class NotFoundError(AimemError):
+    """A named thing (model, segment, record) does not exist in the repository."""
+
+
+class InvalidInputError(AimemError):
+    """Input failed validation; names the field and, for files, where."""
+
+    def __init__(
+        self,
+        field: str,
+        problem: str,
+        source: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        where = ""
+        if source is not None:
+            where = f"{source}:{line}: " if line is not None else f"{source}: "
+        label = f"{field}: " if field else ""
+        super().__init__(f"{where}{label}{problem}", hint)
+        self.field = field
+        self.problem = problem
+        self.source = source
+        self.line = line
+
+
+class SchemaTooNewError(AimemError):
+    """The database was written by a newer aimem; it is left untouched."""
+
+
+class CorruptRepositoryError(AimemError):
+    """A repository file is damaged or unreadable."""
+
+
+class ReadOnlyRepositoryError(AimemError):
+    """The repository cannot be written (permissions or a read-only filesystem)."""
+
+
+class StorageFullError(AimemError):
+    """The disk or a file-size limit refused a write; nothing was changed."""
+
+
+class BundleError(AimemError):
+    """A backup bundle is malformed, unsafe, or fails verification."""
+
+
+class LockTimeoutError(AimemError):
+    """Another process held a repository lock for too long."""

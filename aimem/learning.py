@@ -1,0 +1,218 @@
+"""Patterns learned from history: exact, model, general and temporal.
+
+- exact: one issue signature (the design's ``issue_patterns`` rows);
+- model: a model family and an issue type;
+- general: an issue type across all models;
+- temporal: an issue type whose attempts concentrate on some hours of the day
+  or days of the week (UTC), reported only when a chi-square test against a
+  uniform spread is significant at p < 0.01 with at least 30 attempts.
+
+Each pattern carries counts, ``confidence = min(1, attempts / 10)`` (the
+design's), a 95% Wilson interval of its success rate, and its best fix: the
+commands with the most verified successes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aimem.signatures import model_family
+from aimem.stats_math import (
+    CHI2_CRITICAL_001,
+    chi_square_uniform,
+    confidence,
+    rate,
+    wilson_interval,
+)
+from aimem.store import Store
+
+PATTERN_KINDS = ("exact", "model", "general", "temporal")
+TEMPORAL_MIN_ATTEMPTS = 30
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _pattern(
+    kind: str,
+    name: str,
+    issue_type: str | None,
+    family: str | None,
+    signature: str | None,
+    successes: int,
+    attempts: int,
+    best_fix: list[str] | None,
+    last_seen: str | None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    low, high = wilson_interval(successes, attempts)
+    return {
+        "kind": kind,
+        "name": name,
+        "issue_type": issue_type,
+        "model_family": family,
+        "issue_signature": signature,
+        "attempts": attempts,
+        "successes": successes,
+        "failures": attempts - successes,
+        "success_rate": round(rate(successes, attempts), 6),
+        "confidence": confidence(attempts),
+        "wilson_low": low,
+        "wilson_high": high,
+        "best_fix": best_fix,
+        "last_seen": last_seen,
+        "detail": detail or {},
+    }
+
+
+def exact_patterns(
+    store: Store, issue_type: str | None = None, signature: str | None = None
+) -> list[dict[str, Any]]:
+    return [
+        _pattern(
+            "exact",
+            row["pattern_name"],
+            row["issue_type"],
+            row["model_family"],
+            row["issue_signature"],
+            row["success_count"],
+            row["success_count"] + row["failure_count"],
+            row["best_fix"],
+            row["last_seen"],
+        )
+        for row in store.exact_patterns(issue_type=issue_type, signature=signature)
+    ]
+
+
+def model_patterns(store: Store, issue_type: str | None = None) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for row in store.totals_by("model_name", "issue_type"):
+        if issue_type is not None and row["issue_type"] != issue_type:
+            continue
+        key = (model_family(row["model_name"]), row["issue_type"])
+        group = groups.setdefault(key, [0, 0, ""])
+        group[0] += row["attempts"]
+        group[1] += row["successes"]
+        group[2] = max(group[2], row["last_seen"])
+    patterns = []
+    for (family, kind_type), (attempts, successes, last_seen) in groups.items():
+        best = store.fix_outcomes("family_type", f"{family}|{kind_type}", limit=1, min_successes=1)
+        patterns.append(
+            _pattern(
+                "model",
+                f"{kind_type} on {family}",
+                kind_type,
+                family,
+                None,
+                successes,
+                attempts,
+                best[0]["fix_commands"] if best else None,
+                last_seen,
+            )
+        )
+    return patterns
+
+
+def general_patterns(store: Store, issue_type: str | None = None) -> list[dict[str, Any]]:
+    patterns = []
+    for row in store.totals_by("issue_type"):
+        if issue_type is not None and row["issue_type"] != issue_type:
+            continue
+        best = store.fix_outcomes("type", row["issue_type"], limit=1, min_successes=1)
+        patterns.append(
+            _pattern(
+                "general",
+                f"{row['issue_type']} across all models",
+                row["issue_type"],
+                None,
+                None,
+                row["successes"],
+                row["attempts"],
+                best[0]["fix_commands"] if best else None,
+                row["last_seen"],
+            )
+        )
+    return patterns
+
+
+def temporal_patterns(store: Store, issue_type: str | None = None) -> list[dict[str, Any]]:
+    by_type: dict[str, tuple[list[int], list[int], list[int]]] = {}
+    for kind_type, weekday, hour, attempts, successes in store.temporal_counts():
+        if issue_type is not None and kind_type != issue_type:
+            continue
+        hours, days, wins = by_type.setdefault(kind_type, ([0] * 24, [0] * 7, [0]))
+        hours[hour % 24] += attempts
+        days[weekday % 7] += attempts
+        wins[0] += successes
+    last_seen = {row["issue_type"]: row["last_seen"] for row in store.totals_by("issue_type")}
+    patterns = []
+    for kind_type, (hours, days, wins) in sorted(by_type.items()):
+        attempts = sum(hours)
+        if attempts < TEMPORAL_MIN_ATTEMPTS:
+            continue
+        for label, counts, critical, names in (
+            ("hour", hours, CHI2_CRITICAL_001[23], [f"{h:02d}:00" for h in range(24)]),
+            ("weekday", days, CHI2_CRITICAL_001[6], list(WEEKDAYS)),
+        ):
+            statistic = chi_square_uniform(counts)
+            if statistic <= critical:
+                continue
+            expected = attempts / len(counts)
+            peaks = [
+                i
+                for i in sorted(range(len(counts)), key=lambda i: -counts[i])
+                if counts[i] >= 1.5 * expected
+            ][:4]
+            if not peaks:
+                continue
+            peak_names = [names[i] for i in sorted(peaks)]
+            share = sum(counts[i] for i in peaks) / attempts
+            where = (
+                "at " + ", ".join(peak_names) + " UTC"
+                if label == "hour"
+                else "on " + ", ".join(peak_names)
+            )
+            patterns.append(
+                _pattern(
+                    "temporal",
+                    f"{kind_type} concentrates {where}",
+                    kind_type,
+                    None,
+                    None,
+                    wins[0],
+                    attempts,
+                    None,
+                    last_seen.get(kind_type),
+                    {
+                        "dimension": label,
+                        "peaks": peak_names,
+                        "peak_share": round(share, 4),
+                        "chi_square": round(statistic, 3),
+                        "critical_value_p01": critical,
+                        "counts": counts,
+                    },
+                )
+            )
+    return patterns
+
+
+def patterns(
+    store: Store,
+    kind: str | None = None,
+    min_confidence: float = 0.0,
+    issue_type: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Patterns of one kind (or all), most attempts first."""
+    builders = {
+        "exact": exact_patterns,
+        "model": model_patterns,
+        "general": general_patterns,
+        "temporal": temporal_patterns,
+    }
+    kinds = [kind] if kind else list(PATTERN_KINDS)
+    found: list[dict[str, Any]] = []
+    for name in kinds:
+        found.extend(builders[name](store, issue_type))
+    found = [p for p in found if p["confidence"] >= min_confidence]
+    order = {name: i for i, name in enumerate(PATTERN_KINDS)}
+    found.sort(key=lambda p: (order[p["kind"]], -p["attempts"], p["name"]))
+    return found if limit is None else found[:limit]

@@ -1,0 +1,513 @@
+"""``AIMemory``: the design's API over one repository folder.
+
+It composes the store (SQL), learning (patterns), analytics, context and the
+knowledge base. Every method returns plain JSON-ready values. One instance
+owns one SQLite connection; use one instance per thread, and close it (or use
+``with AIMemory() as memory:``) so the knowledge base file is brought up to date.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from aimem import analytics, context, learning
+from aimem.errors import InvalidInputError, NotFoundError
+from aimem.fsutil import atomic_write
+from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
+from aimem.paths import FILE_MODE, Layout, create_layout, require_existing, resolve_repository
+from aimem.records import Attempt, attempt_from_call
+from aimem.search import to_match_query
+from aimem.signatures import generate_fingerprint
+from aimem.signatures import generate_issue_signature as _signature
+from aimem.stats_math import rate, wilson_interval
+from aimem.store import Store
+from aimem.timeutil import days_ago_iso, now_iso
+
+STATS_KEYS = (
+    "total_fixes_attempted",
+    "successful_fixes",
+    "success_rate",
+    "models_encountered",
+    "issue_types_seen",
+    "recent_activity_7days",
+    "knowledge_base_size",
+    "memory_directory",
+)
+MAX_LIMIT = 10_000
+
+
+def _check_limit(limit: Any, name: str = "limit") -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1 or limit > MAX_LIMIT:
+        raise InvalidInputError(name, f"must be a whole number from 1 to {MAX_LIMIT}")
+    return limit
+
+
+class AIMemory:
+    """The memory of an AI auto-fix framework, stored in one repository folder.
+
+    ``memory_dir`` is the repository folder itself (the design's ``AIMemory/``);
+    when omitted it is ``$AIMEM_DIR``, else the nearest ``AIMemory/`` in the
+    current folder or a parent, else ``./AIMemory``. With ``create=False`` a
+    missing repository raises NotARepositoryError instead of being created.
+    """
+
+    def __init__(
+        self,
+        memory_dir: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = True,
+        redact_secrets: bool | None = None,
+    ) -> None:
+        root = resolve_repository(memory_dir)
+        if create:
+            self.layout = create_layout(root)
+            fresh = not self.layout.database.exists()
+            if fresh:
+                os.close(os.open(self.layout.database, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+        else:
+            self.layout = require_existing(root)
+        if redact_secrets is None:
+            redact_secrets = os.environ.get("AIMEM_REDACT", "1") not in ("0", "false", "no", "off")
+        self.redact_secrets = redact_secrets
+        self.memory_dir = self.layout.root
+        self.store = Store(self.layout.database)
+        self.knowledge_file = KnowledgeFile(self.layout, self.store)
+        self._wrote = False
+        self.knowledge_file.adopt_legacy()
+
+    # ---- lifecycle --------------------------------------------------------
+
+    def close(self) -> None:
+        """Bring ``knowledge_base.json`` up to date (if this instance wrote) and close."""
+        if getattr(self, "store", None) is None:
+            return
+        try:
+            if self._wrote:
+                self.knowledge_file.sync()
+        finally:
+            self.store.close()
+            self.store = None  # type: ignore[assignment]
+
+    def __enter__(self) -> AIMemory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def layout_info(self) -> Layout:
+        return self.layout
+
+    # ---- recording --------------------------------------------------------
+
+    def record_fix_attempt(
+        self,
+        issue_data: Mapping[str, Any],
+        ai_response: Mapping[str, Any],
+        fix_success: bool,
+        verification_success: bool,
+        execution_time: float | None,
+        notes: str | None = None,
+        fixer_type: str = "claude",
+        *,
+        timestamp: str | None = None,
+    ) -> int:
+        """Record one fix attempt and update everything learned from it; return its id.
+
+        ``issue_data`` holds ``model``, ``issue_type``, ``description`` and
+        optionally ``test_prompt``, ``actual_response`` (for the signature) and
+        ``system_info``; ``ai_response`` holds ``analysis`` and ``fix_commands``
+        (and optionally ``tokens_in``, ``tokens_out``, ``cost_usd``,
+        ``fixer_model``). A success is a fix that succeeded and was verified.
+        Raises InvalidInputError (nothing written) when a field is wrong.
+        """
+        attempt = attempt_from_call(
+            issue_data,
+            ai_response,
+            fix_success,
+            verification_success,
+            execution_time,
+            notes,
+            fixer_type,
+            timestamp=timestamp,
+            redact=self.redact_secrets,
+        )
+        record_id = self.store.insert_attempts([attempt])[0]
+        self._wrote = True
+        assert record_id is not None
+        return record_id
+
+    def record_many(
+        self,
+        attempts: Iterable[Mapping[str, Any]],
+        source: str | None = None,
+        lines: Sequence[int] | None = None,
+    ) -> list[int]:
+        """Record many attempts in one transaction (all or nothing); return their ids.
+
+        Each item has ``record_fix_attempt``'s argument names (``issue_data``,
+        ``ai_response``, ``fix_success``, ``verification_success``,
+        ``execution_time``, ``notes``, ``fixer_type``, optional ``timestamp``).
+        """
+        validated = [
+            self._attempt_from_item(item, source, lines[n - 1] if lines else n)
+            for n, item in enumerate(attempts, 1)
+        ]
+        ids = self.store.insert_attempts(validated)
+        self._wrote = True
+        return [i for i in ids if i is not None]
+
+    def _attempt_from_item(self, item: Any, source: str | None, line: int) -> Attempt:
+        if not isinstance(item, Mapping):
+            raise InvalidInputError("", "each attempt must be a JSON object", source, line)
+        known = {
+            "issue_data",
+            "ai_response",
+            "fix_success",
+            "verification_success",
+            "execution_time",
+            "notes",
+            "fixer_type",
+            "timestamp",
+        }
+        unknown = sorted(set(item) - known)
+        if unknown:
+            raise InvalidInputError(
+                unknown[0], "is not an argument of record_fix_attempt", source, line
+            )
+        for required in ("issue_data", "fix_success", "verification_success"):
+            if required not in item:
+                raise InvalidInputError(required, "is missing", source, line)
+        return attempt_from_call(
+            item.get("issue_data"),
+            item.get("ai_response", {}),
+            item.get("fix_success"),
+            item.get("verification_success"),
+            item.get("execution_time"),
+            item.get("notes"),
+            item.get("fixer_type", "claude"),
+            timestamp=item.get("timestamp"),
+            redact=self.redact_secrets,
+            source=source,
+            line=line,
+        )
+
+    # ---- signatures -------------------------------------------------------
+
+    def generate_issue_signature(self, issue_data: Mapping[str, Any]) -> str:
+        """The design's 16-hex signature (type, model family, prompt head, response length)."""
+        return _signature(issue_data)
+
+    def generate_fingerprint(self, issue_data: Mapping[str, Any]) -> str:
+        """aimem's normalized failure fingerprint (groups rewordings of one failure)."""
+        return generate_fingerprint(
+            str(issue_data.get("issue_type", "")),
+            str(issue_data.get("model", "")),
+            str(issue_data.get("description", "")),
+            str(issue_data.get("actual_response", "")),
+        )
+
+    # ---- queries ----------------------------------------------------------
+
+    def get_memory_stats(self) -> dict[str, Any]:
+        """The design's statistics; counts cover all history, archived included.
+
+        ``successful_fixes`` counts attempts that succeeded and were verified.
+        """
+        totals = self.store.totals()
+        return {
+            "total_fixes_attempted": totals["attempts"],
+            "successful_fixes": totals["successes"],
+            "success_rate": round(rate(totals["successes"], totals["attempts"]), 3),
+            "models_encountered": totals["models"],
+            "issue_types_seen": totals["issue_types"],
+            "recent_activity_7days": self.store.count_since(days_ago_iso(7)),
+            "knowledge_base_size": self.knowledge_file.size(),
+            "memory_directory": str(self.memory_dir),
+        }
+
+    def query_similar_issues(self, issue_data: Mapping[str, Any], limit: int = 5) -> dict[str, Any]:
+        """Past attempts like this issue: ``exact_matches`` (same signature),
+        ``model_matches`` (same model and issue type) and ``type_matches`` (same
+        issue type, any model), each at most ``limit``, verified successes first
+        (exact matches newest first)."""
+        if not isinstance(issue_data, Mapping):
+            raise InvalidInputError("issue_data", "must be an object")
+        _check_limit(limit)
+        return self.store.similar_rows(
+            _signature(issue_data),
+            str(issue_data.get("model", "")),
+            str(issue_data.get("issue_type", "")),
+            limit,
+        )
+
+    def get_model_insights(self, model_name: str, *, strict: bool = False) -> dict[str, Any]:
+        """One model's record: totals, success rate, common issues, effective fixes,
+        recent history. Unknown models give zero counts (NotFoundError if ``strict``)."""
+        characteristics = self.store.model_characteristics(model_name)
+        totals = self.store.model_totals(model_name)
+        if characteristics is None and strict:
+            known = ", ".join(self.store.distinct_values("model_name", limit=5))
+            raise NotFoundError(
+                f"no history for model {model_name!r}",
+                hint=f"known models include: {known}" if known else "no models recorded yet",
+            )
+        base = characteristics or {
+            "model_name": model_name,
+            "total_tests": 0,
+            "success_rate": 0.0,
+            "common_issues": [],
+            "effective_fixes": [],
+            "last_updated": None,
+            "performance_notes": None,
+        }
+        successes = totals[0]["successes"] if totals else 0
+        low, high = wilson_interval(successes, base["total_tests"])
+        recent = self._model_recent(model_name)
+        return {
+            "model_name": base["model_name"],
+            "total_tests": base["total_tests"],
+            "success_rate": round(base["success_rate"], 4),
+            "common_issues": base["common_issues"],
+            "effective_fixes": base["effective_fixes"],
+            "recent_history": recent,
+            "successes": successes,
+            "wilson_low": low,
+            "wilson_high": high,
+            "fixers": self.store.fixers_for_model(model_name),
+            "avg_execution_time": totals[0]["avg_execution_time"] if totals else None,
+            "first_seen": totals[0]["first_seen"] if totals else None,
+            "last_seen": totals[0]["last_seen"] if totals else None,
+            "last_updated": base["last_updated"],
+            "performance_notes": base["performance_notes"],
+        }
+
+    def _model_recent(self, model_name: str, limit: int = 10) -> list[dict[str, Any]]:
+        rows = self.store.model_recent_rows(model_name, limit)
+        return [
+            {
+                "id": row["id"],
+                "timestamp": row["timestamp"],
+                "issue_type": row["issue_type"],
+                "fixer_type": row["fixer_type"],
+                "description": row["description"],
+                "fix_commands": row["fix_commands"],
+                "fix_success": row["fix_success"],
+                "verification_success": row["verification_success"],
+            }
+            for row in rows
+        ]
+
+    def models(self) -> list[dict[str, Any]]:
+        """Every model with attempts, verified successes, success rate and last seen."""
+        result = []
+        for row in self.store.model_totals():
+            low, high = wilson_interval(row["successes"], row["attempts"])
+            result.append(
+                {
+                    "model_name": row["model_name"],
+                    "attempts": row["attempts"],
+                    "successes": row["successes"],
+                    "success_rate": round(rate(row["successes"], row["attempts"]), 4),
+                    "wilson_low": low,
+                    "wilson_high": high,
+                    "issue_types": row["issue_types"],
+                    "last_seen": row["last_seen"],
+                }
+            )
+        return result
+
+    def recent(self, days: float = 7, limit: int | None = None) -> list[dict[str, Any]]:
+        """Attempts of the last ``days`` days, newest first."""
+        if (
+            isinstance(days, bool)
+            or not isinstance(days, (int, float))
+            or days <= 0
+            or days > 36500
+        ):
+            raise InvalidInputError("days", "must be a positive number of days")
+        if limit is not None:
+            _check_limit(limit)
+        return self.store.recent_rows(days_ago_iso(days), limit)
+
+    def successful_strategies(
+        self, issue_type: str | None = None, limit: int = 10
+    ) -> list[dict[str, Any]]:
+        """Fixes ranked by verified successes, per issue type (the design's ``successful``)."""
+        _check_limit(limit)
+        types = (
+            [issue_type]
+            if issue_type
+            else [r["issue_type"] for r in self.store.totals_by("issue_type")]
+        )
+        result = []
+        for name in types:
+            for outcome in self.store.fix_outcomes("type", name, limit=limit, min_successes=1):
+                low, high = wilson_interval(outcome["successes"], outcome["attempts"])
+                result.append(
+                    {
+                        "issue_type": name,
+                        "fix_commands": outcome["fix_commands"],
+                        "successes": outcome["successes"],
+                        "attempts": outcome["attempts"],
+                        "success_rate": round(rate(outcome["successes"], outcome["attempts"]), 4),
+                        "wilson_low": low,
+                        "wilson_high": high,
+                        "last_success": outcome["last_success"],
+                    }
+                )
+        return result
+
+    def patterns(
+        self,
+        kind: str | None = None,
+        min_confidence: float = 0.0,
+        issue_type: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Learned patterns: ``exact``, ``model``, ``general`` and ``temporal`` (see aimem.learning)."""
+        if kind is not None and kind not in learning.PATTERN_KINDS:
+            raise InvalidInputError(
+                "kind",
+                f"unknown pattern kind {kind!r}",
+                hint="use exact, model, general or temporal",
+            )
+        if isinstance(min_confidence, bool) or not 0 <= float(min_confidence) <= 1:
+            raise InvalidInputError("min_confidence", "must be between 0 and 1")
+        if limit is not None:
+            _check_limit(limit)
+        return learning.patterns(self.store, kind, float(min_confidence), issue_type, limit)
+
+    def search(self, text: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Full-text search over descriptions, analyses, commands and notes; best first."""
+        _check_limit(limit)
+        if not isinstance(text, str):
+            raise InvalidInputError("text", "must be a string")
+        return self.store.search(to_match_query(text), limit)
+
+    # ---- analytics ---------------------------------------------------------
+
+    def get_daily_statistics(self, days: int = 30) -> list[dict[str, Any]]:
+        """Attempts and success rates per UTC day, newest first."""
+        return analytics.daily_statistics(self.store, days)
+
+    def get_model_performance_matrix(self) -> list[dict[str, Any]]:
+        """Success rate per model and issue type."""
+        return analytics.model_performance_matrix(self.store)
+
+    def get_issue_trend_analysis(self, days: int = 30) -> list[dict[str, Any]]:
+        """Per issue type: volume now against the week before, and the trend."""
+        return analytics.issue_trend_analysis(self.store, days)
+
+    def get_fixer_effectiveness(self) -> list[dict[str, Any]]:
+        """Per fixer: attempts, verified successes, success rate and interval, mean time."""
+        return analytics.fixer_effectiveness(self.store)
+
+    def analytics(self, days: int = 30) -> dict[str, Any]:
+        """The design's analytics export: the four analyses in one document."""
+        return {
+            "daily_stats": self.get_daily_statistics(days),
+            "model_performance": self.get_model_performance_matrix(),
+            "issue_trends": self.get_issue_trend_analysis(days),
+            "fixer_comparison": self.get_fixer_effectiveness(),
+        }
+
+    # ---- context ------------------------------------------------------------
+
+    def build_context(
+        self, issue_data: Mapping[str, Any], max_chars: int = context.DEFAULT_MAX_CHARS
+    ) -> str:
+        """Markdown history for a fixer about to work on ``issue_data``, at most ``max_chars``."""
+        if not isinstance(issue_data, Mapping):
+            raise InvalidInputError("issue_data", "must be an object")
+        if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 200:
+            raise InvalidInputError("max_chars", "must be a whole number of at least 200")
+        model = str(issue_data.get("model", "")).strip()
+        issue_type = str(issue_data.get("issue_type", "")).strip()
+        if not model:
+            raise InvalidInputError("issue_data.model", "is missing")
+        if not issue_type:
+            raise InvalidInputError("issue_data.issue_type", "is missing")
+        signature = _signature(issue_data)
+        similar = self.store.similar_rows(signature, model, issue_type, 5)
+        found = learning.exact_patterns(self.store, signature=signature)
+        family = model.split(":")[0]
+        found += [
+            p
+            for p in learning.model_patterns(self.store, issue_type)
+            if p["model_family"] == family
+        ]
+        found += learning.general_patterns(self.store, issue_type)
+        found += learning.temporal_patterns(self.store, issue_type)
+        strategies = self.successful_strategies(issue_type, limit=5)
+        notes = [note for _, note in self.store.notes_for_type(issue_type, 3)]
+        imported = self.store.kb_imported().get("issue_types", {})
+        if isinstance(imported, dict) and isinstance(imported.get(issue_type), dict):
+            notes += [str(n) for n in imported[issue_type].get("notes", [])][:3]
+        sections = context.build_sections(
+            model,
+            issue_type,
+            self.get_model_insights(model),
+            similar,
+            found,
+            strategies,
+            notes,
+        )
+        return context.render(model, issue_type, sections, max_chars)
+
+    def build_context_for_claude(
+        self, issue_data: Mapping[str, Any], max_chars: int = context.DEFAULT_MAX_CHARS
+    ) -> str:
+        """The design's name for ``build_context``."""
+        return self.build_context(issue_data, max_chars)
+
+    # ---- knowledge base ----------------------------------------------------
+
+    @property
+    def knowledge_base(self) -> dict[str, Any]:
+        """The knowledge base as a dict (always current, read from the database)."""
+        from aimem.knowledge import render
+
+        return render(self.store)
+
+    def sync_knowledge_base(self, force: bool = False) -> str:
+        """Rewrite ``knowledge_base.json`` if stale; return its state (see KnowledgeFile.sync)."""
+        return self.knowledge_file.sync(force=force)
+
+    def import_knowledge_base(self, source_file: str | os.PathLike[str]) -> dict[str, Any]:
+        """Merge an external knowledge base file (the design's "Knowledge Base Import")."""
+        path = Path(source_file)
+        summary = merge_entries(self.store, parse_file(path), str(path))
+        self._wrote = True
+        return summary
+
+    def export_knowledge_base(self, output_file: str | os.PathLike[str]) -> str:
+        """Write the knowledge base to ``output_file`` (atomically); return the path."""
+        data = orjson.dumps(self.knowledge_base, option=orjson.OPT_INDENT_2) + b"\n"
+        atomic_write(Path(output_file), data)
+        return str(output_file)
+
+    # ---- reports -------------------------------------------------------------
+
+    def insights_report(self) -> dict[str, Any]:
+        """The design's comprehensive report: statistics, model insights, knowledge base, trends."""
+        return {
+            "generated_at": now_iso(),
+            "statistics": self.get_memory_stats(),
+            "model_insights": {
+                m["model_name"]: self.get_model_insights(m["model_name"]) for m in self.models()
+            },
+            "knowledge_base": self.knowledge_base,
+            "historical_trends": self.analytics(),
+            "patterns": self.patterns(limit=200),
+        }
+
+    def export_insights(self, output_file: str | os.PathLike[str]) -> None:
+        """Write ``insights_report()`` to ``output_file`` as JSON (atomically)."""
+        data = orjson.dumps(self.insights_report(), option=orjson.OPT_INDENT_2) + b"\n"
+        atomic_write(Path(output_file), data)

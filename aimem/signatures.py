@@ -1,0 +1,106 @@
+"""Issue signatures, failure fingerprints, canonical JSON and record uids.
+
+``generate_issue_signature`` is the design's algorithm byte for byte, so that
+signatures match databases written by the design's system. Fingerprints are
+aimem's own: the same failure worded with different numbers, ids or paths
+hashes to the same value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+
+def generate_issue_signature(issue_data: Mapping[str, Any]) -> str:
+    """The design's 16-hex-character signature of an issue (type, model family, prompt, length)."""
+    signature_parts = [
+        issue_data.get("issue_type", ""),
+        issue_data.get("model", "").split(":")[0],
+        issue_data.get("test_prompt", "")[:50],
+        str(len(issue_data.get("actual_response", ""))),
+    ]
+    signature_text = "|".join(signature_parts)
+    return hashlib.md5(signature_text.encode()).hexdigest()[:16]
+
+
+def model_family(model_name: str) -> str:
+    """The family of a model tag, as the signature sees it (``qwen2.5:7b`` -> ``qwen2.5``)."""
+    return model_name.split(":")[0]
+
+
+# Order matters: the broad shapes (timestamps, uuids, paths) go before bare numbers.
+_NOISE = [
+    (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"), "<ts>"),
+    (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
+    (re.compile(r"\b\d{1,2}:\d{2}(:\d{2})?\b"), "<time>"),
+    (
+        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
+        "<id>",
+    ),
+    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b", re.I), "<hash>"),
+    (re.compile(r"https?://\S+"), "<url>"),
+    (re.compile(r"(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?"), "<path>"),
+    (re.compile(r"\b([a-z][\w.-]*):[\w.-]*\d[\w.-]*\b", re.I), r"\1"),
+    (
+        re.compile(
+            r"\b\d+(\.\d+)?\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hours?)\b", re.I
+        ),
+        "<duration>",
+    ),
+    (re.compile(r"\b(0x)?\d+(\.\d+)?\b"), "<n>"),
+    (re.compile(r"\s+"), " "),
+]
+
+
+def normalize_text(text: str) -> str:
+    """Strip the parts of a message that vary between occurrences of one failure."""
+    cleaned = text.lower()
+    for pattern, replacement in _NOISE:
+        cleaned = pattern.sub(replacement, cleaned)
+    return cleaned.strip()
+
+
+def generate_fingerprint(
+    issue_type: str, model_name: str, description: str, response: str = ""
+) -> str:
+    """A 16-hex fingerprint grouping rewordings of the same failure (aimem's extension)."""
+    parts = [
+        issue_type,
+        normalize_text(model_family(model_name)),
+        normalize_text(description),
+        normalize_text(response[:2000]),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def canonical_json(value: Any) -> bytes:
+    """Deterministic JSON bytes (sorted keys) for hashing."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def new_uid() -> str:
+    """A fresh random record uid (32 hex characters)."""
+    return os.urandom(16).hex()
+
+
+def content_uid(row: Mapping[str, Any], occurrence: int = 1) -> str:
+    """A deterministic uid for a record that has none (legacy rows), from its content.
+
+    ``occurrence`` separates byte-identical rows: the n-th copy in id order gets n.
+    """
+    payload = {k: v for k, v in row.items() if k not in ("id", "uid")}
+    digest = hashlib.sha256(canonical_json(payload))
+    if occurrence > 1:
+        digest.update(f"#{occurrence}".encode())
+    return digest.hexdigest()[:32]
+
+
+def fix_key(fix_commands: list[str]) -> str:
+    """A short stable key for one list of fix commands."""
+    return hashlib.blake2b(canonical_json(fix_commands), digest_size=8).hexdigest()

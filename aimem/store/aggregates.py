@@ -1,0 +1,382 @@
+"""Incremental aggregates: issue patterns, model characteristics, rollups, fix outcomes.
+
+Invariants (proved by tests and verified by ``aimem check``):
+- every attempt counts in exactly one ``issue_patterns`` row (its signature), so
+  ``SUM(success_count + failure_count)`` is the number of attempts;
+- ``SUM(model_characteristics.total_tests)`` is the number of attempts;
+- every aggregate equals a recomputation from the raw rows: applying all rows
+  at once, one by one, or in any batches gives the same tables, because every
+  derived column (best fix, common issues, effective fixes, rates) is a
+  function of the accumulated counts, never of arrival order.
+
+A success is an attempt whose fix succeeded *and* was verified.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from aimem.signatures import fix_key, model_family
+from aimem.timeutil import now_iso
+
+TOP_COMMON_ISSUES = 5
+TOP_EFFECTIVE_FIXES = 5
+# Scopes of the fix-outcome table: what one list of commands achieved for ...
+SCOPE_SIGNATURE = "signature"  # ... one exact signature
+SCOPE_FAMILY_TYPE = "family_type"  # ... a model family and issue type ("family|TYPE")
+SCOPE_TYPE = "type"  # ... an issue type across models
+SCOPE_MODEL = "model"  # ... one model
+SCOPE_FINGERPRINT = "fingerprint"  # ... one failure fingerprint
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """The parts of one attempt that aggregates depend on."""
+
+    timestamp: str
+    model_name: str
+    issue_type: str
+    issue_signature: str
+    fingerprint: str
+    fixer_type: str
+    fix_commands: str  # canonical JSON array text
+    fix_success: bool
+    verification_success: bool
+    execution_time_seconds: float | None
+
+    @property
+    def success(self) -> bool:
+        return self.fix_success and self.verification_success
+
+
+def canonical_commands(text_or_list: Any) -> str:
+    """Canonical JSON text of a fix-command list (legacy rows may be spaced differently)."""
+    value = text_or_list
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            value = [value]
+    if not isinstance(value, list):
+        value = [value]
+    return orjson.dumps([str(v) if not isinstance(v, str) else v for v in value]).decode()
+
+
+def pattern_name(issue_type: str, family: str, signature: str) -> str:
+    """The human-readable, unique name of an exact pattern."""
+    return f"{issue_type}/{family}/{signature}"
+
+
+@lru_cache(maxsize=4096)
+def _weekday(day: str) -> int:
+    return date(int(day[0:4]), int(day[5:7]), int(day[8:10])).weekday()
+
+
+def _hour(timestamp: str) -> int:
+    try:
+        return int(timestamp[11:13])
+    except ValueError:
+        return 0
+
+
+class AggregateWriter:
+    """Applies attempts to the aggregate tables of one schema ("main" or "temp")."""
+
+    def __init__(self, conn: sqlite3.Connection, schema: str = "main") -> None:
+        self.conn = conn
+        self.s = schema
+
+    def apply(self, facts: Sequence[Fact]) -> None:
+        """Add ``facts`` to every aggregate; the caller holds the transaction."""
+        if not facts:
+            return
+        totals: dict[tuple[str, str, str], list[Any]] = {}
+        daily: dict[tuple[str, str, str, str], list[Any]] = {}
+        temporal: dict[tuple[str, int, int], list[int]] = {}
+        outcomes: dict[tuple[str, str, str], list[Any]] = {}
+        patterns: dict[str, list[Any]] = {}
+        success_signatures: set[str] = set()
+        models: set[str] = set()
+        success_models: set[str] = set()
+        for fact in facts:
+            ok = fact.success
+            fixed = fact.fix_success
+            seconds = fact.execution_time_seconds
+            ts = fact.timestamp
+            day = ts[:10]
+            key = (fact.model_name, fact.issue_type, fact.fixer_type)
+            total = totals.get(key)
+            if total is None:
+                total = totals[key] = [0, 0, 0, 0.0, 0, ts, ts]
+            total[0] += 1
+            total[1] += fixed
+            total[2] += ok
+            if seconds is not None:
+                total[3] += seconds
+                total[4] += 1
+            total[5] = min(total[5], ts)
+            total[6] = max(total[6], ts)
+            dkey = (day, *key)
+            drow = daily.get(dkey)
+            if drow is None:
+                drow = daily[dkey] = [0, 0, 0, 0.0, 0]
+            drow[0] += 1
+            drow[1] += fixed
+            drow[2] += ok
+            if seconds is not None:
+                drow[3] += seconds
+                drow[4] += 1
+            try:
+                weekday = _weekday(day)
+            except ValueError:
+                weekday = 0
+            tkey = (fact.issue_type, weekday, _hour(ts))
+            trow = temporal.get(tkey)
+            if trow is None:
+                trow = temporal[tkey] = [0, 0]
+            trow[0] += 1
+            trow[1] += ok
+            family = model_family(fact.model_name)
+            commands = fact.fix_commands
+            fkey = fix_key_for(commands)
+            for scope, scope_key in (
+                (SCOPE_SIGNATURE, fact.issue_signature),
+                (SCOPE_FAMILY_TYPE, f"{family}|{fact.issue_type}"),
+                (SCOPE_TYPE, fact.issue_type),
+                (SCOPE_MODEL, fact.model_name),
+                (SCOPE_FINGERPRINT, fact.fingerprint),
+            ):
+                okey = (scope, scope_key, fkey)
+                orow = outcomes.get(okey)
+                if orow is None:
+                    orow = outcomes[okey] = [commands, 0, 0, ts, None]
+                orow[1] += 1
+                orow[2] += ok
+                orow[3] = max(orow[3], ts)
+                if ok and (orow[4] is None or ts > orow[4]):
+                    orow[4] = ts
+            prow = patterns.get(fact.issue_signature)
+            if prow is None:
+                prow = patterns[fact.issue_signature] = [fact.issue_type, family, 0, 0, ts]
+            prow[2] += ok
+            prow[3] += not ok
+            prow[4] = max(prow[4], ts)
+            models.add(fact.model_name)
+            if ok:
+                success_signatures.add(fact.issue_signature)
+                success_models.add(fact.model_name)
+        self._write_rollups(totals, daily, temporal, outcomes)
+        self._write_patterns(patterns, success_signatures)
+        self._write_models(models, success_models)
+
+    def _write_rollups(
+        self,
+        totals: dict[tuple[str, str, str], list[Any]],
+        daily: dict[tuple[str, str, str, str], list[Any]],
+        temporal: dict[tuple[str, int, int], list[int]],
+        outcomes: dict[tuple[str, str, str], list[Any]],
+    ) -> None:
+        s = self.s
+        self.conn.executemany(
+            f"""INSERT INTO {s}.aimem_totals(model_name, issue_type, fixer_type, attempts,
+                    fix_successes, successes, time_sum, time_n, first_seen, last_seen)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts,
+                    fix_successes = fix_successes + excluded.fix_successes,
+                    successes = successes + excluded.successes,
+                    time_sum = time_sum + excluded.time_sum,
+                    time_n = time_n + excluded.time_n,
+                    first_seen = min(first_seen, excluded.first_seen),
+                    last_seen = max(last_seen, excluded.last_seen)""",
+            [(*k, *v) for k, v in totals.items()],
+        )
+        self.conn.executemany(
+            f"""INSERT INTO {s}.aimem_daily(day, model_name, issue_type, fixer_type, attempts,
+                    fix_successes, successes, time_sum, time_n)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts,
+                    fix_successes = fix_successes + excluded.fix_successes,
+                    successes = successes + excluded.successes,
+                    time_sum = time_sum + excluded.time_sum,
+                    time_n = time_n + excluded.time_n""",
+            [(*k, *v) for k, v in daily.items()],
+        )
+        self.conn.executemany(
+            f"""INSERT INTO {s}.aimem_temporal(issue_type, weekday, hour, attempts, successes)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts,
+                    successes = successes + excluded.successes""",
+            [(*k, *v) for k, v in temporal.items()],
+        )
+        self.conn.executemany(
+            f"""INSERT INTO {s}.aimem_fix_outcomes(scope, scope_key, fix_key, fix_commands,
+                    attempts, successes, last_attempt, last_success)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts,
+                    successes = successes + excluded.successes,
+                    last_attempt = max(last_attempt, excluded.last_attempt),
+                    last_success = CASE
+                        WHEN excluded.last_success IS NULL THEN last_success
+                        WHEN last_success IS NULL THEN excluded.last_success
+                        ELSE max(last_success, excluded.last_success) END""",
+            [(*k, *v) for k, v in outcomes.items()],
+        )
+
+    def best_fix(self, scope: str, scope_key: str, limit: int = 1) -> list[str]:
+        """Fix-command JSON texts with the most verified successes (ties: most recent)."""
+        rows = self.conn.execute(
+            f"""SELECT fix_commands FROM {self.s}.aimem_fix_outcomes
+                WHERE scope = ? AND scope_key = ? AND successes > 0
+                ORDER BY successes DESC, last_success DESC, fix_key LIMIT ?""",
+            (scope, scope_key, limit),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def _write_patterns(self, patterns: dict[str, list[Any]], success_signatures: set[str]) -> None:
+        s = self.s
+        for signature, (issue_type, family, successes, failures, last_seen) in patterns.items():
+            existing = self.conn.execute(
+                f"""SELECT id, success_count, failure_count, last_seen FROM {s}.issue_patterns
+                    WHERE issue_signature = ? ORDER BY id LIMIT 1""",
+                (signature,),
+            ).fetchone()
+            best = None
+            if signature in success_signatures or existing is None:
+                found = self.best_fix(SCOPE_SIGNATURE, signature)
+                best = found[0] if found else None
+            if existing is None:
+                attempts = successes + failures
+                self.conn.execute(
+                    f"""INSERT INTO {s}.issue_patterns(pattern_name, issue_signature, success_count,
+                            failure_count, best_fix, last_seen, confidence_score, issue_type,
+                            model_family)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        pattern_name(issue_type, family, signature),
+                        signature,
+                        successes,
+                        failures,
+                        best,
+                        last_seen,
+                        min(1.0, attempts / 10.0),
+                        issue_type,
+                        family,
+                    ),
+                )
+                continue
+            row_id, old_s, old_f, old_seen = existing
+            new_s = (old_s or 0) + successes
+            new_f = (old_f or 0) + failures
+            seen = max(old_seen or "", last_seen)
+            if signature in success_signatures:
+                self.conn.execute(
+                    f"""UPDATE {s}.issue_patterns SET success_count = ?, failure_count = ?,
+                            last_seen = ?, confidence_score = ?, best_fix = ?,
+                            issue_type = coalesce(issue_type, ?),
+                            model_family = coalesce(model_family, ?)
+                        WHERE id = ?""",
+                    (
+                        new_s,
+                        new_f,
+                        seen,
+                        min(1.0, (new_s + new_f) / 10.0),
+                        best,
+                        issue_type,
+                        family,
+                        row_id,
+                    ),
+                )
+            else:
+                self.conn.execute(
+                    f"""UPDATE {s}.issue_patterns SET success_count = ?, failure_count = ?,
+                            last_seen = ?, confidence_score = ?,
+                            issue_type = coalesce(issue_type, ?),
+                            model_family = coalesce(model_family, ?)
+                        WHERE id = ?""",
+                    (
+                        new_s,
+                        new_f,
+                        seen,
+                        min(1.0, (new_s + new_f) / 10.0),
+                        issue_type,
+                        family,
+                        row_id,
+                    ),
+                )
+
+    def _write_models(self, models: set[str], success_models: set[str]) -> None:
+        s = self.s
+        now = now_iso()
+        for model in sorted(models):
+            rows = self.conn.execute(
+                f"""SELECT issue_type, sum(attempts), sum(successes) FROM {s}.aimem_totals
+                    WHERE model_name = ? GROUP BY issue_type""",
+                (model,),
+            ).fetchall()
+            total = sum(r[1] for r in rows)
+            successes = sum(r[2] for r in rows)
+            ranked = sorted(rows, key=lambda r: (-r[1], r[0]))[:TOP_COMMON_ISSUES]
+            common = orjson.dumps([r[0] for r in ranked]).decode()
+            rate = successes / total if total else 0.0
+            exists = self.conn.execute(
+                f"SELECT effective_fixes FROM {s}.model_characteristics WHERE model_name = ?",
+                (model,),
+            ).fetchone()
+            if exists is None or model in success_models:
+                effective = orjson.dumps(
+                    [
+                        " && ".join(orjson.loads(commands)) or "(no commands)"
+                        for commands in self.best_fix(SCOPE_MODEL, model, TOP_EFFECTIVE_FIXES)
+                    ]
+                ).decode()
+            else:
+                effective = exists[0]
+            self.conn.execute(
+                f"""INSERT INTO {s}.model_characteristics(model_name, total_tests, success_rate,
+                        common_issues, effective_fixes, last_updated)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(model_name) DO UPDATE SET total_tests = excluded.total_tests,
+                        success_rate = excluded.success_rate,
+                        common_issues = excluded.common_issues,
+                        effective_fixes = excluded.effective_fixes,
+                        last_updated = excluded.last_updated""",
+                (model, total, rate, common, effective, now),
+            )
+
+
+@lru_cache(maxsize=65536)
+def fix_key_for(commands_json: str) -> str:
+    """The fix key of a canonical command-list JSON text."""
+    return fix_key(orjson.loads(commands_json))
+
+
+def facts_from_rows(rows: Iterable[Sequence[Any]]) -> list[Fact]:
+    """Facts from ``fix_history`` rows selected in FACT_COLUMNS order."""
+    return [
+        Fact(
+            timestamp=r[0],
+            model_name=r[1],
+            issue_type=r[2],
+            issue_signature=r[3],
+            fingerprint=r[4] or "",
+            fixer_type=r[5],
+            fix_commands=canonical_commands(r[6]),
+            fix_success=bool(r[7]),
+            verification_success=bool(r[8]),
+            execution_time_seconds=r[9],
+        )
+        for r in rows
+    ]
+
+
+FACT_COLUMNS = (
+    "timestamp, model_name, issue_type, issue_signature, fingerprint, fixer_type, "
+    "fix_commands, fix_success, verification_success, execution_time_seconds"
+)

@@ -1,0 +1,175 @@
+"""Ordered, named schema migrations; the schema version is ``PRAGMA user_version``.
+
+A database exactly as the design's system leaves it (its three tables, version
+0, local naive timestamps, no uid) is adopted in place. All pending migrations
+run in one ``BEGIN IMMEDIATE`` transaction together with the new version, so a
+crash leaves the old database or the fully migrated one. A database whose
+version is newer than this aimem knows is refused before anything is written.
+
+Never edit a shipped migration: append a new one (a test pins the names).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from aimem.errors import CorruptRepositoryError, SchemaTooNewError
+from aimem.records import design_row_payload
+from aimem.signatures import content_uid, generate_fingerprint
+from aimem.store import schema
+from aimem.store.connection import atomic
+from aimem.timeutil import is_storage_form, normalize_timestamp
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+migration = MIGRATIONS.append
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run a multi-statement script inside the current transaction.
+
+    ``executescript`` would COMMIT first, breaking the one-transaction promise.
+    """
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            conn.execute(pending)
+            pending = ""
+    if pending.strip():
+        conn.execute(pending)
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+@migration
+def m001_design_schema(conn: sqlite3.Connection) -> None:
+    # Adopts the design's tables when they exist (legacy database), creates them otherwise.
+    run_script(conn, schema.DESIGN_TABLES)
+
+
+@migration
+def m002_utc_timestamps(conn: sqlite3.Connection) -> None:
+    # The design's system stored datetime.now().isoformat(): local, naive, 'T'-separated.
+    for table, key, column in (
+        ("fix_history", "id", "timestamp"),
+        ("issue_patterns", "id", "last_seen"),
+        ("model_characteristics", "model_name", "last_updated"),
+    ):
+        rows = conn.execute(f"SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL")
+        updates = []
+        for row_key, value in rows.fetchall():
+            if is_storage_form(str(value)):
+                continue
+            try:
+                updates.append((normalize_timestamp(str(value), naive_is_local=True), row_key))
+            except ValueError:
+                continue  # unreadable legacy text is kept as it was; check reports it
+        conn.executemany(f"UPDATE {table} SET {column} = ? WHERE {key} = ?", updates)
+
+
+@migration
+def m003_extra_columns(conn: sqlite3.Connection) -> None:
+    for table, extras in (
+        ("fix_history", schema.FIX_HISTORY_EXTRA_COLUMNS),
+        ("issue_patterns", schema.ISSUE_PATTERN_EXTRA_COLUMNS),
+    ):
+        present = _columns(conn, table)
+        for name, kind in extras:
+            if name not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+
+@migration
+def m004_record_uids(conn: sqlite3.Connection) -> None:
+    # Legacy rows get a uid derived from their content, the same one that
+    # 'aimem import old.db' derives, so both routes merge without duplicates.
+    conn.row_factory = sqlite3.Row
+    try:
+        rows = conn.execute(
+            "SELECT * FROM fix_history WHERE uid IS NULL OR fingerprint IS NULL ORDER BY id"
+        ).fetchall()
+    finally:
+        conn.row_factory = None
+    seen: dict[str, int] = {}
+    updates = []
+    for row in rows:
+        uid = row["uid"]
+        if uid is None:
+            base = content_uid(design_row_payload(row))
+            seen[base] = seen.get(base, 0) + 1
+            uid = content_uid(design_row_payload(row), seen[base])
+        fingerprint = row["fingerprint"] or generate_fingerprint(
+            row["issue_type"], row["model_name"], row["description"]
+        )
+        updates.append((uid, fingerprint, row["id"]))
+    conn.executemany("UPDATE fix_history SET uid = ?, fingerprint = ? WHERE id = ?", updates)
+
+
+@migration
+def m005_query_indexes(conn: sqlite3.Connection) -> None:
+    run_script(conn, schema.QUERY_INDEXES)
+
+
+@migration
+def m006_meta_and_segments(conn: sqlite3.Connection) -> None:
+    run_script(conn, schema.META)
+
+
+@migration
+def m007_rollups(conn: sqlite3.Connection) -> None:
+    run_script(conn, schema.ROLLUPS.format(schema="main"))
+
+
+@migration
+def m008_full_text_search(conn: sqlite3.Connection) -> None:
+    run_script(conn, schema.FULL_TEXT)
+    conn.execute("INSERT INTO fix_history_fts(fix_history_fts) VALUES ('rebuild')")
+
+
+@migration
+def m009_rebuild_aggregates(conn: sqlite3.Connection) -> None:
+    # Legacy aggregates may follow other rules; recompute them from the rows,
+    # keeping every pattern row's id and name.
+    from aimem.store.rebuild import rebuild_aggregates
+
+    rebuild_aggregates(conn)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The database's schema version (``PRAGMA user_version``)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def check_version(conn: sqlite3.Connection, path: Path) -> int:
+    """Return the version, refusing a database from a newer aimem (nothing written)."""
+    try:
+        version = schema_version(conn)
+    except sqlite3.DatabaseError as error:
+        raise CorruptRepositoryError(
+            f"{path} is not a readable SQLite database: {error}"
+        ) from error
+    if version > len(MIGRATIONS):
+        raise SchemaTooNewError(
+            f"{path} has schema version {version}, newer than this aimem knows "
+            f"({len(MIGRATIONS)}); it was not changed",
+            hint="upgrade aimem (pip install -U aimem)",
+        )
+    return version
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> int:
+    """Bring the database to the current version in one transaction; return the version."""
+    if check_version(conn, path) == len(MIGRATIONS):
+        return len(MIGRATIONS)
+    with atomic(conn):
+        # Re-read under the write lock: another process may have migrated meanwhile.
+        version = check_version(conn, path)
+        for step in MIGRATIONS[version:]:
+            step(conn)
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+    return len(MIGRATIONS)

@@ -1,0 +1,562 @@
+"""The SQLite implementation of the store."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from aimem.errors import AimemError
+from aimem.records import EXPORT_COLUMNS, Attempt
+from aimem.store import migrations
+from aimem.store.aggregates import (
+    SCOPE_FAMILY_TYPE,
+    SCOPE_FINGERPRINT,
+    SCOPE_MODEL,
+    SCOPE_SIGNATURE,
+    SCOPE_TYPE,
+    AggregateWriter,
+    Fact,
+)
+from aimem.store.connection import (
+    atomic,
+    configure_for_writes,
+    connect,
+    translate_sqlite_error,
+)
+
+ROW_COLUMNS = ", ".join(EXPORT_COLUMNS)
+_INSERT = (
+    "INSERT INTO fix_history(timestamp, model_name, issue_type, issue_signature, description, "
+    "fixer_type, claude_analysis, fix_commands, fix_success, verification_success, "
+    "execution_time_seconds, system_info, notes, uid, fingerprint, tokens_in, tokens_out, "
+    "cost_usd, fixer_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+SCOPES = {
+    "signature": SCOPE_SIGNATURE,
+    "family_type": SCOPE_FAMILY_TYPE,
+    "type": SCOPE_TYPE,
+    "model": SCOPE_MODEL,
+    "fingerprint": SCOPE_FINGERPRINT,
+}
+
+
+def _loads(text: Any, fallback: Any) -> Any:
+    if text is None:
+        return fallback
+    try:
+        return orjson.loads(text)
+    except (orjson.JSONDecodeError, TypeError):
+        return text
+
+
+def row_to_dict(row: Sequence[Any]) -> dict[str, Any]:
+    """A ``fix_history`` row (selected as ROW_COLUMNS) in export form."""
+    record = dict(zip(EXPORT_COLUMNS, row, strict=True))
+    record["fix_commands"] = _loads(record["fix_commands"], [])
+    record["system_info"] = _loads(record["system_info"], {})
+    record["fix_success"] = bool(record["fix_success"])
+    record["verification_success"] = bool(record["verification_success"])
+    return record
+
+
+def attempt_params(attempt: Attempt) -> tuple[Any, ...]:
+    """Parameters of ``_INSERT`` for one attempt."""
+    return (
+        attempt.timestamp,
+        attempt.model_name,
+        attempt.issue_type,
+        attempt.issue_signature,
+        attempt.description,
+        attempt.fixer_type,
+        attempt.claude_analysis,
+        orjson.dumps(attempt.fix_commands).decode(),
+        int(attempt.fix_success),
+        int(attempt.verification_success),
+        attempt.execution_time_seconds,
+        orjson.dumps(attempt.system_info).decode(),
+        attempt.notes,
+        attempt.uid,
+        attempt.fingerprint,
+        attempt.tokens_in,
+        attempt.tokens_out,
+        attempt.cost_usd,
+        attempt.fixer_model,
+    )
+
+
+def attempt_fact(attempt: Attempt) -> Fact:
+    """The aggregate-relevant part of an attempt."""
+    return Fact(
+        timestamp=attempt.timestamp,
+        model_name=attempt.model_name,
+        issue_type=attempt.issue_type,
+        issue_signature=attempt.issue_signature,
+        fingerprint=attempt.fingerprint,
+        fixer_type=attempt.fixer_type,
+        fix_commands=orjson.dumps(attempt.fix_commands).decode(),
+        fix_success=attempt.fix_success,
+        verification_success=attempt.verification_success,
+        execution_time_seconds=attempt.execution_time_seconds,
+    )
+
+
+class Store:
+    """One open SQLite database of one repository."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        self.conn = connect(path, readonly=readonly)
+        try:
+            migrations.check_version(self.conn, path)
+            if not readonly:
+                configure_for_writes(self.conn)
+                migrations.migrate(self.conn, path)
+        except sqlite3.Error as error:
+            self.conn.close()
+            raise translate_sqlite_error(error, path) from error
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction with SQLite errors translated to aimem errors."""
+        try:
+            with atomic(self.conn) as conn:
+                yield conn
+        except sqlite3.Error as error:
+            raise translate_sqlite_error(error, self.path) from error
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as error:
+            raise translate_sqlite_error(error, self.path) from error
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._query(sql, params)
+        return rows[0] if rows else None
+
+    # ---- writes -----------------------------------------------------------
+
+    def insert_attempts(
+        self, attempts: Sequence[Attempt], *, skip_existing: bool = False
+    ) -> list[int | None]:
+        """Insert attempts and update every aggregate in one transaction.
+
+        With ``skip_existing`` an attempt whose uid is already stored is left out
+        (its id in the result is None): the idempotent merge used by import.
+        """
+        with self.transaction() as conn:
+            return self.insert_attempts_in(conn, attempts, skip_existing=skip_existing)
+
+    def insert_attempts_in(
+        self,
+        conn: sqlite3.Connection,
+        attempts: Sequence[Attempt],
+        *,
+        skip_existing: bool = False,
+    ) -> list[int | None]:
+        """``insert_attempts`` inside a transaction the caller already holds."""
+        ids: list[int | None] = []
+        stored: list[Attempt] = []
+        for attempt in attempts:
+            if (
+                skip_existing
+                and conn.execute(
+                    "SELECT 1 FROM fix_history WHERE uid = ?", (attempt.uid,)
+                ).fetchone()
+            ):
+                ids.append(None)
+                continue
+            cursor = conn.execute(_INSERT, attempt_params(attempt))
+            ids.append(cursor.lastrowid)
+            stored.append(attempt)
+        AggregateWriter(conn).apply([attempt_fact(a) for a in stored])
+        if stored:
+            self._bump_generation(conn)
+        return ids
+
+    def _bump_generation(self, conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+        )
+
+    def existing_uids(self, uids: Sequence[str]) -> set[str]:
+        """Which of ``uids`` are already stored."""
+        found: set[str] = set()
+        for start in range(0, len(uids), 500):
+            chunk = list(uids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                r[0]
+                for r in self._query(f"SELECT uid FROM fix_history WHERE uid IN ({marks})", chunk)
+            )
+        return found
+
+    # ---- meta -------------------------------------------------------------
+
+    def generation(self) -> int:
+        """A counter bumped by every write that changes what has been learned."""
+        row = self._one("SELECT value FROM aimem_meta WHERE key = 'generation'")
+        return int(row[0]) if row else 0
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM aimem_meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO aimem_meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def schema_version(self) -> int:
+        return migrations.schema_version(self.conn)
+
+    # ---- reads: totals and rows ------------------------------------------
+
+    def totals(self) -> dict[str, int]:
+        """Attempts, successes, distinct models and issue types over all history."""
+        row = self._one(
+            """SELECT coalesce(sum(attempts), 0), coalesce(sum(successes), 0),
+                      count(DISTINCT model_name), count(DISTINCT issue_type)
+               FROM aimem_totals"""
+        )
+        return {"attempts": row[0], "successes": row[1], "models": row[2], "issue_types": row[3]}
+
+    def count_since(self, since: str) -> int:
+        """Hot rows newer than ``since`` (uses the timestamp index)."""
+        return int(self._one("SELECT count(*) FROM fix_history WHERE timestamp > ?", (since,))[0])
+
+    def count_rows(self) -> int:
+        return int(self._one("SELECT count(*) FROM fix_history")[0])
+
+    def recent_rows(self, since: str, limit: int | None) -> list[dict[str, Any]]:
+        rows = self._query(
+            f"SELECT {ROW_COLUMNS} FROM fix_history WHERE timestamp > ? "
+            "ORDER BY timestamp DESC, id DESC LIMIT ?",
+            (since, -1 if limit is None else limit),
+        )
+        return [row_to_dict(r) for r in rows]
+
+    def get_row(self, record_id: int) -> dict[str, Any] | None:
+        row = self._one(f"SELECT {ROW_COLUMNS} FROM fix_history WHERE id = ?", (record_id,))
+        return None if row is None else row_to_dict(row)
+
+    def iter_rows(self, since: str | None = None, chunk: int = 2000) -> Iterator[dict[str, Any]]:
+        """Every hot row in id order (optionally newer than ``since``), streamed."""
+        sql = f"SELECT {ROW_COLUMNS} FROM fix_history"
+        params: tuple[Any, ...] = ()
+        if since is not None:
+            sql += " WHERE timestamp >= ?"
+            params = (since,)
+        cursor = self.conn.execute(sql + " ORDER BY id", params)
+        while True:
+            rows = cursor.fetchmany(chunk)
+            if not rows:
+                return
+            for row in rows:
+                yield row_to_dict(row)
+
+    def similar_rows(
+        self, signature: str, model_name: str, issue_type: str, limit: int
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Exact (signature), model (model + type) and type matches, newest successes first."""
+        exact = self._query(
+            f"SELECT {ROW_COLUMNS} FROM fix_history WHERE issue_signature = ? "
+            "ORDER BY timestamp DESC LIMIT ?",
+            (signature, limit),
+        )
+        model = self._query(
+            f"SELECT {ROW_COLUMNS} FROM fix_history WHERE model_name = ? AND issue_type = ? "
+            "ORDER BY verification_success DESC, fix_success DESC, timestamp DESC LIMIT ?",
+            (model_name, issue_type, limit),
+        )
+        by_type = self._query(
+            f"SELECT {ROW_COLUMNS} FROM fix_history WHERE issue_type = ? "
+            "ORDER BY verification_success DESC, fix_success DESC, timestamp DESC LIMIT ?",
+            (issue_type, limit),
+        )
+        return {
+            "exact_matches": [row_to_dict(r) for r in exact],
+            "model_matches": [row_to_dict(r) for r in model],
+            "type_matches": [row_to_dict(r) for r in by_type],
+        }
+
+    def fingerprint_rows(self, fingerprint: str, limit: int) -> list[dict[str, Any]]:
+        rows = self._query(
+            f"SELECT {ROW_COLUMNS} FROM fix_history WHERE fingerprint = ? "
+            "ORDER BY timestamp DESC LIMIT ?",
+            (fingerprint, limit),
+        )
+        return [row_to_dict(r) for r in rows]
+
+    def model_recent_rows(self, model_name: str, limit: int) -> list[dict[str, Any]]:
+        rows = self._query(
+            f"SELECT {ROW_COLUMNS} FROM fix_history WHERE model_name = ? "
+            "ORDER BY timestamp DESC LIMIT ?",
+            (model_name, limit),
+        )
+        return [row_to_dict(r) for r in rows]
+
+    def notes_for_type(self, issue_type: str, limit: int) -> list[tuple[str, str]]:
+        """(timestamp, notes) of the latest verified successes of an issue type with notes."""
+        rows = self._query(
+            """SELECT timestamp, notes FROM fix_history
+               WHERE issue_type = ? AND verification_success = 1 AND fix_success = 1
+                     AND notes IS NOT NULL AND notes != ''
+               ORDER BY timestamp DESC LIMIT ?""",
+            (issue_type, limit),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    # ---- reads: models ----------------------------------------------------
+
+    def model_characteristics(self, model_name: str) -> dict[str, Any] | None:
+        row = self._one(
+            """SELECT model_name, total_tests, success_rate, common_issues, effective_fixes,
+                      last_updated, performance_notes
+               FROM model_characteristics WHERE model_name = ?""",
+            (model_name,),
+        )
+        if row is None:
+            return None
+        return {
+            "model_name": row[0],
+            "total_tests": row[1] or 0,
+            "success_rate": row[2] or 0.0,
+            "common_issues": _loads(row[3], []),
+            "effective_fixes": _loads(row[4], []),
+            "last_updated": row[5],
+            "performance_notes": row[6],
+        }
+
+    def model_totals(self, model_name: str | None = None) -> list[dict[str, Any]]:
+        """Per model: attempts, fix successes, verified successes, time, first/last seen."""
+        where = "WHERE model_name = ?" if model_name is not None else ""
+        params = (model_name,) if model_name is not None else ()
+        rows = self._query(
+            f"""SELECT model_name, sum(attempts), sum(fix_successes), sum(successes),
+                       sum(time_sum), sum(time_n), min(first_seen), max(last_seen),
+                       count(DISTINCT issue_type)
+                FROM aimem_totals {where} GROUP BY model_name ORDER BY sum(attempts) DESC,
+                model_name""",
+            params,
+        )
+        return [
+            {
+                "model_name": r[0],
+                "attempts": r[1],
+                "fix_successes": r[2],
+                "successes": r[3],
+                "avg_execution_time": (r[4] / r[5]) if r[5] else None,
+                "first_seen": r[6],
+                "last_seen": r[7],
+                "issue_types": r[8],
+            }
+            for r in rows
+        ]
+
+    def fixers_for_model(self, model_name: str) -> list[dict[str, Any]]:
+        rows = self._query(
+            """SELECT fixer_type, sum(attempts), sum(successes) FROM aimem_totals
+               WHERE model_name = ? GROUP BY fixer_type ORDER BY sum(attempts) DESC, fixer_type""",
+            (model_name,),
+        )
+        return [{"fixer_type": r[0], "attempts": r[1], "successes": r[2]} for r in rows]
+
+    def distinct_values(self, column: str, prefix: str = "", limit: int = 200) -> list[str]:
+        """Distinct model names, issue types or fixer types (for completion)."""
+        if column not in ("model_name", "issue_type", "fixer_type"):
+            raise AimemError(f"unknown column {column!r}")
+        rows = self._query(
+            f"SELECT DISTINCT {column} FROM aimem_totals WHERE {column} >= ? AND {column} < ? "
+            f"ORDER BY {column} LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit),
+        )
+        return [r[0] for r in rows]
+
+    # ---- reads: outcomes and patterns ------------------------------------
+
+    def fix_outcomes(
+        self,
+        scope: str,
+        scope_key: str | None = None,
+        limit: int | None = None,
+        min_successes: int = 0,
+    ) -> list[dict[str, Any]]:
+        """What each fix achieved within a scope (optionally one key), best first."""
+        where = "scope = ? AND successes >= ?"
+        params: list[Any] = [SCOPES[scope], min_successes]
+        if scope_key is not None:
+            where += " AND scope_key = ?"
+            params.append(scope_key)
+        params.append(-1 if limit is None else limit)
+        rows = self._query(
+            f"""SELECT scope_key, fix_commands, attempts, successes, last_attempt, last_success
+                FROM aimem_fix_outcomes WHERE {where}
+                ORDER BY successes DESC, last_success DESC, fix_key LIMIT ?""",
+            params,
+        )
+        return [
+            {
+                "key": r[0],
+                "fix_commands": _loads(r[1], []),
+                "attempts": r[2],
+                "successes": r[3],
+                "last_attempt": r[4],
+                "last_success": r[5],
+            }
+            for r in rows
+        ]
+
+    def exact_patterns(
+        self,
+        *,
+        issue_type: str | None = None,
+        signature: str | None = None,
+        min_attempts: int = 0,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        clauses = ["coalesce(success_count, 0) + coalesce(failure_count, 0) >= ?"]
+        params: list[Any] = [min_attempts]
+        if issue_type is not None:
+            clauses.append("issue_type = ?")
+            params.append(issue_type)
+        if signature is not None:
+            clauses.append("issue_signature = ?")
+            params.append(signature)
+        params.append(-1 if limit is None else limit)
+        rows = self._query(
+            f"""SELECT id, pattern_name, issue_signature, coalesce(success_count, 0),
+                       coalesce(failure_count, 0), best_fix, last_seen, confidence_score,
+                       issue_type, model_family
+                FROM issue_patterns WHERE {" AND ".join(clauses)}
+                ORDER BY coalesce(success_count, 0) + coalesce(failure_count, 0) DESC,
+                         last_seen DESC, id
+                LIMIT ?""",
+            params,
+        )
+        return [
+            {
+                "id": r[0],
+                "pattern_name": r[1],
+                "issue_signature": r[2],
+                "success_count": r[3],
+                "failure_count": r[4],
+                "best_fix": _loads(r[5], None),
+                "last_seen": r[6],
+                "confidence_score": r[7],
+                "issue_type": r[8],
+                "model_family": r[9],
+            }
+            for r in rows
+        ]
+
+    def totals_by(self, *columns: str) -> list[dict[str, Any]]:
+        """Rollup totals grouped by some of model_name, issue_type, fixer_type."""
+        allowed = {"model_name", "issue_type", "fixer_type"}
+        if not columns or not set(columns) <= allowed:
+            raise AimemError(f"cannot group totals by {columns}")
+        cols = ", ".join(columns)
+        rows = self._query(
+            f"""SELECT {cols}, sum(attempts), sum(fix_successes), sum(successes), sum(time_sum),
+                       sum(time_n), min(first_seen), max(last_seen)
+                FROM aimem_totals GROUP BY {cols} ORDER BY {cols}"""
+        )
+        result = []
+        for r in rows:
+            item = dict(zip(columns, r[: len(columns)], strict=True))
+            a, fs, s, tsum, tn, first, last = r[len(columns) :]
+            item.update(
+                attempts=a,
+                fix_successes=fs,
+                successes=s,
+                time_sum=tsum,
+                time_n=tn,
+                first_seen=first,
+                last_seen=last,
+            )
+            result.append(item)
+        return result
+
+    def temporal_counts(self) -> list[tuple[str, int, int, int, int]]:
+        """(issue_type, weekday, hour, attempts, successes) rows."""
+        return [
+            tuple(r)
+            for r in self._query(
+                "SELECT issue_type, weekday, hour, attempts, successes FROM aimem_temporal"
+            )
+        ]
+
+    def daily(self, since_day: str | None = None) -> list[dict[str, Any]]:
+        """Daily rollup rows (day, model, type, fixer, counts), oldest first."""
+        where, params = ("WHERE day >= ?", (since_day,)) if since_day else ("", ())
+        rows = self._query(
+            f"""SELECT day, model_name, issue_type, fixer_type, attempts, fix_successes, successes,
+                       time_sum, time_n FROM aimem_daily {where} ORDER BY day""",
+            params,
+        )
+        keys = (
+            "day",
+            "model_name",
+            "issue_type",
+            "fixer_type",
+            "attempts",
+            "fix_successes",
+            "successes",
+            "time_sum",
+            "time_n",
+        )
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    # ---- full-text search ------------------------------------------------
+
+    def search(self, match: str, limit: int) -> list[dict[str, Any]]:
+        """FTS5 match, best (BM25) first, with a snippet of the best-matching column."""
+        try:
+            rows = self.conn.execute(
+                f"""SELECT {", ".join("h." + c for c in EXPORT_COLUMNS)},
+                           bm25(fix_history_fts) AS rank,
+                           snippet(fix_history_fts, -1, '[', ']', '…', 12)
+                    FROM fix_history_fts JOIN fix_history h ON h.id = fix_history_fts.rowid
+                    WHERE fix_history_fts MATCH ? ORDER BY rank LIMIT ?""",
+                (match, limit),
+            ).fetchall()
+        except sqlite3.OperationalError as error:
+            raise AimemError(f"invalid search query {match!r}: {error}") from error
+        results = []
+        for r in rows:
+            record = row_to_dict(r[: len(EXPORT_COLUMNS)])
+            record["rank"] = r[len(EXPORT_COLUMNS)]
+            record["snippet"] = r[len(EXPORT_COLUMNS) + 1]
+            results.append(record)
+        return results
+
+    # ---- knowledge base (imported part) ----------------------------------
+
+    def kb_imported(self) -> dict[str, Any]:
+        rows = self._query("SELECT key, value FROM aimem_kb_imported ORDER BY key")
+        return {r[0]: _loads(r[1], None) for r in rows}
+
+    def kb_merge_imported(self, entries: dict[str, Any], imported_at: str) -> None:
+        """Store top-level entries of an external knowledge base (replacing same keys)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                """INSERT INTO aimem_kb_imported(key, value, imported_at) VALUES (?, ?, ?)
+                   ON CONFLICT(key) DO UPDATE SET value = excluded.value,
+                       imported_at = excluded.imported_at""",
+                [(k, orjson.dumps(v).decode(), imported_at) for k, v in entries.items()],
+            )
+            self._bump_generation(conn)

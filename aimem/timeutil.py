@@ -1,0 +1,63 @@
+"""Timestamps: ISO 8601 in UTC, stored as ``YYYY-MM-DD HH:MM:SS.ffffffZ``.
+
+The space separator (allowed by RFC 3339) makes stored values compare correctly
+as strings against SQLite's own ``datetime('now', '-30 days')``, which the design's
+saved SQL relies on; ``DATE(timestamp)`` and ``datetime(timestamp)`` read it too.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+STORAGE_FORMAT = "%Y-%m-%d %H:%M:%S.%fZ"
+_STORAGE_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}Z$")
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+def format_utc(moment: datetime) -> str:
+    """Format an aware (or UTC-naive) datetime in the storage form."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.strftime(STORAGE_FORMAT)
+
+
+def now_iso() -> str:
+    """Return the current UTC time in the storage form."""
+    return format_utc(utcnow())
+
+
+def is_storage_form(text: str) -> bool:
+    """Tell whether a string is already in the storage form."""
+    return bool(_STORAGE_RE.match(text))
+
+
+def parse_timestamp(text: str, *, naive_is_local: bool = False) -> datetime:
+    """Parse an ISO 8601 timestamp into an aware UTC datetime.
+
+    Naive values are UTC unless ``naive_is_local`` (the design's system wrote
+    ``datetime.now().isoformat()``, the machine's local time). Raises ValueError.
+    """
+    cleaned = text.strip()
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(cleaned)
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone() if naive_is_local else parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def normalize_timestamp(text: str, *, naive_is_local: bool = False) -> str:
+    """Return ``text`` in the storage form (ValueError when it is not a timestamp)."""
+    if is_storage_form(text):
+        return text
+    return format_utc(parse_timestamp(text, naive_is_local=naive_is_local))
+
+
+def days_ago_iso(days: float) -> str:
+    """Return the storage form of the moment ``days`` days before now."""
+    return format_utc(utcnow() - timedelta(days=days))
