@@ -79,8 +79,7 @@ def require_existing(root: Path) -> Layout:
     layout = Layout(root)
     if not layout.exists():
         raise NotARepositoryError(
-            "not an aimem repository (no AIMemory/ here or in any parent)",
-            hint="run 'aimem init'",
+            "not an aimem repository (no AIMemory/ here or in any parent); run 'aimem init'"
         )
     return layout
 
