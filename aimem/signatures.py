@@ -35,7 +35,65 @@ def model_family(model_name: str) -> str:
 
 
 # Order matters: the broad shapes (timestamps, uuids, paths) go before bare numbers.
+# The text is lower-cased first, so every pattern is written in lower case.
+# Numbers glued to letters or dots (``qwen2.5``, ``llama3.1``, ``v1.2``) are names,
+# not noise, and are kept; a model tag (``:7b``, ``:14b-instruct-q4``) is dropped.
+_NUM_START = r"(?<![\w.])"
 _NOISE = [
+    (
+        re.compile(r"\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(z|[+-]\d{2}:?\d{2})?"),
+        "<ts>",
+    ),
+    (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
+    (re.compile(r"\b\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\b"), "<time>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<id>"),
+    (re.compile(r"https?://\S+"), "<url>"),
+    (re.compile(r"\b[a-z]:\\[^\s'\"]+"), "<path>"),
+    (re.compile(r"(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?"), "<path>"),
+    (re.compile(r"\b[\w.-]+(?:/[\w.@+-]+)+\.[a-z0-9]{1,8}\b"), "<path>"),
+    (re.compile(_NUM_START + r"\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
+    (re.compile(r"\b0x[0-9a-f]+\b"), "<hex>"),
+    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b"), "<hash>"),
+    (re.compile(r"\b([a-z][\w.-]*):[\w.-]*\d[\w.-]*\b"), r"\1"),
+    (
+        re.compile(
+            _NUM_START
+            + r"\d+(\.\d+)?\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)\b"
+        ),
+        "<duration>",
+    ),
+    (re.compile(_NUM_START + r"\d+(?:\.\d+)*(?!\w|\.\w)"), "<n>"),
+    (re.compile(r"\s+"), " "),
+    (re.compile(r"[\s.,;:!]+$"), ""),
+]
+
+
+def normalize_text(text: str) -> str:
+    """Strip the parts of a message that vary between occurrences of one failure."""
+    cleaned = text.lower()
+    for pattern, replacement in _NOISE:
+        cleaned = pattern.sub(replacement, cleaned)
+    return cleaned.strip()
+
+
+def generate_fingerprint(
+    issue_type: str, model_name: str, description: str, response: str = ""
+) -> str:
+    """A 16-hex fingerprint grouping rewordings of the same failure (aimem's extension)."""
+    parts = [
+        issue_type,
+        normalize_text(model_family(model_name)),
+        normalize_text(description),
+        normalize_text(response[:2000]),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+
+# The first normalization (schema versions up to 9), kept only so that migration
+# m010 can tell which stored fingerprints it may recompute. Its timestamp rules
+# never matched (the text is lower-cased first): that is the bug m010 fixes.
+_NOISE_V1 = [
     (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"), "<ts>"),
     (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
     (re.compile(r"\b\d{1,2}:\d{2}(:\d{2})?\b"), "<time>"),
@@ -58,24 +116,16 @@ _NOISE = [
 ]
 
 
-def normalize_text(text: str) -> str:
-    """Strip the parts of a message that vary between occurrences of one failure."""
-    cleaned = text.lower()
-    for pattern, replacement in _NOISE:
-        cleaned = pattern.sub(replacement, cleaned)
-    return cleaned.strip()
+def _legacy_fingerprint_v1(issue_type: str, model_name: str, description: str) -> str:
+    """The fingerprint an earlier aimem stored for a row recorded without a response."""
 
+    def clean(text: str) -> str:
+        cleaned = text.lower()
+        for pattern, replacement in _NOISE_V1:
+            cleaned = pattern.sub(replacement, cleaned)
+        return cleaned.strip()
 
-def generate_fingerprint(
-    issue_type: str, model_name: str, description: str, response: str = ""
-) -> str:
-    """A 16-hex fingerprint grouping rewordings of the same failure (aimem's extension)."""
-    parts = [
-        issue_type,
-        normalize_text(model_family(model_name)),
-        normalize_text(description),
-        normalize_text(response[:2000]),
-    ]
+    parts = [issue_type, clean(model_family(model_name)), clean(description), clean("")]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 

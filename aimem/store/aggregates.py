@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from aimem.signatures import fix_key, model_family
+from aimem.stats_math import rank_by_wilson
 from aimem.timeutil import now_iso
 
 TOP_COMMON_ISSUES = 5
@@ -50,6 +51,11 @@ class Fact:
     fix_success: bool
     verification_success: bool
     execution_time_seconds: float | None
+    # Cost fields (issue 7); optional so facts built elsewhere stay valid.
+    cost_usd: float | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    fixer_model: str | None = None
 
     @property
     def success(self) -> bool:
@@ -101,6 +107,7 @@ class AggregateWriter:
         daily: dict[tuple[str, str, str, str], list[Any]] = {}
         temporal: dict[tuple[str, int, int], list[int]] = {}
         outcomes: dict[tuple[str, str, str], list[Any]] = {}
+        costs: dict[tuple[str, str, str], list[Any]] = {}
         patterns: dict[str, list[Any]] = {}
         success_signatures: set[str] = set()
         models: set[str] = set()
@@ -162,6 +169,19 @@ class AggregateWriter:
                 orow[3] = max(orow[3], ts)
                 if ok and (orow[4] is None or ts > orow[4]):
                     orow[4] = ts
+            ckey = (fact.fixer_type, fact.fixer_model or "", fact.issue_type)
+            crow = costs.get(ckey)
+            if crow is None:
+                crow = costs[ckey] = [0, 0, 0.0, 0, 0, 0, 0]
+            crow[0] += 1
+            crow[1] += ok
+            if fact.cost_usd is not None:
+                crow[2] += fact.cost_usd
+                crow[3] += 1
+            if fact.tokens_in is not None or fact.tokens_out is not None:
+                crow[4] += fact.tokens_in or 0
+                crow[5] += fact.tokens_out or 0
+                crow[6] += 1
             prow = patterns.get(fact.issue_signature)
             if prow is None:
                 prow = patterns[fact.issue_signature] = [fact.issue_type, family, 0, 0, ts]
@@ -173,6 +193,7 @@ class AggregateWriter:
                 success_signatures.add(fact.issue_signature)
                 success_models.add(fact.model_name)
         self._write_rollups(totals, daily, temporal, outcomes)
+        self._write_costs(costs)
         self._write_patterns(patterns, success_signatures)
         self._write_models(models, success_models)
 
@@ -229,15 +250,37 @@ class AggregateWriter:
             [(*k, *v) for k, v in outcomes.items()],
         )
 
+    def _write_costs(self, costs: dict[tuple[str, str, str], list[Any]]) -> None:
+        self.conn.executemany(
+            f"""INSERT INTO {self.s}.aimem_cost(fixer_type, fixer_model, issue_type, attempts,
+                    successes, cost_sum, cost_n, tokens_in_sum, tokens_out_sum, tokens_n)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts,
+                    successes = successes + excluded.successes,
+                    cost_sum = cost_sum + excluded.cost_sum,
+                    cost_n = cost_n + excluded.cost_n,
+                    tokens_in_sum = tokens_in_sum + excluded.tokens_in_sum,
+                    tokens_out_sum = tokens_out_sum + excluded.tokens_out_sum,
+                    tokens_n = tokens_n + excluded.tokens_n""",
+            [(*k, *v) for k, v in costs.items()],
+        )
+
     def best_fix(self, scope: str, scope_key: str, limit: int = 1) -> list[str]:
-        """Fix-command JSON texts with the most verified successes (ties: most recent)."""
-        rows = self.conn.execute(
-            f"""SELECT fix_commands FROM {self.s}.aimem_fix_outcomes
+        """Fix-command JSON texts ranked by the Wilson lower bound of their success rate.
+
+        Ties: more successes, most recent success, fix key (see
+        ``stats_math.rank_by_wilson``): a function of the accumulated counts, so
+        incremental updates and a recomputation agree.
+        """
+        cursor = self.conn.execute(
+            f"""SELECT fix_commands, attempts, successes, last_success, fix_key
+                FROM {self.s}.aimem_fix_outcomes
                 WHERE scope = ? AND scope_key = ? AND successes > 0
-                ORDER BY successes DESC, last_success DESC, fix_key LIMIT ?""",
-            (scope, scope_key, limit),
-        ).fetchall()
-        return [row[0] for row in rows]
+                ORDER BY successes DESC""",
+            (scope, scope_key),
+        )
+        ranked = rank_by_wilson(cursor, lambda r: (r[2], r[1], r[3], r[4]), limit)
+        return [row[0] for row in ranked]
 
     def _write_patterns(self, patterns: dict[str, list[Any]], success_signatures: set[str]) -> None:
         s = self.s
@@ -247,10 +290,10 @@ class AggregateWriter:
                     WHERE issue_signature = ? ORDER BY id LIMIT 1""",
                 (signature,),
             ).fetchone()
-            best = None
-            if signature in success_signatures or existing is None:
-                found = self.best_fix(SCOPE_SIGNATURE, signature)
-                best = found[0] if found else None
+            # Recomputed whenever the signature is touched: with Wilson ranking a
+            # failure can lower a fix's bound and change which fix is best.
+            found = self.best_fix(SCOPE_SIGNATURE, signature)
+            best = found[0] if found else None
             if existing is None:
                 attempts = successes + failures
                 self.conn.execute(
@@ -275,41 +318,23 @@ class AggregateWriter:
             new_s = (old_s or 0) + successes
             new_f = (old_f or 0) + failures
             seen = max(old_seen or "", last_seen)
-            if signature in success_signatures:
-                self.conn.execute(
-                    f"""UPDATE {s}.issue_patterns SET success_count = ?, failure_count = ?,
-                            last_seen = ?, confidence_score = ?, best_fix = ?,
-                            issue_type = coalesce(issue_type, ?),
-                            model_family = coalesce(model_family, ?)
-                        WHERE id = ?""",
-                    (
-                        new_s,
-                        new_f,
-                        seen,
-                        min(1.0, (new_s + new_f) / 10.0),
-                        best,
-                        issue_type,
-                        family,
-                        row_id,
-                    ),
-                )
-            else:
-                self.conn.execute(
-                    f"""UPDATE {s}.issue_patterns SET success_count = ?, failure_count = ?,
-                            last_seen = ?, confidence_score = ?,
-                            issue_type = coalesce(issue_type, ?),
-                            model_family = coalesce(model_family, ?)
-                        WHERE id = ?""",
-                    (
-                        new_s,
-                        new_f,
-                        seen,
-                        min(1.0, (new_s + new_f) / 10.0),
-                        issue_type,
-                        family,
-                        row_id,
-                    ),
-                )
+            self.conn.execute(
+                f"""UPDATE {s}.issue_patterns SET success_count = ?, failure_count = ?,
+                        last_seen = ?, confidence_score = ?, best_fix = ?,
+                        issue_type = coalesce(issue_type, ?),
+                        model_family = coalesce(model_family, ?)
+                    WHERE id = ?""",
+                (
+                    new_s,
+                    new_f,
+                    seen,
+                    min(1.0, (new_s + new_f) / 10.0),
+                    best,
+                    issue_type,
+                    family,
+                    row_id,
+                ),
+            )
 
     def _write_models(self, models: set[str], success_models: set[str]) -> None:
         s = self.s
@@ -325,19 +350,13 @@ class AggregateWriter:
             ranked = sorted(rows, key=lambda r: (-r[1], r[0]))[:TOP_COMMON_ISSUES]
             common = orjson.dumps([r[0] for r in ranked]).decode()
             rate = successes / total if total else 0.0
-            exists = self.conn.execute(
-                f"SELECT effective_fixes FROM {s}.model_characteristics WHERE model_name = ?",
-                (model,),
-            ).fetchone()
-            if exists is None or model in success_models:
-                effective = orjson.dumps(
-                    [
-                        " && ".join(orjson.loads(commands)) or "(no commands)"
-                        for commands in self.best_fix(SCOPE_MODEL, model, TOP_EFFECTIVE_FIXES)
-                    ]
-                ).decode()
-            else:
-                effective = exists[0]
+            # Recomputed whenever the model is touched (Wilson ranking: failures count).
+            effective = orjson.dumps(
+                [
+                    " && ".join(orjson.loads(commands)) or "(no commands)"
+                    for commands in self.best_fix(SCOPE_MODEL, model, TOP_EFFECTIVE_FIXES)
+                ]
+            ).decode()
             self.conn.execute(
                 f"""INSERT INTO {s}.model_characteristics(model_name, total_tests, success_rate,
                         common_issues, effective_fixes, last_updated)
@@ -371,6 +390,10 @@ def facts_from_rows(rows: Iterable[Sequence[Any]]) -> list[Fact]:
             fix_success=bool(r[7]),
             verification_success=bool(r[8]),
             execution_time_seconds=r[9],
+            cost_usd=r[10],
+            tokens_in=r[11],
+            tokens_out=r[12],
+            fixer_model=r[13],
         )
         for r in rows
     ]
@@ -378,5 +401,6 @@ def facts_from_rows(rows: Iterable[Sequence[Any]]) -> list[Fact]:
 
 FACT_COLUMNS = (
     "timestamp, model_name, issue_type, issue_signature, fingerprint, fixer_type, "
-    "fix_commands, fix_success, verification_success, execution_time_seconds"
+    "fix_commands, fix_success, verification_success, execution_time_seconds, "
+    "cost_usd, tokens_in, tokens_out, fixer_model"
 )

@@ -140,6 +140,47 @@ def m009_rebuild_aggregates(conn: sqlite3.Connection) -> None:
     rebuild_aggregates(conn)
 
 
+@migration
+def m010_advice_cost_and_fingerprints(conn: sqlite3.Connection) -> None:
+    # Issue 7: the cost rollup, fingerprints recomputed with the improved
+    # normalization, and aggregates recomputed (fix ranking by Wilson lower bound).
+    from aimem.signatures import _legacy_fingerprint_v1
+    from aimem.store.rebuild import rebuild_aggregates
+
+    run_script(conn, schema.COST_ROLLUP.format(schema="main"))
+    if conn.execute("SELECT 1 FROM aimem_segments LIMIT 1").fetchone():
+        # Archived rows exist: recomputing from the hot rows alone would drop
+        # them from the aggregates, so fingerprints and rankings stay as they
+        # are and the cost rollup starts from the hot rows (``check --repair``
+        # recomputes everything, archive included).
+        cursor = conn.execute(
+            "SELECT fixer_type, coalesce(fixer_model, ''), issue_type, count(*), "
+            "sum(fix_success AND verification_success), coalesce(sum(cost_usd), 0), "
+            "count(cost_usd), coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0), "
+            "sum(tokens_in IS NOT NULL OR tokens_out IS NOT NULL) "
+            "FROM fix_history GROUP BY 1, 2, 3"
+        )
+        conn.executemany(
+            "INSERT INTO aimem_cost VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", cursor.fetchall()
+        )
+        return
+    # A stored fingerprint can be recomputed only when it was made from the
+    # description alone (rows recorded without a response): the response is
+    # not stored. Rows whose fingerprint included a response keep it.
+    rows = conn.execute(
+        "SELECT id, issue_type, model_name, description, fingerprint FROM fix_history"
+    ).fetchall()
+    updates = []
+    for row_id, issue_type, model_name, description, stored in rows:
+        if stored and stored != _legacy_fingerprint_v1(issue_type, model_name, description):
+            continue
+        fresh = generate_fingerprint(issue_type, model_name, description)
+        if fresh != stored:
+            updates.append((fresh, row_id))
+    conn.executemany("UPDATE fix_history SET fingerprint = ? WHERE id = ?", updates)
+    rebuild_aggregates(conn)
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     """The database's schema version (``PRAGMA user_version``)."""
     return int(conn.execute("PRAGMA user_version").fetchone()[0])

@@ -47,6 +47,11 @@ def rebuild_aggregates(
 
         run_script(conn, schema.ROLLUPS.format(schema="temp"))
         run_script(conn, schema.TEMP_DESIGN_AGGREGATES)
+    from aimem.store.migrations import run_script as _run
+
+    # The cost rollup (migration m010) may not exist yet when an earlier
+    # migration (m009) recomputes aggregates; creating it here is idempotent.
+    _run(conn, schema.COST_ROLLUP.format(schema=s))
     for table in schema.ROLLUP_TABLES:
         conn.execute(f"DELETE FROM {s}.{table}")
     writer = AggregateWriter(conn, s)

@@ -160,7 +160,32 @@ CREATE INDEX IF NOT EXISTS {schema}.aimem_fix_outcomes_rank
     ON aimem_fix_outcomes(scope, scope_key, successes DESC, last_success DESC);
 """
 
-ROLLUP_TABLES = ("aimem_totals", "aimem_daily", "aimem_temporal", "aimem_fix_outcomes")
+# Cost per fixer, fixer model version and issue type (issue 7): every attempt
+# counts, failed ones included, so cost per verified success is cost_sum / successes.
+# ``cost_n``/``tokens_n`` count the attempts that reported a cost / token counts.
+COST_ROLLUP = """
+CREATE TABLE IF NOT EXISTS {schema}.aimem_cost (
+    fixer_type TEXT NOT NULL,
+    fixer_model TEXT NOT NULL,
+    issue_type TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    successes INTEGER NOT NULL DEFAULT 0,
+    cost_sum REAL NOT NULL DEFAULT 0,
+    cost_n INTEGER NOT NULL DEFAULT 0,
+    tokens_in_sum INTEGER NOT NULL DEFAULT 0,
+    tokens_out_sum INTEGER NOT NULL DEFAULT 0,
+    tokens_n INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (fixer_type, fixer_model, issue_type)
+) WITHOUT ROWID;
+"""
+
+ROLLUP_TABLES = (
+    "aimem_totals",
+    "aimem_daily",
+    "aimem_temporal",
+    "aimem_fix_outcomes",
+    "aimem_cost",
+)
 
 # Temp copies of the design's aggregate tables for check's recomputation.
 TEMP_DESIGN_AGGREGATES = """

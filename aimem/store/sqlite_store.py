@@ -102,6 +102,10 @@ def attempt_fact(attempt: Attempt) -> Fact:
         fix_success=attempt.fix_success,
         verification_success=attempt.verification_success,
         execution_time_seconds=attempt.execution_time_seconds,
+        cost_usd=attempt.cost_usd,
+        tokens_in=attempt.tokens_in,
+        tokens_out=attempt.tokens_out,
+        fixer_model=attempt.fixer_model,
     )
 
 
