@@ -105,3 +105,64 @@ def fixer_effectiveness(store: Store) -> list[dict[str, Any]]:
             }
         )
     return sorted(result, key=lambda r: (-r["success_rate"], r["fixer_type"]))
+
+
+COST_GROUPS = {
+    "by_fixer": ("fixer_type",),
+    "by_fixer_model": ("fixer_type", "fixer_model"),
+    "by_issue_type": ("issue_type",),
+    "by_fixer_and_issue_type": ("fixer_type", "issue_type"),
+}
+
+
+def cost_analysis(store: Store) -> dict[str, list[dict[str, Any]]]:
+    """Cost per verified success (issue 7), from the cost rollup.
+
+    ``cost_per_success`` is the cost of *every* attempt in the group, failed ones
+    included, divided by its verified successes (None without a success).
+    ``cost_coverage`` is the share of attempts that reported a cost: below 1
+    the figures undercount. ``fixer_model`` is null when none was recorded.
+    """
+    rows = store.cost_rows()
+    result: dict[str, list[dict[str, Any]]] = {}
+    for name, keys in COST_GROUPS.items():
+        groups: dict[tuple[str, ...], list[float]] = {}
+        for row in rows:
+            group = groups.setdefault(tuple(row[k] for k in keys), [0, 0, 0.0, 0, 0, 0, 0])
+            group[0] += row["attempts"]
+            group[1] += row["successes"]
+            group[2] += row["cost_sum"]
+            group[3] += row["cost_n"]
+            group[4] += row["tokens_in_sum"]
+            group[5] += row["tokens_out_sum"]
+            group[6] += row["tokens_n"]
+        items = []
+        for values, (attempts, successes, cost, cost_n, t_in, t_out, t_n) in groups.items():
+            item: dict[str, Any] = {
+                k: (v or None) if k == "fixer_model" else v
+                for k, v in zip(keys, values, strict=True)
+            }
+            item.update(
+                attempts=int(attempts),
+                successes=int(successes),
+                failed_attempts=int(attempts - successes),
+                cost_usd=round(cost, 6),
+                cost_coverage=round(cost_n / attempts, 4) if attempts else 0.0,
+                cost_per_attempt=round(cost / cost_n, 6) if cost_n else None,
+                cost_per_success=round(cost / successes, 6) if successes and cost_n else None,
+                tokens_in=int(t_in),
+                tokens_out=int(t_out),
+                tokens_per_success=round((t_in + t_out) / successes, 1)
+                if successes and t_n
+                else None,
+            )
+            items.append(item)
+        items.sort(
+            key=lambda i: (
+                i["cost_per_success"] is None,
+                i["cost_per_success"] or 0.0,
+                tuple(str(i[k]) for k in keys),
+            )
+        )
+        result[name] = items
+    return result

@@ -5,11 +5,14 @@
 - general: an issue type across all models;
 - temporal: an issue type whose attempts concentrate on some hours of the day
   or days of the week (UTC), reported only when a chi-square test against a
-  uniform spread is significant at p < 0.01 with at least 30 attempts.
+  uniform spread is significant at p < 0.01 with at least 30 attempts;
+- fingerprint: one failure fingerprint (the same failure, reworded numbers,
+  paths, ids and model tags stripped) seen at least twice (issue 7).
 
 Each pattern carries counts, ``confidence = min(1, attempts / 10)`` (the
 design's), a 95% Wilson interval of its success rate, and its best fix: the
-commands with the most verified successes.
+commands with the highest Wilson lower bound (issue 7), so a fix that worked
+once in one try does not outrank one that worked 40 times in 50.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from aimem.stats_math import (
     CHI2_CRITICAL_001,
     chi_square_uniform,
     confidence,
+    rank_by_wilson,
     rate,
     wilson_interval,
 )
 from aimem.store import Store
 
-PATTERN_KINDS = ("exact", "model", "general", "temporal")
+PATTERN_KINDS = ("exact", "model", "general", "temporal", "fingerprint")
+FINGERPRINT_MIN_ATTEMPTS = 2
 TEMPORAL_MIN_ATTEMPTS = 30
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -94,7 +99,7 @@ def model_patterns(store: Store, issue_type: str | None = None) -> list[dict[str
         group[2] = max(group[2], row["last_seen"])
     patterns = []
     for (family, kind_type), (attempts, successes, last_seen) in groups.items():
-        best = store.fix_outcomes("family_type", f"{family}|{kind_type}", limit=1, min_successes=1)
+        best = best_outcome(store, "family_type", f"{family}|{kind_type}")
         patterns.append(
             _pattern(
                 "model",
@@ -104,8 +109,43 @@ def model_patterns(store: Store, issue_type: str | None = None) -> list[dict[str
                 None,
                 successes,
                 attempts,
-                best[0]["fix_commands"] if best else None,
+                best,
                 last_seen,
+            )
+        )
+    return patterns
+
+
+def best_outcome(store: Store, scope: str, key: str) -> list[str] | None:
+    """The fix commands with the highest Wilson lower bound in one scope (None if none worked)."""
+    ranked = rank_by_wilson(
+        store.fix_outcomes(scope, key, min_successes=1),
+        lambda o: (o["successes"], o["attempts"], o["last_success"], str(o["fix_commands"])),
+        1,
+    )
+    return list(ranked[0]["fix_commands"]) if ranked else None
+
+
+def fingerprint_patterns(store: Store, issue_type: str | None = None) -> list[dict[str, Any]]:
+    """One pattern per failure fingerprint seen at least twice."""
+    patterns = []
+    for row in store.fingerprint_summaries(issue_type, FINGERPRINT_MIN_ATTEMPTS):
+        description = " ".join((row["description"] or "(archived)").split())
+        if len(description) > 60:
+            description = description[:59] + "…"
+        family = model_family(row["model_name"]) if row["model_name"] else None
+        patterns.append(
+            _pattern(
+                "fingerprint",
+                f"{row['issue_type'] or '?'}/{family or '?'}: {description} [{row['fingerprint']}]",
+                row["issue_type"],
+                family,
+                None,
+                row["successes"],
+                row["attempts"],
+                best_outcome(store, "fingerprint", row["fingerprint"]),
+                row["last_attempt"],
+                {"fingerprint": row["fingerprint"], "latest_description": row["description"]},
             )
         )
     return patterns
@@ -116,7 +156,7 @@ def general_patterns(store: Store, issue_type: str | None = None) -> list[dict[s
     for row in store.totals_by("issue_type"):
         if issue_type is not None and row["issue_type"] != issue_type:
             continue
-        best = store.fix_outcomes("type", row["issue_type"], limit=1, min_successes=1)
+        best = best_outcome(store, "type", row["issue_type"])
         patterns.append(
             _pattern(
                 "general",
@@ -126,7 +166,7 @@ def general_patterns(store: Store, issue_type: str | None = None) -> list[dict[s
                 None,
                 row["successes"],
                 row["attempts"],
-                best[0]["fix_commands"] if best else None,
+                best,
                 row["last_seen"],
             )
         )
@@ -207,6 +247,7 @@ def patterns(
         "model": model_patterns,
         "general": general_patterns,
         "temporal": temporal_patterns,
+        "fingerprint": fingerprint_patterns,
     }
     kinds = [kind] if kind else list(PATTERN_KINDS)
     found: list[dict[str, Any]] = []

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from aimem import analytics, context, learning
+from aimem import advice, alerts, analytics, context, learning
 from aimem.errors import InvalidInputError, NotFoundError
 from aimem.fsutil import atomic_write
 from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
@@ -24,7 +24,7 @@ from aimem.records import Attempt, attempt_from_call
 from aimem.search import to_match_query
 from aimem.signatures import generate_fingerprint
 from aimem.signatures import generate_issue_signature as _signature
-from aimem.stats_math import rate, wilson_interval
+from aimem.stats_math import confidence, rank_by_wilson, rate, wilson_interval
 from aimem.store import Store
 from aimem.timeutil import days_ago_iso, now_iso
 
@@ -116,6 +116,8 @@ class AIMemory:
         fixer_type: str = "claude",
         *,
         timestamp: str | None = None,
+        strict: bool = False,
+        max_failures: int = advice.DEFAULT_MAX_FAILURES,
     ) -> int:
         """Record one fix attempt and update everything learned from it; return its id.
 
@@ -125,6 +127,11 @@ class AIMemory:
         (and optionally ``tokens_in``, ``tokens_out``, ``cost_usd``,
         ``fixer_model``). A success is a fix that succeeded and was verified.
         Raises InvalidInputError (nothing written) when a field is wrong.
+
+        Repeat guard (issue 7): when the fix commands already failed at least
+        ``max_failures`` times for this failure's fingerprint and never worked
+        for it, warns with ``advice.RepeatedFixWarning``; with ``strict=True``
+        raises ``advice.RepeatedFixError`` instead and writes nothing.
         """
         attempt = attempt_from_call(
             issue_data,
@@ -137,29 +144,59 @@ class AIMemory:
             timestamp=timestamp,
             redact=self.redact_secrets,
         )
-        record_id = self.store.insert_attempts([attempt])[0]
-        self._wrote = True
+        record_id = self._insert_guarded([attempt], strict, max_failures, single=True)[0]
         assert record_id is not None
         return record_id
+
+    def _insert_guarded(
+        self, attempts: list[Attempt], strict: bool, max_failures: int, single: bool = False
+    ) -> list[int | None]:
+        # The guard reads inside the write transaction, so strict mode holds
+        # even when several processes record the same fix at once.
+        import warnings
+
+        max_failures = advice._check_max_failures(max_failures)
+        with self.store.transaction() as conn:
+            repeats = advice.repeated_fixes(self.store, attempts, max_failures, conn)
+            if repeats and strict:
+                index, attempt, failures = repeats[0]
+                raise advice.RepeatedFixError(
+                    advice.repeat_message(attempt, failures, None if single else index)
+                    + "; nothing was recorded",
+                    hint="see 'aimem suggest' for fixes worth trying, or drop --strict",
+                )
+            ids = self.store.insert_attempts_in(conn, attempts)
+        self._wrote = True
+        for index, attempt, failures in repeats:
+            warnings.warn(
+                advice.repeat_message(attempt, failures, None if single else index),
+                advice.RepeatedFixWarning,
+                stacklevel=3,
+            )
+        return ids
 
     def record_many(
         self,
         attempts: Iterable[Mapping[str, Any]],
         source: str | None = None,
         lines: Sequence[int] | None = None,
+        *,
+        strict: bool = False,
+        max_failures: int = advice.DEFAULT_MAX_FAILURES,
     ) -> list[int]:
         """Record many attempts in one transaction (all or nothing); return their ids.
 
         Each item has ``record_fix_attempt``'s argument names (``issue_data``,
         ``ai_response``, ``fix_success``, ``verification_success``,
         ``execution_time``, ``notes``, ``fixer_type``, optional ``timestamp``).
+        The repeat guard (``strict``, ``max_failures``) is ``record_fix_attempt``'s,
+        checked against what was stored before this call.
         """
         validated = [
             self._attempt_from_item(item, source, lines[n - 1] if lines else n)
             for n, item in enumerate(attempts, 1)
         ]
-        ids = self.store.insert_attempts(validated)
-        self._wrote = True
+        ids = self._insert_guarded(validated, strict, max_failures)
         return [i for i in ids if i is not None]
 
     def _attempt_from_item(self, item: Any, source: str | None, line: int) -> Attempt:
@@ -235,16 +272,24 @@ class AIMemory:
         """Past attempts like this issue: ``exact_matches`` (same signature),
         ``model_matches`` (same model and issue type) and ``type_matches`` (same
         issue type, any model), each at most ``limit``, verified successes first
-        (exact matches newest first)."""
+        (exact matches newest first); then aimem's ``fingerprint_matches`` (same
+        failure fingerprint, newest first; empty without a description)."""
         if not isinstance(issue_data, Mapping):
             raise InvalidInputError("issue_data", "must be an object")
         _check_limit(limit)
-        return self.store.similar_rows(
+        found: dict[str, Any] = self.store.similar_rows(
             _signature(issue_data),
             str(issue_data.get("model", "")),
             str(issue_data.get("issue_type", "")),
             limit,
         )
+        fingerprint = (
+            self.generate_fingerprint(issue_data) if issue_data.get("description") else None
+        )
+        found["fingerprint_matches"] = (
+            self.store.fingerprint_rows(fingerprint, limit) if fingerprint else []
+        )
+        return found
 
     def get_model_insights(self, model_name: str, *, strict: bool = False) -> dict[str, Any]:
         """One model's record: totals, success rate, common issues, effective fixes,
@@ -285,7 +330,33 @@ class AIMemory:
             "last_seen": totals[0]["last_seen"] if totals else None,
             "last_updated": base["last_updated"],
             "performance_notes": base["performance_notes"],
+            "effective_fix_stats": self._ranked_outcomes("model", model_name, 5),
         }
+
+    def _ranked_outcomes(self, scope: str, key: str, limit: int) -> list[dict[str, Any]]:
+        """Fixes with a verified success in one scope, ranked by Wilson lower bound."""
+        outcomes = self.store.fix_outcomes(scope, key, min_successes=1)
+        ranked = rank_by_wilson(
+            outcomes,
+            lambda o: (o["successes"], o["attempts"], o["last_success"], str(o["fix_commands"])),
+            limit,
+        )
+        result = []
+        for outcome in ranked:
+            low, high = wilson_interval(outcome["successes"], outcome["attempts"])
+            result.append(
+                {
+                    "fix_commands": outcome["fix_commands"],
+                    "successes": outcome["successes"],
+                    "attempts": outcome["attempts"],
+                    "success_rate": round(rate(outcome["successes"], outcome["attempts"]), 4),
+                    "confidence": confidence(outcome["attempts"]),
+                    "wilson_low": low,
+                    "wilson_high": high,
+                    "last_success": outcome["last_success"],
+                }
+            )
+        return result
 
     def _model_recent(self, model_name: str, limit: int = 10) -> list[dict[str, Any]]:
         rows = self.store.model_recent_rows(model_name, limit)
@@ -338,7 +409,8 @@ class AIMemory:
     def successful_strategies(
         self, issue_type: str | None = None, limit: int = 10
     ) -> list[dict[str, Any]]:
-        """Fixes ranked by verified successes, per issue type (the design's ``successful``)."""
+        """Fixes that worked, per issue type (the design's ``successful``), ranked by the
+        95% Wilson lower bound of their success rate (1/1 does not outrank 40/50)."""
         _check_limit(limit)
         types = (
             [issue_type]
@@ -347,20 +419,8 @@ class AIMemory:
         )
         result = []
         for name in types:
-            for outcome in self.store.fix_outcomes("type", name, limit=limit, min_successes=1):
-                low, high = wilson_interval(outcome["successes"], outcome["attempts"])
-                result.append(
-                    {
-                        "issue_type": name,
-                        "fix_commands": outcome["fix_commands"],
-                        "successes": outcome["successes"],
-                        "attempts": outcome["attempts"],
-                        "success_rate": round(rate(outcome["successes"], outcome["attempts"]), 4),
-                        "wilson_low": low,
-                        "wilson_high": high,
-                        "last_success": outcome["last_success"],
-                    }
-                )
+            for outcome in self._ranked_outcomes("type", name, limit):
+                result.append({"issue_type": name, **outcome})
         return result
 
     def patterns(
@@ -370,12 +430,13 @@ class AIMemory:
         issue_type: str | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Learned patterns: ``exact``, ``model``, ``general`` and ``temporal`` (see aimem.learning)."""
+        """Learned patterns: ``exact``, ``model``, ``general``, ``temporal`` and
+        ``fingerprint`` (see aimem.learning)."""
         if kind is not None and kind not in learning.PATTERN_KINDS:
             raise InvalidInputError(
                 "kind",
                 f"unknown pattern kind {kind!r}",
-                hint="use exact, model, general or temporal",
+                hint="use exact, model, general, temporal or fingerprint",
             )
         if isinstance(min_confidence, bool) or not 0 <= float(min_confidence) <= 1:
             raise InvalidInputError("min_confidence", "must be between 0 and 1")
@@ -415,7 +476,55 @@ class AIMemory:
             "model_performance": self.get_model_performance_matrix(),
             "issue_trends": self.get_issue_trend_analysis(days),
             "fixer_comparison": self.get_fixer_effectiveness(),
+            "cost": self.get_cost_analysis(),
         }
+
+    def get_cost_analysis(self) -> dict[str, list[dict[str, Any]]]:
+        """Cost per verified success by fixer, fixer model and issue type, failed attempts
+        counted (see ``analytics.cost_analysis``)."""
+        return analytics.cost_analysis(self.store)
+
+    # ---- advice (issue 7) ----------------------------------------------------
+
+    def suggest(
+        self,
+        issue_data: Mapping[str, Any],
+        limit: int = advice.DEFAULT_SUGGEST_LIMIT,
+        max_failures: int = advice.DEFAULT_MAX_FAILURES,
+    ) -> dict[str, Any]:
+        """Fixes worth trying for this issue, ranked by Wilson lower bound; what already
+        failed for its fingerprint; a one-line recommendation (see ``aimem.advice``)."""
+        _check_limit(limit)
+        return advice.suggest(self.store, issue_data, limit, max_failures)
+
+    def gate(
+        self,
+        issue_data: Mapping[str, Any],
+        min_rate: float = 0.0,
+        max_failures: int = advice.DEFAULT_MAX_FAILURES,
+    ) -> dict[str, Any]:
+        """Whether an attempt is worth making: ``decision`` try/skip and ``exit_code``
+        0, 3 (repeated failure) or 4 (low confidence) (see ``aimem.advice.gate``)."""
+        return advice.gate(self.store, issue_data, min_rate, max_failures)
+
+    def alerts(
+        self,
+        days: float = 7,
+        drift_days: float = 7,
+        now: str | None = None,
+        kinds: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Regressions, fixer drift and issue spikes (see ``aimem.alerts``);
+        ``exit_code`` is 0 when nothing was found, 3 otherwise."""
+        return alerts.alerts(self.store, days, drift_days, now, kinds)
+
+    def retention_plan(self, keep_failures_per_fingerprint: int) -> dict[str, Any]:
+        """Which hot rows outcome-aware retention would archive, and what that means.
+
+        Keeps every verified success and the latest ``keep_failures_per_fingerprint``
+        failures of each fingerprint hot (see ``aimem.advice.retention_plan``).
+        """
+        return advice.retention_plan(self.store, keep_failures_per_fingerprint)
 
     # ---- context ------------------------------------------------------------
 

@@ -89,7 +89,6 @@ def generate_fingerprint(
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
-
 # The first normalization (schema versions up to 9), kept only so that migration
 # m010 can tell which stored fingerprints it may recompute. Its timestamp rules
 # never matched (the text is lower-cased first): that is the bug m010 fixes.

@@ -151,6 +151,7 @@ def root(
 def _register() -> None:
     # Each module adds its commands to ``app``; imported here so that the fast
     # paths in aimem.cli (--version, --help, completion) never load them.
+    import aimem.cli.advice  # noqa: F401  (issue 7: suggest, gate, alerts)
     from aimem.cli import init, kb, query, record  # noqa: F401
 
 

@@ -180,7 +180,8 @@ def successful_command(
 def patterns_command(
     ctx: typer.Context,
     kind: Annotated[
-        str | None, typer.Option("--kind", "-k", help="exact, model, general or temporal.")
+        str | None,
+        typer.Option("--kind", "-k", help="exact, model, general, temporal or fingerprint."),
     ] = None,
     min_confidence: Annotated[
         float,
@@ -197,13 +198,15 @@ def patterns_command(
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List recurring issues and their success rates (exact, model, general, temporal).
+    """List recurring issues and their success rates (exact, model, general, temporal,
+    fingerprint); best fixes are ranked by the 95% Wilson lower bound.
 
     \b
     Examples:
       aimem patterns
       aimem patterns --kind temporal
       aimem patterns --kind exact --min-confidence 0.5 --json
+      aimem patterns --kind fingerprint
     """
     rows = repo(ctx).patterns(kind, min_confidence, issue_type, limit)
     emit_rows(
@@ -284,6 +287,23 @@ def analytics_command(
     for index, (title, key, columns) in enumerate(sections):
         write(("\n" if index else "") + f"{title}\n")
         emit_rows(data[key], columns, Format.table, empty_message="(none)")
+    # issue 7: cost per verified success, failed attempts' cost included
+    write("\nCost per verified success (failed attempts included)\n")
+    emit_rows(
+        data["cost"]["by_fixer_and_issue_type"],
+        [
+            "fixer_type",
+            "issue_type",
+            "attempts",
+            "successes",
+            "cost_usd",
+            "cost_per_success",
+            "cost_coverage",
+        ],
+        Format.table,
+        ["fixer", "issue type", "attempts", "verified", "cost (USD)", "per success", "coverage"],
+        "(none)",
+    )
 
 
 @app.command(name="similar")
@@ -319,6 +339,7 @@ def similar_command(
         ("exact", "exact_matches"),
         ("model", "model_matches"),
         ("type", "type_matches"),
+        ("fingerprint", "fingerprint_matches"),
     ):
         for row in found[key]:
             rows.append({"match": match, **row, "outcome": _outcome(row)})

@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from aimem.cli._context import repo
 from aimem.cli._output import emit_json, write
 from aimem.cli.app import app
+
+
+def _record_warning_on_repeat(
+    ctx: typer.Context,
+    items: list[Any],
+    source: str | None,
+    lines: list[int] | None,
+    strict: bool,
+    max_failures: int,
+) -> list[int]:
+    # The library warns (RepeatedFixWarning); the command line says so on stderr.
+    import warnings
+
+    from aimem.advice import RepeatedFixWarning
+    from aimem.cli._output import note
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RepeatedFixWarning)
+        ids = repo(ctx, create=False).record_many(
+            items, source=source, lines=lines, strict=strict, max_failures=max_failures
+        )
+    for warning in caught:
+        if issubclass(warning.category, RepeatedFixWarning):
+            note(f"aimem: warning: {warning.message}")
+    return ids
 
 
 @app.command(name="record")
@@ -69,6 +94,31 @@ def record_command(
     as_json: Annotated[
         bool, typer.Option("--print-json", help='Print {"ids": [...]} instead of ids.')
     ] = False,
+    tokens_in: Annotated[
+        int | None, typer.Option("--tokens-in", help="Tokens the fixer read.", min=0)
+    ] = None,
+    tokens_out: Annotated[
+        int | None, typer.Option("--tokens-out", help="Tokens the fixer wrote.", min=0)
+    ] = None,
+    cost: Annotated[
+        float | None, typer.Option("--cost", help="What the attempt cost, in USD.", min=0)
+    ] = None,
+    fixer_model: Annotated[
+        str | None,
+        typer.Option("--fixer-model", help="The fixer's model version, e.g. claude-3-5-sonnet."),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Refuse (write nothing) when a fix repeats one that already failed "
+            "--max-failures times for the same failure.",
+        ),
+    ] = False,
+    max_failures: Annotated[
+        int,
+        typer.Option("--max-failures", help="Failures that make a fix a repeated failure.", min=1),
+    ] = 3,
 ) -> None:
     """Record fix attempts; prints the new id(s), one per line.
 
@@ -81,12 +131,15 @@ def record_command(
           --fixer qwen -c "# Increase timeout to 60 seconds" --success --verified --time 45.2
       aimem record --json attempts.ndjson
       some-fixer | aimem record --json -
+      aimem record -m qwen2.5:7b -t TIMEOUT -d "timeout after 30s" -c "ollama pull qwen2.5:7b" \\
+          --failure --tokens-in 1200 --tokens-out 300 --cost 0.0081 --fixer-model claude-3-5-sonnet
     """
     from aimem.cli.record_input import attempts_from_flags, read_attempts
 
     if json_file is not None:
         flags = [model, issue_type, description, command, success, verified, prompt, response]
-        if any(f is not None for f in flags):
+        cost_flags: list[Any] = [tokens_in, tokens_out, cost, fixer_model]
+        if any(f is not None for f in [*flags, *cost_flags]):
             raise typer.BadParameter("--json cannot be combined with per-attempt flags")
         source, items, lines = read_attempts(json_file)
     else:
@@ -107,10 +160,14 @@ def record_command(
                     notes,
                     prompt,
                     response,
+                    tokens_in,
+                    tokens_out,
+                    cost,
+                    fixer_model,
                 )
             ],
         )
-    ids = repo(ctx, create=False).record_many(items, source=source, lines=lines)
+    ids = _record_warning_on_repeat(ctx, items, source, lines, strict, max_failures)
     if as_json:
         emit_json({"ids": ids}, pretty=False)
     else:

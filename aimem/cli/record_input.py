@@ -23,6 +23,10 @@ def attempts_from_flags(
     notes: str | None,
     prompt: str | None,
     response: str | None,
+    tokens_in: int | None = None,
+    tokens_out: int | None = None,
+    cost: float | None = None,
+    fixer_model: str | None = None,
 ) -> dict[str, Any]:
     for value, flag in (
         (model, "--model"),
@@ -42,9 +46,17 @@ def attempts_from_flags(
         issue["test_prompt"] = prompt
     if response is not None:
         issue["actual_response"] = response
+    reply: dict[str, Any] = {"analysis": analysis, "fix_commands": list(commands or [])}
+    extras: dict[str, Any] = {
+        "tokens_in": tokens_in,
+        "tokens_out": tokens_out,
+        "cost_usd": cost,
+        "fixer_model": fixer_model,
+    }
+    reply.update({k: v for k, v in extras.items() if v is not None})
     return {
         "issue_data": issue,
-        "ai_response": {"analysis": analysis, "fix_commands": list(commands or [])},
+        "ai_response": reply,
         "fix_success": success,
         "verification_success": verified,
         "execution_time": seconds,

@@ -564,3 +564,187 @@ class Store:
                 [(k, orjson.dumps(v).decode(), imported_at) for k, v in entries.items()],
             )
             self._bump_generation(conn)
+
+    # ---- advice, alerts, cost, retention (issue 7) ------------------------
+
+    def fix_outcome_counts(
+        self, scope: str, scope_key: str, fix_keys: Sequence[str], conn: Any = None
+    ) -> dict[str, tuple[int, int]]:
+        """(attempts, successes) of some fixes within one scope key, by fix key.
+
+        ``conn`` lets a caller read inside the write transaction it holds.
+        """
+        found: dict[str, tuple[int, int]] = {}
+        source = conn if conn is not None else self.conn
+        for start in range(0, len(fix_keys), 500):
+            chunk = list(fix_keys[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            try:
+                rows = source.execute(
+                    f"""SELECT fix_key, attempts, successes FROM aimem_fix_outcomes
+                        WHERE scope = ? AND scope_key = ? AND fix_key IN ({marks})""",
+                    [SCOPES[scope], scope_key, *chunk],
+                ).fetchall()
+            except sqlite3.Error as error:
+                raise translate_sqlite_error(error, self.path) from error
+            found.update({r[0]: (r[1], r[2]) for r in rows})
+        return found
+
+    def scope_totals(self, scope: str, scope_key: str) -> tuple[int, int]:
+        """(attempts, successes) summed over every fix of one scope key."""
+        row = self._one(
+            """SELECT coalesce(sum(attempts), 0), coalesce(sum(successes), 0)
+               FROM aimem_fix_outcomes WHERE scope = ? AND scope_key = ?""",
+            (SCOPES[scope], scope_key),
+        )
+        return int(row[0]), int(row[1])
+
+    def fixers_of_successes(self, issue_type: str, limit: int = 2000) -> list[dict[str, Any]]:
+        """Which fixers produced the latest ``limit`` verified successes of an issue type.
+
+        Bounded by the (issue_type, success, timestamp) index, whatever the history size.
+        """
+        rows = self._query(
+            """SELECT fix_commands, fixer_type, coalesce(fixer_model, ''), count(*),
+                      max(timestamp)
+               FROM (SELECT fix_commands, fixer_type, fixer_model, timestamp FROM fix_history
+                     WHERE issue_type = ? AND verification_success = 1 AND fix_success = 1
+                     ORDER BY timestamp DESC LIMIT ?)
+               GROUP BY 1, 2, 3""",
+            (issue_type, limit),
+        )
+        return [
+            {
+                "fix_commands": _loads(r[0], []),
+                "fixer_type": r[1],
+                "fixer_model": r[2] or None,
+                "successes": r[3],
+                "last_success": r[4],
+            }
+            for r in rows
+        ]
+
+    def fingerprint_summaries(
+        self, issue_type: str | None = None, min_attempts: int = 2
+    ) -> list[dict[str, Any]]:
+        """Per fingerprint: attempts, successes, last attempt, and its latest hot row's
+        issue type, model and description (None when every row is archived)."""
+        rows = self._query(
+            """SELECT o.scope_key, sum(o.attempts), sum(o.successes), max(o.last_attempt),
+                      (SELECT h.issue_type || char(31) || h.model_name || char(31) || h.description
+                       FROM fix_history h WHERE h.fingerprint = o.scope_key
+                       ORDER BY h.timestamp DESC LIMIT 1)
+               FROM aimem_fix_outcomes o WHERE o.scope = 'fingerprint'
+               GROUP BY o.scope_key HAVING sum(o.attempts) >= ?""",
+            (min_attempts,),
+        )
+        result = []
+        for key, attempts, successes, last_attempt, sample in rows:
+            kind, model, description = sample.split("\x1f", 2) if sample else [None] * 3
+            if issue_type is not None and kind != issue_type:
+                continue
+            result.append(
+                {
+                    "fingerprint": key,
+                    "attempts": attempts,
+                    "successes": successes,
+                    "last_attempt": last_attempt,
+                    "issue_type": kind,
+                    "model_name": model,
+                    "description": description,
+                }
+            )
+        return result
+
+    def cost_rows(self) -> list[dict[str, Any]]:
+        """The cost rollup: per fixer, fixer model and issue type (failed attempts included)."""
+        rows = self._query(
+            """SELECT fixer_type, fixer_model, issue_type, attempts, successes, cost_sum, cost_n,
+                      tokens_in_sum, tokens_out_sum, tokens_n
+               FROM aimem_cost ORDER BY fixer_type, fixer_model, issue_type"""
+        )
+        keys = (
+            "fixer_type",
+            "fixer_model",
+            "issue_type",
+            "attempts",
+            "successes",
+            "cost_sum",
+            "cost_n",
+            "tokens_in_sum",
+            "tokens_out_sum",
+            "tokens_n",
+        )
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def failures_by_fingerprint(self, since: str, until: str) -> list[dict[str, Any]]:
+        """Failed hot attempts in [since, until] grouped by fingerprint (timestamp index)."""
+        rows = self._query(
+            """SELECT fingerprint, count(*), min(timestamp), max(timestamp)
+               FROM fix_history
+               WHERE timestamp >= ? AND timestamp <= ?
+                     AND NOT (fix_success = 1 AND verification_success = 1)
+                     AND fingerprint IS NOT NULL
+               GROUP BY fingerprint""",
+            (since, until),
+        )
+        return [
+            {"fingerprint": r[0], "failures": r[1], "first_failure": r[2], "last_failure": r[3]}
+            for r in rows
+        ]
+
+    def last_fingerprint_success(self, fingerprint: str) -> dict[str, Any] | None:
+        """The fix with the latest verified success for a fingerprint (archive included)."""
+        row = self._one(
+            """SELECT fix_commands, last_success, attempts, successes FROM aimem_fix_outcomes
+               WHERE scope = 'fingerprint' AND scope_key = ? AND last_success IS NOT NULL
+               ORDER BY last_success DESC, fix_key LIMIT 1""",
+            (fingerprint,),
+        )
+        if row is None:
+            return None
+        return {
+            "fix_commands": _loads(row[0], []),
+            "last_success": row[1],
+            "attempts": row[2],
+            "successes": row[3],
+        }
+
+    def fingerprint_rows_after(self, fingerprint: str, after: str, until: str) -> list[Any]:
+        """(timestamp, model_name, issue_type, description, success) of hot rows of a
+        fingerprint in (after, until], oldest first (fingerprint index)."""
+        return self._query(
+            """SELECT timestamp, model_name, issue_type, description,
+                      fix_success = 1 AND verification_success = 1
+               FROM fix_history WHERE fingerprint = ? AND timestamp > ? AND timestamp <= ?
+               ORDER BY timestamp, id""",
+            (fingerprint, after, until),
+        )
+
+    def failure_ids_beyond(self, keep: int) -> list[dict[str, Any]]:
+        """Hot failed attempts older than the ``keep`` latest failures of their fingerprint.
+
+        Successes are never selected. Each item: id, timestamp, fingerprint,
+        issue_type, model_name, fix_commands (JSON text).
+        """
+        rows = self._query(
+            """SELECT id, timestamp, fingerprint, issue_type, model_name, fix_commands FROM (
+                   SELECT id, timestamp, fingerprint, issue_type, model_name, fix_commands,
+                          row_number() OVER (PARTITION BY coalesce(fingerprint, '')
+                                             ORDER BY timestamp DESC, id DESC) AS rn
+                   FROM fix_history
+                   WHERE NOT (fix_success = 1 AND verification_success = 1))
+               WHERE rn > ? ORDER BY id""",
+            (keep,),
+        )
+        keys = ("id", "timestamp", "fingerprint", "issue_type", "model_name", "fix_commands")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def hot_fix_counts(self) -> dict[str, int]:
+        """Hot rows per fix-command JSON text (for retention explanations)."""
+        return {
+            r[0]: r[1]
+            for r in self._query(
+                "SELECT fix_commands, count(*) FROM fix_history GROUP BY fix_commands"
+            )
+        }
