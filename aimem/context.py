@@ -50,6 +50,7 @@ def build_sections(
     patterns: list[dict[str, Any]],
     strategies: list[dict[str, Any]],
     notes: list[str],
+    failed: list[dict[str, Any]] | None = None,
 ) -> list[tuple[str, list[str]]]:
     """The context's sections as (heading, lines), most important first."""
     sections: list[tuple[str, list[str]]] = []
@@ -61,11 +62,31 @@ def build_sections(
         )
         if insights["common_issues"]:
             record.append("- Most common issues: " + ", ".join(insights["common_issues"]))
-        for fix in insights["effective_fixes"][:3]:
-            record.append(f"- Worked before on this model: `{fix}`")
+        stats = insights.get("effective_fix_stats")
+        if stats:
+            # issue 7: ranked by the Wilson lower bound, shown with the design's confidence
+            for item in stats[:3]:
+                record.append(
+                    f"- Worked before on this model: {_commands(item['fix_commands'])} — "
+                    f"{_rate_text(item['successes'], item['attempts'])}, "
+                    f"confidence {item['confidence']:.1f}"
+                )
+        else:
+            for fix in insights["effective_fixes"][:3]:
+                record.append(f"- Worked before on this model: `{fix}`")
     else:
         record.append(f"- No attempts recorded for `{model}` yet.")
     sections.append((f"## Model record: {model}", record))
+
+    if failed:
+        # issue 7: what already failed for this exact failure (same fingerprint)
+        lines = [
+            f"- {_commands(f['fix_commands'])} — failed {f['failures']}x, "
+            f"verified {f['successes']}x"
+            + (" — **repeated failure: do not try again**" if f.get("repeated_failure") else "")
+            for f in failed[:5]
+        ]
+        sections.append(("## Already tried for this failure (same fingerprint)", lines))
 
     seen: set[int] = set()
     for title, key in (

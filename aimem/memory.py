@@ -558,6 +558,11 @@ class AIMemory:
         imported = self.store.kb_imported().get("issue_types", {})
         if isinstance(imported, dict) and isinstance(imported.get(issue_type), dict):
             notes += [str(n) for n in imported[issue_type].get("notes", [])][:3]
+        failed = (
+            advice.suggest(self.store, issue_data, limit=1)["failed_for_fingerprint"]
+            if issue_data.get("description")
+            else []
+        )
         sections = context.build_sections(
             model,
             issue_type,
@@ -566,6 +571,7 @@ class AIMemory:
             found,
             strategies,
             notes,
+            failed,
         )
         return context.render(model, issue_type, sections, max_chars)
 

@@ -49,7 +49,7 @@ _NOISE = [
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<id>"),
     (re.compile(r"https?://\S+"), "<url>"),
     (re.compile(r"\b[a-z]:\\[^\s'\"]+"), "<path>"),
-    (re.compile(r"(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?"), "<path>"),
+    (re.compile(r"(?<![\w.-])(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?"), "<path>"),
     (re.compile(r"\b[\w.-]+(?:/[\w.@+-]+)+\.[a-z0-9]{1,8}\b"), "<path>"),
     (re.compile(_NUM_START + r"\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
     (re.compile(r"\b0x[0-9a-f]+\b"), "<hex>"),
