@@ -156,6 +156,7 @@ class AIMemory:
         import warnings
 
         max_failures = advice._check_max_failures(max_failures)
+        single = single or len(attempts) == 1
         with self.store.transaction() as conn:
             repeats = advice.repeated_fixes(self.store, attempts, max_failures, conn)
             if repeats and strict:

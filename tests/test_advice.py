@@ -189,7 +189,9 @@ def test_migration_recomputes_fingerprints_made_without_response(repo_dir: Path)
     conn = sqlite3.connect(repo_dir / "ai_memory.db")
     with conn:
         conn.execute("UPDATE fix_history SET fingerprint = ? WHERE id = ?", (old, plain))
-        conn.execute("UPDATE fix_history SET fingerprint = 'feedfacefeedface' WHERE id = ?", (with_response,))
+        conn.execute(
+            "UPDATE fix_history SET fingerprint = 'feedfacefeedface' WHERE id = ?", (with_response,)
+        )
         conn.execute("DROP TABLE aimem_cost")
         conn.execute("PRAGMA user_version = 9")
     conn.close()
@@ -387,7 +389,7 @@ def test_suggest_without_history_and_bad_input(memory: AIMemory) -> None:
     result = memory.suggest(issue(issue_type="NO_OUTPUT"))
     assert result["ranked_fixes"] == [] and result["failed_for_fingerprint"] == []
     assert "first attempt" in result["recommendation"]
-    with pytest.raises(InvalidInputError, match="issue_data.model"):
+    with pytest.raises(InvalidInputError, match=r"issue_data\.model"):
         memory.suggest({"issue_type": "TIMEOUT"})
     with pytest.raises(InvalidInputError, match="max_failures"):
         memory.suggest(issue(), max_failures=0)
@@ -499,8 +501,12 @@ def test_cost_per_verified_success_on_known_history(memory: AIMemory) -> None:
     record(memory, ["# a"], False, at=0, cost=paid(0.10, 1000, 100))
     record(memory, ["# a"], False, at=1, cost=paid(0.20, 2000, 200))
     record(memory, ["# b"], True, at=2, cost=paid(0.30, 3000, 300))
-    record(memory, ["# b"], True, at=3, fixer="gpt", cost={"cost_usd": 0.5, "fixer_model": "gpt-4o"})
-    record(memory, ["# b"], True, at=4, fixer="gpt", cost={"cost_usd": 0.5, "fixer_model": "gpt-4o"})
+    record(
+        memory, ["# b"], True, at=3, fixer="gpt", cost={"cost_usd": 0.5, "fixer_model": "gpt-4o"}
+    )
+    record(
+        memory, ["# b"], True, at=4, fixer="gpt", cost={"cost_usd": 0.5, "fixer_model": "gpt-4o"}
+    )
     record(memory, ["# c"], False, at=5, fixer="gpt", issue_type="ERROR", description="boom")
     cost = memory.get_cost_analysis()
     assert list(cost) == ["by_fixer", "by_fixer_model", "by_issue_type", "by_fixer_and_issue_type"]

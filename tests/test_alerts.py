@@ -167,9 +167,7 @@ def test_new_issue_type_in_volume_is_a_spike_but_a_few_are_not(memory: AIMemory)
 
 
 def test_quiet_history_has_no_alerts(memory: AIMemory) -> None:
-    memory.record_many(
-        [item(True, ago(days=d)) for d in range(30)] + [item(False, ago(days=40))]
-    )
+    memory.record_many([item(True, ago(days=d)) for d in range(30)] + [item(False, ago(days=40))])
     result = memory.alerts(now=NOW_TEXT)
     assert result["alerts"] == [] and result["exit_code"] == EXIT_NONE
     assert result["kinds"] == ["regression", "drift", "spike"]
