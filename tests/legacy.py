@@ -54,15 +54,66 @@ CREATE INDEX idx_fix_history_success ON fix_history(fix_success, verification_su
 
 LEGACY_ROWS = [
     # (local naive timestamp, model, type, prompt, commands, fixed, verified, seconds, fixer, notes)
-    ("2025-01-15T10:30:00.123456", "qwen2.5:7b", "TIMEOUT", "Write a haiku", ["# Increase timeout"],
-     1, 1, 45.2, "qwen", "Timeout increased successfully"),
-    ("2025-01-15T11:00:00.000001", "qwen2.5:7b", "TIMEOUT", "Write a haiku", ["systemctl restart ollama"],
-     1, 0, 12.0, "claude", None),
-    ("2025-01-16T09:15:30.500000", "llama3.1:8b", "MODEL_NOT_AVAILABLE", "Hi", ["ollama pull llama3.1:8b"],
-     1, 1, 80.0, "claude", "pulled"),
-    ("2025-01-16T09:15:30.500000", "llama3.1:8b", "MODEL_NOT_AVAILABLE", "Hi", ["ollama pull llama3.1:8b"],
-     1, 1, 80.0, "claude", "pulled"),  # an exact duplicate row, as a double-run script leaves
-    ("2025-01-17T23:59:59.999999", "mistral:7b", "NO_OUTPUT", "Explain", [], 0, 0, None, "qwen", None),
+    (
+        "2025-01-15T10:30:00.123456",
+        "qwen2.5:7b",
+        "TIMEOUT",
+        "Write a haiku",
+        ["# Increase timeout"],
+        1,
+        1,
+        45.2,
+        "qwen",
+        "Timeout increased successfully",
+    ),
+    (
+        "2025-01-15T11:00:00.000001",
+        "qwen2.5:7b",
+        "TIMEOUT",
+        "Write a haiku",
+        ["systemctl restart ollama"],
+        1,
+        0,
+        12.0,
+        "claude",
+        None,
+    ),
+    (
+        "2025-01-16T09:15:30.500000",
+        "llama3.1:8b",
+        "MODEL_NOT_AVAILABLE",
+        "Hi",
+        ["ollama pull llama3.1:8b"],
+        1,
+        1,
+        80.0,
+        "claude",
+        "pulled",
+    ),
+    (
+        "2025-01-16T09:15:30.500000",
+        "llama3.1:8b",
+        "MODEL_NOT_AVAILABLE",
+        "Hi",
+        ["ollama pull llama3.1:8b"],
+        1,
+        1,
+        80.0,
+        "claude",
+        "pulled",
+    ),  # an exact duplicate row, as a double-run script leaves
+    (
+        "2025-01-17T23:59:59.999999",
+        "mistral:7b",
+        "NO_OUTPUT",
+        "Explain",
+        [],
+        0,
+        0,
+        None,
+        "qwen",
+        None,
+    ),
 ]
 
 
@@ -78,9 +129,21 @@ def build_legacy_database(path: Path) -> None:
             "INSERT INTO fix_history (timestamp, model_name, issue_type, issue_signature, description,"
             " fixer_type, claude_analysis, fix_commands, fix_success, verification_success,"
             " execution_time_seconds, system_info, notes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (ts, model, kind, signature, f"{kind} on {model}", fixer, "analysis",
-             json.dumps(commands), fixed, verified, seconds,
-             json.dumps({"os": "Linux", "ram_gb": 16}), notes),
+            (
+                ts,
+                model,
+                kind,
+                signature,
+                f"{kind} on {model}",
+                fixer,
+                "analysis",
+                json.dumps(commands),
+                fixed,
+                verified,
+                seconds,
+                json.dumps({"os": "Linux", "ram_gb": 16}),
+                notes,
+            ),
         )
         conn.execute(
             "INSERT OR IGNORE INTO issue_patterns (pattern_name, issue_signature, success_count,"

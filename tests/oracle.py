@@ -75,7 +75,9 @@ def expected_aggregates(db: Path) -> dict[str, Any]:
                 "common_issues": [
                     t for t, _ in sorted(m["types"].items(), key=lambda kv: (-kv[1], kv[0]))[:5]
                 ],
-                "effective_fixes": [" && ".join(c) or "(no commands)" for c in ranked(("model", name), 5)],
+                "effective_fixes": [
+                    " && ".join(c) or "(no commands)" for c in ranked(("model", name), 5)
+                ],
             }
             for name, m in models.items()
         },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,9 @@ def _item(a: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     attempts=st.lists(attempt_strategy, min_size=1, max_size=40),
     cuts=st.lists(st.integers(min_value=0, max_value=40), max_size=4),
@@ -58,7 +61,7 @@ def test_aggregates_equal_recomputation_in_any_batching(
     items = [_item(a) for a in attempts]
     bounds = sorted({0, len(items), *[min(c, len(items)) for c in cuts]})
     with AIMemory(folder) as memory:
-        for start, end in zip(bounds, bounds[1:], strict=False):
+        for start, end in itertools.pairwise(bounds):
             batch = items[start:end]
             if len(batch) == 1:
                 memory.record_fix_attempt(**batch[0])
@@ -71,7 +74,9 @@ def test_aggregates_equal_recomputation_in_any_batching(
         attempts_in_patterns = conn.execute(
             "SELECT sum(success_count + failure_count) FROM issue_patterns"
         ).fetchone()[0]
-        total_tests = conn.execute("SELECT sum(total_tests) FROM model_characteristics").fetchone()[0]
+        total_tests = conn.execute("SELECT sum(total_tests) FROM model_characteristics").fetchone()[
+            0
+        ]
     finally:
         conn.close()
     assert attempts_in_patterns == len(items)
@@ -120,7 +125,9 @@ def test_patterns_of_every_kind_on_demo(demo_dir: Path) -> None:
         kinds = {p["kind"] for p in found}
         assert {"exact", "model", "general", "temporal"} <= kinds
         temporal = memory.patterns(kind="temporal")
-        assert any(p["issue_type"] == "TIMEOUT" and p["detail"]["dimension"] == "hour" for p in temporal)
+        assert any(
+            p["issue_type"] == "TIMEOUT" and p["detail"]["dimension"] == "hour" for p in temporal
+        )
         for pattern in found:
             assert pattern["confidence"] == min(1.0, pattern["attempts"] / 10)
             assert pattern["wilson_low"] <= pattern["success_rate"] <= pattern["wilson_high"]
@@ -130,7 +137,11 @@ def test_patterns_of_every_kind_on_demo(demo_dir: Path) -> None:
 
 def test_best_fix_is_the_fix_with_most_verified_successes(memory: AIMemory) -> None:
     data = issue(test_prompt="same prompt")
-    for commands, outcomes in ((["a"], [True, False, False]), (["b"], [True, True]), (["c"], [False] * 5)):
+    for commands, outcomes in (
+        (["a"], [True, False, False]),
+        (["b"], [True, True]),
+        (["c"], [False] * 5),
+    ):
         for ok in outcomes:
             memory.record_fix_attempt(data, response(*commands), ok, ok, 1.0)
     exact = memory.patterns(kind="exact")
@@ -145,16 +156,41 @@ def test_best_fix_is_the_fix_with_most_verified_successes(memory: AIMemory) -> N
 
 def test_temporal_pattern_needs_significance(memory: AIMemory) -> None:
     spread = [
-        {**_item({"model": "m:1", "issue_type": "ERROR", "prompt": "", "commands": [], "fixed": False,
-                  "verified": False, "fixer": "claude", "day": 1 + (i % 28), "hour": i % 24,
-                  "seconds": None})}
+        {
+            **_item(
+                {
+                    "model": "m:1",
+                    "issue_type": "ERROR",
+                    "prompt": "",
+                    "commands": [],
+                    "fixed": False,
+                    "verified": False,
+                    "fixer": "claude",
+                    "day": 1 + (i % 28),
+                    "hour": i % 24,
+                    "seconds": None,
+                }
+            )
+        }
         for i in range(96)
     ]
     memory.record_many(spread)
     assert memory.patterns(kind="temporal") == []
     clustered = [
-        _item({"model": "m:1", "issue_type": "TIMEOUT", "prompt": "", "commands": [], "fixed": False,
-               "verified": False, "fixer": "claude", "day": 1 + (i % 28), "hour": 3, "seconds": None})
+        _item(
+            {
+                "model": "m:1",
+                "issue_type": "TIMEOUT",
+                "prompt": "",
+                "commands": [],
+                "fixed": False,
+                "verified": False,
+                "fixer": "claude",
+                "day": 1 + (i % 28),
+                "hour": 3,
+                "seconds": None,
+            }
+        )
         for i in range(40)
     ]
     memory.record_many(clustered)

@@ -53,7 +53,9 @@ def test_blank_schema_matches_golden(repo_dir: Path) -> None:
     actual = _schema(repo_dir / "ai_memory.db")
     if os.environ.get("AIMEM_UPDATE_GOLDEN"):
         GOLDEN.write_text(actual)
-    assert actual == GOLDEN.read_text(), "schema changed: add a migration, then AIMEM_UPDATE_GOLDEN=1"
+    assert actual == GOLDEN.read_text(), (
+        "schema changed: add a migration, then AIMEM_UPDATE_GOLDEN=1"
+    )
 
 
 def test_version_is_recorded(memory: AIMemory) -> None:
@@ -168,7 +170,9 @@ def test_newer_database_is_refused_and_not_written(repo_dir: Path) -> None:
     assert "newer" in str(caught.value)
     assert db.read_bytes() == before
     result = subprocess.run(
-        [sys.executable, "-m", "aimem", "--dir", str(repo_dir), "stats"], capture_output=True, text=True
+        [sys.executable, "-m", "aimem", "--dir", str(repo_dir), "stats"],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 1
     assert result.stderr.startswith("aimem: error: ")

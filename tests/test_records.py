@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from aimem import AIMemory, AimemError, InvalidInputError
+from aimem import AimemError, AIMemory, InvalidInputError
 from tests.conftest import issue, response
 
 
@@ -24,13 +24,24 @@ def _count(memory: AIMemory) -> int:
         ({"model": "m", "issue_type": "TIMEOUT"}, "issue_data.description"),
         ({"model": "m", "issue_type": "TIMEOUT", "description": "   "}, "issue_data.description"),
         ({"model": "m", "issue_type": "TIMEOUT", "description": 5}, "issue_data.description"),
-        ({"model": "m", "issue_type": "TIMEOUT", "description": "a\x00b"}, "issue_data.description"),
-        ({"model": "m", "issue_type": "TIMEOUT", "description": "x" * 20_001}, "issue_data.description"),
+        (
+            {"model": "m", "issue_type": "TIMEOUT", "description": "a\x00b"},
+            "issue_data.description",
+        ),
+        (
+            {"model": "m", "issue_type": "TIMEOUT", "description": "x" * 20_001},
+            "issue_data.description",
+        ),
         ({"model": "m" * 300, "issue_type": "TIMEOUT", "description": "d"}, "issue_data.model"),
-        ({"model": "m", "issue_type": "TIMEOUT", "description": "\udcff"}, "issue_data.description"),
+        (
+            {"model": "m", "issue_type": "TIMEOUT", "description": "\udcff"},
+            "issue_data.description",
+        ),
     ],
 )
-def test_bad_issue_data_names_the_field(memory: AIMemory, issue_data: dict[str, Any], field: str) -> None:
+def test_bad_issue_data_names_the_field(
+    memory: AIMemory, issue_data: dict[str, Any], field: str
+) -> None:
     with pytest.raises(InvalidInputError) as caught:
         memory.record_fix_attempt(issue_data, response("x"), True, True, 1.0)
     assert caught.value.field == field
@@ -76,14 +87,21 @@ def test_bad_arguments_name_the_field(memory: AIMemory, kwargs: dict[str, Any], 
 
 def test_standard_types_are_case_insensitive_and_custom_names_accepted(memory: AIMemory) -> None:
     first = memory.record_fix_attempt(issue(issue_type="timeout"), response(), False, False, None)
-    second = memory.record_fix_attempt(issue(issue_type="GPU_DRIVER_CRASH"), response(), False, False, None)
+    second = memory.record_fix_attempt(
+        issue(issue_type="GPU_DRIVER_CRASH"), response(), False, False, None
+    )
     rows = [memory.store.get_row(first), memory.store.get_row(second)]
     assert [r["issue_type"] for r in rows if r] == ["TIMEOUT", "GPU_DRIVER_CRASH"]
 
 
 def test_record_many_is_all_or_nothing(memory: AIMemory) -> None:
-    good = {"issue_data": issue(), "ai_response": response("a"), "fix_success": True,
-            "verification_success": True, "execution_time": 1.0}
+    good = {
+        "issue_data": issue(),
+        "ai_response": response("a"),
+        "fix_success": True,
+        "verification_success": True,
+        "execution_time": 1.0,
+    }
     bad = {**good, "fix_success": "yes"}
     with pytest.raises(InvalidInputError) as caught:
         memory.record_many([good, good, bad], source="batch.ndjson", lines=[1, 2, 7])

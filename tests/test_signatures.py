@@ -40,7 +40,12 @@ def test_signature_is_the_design_algorithm(issue_data: dict[str, Any]) -> None:
 
 
 def test_known_signature_value() -> None:
-    data = {"issue_type": "TIMEOUT", "model": "qwen2.5:7b", "test_prompt": "Hi", "actual_response": ""}
+    data = {
+        "issue_type": "TIMEOUT",
+        "model": "qwen2.5:7b",
+        "test_prompt": "Hi",
+        "actual_response": "",
+    }
     expected = hashlib.md5(b"TIMEOUT|qwen2.5|Hi|0").hexdigest()[:16]
     assert generate_issue_signature(data) == expected
 
