@@ -6,6 +6,7 @@ the store's aggregate writer cannot hide behind itself.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
@@ -23,6 +24,15 @@ def _rows(db: Path) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute("SELECT * FROM fix_history ORDER BY id")]
     finally:
         conn.close()
+
+
+def _wilson_low(successes: int, attempts: int) -> float:
+    """The 95% Wilson score lower bound, written out independently of aimem.stats_math."""
+    z = 1.959963984540054
+    p = successes / attempts
+    centre = p + z * z / (2 * attempts)
+    margin = z * math.sqrt(p * (1 - p) / attempts + z * z / (4 * attempts * attempts))
+    return round(max(0.0, (centre - margin) / (1 + z * z / attempts)), 6)
 
 
 def expected_aggregates(db: Path) -> dict[str, Any]:
@@ -51,10 +61,12 @@ def expected_aggregates(db: Path) -> dict[str, Any]:
 
     def ranked(scope: tuple[str, str], limit: int) -> list[list[str]]:
         entries = [(k, v) for k, v in outcomes[scope].items() if v[2] > 0]
-        # most successes, then most recent success, then fix key (the store's order)
+        # highest 95% Wilson lower bound (issue 7), then most successes, then most
+        # recent success, then fix key (the store's order); stable sorts, last is primary
         entries.sort(key=lambda kv: kv[0])
         entries.sort(key=lambda kv: kv[1][3] or "", reverse=True)
         entries.sort(key=lambda kv: kv[1][2], reverse=True)
+        entries.sort(key=lambda kv: _wilson_low(kv[1][2], kv[1][1]), reverse=True)
         return [v[0] for _, v in entries[:limit]]
 
     return {

@@ -25,6 +25,20 @@ CREATE INDEX idx_fix_history_signature ON fix_history(issue_signature);
 CREATE INDEX idx_fix_history_success ON fix_history(fix_success, verification_success);
 -- index idx_fix_history_timestamp
 CREATE INDEX idx_fix_history_timestamp ON fix_history(timestamp);
+-- table aimem_cost
+CREATE TABLE aimem_cost (
+    fixer_type TEXT NOT NULL,
+    fixer_model TEXT NOT NULL,
+    issue_type TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    successes INTEGER NOT NULL DEFAULT 0,
+    cost_sum REAL NOT NULL DEFAULT 0,
+    cost_n INTEGER NOT NULL DEFAULT 0,
+    tokens_in_sum INTEGER NOT NULL DEFAULT 0,
+    tokens_out_sum INTEGER NOT NULL DEFAULT 0,
+    tokens_n INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (fixer_type, fixer_model, issue_type)
+) WITHOUT ROWID;
 -- table aimem_daily
 CREATE TABLE aimem_daily (
     day TEXT NOT NULL,
