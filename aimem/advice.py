@@ -365,13 +365,15 @@ def repeated_fixes(
     Attempts with no commands are never repeats. ``conn``: read inside the
     caller's write transaction, so concurrent writers cannot slip past strict mode.
     """
+    keyed = [
+        (index, attempt, (attempt.fingerprint, fix_key(attempt.fix_commands)))
+        for index, attempt in enumerate(attempts)
+        if attempt.fix_commands and attempt.fingerprint
+    ]
+    counts = store.fix_outcome_pairs("fingerprint", [pair for _, _, pair in keyed], conn)
     found = []
-    for index, attempt in enumerate(attempts):
-        if not attempt.fix_commands or not attempt.fingerprint:
-            continue
-        fkey = fix_key(attempt.fix_commands)
-        counts = store.fix_outcome_counts("fingerprint", attempt.fingerprint, [fkey], conn)
-        tried, worked = counts.get(fkey, (0, 0))
+    for index, attempt, pair in keyed:
+        tried, worked = counts.get(pair, (0, 0))
         if is_repeated_failure(tried, worked, max_failures):
             found.append((index, attempt, tried - worked))
     return found

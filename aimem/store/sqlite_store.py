@@ -595,27 +595,28 @@ class Store:
 
     # ---- advice, alerts, cost, retention (issue 7) ------------------------
 
-    def fix_outcome_counts(
-        self, scope: str, scope_key: str, fix_keys: Sequence[str], conn: Any = None
-    ) -> dict[str, tuple[int, int]]:
-        """(attempts, successes) of some fixes within one scope key, by fix key.
-
-        ``conn`` lets a caller read inside the write transaction it holds.
-        """
-        found: dict[str, tuple[int, int]] = {}
+    def fix_outcome_pairs(
+        self, scope: str, pairs: Sequence[tuple[str, str]], conn: Any = None
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """(attempts, successes) of (scope key, fix key) pairs in one scope, in few queries."""
+        found: dict[tuple[str, str], tuple[int, int]] = {}
         source = conn if conn is not None else self.conn
-        for start in range(0, len(fix_keys), 500):
-            chunk = list(fix_keys[start : start + 500])
-            marks = ",".join("?" * len(chunk))
+        unique = sorted(set(pairs))
+        for start in range(0, len(unique), 400):
+            chunk = unique[start : start + 400]
+            values = ",".join("(?, ?)" for _ in chunk)
+            params: list[Any] = [SCOPES[scope]]
+            for key, fkey in chunk:
+                params += [key, fkey]
             try:
                 rows = source.execute(
-                    f"""SELECT fix_key, attempts, successes FROM aimem_fix_outcomes
-                        WHERE scope = ? AND scope_key = ? AND fix_key IN ({marks})""",
-                    [SCOPES[scope], scope_key, *chunk],
+                    f"""SELECT scope_key, fix_key, attempts, successes FROM aimem_fix_outcomes
+                        WHERE scope = ? AND (scope_key, fix_key) IN (VALUES {values})""",
+                    params,
                 ).fetchall()
             except sqlite3.Error as error:
                 raise translate_sqlite_error(error, self.path) from error
-            found.update({r[0]: (r[1], r[2]) for r in rows})
+            found.update({(r[0], r[1]): (r[2], r[3]) for r in rows})
         return found
 
     def scope_totals(self, scope: str, scope_key: str) -> tuple[int, int]:
