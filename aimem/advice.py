@@ -154,7 +154,8 @@ def suggest(
     max_failures = _check_max_failures(max_failures)
     key = issue_key(issue_data)
     issue_type, family, fingerprint = key["issue_type"], key["model_family"], key["fingerprint"]
-    by_type = _by_key(store.fix_outcomes("type", issue_type))
+    # Only fixes verified somewhere can be suggested; the type scope is the largest.
+    by_type = _by_key(store.fix_outcomes("type", issue_type, min_successes=1))
     by_family = _by_key(store.fix_outcomes("family_type", f"{family}|{issue_type}"))
     by_print = _by_key(store.fix_outcomes("fingerprint", fingerprint)) if fingerprint else {}
 

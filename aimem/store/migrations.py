@@ -179,6 +179,10 @@ def m010_advice_cost_and_fingerprints(conn: sqlite3.Connection) -> None:
             updates.append((fresh, row_id))
     conn.executemany("UPDATE fix_history SET fingerprint = ? WHERE id = ?", updates)
     rebuild_aggregates(conn)
+    # Best fixes may have changed (Wilson ranking): knowledge_base.json is stale.
+    conn.execute(
+        "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+    )
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
