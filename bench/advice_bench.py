@@ -1,6 +1,7 @@
 """Timings of the issue-7 features on a generated history.
 
     python bench/advice_bench.py --records 100000
+    PYTHONPATH=/path/to/other/checkout python bench/advice_bench.py --records 20000 --load-only
 
 Builds a repository in a temp folder from ``aimem.demo.demo_attempts`` (recorded
 in batches of 1000), then reports the median wall time of each operation in
@@ -36,7 +37,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="Only time the load (works on code without issue 7, for comparison).",
+    )
     args = parser.parse_args()
+    warnings.simplefilter("ignore")
     issue = {
         "model": "qwen2.5:7b",
         "issue_type": "TIMEOUT",
@@ -49,6 +56,14 @@ def main() -> None:
         for i in range(0, len(items), 1000):
             memory.record_many(items[i : i + 1000])
         load_s = time.perf_counter() - start
+        if args.load_only:
+            memory.close()
+            print(
+                json.dumps(
+                    {"records": args.records, "load_records_per_s": round(args.records / load_s)}
+                )
+            )
+            return
 
         def record_one() -> None:
             with warnings.catch_warnings():
