@@ -572,3 +572,28 @@ def test_demo_repository_advice(demo_dir: Path) -> None:
         assert memory.patterns(kind="fingerprint")
         assert memory.alerts()["exit_code"] in (0, 3)
         assert memory.retention_plan(3)["learning_changed"] is False
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 60), st.integers(0, 60), st.integers(0, 5)),
+        max_size=40,
+    ),
+    st.integers(1, 6),
+)
+def test_wilson_ranking_early_stop_matches_full_sort(
+    raw: list[tuple[int, int, int]], limit: int
+) -> None:
+    from aimem.stats_math import rank_by_wilson
+
+    rows = [
+        (min(s, a), max(s, a, 1), None if day == 0 else f"2025-01-0{day}", f"k{i}")
+        for i, (s, a, day) in enumerate(raw)
+    ]
+    rows.sort(key=lambda r: -r[0])  # the store's index order: successes descending
+
+    def counts(r: tuple[int, int, str | None, str]) -> tuple[int, int, str | None, str]:
+        return r
+
+    assert rank_by_wilson(rows, counts, limit) == rank_by_wilson(rows, counts)[:limit]
