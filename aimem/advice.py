@@ -191,9 +191,10 @@ def suggest(
                 "repeated_failure": blocked,
             }
         )
-    failed.sort(
-        key=lambda f: (-f["failures"], f["last_attempt"] or "", commands_text(f["fix_commands"]))
-    )
+    # most failures first, then the most recently tried, then by commands
+    failed.sort(key=lambda f: commands_text(f["fix_commands"]))
+    failed.sort(key=lambda f: f["last_attempt"] or "", reverse=True)
+    failed.sort(key=lambda f: -f["failures"])
 
     # The pool: fixes verified on this model family and issue type when there are
     # any (a fix for another family often names another model), else on the issue type.
