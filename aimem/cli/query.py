@@ -151,7 +151,7 @@ def successful_command(
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List the fix strategies that worked, per issue type, most verified successes first.
+    """List the fix strategies that worked, per issue type, best 95% lower bound first.
 
     \b
     Examples:
@@ -168,10 +168,20 @@ def successful_command(
             "attempts",
             "success_rate",
             "wilson_low",
+            "confidence",
             "last_success",
         ],
         resolve_format(fmt, as_json),
-        ["issue type", "fix", "verified", "attempts", "rate", "rate ≥ (95%)", "last success"],
+        [
+            "issue type",
+            "fix",
+            "verified",
+            "attempts",
+            "rate",
+            "rate ≥ (95%)",
+            "confidence",
+            "last success",
+        ],
         "no verified successes yet",
     )
 
