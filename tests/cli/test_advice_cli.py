@@ -208,3 +208,28 @@ def test_demo_repository_end_to_end(runner: CliRunner) -> None:
     ]
     cost = json.loads(ok(runner, "analytics", "--json").stdout)["cost"]
     assert {r["fixer_type"] for r in cost["by_fixer"]} == {"claude", "gpt", "qwen"}
+
+
+def test_strict_repeat_guard_holds_across_concurrent_processes(tmp_path: Path) -> None:
+    # Eight processes record the same failing fix with --strict at once: the guard
+    # reads inside the write transaction, so exactly --max-failures of them land.
+    from concurrent.futures import ThreadPoolExecutor
+
+    assert run_aimem("init").returncode == 0
+    args = [
+        *TIMEOUT,
+        "-c",
+        "ollama pull qwen2.5:7b",
+        "--failure",
+        "--strict",
+        "--max-failures",
+        "3",
+    ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: run_aimem("record", *args), range(8)))
+    codes = sorted(r.returncode for r in results)
+    assert codes == [0, 0, 0, 1, 1, 1, 1, 1], [r.stderr for r in results]
+    refused = [r for r in results if r.returncode == 1]
+    assert all(b"nothing was recorded" in r.stderr for r in refused)
+    stats = run_aimem("stats", "--json")
+    assert json.loads(stats.stdout)["total_fixes_attempted"] == 3
