@@ -597,3 +597,69 @@ def test_wilson_ranking_early_stop_matches_full_sort(
         return r
 
     assert rank_by_wilson(rows, counts, limit) == rank_by_wilson(rows, counts)[:limit]
+
+
+def _derived(db: Path) -> dict[str, Any]:
+    conn = sqlite3.connect(db)
+    try:
+        return {
+            "outcomes": conn.execute(
+                "SELECT * FROM aimem_fix_outcomes ORDER BY scope, scope_key, fix_key"
+            ).fetchall(),
+            "cost": conn.execute(
+                "SELECT fixer_type, fixer_model, issue_type, attempts, successes, "
+                "round(cost_sum, 9), cost_n, tokens_in_sum, tokens_out_sum, tokens_n "
+                "FROM aimem_cost ORDER BY 1, 2, 3"
+            ).fetchall(),
+            "patterns": conn.execute(
+                "SELECT issue_signature, best_fix FROM issue_patterns ORDER BY id"
+            ).fetchall(),
+            "models": conn.execute(
+                "SELECT model_name, effective_fixes FROM model_characteristics ORDER BY 1"
+            ).fetchall(),
+            "fingerprints": conn.execute("SELECT id, fingerprint FROM fix_history").fetchall(),
+        }
+    finally:
+        conn.close()
+
+
+def test_migration_m010_equals_a_full_recomputation(repo_dir: Path) -> None:
+    from aimem.demo import demo_attempts
+    from aimem.signatures import _legacy_fingerprint_v1
+    from aimem.store.rebuild import rebuild_aggregates
+    from tests.oracle import assert_aggregates_match
+
+    items = list(demo_attempts(count=300, seed=11))
+    for n, item in enumerate(items[:40]):  # wordings the old normalization split or missed
+        item["issue_data"]["description"] = (
+            f"model 'qwen2.5:7b' failed at 2026-01-0{1 + n % 9}T03:04:05Z in src/x{n}.py."
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with AIMemory(repo_dir) as memory:
+            memory.record_many(items)
+    db = repo_dir / "ai_memory.db"
+    # Rewind to what schema version 9 stored: legacy fingerprints and their
+    # outcomes, no cost rollup, best fixes ranked by the old rule (scrambled here).
+    conn = sqlite3.connect(db, isolation_level=None)
+    rows = conn.execute("SELECT id, issue_type, model_name, description FROM fix_history")
+    legacy = [(_legacy_fingerprint_v1(t, m, d), i) for i, t, m, d in rows.fetchall()]
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany("UPDATE fix_history SET fingerprint = ? WHERE id = ?", legacy)
+    rebuild_aggregates(conn)
+    conn.execute("DROP TABLE aimem_cost")
+    conn.execute("UPDATE issue_patterns SET best_fix = NULL")
+    conn.execute("UPDATE model_characteristics SET effective_fixes = '[]'")
+    conn.execute("PRAGMA user_version = 9")
+    conn.execute("COMMIT")
+    conn.close()
+    AIMemory(repo_dir).close()  # runs m010
+    migrated = _derived(db)
+    assert migrated["fingerprints"] != [(i, fp) for fp, i in legacy]
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    rebuild_aggregates(conn)
+    conn.execute("COMMIT")
+    conn.close()
+    assert _derived(db) == migrated
+    assert_aggregates_match(db)

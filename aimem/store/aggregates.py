@@ -351,12 +351,7 @@ class AggregateWriter:
             common = orjson.dumps([r[0] for r in ranked]).decode()
             rate = successes / total if total else 0.0
             # Recomputed whenever the model is touched (Wilson ranking: failures count).
-            effective = orjson.dumps(
-                [
-                    " && ".join(orjson.loads(commands)) or "(no commands)"
-                    for commands in self.best_fix(SCOPE_MODEL, model, TOP_EFFECTIVE_FIXES)
-                ]
-            ).decode()
+            effective = self.effective_fixes(model)
             self.conn.execute(
                 f"""INSERT INTO {s}.model_characteristics(model_name, total_tests, success_rate,
                         common_issues, effective_fixes, last_updated)
@@ -368,6 +363,76 @@ class AggregateWriter:
                         last_updated = excluded.last_updated""",
                 (model, total, rate, common, effective, now),
             )
+
+    def effective_fixes(self, model: str) -> str:
+        """``model_characteristics.effective_fixes`` of a model: JSON list of command lines."""
+        return orjson.dumps(
+            [
+                " && ".join(orjson.loads(commands)) or "(no commands)"
+                for commands in self.best_fix(SCOPE_MODEL, model, TOP_EFFECTIVE_FIXES)
+            ]
+        ).decode()
+
+    def rerank(self) -> None:
+        """Recompute every best fix and effective-fix list from the fix-outcome rollup.
+
+        What a full recomputation would give them, at the cost of reading the
+        rollup only (migration m010, when the ranking rule changed). Signatures
+        and models with no outcome rows (legacy rows deleted long ago) are left.
+        """
+        s = self.s
+        signatures = self.conn.execute(
+            f"""SELECT DISTINCT p.issue_signature FROM {s}.issue_patterns p
+                WHERE EXISTS (SELECT 1 FROM {s}.aimem_fix_outcomes o
+                              WHERE o.scope = ? AND o.scope_key = p.issue_signature)""",
+            (SCOPE_SIGNATURE,),
+        ).fetchall()
+        for (signature,) in signatures:
+            found = self.best_fix(SCOPE_SIGNATURE, signature)
+            self.conn.execute(
+                f"UPDATE {s}.issue_patterns SET best_fix = ? WHERE issue_signature = ?",
+                (found[0] if found else None, signature),
+            )
+        models = self.conn.execute(
+            f"""SELECT m.model_name FROM {s}.model_characteristics m
+                WHERE EXISTS (SELECT 1 FROM {s}.aimem_fix_outcomes o
+                              WHERE o.scope = ? AND o.scope_key = m.model_name)""",
+            (SCOPE_MODEL,),
+        ).fetchall()
+        for (model,) in models:
+            self.conn.execute(
+                f"UPDATE {s}.model_characteristics SET effective_fixes = ? WHERE model_name = ?",
+                (self.effective_fixes(model), model),
+            )
+
+    def rebuild_scope_keys(self, scope: str, keys: set[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Replace the fix outcomes of some keys of one scope with ``rows``' outcomes.
+
+        ``rows`` are (scope_key, fix_commands, fix_success, verification_success,
+        timestamp) of every attempt under those keys; the caller holds the transaction.
+        """
+        outcomes: dict[tuple[str, str, str], list[Any]] = {}
+        for key, commands_text, fixed, verified, ts in rows:
+            commands = canonical_commands(commands_text)
+            okey = (scope, key, fix_key_for(commands))
+            orow = outcomes.get(okey)
+            if orow is None:
+                orow = outcomes[okey] = [commands, 0, 0, ts, None]
+            ok = bool(fixed) and bool(verified)
+            orow[1] += 1
+            orow[2] += ok
+            orow[3] = max(orow[3], ts)
+            if ok and (orow[4] is None or ts > orow[4]):
+                orow[4] = ts
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            self.conn.execute(
+                f"""DELETE FROM {self.s}.aimem_fix_outcomes WHERE scope = ?
+                    AND scope_key IN ({",".join("?" * len(chunk))})""",
+                [scope, *chunk],
+            )
+        self._write_rollups({}, {}, {}, outcomes)
 
 
 @lru_cache(maxsize=65536)

@@ -143,43 +143,69 @@ def m009_rebuild_aggregates(conn: sqlite3.Connection) -> None:
 @migration
 def m010_advice_cost_and_fingerprints(conn: sqlite3.Connection) -> None:
     # Issue 7: the cost rollup, fingerprints recomputed with the improved
-    # normalization, and aggregates recomputed (fix ranking by Wilson lower bound).
-    from aimem.signatures import _legacy_fingerprint_v1
-    from aimem.store.rebuild import rebuild_aggregates
+    # normalization, and best fixes re-ranked by Wilson lower bound. Works from
+    # the rollups and a targeted re-read, not a full recomputation, so that
+    # upgrading a large repository holds the write lock briefly.
+    from aimem.signatures import _legacy_fingerprint_v1, model_family
+    from aimem.store.aggregates import SCOPE_FINGERPRINT, AggregateWriter
 
     run_script(conn, schema.COST_ROLLUP.format(schema="main"))
-    if conn.execute("SELECT 1 FROM aimem_segments LIMIT 1").fetchone():
-        # Archived rows exist: recomputing from the hot rows alone would drop
-        # them from the aggregates, so fingerprints and rankings stay as they
-        # are and the cost rollup starts from the hot rows (``check --repair``
-        # recomputes everything, archive included).
-        cursor = conn.execute(
-            "SELECT fixer_type, coalesce(fixer_model, ''), issue_type, count(*), "
-            "sum(fix_success AND verification_success), coalesce(sum(cost_usd), 0), "
-            "count(cost_usd), coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0), "
-            "sum(tokens_in IS NOT NULL OR tokens_out IS NOT NULL) "
-            "FROM fix_history GROUP BY 1, 2, 3"
+    # m009 may have just filled it (a database adopted in this same upgrade).
+    conn.execute("DELETE FROM aimem_cost")
+    cursor = conn.execute(
+        "SELECT fixer_type, coalesce(fixer_model, ''), issue_type, count(*), "
+        "coalesce(sum(fix_success = 1 AND verification_success = 1), 0), "
+        "coalesce(sum(cost_usd), 0), count(cost_usd), coalesce(sum(tokens_in), 0), "
+        "coalesce(sum(tokens_out), 0), "
+        "coalesce(sum(tokens_in IS NOT NULL OR tokens_out IS NOT NULL), 0) "
+        "FROM fix_history GROUP BY 1, 2, 3"
+    )
+    conn.executemany(
+        "INSERT INTO aimem_cost VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", cursor.fetchall()
+    )
+    writer = AggregateWriter(conn)
+    # With archived segments, recomputing fingerprint outcomes from the hot rows
+    # alone would drop archived counts: fingerprints then stay as they are (and
+    # the cost rollup covers hot rows until 'check --repair' recomputes it).
+    if not conn.execute("SELECT 1 FROM aimem_segments LIMIT 1").fetchone():
+        # A stored fingerprint can be recomputed only when it was made from the
+        # description alone (rows recorded without a response, which is not
+        # stored). Rows whose fingerprint included a response keep it.
+        cache: dict[tuple[str, str, str], tuple[str, str]] = {}
+        updates: list[tuple[str, int]] = []
+        affected: set[str] = set()
+        rows = conn.execute(
+            "SELECT id, issue_type, model_name, description, fingerprint FROM fix_history"
         )
-        conn.executemany(
-            "INSERT INTO aimem_cost VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", cursor.fetchall()
-        )
-        return
-    # A stored fingerprint can be recomputed only when it was made from the
-    # description alone (rows recorded without a response): the response is
-    # not stored. Rows whose fingerprint included a response keep it.
-    rows = conn.execute(
-        "SELECT id, issue_type, model_name, description, fingerprint FROM fix_history"
-    ).fetchall()
-    updates = []
-    for row_id, issue_type, model_name, description, stored in rows:
-        if stored and stored != _legacy_fingerprint_v1(issue_type, model_name, description):
-            continue
-        fresh = generate_fingerprint(issue_type, model_name, description)
-        if fresh != stored:
-            updates.append((fresh, row_id))
-    conn.executemany("UPDATE fix_history SET fingerprint = ? WHERE id = ?", updates)
-    rebuild_aggregates(conn)
-    # Best fixes may have changed (Wilson ranking): knowledge_base.json is stale.
+        for row_id, issue_type, model_name, description, stored in rows:
+            key = (issue_type, model_family(model_name), description)
+            known = cache.get(key)
+            if known is None:
+                known = cache[key] = (
+                    _legacy_fingerprint_v1(issue_type, model_name, description),
+                    generate_fingerprint(issue_type, model_name, description),
+                )
+                if len(cache) > 200_000:
+                    cache.clear()
+            legacy, fresh = known
+            if stored and stored != legacy:
+                continue
+            if fresh != stored:
+                updates.append((fresh, row_id))
+                affected.update(k for k in (stored, fresh) if k)
+        conn.executemany("UPDATE fix_history SET fingerprint = ? WHERE id = ?", updates)
+        keys = sorted(affected)
+        outcome_rows: list[tuple[object, ...]] = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            outcome_rows += conn.execute(
+                "SELECT fingerprint, fix_commands, fix_success, verification_success, timestamp "
+                f"FROM fix_history WHERE fingerprint IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+        writer.rebuild_scope_keys(SCOPE_FINGERPRINT, affected, outcome_rows)
+    writer.rerank()
+    # Best fixes may have changed: knowledge_base.json is stale.
     conn.execute(
         "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
     )
