@@ -2,6 +2,7 @@
 
     python bench/advice_bench.py --records 100000
     PYTHONPATH=/path/to/other/checkout python bench/advice_bench.py --records 20000 --load-only
+    python bench/advice_bench.py --records 50000 --m010
 
 Builds a repository in a temp folder from ``aimem.demo.demo_attempts`` (recorded
 in batches of 1000), then reports the median wall time of each operation in
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -38,6 +40,11 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument(
+        "--m010",
+        action="store_true",
+        help="Time migration m010 on a repository rewound to schema version 9.",
+    )
+    parser.add_argument(
         "--load-only",
         action="store_true",
         help="Only time the load (works on code without issue 7, for comparison).",
@@ -56,6 +63,28 @@ def main() -> None:
         for i in range(0, len(items), 1000):
             memory.record_many(items[i : i + 1000])
         load_s = time.perf_counter() - start
+        if args.m010:
+            memory.close()
+            database = Path(folder) / "AIMemory" / "ai_memory.db"
+            conn = sqlite3.connect(database)
+            from aimem.signatures import _legacy_fingerprint_v1
+
+            rows = conn.execute("SELECT id, issue_type, model_name, description FROM fix_history")
+            legacy = [(_legacy_fingerprint_v1(t, m, d), i) for i, t, m, d in rows.fetchall()]
+            with conn:
+                # what schema version 9 stored: the old fingerprints, no cost rollup
+                conn.executemany("UPDATE fix_history SET fingerprint = ? WHERE id = ?", legacy)
+                conn.execute("DROP TABLE aimem_cost")
+                conn.execute("PRAGMA user_version = 9")
+            conn.close()
+            start = time.perf_counter()
+            AIMemory(Path(folder) / "AIMemory").close()
+            print(
+                json.dumps(
+                    {"records": args.records, "m010_s": round(time.perf_counter() - start, 2)}
+                )
+            )
+            return
         if args.load_only:
             memory.close()
             print(
