@@ -20,7 +20,12 @@ from typing import Any
 
 from aimem.errors import InvalidInputError
 from aimem.redact import redact_text, redact_value
-from aimem.signatures import generate_fingerprint, generate_issue_signature, new_uid
+from aimem.signatures import (
+    _legacy_fingerprint_v1,
+    generate_fingerprint,
+    generate_issue_signature,
+    new_uid,
+)
 from aimem.timeutil import normalize_timestamp, now_iso
 
 STANDARD_ISSUE_TYPES = (
@@ -402,6 +407,9 @@ def attempt_from_row(
         fingerprint = generate_fingerprint(issue_type, model, description)
     elif not isinstance(fingerprint, str) or not _HEX16.match(fingerprint):
         raise check.fail("fingerprint", "must be 16 lowercase hex characters")
+    elif fingerprint == _legacy_fingerprint_v1(issue_type, model, description):
+        # exported by an aimem before migration m010: upgrade it as m010 does
+        fingerprint = generate_fingerprint(issue_type, model, description)
     tokens_in = check.number("tokens_in", row.get("tokens_in"), integer=True)
     tokens_out = check.number("tokens_out", row.get("tokens_out"), integer=True)
     cost = check.number("cost_usd", row.get("cost_usd"))

@@ -663,3 +663,26 @@ def test_migration_m010_equals_a_full_recomputation(repo_dir: Path) -> None:
     conn.close()
     assert _derived(db) == migrated
     assert_aggregates_match(db)
+
+
+def test_rows_exported_before_m010_get_the_new_fingerprint() -> None:
+    from aimem.records import attempt_from_row
+    from aimem.signatures import _legacy_fingerprint_v1
+
+    text = "timeout at 2026-01-02T03:04:05Z"
+    row = {
+        "timestamp": "2025-06-01T00:00:00Z",
+        "model_name": "qwen2.5:7b",
+        "issue_type": "TIMEOUT",
+        "issue_signature": "0123456789abcdef",
+        "description": text,
+        "fixer_type": "claude",
+        "fix_success": False,
+        "verification_success": False,
+        "uid": "0" * 32,
+        "fingerprint": _legacy_fingerprint_v1("TIMEOUT", "qwen2.5:7b", text),
+    }
+    assert attempt_from_row(row).fingerprint == generate_fingerprint("TIMEOUT", "qwen2.5:7b", text)
+    assert attempt_from_row({**row, "fingerprint": "feedfacefeedface"}).fingerprint == (
+        "feedfacefeedface"
+    )
