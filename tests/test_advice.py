@@ -383,6 +383,10 @@ def test_suggest_contract_and_ranking(memory: AIMemory) -> None:
     assert result["recommendation"].startswith("Try `# raise timeout`: 6/7 verified")
     assert "do not repeat `# restart`" in result["recommendation"]
     assert result["history"]["fingerprint"]["attempts"] == 11
+    text = memory.build_context(issue(description="Model response timeout after 90s"))
+    tried = text.split("## Already tried for this failure (same fingerprint)")[1]
+    assert "`# restart` — failed 4x, verified 0x — **repeated failure" in tried
+    assert "Already tried" not in memory.build_context(issue(description=None))
 
 
 def test_suggest_without_history_and_bad_input(memory: AIMemory) -> None:
