@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from enum import Enum
 from typing import Any
 
-import typer
+from aimem.cli._click import click_exceptions
 
 
 class Format(str, Enum):
@@ -29,7 +29,7 @@ JSON_HELP = "Shortcut for --format json."
 def resolve_format(fmt: Format | None, as_json: bool, default: Format = Format.table) -> Format:
     """Combine --format and --json; contradicting values are a usage error."""
     if as_json and fmt not in (None, Format.json):
-        raise typer.BadParameter("--json contradicts --format " + str(fmt.value if fmt else ""))
+        raise click_exceptions.UsageError(f"--json contradicts --format {fmt.value if fmt else ''}")
     if as_json:
         return Format.json
     return fmt or default

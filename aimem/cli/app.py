@@ -24,6 +24,9 @@ from aimem.cli._context import RepoHandle
 from aimem.errors import AimemError
 
 
+HELP_WIDTH = 80
+
+
 def _debug() -> bool:
     return os.environ.get("AIMEM_DEBUG", "") not in ("", "0")
 
@@ -101,14 +104,17 @@ class AimemGroup(TyperGroup):
 app = typer.Typer(
     cls=AimemGroup,
     name="aimem",
-    help="aimem: the memory and learning system of an AI auto-fix framework.\n\n"
-    "Records every fix attempt, learns which fixes work for which issue and model, "
-    "and hands a fixer the history that helps it next time.",
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # A fixed width makes help identical everywhere: aimem/cli/_helptext.py
+    # serves the root help without typer, and the man pages reuse the text.
+    context_settings={
+        "help_option_names": ["-h", "--help"],
+        "terminal_width": HELP_WIDTH,
+        "max_content_width": HELP_WIDTH,
+    },
 )
 
 
@@ -126,6 +132,7 @@ def root(
         typer.Option(
             "--dir",
             "-C",
+            metavar="DIR",
             help="The repository folder (AIMemory/). Default: $AIMEM_DIR, else the nearest "
             "AIMemory/ here or in a parent.",
             file_okay=False,
@@ -141,7 +148,13 @@ def root(
     """aimem: the memory and learning system of an AI auto-fix framework.
 
     Records every fix attempt, learns which fixes work for which issue and model,
-    and hands a fixer the history that helps it next time.
+    and hands a fixer the history that helps it next time. Run 'aimem COMMAND
+    --help' for a command's options, or 'man aimem'.
+
+    \b
+    Examples:
+      aimem init --demo && aimem stats
+      aimem context --model qwen2.5:7b --issue-type TIMEOUT
     """
     handle = RepoHandle(directory)
     ctx.obj = handle
