@@ -23,7 +23,6 @@ from aimem.cli._click import click_exceptions
 from aimem.cli._context import RepoHandle
 from aimem.errors import AimemError
 
-
 HELP_WIDTH = 80
 
 
