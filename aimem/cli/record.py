@@ -104,9 +104,8 @@ def record_command(
     from aimem.cli.record_input import attempts_from_flags, read_attempts
 
     if json_file is not None:
-        flags = [model, issue_type, description, fixer, analysis, command, success, verified]
-        flags += [seconds, notes, prompt, response]
-        if any(f is not None for f in flags):
+        flags = (model, issue_type, description, fixer, analysis, command, success, verified)
+        if any(f is not None for f in (*flags, seconds, notes, prompt, response)):
             raise click_exceptions.UsageError(
                 "--json FILE cannot be combined with per-attempt flags"
             )
