@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from aimem._version import __version__
-from aimem.cli._click import click_exceptions
+from aimem.cli._click import click, click_exceptions
 from aimem.cli._context import RepoHandle
 from aimem.errors import AimemError
 
@@ -83,9 +83,7 @@ class AimemGroup(TyperGroup):
             sys.stderr.write("\n")
             code = 130
         except BrokenPipeError:
-            # A closed pipe (aimem ... | head) is not an error worth a traceback.
-            with contextlib.suppress(OSError):
-                sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            _quiet_stdout()
             code = 141
         except Exception as failure:
             if _debug():
@@ -98,6 +96,21 @@ class AimemGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # typer turns a closed pipe into a silent exit 1 before main() sees it;
+        # report it as the shell does for SIGPIPE (141), like git and cat.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise typer.Exit(141) from None
+
+
+def _quiet_stdout() -> None:
+    """A closed pipe (aimem ... | head) is not an error worth a message or traceback."""
+    with contextlib.suppress(OSError):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
 
 
 app = typer.Typer(

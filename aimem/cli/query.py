@@ -123,6 +123,7 @@ def models_command(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt =
       aimem models
       aimem models --format csv > models.csv
     """
+    chosen = resolve_format(fmt, as_json)
     rows = repo(ctx).models()
     emit_rows(
         rows,
@@ -135,7 +136,7 @@ def models_command(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt =
             "issue_types",
             "last_seen",
         ],
-        resolve_format(fmt, as_json),
+        chosen,
         ["model", "attempts", "verified", "rate", "rate ≥ (95%)", "issue types", "last seen"],
         "no models recorded yet",
     )
@@ -158,13 +159,14 @@ def recent_command(
       aimem recent
       aimem recent 30 --format ndjson
     """
+    chosen = resolve_format(fmt, as_json)
     rows = repo(ctx).recent(days, limit)
     for row in rows:
         row["outcome"] = _outcome(row)
     emit_rows(
         rows,
         ["id", "timestamp", "model_name", "issue_type", "fixer_type", "outcome", "fix_commands"],
-        resolve_format(fmt, as_json),
+        chosen,
         ["id", "time (UTC)", "model", "issue type", "fixer", "outcome", "commands"],
         f"no attempts in the last {days:g} days",
     )
@@ -185,6 +187,7 @@ def successful_command(
       aimem successful
       aimem successful --issue-type TIMEOUT --json
     """
+    chosen = resolve_format(fmt, as_json)
     rows = repo(ctx).successful_strategies(issue_type, limit)
     emit_rows(
         rows,
@@ -197,7 +200,7 @@ def successful_command(
             "wilson_low",
             "last_success",
         ],
-        resolve_format(fmt, as_json),
+        chosen,
         ["issue type", "fix", "verified", "attempts", "rate", "rate ≥ (95%)", "last success"],
         "no verified successes yet",
     )
@@ -233,6 +236,7 @@ def patterns_command(
       aimem patterns --kind temporal
       aimem patterns --kind exact --min-confidence 0.5 --json
     """
+    chosen = resolve_format(fmt, as_json)
     rows = repo(ctx).patterns(kind.value if kind else None, min_confidence, issue_type, limit)
     emit_rows(
         rows,
@@ -246,7 +250,7 @@ def patterns_command(
             "best_fix",
             "last_seen",
         ],
-        resolve_format(fmt, as_json),
+        chosen,
         [
             "kind",
             "pattern",
@@ -338,10 +342,10 @@ def similar_command(
     Example:
       aimem similar --model qwen2.5:7b --issue-type TIMEOUT --prompt "Write a haiku"
     """
+    chosen = resolve_format(fmt, as_json)
     found = repo(ctx).query_similar_issues(
         _issue(model, issue_type, prompt, response, description), limit
     )
-    chosen = resolve_format(fmt, as_json)
     if chosen is Format.json:
         emit_json(found)
         return
@@ -407,13 +411,14 @@ def search_command(
       aimem search "out of memory"
       aimem search ollama pull --json
     """
+    chosen = resolve_format(fmt, as_json)
     rows = repo(ctx).search(" ".join(text), limit)
     for row in rows:
         row["outcome"] = _outcome(row)
     emit_rows(
         rows,
         ["id", "timestamp", "model_name", "issue_type", "outcome", "snippet"],
-        resolve_format(fmt, as_json),
+        chosen,
         ["id", "time (UTC)", "model", "issue type", "outcome", "match"],
         "no matches",
     )
