@@ -13,8 +13,7 @@ from tests.cli.conftest import fails, invoke, ok, ok_json
 from tests.conftest import run_aimem
 
 NOT_A_REPOSITORY = (
-    "aimem: error: not an aimem repository (no AIMemory/ here or in any parent); "
-    "run 'aimem init'\n"
+    "aimem: error: not an aimem repository (no AIMemory/ here or in any parent); run 'aimem init'\n"
 )
 READ_COMMANDS = [
     ["stats"],
