@@ -181,6 +181,7 @@ def test_listing_formats_on_demo(demo: Path, args: list[str], keys: set[str]) ->
     table = ok(*args).stdout
     assert table == ok(*args, "--format", "table").stdout
     header, rule = table.splitlines()[:2]
+    assert header.split()[0] in ("model", "id", "issue", "kind", "match")
     assert set(rule) <= {"-", " "}
     assert len(table.splitlines()) == len(rows) + 2
     parsed = list(csv.reader(io.StringIO(ok(*args, "--format", "csv").stdout)))
@@ -198,8 +199,7 @@ def test_listing_on_an_empty_repository(empty: Path, args: list[str], keys: set[
     assert table.exit_code == 0
     assert table.stdout == ""
     assert table.stderr.strip() != ""  # says there is nothing, on stderr
-    expected = b"" if args[0] != "similar" else b""
-    assert ok(*args, "--format", "ndjson").stdout.encode() == expected
+    assert ok(*args, "--format", "ndjson").stdout == ""
     if args[0] == "similar":
         assert ok_json(*args, "--json") == {
             "exact_matches": [],
