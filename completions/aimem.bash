@@ -14,23 +14,23 @@ _aimem_commands() {
 
 _aimem_options() {
     case "$1" in
-    '') REPLY="--dir -C --version -V -h --help" ;;
-    'init') REPLY="--demo --seed --json -h --help" ;;
-    'stats') REPLY="--json -h --help" ;;
-    'model') REPLY="-h --help" ;;
-    'models') REPLY="--format -f --json -h --help" ;;
-    'recent') REPLY="--limit -n --format -f --json -h --help" ;;
-    'successful') REPLY="--issue-type -t --limit -n --format -f --json -h --help" ;;
-    'patterns') REPLY="--kind -k --min-confidence --issue-type -t --limit -n --format -f --json -h --help" ;;
-    'analytics') REPLY="--days --json -h --help" ;;
-    'similar') REPLY="--model -m --issue-type -t --prompt --response --description -d --limit -n --format -f --json -h --help" ;;
-    'context') REPLY="--model -m --issue-type -t --prompt --response --description -d --max-chars -h --help" ;;
-    'search') REPLY="--limit -n --format -f --json -h --help" ;;
-    'record') REPLY="--model -m --issue-type -t --description -d --fixer --analysis --command -c --success --failure --verified --unverified --time --notes --prompt --response --json --print-json -h --help" ;;
-    'kb') REPLY="-h --help" ;;
-    'kb show') REPLY="-h --help" ;;
-    'kb import') REPLY="--json -h --help" ;;
-    'kb export') REPLY="-h --help" ;;
+    '') REPLY="--dir -C --version -V --help -h" ;;
+    'init') REPLY="--demo --seed --json --help -h" ;;
+    'stats') REPLY="--json --help -h" ;;
+    'model') REPLY="--help -h" ;;
+    'models') REPLY="--format -f --json --help -h" ;;
+    'recent') REPLY="--limit -n --format -f --json --help -h" ;;
+    'successful') REPLY="--issue-type -t --limit -n --format -f --json --help -h" ;;
+    'patterns') REPLY="--kind -k --min-confidence --issue-type -t --limit -n --format -f --json --help -h" ;;
+    'analytics') REPLY="--days --json --help -h" ;;
+    'similar') REPLY="--model -m --issue-type -t --prompt --response --description -d --limit -n --format -f --json --help -h" ;;
+    'context') REPLY="--model -m --issue-type -t --prompt --response --description -d --max-chars --help -h" ;;
+    'search') REPLY="--limit -n --format -f --json --help -h" ;;
+    'record') REPLY="--model -m --issue-type -t --description -d --fixer --analysis --command -c --success --failure --verified --unverified --time --notes --prompt --response --json --print-json --help -h" ;;
+    'kb') REPLY="--help -h" ;;
+    'kb show') REPLY="--help -h" ;;
+    'kb import') REPLY="--json --help -h" ;;
+    'kb export') REPLY="--help -h" ;;
     *) REPLY="" ;;
     esac
 }

@@ -190,7 +190,8 @@ def _param(path: tuple[str, ...], param: click.Parameter, ctx: click.Context) ->
     decl, text = record
     if isinstance(param, TyperOption):
         takes_value = not (param.is_flag or param.count)
-        names = (*param.opts, *param.secondary_opts)
+        # Long names first: click keeps the help option's names in a set.
+        names = sorted((*param.opts, *param.secondary_opts), key=lambda n: not n.startswith("--"))
     else:
         takes_value = True
         names = ()
