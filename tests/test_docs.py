@@ -45,7 +45,7 @@ def test_generator_writes_and_prunes(tmp_path: Path) -> None:
 
 
 def test_root_help_module_matches_typer() -> None:
-    assert ROOT_HELP == _docs.root_help()
+    assert _docs.root_help() == ROOT_HELP
     assert ROOT_HELP.startswith("Usage: aimem [OPTIONS] COMMAND [ARGS]...\n")
     assert all(len(line) <= 80 for line in ROOT_HELP.splitlines())
 

@@ -191,7 +191,9 @@ def _param(path: tuple[str, ...], param: click.Parameter, ctx: click.Context) ->
     if isinstance(param, TyperOption):
         takes_value = not (param.is_flag or param.count)
         # Long names first: click keeps the help option's names in a set.
-        names = sorted((*param.opts, *param.secondary_opts), key=lambda n: not n.startswith("--"))
+        names = tuple(
+            sorted((*param.opts, *param.secondary_opts), key=lambda n: not n.startswith("--"))
+        )
     else:
         takes_value = True
         names = ()

@@ -59,9 +59,22 @@ def emit_json(value: Any, pretty: bool = True) -> None:
     sys.stdout.flush()
 
 
+_TIMESTAMP_LENGTH = len("2026-01-15 12:34:56Z")
+
+
 def _cell(value: Any, width: int | None = 60) -> str:
     if value is None:
         return ""
+    if (
+        isinstance(value, str)
+        and len(value) >= _TIMESTAMP_LENGTH
+        and value.endswith("Z")
+        and value[4] == "-"
+        and value[10] in " T"
+        and value[13] == ":"
+    ):
+        # Tables are for people: UTC to the minute (JSON keeps the full timestamp).
+        return value[:10] + " " + value[11:16]
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):

@@ -70,9 +70,9 @@ def test_complete_values_from_the_repository(
     assert len(types) == len(set(types))
     fixers = lines(run_aimem("__complete", "fixers", "q").stdout)
     assert fixers == ["qwen"]
-    # --dir names the repository; outside any repository only the standard values.
+    # --dir names the repository; without one only the standard values.
     elsewhere = tmp_path_factory.mktemp("elsewhere")
-    env = {"AIMEM_DIR": ""}
+    env = {"AIMEM_DIR": str(elsewhere / "no-repository-here")}
     assert run_aimem("__complete", "models", "--dir", str(demo), cwd=elsewhere, env=env).stdout
     outside = run_aimem("__complete", "models", cwd=elsewhere, env=env)
     assert outside.returncode == 0 and outside.stdout == b"" and outside.stderr == b""
@@ -167,7 +167,7 @@ def test_bash_completion(demo: Path, path_with_aimem: str, tmp_path: Path) -> No
     assert complete("aimem", "kb", "") == ["show", "import", "export"]
     assert complete("aimem", "--d") == ["--dir"]
     assert "--issue-type" in complete("aimem", "similar", "--")
-    assert complete("aimem", "stats", "-") == ["--json", "-h", "--help"]
+    assert complete("aimem", "stats", "-") == ["--json", "--help", "-h"]
     assert set(complete("aimem", "similar", "--model", "")) == DEMO_MODELS
     assert set(complete("aimem", "context", "-m", "q")) == {"qwen2.5:7b", "qwen2.5:14b"}
     # Bash splits "qwen2.5:" at the colon; replies complete the part after it.
