@@ -146,3 +146,17 @@ def test_commands_added_later_are_picked_up() -> None:
         "aimem-archive.1",
         "aimem-archive-thaw.1",
     }
+
+
+def test_wheel_installs_man_pages_and_completions() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    shared = config["tool"]["hatch"]["build"]["targets"]["wheel"]["shared-data"]
+    assert shared == {
+        "man": "share/man/man1",
+        "completions/aimem.bash": "share/bash-completion/completions/aimem",
+        "completions/_aimem": "share/zsh/site-functions/_aimem",
+        "completions/aimem.fish": "share/fish/vendor_completions.d/aimem.fish",
+    }
+    for source in shared:
+        assert (ROOT / source).exists(), source
