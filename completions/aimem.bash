@@ -102,7 +102,7 @@ _aimem_option_kind() {
     'record --notes') REPLY='text' ;;
     'record --prompt') REPLY='text' ;;
     'record --response') REPLY='text' ;;
-    'record --json') REPLY='text' ;;
+    'record --json') REPLY='file' ;;
     *) REPLY="" && return 1 ;;
     esac
 }

@@ -162,7 +162,7 @@ complete -c aimem -n '__aimem_in \'record\'' -l 'time' -x -d 'Seconds the fix to
 complete -c aimem -n '__aimem_in \'record\'' -l 'notes' -x -d 'Free-form notes.'
 complete -c aimem -n '__aimem_in \'record\'' -l 'prompt' -x -d 'The test prompt (for the signature).'
 complete -c aimem -n '__aimem_in \'record\'' -l 'response' -x -d 'The model\'s actual response (for the signature).'
-complete -c aimem -n '__aimem_in \'record\'' -l 'json' -x -d 'Read attempts from FILE (\'-\' for stdin): one JSON object or NDJSON...'
+complete -c aimem -n '__aimem_in \'record\'' -l 'json' -r -F -d 'Read attempts from FILE (\'-\' for stdin): one JSON object or NDJSON...'
 complete -c aimem -n '__aimem_in \'record\'' -l 'print-json' -d 'Print {"ids": [...]} instead of ids.'
 complete -c aimem -n '__aimem_in \'record\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_at \'kb\'' -a 'show' -d 'Print the knowledge base as JSON (always current).'

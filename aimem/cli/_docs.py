@@ -180,6 +180,8 @@ def _values(path: tuple[str, ...], param: click.Parameter) -> str:
             return kind
     if isinstance(param.type, TyperPath):
         return "file" if param.type.file_okay else "dir"
+    if param.metavar in ("FILE", "PATH"):  # e.g. record --json FILE, which also takes '-'
+        return "file"
     return ""
 
 
