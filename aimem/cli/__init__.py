@@ -35,6 +35,6 @@ def main(argv: list[str] | None = None) -> None:
 
         complete(args[1:])
         return
-    from aimem.cli.app import app
+    from aimem.cli.app import for_args
 
-    app(args=args, prog_name="aimem")
+    for_args(args)(args=args, prog_name="aimem")

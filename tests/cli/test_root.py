@@ -153,3 +153,46 @@ def test_closed_pipe_is_quiet(demo: Path) -> None:
     done = subprocess.run(["bash", "-c", script], capture_output=True, timeout=60)
     assert done.stderr == b""
     assert done.stdout.strip() == b"141"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stats", "--json"],
+        ["stats", "--help"],
+        ["--dir", "AIMemory", "models", "--format", "csv"],
+        ["-C", "AIMemory", "kb", "show"],
+        ["kb", "show", "--help"],
+        ["kb"],
+        ["recent", "0"],
+        ["nosuch"],
+        ["model", "nope"],
+    ],
+    ids=" ".join,
+)
+def test_console_script_runs_only_the_invoked_command_with_the_same_result(
+    demo: Path, args: list[str]
+) -> None:
+    """main() builds only the command it runs; output and exit code are the full app's."""
+    from aimem.cli.app import app, for_args
+
+    full = invoke(*args)
+    fast = run_aimem(*args, cwd=demo.parent)
+    assert fast.returncode == full.exit_code
+    assert fast.stdout.decode() == full.stdout
+    assert fast.stderr.decode() == full.stderr
+    assert (for_args(args) is app) == (args[0] in ("nosuch",))
+
+
+def test_trimming_keeps_the_whole_app_when_unsure() -> None:
+    from aimem.cli.app import app, for_args
+
+    assert for_args([]) is app
+    assert for_args(["--version"]) is app
+    assert for_args(["--bogus", "stats"]) is app
+    trimmed = for_args(["--dir=x", "stats"])
+    assert trimmed is not app
+    assert [c.name for c in trimmed.registered_commands] == ["stats"]
+    assert trimmed.registered_groups == []
+    assert [g.name for g in for_args(["kb", "show"]).registered_groups] == ["kb"]
+    assert len(app.registered_commands) > 1  # the original is untouched
