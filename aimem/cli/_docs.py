@@ -925,6 +925,9 @@ def write_files(root: Path = ROOT) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if not (ROOT / "pyproject.toml").is_file():
+        sys.stderr.write(f"not a source checkout of aimem: {ROOT}\n")
+        return 1
     if args == ["--check"]:
         stale = stale_files()
         for name in stale:
