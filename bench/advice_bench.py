@@ -24,6 +24,12 @@ from typing import Any
 
 from aimem import AIMemory
 from aimem.demo import demo_attempts
+from aimem.store.migrations import MIGRATIONS
+
+# The schema version just before issue 7's migration (whatever its position).
+BEFORE_ADVICE = next(
+    i for i, m in enumerate(MIGRATIONS) if m.__name__.endswith("_advice_cost_and_fingerprints")
+)
 
 
 def median_ms(action: Callable[[], Any], repeat: int) -> float:
@@ -75,7 +81,7 @@ def main() -> None:
                 # what schema version 9 stored: the old fingerprints, no cost rollup
                 conn.executemany("UPDATE fix_history SET fingerprint = ? WHERE id = ?", legacy)
                 conn.execute("DROP TABLE aimem_cost")
-                conn.execute("PRAGMA user_version = 9")
+                conn.execute(f"PRAGMA user_version = {BEFORE_ADVICE}")
             conn.close()
             start = time.perf_counter()
             AIMemory(Path(folder) / "AIMemory").close()

@@ -22,9 +22,14 @@ from aimem.advice import (
 )
 from aimem.errors import InvalidInputError
 from aimem.signatures import generate_fingerprint
+from aimem.store.migrations import MIGRATIONS
 from tests.conftest import issue, response
 
 T0 = "2025-06-01T00:00:00Z"
+# The schema version just before issue 7's migration (whatever its position).
+BEFORE_ADVICE = next(
+    i for i, m in enumerate(MIGRATIONS) if m.__name__.endswith("_advice_cost_and_fingerprints")
+)
 
 
 def stamp(minutes: int) -> str:
@@ -193,7 +198,7 @@ def test_migration_recomputes_fingerprints_made_without_response(repo_dir: Path)
             "UPDATE fix_history SET fingerprint = 'feedfacefeedface' WHERE id = ?", (with_response,)
         )
         conn.execute("DROP TABLE aimem_cost")
-        conn.execute("PRAGMA user_version = 9")
+        conn.execute(f"PRAGMA user_version = {BEFORE_ADVICE}")
     conn.close()
     with AIMemory(repo_dir) as memory:
         rows = {r["id"]: r["fingerprint"] for r in memory.recent(36500)}
@@ -654,7 +659,7 @@ def test_migration_m010_equals_a_full_recomputation(repo_dir: Path) -> None:
     conn.execute("DROP TABLE aimem_cost")
     conn.execute("UPDATE issue_patterns SET best_fix = NULL")
     conn.execute("UPDATE model_characteristics SET effective_fixes = '[]'")
-    conn.execute("PRAGMA user_version = 9")
+    conn.execute(f"PRAGMA user_version = {BEFORE_ADVICE}")
     conn.execute("COMMIT")
     conn.close()
     AIMemory(repo_dir).close()  # runs m010
