@@ -767,8 +767,9 @@ class Store:
         """None when the full-text index matches ``fix_history``, else SQLite's complaint."""
         try:
             with self.transaction() as conn:
+                # rank 1: also compare the index with the content table (external content)
                 conn.execute(
-                    "INSERT INTO fix_history_fts(fix_history_fts) VALUES ('integrity-check')"
+                    "INSERT INTO fix_history_fts(fix_history_fts, rank) VALUES ('integrity-check', 1)"
                 )
         except AimemError as error:
             return str(error.__cause__ or error)
