@@ -180,7 +180,7 @@ def cleanup(
     with archive_lock(layout):
         recover(store, layout)
         while True:
-            rows = store.archive_candidates(before, keep_since, archive.SEGMENT_MAX_ROWS)
+            rows = store.archive_candidates(before, keep_since, _segment_rows())
             if not rows:
                 break
             entry = archive_rows(store, layout, rows, kind)
@@ -188,6 +188,12 @@ def cleanup(
             moved += len(rows)
     result["rows"] = moved
     return result
+
+
+def _segment_rows() -> int:
+    # AIMEM_SEGMENT_ROWS overrides the rows per segment (smaller segments: finer crash steps).
+    text = os.environ.get("AIMEM_SEGMENT_ROWS", "")
+    return int(text) if text.isdigit() and int(text) > 0 else archive.SEGMENT_MAX_ROWS
 
 
 def archive_rows(

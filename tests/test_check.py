@@ -80,7 +80,7 @@ def test_corrupt_database_page(archived_dir: Path, runner: CliRunner) -> None:
     start = (root - 1) * page_size
     data[start + 8 : start + 200] = b"\xa5" * 192
     db.write_bytes(bytes(data))
-    code, lines, report = _check(runner)
+    code, lines, _ = _check(runner)
     assert code == 1
     assert any(line.startswith("corrupt-database ai_memory.db: ") for line in lines)
 
