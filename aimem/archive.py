@@ -110,21 +110,18 @@ def is_segment_name(name: str) -> bool:
     return name.endswith(SUFFIX) and name.split("-", 1)[0] in PREFIX.values()
 
 
-def _group_key(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (
-        row["issue_type"],
-        row["model_name"],
-        row["fixer_type"],
-        row["issue_signature"],
-        row["description"],
-        row.get("claude_analysis") or "",
-        orjson.dumps(row["fix_commands"]),
-        row.get("notes") or "",
-        row["fix_success"],
-        row["verification_success"],
-        row["timestamp"],
-        row.get("id") or 0,
-    )
+# The order of rows inside a segment (SQL ORDER BY over fix_history columns).
+GROUP_ORDER = (
+    "issue_type, model_name, fixer_type, issue_signature, description, claude_analysis, "
+    "fix_commands, notes, fix_success, verification_success, timestamp, id"
+)
+_JSON_FIELDS: dict[str, Any] = {"fix_commands": [], "system_info": {}}
+_BOOL_FIELDS = ("fix_success", "verification_success")
+
+
+def fields_for(kind: str) -> tuple[str, ...]:
+    """The columns a segment of ``kind`` stores, in the order they are written."""
+    return ROW_ORDER if kind == KIND_ROWS else FACT_FIELDS
 
 
 def _compressor() -> Any:
@@ -136,43 +133,78 @@ def _compressor() -> Any:
     return zstandard.ZstdCompressor(compression_params=params)
 
 
+def _loads(text: Any, fallback: Any) -> Any:
+    if text is None:
+        return fallback
+    try:
+        return orjson.loads(text)
+    except (orjson.JSONDecodeError, TypeError):
+        return text
+
+
 def encode_segment(
-    rows: Sequence[dict[str, Any]], kind: str = KIND_ROWS
-) -> tuple[bytes, dict[str, Any]]:
-    """Build a segment file's bytes from export rows; return (bytes, index entry)."""
+    rows: Sequence[Sequence[Any]], kind: str = KIND_ROWS
+) -> tuple[bytes, dict[str, Any], str]:
+    """Build a segment's bytes: (bytes, index entry, sha256 of the raw NDJSON).
+
+    ``rows`` are ``fix_history`` tuples with the columns ``fields_for(kind)``,
+    already in segment order (GROUP_ORDER); JSON text columns become arrays and
+    objects, booleans become true/false, as in the export row format.
+    """
     if not rows:
         raise ValueError("a segment needs at least one row")
-    fields = ROW_ORDER if kind == KIND_ROWS else FACT_FIELDS
-    ordered = sorted(rows, key=_group_key)
+    fields = fields_for(kind)
+    json_at = [(i, _JSON_FIELDS[f]) for i, f in enumerate(fields) if f in _JSON_FIELDS]
+    bool_at = [i for i, f in enumerate(fields) if f in _BOOL_FIELDS]
+    ts_at = fields.index("timestamp")
     dumps = orjson.dumps
+    workers = max(1, min(4, os.cpu_count() or 1))
+    pool = ThreadPoolExecutor(max_workers=workers)
+    futures = []
     chunks: list[bytes] = []
     pending: list[bytes] = []
     size = 0
-    for row in ordered:
-        line = dumps({f: row.get(f) for f in fields}) + b"\n"
+    low = high = rows[0][ts_at]
+    for row in rows:
+        values = list(row)
+        for i, fallback in json_at:
+            values[i] = _loads(values[i], fallback)
+        for i in bool_at:
+            values[i] = bool(values[i])
+        ts = values[ts_at]
+        if ts < low:
+            low = ts
+        elif ts > high:
+            high = ts
+        # the trailing id column (always selected last) is dropped by zip
+        line = dumps(dict(zip(fields, values, strict=False))) + b"\n"
         pending.append(line)
         size += len(line)
         if size >= FRAME_RAW_BYTES:
-            chunks.append(b"".join(pending))
+            chunk = b"".join(pending)
+            chunks.append(chunk)
+            # Compress while the next frame is serialized (zstd releases the GIL).
+            futures.append(pool.submit(lambda c: _compressor().compress(c), chunk))
             pending, size = [], 0
     if pending:
-        chunks.append(b"".join(pending))
+        chunk = b"".join(pending)
+        chunks.append(chunk)
+        futures.append(pool.submit(lambda c: _compressor().compress(c), chunk))
+    frames = [f.result() for f in futures]
+    pool.shutdown()
     raw_bytes = sum(len(c) for c in chunks)
-    if len(chunks) == 1:
-        frames = [_compressor().compress(chunks[0])]
-    else:
-        # One compressor per thread: zstandard releases the GIL while compressing.
-        with ThreadPoolExecutor(max_workers=min(len(chunks), os.cpu_count() or 1)) as pool:
-            frames = list(pool.map(lambda c: _compressor().compress(c), chunks))
-    timestamps = [row["timestamp"] for row in rows]
+    raw_hash = hashlib.sha256()
+    for chunk in chunks:
+        raw_hash.update(chunk)
     header = {
         "format": FORMAT,
         "version": VERSION,
         "kind": kind,
         "row_count": len(rows),
-        "min_timestamp": min(timestamps),
-        "max_timestamp": max(timestamps),
+        "min_timestamp": low,
+        "max_timestamp": high,
         "raw_bytes": raw_bytes,
+        "raw_sha256": raw_hash.hexdigest(),
         "fields": list(fields),
     }
     header_bytes = orjson.dumps(header)
@@ -189,7 +221,39 @@ def encode_segment(
         "compressed_bytes": len(data),
         "created_at": now_iso(),
     }
-    return data, entry
+    return data, entry, header["raw_sha256"]
+
+
+def verify_written(path: Path, entry: dict[str, Any], raw_sha256: str) -> str | None:
+    """Re-read a just-written segment: None when its bytes hash to the entry and it
+    decompresses (checksums verified) to exactly the NDJSON that was encoded."""
+    import zstandard
+
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return f"cannot read it back: {error.strerror}"
+    if (
+        len(data) != entry["compressed_bytes"]
+        or hashlib.sha256(data).hexdigest() != entry["sha256"]
+    ):
+        return "its bytes differ from what was written"
+    try:
+        _, offset = read_header(data, path.name)
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            io.BytesIO(data[offset:]), read_across_frames=True
+        )
+        raw = hashlib.sha256()
+        size = lines = 0
+        while block := reader.read(1 << 22):
+            raw.update(block)
+            size += len(block)
+            lines += block.count(b"\n")
+    except (CorruptRepositoryError, zstandard.ZstdError) as error:
+        return str(error)
+    if raw.hexdigest() != raw_sha256 or size != entry["raw_bytes"] or lines != entry["row_count"]:
+        return "it does not decompress to the rows that were selected"
+    return None
 
 
 def write_durably(folder: Path, name: str, data: bytes, pause: Any = None) -> Path:

@@ -176,17 +176,38 @@ def cleanup(
     if dry_run or plan["rows"] == 0:
         return result
     kind = archive.KIND_FACTS if purge else archive.KIND_ROWS
-    moved = 0
+    written: list[dict[str, Any]] = []
+    ids: list[int] = []
     with archive_lock(layout):
         recover(store, layout)
-        while True:
-            rows = store.archive_candidates(before, keep_since, _segment_rows())
-            if not rows:
-                break
-            entry = archive_rows(store, layout, rows, kind)
-            result["segments"].append(entry)
-            moved += len(rows)
-    result["rows"] = moved
+        after: tuple[str, int] | None = None
+        try:
+            while True:
+                rows, bound = store.archive_page(
+                    before,
+                    keep_since,
+                    _segment_rows(),
+                    after,
+                    archive.fields_for(kind),
+                    archive.GROUP_ORDER,
+                )
+                if rows:
+                    written.append(write_segment(store, layout, rows, kind))
+                    ids.extend(int(r[-1]) for r in rows)
+                if bound is None:
+                    break
+                after = bound
+            if written:
+                store.commit_segments(written, ids, lambda: _pause("before-commit"))
+        except BaseException:
+            for entry in written:
+                with contextlib.suppress(Exception):
+                    if store.segment(entry["name"]) is None:  # never a registered one
+                        _undo(store, layout.archive / entry["name"], entry["name"])
+            raise
+        _pause("committed")
+    result["segments"] = written
+    result["rows"] = len(ids)
     return result
 
 
@@ -196,33 +217,29 @@ def _segment_rows() -> int:
     return int(text) if text.isdigit() and int(text) > 0 else archive.SEGMENT_MAX_ROWS
 
 
-def archive_rows(
-    store: Store, layout: Layout, rows: list[dict[str, Any]], kind: str = archive.KIND_ROWS
+def write_segment(
+    store: Store, layout: Layout, rows: list[tuple[Any, ...]], kind: str = archive.KIND_ROWS
 ) -> dict[str, Any]:
-    """Write one segment of ``rows`` durably, verify it, then register it and delete them."""
+    """Build, journal, durably write and verify one segment of ``rows``; return its entry.
+
+    The rows stay hot: the caller registers the segment and deletes them in one
+    transaction (``Store.commit_segments``).
+    """
     _pause("selected")
-    data, entry = archive.encode_segment(rows, kind)
+    data, entry, raw_sha256 = archive.encode_segment(rows, kind)
     _pause("encoded")
     store.add_pending(entry["name"], "cleanup", len(rows), now_iso())
     _pause("pending")
     path = archive.write_durably(layout.archive, entry["name"], data, _pause)
-    uids: list[str] = []
-    problems = archive.verify_segment(path, entry, uids)
-    if not problems and sorted(uids) != sorted(str(r["uid"]) for r in rows):
-        problems.append(("uid-mismatch", "the file does not hold exactly the selected rows"))
-    if problems:
+    del data
+    problem = archive.verify_written(path, entry, raw_sha256)
+    if problem is not None:
         _undo(store, path, entry["name"])
         raise CorruptRepositoryError(
-            f"segment {entry['name']} failed verification after writing: {problems[0][1]}; "
+            f"segment {entry['name']} failed verification after writing: {problem}; "
             "nothing was archived"
         )
     _pause("verified")
-    try:
-        store.commit_segment(entry, [int(r["id"]) for r in rows], lambda: _pause("before-commit"))
-    except AimemError:
-        _undo(store, path, entry["name"])
-        raise
-    _pause("committed")
     return entry
 
 

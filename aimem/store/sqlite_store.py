@@ -585,19 +585,41 @@ class Store:
         )
         return [dict(zip(SEGMENT_FIELDS, r, strict=True)) for r in rows]
 
-    def archive_candidates(
-        self, before: str, keep_successes_since: str | None, limit: int
-    ) -> list[dict[str, Any]]:
-        """Up to ``limit`` hot rows older than ``before`` in (timestamp, id) order.
+    def archive_page(
+        self,
+        before: str,
+        keep_successes_since: str | None,
+        limit: int,
+        after: tuple[str, int] | None,
+        columns: Sequence[str],
+        order: str,
+    ) -> tuple[list[tuple[Any, ...]], tuple[str, int] | None]:
+        """The next page of rows to archive: up to ``limit`` hot rows older than
+        ``before`` in (timestamp, id) order after ``after``, returned as tuples of
+        ``columns`` plus the id, sorted by ``order``; and the page's last
+        (timestamp, id), or None when this is the last page.
 
         Verified successes newer than ``keep_successes_since`` stay hot.
         """
+        if not set(columns) <= set(EXPORT_COLUMNS):
+            raise AimemError(f"unknown columns {columns}")
         sql, params = self._candidate_filter(before, keep_successes_since)
-        rows = self._query(
-            f"SELECT {ROW_COLUMNS} FROM fix_history WHERE {sql} ORDER BY timestamp, id LIMIT ?",
-            (*params, limit),
+        if after is not None:
+            sql += " AND (timestamp, id) > (?, ?)"
+            params = (*params, *after)
+        bound = self._one(
+            f"SELECT timestamp, id FROM fix_history WHERE {sql} "
+            "ORDER BY timestamp, id LIMIT 1 OFFSET ?",
+            (*params, limit - 1),
         )
-        return [row_to_dict(r) for r in rows]
+        if bound is not None:
+            sql += " AND (timestamp, id) <= (?, ?)"
+            params = (*params, bound[0], bound[1])
+        rows = self._query(
+            f"SELECT {', '.join(columns)}, id FROM fix_history WHERE {sql} ORDER BY {order}",
+            params,
+        )
+        return [tuple(r) for r in rows], (None if bound is None else (bound[0], bound[1]))
 
     def count_archive_candidates(
         self, before: str, keep_successes_since: str | None
@@ -651,43 +673,57 @@ class Store:
         with self.transaction() as conn:
             conn.execute("DELETE FROM aimem_pending WHERE name = ?", (name,))
 
-    def commit_segment(
+    def commit_segments(
         self,
-        segment: dict[str, Any],
+        segments: Sequence[dict[str, Any]],
         ids: Sequence[int],
         before_commit: Callable[[], None] | None = None,
     ) -> None:
-        """Register a written, verified segment and delete its rows, in one transaction.
+        """Register written, verified segments and delete their rows, in one transaction.
 
         Raises AimemError (nothing changed) when any of the rows is no longer hot.
         """
         ids = sorted(ids)  # table order: far fewer page visits than time order
         self.conn.execute("PRAGMA cache_size = -131072")  # 128 MiB for the bulk delete
         with self.transaction() as conn:
-            present = 0
-            for start in range(0, len(ids), 500):
-                chunk = list(ids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                present += conn.execute(
-                    f"SELECT count(*) FROM fix_history WHERE id IN ({marks})", chunk
-                ).fetchone()[0]
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS aimem_doomed(id INTEGER PRIMARY KEY)")
+            conn.execute("DELETE FROM temp.aimem_doomed")
+            conn.executemany("INSERT INTO temp.aimem_doomed(id) VALUES (?)", [(i,) for i in ids])
+            present = conn.execute(
+                "SELECT count(*) FROM fix_history WHERE id IN (SELECT id FROM temp.aimem_doomed)"
+            ).fetchone()[0]
             if present != len(ids):
                 raise AimemError(
-                    f"{len(ids) - present} of the rows of segment {segment['name']} are no "
-                    "longer in fix_history; the segment was not registered"
+                    f"{len(ids) - present} of the rows to archive are no longer in "
+                    "fix_history; no segment was registered"
                 )
-            self._register_segment(conn, segment)
+            for segment in segments:
+                self._register_segment(conn, segment)
             remaining = conn.execute("SELECT count(*) FROM fix_history").fetchone()[0] - len(ids)
+            delete = "DELETE FROM fix_history WHERE id IN (SELECT id FROM temp.aimem_doomed)"
             if len(ids) > 2 * remaining:
-                # Deleting most rows: one FTS rebuild of what stays is much cheaper
-                # than a per-row FTS 'delete' (the trigger); all in this transaction.
+                # Deleting most rows: dropping the secondary indexes and the FTS
+                # delete trigger, then rebuilding both from the rows that stay, is
+                # several times faster than per-row index and FTS deletes. All in
+                # this transaction, so other processes see before or after.
+                indexes = conn.execute(
+                    """SELECT name, sql FROM sqlite_master WHERE type = 'index'
+                       AND tbl_name = 'fix_history' AND sql IS NOT NULL"""
+                ).fetchall()
+                for name, _ in indexes:
+                    conn.execute(f'DROP INDEX "{name}"')
                 conn.execute("DROP TRIGGER fix_history_fts_delete")
-                conn.executemany("DELETE FROM fix_history WHERE id = ?", [(i,) for i in ids])
+                conn.execute(delete)
+                for _, sql in indexes:
+                    conn.execute(sql)
                 conn.execute(_FTS_DELETE_TRIGGER)
                 conn.execute("INSERT INTO fix_history_fts(fix_history_fts) VALUES ('rebuild')")
             else:
-                conn.executemany("DELETE FROM fix_history WHERE id = ?", [(i,) for i in ids])
-            conn.execute("DELETE FROM aimem_pending WHERE name = ?", (segment["name"],))
+                conn.execute(delete)
+            conn.execute("DELETE FROM temp.aimem_doomed")
+            conn.executemany(
+                "DELETE FROM aimem_pending WHERE name = ?", [(s["name"],) for s in segments]
+            )
             self._bump_generation(conn)
             if before_commit is not None:
                 before_commit()
