@@ -120,6 +120,19 @@ def archived_count_since(store: Store, layout: Layout, since: str) -> int:
     return count
 
 
+def archived_rows_since(store: Store, layout: Layout, since: str) -> list[dict[str, Any]]:
+    """Archived rows (export format) newer than ``since``; reads only overlapping segments."""
+    found = []
+    for entry in store.segments_since(since):
+        if entry["kind"] != archive.KIND_ROWS:
+            continue
+        path = layout.archive / entry["name"]
+        found += [
+            r for r in archive.iter_segment_rows(path, entry["sha256"]) if r["timestamp"] > since
+        ]
+    return found
+
+
 def resolve_segment(store: Store, name: str) -> dict[str, Any]:
     """A segment by its name or a unique prefix of it (NotFoundError otherwise)."""
     name = Path(name).name

@@ -326,8 +326,10 @@ class AIMemory:
             )
         return result
 
-    def recent(self, days: float = 7, limit: int | None = None) -> list[dict[str, Any]]:
-        """Attempts of the last ``days`` days, newest first."""
+    def recent(
+        self, days: float = 7, limit: int | None = None, *, include_archive: bool = False
+    ) -> list[dict[str, Any]]:
+        """Attempts of the last ``days`` days, newest first (archived ones too if asked)."""
         if (
             isinstance(days, bool)
             or not isinstance(days, (int, float))
@@ -337,6 +339,14 @@ class AIMemory:
             raise InvalidInputError("days", "must be a positive number of days")
         if limit is not None:
             _check_limit(limit)
+        if include_archive:
+            from aimem import maintenance
+
+            since = days_ago_iso(days)
+            rows = self.store.recent_rows(since, limit)
+            rows += maintenance.archived_rows_since(self.store, self.layout, since)
+            rows.sort(key=lambda r: (r["timestamp"], r["id"] or 0), reverse=True)
+            return rows[:limit] if limit is not None else rows
         return self.store.recent_rows(days_ago_iso(days), limit)
 
     def successful_strategies(

@@ -172,3 +172,14 @@ def test_gc_reports_bytes(seeded_dir: Path, runner: CliRunner) -> None:
         "page_count",
         "free_pages",
     }
+
+
+def test_recent_include_archive(seeded_dir: Path, runner: CliRunner) -> None:
+    with AIMemory(seeded_dir) as mem:
+        everything = mem.recent(200)
+        mem.cleanup(3)
+        assert len(mem.recent(200)) < len(everything)
+        assert mem.recent(200, include_archive=True) == everything
+        assert mem.recent(200, 5, include_archive=True) == everything[:5]
+    out = runner.invoke(app, ["recent", "200", "--include-archive", "--json"])
+    assert out.exit_code == 0 and len(json.loads(out.stdout)) == len(everything)
