@@ -126,3 +126,33 @@ def test_kill_cleanup_at_random_moments(crash_repo: tuple[Path, dict, set[str]],
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     _assert_whole(repo, before, uids)
+
+
+WRITER = """
+import sys
+from aimem import AIMemory
+from aimem.demo import demo_attempts
+items = list(demo_attempts(count=200, days=1, seed=9))
+with AIMemory(sys.argv[1]) as mem:
+    for n in range(0, 200, 10):
+        for item in items[n : n + 10]:
+            item.pop("timestamp")
+        mem.record_many(items[n : n + 10])
+"""
+
+
+def test_cleanup_while_another_process_records(
+    crash_repo: tuple[Path, dict, set[str]],
+) -> None:
+    repo, _, uids = crash_repo
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(repo)])
+    cleaner = _spawn(repo, ["cleanup", "0"], {"AIMEM_SEGMENT_ROWS": "50"})
+    assert writer.wait(timeout=120) == 0
+    assert cleaner.wait(timeout=120) == 0, cleaner.stderr.read()  # type: ignore[union-attr]
+    with AIMemory(repo) as mem:
+        hot, cold = all_rows(mem)
+        found = [r["uid"] for r in hot + cold]
+        assert len(found) == len(set(found)) == len(uids) + 200
+        assert uids <= set(found)
+        assert mem.get_memory_stats()["total_fixes_attempted"] == len(uids) + 200
+        assert mem.check().ok
