@@ -516,20 +516,7 @@ def _check_segments(store: Store, layout: Layout, report: CheckReport, quick: bo
 
 
 def _check_archive_state(store: Store, layout: Layout, report: CheckReport) -> None:
-    try:
-        with archive_lock(layout, timeout=0):
-            busy = False
-    except LockTimeoutError:
-        busy = True
-    if busy:
-        report.add(
-            "archive-busy",
-            "archive",
-            "another process is archiving; half-done steps were not examined",
-            severity=HINT,
-            remedy="run check again when it has finished",
-        )
-        return
+    # The caller holds the archive lock (shared): journal entries are not in progress.
     for pending in store.pending():
         report.add(
             f"half-done-{pending['action']}",
@@ -593,9 +580,26 @@ def check(
     except AimemError as error:
         report.add("corrupt-database", store.path.name, error.message)
         db_sound = False
-    segments_sound = _check_segments(store, layout, report, quick) if db_sound else False
+    segments_sound = False
     if db_sound:
-        _check_archive_state(store, layout, report)
+        # A shared archive lock: no cleanup or thaw commits while segments are
+        # read and aggregates recomputed, so both see the same history.
+        try:
+            with file_lock(layout.root / ARCHIVE_LOCK_NAME, timeout=0, shared=True):
+                segments_sound = _check_segments(store, layout, report, quick)
+                _check_archive_state(store, layout, report)
+                if not quick and segments_sound:
+                    drift = store.aggregate_drift(iter_archived_facts(store, layout))
+                    for table, detail in drift:
+                        report.add("aggregate-drift", table, detail, remedy=REPAIR)
+        except LockTimeoutError:
+            report.add(
+                "archive-busy",
+                "archive",
+                "another process is archiving; segments and aggregates were not checked",
+                severity=HINT,
+                remedy="run check again when it has finished",
+            )
         fts = store.fts_problem()
         if fts is not None:
             report.add("search-index", "fix_history_fts", f"out of step: {fts}", remedy=REPAIR)
@@ -607,9 +611,6 @@ def check(
                 severity=HINT,
                 remedy="fix the row by hand; aggregates use its text as it is",
             )
-        if not quick and segments_sound:
-            for table, detail in store.aggregate_drift(iter_archived_facts(store, layout)):
-                report.add("aggregate-drift", table, detail, remedy=REPAIR)
     if db_sound:
         _check_knowledge(knowledge, layout, report)
     for temp in leftover_temp_files(layout):

@@ -143,3 +143,35 @@ def test_leftover_temp_file_is_a_hint_and_repair_removes_it(
 def test_repair_needs_yes_without_a_terminal(archived_dir: Path, runner: CliRunner) -> None:
     out = runner.invoke(app, ["check", "--repair"])
     assert out.exit_code == 2 and "--yes" in out.stderr
+
+
+def test_unregistered_segment_with_hot_rows_is_removed(
+    archived_dir: Path, runner: CliRunner
+) -> None:
+    path = _segment(archived_dir)
+    copy = path.read_bytes()
+    with AIMemory(archived_dir) as mem:
+        mem.thaw(path.name)
+    path.write_bytes(copy)  # a redundant copy: every row is hot again
+    code, lines, _ = _check(runner)
+    assert code == 1
+    assert lines == [f"unregistered-segment {path.name}: the file is not in the segment index"]
+    assert runner.invoke(app, ["check", "--repair", "--yes"]).exit_code == 0
+    assert not path.exists()
+
+
+def test_unregistered_segment_holding_the_only_copy_is_registered(
+    archived_dir: Path, runner: CliRunner
+) -> None:
+    with AIMemory(archived_dir) as mem:
+        before = learned(mem)
+        archived = sorted(r["uid"] for r in mem.iter_archived_rows())
+    with sqlite3.connect(archived_dir / "ai_memory.db") as conn:
+        conn.execute("DELETE FROM aimem_segments")
+    conn.close()
+    code, lines, _ = _check(runner)
+    assert code == 1 and any(line.startswith("unregistered-segment ") for line in lines)
+    assert runner.invoke(app, ["check", "--repair", "--yes"]).exit_code == 0
+    with AIMemory(archived_dir) as mem:
+        assert sorted(r["uid"] for r in mem.iter_archived_rows()) == archived
+        assert learned(mem) == before
