@@ -20,7 +20,8 @@ from aimem.cli._output import (
 )
 from aimem.cli.app import app
 
-JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Output JSON.")]
+ListJsonOpt = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Show what would change.")]
 
@@ -83,7 +84,7 @@ def cleanup_command(
 def archive_list(
     ctx: typer.Context,
     fmt: Annotated[Format | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
-    as_json: JsonOpt = False,
+    as_json: ListJsonOpt = False,
 ) -> None:
     """List archive segments (the segment index).
 
