@@ -25,7 +25,7 @@ import hashlib
 import io
 import os
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -400,7 +400,3 @@ def verify_segment(
     if entry is not None and (low, high) != (entry["min_timestamp"], entry["max_timestamp"]):
         problems.append(("time-range", f"rows span {low}..{high}, the index says otherwise"))
     return problems
-
-
-def uids_of(rows: Iterable[dict[str, Any]]) -> list[str]:
-    return [str(row["uid"]) for row in rows]

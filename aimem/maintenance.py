@@ -19,6 +19,7 @@ from, without text) so ``check`` can still recompute them.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -333,8 +334,6 @@ def recover(store: Store, layout: Layout, orphans: bool = False) -> list[str]:
             _undo(store, path, name)
             actions.append(f"undid the interrupted step of {name} (its rows are in fix_history)")
             continue
-        import hashlib
-
         entry = {
             "name": name,
             "kind": header["kind"],

@@ -624,7 +624,7 @@ class Store:
     def count_archive_candidates(
         self, before: str, keep_successes_since: str | None
     ) -> dict[str, Any]:
-        """How many rows ``archive_candidates`` would move, and their time range."""
+        """How many rows ``archive_page`` would return in all, and their time range."""
         sql, params = self._candidate_filter(before, keep_successes_since)
         row = self._one(
             f"SELECT count(*), min(timestamp), max(timestamp) FROM fix_history WHERE {sql}",
@@ -784,19 +784,6 @@ class Store:
             if before_commit is not None:
                 before_commit()
         return {"inserted": inserted, "skipped": skipped}
-
-    def delete_rows_unarchived(self, ids: Sequence[int]) -> int:
-        """Delete hot rows by id (aggregates keep counting them); the purge's last step."""
-        with self.transaction() as conn:
-            deleted = 0
-            for start in range(0, len(ids), 500):
-                chunk = list(ids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                deleted += conn.execute(
-                    f"DELETE FROM fix_history WHERE id IN ({marks})", chunk
-                ).rowcount
-            self._bump_generation(conn)
-            return deleted
 
     # ---- integrity and housekeeping (issue #4) ---------------------------
 
