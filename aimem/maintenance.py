@@ -192,6 +192,7 @@ def cleanup(
     kind = archive.KIND_FACTS if purge else archive.KIND_ROWS
     written: list[dict[str, Any]] = []
     ids: list[int] = []
+    layout.archive.mkdir(mode=0o700, exist_ok=True)  # a legacy repository may lack it
     with archive_lock(layout):
         recover(store, layout)
         after: tuple[str, int] | None = None
