@@ -224,15 +224,16 @@ def attempts(count: int, seed: int = 1, days: int = 730) -> Iterator[dict[str, A
                 "k": nums,
                 "m": model,
                 "path": f"/srv/tests/{rng.choice(SUBJECTS[:6]).split()[0]}/{nums}.yaml",
-                "uuid": "%08x-%04x-4%03x-a%03x-%012x"
-                % (
-                    rng.getrandbits(32),
-                    rng.getrandbits(16),
-                    rng.getrandbits(12),
-                    rng.getrandbits(12),
-                    rng.getrandbits(48),
+                "uuid": "-".join(
+                    (
+                        f"{rng.getrandbits(32):08x}",
+                        f"{rng.getrandbits(16):04x}",
+                        f"4{rng.getrandbits(12):03x}",
+                        f"a{rng.getrandbits(12):03x}",
+                        f"{rng.getrandbits(48):012x}",
+                    )
                 ),
-                "hash": "%016x" % rng.getrandbits(64),
+                "hash": f"{rng.getrandbits(64):016x}",
                 "port": rng.choice((11434, 11435, 8080)),
             }
             description = rng.choice(DESCRIPTIONS[issue_type]).format(**fields)
