@@ -29,6 +29,18 @@ CACHE_KIB = 65_536
 DEFAULT_SYNCHRONOUS = "FULL"
 
 
+_WRITE_FAILURES = frozenset(
+    {
+        "SQLITE_FULL",
+        "SQLITE_IOERR_WRITE",
+        "SQLITE_IOERR_FSYNC",
+        "SQLITE_IOERR_TRUNCATE",
+        "SQLITE_IOERR_SHMSIZE",
+        "SQLITE_IOERR_DIR_FSYNC",
+    }
+)
+
+
 def translate_sqlite_error(error: sqlite3.Error, path: Path) -> AimemError:
     """Turn SQLite's errors into aimem errors that name the database."""
     text = str(error)
@@ -37,6 +49,14 @@ def translate_sqlite_error(error: sqlite3.Error, path: Path) -> AimemError:
         return ReadOnlyRepositoryError(f"cannot write {path}: {text}")
     if "disk is full" in lowered or "database or disk is full" in lowered:
         return StorageFullError(f"no space to write {path}: {text}")
+    name = str(getattr(error, "sqlite_errorname", ""))
+    if name in _WRITE_FAILURES:
+        # A failed write (ENOSPC, EFBIG past a file-size limit, EIO) is not damage:
+        # the transaction rolled back and the database is as it was.
+        return StorageFullError(
+            f"cannot write {path}: {text} ({name}); the disk may be full or a file-size "
+            "limit reached; nothing was changed"
+        )
     if "malformed" in lowered or "not a database" in lowered or "disk i/o" in lowered:
         return CorruptRepositoryError(
             f"database {path} is damaged: {text}", hint="run 'aimem check' for details"

@@ -105,7 +105,9 @@ def assert_consistent(repo: Path) -> None:
     conn = connect(repo / "ai_memory.db")
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        total, uids = conn.execute("SELECT count(*), count(DISTINCT uid) FROM fix_history").fetchone()
+        total, uids = conn.execute(
+            "SELECT count(*), count(DISTINCT uid) FROM fix_history"
+        ).fetchone()
         assert total == uids, "a record is stored twice"
         conn.execute("BEGIN")
         rebuild_aggregates(conn, schema_name="temp")

@@ -64,19 +64,44 @@ def test_concurrent_cli_and_api_writers(seeded: Path, tmp_path: Path) -> None:
             f"sys.argv = ['aimem', 'record', '--print-json', '--json', {str(tmp_path / f'b{n}.ndjson')!r}];"
             "runpy.run_module('aimem', run_name='__main__')"
         )
-        procs.append(("cli", subprocess.Popen([sys.executable, "-c", script], env=env,
-                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE), 25))
+        procs.append(
+            (
+                "cli",
+                subprocess.Popen(
+                    [sys.executable, "-c", script],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                ),
+                25,
+            )
+        )
     # Two single-attempt `aimem record` processes started as soon as possible.
     for n in range(2):
-        argv = aimem_argv("record", "-m", f"proc{n}:1b", "-t", "ERROR", "-d", f"flag writer {n}",
-                          "--failure")
-        procs.append(("flag", subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
-                                               stderr=subprocess.PIPE), 1))
+        argv = aimem_argv(
+            "record", "-m", f"proc{n}:1b", "-t", "ERROR", "-d", f"flag writer {n}", "--failure"
+        )
+        procs.append(
+            (
+                "flag",
+                subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+                1,
+            )
+        )
     # Three library writers, each 15 durable one-attempt transactions.
     for n in range(3):
-        procs.append(("api", subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(seeded), str(go), str(200 + n)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE), 15))
+        procs.append(
+            (
+                "api",
+                subprocess.Popen(
+                    [sys.executable, "-c", WRITER, str(seeded), str(go), str(200 + n)],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                ),
+                15,
+            )
+        )
     time.sleep(0.3)
     go.touch()
     ids: list[int] = []

@@ -78,7 +78,11 @@ def test_kill_during_batch_record_is_all_or_nothing(seeded: Path, tmp_path: Path
 def test_kill_during_knowledge_base_import(seeded: Path, tmp_path: Path) -> None:
     env = child_env(AIMEM_DIR=str(seeded))
     external = {
-        f"lesson_{n}": {"issue": "TIMEOUT", "fix": f"raise the timeout to {n}s", "n": list(range(30))}
+        f"lesson_{n}": {
+            "issue": "TIMEOUT",
+            "fix": f"raise the timeout to {n}s",
+            "n": list(range(30)),
+        }
         for n in range(1500)
     }
     source = tmp_path / "external.json"
