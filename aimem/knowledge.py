@@ -145,6 +145,11 @@ class KnowledgeFile:
         if actual is None:
             return "missing"
         if recorded is None or recorded.get("sha256") != actual["sha256"]:
+            pending = self._recorded("kb_file_pending")
+            if pending is not None and pending.get("sha256") == actual["sha256"]:
+                # aimem wrote this file but was stopped before recording that it did.
+                current = pending.get("generation") == self.store.generation()
+                return "current" if current else "stale"
             try:
                 orjson.loads(self.path.read_bytes())
             except orjson.JSONDecodeError:
@@ -152,8 +157,8 @@ class KnowledgeFile:
             return "modified"
         return "current" if recorded.get("generation") == self.store.generation() else "stale"
 
-    def _recorded(self) -> dict[str, Any] | None:
-        text = self.store.get_meta("kb_file")
+    def _recorded(self, key: str = "kb_file") -> dict[str, Any] | None:
+        text = self.store.get_meta(key)
         return None if text is None else dict(orjson.loads(text))
 
     def adopt_legacy(self) -> bool:
@@ -207,17 +212,18 @@ class KnowledgeFile:
             self.store.conn.execute("COMMIT")
         document["updated_at"] = now_iso()
         data = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+        record = orjson.dumps(
+            {
+                "generation": document["generation"],
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+            }
+        ).decode()
+        # Announced before the rename, so a kill between the rename and the final
+        # record still leaves a file aimem knows as its own (not "modified" forever).
+        self.store.set_meta("kb_file_pending", record)
         atomic_write(self.path, data)
-        self.store.set_meta(
-            "kb_file",
-            orjson.dumps(
-                {
-                    "generation": document["generation"],
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "size": len(data),
-                }
-            ).decode(),
-        )
+        self.store.set_meta("kb_file", record)
 
     def load(self) -> dict[str, Any]:
         """The file's content, or CorruptRepositoryError naming the problem."""

@@ -105,3 +105,40 @@ def test_kill_during_knowledge_base_import(seeded: Path, tmp_path: Path) -> None
     with AIMemory(seeded, create=False) as memory:
         assert new_keys <= set(memory.knowledge_base["imported"])
     _kb_is_whole(seeded)
+
+
+KILL_BEFORE_RECORDING = """
+import os, sys
+from aimem import AIMemory
+from aimem.store.sqlite_store import Store
+from tests.reliability.conftest import items
+real = Store.set_meta
+def set_meta(self, key, value):
+    if key == "kb_file":
+        os.kill(os.getpid(), 9)  # the file is renamed into place; its record is not written
+    real(self, key, value)
+Store.set_meta = set_meta
+memory = AIMemory(sys.argv[1], create=False)
+memory.record_many(items(3, seed=7, tag="window"))
+memory.close()
+"""
+
+
+def test_kill_between_kb_rename_and_its_record(seeded: Path) -> None:
+    import sys
+
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_BEFORE_RECORDING, str(seeded)],
+        env=child_env(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    _kb_is_whole(seeded)
+    with AIMemory(seeded, create=False) as memory:
+        # The file is aimem's own: current, not mistaken for a hand edit.
+        assert memory.knowledge_file.state() == "current"
+        memory.record_many(items(1, seed=8))
+    with AIMemory(seeded, create=False) as memory:
+        assert memory.knowledge_file.state() == "current"
+    assert_consistent(seeded)
