@@ -8,49 +8,61 @@ default and can be turned off with ``AIMemory(redact_secrets=False)`` or
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "[REDACTED]"
 
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (
-        re.compile(
-            r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S
-        ),
-        REDACTED,
-    ),
-    (
-        re.compile(r"(?i)\b(authorization\s*:\s*)(?:(bearer|basic|token)\s+)?\S+"),
-        r"\1\2 " + REDACTED,
-    ),
-    (re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"), REDACTED),
-    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b"), REDACTED),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{40,}\b"), REDACTED),
-    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b"), REDACTED),
-    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"), REDACTED),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), REDACTED),
-    (re.compile(r"\bhf_[A-Za-z0-9]{30,}\b"), REDACTED),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"), REDACTED),
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@"), r"\1" + REDACTED + "@"),
-    (
-        re.compile(
-            r"(?i)(\b[A-Z0-9_.-]*(?:TOKEN|PASSWORD|PASSWD|PWD|SECRET|API[_-]?KEY|ACCESS[_-]?KEY"
-            r"|PRIVATE[_-]?KEY|CREDENTIALS?)[A-Z0-9_.-]*[\"']?\s*[:=]\s*)"
-            r"(\"[^\"]*\"|'[^']*'|[^\s,;&|]+)"
-        ),
-        r"\1" + REDACTED,
-    ),
-    (re.compile(r"(?i)(--(?:password|passwd|token|api-key|secret)[= ])(\S+)"), r"\1" + REDACTED),
-]
 
-_SECRET_KEY_NAME = re.compile(
-    r"(?i)(token|password|passwd|secret|api[_-]?key|access[_-]?key|private[_-]?key|credential)"
-)
+@lru_cache(maxsize=1)
+def _patterns() -> list[tuple[re.Pattern[str], str]]:
+    # Compiled on first use: commands that never record (stats, --help,
+    # completion) should not pay for compiling them at start-up (bench/run.py).
+    return [
+        (
+            re.compile(
+                r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S
+            ),
+            REDACTED,
+        ),
+        (
+            re.compile(r"(?i)\b(authorization\s*:\s*)(?:(bearer|basic|token)\s+)?\S+"),
+            r"\1\2 " + REDACTED,
+        ),
+        (re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"), REDACTED),
+        (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b"), REDACTED),
+        (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{40,}\b"), REDACTED),
+        (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b"), REDACTED),
+        (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"), REDACTED),
+        (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), REDACTED),
+        (re.compile(r"\bhf_[A-Za-z0-9]{30,}\b"), REDACTED),
+        (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"), REDACTED),
+        (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@"), r"\1" + REDACTED + "@"),
+        (
+            re.compile(
+                r"(?i)(\b[A-Z0-9_.-]*(?:TOKEN|PASSWORD|PASSWD|PWD|SECRET|API[_-]?KEY|ACCESS[_-]?KEY"
+                r"|PRIVATE[_-]?KEY|CREDENTIALS?)[A-Z0-9_.-]*[\"']?\s*[:=]\s*)"
+                r"(\"[^\"]*\"|'[^']*'|[^\s,;&|]+)"
+            ),
+            r"\1" + REDACTED,
+        ),
+        (
+            re.compile(r"(?i)(--(?:password|passwd|token|api-key|secret)[= ])(\S+)"),
+            r"\1" + REDACTED,
+        ),
+    ]
+
+
+@lru_cache(maxsize=1)
+def _secret_key_name() -> re.Pattern[str]:
+    return re.compile(
+        r"(?i)(token|password|passwd|secret|api[_-]?key|access[_-]?key|private[_-]?key|credential)"
+    )
 
 
 def redact_text(text: str) -> str:
     """Replace anything that looks like a credential in ``text`` with ``[REDACTED]``."""
-    for pattern, replacement in _PATTERNS:
+    for pattern, replacement in _patterns():
         if pattern.search(text):
             text = pattern.sub(replacement, text)
     return text
@@ -66,7 +78,9 @@ def redact_value(value: Any) -> Any:
         return {
             key: (
                 REDACTED
-                if isinstance(key, str) and _SECRET_KEY_NAME.search(key) and item not in (None, "")
+                if isinstance(key, str)
+                and _secret_key_name().search(key)
+                and item not in (None, "")
                 else redact_value(item)
             )
             for key, item in value.items()

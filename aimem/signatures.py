@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -35,33 +36,40 @@ def model_family(model_name: str) -> str:
 
 
 # Order matters: the broad shapes (timestamps, uuids, paths) go before bare numbers.
-_NOISE = [
-    (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"), "<ts>"),
-    (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
-    (re.compile(r"\b\d{1,2}:\d{2}(:\d{2})?\b"), "<time>"),
-    (
-        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
-        "<id>",
-    ),
-    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b", re.I), "<hash>"),
-    (re.compile(r"https?://\S+"), "<url>"),
-    (re.compile(r"(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?"), "<path>"),
-    (re.compile(r"\b([a-z][\w.-]*):[\w.-]*\d[\w.-]*\b", re.I), r"\1"),
-    (
-        re.compile(
-            r"\b\d+(\.\d+)?\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hours?)\b", re.I
+@lru_cache(maxsize=1)
+def _noise() -> list[tuple[re.Pattern[str], str]]:
+    # Compiled on first use, not at import (start-up of read-only commands).
+    return [
+        (
+            re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"),
+            "<ts>",
         ),
-        "<duration>",
-    ),
-    (re.compile(r"\b(0x)?\d+(\.\d+)?\b"), "<n>"),
-    (re.compile(r"\s+"), " "),
-]
+        (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
+        (re.compile(r"\b\d{1,2}:\d{2}(:\d{2})?\b"), "<time>"),
+        (
+            re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
+            "<id>",
+        ),
+        (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b", re.I), "<hash>"),
+        (re.compile(r"https?://\S+"), "<url>"),
+        (re.compile(r"(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?"), "<path>"),
+        (re.compile(r"\b([a-z][\w.-]*):[\w.-]*\d[\w.-]*\b", re.I), r"\1"),
+        (
+            re.compile(
+                r"\b\d+(\.\d+)?\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hours?)\b",
+                re.I,
+            ),
+            "<duration>",
+        ),
+        (re.compile(r"\b(0x)?\d+(\.\d+)?\b"), "<n>"),
+        (re.compile(r"\s+"), " "),
+    ]
 
 
 def normalize_text(text: str) -> str:
     """Strip the parts of a message that vary between occurrences of one failure."""
     cleaned = text.lower()
-    for pattern, replacement in _NOISE:
+    for pattern, replacement in _noise():
         cleaned = pattern.sub(replacement, cleaned)
     return cleaned.strip()
 

@@ -130,6 +130,15 @@ def fmt(value: float | None, unit: str) -> str:
 # ---- processes ---------------------------------------------------------------
 
 
+def base_env(**extra: str) -> dict[str, str]:
+    """The environment of measured processes: as a user has it, bytecode caches on."""
+    env = dict(os.environ, NO_COLOR="1", **extra)
+    # PYTHONDONTWRITEBYTECODE would make every run recompile aimem from source
+    # (about 0.5 s of CPU here), which no installed aimem does.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def aimem_command() -> list[str]:
     script = Path(sys.executable).parent / "aimem"
     return [str(script)] if script.exists() else [sys.executable, "-m", "aimem"]
@@ -181,7 +190,7 @@ def timed(fn: Callable[[], Any], runs: int, budget: float = 8.0) -> list[float]:
 
 def bench_startup(report: Report, repos: dict[int, Path], runs: int) -> None:
     sys.stderr.write("start-up (whole process, median)\n")
-    env = dict(os.environ, NO_COLOR="1")
+    env = base_env()
     base, base_rss = process_median([sys.executable, "-c", "pass"], runs, env)
     report.add("`python -c pass`", base, "s", extra={"peak_rss_mb": base_rss})
     cmd = aimem_command()
@@ -317,7 +326,7 @@ def bench_recording(report: Report, source: Path, work: Path, quick: bool) -> No
         "--time",
         "45.2",
     ]
-    value, peak = process_median(argv, 5 if quick else 20, dict(os.environ, NO_COLOR="1"))
+    value, peak = process_median(argv, 5 if quick else 20, base_env())
     report.add("one `aimem record` process", value, "s", extra={"peak_rss_mb": peak})
 
 
@@ -392,7 +401,7 @@ def bench_concurrency(report: Report, source: Path, work: Path, quick: bool) -> 
                     mode,
                 ],
                 stdout=subprocess.PIPE,
-                env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                env=base_env(PYTHONPATH=str(ROOT)),
             )
             for w in range(writers)
         ]
