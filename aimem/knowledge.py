@@ -50,9 +50,7 @@ def render(store: Store) -> dict[str, Any]:
             "notes": [note for _, note in store.notes_for_type(name, 3)],
         }
     signatures: dict[str, Any] = {}
-    # Newest learned signatures, straight from the partial index: the file is
-    # rewritten after every writing process, so this must not scan all patterns.
-    learned = store.exact_patterns(learned_only=True, order="recent", limit=MAX_SIGNATURES)
+    learned, learned_total = store.learned_patterns(MAX_SIGNATURES)
     for pattern in learned:
         attempts = pattern["success_count"] + pattern["failure_count"]
         signatures[pattern["issue_signature"]] = {
@@ -70,7 +68,7 @@ def render(store: Store) -> dict[str, Any]:
         "generation": store.generation(),
         "issue_types": issue_types,
         "signatures": signatures,
-        "signatures_omitted": max(0, store.count_learned_patterns() - MAX_SIGNATURES),
+        "signatures_omitted": max(0, learned_total - len(learned)),
         "imported": store.kb_imported(),
     }
 
