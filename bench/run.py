@@ -346,7 +346,8 @@ def bench_queries(report: Report, repo: Path, quick: bool) -> None:
     samples = datagen.chunk_items(7, 0, 50)
     issues = [s["issue_data"] for s in samples]
     words = ["timeout", "ollama pull", "CUDA memory", "chat template", "restart"]
-    runs = 50 if quick else 200
+    runs = 30 if quick else 200
+    budget = 2.0 if quick else 8.0
     with AIMemory(repo, create=False) as memory:
         models = [m["model_name"] for m in memory.models()]
         counter = {"i": 0}
@@ -365,7 +366,7 @@ def bench_queries(report: Report, repo: Path, quick: bool) -> None:
             ("`get_memory_stats`", lambda: memory.get_memory_stats(), None),
         ]
         for name, fn, limit in cases:
-            values = timed(fn, runs)
+            values = timed(fn, runs, budget)
             n = len(values)
             med = median(values)
             report.add(
@@ -383,7 +384,7 @@ def bench_queries(report: Report, repo: Path, quick: bool) -> None:
 def bench_concurrency(report: Report, source: Path, work: Path, quick: bool) -> None:
     sys.stderr.write("8 concurrent writers\n")
     writers = 8
-    each = 50 if quick else 250
+    each = 30 if quick else 250
     repo = datagen.copy_repository(source, work / "concurrent" / "AIMemory")
     before = _count(repo)
 
