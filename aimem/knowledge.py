@@ -10,7 +10,6 @@ did not write last: a corrupt or hand-edited file is reported instead.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -125,6 +124,8 @@ def _fingerprint(path: Path) -> dict[str, Any] | None:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
+    import hashlib  # here, not at import: read-only commands skip loading OpenSSL
+
     return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
@@ -210,6 +211,8 @@ class KnowledgeFile:
             self.store.conn.execute("COMMIT")
         document["updated_at"] = now_iso()
         data = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+        import hashlib
+
         record = orjson.dumps(
             {
                 "generation": document["generation"],

@@ -8,7 +8,6 @@ hashes to the same value.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -27,6 +26,8 @@ def generate_issue_signature(issue_data: Mapping[str, Any]) -> str:
         str(len(issue_data.get("actual_response", ""))),
     ]
     signature_text = "|".join(signature_parts)
+    import hashlib  # here, not at import: loading OpenSSL is a cost read-only commands skip
+
     return hashlib.md5(signature_text.encode()).hexdigest()[:16]
 
 
@@ -84,6 +85,8 @@ def generate_fingerprint(
         normalize_text(description),
         normalize_text(response[:2000]),
     ]
+    import hashlib
+
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
@@ -103,6 +106,8 @@ def content_uid(row: Mapping[str, Any], occurrence: int = 1) -> str:
     ``occurrence`` separates byte-identical rows: the n-th copy in id order gets n.
     """
     payload = {k: v for k, v in row.items() if k not in ("id", "uid")}
+    import hashlib
+
     digest = hashlib.sha256(canonical_json(payload))
     if occurrence > 1:
         digest.update(f"#{occurrence}".encode())
@@ -111,4 +116,6 @@ def content_uid(row: Mapping[str, Any], occurrence: int = 1) -> str:
 
 def fix_key(fix_commands: list[str]) -> str:
     """A short stable key for one list of fix commands."""
+    import hashlib
+
     return hashlib.blake2b(canonical_json(fix_commands), digest_size=8).hexdigest()

@@ -1,6 +1,6 @@
 """One concurrent writer for bench/run.py: records N attempts, prints its latencies as JSON.
 
-Usage: python bench/_writer.py REPO N SEED GO_FILE [aimem|floor]
+Usage: python bench/_writer.py REPO N SEED GO_FILE [aimem|floor|floor-normal]
 
 Waits until GO_FILE exists (so all writers start together), then records N
 attempts one durable transaction each, and prints {"latencies": [...], "uids": [...]}.
@@ -26,10 +26,10 @@ def main() -> None:
 
     items = datagen.chunk_items(seed, 0, count)
     latencies: list[float] = []
-    if mode == "floor":
+    if mode.startswith("floor"):
         import floor
 
-        conn = floor.connect(Path(repo))
+        conn = floor.connect(Path(repo), "NORMAL" if mode == "floor-normal" else "FULL")
         rows = floor.rows_from_items(items)
         while not go.exists():
             time.sleep(0.001)
