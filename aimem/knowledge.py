@@ -179,6 +179,13 @@ class KnowledgeFile:
                 if not backup.exists():
                     atomic_write(backup, self.path.read_bytes())
                 merge_entries(self.store, content, str(self.path))
+            else:
+                # An aimem file this database has no record of (the database was
+                # replaced or re-created): keep it before writing the new one.
+                orphan = self.path.with_name(self.path.name + ".orphan")
+                if orphan.exists():
+                    orphan = self.path.with_name(f"{self.path.name}.orphan-{os.getpid()}")
+                atomic_write(orphan, self.path.read_bytes())
             self._write()
         return True
 

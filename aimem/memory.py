@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from aimem import analytics, context, learning
-from aimem.errors import InvalidInputError, NotFoundError
+from aimem.errors import CorruptRepositoryError, InvalidInputError, NotFoundError
 from aimem.fsutil import atomic_write
 from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
 from aimem.paths import FILE_MODE, Layout, create_layout, require_existing, resolve_repository
@@ -71,6 +71,14 @@ class AIMemory:
                 os.close(os.open(self.layout.database, os.O_WRONLY | os.O_CREAT, FILE_MODE))
         else:
             self.layout = require_existing(root)
+            if self.layout.database.stat().st_size == 0:
+                # Opening would silently make it a new, blank database (found by
+                # tests/reliability/test_faults.py): refuse; 'aimem init' re-creates.
+                raise CorruptRepositoryError(
+                    f"{self.layout.database} is empty (0 bytes): the history is missing",
+                    hint="restore a backup, or run 'aimem init' to start a blank history "
+                    "(the knowledge base file is kept as knowledge_base.json.orphan)",
+                )
         if redact_secrets is None:
             redact_secrets = os.environ.get("AIMEM_REDACT", "1") not in ("0", "false", "no", "off")
         self.redact_secrets = redact_secrets

@@ -181,16 +181,23 @@ def test_truncated_database(seeded: Path, keep: float) -> None:
     with open(db, "r+b") as handle:
         handle.truncate(int(size * keep))
     files = sorted(p.name for p in seeded.iterdir())
+    knowledge = (seeded / "knowledge_base.json").read_bytes()
     for args in (
         ("stats", "--json"),
         ("recent", "--json"),
         ("record", "-m", "m:1", "-t", "ERROR", "-d", "x", "--failure"),
     ):
         result = _aimem(seeded, *args)
-        if keep == 0.0 and result.returncode == 0:
-            continue  # an empty file is a valid empty database for SQLite
         assert result.returncode == 1, (args, result.stdout)
         assert_one_line_error(result.stderr)
+    assert (seeded / "knowledge_base.json").read_bytes() == knowledge
+    if keep == 0.0:
+        # An empty file is a valid empty database to SQLite: aimem refuses to
+        # treat it as one; 'aimem init' starts over and keeps the old knowledge base.
+        assert db.stat().st_size == 0
+        assert _aimem(seeded, "init").returncode == 0
+        assert (seeded / "knowledge_base.json.orphan").read_bytes() == knowledge
+        assert orjson.loads(_aimem(seeded, "stats", "--json").stdout)["total_fixes_attempted"] == 0
     if keep:
         assert sorted(
             p.name for p in seeded.iterdir() if not p.name.endswith(("-wal", "-shm"))
