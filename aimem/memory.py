@@ -47,6 +47,15 @@ def _check_limit(limit: Any, name: str = "limit") -> int:
     return limit
 
 
+def _write_file(output_file: str | os.PathLike[str], data: bytes) -> None:
+    """atomic_write, with a missing folder or a refused write as a one-line error."""
+    try:
+        atomic_write(Path(output_file), data)
+    except OSError as error:
+        problem = f"cannot write: {error.strerror or error}"
+        raise InvalidInputError("", problem, str(output_file)) from None
+
+
 class AIMemory:
     """The memory of an AI auto-fix framework, stored in one repository folder.
 
@@ -497,7 +506,7 @@ class AIMemory:
     def export_knowledge_base(self, output_file: str | os.PathLike[str]) -> str:
         """Write the knowledge base to ``output_file`` (atomically); return the path."""
         data = orjson.dumps(self.knowledge_base, option=orjson.OPT_INDENT_2) + b"\n"
-        atomic_write(Path(output_file), data)
+        _write_file(output_file, data)
         return str(output_file)
 
     # ---- reports -------------------------------------------------------------
@@ -518,4 +527,4 @@ class AIMemory:
     def export_insights(self, output_file: str | os.PathLike[str]) -> None:
         """Write ``insights_report()`` to ``output_file`` as JSON (atomically)."""
         data = orjson.dumps(self.insights_report(), option=orjson.OPT_INDENT_2) + b"\n"
-        atomic_write(Path(output_file), data)
+        _write_file(output_file, data)
