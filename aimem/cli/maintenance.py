@@ -26,7 +26,10 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confir
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Show what would change.")]
 
 archive_app = typer.Typer(
-    name="archive", help="List and thaw archive segments.", no_args_is_help=True
+    name="archive",
+    help="List and thaw archive segments (old rows moved out by 'aimem cleanup').\n\n"
+    "\b\nExamples:\n  aimem archive list\n  aimem archive thaw seg-20250101T000000Z",
+    no_args_is_help=True,
 )
 app.add_typer(archive_app, name="archive")
 
