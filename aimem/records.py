@@ -408,7 +408,7 @@ def attempt_from_row(
     elif not isinstance(fingerprint, str) or not _HEX16.match(fingerprint):
         raise check.fail("fingerprint", "must be 16 lowercase hex characters")
     elif fingerprint == _legacy_fingerprint_v1(issue_type, model, description):
-        # exported by an aimem before migration m010: upgrade it as m010 does
+        # exported by an aimem before issue 7's migration: upgrade it as that migration does
         fingerprint = generate_fingerprint(issue_type, model, description)
     tokens_in = check.number("tokens_in", row.get("tokens_in"), integer=True)
     tokens_out = check.number("tokens_out", row.get("tokens_out"), integer=True)

@@ -8,10 +8,10 @@ hashes to the same value.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -26,6 +26,8 @@ def generate_issue_signature(issue_data: Mapping[str, Any]) -> str:
         str(len(issue_data.get("actual_response", ""))),
     ]
     signature_text = "|".join(signature_parts)
+    import hashlib  # here, not at import: loading OpenSSL is a cost read-only commands skip
+
     return hashlib.md5(signature_text.encode()).hexdigest()[:16]
 
 
@@ -38,40 +40,79 @@ def model_family(model_name: str) -> str:
 # The text is lower-cased first, so every pattern is written in lower case.
 # Numbers glued to letters or dots (``qwen2.5``, ``llama3.1``, ``v1.2``) are names,
 # not noise, and are kept; a model tag (``:7b``, ``:14b-instruct-q4``) is dropped.
-_NUM_START = r"(?<![\w.])"
-_NOISE = [
-    (
-        re.compile(r"\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(z|[+-]\d{2}:?\d{2})?"),
-        "<ts>",
-    ),
-    (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
-    (re.compile(r"\b\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\b"), "<time>"),
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<id>"),
-    (re.compile(r"https?://\S+"), "<url>"),
-    (re.compile(r"\b[a-z]:\\[^\s'\"]+"), "<path>"),
-    (re.compile(r"(?<![\w.-])(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?"), "<path>"),
-    (re.compile(r"\b[\w.-]+(?:/[\w.@+-]+)+\.[a-z0-9]{1,8}\b"), "<path>"),
-    (re.compile(_NUM_START + r"\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
-    (re.compile(r"\b0x[0-9a-f]+\b"), "<hex>"),
-    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b"), "<hash>"),
-    (re.compile(r"\b([a-z][\w.-]*):[\w.-]*\d[\w.-]*\b"), r"\1"),
-    (
-        re.compile(
-            _NUM_START
-            + r"\d+(\.\d+)?\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)\b"
+@lru_cache(maxsize=1)
+def _noise() -> list[tuple[re.Pattern[str], str]]:
+    # Compiled on first use, not at import (start-up of read-only commands).
+    num_start = r"(?<![\w.])"
+    return [
+        (
+            re.compile(r"\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(z|[+-]\d{2}:?\d{2})?"),
+            "<ts>",
         ),
-        "<duration>",
-    ),
-    (re.compile(_NUM_START + r"\d+(?:\.\d+)*(?!\w|\.\w)"), "<n>"),
-    (re.compile(r"\s+"), " "),
-    (re.compile(r"[\s.,;:!]+$"), ""),
-]
+        (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
+        (re.compile(r"\b\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\b"), "<time>"),
+        (
+            re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"),
+            "<id>",
+        ),
+        (re.compile(r"https?://\S+"), "<url>"),
+        (re.compile(r"\b[a-z]:\\[^\s'\"]+"), "<path>"),
+        (re.compile(r"(?<![\w.-])(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?"), "<path>"),
+        (re.compile(r"\b[\w.-]+(?:/[\w.@+-]+)+\.[a-z0-9]{1,8}\b"), "<path>"),
+        (re.compile(num_start + r"\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
+        (re.compile(r"\b0x[0-9a-f]+\b"), "<hex>"),
+        (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b"), "<hash>"),
+        (re.compile(r"\b([a-z][\w.-]*):[\w.-]*\d[\w.-]*\b"), r"\1"),
+        (
+            re.compile(
+                num_start
+                + r"\d+(\.\d+)?\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)\b"
+            ),
+            "<duration>",
+        ),
+        (re.compile(num_start + r"\d+(?:\.\d+)*(?!\w|\.\w)"), "<n>"),
+        (re.compile(r"\s+"), " "),
+        (re.compile(r"[\s.,;:!]+$"), ""),
+    ]
+
+
+@lru_cache(maxsize=1)
+def _noise_v1() -> list[tuple[re.Pattern[str], str]]:
+    # The first normalization (schema versions before issue 7's migration), kept
+    # only so that the migration can tell which stored fingerprints it may
+    # recompute. Its timestamp rules never matched (the text is lower-cased
+    # first): one of the bugs that migration fixes.
+    return [
+        (
+            re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"),
+            "<ts>",
+        ),
+        (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
+        (re.compile(r"\b\d{1,2}:\d{2}(:\d{2})?\b"), "<time>"),
+        (
+            re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
+            "<id>",
+        ),
+        (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b", re.I), "<hash>"),
+        (re.compile(r"https?://\S+"), "<url>"),
+        (re.compile(r"(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?"), "<path>"),
+        (re.compile(r"\b([a-z][\w.-]*):[\w.-]*\d[\w.-]*\b", re.I), r"\1"),
+        (
+            re.compile(
+                r"\b\d+(\.\d+)?\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hours?)\b",
+                re.I,
+            ),
+            "<duration>",
+        ),
+        (re.compile(r"\b(0x)?\d+(\.\d+)?\b"), "<n>"),
+        (re.compile(r"\s+"), " "),
+    ]
 
 
 def normalize_text(text: str) -> str:
     """Strip the parts of a message that vary between occurrences of one failure."""
     cleaned = text.lower()
-    for pattern, replacement in _NOISE:
+    for pattern, replacement in _noise():
         cleaned = pattern.sub(replacement, cleaned)
     return cleaned.strip()
 
@@ -86,41 +127,19 @@ def generate_fingerprint(
         normalize_text(description),
         normalize_text(response[:2000]),
     ]
+    import hashlib
+
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
-# The first normalization (schema versions up to 9), kept only so that migration
-# m010 can tell which stored fingerprints it may recompute. Its timestamp rules
-# never matched (the text is lower-cased first): that is the bug m010 fixes.
-_NOISE_V1 = [
-    (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"), "<ts>"),
-    (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
-    (re.compile(r"\b\d{1,2}:\d{2}(:\d{2})?\b"), "<time>"),
-    (
-        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
-        "<id>",
-    ),
-    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b", re.I), "<hash>"),
-    (re.compile(r"https?://\S+"), "<url>"),
-    (re.compile(r"(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?"), "<path>"),
-    (re.compile(r"\b([a-z][\w.-]*):[\w.-]*\d[\w.-]*\b", re.I), r"\1"),
-    (
-        re.compile(
-            r"\b\d+(\.\d+)?\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hours?)\b", re.I
-        ),
-        "<duration>",
-    ),
-    (re.compile(r"\b(0x)?\d+(\.\d+)?\b"), "<n>"),
-    (re.compile(r"\s+"), " "),
-]
-
-
 def _legacy_fingerprint_v1(issue_type: str, model_name: str, description: str) -> str:
-    """The fingerprint an earlier aimem stored for a row recorded without a response."""
+    """The fingerprint an aimem before issue 7's migration stored for a row recorded
+    without a response (see ``_noise_v1``)."""
+    import hashlib
 
     def clean(text: str) -> str:
         cleaned = text.lower()
-        for pattern, replacement in _NOISE_V1:
+        for pattern, replacement in _noise_v1():
             cleaned = pattern.sub(replacement, cleaned)
         return cleaned.strip()
 
@@ -144,6 +163,8 @@ def content_uid(row: Mapping[str, Any], occurrence: int = 1) -> str:
     ``occurrence`` separates byte-identical rows: the n-th copy in id order gets n.
     """
     payload = {k: v for k, v in row.items() if k not in ("id", "uid")}
+    import hashlib
+
     digest = hashlib.sha256(canonical_json(payload))
     if occurrence > 1:
         digest.update(f"#{occurrence}".encode())
@@ -152,4 +173,6 @@ def content_uid(row: Mapping[str, Any], occurrence: int = 1) -> str:
 
 def fix_key(fix_commands: list[str]) -> str:
     """A short stable key for one list of fix commands."""
+    import hashlib
+
     return hashlib.blake2b(canonical_json(fix_commands), digest_size=8).hexdigest()

@@ -2,7 +2,7 @@
 
     python bench/advice_bench.py --records 100000
     PYTHONPATH=/path/to/other/checkout python bench/advice_bench.py --records 20000 --load-only
-    python bench/advice_bench.py --records 50000 --m010
+    python bench/advice_bench.py --records 50000 --migration
 
 Builds a repository in a temp folder from ``aimem.demo.demo_attempts`` (recorded
 in batches of 1000), then reports the median wall time of each operation in
@@ -46,9 +46,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument(
-        "--m010",
+        "--migration",
         action="store_true",
-        help="Time migration m010 on a repository rewound to schema version 9.",
+        help="Time issue 7's migration on a repository rewound to just before it.",
     )
     parser.add_argument(
         "--load-only",
@@ -69,7 +69,7 @@ def main() -> None:
         for i in range(0, len(items), 1000):
             memory.record_many(items[i : i + 1000])
         load_s = time.perf_counter() - start
-        if args.m010:
+        if args.migration:
             memory.close()
             database = Path(folder) / "AIMemory" / "ai_memory.db"
             conn = sqlite3.connect(database)
@@ -87,7 +87,7 @@ def main() -> None:
             AIMemory(Path(folder) / "AIMemory").close()
             print(
                 json.dumps(
-                    {"records": args.records, "m010_s": round(time.perf_counter() - start, 2)}
+                    {"records": args.records, "migration_s": round(time.perf_counter() - start, 2)}
                 )
             )
             return

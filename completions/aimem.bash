@@ -6,8 +6,9 @@
 
 _aimem_commands() {
     case "$1" in
-    '') REPLY="init stats model models recent successful patterns analytics similar context search record suggest gate alerts kb" ;;
+    '') REPLY="init stats model models recent successful patterns analytics similar context search record cleanup check gc suggest gate alerts kb archive" ;;
     'kb') REPLY="show import export" ;;
+    'archive') REPLY="list thaw" ;;
     *) REPLY="" ;;
     esac
 }
@@ -19,7 +20,7 @@ _aimem_options() {
     'stats') REPLY="--json --help -h" ;;
     'model') REPLY="--help -h" ;;
     'models') REPLY="--format -f --json --help -h" ;;
-    'recent') REPLY="--limit -n --format -f --json --help -h" ;;
+    'recent') REPLY="--limit -n --format -f --json --include-archive --help -h" ;;
     'successful') REPLY="--issue-type -t --limit -n --format -f --json --help -h" ;;
     'patterns') REPLY="--kind -k --min-confidence --issue-type -t --limit -n --format -f --json --help -h" ;;
     'analytics') REPLY="--days --json --help -h" ;;
@@ -27,6 +28,9 @@ _aimem_options() {
     'context') REPLY="--model -m --issue-type -t --prompt --response --description -d --max-chars --help -h" ;;
     'search') REPLY="--limit -n --format -f --json --help -h" ;;
     'record') REPLY="--model -m --issue-type -t --description -d --fixer --analysis --command -c --success --failure --verified --unverified --time --notes --prompt --response --json --print-json --tokens-in --tokens-out --cost --fixer-model --strict --max-failures --help -h" ;;
+    'cleanup') REPLY="--keep-successful --purge --yes -y --dry-run -n --json --help -h" ;;
+    'check') REPLY="--quick --repair --yes -y --dry-run -n --json --help -h" ;;
+    'gc') REPLY="--vacuum --no-vacuum --json --help -h" ;;
     'suggest') REPLY="--model -m --issue-type -t --description -d --prompt --response --limit -n --max-failures --json --help -h" ;;
     'gate') REPLY="--model -m --issue-type -t --description -d --prompt --response --min-rate --max-failures --json --help -h" ;;
     'alerts') REPLY="--days --drift-days --kind -k --now --format -f --json --help -h" ;;
@@ -34,6 +38,9 @@ _aimem_options() {
     'kb show') REPLY="--help -h" ;;
     'kb import') REPLY="--json --help -h" ;;
     'kb export') REPLY="--help -h" ;;
+    'archive') REPLY="--help -h" ;;
+    'archive list') REPLY="--format -f --json --help -h" ;;
+    'archive thaw') REPLY="--json --help -h" ;;
     *) REPLY="" ;;
     esac
 }
@@ -111,6 +118,7 @@ _aimem_option_kind() {
     'record --cost') REPLY='text' ;;
     'record --fixer-model') REPLY='text' ;;
     'record --max-failures') REPLY='text' ;;
+    'cleanup --keep-successful') REPLY='text' ;;
     'suggest --model') REPLY='models' ;;
     'suggest -m') REPLY='models' ;;
     'suggest --issue-type') REPLY='issue-types' ;;
@@ -139,6 +147,8 @@ _aimem_option_kind() {
     'alerts --now') REPLY='text' ;;
     'alerts --format') REPLY='choice:table json ndjson csv' ;;
     'alerts -f') REPLY='choice:table json ndjson csv' ;;
+    'archive list --format') REPLY='choice:table json ndjson csv' ;;
+    'archive list -f') REPLY='choice:table json ndjson csv' ;;
     *) REPLY="" && return 1 ;;
     esac
 }
@@ -150,6 +160,7 @@ _aimem_argument_kind() {
     'model 0') REPLY='models' ;;
     'kb import 0') REPLY='file' ;;
     'kb export 0') REPLY='file' ;;
+    'archive thaw 0') REPLY='segments' ;;
     *) REPLY="" ;;
     esac
 }

@@ -5,15 +5,17 @@
 function __aimem_commands --description 'aimem: subcommands of a command path'
     switch "$argv[1]"
         case ''
-            printf '%s\n' init stats model models recent successful patterns analytics similar context search record suggest gate alerts kb
+            printf '%s\n' init stats model models recent successful patterns analytics similar context search record cleanup check gc suggest gate alerts kb archive
         case 'kb'
             printf '%s\n' show import export
+        case 'archive'
+            printf '%s\n' list thaw
     end
 end
 
 function __aimem_takes_value --description 'aimem: option takes a value'
     switch "$argv[1] $argv[2]"
-        case ' --dir' ' -C' 'init --seed' 'models --format' 'models -f' 'recent --limit' 'recent -n' 'recent --format' 'recent -f' 'successful --issue-type' 'successful -t' 'successful --limit' 'successful -n' 'successful --format' 'successful -f' 'patterns --kind' 'patterns -k' 'patterns --min-confidence' 'patterns --issue-type' 'patterns -t' 'patterns --limit' 'patterns -n' 'patterns --format' 'patterns -f' 'analytics --days' 'similar --model' 'similar -m' 'similar --issue-type' 'similar -t' 'similar --prompt' 'similar --response' 'similar --description' 'similar -d' 'similar --limit' 'similar -n' 'similar --format' 'similar -f' 'context --model' 'context -m' 'context --issue-type' 'context -t' 'context --prompt' 'context --response' 'context --description' 'context -d' 'context --max-chars' 'search --limit' 'search -n' 'search --format' 'search -f' 'record --model' 'record -m' 'record --issue-type' 'record -t' 'record --description' 'record -d' 'record --fixer' 'record --analysis' 'record --command' 'record -c' 'record --time' 'record --notes' 'record --prompt' 'record --response' 'record --json' 'record --tokens-in' 'record --tokens-out' 'record --cost' 'record --fixer-model' 'record --max-failures' 'suggest --model' 'suggest -m' 'suggest --issue-type' 'suggest -t' 'suggest --description' 'suggest -d' 'suggest --prompt' 'suggest --response' 'suggest --limit' 'suggest -n' 'suggest --max-failures' 'gate --model' 'gate -m' 'gate --issue-type' 'gate -t' 'gate --description' 'gate -d' 'gate --prompt' 'gate --response' 'gate --min-rate' 'gate --max-failures' 'alerts --days' 'alerts --drift-days' 'alerts --kind' 'alerts -k' 'alerts --now' 'alerts --format' 'alerts -f'
+        case ' --dir' ' -C' 'init --seed' 'models --format' 'models -f' 'recent --limit' 'recent -n' 'recent --format' 'recent -f' 'successful --issue-type' 'successful -t' 'successful --limit' 'successful -n' 'successful --format' 'successful -f' 'patterns --kind' 'patterns -k' 'patterns --min-confidence' 'patterns --issue-type' 'patterns -t' 'patterns --limit' 'patterns -n' 'patterns --format' 'patterns -f' 'analytics --days' 'similar --model' 'similar -m' 'similar --issue-type' 'similar -t' 'similar --prompt' 'similar --response' 'similar --description' 'similar -d' 'similar --limit' 'similar -n' 'similar --format' 'similar -f' 'context --model' 'context -m' 'context --issue-type' 'context -t' 'context --prompt' 'context --response' 'context --description' 'context -d' 'context --max-chars' 'search --limit' 'search -n' 'search --format' 'search -f' 'record --model' 'record -m' 'record --issue-type' 'record -t' 'record --description' 'record -d' 'record --fixer' 'record --analysis' 'record --command' 'record -c' 'record --time' 'record --notes' 'record --prompt' 'record --response' 'record --json' 'record --tokens-in' 'record --tokens-out' 'record --cost' 'record --fixer-model' 'record --max-failures' 'cleanup --keep-successful' 'suggest --model' 'suggest -m' 'suggest --issue-type' 'suggest -t' 'suggest --description' 'suggest -d' 'suggest --prompt' 'suggest --response' 'suggest --limit' 'suggest -n' 'suggest --max-failures' 'gate --model' 'gate -m' 'gate --issue-type' 'gate -t' 'gate --description' 'gate -d' 'gate --prompt' 'gate --response' 'gate --min-rate' 'gate --max-failures' 'alerts --days' 'alerts --drift-days' 'alerts --kind' 'alerts -k' 'alerts --now' 'alerts --format' 'alerts -f' 'archive list --format' 'archive list -f'
             return 0
     end
     return 1
@@ -95,10 +97,14 @@ complete -c aimem -n '__aimem_at \'\'' -a 'similar' -d 'Find past attempts like 
 complete -c aimem -n '__aimem_at \'\'' -a 'context' -d 'Print the Markdown history a fixer should read before working on th...'
 complete -c aimem -n '__aimem_at \'\'' -a 'search' -d 'Full-text search over descriptions, analyses, commands and notes, b...'
 complete -c aimem -n '__aimem_at \'\'' -a 'record' -d 'Record fix attempts; prints the new id(s), one per line.'
+complete -c aimem -n '__aimem_at \'\'' -a 'cleanup' -d 'Archive rows older than DAYS into compressed segments (statistics a...'
+complete -c aimem -n '__aimem_at \'\'' -a 'check' -d 'Verify the database, the archive and the knowledge base; exit 1 on...'
+complete -c aimem -n '__aimem_at \'\'' -a 'gc' -d 'Checkpoint the WAL, optimize, analyze and (when worth it) vacuum th...'
 complete -c aimem -n '__aimem_at \'\'' -a 'suggest' -d 'Rank the fixes worth trying for this issue, and say what already fa...'
 complete -c aimem -n '__aimem_at \'\'' -a 'gate' -d 'Decide whether a fix attempt is worth paying for; the exit code says.'
 complete -c aimem -n '__aimem_at \'\'' -a 'alerts' -d 'Report regressions, fixer drift and issue spikes; exit 3 when any i...'
 complete -c aimem -n '__aimem_at \'\'' -a 'kb' -d 'Show, import and export the knowledge base.'
+complete -c aimem -n '__aimem_at \'\'' -a 'archive' -d 'List and thaw archive segments (old rows moved out by \'aimem cleanu...'
 complete -c aimem -n '__aimem_in \'\'' -l 'dir' -s 'C' -x -a '(__fish_complete_directories)' -d 'The repository folder (AIMemory/). Default: $AIMEM_DIR, else the ne...'
 complete -c aimem -n '__aimem_in \'\'' -l 'version' -s 'V' -d 'Show the version and exit.'
 complete -c aimem -n '__aimem_in \'\'' -l 'help' -s 'h' -d 'Show this message and exit.'
@@ -117,6 +123,7 @@ complete -c aimem -n '__aimem_in \'models\'' -l 'help' -s 'h' -d 'Show this mess
 complete -c aimem -n '__aimem_in \'recent\'' -l 'limit' -s 'n' -x -d 'At most this many rows.'
 complete -c aimem -n '__aimem_in \'recent\'' -l 'format' -s 'f' -x -a 'table json ndjson csv' -d 'Output format: table, json, ndjson or csv.'
 complete -c aimem -n '__aimem_in \'recent\'' -l 'json' -d 'Shortcut for --format json.'
+complete -c aimem -n '__aimem_in \'recent\'' -l 'include-archive' -d 'Also read archive segments.'
 complete -c aimem -n '__aimem_in \'recent\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_in \'successful\'' -l 'issue-type' -s 't' -x -a '(__aimem_values issue-types)' -d 'Only this issue type.'
 complete -c aimem -n '__aimem_in \'successful\'' -l 'limit' -s 'n' -x -d 'At most this many rows.'
@@ -174,6 +181,21 @@ complete -c aimem -n '__aimem_in \'record\'' -l 'fixer-model' -x -d 'The fixer\'
 complete -c aimem -n '__aimem_in \'record\'' -l 'strict' -d 'Refuse (write nothing) when a fix repeats one that already failed -...'
 complete -c aimem -n '__aimem_in \'record\'' -l 'max-failures' -x -d 'Failures that make a fix a repeated failure.'
 complete -c aimem -n '__aimem_in \'record\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'cleanup\'' -l 'keep-successful' -x -d 'Keep verified successes hot this many days.'
+complete -c aimem -n '__aimem_in \'cleanup\'' -l 'purge' -d 'Delete the rows instead of archiving them.'
+complete -c aimem -n '__aimem_in \'cleanup\'' -l 'yes' -s 'y' -d 'Do not ask for confirmation.'
+complete -c aimem -n '__aimem_in \'cleanup\'' -l 'dry-run' -s 'n' -d 'Show what would change.'
+complete -c aimem -n '__aimem_in \'cleanup\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'cleanup\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'check\'' -l 'quick' -d 'quick_check; segment sizes only; no recomputation.'
+complete -c aimem -n '__aimem_in \'check\'' -l 'repair' -d 'Fix what can be derived; never deletes rows.'
+complete -c aimem -n '__aimem_in \'check\'' -l 'yes' -s 'y' -d 'Do not ask for confirmation.'
+complete -c aimem -n '__aimem_in \'check\'' -l 'dry-run' -s 'n' -d 'Show what would change.'
+complete -c aimem -n '__aimem_in \'check\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'check\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'gc\'' -l 'vacuum' -l 'no-vacuum' -d 'Force or skip VACUUM (default: when worth it).'
+complete -c aimem -n '__aimem_in \'gc\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'gc\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_in \'suggest\'' -l 'model' -s 'm' -x -a '(__aimem_values models)' -d 'Model name, e.g. qwen2.5:7b.'
 complete -c aimem -n '__aimem_in \'suggest\'' -l 'issue-type' -s 't' -x -a '(__aimem_values issue-types)' -d 'Issue type, e.g. TIMEOUT.'
 complete -c aimem -n '__aimem_in \'suggest\'' -l 'description' -s 'd' -x -d 'What went wrong (gives the failure fingerprint).'
@@ -209,3 +231,12 @@ complete -c aimem -n '__aimem_in \'kb import\'' -l 'help' -s 'h' -d 'Show this m
 complete -c aimem -n '__aimem_at \'kb import\' 0' -F
 complete -c aimem -n '__aimem_in \'kb export\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_at \'kb export\' 0' -F
+complete -c aimem -n '__aimem_at \'archive\'' -a 'list' -d 'List archive segments (the segment index).'
+complete -c aimem -n '__aimem_at \'archive\'' -a 'thaw' -d 'Move a segment\'s rows back into the hot table, then retire the segm...'
+complete -c aimem -n '__aimem_in \'archive\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'archive list\'' -l 'format' -s 'f' -x -a 'table json ndjson csv' -d 'Output format: table, json, ndjson or csv.'
+complete -c aimem -n '__aimem_in \'archive list\'' -l 'json' -d 'Shortcut for --format json.'
+complete -c aimem -n '__aimem_in \'archive list\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'archive thaw\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'archive thaw\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_at \'archive thaw\' 0' -a '(__aimem_values segments)'

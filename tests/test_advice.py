@@ -632,7 +632,7 @@ def _derived(db: Path) -> dict[str, Any]:
         conn.close()
 
 
-def test_migration_m010_equals_a_full_recomputation(repo_dir: Path) -> None:
+def test_advice_migration_equals_a_full_recomputation(repo_dir: Path) -> None:
     from aimem.demo import demo_attempts
     from aimem.signatures import _legacy_fingerprint_v1
     from aimem.store.rebuild import rebuild_aggregates
@@ -662,7 +662,7 @@ def test_migration_m010_equals_a_full_recomputation(repo_dir: Path) -> None:
     conn.execute(f"PRAGMA user_version = {BEFORE_ADVICE}")
     conn.execute("COMMIT")
     conn.close()
-    AIMemory(repo_dir).close()  # runs m010
+    AIMemory(repo_dir).close()  # runs the advice migration
     migrated = _derived(db)
     assert migrated["fingerprints"] != [(i, fp) for fp, i in legacy]
     conn = sqlite3.connect(db, isolation_level=None)
@@ -674,7 +674,7 @@ def test_migration_m010_equals_a_full_recomputation(repo_dir: Path) -> None:
     assert_aggregates_match(db)
 
 
-def test_rows_exported_before_m010_get_the_new_fingerprint() -> None:
+def test_rows_exported_before_the_advice_migration_get_the_new_fingerprint() -> None:
     from aimem.records import attempt_from_row
     from aimem.signatures import _legacy_fingerprint_v1
 

@@ -212,6 +212,8 @@ def _register() -> None:
     # paths in aimem.cli (--version, --help, completion) never load them.
     from aimem.cli import init, kb, query, record  # noqa: F401
 
+    # Issue #4's commands (cleanup, archive, check, gc), listed after the others.
+    importlib.import_module("aimem.cli.maintenance")
     # issue 7 (suggest, gate, alerts), registered after the design's commands
     importlib.import_module("aimem.cli.advice")
 

@@ -377,7 +377,7 @@ class AggregateWriter:
         """Recompute every best fix and effective-fix list from the fix-outcome rollup.
 
         What a full recomputation would give them, at the cost of reading the
-        rollup only (migration m010, when the ranking rule changed). Signatures
+        rollup only (migration m012, when the ranking rule changed). Signatures
         and models with no outcome rows (legacy rows deleted long ago) are left.
         """
         s = self.s

@@ -49,7 +49,7 @@ def rebuild_aggregates(
         run_script(conn, schema.TEMP_DESIGN_AGGREGATES)
     from aimem.store.migrations import run_script as _run
 
-    # The cost rollup (migration m010) may not exist yet when an earlier
+    # The cost rollup (migration m012) may not exist yet when an earlier
     # migration (m009) recomputes aggregates; creating it here is idempotent.
     _run(conn, schema.COST_ROLLUP.format(schema=s))
     for table in schema.ROLLUP_TABLES:

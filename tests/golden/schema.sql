@@ -1,5 +1,7 @@
 -- index aimem_fix_history_fingerprint
 CREATE INDEX aimem_fix_history_fingerprint ON fix_history(fingerprint, timestamp);
+-- index aimem_fix_history_model_time
+CREATE INDEX aimem_fix_history_model_time ON fix_history(model_name, timestamp);
 -- index aimem_fix_history_model_type
 CREATE INDEX aimem_fix_history_model_type
     ON fix_history(model_name, issue_type, verification_success, fix_success, timestamp);
@@ -11,6 +13,8 @@ CREATE UNIQUE INDEX aimem_fix_history_uid ON fix_history(uid);
 -- index aimem_fix_outcomes_rank
 CREATE INDEX aimem_fix_outcomes_rank
     ON aimem_fix_outcomes(scope, scope_key, successes DESC, last_success DESC);
+-- index aimem_issue_patterns_learned
+CREATE INDEX aimem_issue_patterns_learned ON issue_patterns(last_seen DESC, id) WHERE success_count > 0;
 -- index aimem_issue_patterns_signature
 CREATE INDEX aimem_issue_patterns_signature ON issue_patterns(issue_signature);
 -- index idx_fix_history_fixer_type
@@ -75,6 +79,13 @@ CREATE TABLE aimem_meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+-- table aimem_pending
+CREATE TABLE aimem_pending (
+               name TEXT PRIMARY KEY,
+               action TEXT NOT NULL,
+               row_count INTEGER NOT NULL,
+               started_at TEXT NOT NULL
+           ) WITHOUT ROWID;
 -- table aimem_segments
 CREATE TABLE aimem_segments (
     name TEXT PRIMARY KEY,
@@ -85,7 +96,7 @@ CREATE TABLE aimem_segments (
     raw_bytes INTEGER NOT NULL,
     compressed_bytes INTEGER NOT NULL,
     created_at TEXT NOT NULL
-) WITHOUT ROWID;
+, kind TEXT NOT NULL DEFAULT 'rows') WITHOUT ROWID;
 -- table aimem_temporal
 CREATE TABLE aimem_temporal (
     issue_type TEXT NOT NULL,
