@@ -695,3 +695,16 @@ def test_rows_exported_before_the_advice_migration_get_the_new_fingerprint() -> 
     assert attempt_from_row({**row, "fingerprint": "feedfacefeedface"}).fingerprint == (
         "feedfacefeedface"
     )
+
+
+@pytest.mark.parametrize("purge", [False, True])
+def test_cost_survives_cleanup_and_check_agrees(demo_dir: Path, purge: bool) -> None:
+    # Archived and purged attempts keep counting in the cost rollup, and check's
+    # recomputation from the segments agrees with it.
+    with AIMemory(demo_dir) as memory:
+        before = memory.get_cost_analysis()
+        result = memory.cleanup(20, purge=purge)
+        assert result["rows"] > 0
+        assert memory.get_cost_analysis() == before
+        report = memory.check()
+        assert report.ok, [f.to_dict() for f in report.findings]

@@ -1157,6 +1157,12 @@ _DRIFT_COMPARISONS = (
         "",
     ),
     (
+        "aimem_cost",  # issue 7
+        "fixer_type, fixer_model, issue_type, attempts, successes, round(cost_sum, 6), cost_n, "
+        "tokens_in_sum, tokens_out_sum, tokens_n",
+        "",
+    ),
+    (
         "issue_patterns",
         "issue_signature, coalesce(success_count, 0), coalesce(failure_count, 0), best_fix, "
         "last_seen, round(confidence_score, 6)",
