@@ -170,13 +170,31 @@ def cleanup(
     keep_successful: float | None = None,
     purge: bool = False,
     dry_run: bool = False,
+    keep_failures_per_fingerprint: int | None = None,
 ) -> dict[str, Any]:
     """Move rows older than ``days`` into archive segments (or purge them).
+
+    With ``keep_failures_per_fingerprint`` N (issue 7) only failed attempts
+    older than the latest N failures of their fingerprint are candidates: every
+    success stays hot (see ``aimem.advice.retention_plan``).
 
     Verified successes younger than ``keep_successful`` days stay hot. With
     ``purge`` the rows' text is deleted; their counts stay in every aggregate
     (they are history) and a ``facts-`` segment keeps what check needs.
     """
+    if keep_failures_per_fingerprint is not None:
+        from aimem.advice import retention_plan
+
+        retention = retention_plan(store, keep_failures_per_fingerprint)
+        store.restrict_candidates(retention.pop("row_ids"))
+        try:
+            narrowed = cleanup(
+                store, layout, days, keep_successful=keep_successful, purge=purge, dry_run=dry_run
+            )
+        finally:
+            store.restrict_candidates(None)
+        narrowed["retention"] = retention
+        return narrowed
     days = _check_days("days", days)
     keep = None if keep_successful is None else _check_days("keep_successful", keep_successful)
     before = days_ago_iso(days)

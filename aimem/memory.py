@@ -681,6 +681,7 @@ class AIMemory:
         keep_successful: float | None = None,
         purge: bool = False,
         dry_run: bool = False,
+        keep_failures_per_fingerprint: int | None = None,
     ) -> dict[str, Any]:
         """Archive (or with ``purge`` delete) rows older than ``days`` days.
 
@@ -697,6 +698,7 @@ class AIMemory:
             keep_successful=keep_successful,
             purge=purge,
             dry_run=dry_run,
+            keep_failures_per_fingerprint=keep_failures_per_fingerprint,
         )
         if result["segments"]:
             self._wrote = True

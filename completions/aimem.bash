@@ -28,7 +28,7 @@ _aimem_options() {
     'context') REPLY="--model -m --issue-type -t --prompt --response --description -d --max-chars --help -h" ;;
     'search') REPLY="--limit -n --format -f --json --help -h" ;;
     'record') REPLY="--model -m --issue-type -t --description -d --fixer --analysis --command -c --success --failure --verified --unverified --time --notes --prompt --response --json --print-json --tokens-in --tokens-out --cost --fixer-model --strict --max-failures --help -h" ;;
-    'cleanup') REPLY="--keep-successful --purge --yes -y --dry-run -n --json --help -h" ;;
+    'cleanup') REPLY="--keep-successful --purge --yes -y --dry-run -n --json --keep-failures-per-fingerprint --help -h" ;;
     'check') REPLY="--quick --repair --yes -y --dry-run -n --json --help -h" ;;
     'gc') REPLY="--vacuum --no-vacuum --json --help -h" ;;
     'suggest') REPLY="--model -m --issue-type -t --description -d --prompt --response --limit -n --max-failures --json --help -h" ;;
@@ -119,6 +119,7 @@ _aimem_option_kind() {
     'record --fixer-model') REPLY='text' ;;
     'record --max-failures') REPLY='text' ;;
     'cleanup --keep-successful') REPLY='text' ;;
+    'cleanup --keep-failures-per-fingerprint') REPLY='text' ;;
     'suggest --model') REPLY='models' ;;
     'suggest -m') REPLY='models' ;;
     'suggest --issue-type') REPLY='issue-types' ;;

@@ -59,6 +59,16 @@ def cleanup_command(
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
+    keep_failures: Annotated[
+        int | None,
+        typer.Option(
+            "--keep-failures-per-fingerprint",
+            help="Only archive failures older than the latest N of their fingerprint; "
+            "every success stays hot.",
+            min=0,
+            metavar="N",
+        ),
+    ] = None,
 ) -> None:
     """Archive rows older than DAYS into compressed segments (statistics are unchanged).
 
@@ -67,10 +77,17 @@ def cleanup_command(
       aimem cleanup 90
       aimem cleanup 30 --keep-successful 365 --dry-run
       aimem cleanup 365 --purge --yes
+      aimem cleanup 0 --keep-failures-per-fingerprint 3 --dry-run
     """
     if purge and not dry_run:
         _confirm("purging old rows", yes)
-    result = repo(ctx).cleanup(days, keep_successful=keep_successful, purge=purge, dry_run=dry_run)
+    result = repo(ctx).cleanup(
+        days,
+        keep_successful=keep_successful,
+        purge=purge,
+        dry_run=dry_run,
+        keep_failures_per_fingerprint=keep_failures,
+    )
     if as_json:
         emit_json(result)
         return
@@ -79,6 +96,8 @@ def cleanup_command(
     write(f"{verb} {result['rows']} rows older than {result['cutoff']}{span}\n")
     if result["kept_successful"]:
         write(f"kept {result['kept_successful']} verified successes hot\n")
+    for line in result.get("retention", {}).get("explanation", []):
+        write(line + "\n")
     for segment in result["segments"]:
         write(f"wrote {segment['name']}\n")
 

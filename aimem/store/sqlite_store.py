@@ -681,17 +681,37 @@ class Store:
             )[0]
         return {"rows": row[0], "min_timestamp": row[1], "max_timestamp": row[2], "kept": kept}
 
-    @staticmethod
     def _candidate_filter(
-        before: str, keep_successes_since: str | None
+        self, before: str, keep_successes_since: str | None
     ) -> tuple[str, tuple[Any, ...]]:
+        # issue 7: outcome-aware retention narrows the candidates to chosen ids
+        only = " AND id IN (SELECT id FROM temp.aimem_retention)" if self._restricted else ""
         if keep_successes_since is None or keep_successes_since >= before:
-            return "timestamp < ?", (before,)
+            return "timestamp < ?" + only, (before,)
         return (
             "timestamp < ? AND NOT (fix_success = 1 AND verification_success = 1 "
-            "AND timestamp >= ?)",
+            "AND timestamp >= ?)" + only,
             (before, keep_successes_since),
         )
+
+    _restricted = False
+
+    def restrict_candidates(self, ids: Sequence[int] | None) -> None:
+        """Limit cleanup's candidates to ``ids`` (a temp table), or lift the limit (None)."""
+        try:
+            self.conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS aimem_retention(id INTEGER PRIMARY KEY)"
+            )
+            self.conn.execute("DELETE FROM temp.aimem_retention")
+            if ids is not None:
+                self.conn.executemany(
+                    "INSERT INTO temp.aimem_retention(id) VALUES (?)", [(i,) for i in ids]
+                )
+            if self.conn.in_transaction:
+                self.conn.commit()
+        except sqlite3.Error as error:
+            raise translate_sqlite_error(error, self.path) from error
+        self._restricted = ids is not None
 
     def pending(self) -> list[dict[str, Any]]:
         """Journal entries of cleanups or thaws whose file step may be half done."""

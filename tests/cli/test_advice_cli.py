@@ -233,3 +233,26 @@ def test_strict_repeat_guard_holds_across_concurrent_processes(tmp_path: Path) -
     assert all(b"nothing was recorded" in r.stderr for r in refused)
     stats = run_aimem("stats", "--json")
     assert json.loads(stats.stdout)["total_fixes_attempted"] == 3
+
+
+def test_cleanup_keep_failures_per_fingerprint(runner: CliRunner) -> None:
+    ok(runner, "init", "--demo")
+    before = json.loads(ok(runner, "analytics", "--json").stdout)["cost"]
+    plan = json.loads(
+        ok(
+            runner, "cleanup", "0", "--keep-failures-per-fingerprint", "1", "--dry-run", "--json"
+        ).stdout
+    )
+    assert plan["dry_run"] is True and plan["rows"] == plan["retention"]["rows"] > 0
+    assert plan["retention"]["learning_changed"] is False
+    done = ok(runner, "cleanup", "0", "--keep-failures-per-fingerprint", "1", "--yes")
+    assert f"archived {plan['rows']} rows" in done.stdout
+    again = json.loads(
+        ok(runner, "cleanup", "0", "--keep-failures-per-fingerprint", "1", "--json").stdout
+    )
+    assert again["rows"] == 0
+    recent = json.loads(ok(runner, "recent", "365", "--json").stdout)
+    successes = [r for r in recent if r["fix_success"] and r["verification_success"]]
+    assert len(successes) == json.loads(ok(runner, "stats", "--json").stdout)["successful_fixes"]
+    assert json.loads(ok(runner, "analytics", "--json").stdout)["cost"] == before
+    assert ok(runner, "check").exit_code == 0
