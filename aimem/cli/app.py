@@ -151,7 +151,7 @@ def root(
 def _register() -> None:
     # Each module adds its commands to ``app``; imported here so that the fast
     # paths in aimem.cli (--version, --help, completion) never load them.
-    from aimem.cli import init, kb, query, record  # noqa: F401
+    from aimem.cli import backup, init, kb, query, record, transfer  # noqa: F401
 
 
 _register()
