@@ -48,8 +48,33 @@ _SECRET_KEY_NAME = re.compile(
 )
 
 
+# Lowercase literals of which every pattern above needs at least one: ASCII text
+# holding none of them cannot match, so it skips the 13 regex scans (import of
+# 100k records spent most of its time here; issue 5).
+_TRIGGERS = (
+    "-----begin", "sk-", "akia", "asia", "agpa", "aida", "aroa", "anpa",
+    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox",
+    "aiza", "hf_", "eyj", "authorization", "://", "token", "passw", "pwd",
+    "secret", "api_key", "api-key", "apikey", "access_key", "access-key",
+    "accesskey", "private_key", "private-key", "privatekey", "credential",
+)  # fmt: skip
+
+
+def might_hold_secret(text: str) -> bool:
+    """False only when ``text`` cannot match any redaction pattern (a fast pre-check)."""
+    if not text.isascii():
+        return True  # (?i) matching has Unicode case rules; take the full path
+    lowered = text.lower()
+    for trigger in _TRIGGERS:  # a plain loop: twice as fast as any(<genexpr>)
+        if trigger in lowered:
+            return True
+    return False
+
+
 def redact_text(text: str) -> str:
     """Replace anything that looks like a credential in ``text`` with ``[REDACTED]``."""
+    if not might_hold_secret(text):
+        return text
     for pattern, replacement in _PATTERNS:
         if pattern.search(text):
             text = pattern.sub(replacement, text)

@@ -39,7 +39,11 @@ import orjson
 from aimem.errors import InvalidInputError
 from aimem.fsutil import fsync_dir, temp_path_for, translate_os_error
 from aimem.records import EXPORT_COLUMNS, Attempt, attempt_from_row
+from aimem.redact import might_hold_secret
 from aimem.timeutil import days_ago_iso, normalize_timestamp
+
+from aimem.store.aggregates import Fact
+from aimem.store.bulk import apply_facts, deferred_full_text, insert_new
 
 if TYPE_CHECKING:
     from aimem.store import Store
@@ -48,6 +52,9 @@ EXPORT_FORMATS = ("report", "json", "ndjson", "csv")
 IMPORT_FORMATS = ("auto", "ndjson", "json", "csv", "sqlite")
 SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH = 2000
+# Aggregates are applied every FACT_WINDOW new records: fewer, larger upserts
+# (aggregates do not depend on batching), at a bounded memory cost.
+FACT_WINDOW = 20000
 _WRITE_BUFFER = 1 << 20
 Progress = Callable[[int], None]
 _CSV_NULLABLE = {
@@ -365,12 +372,32 @@ def _peek(stream: IO[bytes], size: int = 512) -> tuple[IO[bytes], bytes]:
     return buffered, buffered.peek(size)[:size]
 
 
+def _row_might_hold_secret(row: Any) -> bool:
+    """One cheap pre-check over all of a row's text instead of one per field."""
+    if not isinstance(row, dict):
+        return True
+    parts = [row.get(k) for k in ("description", "claude_analysis", "notes")]
+    commands = row.get("fix_commands")
+    if isinstance(commands, list):
+        parts.extend(commands)
+    try:
+        parts.append(orjson.dumps(row.get("system_info")).decode())
+    except TypeError:
+        return True
+    return might_hold_secret("\n".join(p for p in parts if isinstance(p, str)))
+
+
 def iter_attempts(
     rows: Iterable[tuple[int, Any]], source: str, redact: bool
 ) -> Iterator[tuple[int, Attempt]]:
-    """Validate each (line, row) into an Attempt; the first bad row raises FILE:LINE."""
+    """Validate each (line, row) into an Attempt; the first bad row raises FILE:LINE.
+
+    Redaction runs only on rows whose text could hold a secret at all (the
+    result is the same; most rows skip the per-field regex scans).
+    """
     for line, row in rows:
-        yield line, attempt_from_row(row, redact=redact, source=source, line=line)
+        clean = redact and _row_might_hold_secret(row)
+        yield line, attempt_from_row(row, redact=clean, source=source, line=line)
 
 
 @contextmanager
@@ -418,23 +445,30 @@ def import_records(
     The summary's keys: ``source``, ``format``, ``records`` (read), ``added``,
     ``already_present`` (uid already stored, or repeated in the file), ``dry_run``.
     """
-    added = present = read = 0
+    added = read = 0
     with open_rows(file, fmt) as (source, resolved, rows):
         try:
-            with store.transaction() as conn:
+            with store.transaction() as conn, deferred_full_text(conn):
                 batch: list[Attempt] = []
+                facts: list[Fact] = []
                 for _line, attempt in iter_attempts(rows, source, redact):
                     batch.append(attempt)
                     if len(batch) >= BATCH:
-                        ids = store.insert_attempts_in(conn, batch, skip_existing=True)
-                        read += len(ids)
-                        added += sum(1 for i in ids if i is not None)
+                        count, new = insert_new(conn, batch)
+                        read += len(batch)
+                        added += count
+                        facts.extend(new)
                         batch = []
+                        if len(facts) >= FACT_WINDOW:
+                            apply_facts(conn, facts)
+                            facts = []
                         if progress:
                             progress(read)
-                ids = store.insert_attempts_in(conn, batch, skip_existing=True)
-                read += len(ids)
-                added += sum(1 for i in ids if i is not None)
+                count, new = insert_new(conn, batch)
+                read += len(batch)
+                added += count
+                facts.extend(new)
+                apply_facts(conn, facts)
                 if dry_run:
                     raise _DryRun
         except _DryRun:
