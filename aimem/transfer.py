@@ -40,10 +40,9 @@ from aimem.errors import InvalidInputError
 from aimem.fsutil import fsync_dir, temp_path_for, translate_os_error
 from aimem.records import EXPORT_COLUMNS, Attempt, attempt_from_row
 from aimem.redact import might_hold_secret
-from aimem.timeutil import days_ago_iso, normalize_timestamp
-
 from aimem.store.aggregates import Fact
 from aimem.store.bulk import apply_facts, deferred_full_text, insert_new
+from aimem.timeutil import days_ago_iso, normalize_timestamp
 
 if TYPE_CHECKING:
     from aimem.store import Store
