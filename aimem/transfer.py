@@ -24,6 +24,7 @@ empty cell is null (so CSV cannot tell an empty ``notes`` from no notes).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -174,7 +175,7 @@ def write_records(
     elif fmt == "csv":
         text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
         try:
-            writer = csv.writer(text, lineterminator="\n")
+            writer = csv.writer(text)  # \r\n rows: fields holding \r or \n get quoted
             writer.writerow(EXPORT_COLUMNS)
             for row in rows:
                 writer.writerow([_csv_cell(row.get(c)) for c in EXPORT_COLUMNS])
@@ -215,7 +216,8 @@ def import_format_for(path: Path | None, head: bytes, fmt: str) -> str:
     if first == b"[":
         return "json"
     if first == b"{":
-        return "ndjson"
+        # A lone "{" on the first line is a pretty-printed document, not NDJSON.
+        return "json" if head.lstrip().split(b"\n", 1)[0].strip() == b"{" else "ndjson"
     if suffix == ".json":
         return "json"
     return "csv" if head.strip() else "ndjson"
@@ -337,7 +339,8 @@ def iter_csv(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
     except UnicodeDecodeError:
         raise InvalidInputError("", "is not UTF-8 text", source, reader.line_num) from None
     finally:
-        text.detach()
+        with contextlib.suppress(ValueError):  # the source may be closed already
+            text.detach()
 
 
 @contextmanager
