@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aimem import AIMemory, AimemError, InvalidInputError
+from aimem import AimemError, AIMemory, InvalidInputError
 from aimem.records import EXPORT_COLUMNS, STANDARD_ISSUE_TYPES
 from aimem.setup import init_repository
 from tests.conftest import issue, response
