@@ -73,6 +73,8 @@ def export_command(
     summary["file"] = file
     if as_json:
         emit_json(summary)
+    elif file == "-":
+        return  # stdout carried the export; nothing to add in a pipe
     elif summary["records"] is None:
         note(f"wrote the {summary['format']} to {file}")
     else:
