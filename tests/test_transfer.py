@@ -333,7 +333,11 @@ _ATTEMPT = st.fixed_dictionaries(
         "notes": st.none() | _TEXT.filter(lambda s: s != ""),
         "fixer": st.sampled_from(["claude", "qwen", "gpt"]),
         "system_info": st.dictionaries(
-            st.text(max_size=5), st.integers(-(2**63), 2**63 - 1) | _TEXT, max_size=2
+            st.text(max_size=5),
+            st.integers(-(2**63), 2**63 - 1)
+            | st.floats(allow_nan=False, allow_infinity=False)
+            | _TEXT,
+            max_size=2,
         ),
         "minutes": st.integers(min_value=0, max_value=10**6),
         "tokens": st.none() | st.integers(min_value=0, max_value=10**9),
@@ -380,3 +384,29 @@ def test_export_then_import_is_identity(
         assert target.import_records(work / f"out.{fmt}")["added"] == len(history)
         assert rows_without_id(target) == expected_rows
         assert learned_state(target) == expected_state
+
+
+def test_sql_built_lines_equal_the_export_rows(demo: Path) -> None:
+    with AIMemory(demo) as memory:
+        sink = io.BytesIO()
+        memory.export_records(sink, "ndjson")
+        lines = sink.getvalue().splitlines()
+        rows = list(memory.store.iter_rows())
+    parsed = [orjson.loads(line) for line in lines]
+    assert parsed == rows
+    assert all(list(p) == list(EXPORT_COLUMNS) for p in parsed)
+
+
+def test_export_of_legacy_rows_with_non_json_text(tmp_path: Path) -> None:
+    root = tmp_path / "L"
+    root.mkdir()
+    _legacy_db(root / "ai_memory.db")
+    conn = sqlite3.connect(root / "ai_memory.db")
+    conn.execute("UPDATE fix_history SET fix_commands = 'ollama pull x' WHERE id = 1")
+    conn.commit()
+    conn.close()
+    with AIMemory(root) as memory:
+        sink = io.BytesIO()
+        assert memory.export_records(sink, "ndjson")["records"] == 13
+    first = orjson.loads(sink.getvalue().splitlines()[0])
+    assert first["fix_commands"] == "ollama pull x"  # kept as the legacy text, valid JSON

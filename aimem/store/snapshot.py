@@ -91,3 +91,17 @@ def inspect_database(path: Path) -> dict[str, Any]:
     except sqlite3.Error as error:
         return {"problems": [str(error)], "schema_version": None, "counts": {}, "segments": []}
     return {"problems": problems, "schema_version": version, "counts": found, "segments": segments}
+
+
+def describe_database(path: Path) -> dict[str, Any]:
+    """Schema version, counts and segment files of a database file (no integrity check)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        with read_transaction(conn):
+            return {
+                "schema_version": int(conn.execute("PRAGMA user_version").fetchone()[0]),
+                "counts": counts(conn),
+                "segments": segment_files(conn),
+            }
+    finally:
+        conn.close()
