@@ -109,7 +109,11 @@ def run_child(
     err = child.stderr.read().decode() if child.stderr else ""
     if child.returncode != 0:
         raise RuntimeError(f"{args} failed ({child.returncode}): {err[-2000:]}")
-    return {"seconds": round(seconds, 3), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
+    return {
+        "seconds": round(seconds, 3),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+    }
 
 
 EXECUTEMANY = r"""
@@ -193,6 +197,7 @@ def bench(rows: int) -> dict[str, Any]:
         b2 = run_child(["tar", "-cf", str(work / "peer.tar"), "-C", str(work), copy.name])
         result["sqlite3_backup_plus_tar"] = {
             "seconds": round(b1["seconds"] + b2["seconds"], 3),
+            "cpu_seconds": round(b1["cpu_seconds"] + b2["cpu_seconds"], 3),
             "peak_rss_mib": max(b1["peak_rss_mib"], b2["peak_rss_mib"]),
             "tar_mb": round((work / "peer.tar").stat().st_size / 1e6, 1),
         }
@@ -209,6 +214,24 @@ def run(rows: int) -> dict[str, Any]:
     """The bench entry point: figures for ``rows`` records, with ratios against the peers."""
     result = bench(rows)
     imp = result["aimem_import_ndjson"]["rows_per_s"]
+    floor = result["plain_executemany_six_indexes"]
+    result["ratios_cpu"] = {
+        "import_vs_executemany_floor": round(
+            floor["cpu_seconds"] / result["aimem_import_ndjson"]["cpu_seconds"], 2
+        ),
+        "backup_vs_sqlite3_backup_tar": round(
+            result["aimem_backup"]["cpu_seconds"]
+            / max(result["sqlite3_backup_plus_tar"]["cpu_seconds"], 1e-3),
+            2,
+        ),
+    }
+    if "sqlite_utils_insert_nl" in result:
+        result["ratios_cpu"]["import_vs_sqlite_utils"] = round(
+            result["sqlite_utils_insert_nl"]["cpu_seconds"]
+            / result["aimem_import_ndjson"]["cpu_seconds"],
+            2,
+        )
+    result["load_average"] = os.getloadavg()[0]
     result["ratios"] = {
         "import_vs_executemany_floor": round(
             imp / result["plain_executemany_six_indexes"]["rows_per_s"], 2

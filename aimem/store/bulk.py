@@ -21,8 +21,6 @@ from aimem.store.aggregates import AggregateWriter, Fact
 from aimem.store.sqlite_store import _INSERT, attempt_fact, attempt_params
 
 TRIGGER = "fix_history_fts_insert"
-# Idempotent insert: a uid already stored (unique index) leaves the row out.
-_INSERT_NEW = _INSERT + " ON CONFLICT(uid) DO NOTHING"
 
 
 @contextmanager
@@ -49,16 +47,26 @@ def deferred_full_text(conn: sqlite3.Connection) -> Iterator[None]:
 def insert_new(conn: sqlite3.Connection, attempts: Sequence[Attempt]) -> tuple[int, list[Fact]]:
     """Insert the attempts whose uid is not stored yet; return (how many, their facts).
 
-    The caller applies the facts to the aggregates (``apply_facts``), possibly
-    for many batches at once: aggregates are order- and batch-independent.
+    Stored uids are looked up 500 at a time, repeats inside the batch are
+    dropped, and the new rows go in with one ``executemany``. The caller applies
+    the facts to the aggregates (``apply_facts``), possibly for many batches at
+    once: aggregates are order- and batch-independent.
     """
-    added = 0
-    facts: list[Fact] = []
+    present: set[str] = set()
+    uids = [a.uid for a in attempts]
+    for start in range(0, len(uids), 500):
+        chunk = uids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        present.update(
+            r[0] for r in conn.execute(f"SELECT uid FROM fix_history WHERE uid IN ({marks})", chunk)
+        )
+    new: list[Attempt] = []
     for attempt in attempts:
-        if conn.execute(_INSERT_NEW, attempt_params(attempt)).rowcount == 1:
-            added += 1
-            facts.append(attempt_fact(attempt))
-    return added, facts
+        if attempt.uid not in present:
+            present.add(attempt.uid)
+            new.append(attempt)
+    conn.executemany(_INSERT, [attempt_params(a) for a in new])
+    return len(new), [attempt_fact(a) for a in new]
 
 
 def apply_facts(conn: sqlite3.Connection, facts: Sequence[Fact]) -> None:
