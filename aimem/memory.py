@@ -529,7 +529,8 @@ class AIMemory:
                 hint="export without --include-archive",
             )
         if archived is not None:
-            for row in archived(start):
+            # Called without arguments (its signature is issue 4's); filtered here.
+            for row in archived():
                 if start is None or str(row.get("timestamp", "")) >= start:
                     yield row
         yield from self.store.iter_rows(start)
