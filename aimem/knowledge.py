@@ -50,9 +50,8 @@ def render(store: Store) -> dict[str, Any]:
             "notes": [note for _, note in store.notes_for_type(name, 3)],
         }
     signatures: dict[str, Any] = {}
-    learned = [p for p in store.exact_patterns() if p["success_count"] > 0]
-    learned.sort(key=lambda p: p["last_seen"] or "", reverse=True)
-    for pattern in learned[:MAX_SIGNATURES]:
+    learned, learned_total = store.learned_patterns(MAX_SIGNATURES)
+    for pattern in learned:
         attempts = pattern["success_count"] + pattern["failure_count"]
         signatures[pattern["issue_signature"]] = {
             "pattern_name": pattern["pattern_name"],
@@ -69,7 +68,7 @@ def render(store: Store) -> dict[str, Any]:
         "generation": store.generation(),
         "issue_types": issue_types,
         "signatures": signatures,
-        "signatures_omitted": max(0, len(learned) - MAX_SIGNATURES),
+        "signatures_omitted": max(0, learned_total - len(learned)),
         "imported": store.kb_imported(),
     }
 

@@ -464,6 +464,34 @@ class Store:
             for r in rows
         ]
 
+    def learned_patterns(self, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """Exact patterns with a verified success, most recently seen first, and their count."""
+        total = int(self._one("SELECT count(*) FROM issue_patterns WHERE success_count > 0")[0])
+        rows = self._query(
+            """SELECT id, pattern_name, issue_signature, success_count, coalesce(failure_count, 0),
+                      best_fix, last_seen, issue_type, model_family
+               FROM issue_patterns WHERE success_count > 0
+               ORDER BY last_seen DESC, id LIMIT ?""",
+            (limit,),
+        )
+        keys = (
+            "id",
+            "pattern_name",
+            "issue_signature",
+            "success_count",
+            "failure_count",
+            "best_fix",
+            "last_seen",
+            "issue_type",
+            "model_family",
+        )
+        found = []
+        for r in rows:
+            item = dict(zip(keys, r, strict=True))
+            item["best_fix"] = _loads(item["best_fix"], None)
+            found.append(item)
+        return found, total
+
     def totals_by(self, *columns: str) -> list[dict[str, Any]]:
         """Rollup totals grouped by some of model_name, issue_type, fixer_type."""
         allowed = {"model_name", "issue_type", "fixer_type"}

@@ -1,0 +1,80 @@
+"""Signatures match the design byte for byte; fingerprints group rewordings."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aimem import AIMemory
+from aimem.signatures import content_uid, generate_fingerprint, generate_issue_signature
+
+
+def design_signature(issue_data: dict[str, Any]) -> str:
+    # Copied verbatim from the design document (Learning Mechanisms, section 1).
+    signature_parts = [
+        issue_data.get("issue_type", ""),
+        issue_data.get("model", "").split(":")[0],
+        issue_data.get("test_prompt", "")[:50],
+        str(len(issue_data.get("actual_response", ""))),
+    ]
+    signature_text = "|".join(signature_parts)
+    return hashlib.md5(signature_text.encode()).hexdigest()[:16]
+
+
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "issue_type": st.text(max_size=30),
+            "model": st.text(max_size=30),
+            "test_prompt": st.text(max_size=120),
+            "actual_response": st.text(max_size=200),
+        },
+    )
+)
+def test_signature_is_the_design_algorithm(issue_data: dict[str, Any]) -> None:
+    assert generate_issue_signature(issue_data) == design_signature(issue_data)
+
+
+def test_known_signature_value() -> None:
+    data = {
+        "issue_type": "TIMEOUT",
+        "model": "qwen2.5:7b",
+        "test_prompt": "Hi",
+        "actual_response": "",
+    }
+    expected = hashlib.md5(b"TIMEOUT|qwen2.5|Hi|0").hexdigest()[:16]
+    assert generate_issue_signature(data) == expected
+
+
+def test_recorded_attempt_carries_design_signature(memory: AIMemory) -> None:
+    data = {
+        "model": "llama3.1:8b",
+        "issue_type": "NO_OUTPUT",
+        "description": "empty",
+        "test_prompt": "Write a haiku about the sea, please, in English, with care",
+        "actual_response": "abc",
+    }
+    record_id = memory.record_fix_attempt(data, {"fix_commands": []}, False, False, 1.0)
+    row = memory.store.get_row(record_id)
+    assert row is not None
+    assert row["issue_signature"] == design_signature(data)
+    assert memory.generate_issue_signature(data) == design_signature(data)
+
+
+def test_fingerprint_groups_rewordings_with_different_numbers() -> None:
+    a = generate_fingerprint("TIMEOUT", "qwen2.5:7b", "Model response timeout after 30 seconds")
+    b = generate_fingerprint("TIMEOUT", "qwen2.5:14b", "Model response timeout after 45 seconds")
+    c = generate_fingerprint("TIMEOUT", "qwen2.5:7b", "CUDA out of memory")
+    assert a == b
+    assert a != c
+
+
+def test_content_uid_is_deterministic_and_separates_copies() -> None:
+    row = {"id": 5, "timestamp": "2025-01-01 00:00:00.000000Z", "model_name": "m"}
+    assert content_uid(row) == content_uid({**row, "id": 9})
+    assert content_uid(row, 2) != content_uid(row, 1)
+    assert len(content_uid(row)) == 32
