@@ -42,7 +42,7 @@ from aimem.fsutil import fsync_dir, temp_path_for, translate_os_error
 from aimem.records import EXPORT_COLUMNS, Attempt, attempt_from_row
 from aimem.redact import might_hold_secret
 from aimem.store.aggregates import Fact
-from aimem.store.bulk import apply_facts, deferred_full_text, insert_new
+from aimem.store.bulk import apply_facts, deferred_full_text, import_cache, insert_new
 from aimem.timeutil import days_ago_iso, normalize_timestamp
 
 if TYPE_CHECKING:
@@ -479,7 +479,7 @@ def import_records(
     added = read = 0
     with open_rows(file, fmt) as (source, resolved, rows):
         try:
-            with store.transaction() as conn, deferred_full_text(conn):
+            with import_cache(store.conn), store.transaction() as conn, deferred_full_text(conn):
                 batch: list[Attempt] = []
                 facts: list[Fact] = []
                 for _line, attempt in iter_attempts(rows, source, redact):

@@ -131,7 +131,11 @@ def test_double_and_overlapping_imports_add_each_record_once(tmp_path: Path) -> 
         expected_rows = rows_without_id(source)
         expected_state = learned_state(source)
     with AIMemory(tmp_path / "B") as target:
+        schema = "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+        before = target.store.conn.execute(schema).fetchall()
         assert target.import_records(tmp_path / "first.ndjson")["added"] == 30
+        # The bulk path drops and re-creates the FTS trigger: the schema is unchanged.
+        assert target.store.conn.execute(schema).fetchall() == before
         again = target.import_records(tmp_path / "first.ndjson")
         assert (again["added"], again["already_present"]) == (0, 30)
         overlap = target.import_records(tmp_path / "all.json")
