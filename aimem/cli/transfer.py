@@ -107,7 +107,8 @@ def import_command(
       ssh ci-3 aimem export - | aimem import -
     """
     progress = counter("imported")
-    summary = repo(ctx, create=True).import_records(file, fmt.value, dry_run, progress)
+    # A real import creates the repository on a new machine; a dry run creates nothing.
+    summary = repo(ctx, create=not dry_run).import_records(file, fmt.value, dry_run, progress)
     done(progress)
     if as_json:
         emit_json(summary)

@@ -50,6 +50,7 @@ def test_export_usage_errors_exit_2(runner: CliRunner, demo: Path) -> None:
 def test_import_json_summary_and_dry_run(runner: CliRunner, demo: Path, tmp_path: Path) -> None:
     runner.invoke(app, ["export", str(tmp_path / "h.ndjson")], catch_exceptions=False)
     other = tmp_path / "B"
+    assert runner.invoke(app, ["--dir", str(other), "init"]).exit_code == 0
     dry = runner.invoke(
         app, ["--dir", str(other), "import", str(tmp_path / "h.ndjson"), "--dry-run"]
     )
@@ -140,3 +141,14 @@ def test_kb_import_cli(runner: CliRunner, demo: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0
     shown = orjson.loads(runner.invoke(app, ["kb", "show"]).stdout)
     assert shown["imported"]["tips"] == ["pull first"]
+
+
+def test_dry_run_import_does_not_create_a_repository(
+    runner: CliRunner, demo: Path, tmp_path: Path
+) -> None:
+    runner.invoke(app, ["export", str(tmp_path / "h.ndjson")], catch_exceptions=False)
+    result = runner.invoke(
+        app, ["--dir", str(tmp_path / "new"), "import", str(tmp_path / "h.ndjson"), "--dry-run"]
+    )
+    assert result.exit_code == 1 and "not an aimem repository" in result.stderr
+    assert not (tmp_path / "new").exists()
