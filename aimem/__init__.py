@@ -6,11 +6,14 @@ cheap: the heavy modules load on first use, so ``aimem --version`` stays fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from aimem._version import __version__
 
+# Not ``typing.TYPE_CHECKING``: importing typing costs milliseconds on every
+# ``aimem --version`` and completion request; type checkers know this name.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from aimem.errors import (
         AimemError,
         BundleError,

@@ -10,7 +10,6 @@ did not write last: a corrupt or hand-edited file is reported instead.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -125,6 +124,8 @@ def _fingerprint(path: Path) -> dict[str, Any] | None:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
+    import hashlib  # here, not at import: read-only commands skip loading OpenSSL
+
     return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
@@ -143,6 +144,11 @@ class KnowledgeFile:
         if actual is None:
             return "missing"
         if recorded is None or recorded.get("sha256") != actual["sha256"]:
+            pending = self._recorded("kb_file_pending")
+            if pending is not None and pending.get("sha256") == actual["sha256"]:
+                # aimem wrote this file but was stopped before recording that it did.
+                current = pending.get("generation") == self.store.generation()
+                return "current" if current else "stale"
             try:
                 orjson.loads(self.path.read_bytes())
             except orjson.JSONDecodeError:
@@ -150,8 +156,8 @@ class KnowledgeFile:
             return "modified"
         return "current" if recorded.get("generation") == self.store.generation() else "stale"
 
-    def _recorded(self) -> dict[str, Any] | None:
-        text = self.store.get_meta("kb_file")
+    def _recorded(self, key: str = "kb_file") -> dict[str, Any] | None:
+        text = self.store.get_meta(key)
         return None if text is None else dict(orjson.loads(text))
 
     def adopt_legacy(self) -> bool:
@@ -173,6 +179,13 @@ class KnowledgeFile:
                 if not backup.exists():
                     atomic_write(backup, self.path.read_bytes())
                 merge_entries(self.store, content, str(self.path))
+            else:
+                # An aimem file this database has no record of (the database was
+                # replaced or re-created): keep it before writing the new one.
+                orphan = self.path.with_name(self.path.name + ".orphan")
+                if orphan.exists():
+                    orphan = self.path.with_name(f"{self.path.name}.orphan-{os.getpid()}")
+                atomic_write(orphan, self.path.read_bytes())
             self._write()
         return True
 
@@ -205,17 +218,20 @@ class KnowledgeFile:
             self.store.conn.execute("COMMIT")
         document["updated_at"] = now_iso()
         data = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+        import hashlib
+
+        record = orjson.dumps(
+            {
+                "generation": document["generation"],
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+            }
+        ).decode()
+        # Announced before the rename, so a kill between the rename and the final
+        # record still leaves a file aimem knows as its own (not "modified" forever).
+        self.store.set_meta("kb_file_pending", record)
         atomic_write(self.path, data)
-        self.store.set_meta(
-            "kb_file",
-            orjson.dumps(
-                {
-                    "generation": document["generation"],
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "size": len(data),
-                }
-            ).decode(),
-        )
+        self.store.set_meta("kb_file", record)
 
     def load(self) -> dict[str, Any]:
         """The file's content, or CorruptRepositoryError naming the problem."""

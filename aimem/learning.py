@@ -64,7 +64,12 @@ def _pattern(
 
 
 def exact_patterns(
-    store: Store, issue_type: str | None = None, signature: str | None = None
+    store: Store,
+    issue_type: str | None = None,
+    signature: str | None = None,
+    *,
+    min_attempts: int = 0,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     return [
         _pattern(
@@ -78,7 +83,13 @@ def exact_patterns(
             row["best_fix"],
             row["last_seen"],
         )
-        for row in store.exact_patterns(issue_type=issue_type, signature=signature)
+        for row in store.exact_patterns(
+            issue_type=issue_type,
+            signature=signature,
+            min_attempts=min_attempts,
+            limit=limit,
+            order="attempts" if limit is None else "name",
+        )
     ]
 
 
@@ -211,7 +222,13 @@ def patterns(
     kinds = [kind] if kind else list(PATTERN_KINDS)
     found: list[dict[str, Any]] = []
     for name in kinds:
-        found.extend(builders[name](store, issue_type))
+        if name == "exact":
+            # Exact patterns sort first and confidence grows with attempts, so
+            # the filter and the limit go to SQL instead of building every row.
+            floor = next(a for a in range(11) if confidence(a) >= min_confidence)
+            found.extend(exact_patterns(store, issue_type, min_attempts=floor, limit=limit))
+        else:
+            found.extend(builders[name](store, issue_type))
     found = [p for p in found if p["confidence"] >= min_confidence]
     order = {name: i for i, name in enumerate(PATTERN_KINDS)}
     found.sort(key=lambda p: (order[p["kind"]], -p["attempts"], p["name"]))

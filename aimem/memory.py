@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from aimem import analytics, context, learning
-from aimem.errors import InvalidInputError, NotFoundError
+from aimem.errors import CorruptRepositoryError, InvalidInputError, NotFoundError
 from aimem.fsutil import atomic_write
 from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
 from aimem.paths import FILE_MODE, Layout, create_layout, require_existing, resolve_repository
@@ -47,6 +47,15 @@ def _check_limit(limit: Any, name: str = "limit") -> int:
     return limit
 
 
+def _write_file(output_file: str | os.PathLike[str], data: bytes) -> None:
+    """atomic_write, with a missing folder or a refused write as a one-line error."""
+    try:
+        atomic_write(Path(output_file), data)
+    except OSError as error:
+        problem = f"cannot write: {error.strerror or error}"
+        raise InvalidInputError("", problem, str(output_file)) from None
+
+
 class AIMemory:
     """The memory of an AI auto-fix framework, stored in one repository folder.
 
@@ -71,6 +80,14 @@ class AIMemory:
                 os.close(os.open(self.layout.database, os.O_WRONLY | os.O_CREAT, FILE_MODE))
         else:
             self.layout = require_existing(root)
+            if self.layout.database.stat().st_size == 0:
+                # Opening would silently make it a new, blank database (found by
+                # tests/reliability/test_faults.py): refuse; 'aimem init' re-creates.
+                raise CorruptRepositoryError(
+                    f"{self.layout.database} is empty (0 bytes): the history is missing",
+                    hint="restore a backup, or run 'aimem init' to start a blank history "
+                    "(the knowledge base file is kept as knowledge_base.json.orphan)",
+                )
         if redact_secrets is None:
             redact_secrets = os.environ.get("AIMEM_REDACT", "1") not in ("0", "false", "no", "off")
         self.redact_secrets = redact_secrets
@@ -489,7 +506,7 @@ class AIMemory:
     def export_knowledge_base(self, output_file: str | os.PathLike[str]) -> str:
         """Write the knowledge base to ``output_file`` (atomically); return the path."""
         data = orjson.dumps(self.knowledge_base, option=orjson.OPT_INDENT_2) + b"\n"
-        atomic_write(Path(output_file), data)
+        _write_file(output_file, data)
         return str(output_file)
 
     # ---- reports -------------------------------------------------------------
@@ -510,7 +527,7 @@ class AIMemory:
     def export_insights(self, output_file: str | os.PathLike[str]) -> None:
         """Write ``insights_report()`` to ``output_file`` as JSON (atomically)."""
         data = orjson.dumps(self.insights_report(), option=orjson.OPT_INDENT_2) + b"\n"
-        atomic_write(Path(output_file), data)
+        _write_file(output_file, data)
 
     # ---- moving memory: export, import, backup (issue 5) ---------------------
 

@@ -8,10 +8,10 @@ hashes to the same value.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -26,6 +26,8 @@ def generate_issue_signature(issue_data: Mapping[str, Any]) -> str:
         str(len(issue_data.get("actual_response", ""))),
     ]
     signature_text = "|".join(signature_parts)
+    import hashlib  # here, not at import: loading OpenSSL is a cost read-only commands skip
+
     return hashlib.md5(signature_text.encode()).hexdigest()[:16]
 
 
@@ -35,33 +37,40 @@ def model_family(model_name: str) -> str:
 
 
 # Order matters: the broad shapes (timestamps, uuids, paths) go before bare numbers.
-_NOISE = [
-    (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"), "<ts>"),
-    (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
-    (re.compile(r"\b\d{1,2}:\d{2}(:\d{2})?\b"), "<time>"),
-    (
-        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
-        "<id>",
-    ),
-    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b", re.I), "<hash>"),
-    (re.compile(r"https?://\S+"), "<url>"),
-    (re.compile(r"(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?"), "<path>"),
-    (re.compile(r"\b([a-z][\w.-]*):[\w.-]*\d[\w.-]*\b", re.I), r"\1"),
-    (
-        re.compile(
-            r"\b\d+(\.\d+)?\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hours?)\b", re.I
+@lru_cache(maxsize=1)
+def _noise() -> list[tuple[re.Pattern[str], str]]:
+    # Compiled on first use, not at import (start-up of read-only commands).
+    return [
+        (
+            re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"),
+            "<ts>",
         ),
-        "<duration>",
-    ),
-    (re.compile(r"\b(0x)?\d+(\.\d+)?\b"), "<n>"),
-    (re.compile(r"\s+"), " "),
-]
+        (re.compile(r"\d{4}-\d{2}-\d{2}"), "<date>"),
+        (re.compile(r"\b\d{1,2}:\d{2}(:\d{2})?\b"), "<time>"),
+        (
+            re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
+            "<id>",
+        ),
+        (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b", re.I), "<hash>"),
+        (re.compile(r"https?://\S+"), "<url>"),
+        (re.compile(r"(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?"), "<path>"),
+        (re.compile(r"\b([a-z][\w.-]*):[\w.-]*\d[\w.-]*\b", re.I), r"\1"),
+        (
+            re.compile(
+                r"\b\d+(\.\d+)?\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hours?)\b",
+                re.I,
+            ),
+            "<duration>",
+        ),
+        (re.compile(r"\b(0x)?\d+(\.\d+)?\b"), "<n>"),
+        (re.compile(r"\s+"), " "),
+    ]
 
 
 def normalize_text(text: str) -> str:
     """Strip the parts of a message that vary between occurrences of one failure."""
     cleaned = text.lower()
-    for pattern, replacement in _NOISE:
+    for pattern, replacement in _noise():
         cleaned = pattern.sub(replacement, cleaned)
     return cleaned.strip()
 
@@ -76,6 +85,8 @@ def generate_fingerprint(
         normalize_text(description),
         normalize_text(response[:2000]),
     ]
+    import hashlib
+
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
@@ -95,6 +106,8 @@ def content_uid(row: Mapping[str, Any], occurrence: int = 1) -> str:
     ``occurrence`` separates byte-identical rows: the n-th copy in id order gets n.
     """
     payload = {k: v for k, v in row.items() if k not in ("id", "uid")}
+    import hashlib
+
     digest = hashlib.sha256(canonical_json(payload))
     if occurrence > 1:
         digest.update(f"#{occurrence}".encode())
@@ -103,4 +116,6 @@ def content_uid(row: Mapping[str, Any], occurrence: int = 1) -> str:
 
 def fix_key(fix_commands: list[str]) -> str:
     """A short stable key for one list of fix commands."""
+    import hashlib
+
     return hashlib.blake2b(canonical_json(fix_commands), digest_size=8).hexdigest()

@@ -19,16 +19,22 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.stdout.write(f"aimem {__version__}\n")
         return
-    if args in ([], ["--help"], ["-h"]):
+    if args in (["--help"], ["-h"]):
         from aimem.cli._helptext import ROOT_HELP
 
         sys.stdout.write(ROOT_HELP)
         return
+    if not args:
+        # No command is a usage error: help on stderr, exit 2 (as ``aimem kb``).
+        from aimem.cli._helptext import ROOT_HELP
+
+        sys.stderr.write(ROOT_HELP)
+        sys.exit(2)
     if args and args[0] == "__complete":
         from aimem.cli._complete import complete
 
         complete(args[1:])
         return
-    from aimem.cli.app import app
+    from aimem.cli.app import for_args
 
-    app(args=args, prog_name="aimem")
+    for_args(args)(args=args, prog_name="aimem")

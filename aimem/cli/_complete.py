@@ -1,18 +1,23 @@
-"""Dynamic completion values: ``aimem __complete KIND [PREFIX]``.
+"""Dynamic completion values: ``aimem __complete KIND [PREFIX] [--dir DIR]``.
 
 The shell scripts in completions/ know every command and option statically
 and call this only for values that live in the repository (model names, issue
 types, fixer types, segment names). It opens the database read-only with the
-standard library alone, prints one value per line, and never fails loudly: a
-completion request must not print errors into the user's prompt.
+standard library alone (no typer, no pathlib: a completion request runs on
+every Tab), reads the small aggregate table rather than the history, prints
+one value per line, and never fails loudly: a completion request must not
+print errors into the user's prompt.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
-from pathlib import Path
+
+# The same names as aimem.paths (a test keeps them equal); importing that
+# module would load dataclasses and pathlib.
+REPOSITORY_NAME = "AIMemory"
+DATABASE_NAME = "ai_memory.db"
 
 STANDARD_ISSUE_TYPES = (
     "MODEL_NOT_AVAILABLE",
@@ -23,7 +28,8 @@ STANDARD_ISSUE_TYPES = (
     "CUSTOM",
 )
 KNOWN_FIXERS = ("claude", "qwen", "gpt", "gemini", "custom")
-QUERIES = {
+KINDS = ("models", "issue-types", "fixers", "segments")
+QUERIES: dict[str, tuple[str | None, ...]] = {
     "models": (
         "SELECT DISTINCT model_name FROM aimem_totals",
         "SELECT DISTINCT model_name FROM fix_history",
@@ -40,30 +46,46 @@ QUERIES = {
 }
 
 
-def _database(directory: str | None) -> Path | None:
-    from aimem.paths import DATABASE_NAME, find_repository
+def _find_database(start: str) -> str | None:
+    here = os.path.abspath(start)
+    while True:
+        candidate = os.path.join(here, REPOSITORY_NAME, DATABASE_NAME)
+        if os.path.isfile(candidate):
+            return candidate
+        if os.path.basename(here) == REPOSITORY_NAME:
+            candidate = os.path.join(here, DATABASE_NAME)
+            if os.path.isfile(candidate):
+                return candidate
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
 
-    if directory:
-        path = Path(directory).expanduser() / DATABASE_NAME
-        return path if path.is_file() else None
-    env = os.environ.get("AIMEM_DIR")
-    if env:
-        path = Path(env).expanduser() / DATABASE_NAME
-        return path if path.is_file() else None
-    found = find_repository()
-    return found / DATABASE_NAME if found else None
+
+def _database(directory: str | None) -> str | None:
+    """The database of ``--dir``, else ``$AIMEM_DIR``, else the nearest ``AIMemory/``."""
+    chosen = directory or os.environ.get("AIMEM_DIR")
+    if chosen:
+        path = os.path.join(os.path.expanduser(chosen), DATABASE_NAME)
+        return path if os.path.isfile(path) else None
+    try:
+        return _find_database(os.getcwd())
+    except OSError:
+        return None
 
 
 def values(kind: str, directory: str | None = None) -> list[str]:
-    """The completion candidates of one kind (unsorted duplicates removed)."""
+    """The completion candidates of one kind (duplicates removed, first seen first)."""
     found: list[str] = []
     if kind == "issue-types":
         found.extend(STANDARD_ISSUE_TYPES)
     if kind == "fixers":
         found.extend(KNOWN_FIXERS)
-    database = _database(directory)
     queries = QUERIES.get(kind)
+    database = _database(directory) if queries else None
     if database is not None and queries is not None:
+        import sqlite3
+
         try:
             conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.5)
             try:
@@ -79,22 +101,17 @@ def values(kind: str, directory: str | None = None) -> list[str]:
                 conn.close()
         except sqlite3.Error:
             pass
-    seen: set[str] = set()
-    unique = []
-    for value in found:
-        if value not in seen:
-            seen.add(value)
-            unique.append(value)
-    return unique
+    return list(dict.fromkeys(found))
 
 
 def complete(args: list[str]) -> None:
     """``__complete KIND [PREFIX] [--dir DIR]``: print matching values, one per line."""
     directory = None
-    if "--dir" in args:
-        index = args.index("--dir")
-        directory = args[index + 1] if index + 1 < len(args) else None
-        args = args[:index] + args[index + 2 :]
+    for flag in ("--dir", "-C"):
+        if flag in args:
+            index = args.index(flag)
+            directory = args[index + 1] if index + 1 < len(args) else None
+            args = args[:index] + args[index + 2 :]
     if not args:
         return
     kind = args[0]

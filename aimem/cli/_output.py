@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from enum import Enum
 from typing import Any
 
-import typer
+from aimem.cli._click import click_exceptions
 
 
 class Format(str, Enum):
@@ -29,7 +29,7 @@ JSON_HELP = "Shortcut for --format json."
 def resolve_format(fmt: Format | None, as_json: bool, default: Format = Format.table) -> Format:
     """Combine --format and --json; contradicting values are a usage error."""
     if as_json and fmt not in (None, Format.json):
-        raise typer.BadParameter("--json contradicts --format " + str(fmt.value if fmt else ""))
+        raise click_exceptions.UsageError(f"--json contradicts --format {fmt.value if fmt else ''}")
     if as_json:
         return Format.json
     return fmt or default
@@ -59,9 +59,22 @@ def emit_json(value: Any, pretty: bool = True) -> None:
     sys.stdout.flush()
 
 
+_TIMESTAMP_LENGTH = len("2026-01-15 12:34:56Z")
+
+
 def _cell(value: Any, width: int | None = 60) -> str:
     if value is None:
         return ""
+    if (
+        isinstance(value, str)
+        and len(value) >= _TIMESTAMP_LENGTH
+        and value.endswith("Z")
+        and value[4] == "-"
+        and value[10] in " T"
+        and value[13] == ":"
+    ):
+        # Tables are for people: UTC to the minute (JSON keeps the full timestamp).
+        return value[:10] + " " + value[11:16]
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):

@@ -9,6 +9,7 @@ one-line internal error (``AIMEM_DEBUG=1`` re-raises for a traceback).
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import sys
 from collections.abc import Sequence
@@ -19,9 +20,11 @@ import typer
 from typer.core import TyperGroup
 
 from aimem._version import __version__
-from aimem.cli._click import click_exceptions
+from aimem.cli._click import click, click_exceptions
 from aimem.cli._context import RepoHandle
 from aimem.errors import AimemError
+
+HELP_WIDTH = 80
 
 
 def _debug() -> bool:
@@ -81,9 +84,7 @@ class AimemGroup(TyperGroup):
             sys.stderr.write("\n")
             code = 130
         except BrokenPipeError:
-            # A closed pipe (aimem ... | head) is not an error worth a traceback.
-            with contextlib.suppress(OSError):
-                sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            _quiet_stdout()
             code = 141
         except Exception as failure:
             if _debug():
@@ -97,18 +98,36 @@ class AimemGroup(TyperGroup):
             sys.exit(code)
         return code
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # typer turns a closed pipe into a silent exit 1 before main() sees it;
+        # report it as the shell does for SIGPIPE (141), like git and cat.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise typer.Exit(141) from None
+
+
+def _quiet_stdout() -> None:
+    """A closed pipe (aimem ... | head) is not an error worth a message or traceback."""
+    with contextlib.suppress(OSError):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+
 
 app = typer.Typer(
     cls=AimemGroup,
     name="aimem",
-    help="aimem: the memory and learning system of an AI auto-fix framework.\n\n"
-    "Records every fix attempt, learns which fixes work for which issue and model, "
-    "and hands a fixer the history that helps it next time.",
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # A fixed width makes help identical everywhere: aimem/cli/_helptext.py
+    # serves the root help without typer, and the man pages reuse the text.
+    context_settings={
+        "help_option_names": ["-h", "--help"],
+        "terminal_width": HELP_WIDTH,
+        "max_content_width": HELP_WIDTH,
+    },
 )
 
 
@@ -126,6 +145,7 @@ def root(
         typer.Option(
             "--dir",
             "-C",
+            metavar="DIR",
             help="The repository folder (AIMemory/). Default: $AIMEM_DIR, else the nearest "
             "AIMemory/ here or in a parent.",
             file_okay=False,
@@ -141,17 +161,62 @@ def root(
     """aimem: the memory and learning system of an AI auto-fix framework.
 
     Records every fix attempt, learns which fixes work for which issue and model,
-    and hands a fixer the history that helps it next time.
+    and hands a fixer the history that helps it next time. Run 'aimem COMMAND
+    --help' for a command's options, or 'man aimem'.
+
+    \b
+    Examples:
+      aimem init --demo && aimem stats
+      aimem context --model qwen2.5:7b --issue-type TIMEOUT
     """
     handle = RepoHandle(directory)
     ctx.obj = handle
     ctx.call_on_close(handle.close)
 
 
+def for_args(args: Sequence[str]) -> typer.Typer:
+    """``app`` trimmed to the one command these arguments run.
+
+    typer builds the click object of every registered command before running
+    one; trimming the others saves milliseconds on every call. Anything this
+    cannot recognise (no command, an unknown one, a root option other than
+    --dir) gets the whole app, so help and error messages are unchanged.
+    """
+    name = None
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("--dir", "-C"):
+            skip = True
+        elif arg.startswith("--dir=") or (arg.startswith("-C") and len(arg) > 2):
+            continue
+        elif arg.startswith("-"):
+            return app
+        else:
+            name = arg
+            break
+    commands = [c for c in app.registered_commands if name is not None and c.name == name]
+    groups = [g for g in app.registered_groups if name is not None and g.name == name]
+    if len(commands) + len(groups) != 1:
+        return app
+    trimmed = copy.copy(app)
+    trimmed.registered_commands = commands
+    trimmed.registered_groups = groups
+    return trimmed
+
+
 def _register() -> None:
     # Each module adds its commands to ``app``; imported here so that the fast
     # paths in aimem.cli (--version, --help, completion) never load them.
-    from aimem.cli import backup, init, kb, query, record, transfer  # noqa: F401
+    from aimem.cli import init, kb, query, record  # noqa: F401
+
+    _register_transfer()
+
+
+def _register_transfer() -> None:
+    # Issue 5, listed after the commands above: export, import, backup, verify, restore.
+    from aimem.cli import backup  # noqa: F401  (it registers aimem.cli.transfer first)
 
 
 _register()

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from aimem.cli import transfer as _transfer  # noqa: F401 (export/import are listed first)
 from aimem.cli._context import RepoHandle, repo
 from aimem.cli._output import emit_json, note, write
 from aimem.cli.app import app

@@ -17,14 +17,18 @@ def init_command(
     path: Annotated[
         Path | None,
         typer.Argument(
-            help="Folder in which to create AIMemory/ (default: --dir, else here).", file_okay=False
+            help="Folder in which to create AIMemory/ (default: --dir, else here).",
+            file_okay=False,
+            metavar="PATH",
         ),
     ] = None,
     demo: Annotated[
         bool,
         typer.Option("--demo", help="Fill the new repository with a realistic generated history."),
     ] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed of the demo history.")] = 7,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed of the demo history.", metavar="N")
+    ] = 7,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Create an aimem repository (AIMemory/), optionally with demo history.

@@ -11,7 +11,13 @@ from aimem.cli._context import repo
 from aimem.cli._output import emit_json, note
 from aimem.cli.app import app
 
-kb_app = typer.Typer(help="Show, import and export the knowledge base.", no_args_is_help=True)
+kb_app = typer.Typer(
+    help="Show, import and export the knowledge base.\n\n"
+    "The knowledge base is what aimem has learned, per issue type and model, as JSON\n"
+    "(AIMemory/knowledge_base.json is kept up to date from the database).\n\n"
+    "\b\nExamples:\n  aimem kb show\n  aimem kb export kb.json\n  aimem kb import kb.json",
+    no_args_is_help=True,
+)
 app.add_typer(kb_app, name="kb")
 
 
@@ -29,7 +35,9 @@ def kb_show(ctx: typer.Context) -> None:
 @kb_app.command(name="import")
 def kb_import(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="A knowledge base JSON file.", dir_okay=False)],
+    file: Annotated[
+        Path, typer.Argument(help="A knowledge base JSON file.", dir_okay=False, metavar="FILE")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Merge a knowledge base file into this repository's (the design's import).
@@ -49,7 +57,8 @@ def kb_import(
 def kb_export(
     ctx: typer.Context,
     file: Annotated[
-        Path, typer.Argument(help="Where to write the knowledge base.", dir_okay=False)
+        Path,
+        typer.Argument(help="Where to write the knowledge base.", dir_okay=False, metavar="FILE"),
     ],
 ) -> None:
     """Write the knowledge base to FILE (atomically).

@@ -3,6 +3,7 @@ similar, context, search."""
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 
 import typer
@@ -23,17 +24,45 @@ from aimem.cli.app import app
 FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", help=FORMAT_HELP)]
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 LimitOpt = Annotated[
-    int, typer.Option("--limit", "-n", help="At most this many rows.", min=1, max=10000)
+    int,
+    typer.Option("--limit", "-n", help="At most this many rows.", min=1, max=10000, metavar="N"),
 ]
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model name, e.g. qwen2.5:7b.")]
-TypeOpt = Annotated[str, typer.Option("--issue-type", "-t", help="Issue type, e.g. TIMEOUT.")]
+OptionalLimitOpt = Annotated[
+    int | None,
+    typer.Option("--limit", "-n", help="At most this many rows.", min=1, max=10000, metavar="N"),
+]
+ModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help="Model name, e.g. qwen2.5:7b.", metavar="MODEL")
+]
+TypeOpt = Annotated[
+    str, typer.Option("--issue-type", "-t", help="Issue type, e.g. TIMEOUT.", metavar="TYPE")
+]
+IssueTypeFilterOpt = Annotated[
+    str | None,
+    typer.Option("--issue-type", "-t", help="Only this issue type.", metavar="TYPE"),
+]
 PromptOpt = Annotated[
-    str | None, typer.Option("--prompt", help="The test prompt (for the exact signature).")
+    str | None,
+    typer.Option("--prompt", help="The test prompt (for the exact signature).", metavar="TEXT"),
 ]
 ResponseOpt = Annotated[
-    str | None, typer.Option("--response", help="The model's response (for the exact signature).")
+    str | None,
+    typer.Option(
+        "--response", help="The model's response (for the exact signature).", metavar="TEXT"
+    ),
 ]
-DescriptionOpt = Annotated[str | None, typer.Option("--description", "-d", help="What went wrong.")]
+DescriptionOpt = Annotated[
+    str | None, typer.Option("--description", "-d", help="What went wrong.", metavar="TEXT")
+]
+
+
+class PatternKind(str, Enum):
+    """The pattern kinds of aimem.learning (the design's "Pattern Recognition")."""
+
+    exact = "exact"
+    model = "model"
+    general = "general"
+    temporal = "temporal"
 
 
 def _outcome(row: dict[str, Any]) -> str:
@@ -94,6 +123,7 @@ def models_command(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt =
       aimem models
       aimem models --format csv > models.csv
     """
+    chosen = resolve_format(fmt, as_json)
     rows = repo(ctx).models()
     emit_rows(
         rows,
@@ -106,7 +136,7 @@ def models_command(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt =
             "issue_types",
             "last_seen",
         ],
-        resolve_format(fmt, as_json),
+        chosen,
         ["model", "attempts", "verified", "rate", "rate ≥ (95%)", "issue types", "last seen"],
         "no models recorded yet",
     )
@@ -115,10 +145,10 @@ def models_command(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt =
 @app.command(name="recent")
 def recent_command(
     ctx: typer.Context,
-    days: Annotated[float, typer.Argument(help="How many days back.", min=0.001)] = 7,
-    limit: Annotated[
-        int | None, typer.Option("--limit", "-n", help="At most this many rows.", min=1)
-    ] = None,
+    days: Annotated[
+        float, typer.Argument(help="How many days back.", min=0.001, max=36500, metavar="DAYS")
+    ] = 7,
+    limit: OptionalLimitOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -129,13 +159,14 @@ def recent_command(
       aimem recent
       aimem recent 30 --format ndjson
     """
+    chosen = resolve_format(fmt, as_json)
     rows = repo(ctx).recent(days, limit)
     for row in rows:
         row["outcome"] = _outcome(row)
     emit_rows(
         rows,
         ["id", "timestamp", "model_name", "issue_type", "fixer_type", "outcome", "fix_commands"],
-        resolve_format(fmt, as_json),
+        chosen,
         ["id", "time (UTC)", "model", "issue type", "fixer", "outcome", "commands"],
         f"no attempts in the last {days:g} days",
     )
@@ -144,9 +175,7 @@ def recent_command(
 @app.command(name="successful")
 def successful_command(
     ctx: typer.Context,
-    issue_type: Annotated[
-        str | None, typer.Option("--issue-type", "-t", help="Only this issue type.")
-    ] = None,
+    issue_type: IssueTypeFilterOpt = None,
     limit: LimitOpt = 10,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
@@ -158,6 +187,7 @@ def successful_command(
       aimem successful
       aimem successful --issue-type TIMEOUT --json
     """
+    chosen = resolve_format(fmt, as_json)
     rows = repo(ctx).successful_strategies(issue_type, limit)
     emit_rows(
         rows,
@@ -170,7 +200,7 @@ def successful_command(
             "wilson_low",
             "last_success",
         ],
-        resolve_format(fmt, as_json),
+        chosen,
         ["issue type", "fix", "verified", "attempts", "rate", "rate ≥ (95%)", "last success"],
         "no verified successes yet",
     )
@@ -180,20 +210,21 @@ def successful_command(
 def patterns_command(
     ctx: typer.Context,
     kind: Annotated[
-        str | None, typer.Option("--kind", "-k", help="exact, model, general or temporal.")
+        PatternKind | None,
+        typer.Option("--kind", "-k", help="Only this kind of pattern (default: all)."),
     ] = None,
     min_confidence: Annotated[
         float,
         typer.Option(
-            "--min-confidence", help="Only patterns at least this confident (0-1).", min=0, max=1
+            "--min-confidence",
+            help="Only patterns at least this confident (0-1).",
+            min=0,
+            max=1,
+            metavar="X",
         ),
     ] = 0.0,
-    issue_type: Annotated[
-        str | None, typer.Option("--issue-type", "-t", help="Only this issue type.")
-    ] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", "-n", help="At most this many rows.", min=1)
-    ] = None,
+    issue_type: IssueTypeFilterOpt = None,
+    limit: OptionalLimitOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -205,7 +236,8 @@ def patterns_command(
       aimem patterns --kind temporal
       aimem patterns --kind exact --min-confidence 0.5 --json
     """
-    rows = repo(ctx).patterns(kind, min_confidence, issue_type, limit)
+    chosen = resolve_format(fmt, as_json)
+    rows = repo(ctx).patterns(kind.value if kind else None, min_confidence, issue_type, limit)
     emit_rows(
         rows,
         [
@@ -218,7 +250,7 @@ def patterns_command(
             "best_fix",
             "last_seen",
         ],
-        resolve_format(fmt, as_json),
+        chosen,
         [
             "kind",
             "pattern",
@@ -237,7 +269,10 @@ def patterns_command(
 def analytics_command(
     ctx: typer.Context,
     days: Annotated[
-        int, typer.Option("--days", help="Window of the daily statistics.", min=1, max=3650)
+        int,
+        typer.Option(
+            "--days", help="Window of the daily statistics.", min=1, max=3650, metavar="DAYS"
+        ),
     ] = 30,
     as_json: JsonOpt = False,
 ) -> None:
@@ -307,10 +342,10 @@ def similar_command(
     Example:
       aimem similar --model qwen2.5:7b --issue-type TIMEOUT --prompt "Write a haiku"
     """
+    chosen = resolve_format(fmt, as_json)
     found = repo(ctx).query_similar_issues(
         _issue(model, issue_type, prompt, response, description), limit
     )
-    chosen = resolve_format(fmt, as_json)
     if chosen is Format.json:
         emit_json(found)
         return
@@ -340,7 +375,10 @@ def context_command(
     response: ResponseOpt = None,
     description: DescriptionOpt = None,
     max_chars: Annotated[
-        int, typer.Option("--max-chars", help="Upper bound on the context's length.", min=200)
+        int,
+        typer.Option(
+            "--max-chars", help="Upper bound on the context's length.", min=200, metavar="N"
+        ),
     ] = 8000,
 ) -> None:
     """Print the Markdown history a fixer should read before working on this issue.
@@ -359,7 +397,9 @@ def context_command(
 @app.command(name="search")
 def search_command(
     ctx: typer.Context,
-    text: Annotated[str, typer.Argument(help="Words to look for (all must match).")],
+    text: Annotated[
+        list[str], typer.Argument(help="Words to look for (all must match).", metavar="TEXT...")
+    ],
     limit: LimitOpt = 20,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
@@ -371,13 +411,14 @@ def search_command(
       aimem search "out of memory"
       aimem search ollama pull --json
     """
-    rows = repo(ctx).search(text, limit)
+    chosen = resolve_format(fmt, as_json)
+    rows = repo(ctx).search(" ".join(text), limit)
     for row in rows:
         row["outcome"] = _outcome(row)
     emit_rows(
         rows,
         ["id", "timestamp", "model_name", "issue_type", "outcome", "snippet"],
-        resolve_format(fmt, as_json),
+        chosen,
         ["id", "time (UTC)", "model", "issue type", "outcome", "match"],
         "no matches",
     )

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from aimem.cli._click import click_exceptions
 from aimem.cli._context import repo
 from aimem.cli._output import emit_json, write
 from aimem.cli.app import app
@@ -15,24 +16,35 @@ from aimem.cli.app import app
 def record_command(
     ctx: typer.Context,
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Model under test, e.g. qwen2.5:7b.")
+        str | None,
+        typer.Option("--model", "-m", help="Model under test, e.g. qwen2.5:7b.", metavar="MODEL"),
     ] = None,
     issue_type: Annotated[
         str | None,
         typer.Option(
-            "--issue-type", "-t", help="TIMEOUT, MODEL_NOT_AVAILABLE, ... or CUSTOM_NAME."
+            "--issue-type",
+            "-t",
+            help="TIMEOUT, MODEL_NOT_AVAILABLE, ... or CUSTOM_NAME.",
+            metavar="TYPE",
         ),
     ] = None,
     description: Annotated[
-        str | None, typer.Option("--description", "-d", help="What went wrong.")
+        str | None, typer.Option("--description", "-d", help="What went wrong.", metavar="TEXT")
     ] = None,
     fixer: Annotated[
-        str, typer.Option("--fixer", help="The AI fixer that tried (claude, qwen, ...).")
-    ] = "claude",
-    analysis: Annotated[str, typer.Option("--analysis", help="The fixer's analysis.")] = "",
+        str | None,
+        typer.Option(
+            "--fixer", help="The AI fixer that tried: claude (default), qwen, ...", metavar="FIXER"
+        ),
+    ] = None,
+    analysis: Annotated[
+        str | None, typer.Option("--analysis", help="The fixer's analysis.", metavar="TEXT")
+    ] = None,
     command: Annotated[
         list[str] | None,
-        typer.Option("--command", "-c", help="A fix command (repeat for several)."),
+        typer.Option(
+            "--command", "-c", help="A fix command (repeat for several).", metavar="COMMAND"
+        ),
     ] = None,
     success: Annotated[
         bool | None,
@@ -47,15 +59,22 @@ def record_command(
         ),
     ] = None,
     seconds: Annotated[
-        float | None, typer.Option("--time", help="Seconds the fix took.", min=0)
+        float | None, typer.Option("--time", help="Seconds the fix took.", min=0, metavar="SECONDS")
     ] = None,
-    notes: Annotated[str | None, typer.Option("--notes", help="Free-form notes.")] = None,
+    notes: Annotated[
+        str | None, typer.Option("--notes", help="Free-form notes.", metavar="TEXT")
+    ] = None,
     prompt: Annotated[
-        str | None, typer.Option("--prompt", help="The test prompt (for the signature).")
+        str | None,
+        typer.Option("--prompt", help="The test prompt (for the signature).", metavar="TEXT"),
     ] = None,
     response: Annotated[
         str | None,
-        typer.Option("--response", help="The model's actual response (for the signature)."),
+        typer.Option(
+            "--response",
+            help="The model's actual response (for the signature).",
+            metavar="TEXT",
+        ),
     ] = None,
     json_file: Annotated[
         str | None,
@@ -85,9 +104,11 @@ def record_command(
     from aimem.cli.record_input import attempts_from_flags, read_attempts
 
     if json_file is not None:
-        flags = [model, issue_type, description, command, success, verified, prompt, response]
-        if any(f is not None for f in flags):
-            raise typer.BadParameter("--json cannot be combined with per-attempt flags")
+        flags = (model, issue_type, description, fixer, analysis, command, success, verified)
+        if any(f is not None for f in (*flags, seconds, notes, prompt, response)):
+            raise click_exceptions.UsageError(
+                "--json FILE cannot be combined with per-attempt flags"
+            )
         source, items, lines = read_attempts(json_file)
     else:
         source, lines, items = (

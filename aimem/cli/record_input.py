@@ -5,8 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import typer
-
+from aimem.cli._click import click_exceptions
 from aimem.errors import InvalidInputError
 
 
@@ -14,8 +13,8 @@ def attempts_from_flags(
     model: str | None,
     issue_type: str | None,
     description: str | None,
-    fixer: str,
-    analysis: str,
+    fixer: str | None,
+    analysis: str | None,
     commands: list[str] | None,
     success: bool | None,
     verified: bool | None,
@@ -30,12 +29,14 @@ def attempts_from_flags(
         (description, "--description"),
     ):
         if value is None:
-            raise typer.BadParameter(f"{flag} is required (or use --json FILE)")
+            raise click_exceptions.UsageError(f"{flag} is required (or use --json FILE)")
     if success is None:
-        raise typer.BadParameter("say whether the fix was applied: --success or --failure")
+        raise click_exceptions.UsageError("say whether the fix was applied: --success or --failure")
     if verified is None:
         if success:
-            raise typer.BadParameter("say whether the fix was verified: --verified or --unverified")
+            raise click_exceptions.UsageError(
+                "say whether the fix was verified: --verified or --unverified"
+            )
         verified = False
     issue: dict[str, Any] = {"model": model, "issue_type": issue_type, "description": description}
     if prompt is not None:
@@ -44,12 +45,12 @@ def attempts_from_flags(
         issue["actual_response"] = response
     return {
         "issue_data": issue,
-        "ai_response": {"analysis": analysis, "fix_commands": list(commands or [])},
+        "ai_response": {"analysis": analysis or "", "fix_commands": list(commands or [])},
         "fix_success": success,
         "verification_success": verified,
         "execution_time": seconds,
         "notes": notes,
-        "fixer_type": fixer,
+        "fixer_type": fixer or "claude",
     }
 
 

@@ -428,7 +428,18 @@ class Store:
         signature: str | None = None,
         min_attempts: int = 0,
         limit: int | None = None,
+        order: str = "attempts",
     ) -> list[dict[str, Any]]:
+        """Exact-signature pattern rows.
+
+        ``order`` is ``attempts`` (most attempts first, then newest) or ``name``
+        (most attempts first, then pattern name: the order ``patterns`` lists).
+        """
+        orders = {
+            "attempts": "coalesce(success_count, 0) + coalesce(failure_count, 0) DESC, "
+            "last_seen DESC, id",
+            "name": "coalesce(success_count, 0) + coalesce(failure_count, 0) DESC, pattern_name",
+        }
         clauses = ["coalesce(success_count, 0) + coalesce(failure_count, 0) >= ?"]
         params: list[Any] = [min_attempts]
         if issue_type is not None:
@@ -443,8 +454,7 @@ class Store:
                        coalesce(failure_count, 0), best_fix, last_seen, confidence_score,
                        issue_type, model_family
                 FROM issue_patterns WHERE {" AND ".join(clauses)}
-                ORDER BY coalesce(success_count, 0) + coalesce(failure_count, 0) DESC,
-                         last_seen DESC, id
+                ORDER BY {orders[order]}
                 LIMIT ?""",
             params,
         )

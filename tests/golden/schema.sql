@@ -1,5 +1,7 @@
 -- index aimem_fix_history_fingerprint
 CREATE INDEX aimem_fix_history_fingerprint ON fix_history(fingerprint, timestamp);
+-- index aimem_fix_history_model_time
+CREATE INDEX aimem_fix_history_model_time ON fix_history(model_name, timestamp);
 -- index aimem_fix_history_model_type
 CREATE INDEX aimem_fix_history_model_type
     ON fix_history(model_name, issue_type, verification_success, fix_success, timestamp);
@@ -11,6 +13,8 @@ CREATE UNIQUE INDEX aimem_fix_history_uid ON fix_history(uid);
 -- index aimem_fix_outcomes_rank
 CREATE INDEX aimem_fix_outcomes_rank
     ON aimem_fix_outcomes(scope, scope_key, successes DESC, last_success DESC);
+-- index aimem_issue_patterns_learned
+CREATE INDEX aimem_issue_patterns_learned ON issue_patterns(last_seen DESC, id) WHERE success_count > 0;
 -- index aimem_issue_patterns_signature
 CREATE INDEX aimem_issue_patterns_signature ON issue_patterns(issue_signature);
 -- index idx_fix_history_fixer_type

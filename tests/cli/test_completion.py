@@ -1,0 +1,253 @@
+"""Shell completion: the committed scripts, value completion, and a fast start."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aimem.cli import _complete
+from aimem.paths import DATABASE_NAME, REPOSITORY_NAME
+from tests.conftest import run_aimem
+
+ROOT = Path(__file__).resolve().parents[2]
+BASH = ROOT / "completions" / "aimem.bash"
+ZSH = ROOT / "completions" / "_aimem"
+FISH = ROOT / "completions" / "aimem.fish"
+DEMO_MODELS = {
+    "deepseek-coder:6.7b",
+    "gemma2:9b",
+    "llama3.1:8b",
+    "mistral:7b",
+    "phi3:mini",
+    "qwen2.5:14b",
+    "qwen2.5:7b",
+}
+HEAVY = ("typer", "click", "rich", "pydantic", "orjson", "zstandard", "tabulate")
+
+
+def need(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        pytest.skip(f"{binary} is not installed")
+    return path
+
+
+@pytest.fixture
+def path_with_aimem(tmp_path: Path) -> str:
+    """PATH with an ``aimem`` that runs this checkout (the scripts call it by name)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "aimem"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m aimem "$@"\n')
+    wrapper.chmod(0o755)
+    return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+
+
+def lines(data: bytes) -> list[str]:
+    return data.decode().splitlines()
+
+
+# ---- aimem __complete ------------------------------------------------------------
+
+
+def test_complete_values_from_the_repository(
+    demo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    models = run_aimem("__complete", "models")
+    assert models.returncode == 0 and models.stderr == b""
+    assert set(lines(models.stdout)) == DEMO_MODELS
+    assert set(lines(run_aimem("__complete", "models", "qwen2.5:").stdout)) == {
+        "qwen2.5:7b",
+        "qwen2.5:14b",
+    }
+    types = lines(run_aimem("__complete", "issue-types").stdout)
+    assert types[:6] == list(_complete.STANDARD_ISSUE_TYPES)
+    assert len(types) == len(set(types))
+    fixers = lines(run_aimem("__complete", "fixers", "q").stdout)
+    assert fixers == ["qwen"]
+    # --dir names the repository; without one only the standard values.
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    env = {"AIMEM_DIR": str(elsewhere / "no-repository-here")}
+    assert run_aimem("__complete", "models", "--dir", str(demo), cwd=elsewhere, env=env).stdout
+    outside = run_aimem("__complete", "models", cwd=elsewhere, env=env)
+    assert outside.returncode == 0 and outside.stdout == b"" and outside.stderr == b""
+    assert lines(run_aimem("__complete", "fixers", cwd=elsewhere, env=env).stdout) == list(
+        _complete.KNOWN_FIXERS
+    )
+    assert run_aimem("__complete", "segments").stdout == b""
+    assert run_aimem("__complete", "no-such-kind").stdout == b""
+    assert run_aimem("__complete").returncode == 0
+
+
+def test_complete_uses_the_same_names_as_paths() -> None:
+    assert (_complete.REPOSITORY_NAME, _complete.DATABASE_NAME) == (REPOSITORY_NAME, DATABASE_NAME)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--version"], ["--help"], ["__complete", "models"], ["__complete", "issue-types", "T"]],
+    ids=" ".join,
+)
+def test_fast_paths_import_nothing_heavy(demo: Path, args: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "from aimem.cli import main; main()", *args],
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    imported = {
+        line.split("|")[-1].strip()
+        for line in done.stderr.decode().splitlines()
+        if line.startswith("import time:")
+    }
+    assert "aimem.cli" in imported
+    heavy = sorted(m for m in imported if m.split(".")[0] in HEAVY)
+    assert heavy == []
+    assert not {"aimem.memory", "aimem.store", "aimem.cli.app", "typing"} & imported
+
+
+# ---- the scripts ------------------------------------------------------------------
+
+
+def test_bash_script_syntax_and_shellcheck() -> None:
+    bash = need("bash")
+    done = subprocess.run([bash, "-n", str(BASH)], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck:
+        done = subprocess.run([shellcheck, str(BASH)], capture_output=True)
+        assert done.returncode == 0, done.stdout.decode()
+
+
+def test_zsh_script_syntax() -> None:
+    done = subprocess.run([need("zsh"), "-n", str(ZSH)], capture_output=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_fish_script_syntax() -> None:
+    done = subprocess.run([need("fish"), "-n", str(FISH)], capture_output=True)
+    assert done.returncode == 0, done.stderr
+
+
+def bash_complete(words: list[str], path: str, cwd: Path) -> list[str]:
+    """Source the script, set COMP_WORDS/COMP_CWORD as bash does, call _aimem."""
+    script = (
+        f'source "{BASH}"\n'
+        'COMP_WORDS=("$@")\n'
+        "COMP_CWORD=$(($# - 1))\n"
+        'COMP_LINE="$*"\n'
+        "COMP_POINT=${#COMP_LINE}\n"
+        "_aimem\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    done = subprocess.run(
+        [need("bash"), "-c", script, "bash", *words],
+        capture_output=True,
+        env={**os.environ, "PATH": path},
+        cwd=cwd,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == b""
+    return [line for line in lines(done.stdout) if line]
+
+
+def test_bash_completion(demo: Path, path_with_aimem: str, tmp_path: Path) -> None:
+    def complete(*words: str) -> list[str]:
+        return bash_complete(list(words), path_with_aimem, tmp_path)
+
+    assert complete("aimem", "mo") == ["model", "models"]
+    commands = complete("aimem", "")
+    assert {"init", "record", "stats", "search", "kb", "context", "similar"} <= set(commands)
+    assert complete("aimem", "kb", "") == ["show", "import", "export"]
+    assert complete("aimem", "--d") == ["--dir"]
+    assert "--issue-type" in complete("aimem", "similar", "--")
+    assert complete("aimem", "stats", "-") == ["--json", "--help", "-h"]
+    assert set(complete("aimem", "similar", "--model", "")) == DEMO_MODELS
+    assert set(complete("aimem", "context", "-m", "q")) == {"qwen2.5:7b", "qwen2.5:14b"}
+    # Bash splits "qwen2.5:" at the colon; replies complete the part after it.
+    assert set(complete("aimem", "similar", "-m", "qwen2.5", ":")) == {"7b", "14b"}
+    assert set(complete("aimem", "similar", "-m", "qwen2.5", ":", "1")) == {"14b"}
+    assert set(complete("aimem", "model", "")) == DEMO_MODELS
+    assert "TIMEOUT" in complete("aimem", "successful", "--issue-type", "")
+    assert complete("aimem", "record", "--fixer", "q") == ["qwen"]
+    assert complete("aimem", "patterns", "--kind", "") == ["exact", "model", "general", "temporal"]
+    assert complete("aimem", "models", "--format", "=", "n") == ["ndjson"]
+    assert complete("aimem", "models", "--format", "c") == ["csv"]
+    assert complete("aimem", "recent", "--limit", "") == []
+    # --dir is passed on to the value lookup.
+    other = tmp_path / "other"
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "aimem", "--dir", str(other), "init"], capture_output=True
+        ).returncode
+        == 0
+    )
+    assert complete("aimem", "--dir", str(other), "similar", "-m", "") == []
+    assert set(complete("aimem", "--dir", str(demo), "model", "")) == DEMO_MODELS
+    # File and folder arguments complete paths.
+    (tmp_path / "kb-file.json").write_text("{}")
+    assert complete("aimem", "kb", "import", str(tmp_path / "kb-f")) == [
+        str(tmp_path / "kb-file.json")
+    ]
+
+
+def test_fish_completion(demo: Path, path_with_aimem: str, tmp_path: Path) -> None:
+    fish = need("fish")
+
+    def complete(line: str) -> list[str]:
+        done = subprocess.run(
+            [fish, "--no-config", "-c", f"source {FISH}; complete -C {line!r}"],
+            capture_output=True,
+            env={**os.environ, "PATH": path_with_aimem},
+            cwd=tmp_path,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return [row.split("\t")[0] for row in lines(done.stdout)]
+
+    assert complete("aimem mo") == ["model", "models"]
+    assert complete("aimem kb ") == ["export", "import", "show"]
+    assert set(complete("aimem similar --model ")) == DEMO_MODELS
+    assert set(complete("aimem model qwen")) == {"qwen2.5:7b", "qwen2.5:14b"}
+    assert complete("aimem patterns --kind t") == ["temporal"]
+    assert "--json" in complete("aimem stats -")
+
+
+def test_zsh_completion_logic(demo: Path, path_with_aimem: str, tmp_path: Path) -> None:
+    """Run the zsh script with the completion builtins replaced by printers."""
+    zsh = need("zsh")
+    harness = (
+        '_describe() { print -r -- "describe ${(j: :)${(@)reply%%:*}}" }\n'
+        'compadd() { print -r -- "compadd ${(j: :)${(@P)2}}" }\n'
+        '_files() { print -r -- "files $*" }\n'
+        'compset() { print -r -- "compset $*" }\n'
+        "compdef() { : }\n"
+        f'source "{ZSH}"\n'
+        'words=("$@"); CURRENT=$#\n'
+        "_aimem\n"
+    )
+
+    def complete(*words: str) -> list[str]:
+        done = subprocess.run(
+            [zsh, "-f", "-c", harness, "zsh", *words],
+            capture_output=True,
+            env={**os.environ, "PATH": path_with_aimem},
+            cwd=tmp_path,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return lines(done.stdout)
+
+    assert complete("aimem", "")[0].split()[:3] == ["describe", "init", "stats"]
+    assert complete("aimem", "kb", "") == ["describe show import export"]
+    models = complete("aimem", "similar", "--model", "")
+    assert models[0].split()[0] == "compadd" and set(models[0].split()[1:]) == DEMO_MODELS
+    assert complete("aimem", "patterns", "-k", "") == ["compadd exact model general temporal"]
+    assert complete("aimem", "kb", "import", "x") == ["files "]
+    assert complete("aimem", "stats", "--")[0].startswith("describe --json")
