@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
@@ -27,6 +27,9 @@ from aimem.signatures import generate_issue_signature as _signature
 from aimem.stats_math import rate, wilson_interval
 from aimem.store import Store
 from aimem.timeutil import days_ago_iso, now_iso
+
+if TYPE_CHECKING:
+    from aimem import maintenance as maintenance_types
 
 STATS_KEYS = (
     "total_fixes_attempted",
@@ -96,6 +99,7 @@ class AIMemory:
         self.knowledge_file = KnowledgeFile(self.layout, self.store)
         self._wrote = False
         self.knowledge_file.adopt_legacy()
+        self._finish_half_done()
 
     # ---- lifecycle --------------------------------------------------------
 
@@ -243,7 +247,7 @@ class AIMemory:
             "success_rate": round(rate(totals["successes"], totals["attempts"]), 3),
             "models_encountered": totals["models"],
             "issue_types_seen": totals["issue_types"],
-            "recent_activity_7days": self.store.count_since(days_ago_iso(7)),
+            "recent_activity_7days": self._count_since(days_ago_iso(7)),
             "knowledge_base_size": self.knowledge_file.size(),
             "memory_directory": str(self.memory_dir),
         }
@@ -339,8 +343,10 @@ class AIMemory:
             )
         return result
 
-    def recent(self, days: float = 7, limit: int | None = None) -> list[dict[str, Any]]:
-        """Attempts of the last ``days`` days, newest first."""
+    def recent(
+        self, days: float = 7, limit: int | None = None, *, include_archive: bool = False
+    ) -> list[dict[str, Any]]:
+        """Attempts of the last ``days`` days, newest first (archived ones too if asked)."""
         if (
             isinstance(days, bool)
             or not isinstance(days, (int, float))
@@ -350,6 +356,14 @@ class AIMemory:
             raise InvalidInputError("days", "must be a positive number of days")
         if limit is not None:
             _check_limit(limit)
+        if include_archive:
+            from aimem import maintenance
+
+            since = days_ago_iso(days)
+            rows = self.store.recent_rows(since, limit)
+            rows += maintenance.archived_rows_since(self.store, self.layout, since)
+            rows.sort(key=lambda r: (r["timestamp"], r["id"] or 0), reverse=True)
+            return rows[:limit] if limit is not None else rows
         return self.store.recent_rows(days_ago_iso(days), limit)
 
     def successful_strategies(
@@ -528,6 +542,92 @@ class AIMemory:
         """Write ``insights_report()`` to ``output_file`` as JSON (atomically)."""
         data = orjson.dumps(self.insights_report(), option=orjson.OPT_INDENT_2) + b"\n"
         _write_file(output_file, data)
+
+    # ---- archive, retention and integrity (issue #4) ----------------------
+
+    def _finish_half_done(self) -> None:
+        # A cleanup or thaw killed half-way is finished or undone by the next open.
+        from aimem import maintenance
+
+        if maintenance.recover_if_idle(self.store, self.layout):
+            self._wrote = True
+
+    def _count_since(self, since: str) -> int:
+        from aimem import maintenance
+
+        hot = self.store.count_since(since)
+        return hot + maintenance.archived_count_since(self.store, self.layout, since)
+
+    def cleanup(
+        self,
+        days: float,
+        *,
+        keep_successful: float | None = None,
+        purge: bool = False,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Archive (or with ``purge`` delete) rows older than ``days`` days.
+
+        Verified successes younger than ``keep_successful`` days stay hot.
+        Aggregates and statistics are unchanged: they count all history,
+        purged rows included. Returns what moved (see aimem.maintenance.cleanup).
+        """
+        from aimem import maintenance
+
+        result = maintenance.cleanup(
+            self.store,
+            self.layout,
+            days,
+            keep_successful=keep_successful,
+            purge=purge,
+            dry_run=dry_run,
+        )
+        if result["segments"]:
+            self._wrote = True
+        return result
+
+    def archive_segments(self) -> list[dict[str, Any]]:
+        """The segment index: name, kind, sha256, rows, time range, sizes, created at."""
+        return self.store.segments()
+
+    def iter_archived_rows(self) -> Iterator[dict[str, Any]]:
+        """Every archived row in the export row format (for ``export --include-archive``).
+
+        Segments oldest first; rows grouped inside a segment (not time order).
+        Each segment's sha256 is verified first. Purged rows are not included.
+        """
+        from aimem import maintenance
+
+        return maintenance.iter_archived_rows(self.store, self.layout)
+
+    def thaw(self, name: str) -> dict[str, Any]:
+        """Move a segment's rows back into ``fix_history`` (name or unique prefix)."""
+        from aimem import maintenance
+
+        result = maintenance.thaw(self.store, self.layout, name)
+        self._wrote = True
+        return result
+
+    def check(
+        self, quick: bool = False, repair: bool = False, dry_run: bool = False
+    ) -> maintenance_types.CheckReport:
+        """Verify the repository (see aimem.maintenance.check); ``repair`` fixes what it can."""
+        from aimem import maintenance
+
+        return maintenance.check(
+            self.store,
+            self.layout,
+            self.knowledge_file,
+            quick=quick,
+            repair=repair,
+            dry_run=dry_run,
+        )
+
+    def gc(self, vacuum: bool | None = None) -> dict[str, Any]:
+        """WAL checkpoint, optimize, ANALYZE, VACUUM when worth it; bytes reclaimed."""
+        from aimem import maintenance
+
+        return maintenance.gc(self.store, self.layout, vacuum)
 
     # ---- moving memory: export, import, backup (issue 5) ---------------------
 

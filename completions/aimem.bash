@@ -6,8 +6,9 @@
 
 _aimem_commands() {
     case "$1" in
-    '') REPLY="init stats model models recent successful patterns analytics similar context search record export import backup verify restore kb" ;;
+    '') REPLY="init stats model models recent successful patterns analytics similar context search record export import backup verify restore cleanup check gc kb archive" ;;
     'kb') REPLY="show import export" ;;
+    'archive') REPLY="list thaw" ;;
     *) REPLY="" ;;
     esac
 }
@@ -19,7 +20,7 @@ _aimem_options() {
     'stats') REPLY="--json --help -h" ;;
     'model') REPLY="--help -h" ;;
     'models') REPLY="--format -f --json --help -h" ;;
-    'recent') REPLY="--limit -n --format -f --json --help -h" ;;
+    'recent') REPLY="--limit -n --format -f --json --include-archive --help -h" ;;
     'successful') REPLY="--issue-type -t --limit -n --format -f --json --help -h" ;;
     'patterns') REPLY="--kind -k --min-confidence --issue-type -t --limit -n --format -f --json --help -h" ;;
     'analytics') REPLY="--days --json --help -h" ;;
@@ -32,10 +33,16 @@ _aimem_options() {
     'backup') REPLY="--keep --json --help -h" ;;
     'verify') REPLY="--json --help -h" ;;
     'restore') REPLY="--force --yes -y --dry-run -n --json --help -h" ;;
+    'cleanup') REPLY="--keep-successful --purge --yes -y --dry-run -n --json --help -h" ;;
+    'check') REPLY="--quick --repair --yes -y --dry-run -n --json --help -h" ;;
+    'gc') REPLY="--vacuum --no-vacuum --json --help -h" ;;
     'kb') REPLY="--help -h" ;;
     'kb show') REPLY="--help -h" ;;
     'kb import') REPLY="--json --help -h" ;;
     'kb export') REPLY="--help -h" ;;
+    'archive') REPLY="--help -h" ;;
+    'archive list') REPLY="--format -f --json --help -h" ;;
+    'archive thaw') REPLY="--json --help -h" ;;
     *) REPLY="" ;;
     esac
 }
@@ -114,6 +121,9 @@ _aimem_option_kind() {
     'import --format') REPLY='choice:auto ndjson json csv sqlite' ;;
     'import -f') REPLY='choice:auto ndjson json csv sqlite' ;;
     'backup --keep') REPLY='text' ;;
+    'cleanup --keep-successful') REPLY='text' ;;
+    'archive list --format') REPLY='choice:table json ndjson csv' ;;
+    'archive list -f') REPLY='choice:table json ndjson csv' ;;
     *) REPLY="" && return 1 ;;
     esac
 }
@@ -128,6 +138,7 @@ _aimem_argument_kind() {
     'restore 0') REPLY='file' ;;
     'kb import 0') REPLY='file' ;;
     'kb export 0') REPLY='file' ;;
+    'archive thaw 0') REPLY='segments' ;;
     *) REPLY="" ;;
     esac
 }

@@ -5,15 +5,17 @@
 function __aimem_commands --description 'aimem: subcommands of a command path'
     switch "$argv[1]"
         case ''
-            printf '%s\n' init stats model models recent successful patterns analytics similar context search record export import backup verify restore kb
+            printf '%s\n' init stats model models recent successful patterns analytics similar context search record export import backup verify restore cleanup check gc kb archive
         case 'kb'
             printf '%s\n' show import export
+        case 'archive'
+            printf '%s\n' list thaw
     end
 end
 
 function __aimem_takes_value --description 'aimem: option takes a value'
     switch "$argv[1] $argv[2]"
-        case ' --dir' ' -C' 'init --seed' 'models --format' 'models -f' 'recent --limit' 'recent -n' 'recent --format' 'recent -f' 'successful --issue-type' 'successful -t' 'successful --limit' 'successful -n' 'successful --format' 'successful -f' 'patterns --kind' 'patterns -k' 'patterns --min-confidence' 'patterns --issue-type' 'patterns -t' 'patterns --limit' 'patterns -n' 'patterns --format' 'patterns -f' 'analytics --days' 'similar --model' 'similar -m' 'similar --issue-type' 'similar -t' 'similar --prompt' 'similar --response' 'similar --description' 'similar -d' 'similar --limit' 'similar -n' 'similar --format' 'similar -f' 'context --model' 'context -m' 'context --issue-type' 'context -t' 'context --prompt' 'context --response' 'context --description' 'context -d' 'context --max-chars' 'search --limit' 'search -n' 'search --format' 'search -f' 'record --model' 'record -m' 'record --issue-type' 'record -t' 'record --description' 'record -d' 'record --fixer' 'record --analysis' 'record --command' 'record -c' 'record --time' 'record --notes' 'record --prompt' 'record --response' 'record --json' 'export --format' 'export -f' 'export --since' 'import --format' 'import -f' 'backup --keep'
+        case ' --dir' ' -C' 'init --seed' 'models --format' 'models -f' 'recent --limit' 'recent -n' 'recent --format' 'recent -f' 'successful --issue-type' 'successful -t' 'successful --limit' 'successful -n' 'successful --format' 'successful -f' 'patterns --kind' 'patterns -k' 'patterns --min-confidence' 'patterns --issue-type' 'patterns -t' 'patterns --limit' 'patterns -n' 'patterns --format' 'patterns -f' 'analytics --days' 'similar --model' 'similar -m' 'similar --issue-type' 'similar -t' 'similar --prompt' 'similar --response' 'similar --description' 'similar -d' 'similar --limit' 'similar -n' 'similar --format' 'similar -f' 'context --model' 'context -m' 'context --issue-type' 'context -t' 'context --prompt' 'context --response' 'context --description' 'context -d' 'context --max-chars' 'search --limit' 'search -n' 'search --format' 'search -f' 'record --model' 'record -m' 'record --issue-type' 'record -t' 'record --description' 'record -d' 'record --fixer' 'record --analysis' 'record --command' 'record -c' 'record --time' 'record --notes' 'record --prompt' 'record --response' 'record --json' 'export --format' 'export -f' 'export --since' 'import --format' 'import -f' 'backup --keep' 'cleanup --keep-successful' 'archive list --format' 'archive list -f'
             return 0
     end
     return 1
@@ -100,7 +102,11 @@ complete -c aimem -n '__aimem_at \'\'' -a 'import' -d 'Import records, all or no
 complete -c aimem -n '__aimem_at \'\'' -a 'backup' -d 'Write one bundle file: database snapshot, knowledge base, segments,...'
 complete -c aimem -n '__aimem_at \'\'' -a 'verify' -d 'Check a bundle: checksums, decompression, integrity_check, counts....'
 complete -c aimem -n '__aimem_at \'\'' -a 'restore' -d 'Restore a bundle into the repository folder (--dir), verified and a...'
+complete -c aimem -n '__aimem_at \'\'' -a 'cleanup' -d 'Archive rows older than DAYS into compressed segments (statistics a...'
+complete -c aimem -n '__aimem_at \'\'' -a 'check' -d 'Verify the database, the archive and the knowledge base; exit 1 on...'
+complete -c aimem -n '__aimem_at \'\'' -a 'gc' -d 'Checkpoint the WAL, optimize, analyze and (when worth it) vacuum th...'
 complete -c aimem -n '__aimem_at \'\'' -a 'kb' -d 'Show, import and export the knowledge base.'
+complete -c aimem -n '__aimem_at \'\'' -a 'archive' -d 'List and thaw archive segments (old rows moved out by \'aimem cleanu...'
 complete -c aimem -n '__aimem_in \'\'' -l 'dir' -s 'C' -x -a '(__fish_complete_directories)' -d 'The repository folder (AIMemory/). Default: $AIMEM_DIR, else the ne...'
 complete -c aimem -n '__aimem_in \'\'' -l 'version' -s 'V' -d 'Show the version and exit.'
 complete -c aimem -n '__aimem_in \'\'' -l 'help' -s 'h' -d 'Show this message and exit.'
@@ -119,6 +125,7 @@ complete -c aimem -n '__aimem_in \'models\'' -l 'help' -s 'h' -d 'Show this mess
 complete -c aimem -n '__aimem_in \'recent\'' -l 'limit' -s 'n' -x -d 'At most this many rows.'
 complete -c aimem -n '__aimem_in \'recent\'' -l 'format' -s 'f' -x -a 'table json ndjson csv' -d 'Output format: table, json, ndjson or csv.'
 complete -c aimem -n '__aimem_in \'recent\'' -l 'json' -d 'Shortcut for --format json.'
+complete -c aimem -n '__aimem_in \'recent\'' -l 'include-archive' -d 'Also read archive segments.'
 complete -c aimem -n '__aimem_in \'recent\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_in \'successful\'' -l 'issue-type' -s 't' -x -a '(__aimem_values issue-types)' -d 'Only this issue type.'
 complete -c aimem -n '__aimem_in \'successful\'' -l 'limit' -s 'n' -x -d 'At most this many rows.'
@@ -192,6 +199,21 @@ complete -c aimem -n '__aimem_in \'restore\'' -l 'dry-run' -s 'n' -d 'Check ever
 complete -c aimem -n '__aimem_in \'restore\'' -l 'json' -d 'Print JSON.'
 complete -c aimem -n '__aimem_in \'restore\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_at \'restore\' 0' -F
+complete -c aimem -n '__aimem_in \'cleanup\'' -l 'keep-successful' -x -d 'Keep verified successes hot this many days.'
+complete -c aimem -n '__aimem_in \'cleanup\'' -l 'purge' -d 'Delete the rows instead of archiving them.'
+complete -c aimem -n '__aimem_in \'cleanup\'' -l 'yes' -s 'y' -d 'Do not ask for confirmation.'
+complete -c aimem -n '__aimem_in \'cleanup\'' -l 'dry-run' -s 'n' -d 'Show what would change.'
+complete -c aimem -n '__aimem_in \'cleanup\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'cleanup\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'check\'' -l 'quick' -d 'quick_check; segment sizes only; no recomputation.'
+complete -c aimem -n '__aimem_in \'check\'' -l 'repair' -d 'Fix what can be derived; never deletes rows.'
+complete -c aimem -n '__aimem_in \'check\'' -l 'yes' -s 'y' -d 'Do not ask for confirmation.'
+complete -c aimem -n '__aimem_in \'check\'' -l 'dry-run' -s 'n' -d 'Show what would change.'
+complete -c aimem -n '__aimem_in \'check\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'check\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'gc\'' -l 'vacuum' -l 'no-vacuum' -d 'Force or skip VACUUM (default: when worth it).'
+complete -c aimem -n '__aimem_in \'gc\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'gc\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_at \'kb\'' -a 'show' -d 'Print the knowledge base as JSON (always current).'
 complete -c aimem -n '__aimem_at \'kb\'' -a 'import' -d 'Merge a knowledge base file into this repository\'s (the design\'s im...'
 complete -c aimem -n '__aimem_at \'kb\'' -a 'export' -d 'Write the knowledge base to FILE (atomically).'
@@ -202,3 +224,12 @@ complete -c aimem -n '__aimem_in \'kb import\'' -l 'help' -s 'h' -d 'Show this m
 complete -c aimem -n '__aimem_at \'kb import\' 0' -F
 complete -c aimem -n '__aimem_in \'kb export\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_at \'kb export\' 0' -F
+complete -c aimem -n '__aimem_at \'archive\'' -a 'list' -d 'List archive segments (the segment index).'
+complete -c aimem -n '__aimem_at \'archive\'' -a 'thaw' -d 'Move a segment\'s rows back into the hot table, then retire the segm...'
+complete -c aimem -n '__aimem_in \'archive\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'archive list\'' -l 'format' -s 'f' -x -a 'table json ndjson csv' -d 'Output format: table, json, ndjson or csv.'
+complete -c aimem -n '__aimem_in \'archive list\'' -l 'json' -d 'Shortcut for --format json.'
+complete -c aimem -n '__aimem_in \'archive list\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'archive thaw\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'archive thaw\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_at \'archive thaw\' 0' -a '(__aimem_values segments)'

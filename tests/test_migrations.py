@@ -35,7 +35,7 @@ def _schema(db: Path) -> str:
 
 
 def test_migration_names_are_append_only() -> None:
-    assert [m.__name__ for m in MIGRATIONS][:9] == [
+    assert [m.__name__ for m in MIGRATIONS][:11] == [
         "m001_design_schema",
         "m002_utc_timestamps",
         "m003_extra_columns",
@@ -45,6 +45,8 @@ def test_migration_names_are_append_only() -> None:
         "m007_rollups",
         "m008_full_text_search",
         "m009_rebuild_aggregates",
+        "m010_read_path_indexes",
+        "m011_segment_kind_and_pending",
     ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -211,12 +212,11 @@ def _register() -> None:
     # paths in aimem.cli (--version, --help, completion) never load them.
     from aimem.cli import init, kb, query, record  # noqa: F401
 
-    _register_transfer()
-
-
-def _register_transfer() -> None:
-    # Issue 5, listed after the commands above: export, import, backup, verify, restore.
-    from aimem.cli import backup  # noqa: F401  (it registers aimem.cli.transfer first)
+    # Issue 5's commands (export, import, backup, verify, restore), listed after
+    # the others; aimem.cli.backup registers aimem.cli.transfer first.
+    importlib.import_module("aimem.cli.backup")
+    # Issue #4's commands (cleanup, archive, check, gc), listed after the others.
+    importlib.import_module("aimem.cli.maintenance")
 
 
 _register()

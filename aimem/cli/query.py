@@ -151,6 +151,9 @@ def recent_command(
     limit: OptionalLimitOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
+    include_archive: Annotated[
+        bool, typer.Option("--include-archive", help="Also read archive segments.")
+    ] = False,
 ) -> None:
     """Show the attempts of the last DAYS days (default 7), newest first.
 
@@ -158,9 +161,10 @@ def recent_command(
     Examples:
       aimem recent
       aimem recent 30 --format ndjson
+      aimem recent 365 --include-archive
     """
     chosen = resolve_format(fmt, as_json)
-    rows = repo(ctx).recent(days, limit)
+    rows = repo(ctx).recent(days, limit, include_archive=include_archive)
     for row in rows:
         row["outcome"] = _outcome(row)
     emit_rows(

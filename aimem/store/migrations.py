@@ -189,3 +189,21 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
             step(conn)
         conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
     return len(MIGRATIONS)
+
+
+@migration
+def m011_segment_kind_and_pending(conn: sqlite3.Connection) -> None:
+    # Issue #4: segments hold full rows ("rows") or, after ``cleanup --purge``,
+    # only the facts aggregates need ("facts"); ``aimem_pending`` journals a
+    # cleanup or thaw whose file step may be half done (finished or undone on
+    # the next open or by ``check --repair``).
+    if "kind" not in _columns(conn, "aimem_segments"):
+        conn.execute("ALTER TABLE aimem_segments ADD COLUMN kind TEXT NOT NULL DEFAULT 'rows'")
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS aimem_pending (
+               name TEXT PRIMARY KEY,
+               action TEXT NOT NULL,
+               row_count INTEGER NOT NULL,
+               started_at TEXT NOT NULL
+           ) WITHOUT ROWID"""
+    )

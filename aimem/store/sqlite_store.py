@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ import orjson
 
 from aimem.errors import AimemError
 from aimem.records import EXPORT_COLUMNS, Attempt
-from aimem.store import migrations
+from aimem.store import migrations, schema
 from aimem.store.aggregates import (
     SCOPE_FAMILY_TYPE,
     SCOPE_FINGERPRINT,
@@ -598,3 +598,384 @@ class Store:
                 [(k, orjson.dumps(v).decode(), imported_at) for k, v in entries.items()],
             )
             self._bump_generation(conn)
+
+    # ---- archive segments (issue #4) -------------------------------------
+
+    def segments(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """The segment index, oldest time range first."""
+        where, params = ("WHERE kind = ?", (kind,)) if kind else ("", ())
+        rows = self._query(
+            f"""SELECT {SEGMENT_COLUMNS} FROM aimem_segments {where}
+                ORDER BY min_timestamp, max_timestamp, name""",
+            params,
+        )
+        return [dict(zip(SEGMENT_FIELDS, r, strict=True)) for r in rows]
+
+    def segment(self, name: str) -> dict[str, Any] | None:
+        row = self._one(f"SELECT {SEGMENT_COLUMNS} FROM aimem_segments WHERE name = ?", (name,))
+        return None if row is None else dict(zip(SEGMENT_FIELDS, row, strict=True))
+
+    def segments_since(self, since: str) -> list[dict[str, Any]]:
+        """Segments holding at least one row newer than ``since`` (by their time range)."""
+        rows = self._query(
+            f"SELECT {SEGMENT_COLUMNS} FROM aimem_segments WHERE max_timestamp > ? ORDER BY name",
+            (since,),
+        )
+        return [dict(zip(SEGMENT_FIELDS, r, strict=True)) for r in rows]
+
+    def archive_page(
+        self,
+        before: str,
+        keep_successes_since: str | None,
+        limit: int,
+        after: tuple[str, int] | None,
+        columns: Sequence[str],
+        order: str,
+    ) -> tuple[list[tuple[Any, ...]], tuple[str, int] | None]:
+        """The next page of rows to archive: up to ``limit`` hot rows older than
+        ``before`` in (timestamp, id) order after ``after``, returned as tuples of
+        ``columns`` plus the id, sorted by ``order``; and the page's last
+        (timestamp, id), or None when this is the last page.
+
+        Verified successes newer than ``keep_successes_since`` stay hot.
+        """
+        if not set(columns) <= set(EXPORT_COLUMNS):
+            raise AimemError(f"unknown columns {columns}")
+        sql, params = self._candidate_filter(before, keep_successes_since)
+        if after is not None:
+            sql += " AND (timestamp, id) > (?, ?)"
+            params = (*params, *after)
+        bound = self._one(
+            f"SELECT timestamp, id FROM fix_history WHERE {sql} "
+            "ORDER BY timestamp, id LIMIT 1 OFFSET ?",
+            (*params, limit - 1),
+        )
+        if bound is not None:
+            sql += " AND (timestamp, id) <= (?, ?)"
+            params = (*params, bound[0], bound[1])
+        rows = self._query(
+            f"SELECT {', '.join(columns)}, id FROM fix_history WHERE {sql} ORDER BY {order}",
+            params,
+        )
+        return [tuple(r) for r in rows], (None if bound is None else (bound[0], bound[1]))
+
+    def count_archive_candidates(
+        self, before: str, keep_successes_since: str | None
+    ) -> dict[str, Any]:
+        """How many rows ``archive_page`` would return in all, and their time range."""
+        sql, params = self._candidate_filter(before, keep_successes_since)
+        row = self._one(
+            f"SELECT count(*), min(timestamp), max(timestamp) FROM fix_history WHERE {sql}",
+            params,
+        )
+        kept = 0
+        if keep_successes_since is not None:
+            kept = self._one(
+                """SELECT count(*) FROM fix_history WHERE timestamp < ? AND timestamp >= ?
+                   AND fix_success = 1 AND verification_success = 1""",
+                (before, keep_successes_since),
+            )[0]
+        return {"rows": row[0], "min_timestamp": row[1], "max_timestamp": row[2], "kept": kept}
+
+    @staticmethod
+    def _candidate_filter(
+        before: str, keep_successes_since: str | None
+    ) -> tuple[str, tuple[Any, ...]]:
+        if keep_successes_since is None or keep_successes_since >= before:
+            return "timestamp < ?", (before,)
+        return (
+            "timestamp < ? AND NOT (fix_success = 1 AND verification_success = 1 "
+            "AND timestamp >= ?)",
+            (before, keep_successes_since),
+        )
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Journal entries of cleanups or thaws whose file step may be half done."""
+        rows = self._query(
+            "SELECT name, action, row_count, started_at FROM aimem_pending ORDER BY started_at"
+        )
+        return [
+            dict(zip(("name", "action", "row_count", "started_at"), r, strict=True)) for r in rows
+        ]
+
+    def add_pending(self, name: str, action: str, row_count: int, started_at: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                """INSERT INTO aimem_pending(name, action, row_count, started_at)
+                   VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET action = excluded.action,
+                   row_count = excluded.row_count, started_at = excluded.started_at""",
+                (name, action, row_count, started_at),
+            )
+
+    def drop_pending(self, name: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM aimem_pending WHERE name = ?", (name,))
+
+    def commit_segments(
+        self,
+        segments: Sequence[dict[str, Any]],
+        ids: Sequence[int],
+        before_commit: Callable[[], None] | None = None,
+    ) -> None:
+        """Register written, verified segments and delete their rows, in one transaction.
+
+        Raises AimemError (nothing changed) when any of the rows is no longer hot.
+        """
+        ids = sorted(ids)  # table order: far fewer page visits than time order
+        self.conn.execute("PRAGMA cache_size = -131072")  # 128 MiB for the bulk delete
+        with self.transaction() as conn:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS aimem_doomed(id INTEGER PRIMARY KEY)")
+            conn.execute("DELETE FROM temp.aimem_doomed")
+            conn.executemany("INSERT INTO temp.aimem_doomed(id) VALUES (?)", [(i,) for i in ids])
+            present = conn.execute(
+                "SELECT count(*) FROM fix_history WHERE id IN (SELECT id FROM temp.aimem_doomed)"
+            ).fetchone()[0]
+            if present != len(ids):
+                raise AimemError(
+                    f"{len(ids) - present} of the rows to archive are no longer in "
+                    "fix_history; no segment was registered"
+                )
+            for segment in segments:
+                self._register_segment(conn, segment)
+            remaining = conn.execute("SELECT count(*) FROM fix_history").fetchone()[0] - len(ids)
+            delete = "DELETE FROM fix_history WHERE id IN (SELECT id FROM temp.aimem_doomed)"
+            if len(ids) > 2 * remaining:
+                # Deleting most rows: dropping the secondary indexes and the FTS
+                # delete trigger, then rebuilding both from the rows that stay, is
+                # several times faster than per-row index and FTS deletes. All in
+                # this transaction, so other processes see before or after.
+                indexes = conn.execute(
+                    """SELECT name, sql FROM sqlite_master WHERE type = 'index'
+                       AND tbl_name = 'fix_history' AND sql IS NOT NULL"""
+                ).fetchall()
+                for name, _ in indexes:
+                    conn.execute(f'DROP INDEX "{name}"')
+                conn.execute("DROP TRIGGER fix_history_fts_delete")
+                conn.execute(delete)
+                for _, sql in indexes:
+                    conn.execute(sql)
+                conn.execute(_FTS_DELETE_TRIGGER)
+                conn.execute("INSERT INTO fix_history_fts(fix_history_fts) VALUES ('rebuild')")
+            else:
+                conn.execute(delete)
+            conn.execute("DELETE FROM temp.aimem_doomed")
+            conn.executemany(
+                "DELETE FROM aimem_pending WHERE name = ?", [(s["name"],) for s in segments]
+            )
+            self._bump_generation(conn)
+            if before_commit is not None:
+                before_commit()
+
+    def finish_segment(self, segment: dict[str, Any], uids: Sequence[str]) -> int:
+        """Register an unregistered segment and delete whichever of its rows are still hot."""
+        with self.transaction() as conn:
+            self._register_segment(conn, segment)
+            deleted = 0
+            for start in range(0, len(uids), 500):
+                chunk = list(uids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                deleted += conn.execute(
+                    f"DELETE FROM fix_history WHERE uid IN ({marks})", chunk
+                ).rowcount
+            conn.execute("DELETE FROM aimem_pending WHERE name = ?", (segment["name"],))
+            self._bump_generation(conn)
+            return deleted
+
+    def _register_segment(self, conn: sqlite3.Connection, segment: dict[str, Any]) -> None:
+        conn.execute(
+            f"""INSERT INTO aimem_segments({SEGMENT_COLUMNS})
+                VALUES ({",".join("?" * len(SEGMENT_FIELDS))})""",
+            [segment[f] for f in SEGMENT_FIELDS],
+        )
+
+    def thaw_segment(
+        self,
+        name: str,
+        attempts: Sequence[tuple[int | None, Attempt]],
+        before_commit: Callable[[], None] | None = None,
+    ) -> dict[str, int]:
+        """Put archived rows back into ``fix_history`` and retire the segment, atomically.
+
+        Aggregates are not touched: they already count archived rows. A row keeps
+        its old id when that id is free; a row whose uid is already hot is skipped.
+        """
+        with self.transaction() as conn:
+            inserted = skipped = 0
+            for record_id, attempt in attempts:
+                if conn.execute(
+                    "SELECT 1 FROM fix_history WHERE uid = ?", (attempt.uid,)
+                ).fetchone():
+                    skipped += 1
+                    continue
+                if (
+                    record_id is not None
+                    and not conn.execute(
+                        "SELECT 1 FROM fix_history WHERE id = ?", (record_id,)
+                    ).fetchone()
+                ):
+                    conn.execute(_INSERT_WITH_ID, (record_id, *attempt_params(attempt)))
+                else:
+                    conn.execute(_INSERT, attempt_params(attempt))
+                inserted += 1
+            conn.execute("DELETE FROM aimem_segments WHERE name = ?", (name,))
+            self._bump_generation(conn)
+            if before_commit is not None:
+                before_commit()
+        return {"inserted": inserted, "skipped": skipped}
+
+    # ---- integrity and housekeeping (issue #4) ---------------------------
+
+    def integrity_problems(self, quick: bool = False, limit: int = 20) -> list[str]:
+        """SQLite's ``integrity_check`` (or ``quick_check``) messages; empty when sound."""
+        pragma = "quick_check" if quick else "integrity_check"
+        try:
+            rows = self.conn.execute(f"PRAGMA {pragma}({limit})").fetchall()
+        except sqlite3.DatabaseError as error:
+            return [str(error)]
+        messages = [str(r[0]) for r in rows]
+        return [] if messages == ["ok"] else messages
+
+    def fts_problem(self) -> str | None:
+        """None when the full-text index matches ``fix_history``, else SQLite's complaint."""
+        try:
+            with self.transaction() as conn:
+                # rank 1: also compare the index with the content table (external content)
+                conn.execute(
+                    "INSERT INTO fix_history_fts(fix_history_fts, rank) VALUES ('integrity-check', 1)"
+                )
+        except AimemError as error:
+            return str(error.__cause__ or error)
+        return None
+
+    def fts_rebuild(self) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO fix_history_fts(fix_history_fts) VALUES ('rebuild')")
+
+    def bad_timestamps(self, limit: int = 20) -> list[tuple[int, str]]:
+        """(id, timestamp) of hot rows whose timestamp is not in the storage form."""
+        rows = self._query(
+            "SELECT id, timestamp FROM fix_history WHERE timestamp NOT GLOB ? ORDER BY id LIMIT ?",
+            (_STORAGE_GLOB, limit),
+        )
+        return [(r[0], str(r[1])) for r in rows]
+
+    def aggregate_drift(self, extra_facts: Iterable[Fact]) -> list[tuple[str, str]]:
+        """Compare every aggregate with a recomputation from hot rows plus ``extra_facts``.
+
+        Runs on a separate connection (the recomputation lives in its temp tables,
+        read from one snapshot of the database). Returns (table, detail) per drift.
+        """
+        from aimem.store.rebuild import rebuild_aggregates
+
+        conn = connect(self.path)
+        try:
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute("BEGIN")
+            rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="temp")
+            drift = []
+            for table, columns, key in _DRIFT_COMPARISONS:
+                missing = conn.execute(
+                    f"SELECT count(*) FROM (SELECT {columns} FROM temp.{table} "
+                    f"EXCEPT SELECT {columns} FROM main.{table} {key})"
+                ).fetchone()[0]
+                extra = conn.execute(
+                    f"SELECT count(*) FROM (SELECT {columns} FROM main.{table} {key} "
+                    f"EXCEPT SELECT {columns} FROM temp.{table})"
+                ).fetchone()[0]
+                if missing or extra:
+                    drift.append((table, f"{missing + extra} rows differ from a recomputation"))
+            conn.execute("ROLLBACK")
+            return drift
+        except sqlite3.Error as error:
+            raise translate_sqlite_error(error, self.path) from error
+        finally:
+            conn.close()
+
+    def rebuild_aggregates(self, extra_facts: Iterable[Fact]) -> None:
+        """Recompute every aggregate from hot rows plus ``extra_facts`` (``check --repair``)."""
+        from aimem.store.rebuild import rebuild_aggregates
+
+        with self.transaction() as conn:
+            rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="main")
+            self._bump_generation(conn)
+
+    def page_stats(self) -> dict[str, int]:
+        """Page size, page count and free pages of the database file."""
+        return {
+            "page_size": int(self._one("PRAGMA page_size")[0]),
+            "page_count": int(self._one("PRAGMA page_count")[0]),
+            "freelist_count": int(self._one("PRAGMA freelist_count")[0]),
+        }
+
+    def housekeeping(self, vacuum: bool) -> None:
+        """WAL checkpoint (TRUNCATE), ``PRAGMA optimize``, ``ANALYZE``, optionally ``VACUUM``."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.conn.execute("ANALYZE")
+            self.conn.execute("PRAGMA optimize")
+            if vacuum:
+                self.conn.execute("VACUUM")
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as error:
+            raise translate_sqlite_error(error, self.path) from error
+
+
+SEGMENT_FIELDS = (
+    "name",
+    "kind",
+    "sha256",
+    "row_count",
+    "min_timestamp",
+    "max_timestamp",
+    "raw_bytes",
+    "compressed_bytes",
+    "created_at",
+)
+SEGMENT_COLUMNS = ", ".join(SEGMENT_FIELDS)
+_FTS_DELETE_TRIGGER = next(
+    statement.strip() + ";"
+    for statement in schema.FULL_TEXT.split(";\nEND;")
+    if "fix_history_fts_delete" in statement
+).replace(";", ";\nEND;", 1)
+_INSERT_WITH_ID = _INSERT.replace(
+    "INSERT INTO fix_history(", "INSERT INTO fix_history(id, "
+).replace("VALUES (?", "VALUES (?, ?")
+_STORAGE_GLOB = (
+    "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+    ".[0-9][0-9][0-9][0-9][0-9][0-9]Z"
+)
+# (table, compared columns, filter on main) for check's recomputation. Sums of
+# seconds are rounded (addition order differs); legacy pattern or model rows
+# with no raw rows behind them are kept as they are, so only keys the
+# recomputation knows are compared on the design's tables.
+_DRIFT_COMPARISONS = (
+    (
+        "aimem_totals",
+        "model_name, issue_type, fixer_type, attempts, fix_successes, successes, "
+        "round(time_sum, 3), time_n, first_seen, last_seen",
+        "",
+    ),
+    (
+        "aimem_daily",
+        "day, model_name, issue_type, fixer_type, attempts, fix_successes, successes, "
+        "round(time_sum, 3), time_n",
+        "",
+    ),
+    ("aimem_temporal", "issue_type, weekday, hour, attempts, successes", ""),
+    (
+        "aimem_fix_outcomes",
+        "scope, scope_key, fix_key, fix_commands, attempts, successes, last_attempt, last_success",
+        "",
+    ),
+    (
+        "issue_patterns",
+        "issue_signature, coalesce(success_count, 0), coalesce(failure_count, 0), best_fix, "
+        "last_seen, round(confidence_score, 6)",
+        "WHERE issue_signature IN (SELECT issue_signature FROM temp.issue_patterns)",
+    ),
+    (
+        "model_characteristics",
+        "model_name, total_tests, round(success_rate, 6), common_issues, effective_fixes",
+        "WHERE model_name IN (SELECT model_name FROM temp.model_characteristics)",
+    ),
+)

@@ -65,6 +65,13 @@ CREATE TABLE aimem_meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+-- table aimem_pending
+CREATE TABLE aimem_pending (
+               name TEXT PRIMARY KEY,
+               action TEXT NOT NULL,
+               row_count INTEGER NOT NULL,
+               started_at TEXT NOT NULL
+           ) WITHOUT ROWID;
 -- table aimem_segments
 CREATE TABLE aimem_segments (
     name TEXT PRIMARY KEY,
@@ -75,7 +82,7 @@ CREATE TABLE aimem_segments (
     raw_bytes INTEGER NOT NULL,
     compressed_bytes INTEGER NOT NULL,
     created_at TEXT NOT NULL
-) WITHOUT ROWID;
+, kind TEXT NOT NULL DEFAULT 'rows') WITHOUT ROWID;
 -- table aimem_temporal
 CREATE TABLE aimem_temporal (
     issue_type TEXT NOT NULL,

@@ -1,0 +1,200 @@
+"""Maintenance commands: cleanup, archive list/thaw, check, gc."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from aimem.cli._context import repo
+from aimem.cli._output import (
+    FORMAT_HELP,
+    JSON_HELP,
+    Format,
+    emit_json,
+    emit_rows,
+    note,
+    resolve_format,
+    write,
+)
+from aimem.cli.app import app
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Output JSON.")]
+ListJsonOpt = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Show what would change.")]
+
+archive_app = typer.Typer(
+    name="archive",
+    help="List and thaw archive segments (old rows moved out by 'aimem cleanup').\n\n"
+    "\b\nExamples:\n  aimem archive list\n  aimem archive thaw seg-20250101T000000Z",
+    no_args_is_help=True,
+)
+app.add_typer(archive_app, name="archive")
+
+
+def _confirm(what: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise typer.BadParameter(f"{what} changes the repository; pass --yes (or --dry-run)")
+    if not typer.confirm(f"{what}?", err=True):
+        raise typer.Abort()
+
+
+@app.command(name="cleanup")
+def cleanup_command(
+    ctx: typer.Context,
+    days: Annotated[float, typer.Argument(help="Move rows older than this many days.", min=0)],
+    keep_successful: Annotated[
+        float | None,
+        typer.Option(
+            "--keep-successful", help="Keep verified successes hot this many days.", min=0
+        ),
+    ] = None,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Delete the rows instead of archiving them.")
+    ] = False,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Archive rows older than DAYS into compressed segments (statistics are unchanged).
+
+    \b
+    Examples:
+      aimem cleanup 90
+      aimem cleanup 30 --keep-successful 365 --dry-run
+      aimem cleanup 365 --purge --yes
+    """
+    if purge and not dry_run:
+        _confirm("purging old rows", yes)
+    result = repo(ctx).cleanup(days, keep_successful=keep_successful, purge=purge, dry_run=dry_run)
+    if as_json:
+        emit_json(result)
+        return
+    verb = "would move" if dry_run else ("purged" if purge else "archived")
+    span = f" ({result['min_timestamp']} .. {result['max_timestamp']})" if result["rows"] else ""
+    write(f"{verb} {result['rows']} rows older than {result['cutoff']}{span}\n")
+    if result["kept_successful"]:
+        write(f"kept {result['kept_successful']} verified successes hot\n")
+    for segment in result["segments"]:
+        write(f"wrote {segment['name']}\n")
+
+
+@archive_app.command(name="list")
+def archive_list(
+    ctx: typer.Context,
+    fmt: Annotated[Format | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
+    as_json: ListJsonOpt = False,
+) -> None:
+    """List archive segments (the segment index).
+
+    \b
+    Example:
+      aimem archive list --format json
+    """
+    rows: list[dict[str, Any]] = repo(ctx).archive_segments()
+    for row in rows:
+        row["ratio"] = round(row["raw_bytes"] / row["compressed_bytes"], 2)
+    emit_rows(
+        rows,
+        [
+            "name",
+            "kind",
+            "row_count",
+            "min_timestamp",
+            "max_timestamp",
+            "compressed_bytes",
+            "ratio",
+        ],
+        resolve_format(fmt, as_json),
+        ["segment", "kind", "rows", "from", "to", "bytes", "ratio"],
+        "no archive segments",
+    )
+
+
+@archive_app.command(name="thaw")
+def archive_thaw(
+    ctx: typer.Context,
+    segment: Annotated[str, typer.Argument(help="Segment name (or a unique prefix).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a segment's rows back into the hot table, then retire the segment.
+
+    \b
+    Example:
+      aimem archive thaw seg-20250101T000000Z
+    """
+    result = repo(ctx).thaw(segment)
+    if as_json:
+        emit_json(result)
+    else:
+        write(f"thawed {result['rows']} rows from {result['segment']}\n")
+
+
+@app.command(name="check")
+def check_command(
+    ctx: typer.Context,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="quick_check; segment sizes only; no recomputation.")
+    ] = False,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Fix what can be derived; never deletes rows.")
+    ] = False,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify the database, the archive and the knowledge base; exit 1 on errors.
+
+    \b
+    Examples:
+      aimem check
+      aimem check --json
+      aimem check --repair --yes
+    """
+    from aimem.errors import CorruptRepositoryError
+    from aimem.maintenance import unopenable_report
+
+    if repair and not dry_run:
+        _confirm("check --repair", yes)
+    try:
+        report = repo(ctx).check(quick=quick, repair=repair, dry_run=dry_run)
+    except CorruptRepositoryError as error:
+        report = unopenable_report(error)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        for finding in report.findings:
+            write(finding.line() + "\n")
+            if finding.remedy:
+                note(f"  {finding.severity}: fix with: {finding.remedy}")
+        for action in report.repaired:
+            note(action)
+        note(f"check: {report.errors} errors, {report.hints} hints")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command(name="gc")
+def gc_command(
+    ctx: typer.Context,
+    vacuum: Annotated[
+        bool | None,
+        typer.Option("--vacuum/--no-vacuum", help="Force or skip VACUUM (default: when worth it)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Checkpoint the WAL, optimize, analyze and (when worth it) vacuum the database.
+
+    \b
+    Example:
+      aimem gc
+    """
+    result = repo(ctx).gc(vacuum)
+    if as_json:
+        emit_json(result)
+    else:
+        write(f"reclaimed {result['bytes_reclaimed']} bytes ({result['bytes_after']} now)\n")

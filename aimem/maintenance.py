@@ -1,0 +1,693 @@
+"""Retention and integrity: cleanup (archive or purge), thaw, check, repair, gc.
+
+Order of work for one segment of ``cleanup`` (issue #4), under the archive lock:
+select the rows; build the segment in memory; journal it in ``aimem_pending``;
+write a temp file, fsync, rename, fsync the folder; re-read and verify it
+(hash, frames, row count, the exact uids); then one transaction registers the
+segment, deletes the rows and clears the journal entry. A kill -9 anywhere
+leaves either the rows hot (and maybe a redundant file) or the rows archived
+and registered: never lost, never counted twice. The next ``AIMemory`` open
+(or ``check --repair``) resolves a journal entry: a file whose rows are all
+still hot is deleted (undo); otherwise it is registered and its hot copies
+deleted (finish). ``thaw`` runs the same journal in reverse.
+
+Aggregates count all history and never change here: archived and purged rows
+still count. A purge keeps a ``facts-`` segment (what aggregates are computed
+from, without text) so ``check`` can still recompute them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aimem import archive
+from aimem.errors import (
+    AimemError,
+    CorruptRepositoryError,
+    InvalidInputError,
+    LockTimeoutError,
+    NotFoundError,
+)
+from aimem.fsutil import TEMP_MARKER, file_lock, fsync_dir
+from aimem.knowledge import KnowledgeFile
+from aimem.paths import Layout
+from aimem.records import attempt_from_row
+from aimem.store import Store
+from aimem.store.aggregates import Fact, canonical_commands
+from aimem.store.migrations import MIGRATIONS
+from aimem.timeutil import days_ago_iso, now_iso
+
+ARCHIVE_LOCK_NAME = ".aimem-archive.lock"
+ERROR = "error"
+HINT = "hint"
+REPAIR = "aimem check --repair"
+
+
+def _pause(step: str) -> None:
+    """Test hook: with AIMEM_TEST_PAUSE_AT=<step>, signal and sleep at that step.
+
+    The crash tests set it to stop a real ``aimem cleanup`` at a named moment,
+    wait for the file named by AIMEM_TEST_PAUSE_SIGNAL, then kill -9 it.
+    """
+    if os.environ.get("AIMEM_TEST_PAUSE_AT") != step:
+        return
+    signal = os.environ.get("AIMEM_TEST_PAUSE_SIGNAL")
+    if signal:
+        Path(signal).write_text(step)
+    time.sleep(float(os.environ.get("AIMEM_TEST_PAUSE_SECONDS", "600")))
+
+
+@contextmanager
+def archive_lock(layout: Layout, timeout: float = 60.0) -> Iterator[None]:
+    """One cleanup, thaw or repair at a time per repository (released even on kill -9)."""
+    with file_lock(layout.root / ARCHIVE_LOCK_NAME, timeout=timeout):
+        yield
+
+
+# ---- reading the archive ---------------------------------------------------
+
+
+def iter_archived_rows(store: Store, layout: Layout) -> Iterator[dict[str, Any]]:
+    """Every archived row in the export row format (with its original id).
+
+    Segments come oldest first; inside a segment rows come grouped by issue
+    type and model, not in time order. Each segment's sha256 is checked before
+    its rows are read (CorruptRepositoryError when it does not match). Purged
+    rows (``facts-`` segments) are not included: their text is gone.
+    """
+    for entry in store.segments(archive.KIND_ROWS):
+        yield from archive.iter_segment_rows(layout.archive / entry["name"], entry["sha256"])
+
+
+def fact_from_row(row: dict[str, Any]) -> Fact:
+    return Fact(
+        timestamp=row["timestamp"],
+        model_name=row["model_name"],
+        issue_type=row["issue_type"],
+        issue_signature=row["issue_signature"],
+        fingerprint=row.get("fingerprint") or "",
+        fixer_type=row["fixer_type"],
+        fix_commands=canonical_commands(row["fix_commands"]),
+        fix_success=bool(row["fix_success"]),
+        verification_success=bool(row["verification_success"]),
+        execution_time_seconds=row.get("execution_time_seconds"),
+    )
+
+
+def iter_archived_facts(store: Store, layout: Layout) -> Iterator[Fact]:
+    """The aggregate facts of every archived and purged row."""
+    for entry in store.segments():
+        for row in archive.iter_segment_rows(layout.archive / entry["name"], entry["sha256"]):
+            yield fact_from_row(row)
+
+
+def archived_count_since(store: Store, layout: Layout, since: str) -> int:
+    """Archived (and purged) rows newer than ``since``; reads only segments that overlap."""
+    count = 0
+    for entry in store.segments_since(since):
+        path = layout.archive / entry["name"]
+        if entry["min_timestamp"] > since:
+            count += int(entry["row_count"])
+            continue
+        count += sum(1 for row in archive.iter_segment_rows(path) if row["timestamp"] > since)
+    return count
+
+
+def archived_rows_since(store: Store, layout: Layout, since: str) -> list[dict[str, Any]]:
+    """Archived rows (export format) newer than ``since``; reads only overlapping segments."""
+    found = []
+    for entry in store.segments_since(since):
+        if entry["kind"] != archive.KIND_ROWS:
+            continue
+        path = layout.archive / entry["name"]
+        found += [
+            r for r in archive.iter_segment_rows(path, entry["sha256"]) if r["timestamp"] > since
+        ]
+    return found
+
+
+def resolve_segment(store: Store, name: str) -> dict[str, Any]:
+    """A segment by its name or a unique prefix of it (NotFoundError otherwise)."""
+    name = Path(name).name
+    entry = store.segment(name)
+    if entry is not None:
+        return entry
+    matches = [s for s in store.segments() if s["name"].startswith(name)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise NotFoundError(f"no archive segment {name!r}", hint="see 'aimem archive list'")
+    raise InvalidInputError("segment", f"{name!r} matches {len(matches)} segments; give more")
+
+
+# ---- cleanup ----------------------------------------------------------------
+
+
+def _check_days(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 36500:
+        raise InvalidInputError(name, "must be a number of days from 0 to 36500")
+    return float(value)
+
+
+def cleanup(
+    store: Store,
+    layout: Layout,
+    days: float,
+    *,
+    keep_successful: float | None = None,
+    purge: bool = False,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Move rows older than ``days`` into archive segments (or purge them).
+
+    Verified successes younger than ``keep_successful`` days stay hot. With
+    ``purge`` the rows' text is deleted; their counts stay in every aggregate
+    (they are history) and a ``facts-`` segment keeps what check needs.
+    """
+    days = _check_days("days", days)
+    keep = None if keep_successful is None else _check_days("keep_successful", keep_successful)
+    before = days_ago_iso(days)
+    keep_since = None if keep is None else days_ago_iso(keep)
+    plan = store.count_archive_candidates(before, keep_since)
+    result: dict[str, Any] = {
+        "mode": "purge" if purge else "archive",
+        "dry_run": dry_run,
+        "cutoff": before,
+        "rows": plan["rows"],
+        "kept_successful": plan["kept"],
+        "min_timestamp": plan["min_timestamp"],
+        "max_timestamp": plan["max_timestamp"],
+        "segments": [],
+    }
+    if dry_run or plan["rows"] == 0:
+        return result
+    kind = archive.KIND_FACTS if purge else archive.KIND_ROWS
+    written: list[dict[str, Any]] = []
+    ids: list[int] = []
+    layout.archive.mkdir(mode=0o700, exist_ok=True)  # a legacy repository may lack it
+    with archive_lock(layout):
+        recover(store, layout)
+        after: tuple[str, int] | None = None
+        try:
+            while True:
+                rows, bound = store.archive_page(
+                    before,
+                    keep_since,
+                    _segment_rows(),
+                    after,
+                    archive.fields_for(kind),
+                    archive.GROUP_ORDER,
+                )
+                if rows:
+                    written.append(write_segment(store, layout, rows, kind))
+                    ids.extend(int(r[-1]) for r in rows)
+                if bound is None:
+                    break
+                after = bound
+            if written:
+                store.commit_segments(written, ids, lambda: _pause("before-commit"))
+        except BaseException:
+            for entry in written:
+                with contextlib.suppress(Exception):
+                    if store.segment(entry["name"]) is None:  # never a registered one
+                        _undo(store, layout.archive / entry["name"], entry["name"])
+            raise
+        _pause("committed")
+    result["segments"] = written
+    result["rows"] = len(ids)
+    return result
+
+
+def _segment_rows() -> int:
+    # AIMEM_SEGMENT_ROWS overrides the rows per segment (smaller segments: finer crash steps).
+    text = os.environ.get("AIMEM_SEGMENT_ROWS", "")
+    return int(text) if text.isdigit() and int(text) > 0 else archive.SEGMENT_MAX_ROWS
+
+
+def write_segment(
+    store: Store, layout: Layout, rows: list[tuple[Any, ...]], kind: str = archive.KIND_ROWS
+) -> dict[str, Any]:
+    """Build, journal, durably write and verify one segment of ``rows``; return its entry.
+
+    The rows stay hot: the caller registers the segment and deletes them in one
+    transaction (``Store.commit_segments``).
+    """
+    _pause("selected")
+    data, entry, raw_sha256 = archive.encode_segment(rows, kind)
+    _pause("encoded")
+    store.add_pending(entry["name"], "cleanup", len(rows), now_iso())
+    _pause("pending")
+    path = archive.write_durably(layout.archive, entry["name"], data, _pause)
+    del data
+    problem = archive.verify_written(path, entry, raw_sha256)
+    if problem is not None:
+        _undo(store, path, entry["name"])
+        raise CorruptRepositoryError(
+            f"segment {entry['name']} failed verification after writing: {problem}; "
+            "nothing was archived"
+        )
+    _pause("verified")
+    return entry
+
+
+def _undo(store: Store, path: Path, name: str) -> None:
+    path.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+    store.drop_pending(name)
+
+
+# ---- thaw -------------------------------------------------------------------
+
+
+def thaw(store: Store, layout: Layout, name: str) -> dict[str, Any]:
+    """Put a segment's rows back into ``fix_history``; retire the file after that commits."""
+    with archive_lock(layout):
+        recover(store, layout)
+        entry = resolve_segment(store, name)
+        if entry["kind"] != archive.KIND_ROWS:
+            raise InvalidInputError(
+                "segment", f"{entry['name']} holds only the counts of purged rows; nothing to thaw"
+            )
+        path = layout.archive / entry["name"]
+        rows = list(archive.iter_segment_rows(path, entry["sha256"]))
+        if len(rows) != entry["row_count"]:
+            raise CorruptRepositoryError(
+                f"{entry['name']}: {len(rows)} rows, the index says {entry['row_count']}"
+            )
+        attempts = [
+            (row.get("id"), attempt_from_row(row, redact=False, source=entry["name"], line=n))
+            for n, row in enumerate(rows, 1)
+        ]
+        store.add_pending(entry["name"], "thaw", len(rows), now_iso())
+        counts = store.thaw_segment(entry["name"], attempts, lambda: _pause("thaw-before-commit"))
+        _pause("thaw-committed")
+        _undo(store, path, entry["name"])
+    return {"segment": entry["name"], "rows": counts["inserted"], "skipped": counts["skipped"]}
+
+
+# ---- resolving half-done steps ---------------------------------------------
+
+
+def _orphans(store: Store, layout: Layout) -> list[str]:
+    registered = {s["name"] for s in store.segments()}
+    try:
+        names = os.listdir(layout.archive)
+    except FileNotFoundError:
+        return []
+    return sorted(n for n in names if archive.is_segment_name(n) and n not in registered)
+
+
+def recover(store: Store, layout: Layout, orphans: bool = False) -> list[str]:
+    """Finish or undo every journalled (and, with ``orphans``, unregistered) segment.
+
+    The caller holds the archive lock. Returns one line per action taken.
+    """
+    actions: list[str] = []
+    registered = {s["name"] for s in store.segments()}
+    journal = {p["name"]: p for p in store.pending()}
+    names = set(journal) | (set(_orphans(store, layout)) if orphans else set())
+    for name in sorted(names):
+        for temp in layout.archive.glob(f"{TEMP_MARKER}{name}.*"):
+            temp.unlink(missing_ok=True)
+        path = layout.archive / name
+        if name in registered or not path.exists():
+            store.drop_pending(name)
+            actions.append(f"cleared the journal entry of {name}")
+            continue
+        try:
+            data = archive.read_bytes(path)
+            header, _ = archive.read_header(data, name)
+            uids: list[str] = []
+            if archive.verify_segment(path, None, uids):
+                raise CorruptRepositoryError(f"{name} is damaged")
+        except CorruptRepositoryError:
+            continue  # never delete what cannot be read; check reports it
+        hot = store.existing_uids(uids)
+        if len(hot) == len(uids):
+            _undo(store, path, name)
+            actions.append(f"undid the interrupted step of {name} (its rows are in fix_history)")
+            continue
+        entry = {
+            "name": name,
+            "kind": header["kind"],
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "row_count": header["row_count"],
+            "min_timestamp": header["min_timestamp"],
+            "max_timestamp": header["max_timestamp"],
+            "raw_bytes": header["raw_bytes"],
+            "compressed_bytes": len(data),
+            "created_at": now_iso(),
+        }
+        store.finish_segment(entry, sorted(hot))
+        actions.append(f"finished the interrupted step of {name} (registered it)")
+    return actions
+
+
+def recover_if_idle(store: Store, layout: Layout) -> list[str]:
+    """On open: resolve journalled steps unless another process is busy archiving."""
+    if not store.pending():
+        return []
+    try:
+        with archive_lock(layout, timeout=0):
+            return recover(store, layout)
+    except LockTimeoutError:
+        return []
+
+
+# ---- check ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: ``<kind> <subject>: <detail>``; errors fail check, hints do not."""
+
+    kind: str
+    subject: str
+    detail: str
+    severity: str = ERROR
+    remedy: str | None = None
+
+    def line(self) -> str:
+        return f"{self.kind} {self.subject}: {self.detail}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "subject": self.subject,
+            "detail": self.detail,
+            "severity": self.severity,
+            "remedy": self.remedy,
+        }
+
+
+@dataclass
+class CheckReport:
+    """What ``check`` found (and, with repair, what it did)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+    quick: bool = False
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == ERROR)
+
+    @property
+    def hints(self) -> int:
+        return sum(1 for f in self.findings if f.severity == HINT)
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0
+
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        self.findings.append(Finding(*args, **kwargs))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "quick": self.quick,
+            "errors": self.errors,
+            "hints": self.hints,
+            "findings": [f.to_dict() for f in self.findings],
+            "repaired": list(self.repaired),
+            "checked": dict(self.checked),
+        }
+
+
+def unopenable_report(error: AimemError, database: str = "ai_memory.db") -> CheckReport:
+    """The report for a database that cannot even be opened."""
+    report = CheckReport()
+    report.add(
+        "corrupt-database",
+        database,
+        error.message,
+        remedy="restore the repository from a backup; 'sqlite3 ai_memory.db .recover' may save rows",
+    )
+    return report
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def leftover_temp_files(layout: Layout) -> list[Path]:
+    """Temp files of interrupted writes (their writer is no longer running)."""
+    found = []
+    for folder in (layout.root, layout.archive):
+        with contextlib.suppress(FileNotFoundError):
+            for name in os.listdir(folder):
+                if not name.startswith(TEMP_MARKER):
+                    continue
+                parts = name.split(".")
+                pid = int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
+                if pid is not None and pid != os.getpid() and _pid_alive(pid):
+                    continue
+                found.append(folder / name)
+    return found
+
+
+def _rel(layout: Layout, path: Path) -> str:
+    try:
+        return str(path.relative_to(layout.root))
+    except ValueError:
+        return str(path)
+
+
+def _check_database(store: Store, report: CheckReport, quick: bool) -> bool:
+    problems = store.integrity_problems(quick=quick)
+    for message in problems[:10]:
+        report.add(
+            "corrupt-database",
+            store.path.name,
+            message,
+            remedy="restore from a backup; rows still readable can be exported first",
+        )
+    version = store.schema_version()
+    if version != len(MIGRATIONS):
+        report.add(
+            "schema-version",
+            store.path.name,
+            f"version {version}, this aimem expects {len(MIGRATIONS)}",
+            remedy="open the repository with this aimem to migrate it",
+        )
+    return not problems
+
+
+def _check_segments(store: Store, layout: Layout, report: CheckReport, quick: bool) -> bool:
+    """Every registered segment; True when all are sound."""
+    sound = True
+    entries = store.segments()
+    report.checked["segments"] = len(entries)
+    for entry in entries:
+        path = layout.archive / entry["name"]
+        if quick:
+            problems = []
+            if not path.exists():
+                problems = [("missing-segment", "the file is gone")]
+            elif path.stat().st_size != entry["compressed_bytes"]:
+                problems = [("size-mismatch", "the file size does not match the index")]
+        else:
+            problems = archive.verify_segment(path, entry)
+        for kind, detail in problems:
+            sound = False
+            report.add(
+                kind,
+                entry["name"],
+                detail,
+                remedy="restore this file from a backup (its rows exist nowhere else)",
+            )
+    return sound
+
+
+def _check_archive_state(store: Store, layout: Layout, report: CheckReport) -> None:
+    # The caller holds the archive lock (shared): journal entries are not in progress.
+    for pending in store.pending():
+        report.add(
+            f"half-done-{pending['action']}",
+            pending["name"],
+            f"a {pending['action']} of {pending['row_count']} rows was interrupted",
+            remedy=REPAIR,
+        )
+    journal = {p["name"] for p in store.pending()}
+    for name in _orphans(store, layout):
+        if name not in journal:
+            report.add(
+                "unregistered-segment",
+                name,
+                "the file is not in the segment index",
+                remedy=REPAIR,
+            )
+
+
+def _check_knowledge(knowledge: KnowledgeFile, layout: Layout, report: CheckReport) -> None:
+    subject = layout.knowledge_base.name
+    state = knowledge.state()
+    if state == "corrupt":
+        report.add(
+            "corrupt-knowledge-base",
+            subject,
+            "not valid JSON",
+            remedy=f"{REPAIR} (regenerates it and keeps a copy)",
+        )
+    elif state == "modified":
+        report.add(
+            "modified-knowledge-base",
+            subject,
+            "edited outside aimem; aimem will not overwrite it",
+            severity=HINT,
+            remedy=f"{REPAIR} (regenerates it and keeps a copy)",
+        )
+
+
+def check(
+    store: Store,
+    layout: Layout,
+    knowledge: KnowledgeFile,
+    *,
+    quick: bool = False,
+    repair: bool = False,
+    dry_run: bool = False,
+) -> CheckReport:
+    """Verify the whole repository; with ``repair``, fix what can be derived, then re-check.
+
+    Checks: SQLite integrity (``quick_check`` with ``quick``), schema version,
+    every segment (hash, frames, rows; only presence and size with ``quick``),
+    half-done cleanups and unregistered segments, aggregates against a
+    recomputation from hot rows plus the archive (not with ``quick``), the
+    full-text index, timestamps, the knowledge base and leftover temp files.
+    Repair never deletes a user's rows.
+    """
+    report = CheckReport(quick=quick)
+    try:
+        db_sound = _check_database(store, report, quick)
+        report.checked["rows"] = store.count_rows() if db_sound else 0
+    except AimemError as error:
+        report.add("corrupt-database", store.path.name, error.message)
+        db_sound = False
+    segments_sound = False
+    if db_sound:
+        # A shared archive lock: no cleanup or thaw commits while segments are
+        # read and aggregates recomputed, so both see the same history.
+        try:
+            with file_lock(layout.root / ARCHIVE_LOCK_NAME, timeout=0, shared=True):
+                segments_sound = _check_segments(store, layout, report, quick)
+                _check_archive_state(store, layout, report)
+                if not quick and segments_sound:
+                    drift = store.aggregate_drift(iter_archived_facts(store, layout))
+                    for table, detail in drift:
+                        report.add("aggregate-drift", table, detail, remedy=REPAIR)
+        except LockTimeoutError:
+            report.add(
+                "archive-busy",
+                "archive",
+                "another process is archiving; segments and aggregates were not checked",
+                severity=HINT,
+                remedy="run check again when it has finished",
+            )
+        fts = store.fts_problem()
+        if fts is not None:
+            report.add("search-index", "fix_history_fts", f"out of step: {fts}", remedy=REPAIR)
+        for record_id, text in store.bad_timestamps():
+            report.add(
+                "bad-timestamp",
+                f"fix_history/{record_id}",
+                f"{text!r} is not an ISO 8601 UTC timestamp",
+                severity=HINT,
+                remedy="fix the row by hand; aggregates use its text as it is",
+            )
+    if db_sound:
+        _check_knowledge(knowledge, layout, report)
+    for temp in leftover_temp_files(layout):
+        report.add(
+            "leftover-temp",
+            _rel(layout, temp),
+            "left by an interrupted write",
+            severity=HINT,
+            remedy=REPAIR,
+        )
+    if not repair:
+        return report
+    repairable = [f for f in report.findings if f.remedy and f.remedy.startswith(REPAIR)]
+    if dry_run:
+        report.repaired = [f"would repair: {f.line()}" for f in repairable]
+        return report
+    actions = _repair(store, layout, knowledge, report, segments_sound)
+    after = check(store, layout, knowledge, quick=quick)
+    after.repaired = actions
+    return after
+
+
+def _repair(
+    store: Store,
+    layout: Layout,
+    knowledge: KnowledgeFile,
+    report: CheckReport,
+    segments_sound: bool,
+) -> list[str]:
+    kinds = {f.kind for f in report.findings}
+    actions: list[str] = []
+    if kinds & {"half-done-cleanup", "half-done-thaw", "unregistered-segment"}:
+        with archive_lock(layout):
+            actions += recover(store, layout, orphans=True)
+    if "leftover-temp" in kinds:
+        for temp in leftover_temp_files(layout):
+            temp.unlink(missing_ok=True)
+            actions.append(f"removed {_rel(layout, temp)}")
+    if "aggregate-drift" in kinds and segments_sound:
+        store.rebuild_aggregates(iter_archived_facts(store, layout))
+        actions.append("rebuilt the aggregates from fix_history and the archive")
+    if "search-index" in kinds:
+        store.fts_rebuild()
+        actions.append("rebuilt the full-text index")
+    if kinds & {"corrupt-knowledge-base", "modified-knowledge-base"}:
+        knowledge.sync(force=True)
+        actions.append(f"regenerated {layout.knowledge_base.name} (a copy of the old one was kept)")
+    return actions
+
+
+# ---- gc ---------------------------------------------------------------------
+
+
+def _database_bytes(layout: Layout) -> int:
+    total = 0
+    for suffix in ("", "-wal"):
+        with contextlib.suppress(FileNotFoundError):
+            total += Path(str(layout.database) + suffix).stat().st_size
+    return total
+
+
+def gc(store: Store, layout: Layout, vacuum: bool | None = None) -> dict[str, Any]:
+    """Checkpoint the WAL, optimize, analyze, and VACUUM when worth it (>10% free pages).
+
+    ``vacuum`` True/False forces the choice. Returns sizes before and after.
+    """
+    before = _database_bytes(layout)
+    pages = store.page_stats()
+    worth = pages["freelist_count"] > 0.1 * max(pages["page_count"], 1)
+    do_vacuum = worth if vacuum is None else vacuum
+    store.housekeeping(vacuum=do_vacuum)
+    after = _database_bytes(layout)
+    return {
+        "bytes_before": before,
+        "bytes_after": after,
+        "bytes_reclaimed": max(0, before - after),
+        "vacuumed": do_vacuum,
+        "page_count": pages["page_count"],
+        "free_pages": pages["freelist_count"],
+    }
