@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -356,3 +357,44 @@ def test_kill_during_restore_leaves_old_or_new_repository(tmp_path: Path) -> Non
             with AIMemory(target) as memory:
                 memory.record_fix_attempt(issue(), response("old"), True, True, 1.0)
     assert seen  # at least one outcome observed; each one intact
+
+
+def _with_archive(root: Path) -> None:
+    old = datetime.now(timezone.utc) - timedelta(days=400)
+    with AIMemory(root) as memory:
+        for n in range(25):
+            memory.record_fix_attempt(
+                issue(description=f"timeout {n % 5}"),
+                response(f"fix {n % 3}"),
+                n % 2 == 0,
+                True,
+                1.0,
+                timestamp=(old + timedelta(days=n * 16)).isoformat(),
+            )
+        assert memory.cleanup(30)["segments"]
+
+
+def test_export_include_archive_and_bundle_segments(tmp_path: Path) -> None:
+    root = tmp_path / "A"
+    _with_archive(root)
+    with AIMemory(root) as memory:
+        hot = memory.store.count_rows()
+        assert 0 < hot < 25
+        summary = memory.export_records(tmp_path / "all.ndjson", include_archive=True)
+        assert summary["records"] == 25
+        stats = memory.get_memory_stats()
+        segments = sorted(s["name"] for s in memory.archive_segments())
+        bundle = Path(memory.backup(tmp_path)["bundle"])
+    with AIMemory(tmp_path / "B") as merged:
+        assert merged.import_records(tmp_path / "all.ndjson")["added"] == 25
+        got = merged.get_memory_stats()
+        for key in ("total_fixes_attempted", "successful_fixes", "models_encountered"):
+            assert got[key] == stats[key]
+    names = [info.name for info, _ in _members(bundle)]
+    assert [n for n in names if n.startswith("archive/")] == [f"archive/{s}" for s in segments]
+    assert AIMemory.verify_bundle(bundle)["ok"]
+    AIMemory.restore_bundle(bundle, tmp_path / "R")
+    with AIMemory(tmp_path / "R") as restored:
+        assert sorted(s["name"] for s in restored.archive_segments()) == segments
+        assert restored.get_memory_stats()["total_fixes_attempted"] == 25
+        assert sum(1 for _ in restored.iter_archived_rows()) == 25 - hot
