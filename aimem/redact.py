@@ -8,14 +8,21 @@ default and can be turned off with ``AIMemory(redact_secrets=False)`` or
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 REDACTED = "[REDACTED]"
 
 
+def _authorization(match: re.Match[str]) -> str:
+    # Keep the header name and scheme; written so that redacting twice changes nothing.
+    scheme = match.group(2)
+    return match.group(1) + (f"{scheme} " if scheme else "") + REDACTED
+
+
 @lru_cache(maxsize=1)
-def _patterns() -> list[tuple[re.Pattern[str], str]]:
+def _patterns() -> list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]]:
     # Compiled on first use: commands that never record (stats, --help,
     # completion) should not pay for compiling them at start-up (bench/run.py).
     return [
@@ -26,8 +33,11 @@ def _patterns() -> list[tuple[re.Pattern[str], str]]:
             REDACTED,
         ),
         (
-            re.compile(r"(?i)\b(authorization\s*:\s*)(?:(bearer|basic|token)\s+)?\S+"),
-            r"\1\2 " + REDACTED,
+            re.compile(
+                r"(?i)\b(authorization\s*:\s*)(?!(?:(?:bearer|basic|token)\s+)?\[REDACTED\])"
+                r"(?:(bearer|basic|token)\s+)?\S+"
+            ),
+            _authorization,
         ),
         (re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"), REDACTED),
         (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b"), REDACTED),
@@ -126,3 +136,12 @@ def redact_value(value: Any) -> Any:
             for key, item in value.items()
         }
     return value
+
+
+def might_hold_secret(text: str) -> bool:
+    """False only when no redaction pattern can match ``text`` (a cheap pre-check).
+
+    Import runs it once over all of a row's text and skips per-field redaction
+    when it is False (issue 5).
+    """
+    return _contains_any(_folded(text), _ALL_REQUIRED)

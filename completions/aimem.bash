@@ -6,7 +6,7 @@
 
 _aimem_commands() {
     case "$1" in
-    '') REPLY="init stats model models recent successful patterns analytics similar context search record cleanup check gc suggest gate alerts kb archive" ;;
+    '') REPLY="init stats model models recent successful patterns analytics similar context search record export import backup verify restore cleanup check gc suggest gate alerts kb archive" ;;
     'kb') REPLY="show import export" ;;
     'archive') REPLY="list thaw" ;;
     *) REPLY="" ;;
@@ -28,6 +28,11 @@ _aimem_options() {
     'context') REPLY="--model -m --issue-type -t --prompt --response --description -d --max-chars --help -h" ;;
     'search') REPLY="--limit -n --format -f --json --help -h" ;;
     'record') REPLY="--model -m --issue-type -t --description -d --fixer --analysis --command -c --success --failure --verified --unverified --time --notes --prompt --response --json --print-json --tokens-in --tokens-out --cost --fixer-model --strict --max-failures --help -h" ;;
+    'export') REPLY="--format -f --since --include-archive --json --help -h" ;;
+    'import') REPLY="--format -f --dry-run -n --json --help -h" ;;
+    'backup') REPLY="--keep --json --help -h" ;;
+    'verify') REPLY="--json --help -h" ;;
+    'restore') REPLY="--force --yes -y --dry-run -n --json --help -h" ;;
     'cleanup') REPLY="--keep-successful --purge --yes -y --dry-run -n --json --keep-failures-per-fingerprint --help -h" ;;
     'check') REPLY="--quick --repair --yes -y --dry-run -n --json --help -h" ;;
     'gc') REPLY="--vacuum --no-vacuum --json --help -h" ;;
@@ -118,6 +123,12 @@ _aimem_option_kind() {
     'record --cost') REPLY='text' ;;
     'record --fixer-model') REPLY='text' ;;
     'record --max-failures') REPLY='text' ;;
+    'export --format') REPLY='choice:report json ndjson csv' ;;
+    'export -f') REPLY='choice:report json ndjson csv' ;;
+    'export --since') REPLY='text' ;;
+    'import --format') REPLY='choice:auto ndjson json csv sqlite' ;;
+    'import -f') REPLY='choice:auto ndjson json csv sqlite' ;;
+    'backup --keep') REPLY='text' ;;
     'cleanup --keep-successful') REPLY='text' ;;
     'cleanup --keep-failures-per-fingerprint') REPLY='text' ;;
     'suggest --model') REPLY='models' ;;
@@ -159,6 +170,9 @@ _aimem_argument_kind() {
     case "$1 $2" in
     'init 0') REPLY='dir' ;;
     'model 0') REPLY='models' ;;
+    'backup 0') REPLY='file' ;;
+    'verify 0') REPLY='file' ;;
+    'restore 0') REPLY='file' ;;
     'kb import 0') REPLY='file' ;;
     'kb export 0') REPLY='file' ;;
     'archive thaw 0') REPLY='segments' ;;

@@ -5,7 +5,7 @@
 function __aimem_commands --description 'aimem: subcommands of a command path'
     switch "$argv[1]"
         case ''
-            printf '%s\n' init stats model models recent successful patterns analytics similar context search record cleanup check gc suggest gate alerts kb archive
+            printf '%s\n' init stats model models recent successful patterns analytics similar context search record export import backup verify restore cleanup check gc suggest gate alerts kb archive
         case 'kb'
             printf '%s\n' show import export
         case 'archive'
@@ -15,7 +15,7 @@ end
 
 function __aimem_takes_value --description 'aimem: option takes a value'
     switch "$argv[1] $argv[2]"
-        case ' --dir' ' -C' 'init --seed' 'models --format' 'models -f' 'recent --limit' 'recent -n' 'recent --format' 'recent -f' 'successful --issue-type' 'successful -t' 'successful --limit' 'successful -n' 'successful --format' 'successful -f' 'patterns --kind' 'patterns -k' 'patterns --min-confidence' 'patterns --issue-type' 'patterns -t' 'patterns --limit' 'patterns -n' 'patterns --format' 'patterns -f' 'analytics --days' 'similar --model' 'similar -m' 'similar --issue-type' 'similar -t' 'similar --prompt' 'similar --response' 'similar --description' 'similar -d' 'similar --limit' 'similar -n' 'similar --format' 'similar -f' 'context --model' 'context -m' 'context --issue-type' 'context -t' 'context --prompt' 'context --response' 'context --description' 'context -d' 'context --max-chars' 'search --limit' 'search -n' 'search --format' 'search -f' 'record --model' 'record -m' 'record --issue-type' 'record -t' 'record --description' 'record -d' 'record --fixer' 'record --analysis' 'record --command' 'record -c' 'record --time' 'record --notes' 'record --prompt' 'record --response' 'record --json' 'record --tokens-in' 'record --tokens-out' 'record --cost' 'record --fixer-model' 'record --max-failures' 'cleanup --keep-successful' 'cleanup --keep-failures-per-fingerprint' 'suggest --model' 'suggest -m' 'suggest --issue-type' 'suggest -t' 'suggest --description' 'suggest -d' 'suggest --prompt' 'suggest --response' 'suggest --limit' 'suggest -n' 'suggest --max-failures' 'gate --model' 'gate -m' 'gate --issue-type' 'gate -t' 'gate --description' 'gate -d' 'gate --prompt' 'gate --response' 'gate --min-rate' 'gate --max-failures' 'alerts --days' 'alerts --drift-days' 'alerts --kind' 'alerts -k' 'alerts --now' 'alerts --format' 'alerts -f' 'archive list --format' 'archive list -f'
+        case ' --dir' ' -C' 'init --seed' 'models --format' 'models -f' 'recent --limit' 'recent -n' 'recent --format' 'recent -f' 'successful --issue-type' 'successful -t' 'successful --limit' 'successful -n' 'successful --format' 'successful -f' 'patterns --kind' 'patterns -k' 'patterns --min-confidence' 'patterns --issue-type' 'patterns -t' 'patterns --limit' 'patterns -n' 'patterns --format' 'patterns -f' 'analytics --days' 'similar --model' 'similar -m' 'similar --issue-type' 'similar -t' 'similar --prompt' 'similar --response' 'similar --description' 'similar -d' 'similar --limit' 'similar -n' 'similar --format' 'similar -f' 'context --model' 'context -m' 'context --issue-type' 'context -t' 'context --prompt' 'context --response' 'context --description' 'context -d' 'context --max-chars' 'search --limit' 'search -n' 'search --format' 'search -f' 'record --model' 'record -m' 'record --issue-type' 'record -t' 'record --description' 'record -d' 'record --fixer' 'record --analysis' 'record --command' 'record -c' 'record --time' 'record --notes' 'record --prompt' 'record --response' 'record --json' 'record --tokens-in' 'record --tokens-out' 'record --cost' 'record --fixer-model' 'record --max-failures' 'export --format' 'export -f' 'export --since' 'import --format' 'import -f' 'backup --keep' 'cleanup --keep-successful' 'cleanup --keep-failures-per-fingerprint' 'suggest --model' 'suggest -m' 'suggest --issue-type' 'suggest -t' 'suggest --description' 'suggest -d' 'suggest --prompt' 'suggest --response' 'suggest --limit' 'suggest -n' 'suggest --max-failures' 'gate --model' 'gate -m' 'gate --issue-type' 'gate -t' 'gate --description' 'gate -d' 'gate --prompt' 'gate --response' 'gate --min-rate' 'gate --max-failures' 'alerts --days' 'alerts --drift-days' 'alerts --kind' 'alerts -k' 'alerts --now' 'alerts --format' 'alerts -f' 'archive list --format' 'archive list -f'
             return 0
     end
     return 1
@@ -97,6 +97,11 @@ complete -c aimem -n '__aimem_at \'\'' -a 'similar' -d 'Find past attempts like 
 complete -c aimem -n '__aimem_at \'\'' -a 'context' -d 'Print the Markdown history a fixer should read before working on th...'
 complete -c aimem -n '__aimem_at \'\'' -a 'search' -d 'Full-text search over descriptions, analyses, commands and notes, b...'
 complete -c aimem -n '__aimem_at \'\'' -a 'record' -d 'Record fix attempts; prints the new id(s), one per line.'
+complete -c aimem -n '__aimem_at \'\'' -a 'export' -d 'Export records (ndjson, json, csv) or the design\'s full report (rep...'
+complete -c aimem -n '__aimem_at \'\'' -a 'import' -d 'Import records, all or nothing; records already present are skipped.'
+complete -c aimem -n '__aimem_at \'\'' -a 'backup' -d 'Write one bundle file: database snapshot, knowledge base, segments,...'
+complete -c aimem -n '__aimem_at \'\'' -a 'verify' -d 'Check a bundle: checksums, decompression, integrity_check, counts....'
+complete -c aimem -n '__aimem_at \'\'' -a 'restore' -d 'Restore a bundle into the repository folder (--dir), verified and a...'
 complete -c aimem -n '__aimem_at \'\'' -a 'cleanup' -d 'Archive rows older than DAYS into compressed segments (statistics a...'
 complete -c aimem -n '__aimem_at \'\'' -a 'check' -d 'Verify the database, the archive and the knowledge base; exit 1 on...'
 complete -c aimem -n '__aimem_at \'\'' -a 'gc' -d 'Checkpoint the WAL, optimize, analyze and (when worth it) vacuum th...'
@@ -181,6 +186,28 @@ complete -c aimem -n '__aimem_in \'record\'' -l 'fixer-model' -x -d 'The fixer\'
 complete -c aimem -n '__aimem_in \'record\'' -l 'strict' -d 'Refuse (write nothing) when a fix repeats one that already failed -...'
 complete -c aimem -n '__aimem_in \'record\'' -l 'max-failures' -x -d 'Failures that make a fix a repeated failure.'
 complete -c aimem -n '__aimem_in \'record\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'export\'' -l 'format' -s 'f' -x -a 'report json ndjson csv' -d 'report (default for *.json), json, ndjson (default otherwise) or csv.'
+complete -c aimem -n '__aimem_in \'export\'' -l 'since' -x -d 'Only records from this date on (2025-01-15, or 30d).'
+complete -c aimem -n '__aimem_in \'export\'' -l 'include-archive' -d 'Also export archived records.'
+complete -c aimem -n '__aimem_in \'export\'' -l 'json' -d 'Print a JSON summary (not with FILE \'-\').'
+complete -c aimem -n '__aimem_in \'export\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'import\'' -l 'format' -s 'f' -x -a 'auto ndjson json csv sqlite' -d 'auto (default), ndjson, json, csv or sqlite.'
+complete -c aimem -n '__aimem_in \'import\'' -l 'dry-run' -s 'n' -d 'Report what would be added; change nothing.'
+complete -c aimem -n '__aimem_in \'import\'' -l 'json' -d 'Print a JSON summary.'
+complete -c aimem -n '__aimem_in \'import\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'backup\'' -l 'keep' -x -d 'Then keep only the N newest bundles of this repository in DEST.'
+complete -c aimem -n '__aimem_in \'backup\'' -l 'json' -d 'Print JSON.'
+complete -c aimem -n '__aimem_in \'backup\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_at \'backup\' 0' -F
+complete -c aimem -n '__aimem_in \'verify\'' -l 'json' -d 'Print JSON.'
+complete -c aimem -n '__aimem_in \'verify\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_at \'verify\' 0' -F
+complete -c aimem -n '__aimem_in \'restore\'' -l 'force' -d 'Replace an existing repository (needs --yes).'
+complete -c aimem -n '__aimem_in \'restore\'' -l 'yes' -s 'y' -d 'Do not ask before replacing (scripts).'
+complete -c aimem -n '__aimem_in \'restore\'' -l 'dry-run' -s 'n' -d 'Check everything; write nothing.'
+complete -c aimem -n '__aimem_in \'restore\'' -l 'json' -d 'Print JSON.'
+complete -c aimem -n '__aimem_in \'restore\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_at \'restore\' 0' -F
 complete -c aimem -n '__aimem_in \'cleanup\'' -l 'keep-successful' -x -d 'Keep verified successes hot this many days.'
 complete -c aimem -n '__aimem_in \'cleanup\'' -l 'purge' -d 'Delete the rows instead of archiving them.'
 complete -c aimem -n '__aimem_in \'cleanup\'' -l 'yes' -s 'y' -d 'Do not ask for confirmation.'

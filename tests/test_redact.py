@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aimem import AIMemory
 from aimem.redact import redact_text
@@ -81,3 +83,23 @@ def test_redaction_can_be_turned_off(repo_dir: Path, monkeypatch: pytest.MonkeyP
         )
         row = memory.store.get_row(record_id)
     assert row is not None and SECRETS[0] in row["description"]
+
+
+SECRET_SNIPPETS = [
+    "Authorization: Bearer abc.def",
+    "Authorization: x",
+    "authorization:token zzz",
+    "TOKEN=abc",
+    'PASSWORD="p w"',
+    "https://u:p@h/x",
+    "--password=pw",
+    "sk-ABCDEFGHIJKLMNOPQRSTUVWX",
+]
+
+
+@given(st.lists(st.one_of(st.sampled_from(SECRET_SNIPPETS), st.text(max_size=12)), max_size=6))
+def test_redaction_is_idempotent(parts: list[str]) -> None:
+    # Exports re-imported into a redacting repository must not change.
+    text = " ".join(parts)
+    once = redact_text(text)
+    assert redact_text(once) == once

@@ -1,0 +1,32 @@
+"""A tiny progress counter on stderr: only on a terminal and without NO_COLOR."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+from aimem.cli._output import colour_allowed
+
+
+def counter(label: str) -> Callable[[int], None] | None:
+    """A callback printing ``label: N`` (at most ~10 times a second), or None when not allowed."""
+    if not colour_allowed(sys.stderr):
+        return None
+    last = [0.0]
+
+    def show(count: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.1:
+            last[0] = now
+            sys.stderr.write(f"\r{label}: {count}")
+            sys.stderr.flush()
+
+    return show
+
+
+def done(progress: Callable[[int], None] | None) -> None:
+    """End the progress line (if one was shown)."""
+    if progress is not None:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()

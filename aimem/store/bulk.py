@@ -1,0 +1,161 @@
+"""Bulk-loading helpers for imports (SQL stays under aimem/store/).
+
+``deferred_full_text`` indexes a whole import in one statement instead of one
+trigger call per row (measured: ~100 µs per row through the trigger against
+~7 µs in bulk). Inside the caller's write transaction it drops the FTS insert
+trigger, and at the end indexes every row added since (ids above the maximum
+at the start: AUTOINCREMENT ids only grow) and re-creates the trigger from its
+own stored SQL. DDL is transactional in SQLite: a rollback restores the trigger,
+and no other connection can write (or see the trigger gone) meanwhile.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from aimem.records import Attempt
+from aimem.store.aggregates import AggregateWriter, Fact
+from aimem.store.sqlite_store import _INSERT, attempt_fact, attempt_params
+
+TRIGGER = "fix_history_fts_insert"
+
+
+@contextmanager
+def deferred_full_text(conn: sqlite3.Connection) -> Iterator[None]:
+    """Within a write transaction: index the rows inserted in the block in bulk at its end."""
+    row = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (TRIGGER,)
+    ).fetchone()
+    if row is None:
+        yield
+        return
+    start = conn.execute("SELECT coalesce(max(id), 0) FROM fix_history").fetchone()[0]
+    conn.execute(f"DROP TRIGGER {TRIGGER}")
+    yield
+    conn.execute(
+        """INSERT INTO fix_history_fts(rowid, description, claude_analysis, fix_commands, notes)
+           SELECT id, description, claude_analysis, fix_commands, notes
+           FROM fix_history WHERE id > ?""",
+        (start,),
+    )
+    conn.execute(row[0])
+
+
+def insert_new(conn: sqlite3.Connection, attempts: Sequence[Attempt]) -> tuple[int, list[Fact]]:
+    """Insert the attempts whose uid is not stored yet; return (how many, their facts).
+
+    Stored uids are looked up 500 at a time, repeats inside the batch are
+    dropped, and the new rows go in with one ``executemany``. The caller applies
+    the facts to the aggregates (``apply_facts``), possibly for many batches at
+    once: aggregates are order- and batch-independent.
+    """
+    present: set[str] = set()
+    uids = [a.uid for a in attempts]
+    for start in range(0, len(uids), 500):
+        chunk = uids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        present.update(
+            r[0] for r in conn.execute(f"SELECT uid FROM fix_history WHERE uid IN ({marks})", chunk)
+        )
+    new: list[Attempt] = []
+    for attempt in attempts:
+        if attempt.uid not in present:
+            present.add(attempt.uid)
+            new.append(attempt)
+    conn.executemany(_INSERT, [attempt_params(a) for a in new])
+    return len(new), [attempt_fact(a) for a in new]
+
+
+def apply_facts(conn: sqlite3.Connection, facts: Sequence[Fact]) -> None:
+    """Add facts to every aggregate and bump the generation (the caller holds the transaction)."""
+    if not facts:
+        return
+    AggregateWriter(conn).apply(facts)
+    conn.execute(
+        "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+    )
+
+
+# The export row as JSON built by SQLite itself (C, no Python dict per row). REAL
+# columns are left out of json_object because SQLite prints them with 15 digits;
+# Python's repr (shortest round-trip, like orjson) is spliced in for them.
+_HEAD = (
+    "json_object('id', id, 'timestamp', timestamp, 'model_name', model_name, "
+    "'issue_type', issue_type, 'issue_signature', issue_signature, "
+    "'description', description, 'fixer_type', fixer_type, "
+    "'claude_analysis', claude_analysis, 'fix_commands', json(fix_commands), "
+    "'fix_success', json(CASE WHEN fix_success THEN 'true' ELSE 'false' END), "
+    "'verification_success', "
+    "json(CASE WHEN verification_success THEN 'true' ELSE 'false' END))"
+)
+_MIDDLE = (
+    "json_object('system_info', json(system_info), 'notes', notes, 'uid', uid, "
+    "'fingerprint', fingerprint, 'tokens_in', tokens_in, 'tokens_out', tokens_out)"
+)
+_TAIL = "json_object('fixer_model', fixer_model)"
+
+
+def _number(value: Any) -> str | None:
+    if value is None:
+        return "null"
+    if type(value) is float:
+        return repr(value)
+    if type(value) is int:
+        return str(value)
+    return None
+
+
+def export_lines_possible(conn: sqlite3.Connection) -> bool:
+    """True when every row's JSON columns are valid JSON (always, unless legacy junk)."""
+    bad = conn.execute(
+        "SELECT 1 FROM fix_history WHERE NOT coalesce(json_valid(fix_commands) "
+        "AND json_valid(system_info), 0) OR typeof(execution_time_seconds) "
+        "NOT IN ('real', 'integer', 'null') OR typeof(cost_usd) NOT IN ('real', 'integer', 'null') "
+        "LIMIT 1"
+    ).fetchone()
+    return bad is None
+
+
+def iter_export_lines(
+    conn: sqlite3.Connection, since: str | None = None, chunk: int = 5000
+) -> Iterator[bytes]:
+    """Each hot row as one JSON line (export row format, keys in EXPORT_COLUMNS order).
+
+    The caller checks ``export_lines_possible`` first (and holds a read transaction).
+    """
+    sql = f"SELECT {_HEAD}, execution_time_seconds, {_MIDDLE}, cost_usd, {_TAIL} FROM fix_history"
+    params: tuple[Any, ...] = ()
+    if since is not None:
+        sql += " WHERE timestamp >= ?"
+        params = (since,)
+    cursor = conn.execute(sql + " ORDER BY id", params)
+    number = _number
+    while True:
+        rows = cursor.fetchmany(chunk)
+        if not rows:
+            return
+        for head, seconds, middle, cost, tail in rows:
+            yield (
+                f'{head[:-1]},"execution_time_seconds":{number(seconds)},{middle[1:-1]},'
+                f'"cost_usd":{number(cost)},{tail[1:]}\n'
+            ).encode()
+
+
+# Page cache for one import: the uid and fingerprint indexes take random keys,
+# so with SQLite's default 2 MiB most inserts miss the cache. Bounded (it does
+# not grow with the number of records), and restored afterwards.
+IMPORT_CACHE_KIB = 64 * 1024
+
+
+@contextmanager
+def import_cache(conn: sqlite3.Connection, kib: int = IMPORT_CACHE_KIB) -> Iterator[None]:
+    """A larger page cache for the block, restored afterwards."""
+    previous = conn.execute("PRAGMA cache_size").fetchone()[0]
+    conn.execute(f"PRAGMA cache_size = {-abs(int(kib))}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA cache_size = {int(previous)}")

@@ -1,0 +1,103 @@
+"""Reading other databases for import: a design-schema ``ai_memory.db`` or an aimem one.
+
+The source is opened read-only (``mode=ro``) and never migrated or modified.
+Rows come out in the export row format. A design-schema row has no uid; it gets
+the same content-derived uid that migration m004 gives it in place
+(``content_uid(design_row_payload(row), occurrence)``), so importing an old
+database and migrating it in place agree and merge without duplicates.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from aimem.errors import InvalidInputError
+from aimem.records import DESIGN_COLUMNS, EXPORT_COLUMNS, design_row_payload
+from aimem.signatures import content_uid
+
+CHUNK = 2000
+
+
+def _parse(text: Any, fallback: Any) -> Any:
+    if not isinstance(text, str):
+        return fallback if text is None else text
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        conn.execute("PRAGMA query_only = 1")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.Error as error:
+        raise InvalidInputError("", f"not a readable SQLite database: {error}", str(path)) from None
+    if "fix_history" not in tables:
+        conn.close()
+        raise InvalidInputError("", "has no fix_history table (not an aimem database)", str(path))
+    return conn
+
+
+def iter_database_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row id, export row) for every row of ``fix_history`` in ``path``, in id order.
+
+    Rows without a uid (the design's schema) get m004's content-derived uid.
+    """
+    conn = _open(path)
+    try:
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(fix_history)")}
+        missing = [c for c in DESIGN_COLUMNS if c not in columns]
+        if missing:
+            raise InvalidInputError(
+                missing[0],
+                "column is missing from fix_history (not the design's schema)",
+                str(path),
+            )
+        wanted = [c for c in EXPORT_COLUMNS if c in columns]
+        has_uid = "uid" in columns
+        # One read transaction: a consistent view even while the source is written.
+        conn.execute("BEGIN")
+        cursor = conn.execute(f"SELECT {', '.join(wanted)} FROM fix_history ORDER BY id")
+        cursor.row_factory = sqlite3.Row
+        seen: dict[bytes, int] = {}
+        while True:
+            try:
+                batch = cursor.fetchmany(CHUNK)
+            except sqlite3.Error as error:
+                raise InvalidInputError(
+                    "", f"cannot read fix_history: {error}", str(path)
+                ) from None
+            if not batch:
+                break
+            for row in batch:
+                record: dict[str, Any]
+                if has_uid and row["uid"]:
+                    record = {c: row[c] for c in wanted}
+                    record["fix_commands"] = _parse(record["fix_commands"], [])
+                    record["system_info"] = _parse(record["system_info"], {})
+                    record["fix_success"] = bool(record["fix_success"])
+                    record["verification_success"] = bool(record["verification_success"])
+                else:
+                    payload = design_row_payload(row)
+                    base = content_uid(payload)
+                    key = bytes.fromhex(base)
+                    seen[key] = seen.get(key, 0) + 1
+                    record = dict(payload)
+                    record["uid"] = content_uid(payload, seen[key])
+                    for extra in ("fingerprint", "tokens_in", "tokens_out", "cost_usd"):
+                        if extra in wanted:
+                            record[extra] = row[extra]
+                    if "fixer_model" in wanted:
+                        record["fixer_model"] = row["fixer_model"]
+                record["id"] = row["id"]
+                yield int(row["id"]), record
+        conn.execute("COMMIT")
+    finally:
+        conn.close()

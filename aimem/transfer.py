@@ -1,0 +1,517 @@
+"""Export and import streams: ndjson, json, csv, a design/aimem SQLite database.
+
+Invariants:
+- Export streams: rows are read in chunks and written as they come, so memory
+  stays flat however large the repository. A file target is written to a temp
+  file beside it and renamed into place only when complete (a reader never
+  sees half an export).
+- Import is all or nothing per file: every row is validated
+  (``attempt_from_row``, naming ``FILE:LINE``) and inserted inside ONE write
+  transaction, in batches; any bad row rolls the whole file back, so the
+  repository is unchanged. Memory stays flat (one batch at a time).
+- Import is idempotent: a record whose uid is already stored is skipped, so
+  importing a file twice or two overlapping exports adds each record once.
+  Aggregates and the search index are updated as if recorded one by one.
+- ``dry_run`` runs the very same import and rolls it back, so its counts are
+  exactly what a real import would do.
+
+The export row format is ``aimem.records.EXPORT_COLUMNS``. The JSON export is
+an array with one record per line, which import reads back as a stream; other
+JSON arrays are read whole (record numbers stand in for line numbers).
+In CSV the JSON fields are JSON text, booleans ``true``/``false``, and an
+empty cell is null (so CSV cannot tell an empty ``notes`` from no notes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
+
+import orjson
+
+from aimem.errors import InvalidInputError
+from aimem.fsutil import fsync_dir, temp_path_for, translate_os_error
+from aimem.records import EXPORT_COLUMNS, Attempt, attempt_from_row
+from aimem.redact import might_hold_secret
+from aimem.store.aggregates import Fact
+from aimem.store.bulk import apply_facts, deferred_full_text, import_cache, insert_new
+from aimem.timeutil import days_ago_iso, normalize_timestamp
+
+if TYPE_CHECKING:
+    from aimem.store import Store
+
+EXPORT_FORMATS = ("report", "json", "ndjson", "csv")
+IMPORT_FORMATS = ("auto", "ndjson", "json", "csv", "sqlite")
+SQLITE_HEADER = b"SQLite format 3\x00"
+BATCH = 2000
+# Aggregates are applied every FACT_WINDOW new records: fewer, larger upserts
+# (aggregates do not depend on batching), at a bounded memory cost.
+FACT_WINDOW = 20000
+_WRITE_BUFFER = 1 << 20
+Progress = Callable[[int], None]
+_CSV_NULLABLE = {
+    "id",
+    "execution_time_seconds",
+    "notes",
+    "fingerprint",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+    "fixer_model",
+}
+_CSV_BOOL = {"true": True, "1": True, "false": False, "0": False}
+
+
+# ---- shared helpers ---------------------------------------------------------
+
+
+def parse_since(since: str | None) -> str | None:
+    """``--since``: an ISO 8601 date or timestamp (naive = UTC), or ``Nd`` for N days ago."""
+    if since is None or since == "":
+        return None
+    text = since.strip()
+    match = re.fullmatch(r"(\d+)d", text)
+    if match:
+        return days_ago_iso(int(match.group(1)))
+    try:
+        return normalize_timestamp(text)
+    except ValueError:
+        raise InvalidInputError(
+            "since", f"is not a date: {since!r}", hint="use 2025-01-15, 2025-01-15T12:00:00Z or 30d"
+        ) from None
+
+
+@contextmanager
+def atomic_output(target: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
+    """A binary file that replaces ``target`` atomically when the block succeeds.
+
+    Written to a temp file beside ``target``, fsynced, renamed over it, folder
+    fsynced; on any error the temp file is removed and ``target`` is untouched.
+    """
+    temp = temp_path_for(target)
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except OSError as error:
+        raise translate_os_error(error, target) from error
+    try:
+        with os.fdopen(fd, "wb", buffering=_WRITE_BUFFER) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+        fsync_dir(target.parent if str(target.parent) else Path("."))
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise translate_os_error(error, target) from error
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+# ---- export -------------------------------------------------------------------
+
+
+def export_format_for(file: str | os.PathLike[str], fmt: str | None) -> str:
+    """The export format: as given, else by suffix (.json = report, .csv, else ndjson)."""
+    if fmt:
+        if fmt not in EXPORT_FORMATS:
+            raise InvalidInputError(
+                "format", f"unknown export format {fmt!r}", hint="use " + ", ".join(EXPORT_FORMATS)
+            )
+        return fmt
+    suffix = Path(str(file)).suffix.lower()
+    if suffix == ".json":
+        return "report"
+    if suffix == ".csv":
+        return "csv"
+    return "ndjson"
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def write_records(
+    out: BinaryIO, rows: Iterable[dict[str, Any]], fmt: str, progress: Progress | None = None
+) -> int:
+    """Stream export rows to ``out`` as ndjson, json (one record per line) or csv."""
+    count = 0
+    dumps = orjson.dumps
+    if fmt == "ndjson":
+        buffer: list[bytes] = []
+        for row in rows:
+            buffer.append(dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+            count += 1
+            if len(buffer) >= BATCH:
+                out.write(b"".join(buffer))
+                buffer.clear()
+                if progress:
+                    progress(count)
+        out.write(b"".join(buffer))
+    elif fmt == "json":
+        out.write(b"[")
+        separator = b"\n"
+        for row in rows:
+            out.write(separator + dumps(row))
+            separator = b",\n"
+            count += 1
+            if progress and count % BATCH == 0:
+                progress(count)
+        out.write(b"\n]\n")
+    elif fmt == "csv":
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
+        try:
+            writer = csv.writer(text)  # \r\n rows: fields holding \r or \n get quoted
+            writer.writerow(EXPORT_COLUMNS)
+            for row in rows:
+                writer.writerow([_csv_cell(row.get(c)) for c in EXPORT_COLUMNS])
+                count += 1
+                if progress and count % BATCH == 0:
+                    progress(count)
+            text.flush()
+        finally:
+            text.detach()
+    else:
+        raise InvalidInputError("format", f"{fmt!r} is not a record format")
+    if progress:
+        progress(count)
+    return count
+
+
+def write_lines(
+    out: BinaryIO, lines: Iterable[bytes], fmt: str, progress: Progress | None = None
+) -> int:
+    """Stream ready-made JSON lines (each ending in a newline) as ndjson or a json array."""
+    count = 0
+    buffer: list[bytes] = []
+    if fmt == "json":
+        out.write(b"[\n")
+    for line in lines:
+        buffer.append(line)
+        count += 1
+        if len(buffer) >= BATCH:
+            out.write(
+                (b",\n".join(b[:-1] for b in buffer) + b",\n")
+                if fmt == "json"
+                else b"".join(buffer)
+            )
+            buffer.clear()
+            if progress:
+                progress(count)
+    if fmt == "json":
+        out.write(b",\n".join(b[:-1] for b in buffer) + (b"\n" if buffer else b"") + b"]\n")
+    else:
+        out.write(b"".join(buffer))
+    if progress:
+        progress(count)
+    return count
+
+
+# ---- import: reading sources -----------------------------------------------
+
+
+def import_format_for(path: Path | None, head: bytes, fmt: str) -> str:
+    """Resolve ``auto``: the SQLite header, the file suffix, else the first byte."""
+    if fmt not in IMPORT_FORMATS:
+        raise InvalidInputError(
+            "format", f"unknown import format {fmt!r}", hint="use " + ", ".join(IMPORT_FORMATS)
+        )
+    if fmt != "auto":
+        return fmt
+    if head.startswith(SQLITE_HEADER):
+        return "sqlite"
+    suffix = path.suffix.lower() if path is not None else ""
+    if suffix in (".ndjson", ".jsonl"):
+        return "ndjson"
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".db", ".sqlite", ".sqlite3"):
+        return "sqlite"
+    first = head.lstrip()[:1]
+    if first == b"[":
+        return "json"
+    if first == b"{":
+        # A lone "{" on the first line is a pretty-printed document, not NDJSON.
+        return "json" if head.lstrip().split(b"\n", 1)[0].strip() == b"{" else "ndjson"
+    if suffix == ".json":
+        return "json"
+    return "csv" if head.strip() else "ndjson"
+
+
+def _loads_line(data: bytes, source: str, line: int) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInputError("", f"invalid JSON: {error.msg}", source, line) from None
+
+
+def iter_ndjson(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
+    """(line number, value) per non-blank line."""
+    for number, line in enumerate(stream, 1):
+        if line.strip():
+            yield number, _loads_line(line, source, number)
+
+
+def iter_json(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
+    """A JSON array of records: streamed when one record per line, else read whole."""
+    first = stream.readline()
+    number = 1
+    while first and not first.strip():
+        first = stream.readline()
+        number += 1
+    if first.strip() != b"[":
+        yield from _iter_json_whole(first + stream.read(), source)
+        return
+    for number, raw in enumerate(stream, number + 1):  # noqa: B020 (continues the count)
+        line = raw.strip()
+        if not line:
+            continue
+        if line == b"]":
+            break
+        if line.endswith(b","):
+            line = line[:-1]
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            if number <= 3:
+                # Not aimem's one-record-per-line layout: read the document whole.
+                yield from _iter_json_whole(b"[" + raw + stream.read(), source)
+                return
+            raise InvalidInputError("", "invalid JSON record", source, number) from None
+        yield number, value
+
+
+def _iter_json_whole(data: bytes, source: str) -> Iterator[tuple[int, Any]]:
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInputError("", f"invalid JSON: {error.msg}", source, error.lineno) from None
+    if isinstance(document, dict) and "statistics" in document and "model_insights" in document:
+        raise InvalidInputError(
+            "",
+            "is an aimem report (export --format report), which holds no records",
+            source,
+            hint="export records with 'aimem export FILE --format ndjson' and import that",
+        )
+    if not isinstance(document, list):
+        raise InvalidInputError("", "a JSON import must be an array of records", source, 1)
+    yield from enumerate(document, 1)
+
+
+def _csv_value(column: str, text: str, source: str, line: int) -> Any:
+    if text == "" and (column in _CSV_NULLABLE or column in ("fix_commands", "system_info")):
+        return None
+    if column in ("fix_commands", "system_info"):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise InvalidInputError(column, "is not valid JSON text", source, line) from None
+    if column in ("fix_success", "verification_success"):
+        return _CSV_BOOL.get(text.strip().lower(), text)
+    if column in ("execution_time_seconds", "cost_usd"):
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    if column in ("tokens_in", "tokens_out", "id"):
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    return text
+
+
+def iter_csv(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
+    """Rows of a CSV export (header = export columns), typed back from text."""
+    csv.field_size_limit(64 * 1024 * 1024)
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    reader = csv.reader(text)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        unknown = [c for c in header if c not in EXPORT_COLUMNS]
+        if unknown:
+            raise InvalidInputError(
+                unknown[0], "is not a column of the export row format", source, 1
+            )
+        start = reader.line_num + 1
+        for cells in reader:
+            line = start
+            start = reader.line_num + 1
+            if not cells:
+                continue
+            if len(cells) != len(header):
+                raise InvalidInputError(
+                    "", f"has {len(cells)} fields, the header has {len(header)}", source, line
+                )
+            yield (
+                line,
+                {c: _csv_value(c, v, source, line) for c, v in zip(header, cells, strict=True)},
+            )
+    except csv.Error as error:
+        raise InvalidInputError("", f"invalid CSV: {error}", source, reader.line_num) from None
+    except UnicodeDecodeError:
+        raise InvalidInputError("", "is not UTF-8 text", source, reader.line_num) from None
+    finally:
+        with contextlib.suppress(ValueError):  # the source may be closed already
+            text.detach()
+
+
+@contextmanager
+def open_source(file: str | os.PathLike[str] | BinaryIO) -> Iterator[tuple[IO[bytes], str]]:
+    """Open an import source (a path, ``-`` for stdin, or a binary stream) with its name."""
+    if not isinstance(file, (str, os.PathLike)):
+        yield file, getattr(file, "name", "<stream>")
+        return
+    if str(file) == "-":
+        yield sys.stdin.buffer, "<stdin>"
+        return
+    path = Path(file)
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise InvalidInputError("", "no such file", str(path)) from None
+    except IsADirectoryError:
+        raise InvalidInputError("", "is a folder, not a file", str(path)) from None
+    except OSError as error:
+        raise InvalidInputError("", f"cannot read: {error.strerror}", str(path)) from None
+    with handle:
+        yield handle, str(path)
+
+
+def _peek(stream: IO[bytes], size: int = 512) -> tuple[IO[bytes], bytes]:
+    if stream.seekable():
+        head = stream.read(size)
+        stream.seek(0)
+        return stream, head
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[type-var]
+    return buffered, buffered.peek(size)[:size]
+
+
+def _row_might_hold_secret(row: Any) -> bool:
+    """One cheap pre-check over all of a row's text instead of one per field."""
+    if not isinstance(row, dict):
+        return True
+    parts = [row.get(k) for k in ("description", "claude_analysis", "notes")]
+    commands = row.get("fix_commands")
+    if isinstance(commands, list):
+        parts.extend(commands)
+    try:
+        parts.append(orjson.dumps(row.get("system_info")).decode())
+    except TypeError:
+        return True
+    return might_hold_secret("\n".join(p for p in parts if isinstance(p, str)))
+
+
+def iter_attempts(
+    rows: Iterable[tuple[int, Any]], source: str, redact: bool
+) -> Iterator[tuple[int, Attempt]]:
+    """Validate each (line, row) into an Attempt; the first bad row raises FILE:LINE.
+
+    Redaction runs only on rows whose text could hold a secret at all (the
+    result is the same; most rows skip the per-field regex scans).
+    """
+    for line, row in rows:
+        clean = redact and _row_might_hold_secret(row)
+        yield line, attempt_from_row(row, redact=clean, source=source, line=line)
+
+
+@contextmanager
+def open_rows(
+    file: str | os.PathLike[str] | BinaryIO, fmt: str = "auto"
+) -> Iterator[tuple[str, str, Iterator[tuple[int, Any]]]]:
+    """(source name, resolved format, iterator of (line, raw row)) of an import source."""
+    from aimem.store.foreign import iter_database_rows
+
+    with open_source(file) as (stream, source):
+        stream, head = _peek(stream)
+        path = Path(file) if isinstance(file, (str, os.PathLike)) and str(file) != "-" else None
+        resolved = import_format_for(path, head, fmt)
+        rows: Iterator[tuple[int, Any]]
+        if resolved == "sqlite":
+            if path is None:
+                raise InvalidInputError(
+                    "", "a SQLite database must be a file, not a stream", source
+                )
+            rows = iter_database_rows(path)
+        elif resolved == "ndjson":
+            rows = iter_ndjson(stream, source)
+        elif resolved == "json":
+            rows = iter_json(stream, source)
+        else:
+            rows = iter_csv(stream, source)
+        yield source, resolved, rows
+
+
+class _DryRun(Exception):
+    """Unwinds a dry-run import so that its transaction rolls back."""
+
+
+def import_records(
+    store: Store,
+    file: str | os.PathLike[str] | BinaryIO,
+    fmt: str = "auto",
+    *,
+    dry_run: bool = False,
+    redact: bool = True,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Import one file all or nothing; return what was (or would be) added.
+
+    The summary's keys: ``source``, ``format``, ``records`` (read), ``added``,
+    ``already_present`` (uid already stored, or repeated in the file), ``dry_run``.
+    """
+    added = read = 0
+    with open_rows(file, fmt) as (source, resolved, rows):
+        try:
+            with import_cache(store.conn), store.transaction() as conn, deferred_full_text(conn):
+                batch: list[Attempt] = []
+                facts: list[Fact] = []
+                for _line, attempt in iter_attempts(rows, source, redact):
+                    batch.append(attempt)
+                    if len(batch) >= BATCH:
+                        count, new = insert_new(conn, batch)
+                        read += len(batch)
+                        added += count
+                        facts.extend(new)
+                        batch = []
+                        if len(facts) >= FACT_WINDOW:
+                            apply_facts(conn, facts)
+                            facts = []
+                        if progress:
+                            progress(read)
+                count, new = insert_new(conn, batch)
+                read += len(batch)
+                added += count
+                facts.extend(new)
+                apply_facts(conn, facts)
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+    present = read - added
+    if progress:
+        progress(read)
+    return {
+        "source": source,
+        "format": resolved,
+        "records": read,
+        "added": added,
+        "already_present": present,
+        "dry_run": dry_run,
+    }
