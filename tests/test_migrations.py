@@ -35,7 +35,7 @@ def _schema(db: Path) -> str:
 
 
 def test_migration_names_are_append_only() -> None:
-    assert [m.__name__ for m in MIGRATIONS][:11] == [
+    assert [m.__name__ for m in MIGRATIONS] == [
         "m001_design_schema",
         "m002_utc_timestamps",
         "m003_extra_columns",
@@ -47,6 +47,8 @@ def test_migration_names_are_append_only() -> None:
         "m009_rebuild_aggregates",
         "m010_read_path_indexes",
         "m011_segment_kind_and_pending",
+        "m012_advice_cost_and_fingerprints",
+        "m013_archived_uids",
     ]
 
 

@@ -58,7 +58,12 @@ def insert_new(conn: sqlite3.Connection, attempts: Sequence[Attempt]) -> tuple[i
         chunk = uids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         present.update(
-            r[0] for r in conn.execute(f"SELECT uid FROM fix_history WHERE uid IN ({marks})", chunk)
+            r[0]
+            for r in conn.execute(
+                f"SELECT uid FROM fix_history WHERE uid IN ({marks}) "
+                f"UNION SELECT uid FROM aimem_archived_uids WHERE uid IN ({marks})",
+                chunk + chunk,
+            )
         )
     new: list[Attempt] = []
     for attempt in attempts:

@@ -278,3 +278,31 @@ def m012_advice_cost_and_fingerprints(conn: sqlite3.Connection) -> None:
     conn.execute(
         "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
     )
+
+
+@migration
+def m013_archived_uids(conn: sqlite3.Connection) -> None:
+    # The uids of archived and purged rows, so that importing a record that
+    # now lives in a segment does not count it a second time (issue 5 merge
+    # rule across the archive of issue 4). Segments written before this
+    # migration are read back for their uids; purge segments keep no uids.
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS aimem_archived_uids (uid TEXT PRIMARY KEY) WITHOUT ROWID"
+    )
+    database = conn.execute("PRAGMA database_list").fetchone()[2]
+    if not database:
+        return
+    from aimem import archive
+    from aimem.paths import ARCHIVE_NAME
+
+    folder = Path(database).parent / ARCHIVE_NAME
+    for name, sha256, kind in conn.execute(
+        "SELECT name, sha256, kind FROM aimem_segments"
+    ).fetchall():
+        path = folder / name
+        if kind != archive.KIND_ROWS or not path.is_file():
+            continue  # a missing segment is check's finding, not the migration's
+        conn.executemany(
+            "INSERT OR IGNORE INTO aimem_archived_uids(uid) VALUES (?)",
+            ((row["uid"],) for row in archive.iter_segment_rows(path, sha256) if row.get("uid")),
+        )

@@ -30,6 +30,12 @@ from aimem.store.connection import (
 )
 
 ROW_COLUMNS = ", ".join(EXPORT_COLUMNS)
+# A uid counts as stored when its row is hot or archived (or purged): importing
+# it again must not count it twice.
+_UID_STORED = (
+    "SELECT 1 FROM fix_history WHERE uid = ? UNION ALL "
+    "SELECT 1 FROM aimem_archived_uids WHERE uid = ? LIMIT 1"
+)
 _INSERT = (
     "INSERT INTO fix_history(timestamp, model_name, issue_type, issue_signature, description, "
     "fixer_type, claude_analysis, fix_commands, fix_success, verification_success, "
@@ -173,12 +179,7 @@ class Store:
         ids: list[int | None] = []
         stored: list[Attempt] = []
         for attempt in attempts:
-            if (
-                skip_existing
-                and conn.execute(
-                    "SELECT 1 FROM fix_history WHERE uid = ?", (attempt.uid,)
-                ).fetchone()
-            ):
+            if skip_existing and conn.execute(_UID_STORED, (attempt.uid, attempt.uid)).fetchone():
                 ids.append(None)
                 continue
             cursor = conn.execute(_INSERT, attempt_params(attempt))
@@ -195,7 +196,7 @@ class Store:
         )
 
     def existing_uids(self, uids: Sequence[str]) -> set[str]:
-        """Which of ``uids`` are already stored."""
+        """Which of ``uids`` are in the hot table (``fix_history``), archived ones not included."""
         found: set[str] = set()
         for start in range(0, len(uids), 500):
             chunk = list(uids[start : start + 500])
@@ -761,6 +762,11 @@ class Store:
                 )
             for segment in segments:
                 self._register_segment(conn, segment)
+            conn.execute(
+                """INSERT OR IGNORE INTO aimem_archived_uids(uid)
+                   SELECT uid FROM fix_history
+                   WHERE id IN (SELECT id FROM temp.aimem_doomed) AND uid IS NOT NULL"""
+            )
             remaining = conn.execute("SELECT count(*) FROM fix_history").fetchone()[0] - len(ids)
             delete = "DELETE FROM fix_history WHERE id IN (SELECT id FROM temp.aimem_doomed)"
             if len(ids) > 2 * remaining:
@@ -794,6 +800,9 @@ class Store:
         """Register an unregistered segment and delete whichever of its rows are still hot."""
         with self.transaction() as conn:
             self._register_segment(conn, segment)
+            conn.executemany(
+                "INSERT OR IGNORE INTO aimem_archived_uids(uid) VALUES (?)", [(u,) for u in uids]
+            )
             deleted = 0
             for start in range(0, len(uids), 500):
                 chunk = list(uids[start : start + 500])
@@ -841,6 +850,9 @@ class Store:
                 else:
                     conn.execute(_INSERT, attempt_params(attempt))
                 inserted += 1
+            conn.executemany(
+                "DELETE FROM aimem_archived_uids WHERE uid = ?", [(a.uid,) for _, a in attempts]
+            )
             conn.execute("DELETE FROM aimem_segments WHERE name = ?", (name,))
             self._bump_generation(conn)
             if before_commit is not None:

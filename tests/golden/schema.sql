@@ -29,6 +29,8 @@ CREATE INDEX idx_fix_history_signature ON fix_history(issue_signature);
 CREATE INDEX idx_fix_history_success ON fix_history(fix_success, verification_success);
 -- index idx_fix_history_timestamp
 CREATE INDEX idx_fix_history_timestamp ON fix_history(timestamp);
+-- table aimem_archived_uids
+CREATE TABLE aimem_archived_uids (uid TEXT PRIMARY KEY) WITHOUT ROWID;
 -- table aimem_cost
 CREATE TABLE aimem_cost (
     fixer_type TEXT NOT NULL,
