@@ -407,9 +407,15 @@ def attempt_from_row(
         fingerprint = generate_fingerprint(issue_type, model, description)
     elif not isinstance(fingerprint, str) or not _HEX16.match(fingerprint):
         raise check.fail("fingerprint", "must be 16 lowercase hex characters")
-    elif fingerprint == _legacy_fingerprint_v1(issue_type, model, description):
-        # exported by an aimem before issue 7's migration: upgrade it as that migration does
-        fingerprint = generate_fingerprint(issue_type, model, description)
+    else:
+        current = generate_fingerprint(issue_type, model, description)
+        # Exported by an aimem before issue 7's migration: upgrade it as that
+        # migration does. (Checked only when it is not already current: the
+        # old normalization is the costlier of the two.)
+        if fingerprint != current and fingerprint == _legacy_fingerprint_v1(
+            issue_type, model, description
+        ):
+            fingerprint = current
     tokens_in = check.number("tokens_in", row.get("tokens_in"), integer=True)
     tokens_out = check.number("tokens_out", row.get("tokens_out"), integer=True)
     cost = check.number("cost_usd", row.get("cost_usd"))
