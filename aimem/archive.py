@@ -26,7 +26,6 @@ import io
 import os
 import struct
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +163,8 @@ def encode_segment(
     ts_at = fields.index("timestamp")
     dumps = orjson.dumps
     workers = max(1, min(4, os.cpu_count() or 1))
+    from concurrent.futures import ThreadPoolExecutor  # here: open and stats never need it
+
     pool = ThreadPoolExecutor(max_workers=workers)
     futures = []
     chunks: list[bytes] = []

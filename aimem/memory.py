@@ -663,15 +663,19 @@ class AIMemory:
 
     def _finish_half_done(self) -> None:
         # A cleanup or thaw killed half-way is finished or undone by the next open.
+        if not self.store.pending():
+            return  # the usual case: no import of the archive machinery on open
         from aimem import maintenance
 
         if maintenance.recover_if_idle(self.store, self.layout):
             self._wrote = True
 
     def _count_since(self, since: str) -> int:
+        hot = self.store.count_since(since)
+        if not self.store.segments_since(since):
+            return hot  # nothing archived in the window: stats stays a cheap index count
         from aimem import maintenance
 
-        hot = self.store.count_since(since)
         return hot + maintenance.archived_count_since(self.store, self.layout, since)
 
     def cleanup(
