@@ -8,51 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from aimem import AIMemory
+from tests.legacy import DESIGN_DDL
 
 # The design's exact schema (docs: Database Schema), as an old ai_memory.db has it.
-DESIGN_SQL = """
-CREATE TABLE fix_history (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    timestamp TEXT NOT NULL,
-    model_name TEXT NOT NULL,
-    issue_type TEXT NOT NULL,
-    issue_signature TEXT NOT NULL,
-    description TEXT NOT NULL,
-    fixer_type TEXT NOT NULL,
-    claude_analysis TEXT NOT NULL,
-    fix_commands TEXT NOT NULL,
-    fix_success BOOLEAN NOT NULL,
-    verification_success BOOLEAN NOT NULL,
-    execution_time_seconds REAL,
-    system_info TEXT NOT NULL,
-    notes TEXT
-);
-CREATE TABLE issue_patterns (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    pattern_name TEXT UNIQUE NOT NULL,
-    issue_signature TEXT NOT NULL,
-    success_count INTEGER DEFAULT 0,
-    failure_count INTEGER DEFAULT 0,
-    best_fix TEXT,
-    last_seen TEXT,
-    confidence_score REAL DEFAULT 0.0
-);
-CREATE TABLE model_characteristics (
-    model_name TEXT PRIMARY KEY,
-    total_tests INTEGER DEFAULT 0,
-    success_rate REAL DEFAULT 0.0,
-    common_issues TEXT,
-    effective_fixes TEXT,
-    last_updated TEXT,
-    performance_notes TEXT
-);
-CREATE INDEX idx_fix_history_timestamp ON fix_history(timestamp);
-CREATE INDEX idx_fix_history_model ON fix_history(model_name);
-CREATE INDEX idx_fix_history_issue_type ON fix_history(issue_type);
-CREATE INDEX idx_fix_history_signature ON fix_history(issue_signature);
-CREATE INDEX idx_fix_history_fixer_type ON fix_history(fixer_type);
-CREATE INDEX idx_fix_history_success ON fix_history(fix_success, verification_success);
-"""
+DESIGN_SQL = DESIGN_DDL
 
 
 def db_digest(path: Path) -> str:
