@@ -1,7 +1,8 @@
 """The ``aimem`` command line.
 
 ``main`` answers ``--version``, ``--help`` and completion requests without
-importing typer or opening the database (start-up is part of the product: CI
+importing typer or opening the database, and ``stats`` without typer
+(``aimem.cli._fast``) (start-up is part of the product: CI
 calls aimem thousands of times and people tab-complete). Everything else goes
 to the typer app in ``aimem.cli.app``.
 """
@@ -35,6 +36,11 @@ def main(argv: list[str] | None = None) -> None:
 
         complete(args[1:])
         return
+    from aimem.cli._fast import try_fast
+
+    code = try_fast(args)
+    if code is not None:
+        sys.exit(code)
     from aimem.cli.app import for_args
 
     for_args(args)(args=args, prog_name="aimem")

@@ -12,8 +12,6 @@ from collections.abc import Iterable, Sequence
 from enum import Enum
 from typing import Any
 
-from aimem.cli._click import click_exceptions
-
 
 class Format(str, Enum):
     table = "table"
@@ -29,6 +27,8 @@ JSON_HELP = "Shortcut for --format json."
 def resolve_format(fmt: Format | None, as_json: bool, default: Format = Format.table) -> Format:
     """Combine --format and --json; contradicting values are a usage error."""
     if as_json and fmt not in (None, Format.json):
+        from aimem.cli._click import click_exceptions  # typer only on the typer path
+
         raise click_exceptions.UsageError(f"--json contradicts --format {fmt.value if fmt else ''}")
     if as_json:
         return Format.json

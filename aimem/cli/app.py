@@ -8,10 +8,8 @@ one-line internal error (``AIMEM_DEBUG=1`` re-raises for a traceback).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,20 +21,10 @@ from typer.core import TyperGroup
 from aimem._version import __version__
 from aimem.cli._click import click, click_exceptions
 from aimem.cli._context import RepoHandle
+from aimem.cli._errors import debug, error_line, internal_error_line, quiet_stdout
 from aimem.errors import AimemError
 
 HELP_WIDTH = 80
-
-
-def _debug() -> bool:
-    return os.environ.get("AIMEM_DEBUG", "") not in ("", "0")
-
-
-def _error(message: str, hint: str | None = None) -> None:
-    sys.stderr.write(f"aimem: error: {message}\n")
-    if hint:
-        sys.stderr.write(f"hint: {hint}\n")
-    sys.stderr.flush()
 
 
 class AimemGroup(TyperGroup):
@@ -68,32 +56,29 @@ class AimemGroup(TyperGroup):
             code = bare.exit_code
         except click_exceptions.UsageError as usage:
             command = usage.ctx.command_path if usage.ctx is not None else "aimem"
-            _error(usage.format_message(), f"see '{command} --help'")
+            error_line(usage.format_message(), f"see '{command} --help'")
             code = 2
         except click_exceptions.ClickException as failure:
-            _error(failure.format_message())
+            error_line(failure.format_message())
             code = failure.exit_code
         except typer.Abort:
-            _error("aborted")
+            error_line("aborted")
             code = 1
         except AimemError as failure:
-            if _debug():
+            if debug():
                 raise
-            _error(failure.message, failure.hint)
+            error_line(failure.message, failure.hint)
             code = failure.exit_code
         except KeyboardInterrupt:
             sys.stderr.write("\n")
             code = 130
         except BrokenPipeError:
-            _quiet_stdout()
+            quiet_stdout()
             code = 141
         except Exception as failure:
-            if _debug():
+            if debug():
                 raise
-            _error(
-                f"internal error: {type(failure).__name__}: {failure} "
-                "(set AIMEM_DEBUG=1 for a traceback)"
-            )
+            internal_error_line(failure)
             code = 1
         if standalone_mode:
             sys.exit(code)
@@ -105,14 +90,8 @@ class AimemGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
-            _quiet_stdout()
+            quiet_stdout()
             raise typer.Exit(141) from None
-
-
-def _quiet_stdout() -> None:
-    """A closed pipe (aimem ... | head) is not an error worth a message or traceback."""
-    with contextlib.suppress(OSError):
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
 
 
 app = typer.Typer(

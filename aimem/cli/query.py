@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from aimem.cli._context import repo
+from aimem.cli._fast import STATS_TITLE
 from aimem.cli._output import (
     FORMAT_HELP,
     JSON_HELP,
@@ -98,7 +99,7 @@ def stats_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(stats)
     else:
-        emit_mapping(stats, "🧠 Claude Memory Statistics:")
+        emit_mapping(stats, STATS_TITLE)
 
 
 @app.command(name="model")

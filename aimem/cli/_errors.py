@@ -1,0 +1,61 @@
+"""How failures reach the user: one line on stderr and an exit code.
+
+Shared by the typer app (``AimemGroup.main``) and the typer-free fast paths in
+``aimem.cli._fast``, so both report a failure with the same words and code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable
+
+from aimem.errors import AimemError
+
+
+def debug() -> bool:
+    """``AIMEM_DEBUG=1``: let exceptions through for a traceback."""
+    return os.environ.get("AIMEM_DEBUG", "") not in ("", "0")
+
+
+def error_line(message: str, hint: str | None = None) -> None:
+    sys.stderr.write(f"aimem: error: {message}\n")
+    if hint:
+        sys.stderr.write(f"hint: {hint}\n")
+    sys.stderr.flush()
+
+
+def quiet_stdout() -> None:
+    """A closed pipe (aimem ... | head) is not an error worth a message or traceback."""
+    with contextlib.suppress(OSError):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+
+
+def internal_error_line(failure: Exception) -> None:
+    error_line(
+        f"internal error: {type(failure).__name__}: {failure} (set AIMEM_DEBUG=1 for a traceback)"
+    )
+
+
+def run_guarded(action: Callable[[], None]) -> int:
+    """Run ``action``; turn every failure into aimem's one-line report and exit code."""
+    try:
+        action()
+    except AimemError as failure:
+        if debug():
+            raise
+        error_line(failure.message, failure.hint)
+        return failure.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return 130
+    except BrokenPipeError:
+        quiet_stdout()
+        return 141
+    except Exception as failure:
+        if debug():
+            raise
+        internal_error_line(failure)
+        return 1
+    return 0
