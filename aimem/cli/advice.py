@@ -18,6 +18,7 @@ from aimem.cli._output import (
     write,
 )
 from aimem.cli.app import app
+from aimem.cli.query import issue_from_options
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model name, e.g. qwen2.5:7b.")]
@@ -37,24 +38,6 @@ MaxFailuresOpt = Annotated[
         min=1,
     ),
 ]
-
-
-def _issue(
-    model: str,
-    issue_type: str,
-    description: str | None,
-    prompt: str | None,
-    response: str | None,
-) -> dict[str, Any]:
-    issue: dict[str, Any] = {"model": model, "issue_type": issue_type}
-    for key, value in (
-        ("description", description),
-        ("test_prompt", prompt),
-        ("actual_response", response),
-    ):
-        if value is not None:
-            issue[key] = value
-    return issue
 
 
 def _fixers(item: dict[str, Any]) -> str:
@@ -87,7 +70,11 @@ def suggest_command(
       aimem suggest -m llama3.1:8b -t ERROR -d "CUDA out of memory" --json | jq .recommendation
     """
     result = repo(ctx).suggest(
-        _issue(model, issue_type, description, prompt, response), limit, max_failures
+        issue_from_options(
+            model, issue_type, description=description, prompt=prompt, response=response
+        ),
+        limit,
+        max_failures,
     )
     if as_json:
         emit_json(result)
@@ -165,7 +152,11 @@ def gate_command(
       aimem gate -m qwen2.5:7b -t TIMEOUT -d "timeout after 30s" --json
     """
     result = repo(ctx).gate(
-        _issue(model, issue_type, description, prompt, response), min_rate, max_failures
+        issue_from_options(
+            model, issue_type, description=description, prompt=prompt, response=response
+        ),
+        min_rate,
+        max_failures,
     )
     if as_json:
         emit_json(result)

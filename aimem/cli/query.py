@@ -73,16 +73,23 @@ def _outcome(row: dict[str, Any]) -> str:
     return "applied" if row["fix_success"] else "failed"
 
 
-def _issue(
-    model: str, issue_type: str, prompt: str | None, response: str | None, description: str | None
+def issue_from_options(
+    model: str,
+    issue_type: str,
+    *,
+    description: str | None = None,
+    prompt: str | None = None,
+    response: str | None = None,
 ) -> dict[str, Any]:
+    """The ``issue_data`` of the commands that describe an issue with options."""
     issue: dict[str, Any] = {"model": model, "issue_type": issue_type}
-    if prompt is not None:
-        issue["test_prompt"] = prompt
-    if response is not None:
-        issue["actual_response"] = response
-    if description is not None:
-        issue["description"] = description
+    for key, value in (
+        ("description", description),
+        ("test_prompt", prompt),
+        ("actual_response", response),
+    ):
+        if value is not None:
+            issue[key] = value
     return issue
 
 
@@ -379,7 +386,10 @@ def similar_command(
     """
     chosen = resolve_format(fmt, as_json)
     found = repo(ctx).query_similar_issues(
-        _issue(model, issue_type, prompt, response, description), limit
+        issue_from_options(
+            model, issue_type, description=description, prompt=prompt, response=response
+        ),
+        limit,
     )
     if chosen is Format.json:
         emit_json(found)
@@ -425,7 +435,10 @@ def context_command(
       aimem context -m llama3.1:8b -t NO_OUTPUT --max-chars 2000 | pbcopy
     """
     text = repo(ctx).build_context(
-        _issue(model, issue_type, prompt, response, description), max_chars
+        issue_from_options(
+            model, issue_type, description=description, prompt=prompt, response=response
+        ),
+        max_chars,
     )
     write(text if text.endswith("\n") else text + "\n")
 
