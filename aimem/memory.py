@@ -476,12 +476,36 @@ class AIMemory:
             _check_limit(limit)
         return learning.patterns(self.store, kind, float(min_confidence), issue_type, limit)
 
-    def search(self, text: str, limit: int = 20) -> list[dict[str, Any]]:
-        """Full-text search over descriptions, analyses, commands and notes; best first."""
+    def search(
+        self, text: str, limit: int = 20, include_archive: bool = False
+    ) -> list[dict[str, Any]]:
+        """Full-text search over descriptions, analyses, commands and notes; best first.
+
+        Each row has ``archived`` (false for hot rows). With ``include_archive``
+        archived rows that match follow the hot ones (most occurrences first,
+        then newest; their ``rank`` is null): the archive has no index, so this
+        reads every segment.
+        """
         _check_limit(limit)
         if not isinstance(text, str):
             raise InvalidInputError("text", "must be a string")
-        return self.store.search(to_match_query(text), limit)
+        rows = self.store.search(to_match_query(text), limit)
+        for row in rows:
+            row["archived"] = False
+        if include_archive and len(rows) < limit:
+            from aimem.search import ArchiveMatcher
+
+            matcher = ArchiveMatcher(text)
+            found: list[tuple[int, str, dict[str, Any]]] = []
+            for row in self.iter_archived_rows():
+                hit = matcher.match(row)
+                if hit is not None:
+                    found.append((hit[0], hit[1], row))
+            found.sort(key=lambda f: f[2]["timestamp"], reverse=True)
+            found.sort(key=lambda f: f[0], reverse=True)
+            for _, snippet, row in found[: limit - len(rows)]:
+                rows.append({**row, "rank": None, "snippet": snippet, "archived": True})
+        return rows
 
     # ---- analytics ---------------------------------------------------------
 

@@ -26,7 +26,7 @@ _aimem_options() {
     'analytics') REPLY="--days --json --help -h" ;;
     'similar') REPLY="--model -m --issue-type -t --prompt --response --description -d --limit -n --format -f --json --help -h" ;;
     'context') REPLY="--model -m --issue-type -t --prompt --response --description -d --max-chars --help -h" ;;
-    'search') REPLY="--limit -n --format -f --json --help -h" ;;
+    'search') REPLY="--limit -n --include-archive --format -f --json --help -h" ;;
     'record') REPLY="--model -m --issue-type -t --description -d --fixer --analysis --command -c --success --failure --verified --unverified --time --notes --prompt --response --json --print-json --tokens-in --tokens-out --cost --fixer-model --strict --max-failures --help -h" ;;
     'export') REPLY="--format -f --since --include-archive --json --help -h" ;;
     'import') REPLY="--format -f --dry-run -n --json --help -h" ;;

@@ -162,6 +162,7 @@ complete -c aimem -n '__aimem_in \'context\'' -l 'description' -s 'd' -x -d 'Wha
 complete -c aimem -n '__aimem_in \'context\'' -l 'max-chars' -x -d 'Upper bound on the context\'s length.'
 complete -c aimem -n '__aimem_in \'context\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_in \'search\'' -l 'limit' -s 'n' -x -d 'At most this many rows.'
+complete -c aimem -n '__aimem_in \'search\'' -l 'include-archive' -d 'Also read archived segments (after the hot matches).'
 complete -c aimem -n '__aimem_in \'search\'' -l 'format' -s 'f' -x -a 'table json ndjson csv' -d 'Output format: table, json, ndjson or csv.'
 complete -c aimem -n '__aimem_in \'search\'' -l 'json' -d 'Shortcut for --format json.'
 complete -c aimem -n '__aimem_in \'search\'' -l 'help' -s 'h' -d 'Show this message and exit.'

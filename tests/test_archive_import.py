@@ -39,3 +39,27 @@ def test_thawed_rows_are_known_as_hot_again(demo_dir: Path, tmp_path: Path) -> N
         assert memory.store.count_rows() == 480
         assert memory.import_records(export, "ndjson")["added"] == 0
         assert memory.check().ok
+
+
+def test_search_reads_the_archive_on_request(demo_dir: Path) -> None:
+    with AIMemory(demo_dir) as memory:
+        memory.record_fix_attempt(
+            {"model": "m:1", "issue_type": "ERROR", "description": "zanzibar quokka failure"},
+            {"analysis": "rare words", "fix_commands": ["quokka --fix"]},
+            True,
+            True,
+            1.0,
+            timestamp="2020-01-01T00:00:00Z",
+        )
+        assert [r["archived"] for r in memory.search("quokka")] == [False]
+        memory.cleanup(30)
+        assert memory.search("quokka") == []
+        found = memory.search("zanzibar quok", include_archive=True)
+        assert len(found) == 1
+        hit = found[0]
+        assert hit["archived"] is True and hit["rank"] is None
+        assert hit["description"] == "zanzibar quokka failure"
+        assert "[zanzibar]" in hit["snippet"]
+        assert memory.search("zanzibar walrus", include_archive=True) == []
+        hot = memory.search("ollama", limit=5, include_archive=True)
+        assert len(hot) == 5

@@ -450,6 +450,12 @@ def search_command(
         list[str], typer.Argument(help="Words to look for (all must match).", metavar="TEXT...")
     ],
     limit: LimitOpt = 20,
+    include_archive: Annotated[
+        bool,
+        typer.Option(
+            "--include-archive", help="Also read archived segments (after the hot matches)."
+        ),
+    ] = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -459,9 +465,10 @@ def search_command(
     Examples:
       aimem search "out of memory"
       aimem search ollama pull --json
+      aimem search --include-archive "cuda memory"
     """
     chosen = resolve_format(fmt, as_json)
-    rows = repo(ctx).search(" ".join(text), limit)
+    rows = repo(ctx).search(" ".join(text), limit, include_archive)
     for row in rows:
         row["outcome"] = _outcome(row)
     emit_rows(

@@ -137,7 +137,7 @@ LISTINGS = [
     (["recent", "30"], ATTEMPT_KEYS | {"outcome"}),
     (["successful"], SUCCESSFUL_KEYS),
     (["patterns"], PATTERN_KEYS),
-    (["search", "ollama"], ATTEMPT_KEYS | {"rank", "snippet", "outcome"}),
+    (["search", "ollama"], ATTEMPT_KEYS | {"rank", "snippet", "outcome", "archived"}),
     (["similar", "-m", "qwen2.5:7b", "-t", "TIMEOUT"], ATTEMPT_KEYS | {"match", "outcome"}),
 ]
 
