@@ -33,6 +33,7 @@ import orjson
 
 from aimem.errors import CorruptRepositoryError
 from aimem.fsutil import fsync_dir, temp_path_for, translate_os_error
+from aimem.jsontext import loads_or_text
 from aimem.records import EXPORT_COLUMNS
 from aimem.timeutil import now_iso
 
@@ -137,15 +138,6 @@ def _compressor() -> Any:
     return zstandard.ZstdCompressor(compression_params=params)
 
 
-def _loads(text: Any, fallback: Any) -> Any:
-    if text is None:
-        return fallback
-    try:
-        return orjson.loads(text)
-    except (orjson.JSONDecodeError, TypeError):
-        return text
-
-
 def encode_segment(
     rows: Sequence[Sequence[Any]], kind: str = KIND_ROWS
 ) -> tuple[bytes, dict[str, Any], str]:
@@ -174,7 +166,7 @@ def encode_segment(
     for row in rows:
         values = list(row)
         for i, fallback in json_at:
-            values[i] = _loads(values[i], fallback)
+            values[i] = loads_or_text(values[i], fallback)
         for i in bool_at:
             values[i] = bool(values[i])
         ts = values[ts_at]

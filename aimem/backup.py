@@ -47,7 +47,7 @@ import orjson
 
 from aimem._version import __version__
 from aimem.errors import BundleError
-from aimem.fsutil import TEMP_MARKER, fsync_dir, temp_path_for, translate_os_error
+from aimem.fsutil import TEMP_MARKER, atomic_output, fsync_dir, translate_os_error
 from aimem.paths import ARCHIVE_NAME, DATABASE_NAME, DIR_MODE, FILE_MODE, KNOWLEDGE_BASE_NAME
 from aimem.store import snapshot
 from aimem.timeutil import now_iso, utcnow
@@ -268,28 +268,15 @@ def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
 
 
 def _write_tar(target: Path, manifest: dict[str, Any], files: dict[str, Path]) -> None:
-    temp = temp_path_for(target)
     manifest_bytes = orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        with os.fdopen(fd, "wb") as raw:
-            with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                tar.addfile(
-                    _tarinfo(MANIFEST_NAME, len(manifest_bytes)), io.BytesIO(manifest_bytes)
-                )
-                for entry in manifest["members"]:
-                    with files[entry["name"]].open("rb") as handle:
-                        tar.addfile(_tarinfo(entry["name"], entry["stored_size"]), handle)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(temp, target)
-        fsync_dir(target.parent)
-    except OSError as error:
-        temp.unlink(missing_ok=True)
-        raise translate_os_error(error, target) from error
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with (
+        atomic_output(target, FILE_MODE) as raw,
+        tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        tar.addfile(_tarinfo(MANIFEST_NAME, len(manifest_bytes)), io.BytesIO(manifest_bytes))
+        for entry in manifest["members"]:
+            with files[entry["name"]].open("rb") as handle:
+                tar.addfile(_tarinfo(entry["name"], entry["stored_size"]), handle)
 
 
 def _prune(folder: Path, repo_id: str, keep: int, newest: Path) -> list[str]:

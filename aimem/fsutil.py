@@ -15,10 +15,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from aimem.errors import LockTimeoutError, ReadOnlyRepositoryError, StorageFullError
 
 TEMP_MARKER = ".aimem-tmp-"
+WRITE_BUFFER = 1 << 20
 
 
 def temp_path_for(target: Path) -> Path:
@@ -92,3 +94,30 @@ def file_lock(path: Path, timeout: float = 30.0, shared: bool = False) -> Iterat
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def atomic_output(target: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
+    """A binary file that replaces ``target`` atomically when the block succeeds.
+
+    Written to a temp file beside ``target``, fsynced, renamed over it, folder
+    fsynced; on any error the temp file is removed and ``target`` is untouched.
+    """
+    temp = temp_path_for(target)
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except OSError as error:
+        raise translate_os_error(error, target) from error
+    try:
+        with os.fdopen(fd, "wb", buffering=WRITE_BUFFER) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+        fsync_dir(target.parent if str(target.parent) else Path("."))
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise translate_os_error(error, target) from error
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise

@@ -17,7 +17,7 @@ import orjson
 
 from aimem import advice, alerts, analytics, context, learning
 from aimem.errors import CorruptRepositoryError, InvalidInputError, NotFoundError
-from aimem.fsutil import atomic_write
+from aimem.fsutil import atomic_output, atomic_write
 from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
 from aimem.paths import FILE_MODE, Layout, create_layout, require_existing, resolve_repository
 from aimem.records import Attempt, attempt_from_call
@@ -842,7 +842,7 @@ class AIMemory:
                 return transfer.write_records(out, rows, resolved, progress)
 
         if isinstance(file, (str, os.PathLike)):
-            with transfer.atomic_output(Path(file)) as out:
+            with atomic_output(Path(file)) as out:
                 count = write(out)
         else:
             count = write(file)

@@ -460,15 +460,7 @@ def design_row_payload(row: Mapping[str, Any]) -> dict[str, Any]:
     Used for rows that predate aimem (no uid): the in-place migration and the
     import of an old ``ai_memory.db`` derive the same uid for the same row.
     """
-    import orjson
-
-    def parse(text: Any, fallback: Any) -> Any:
-        if not isinstance(text, str):
-            return fallback if text is None else text
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            return text
+    from aimem.jsontext import loads_or_text as parse
 
     timestamp = row["timestamp"]
     try:

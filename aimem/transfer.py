@@ -38,7 +38,6 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO
 import orjson
 
 from aimem.errors import InvalidInputError
-from aimem.fsutil import fsync_dir, temp_path_for, translate_os_error
 from aimem.records import EXPORT_COLUMNS, Attempt, attempt_from_row
 from aimem.redact import might_hold_secret
 from aimem.store.aggregates import Fact
@@ -55,7 +54,6 @@ BATCH = 2000
 # Aggregates are applied every FACT_WINDOW new records: fewer, larger upserts
 # (aggregates do not depend on batching), at a bounded memory cost.
 FACT_WINDOW = 20000
-_WRITE_BUFFER = 1 << 20
 Progress = Callable[[int], None]
 _CSV_NULLABLE = {
     "id",
@@ -87,33 +85,6 @@ def parse_since(since: str | None) -> str | None:
         raise InvalidInputError(
             "since", f"is not a date: {since!r}", hint="use 2025-01-15, 2025-01-15T12:00:00Z or 30d"
         ) from None
-
-
-@contextmanager
-def atomic_output(target: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
-    """A binary file that replaces ``target`` atomically when the block succeeds.
-
-    Written to a temp file beside ``target``, fsynced, renamed over it, folder
-    fsynced; on any error the temp file is removed and ``target`` is untouched.
-    """
-    temp = temp_path_for(target)
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except OSError as error:
-        raise translate_os_error(error, target) from error
-    try:
-        with os.fdopen(fd, "wb", buffering=_WRITE_BUFFER) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-        fsync_dir(target.parent if str(target.parent) else Path("."))
-    except OSError as error:
-        temp.unlink(missing_ok=True)
-        raise translate_os_error(error, target) from error
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 # ---- export -------------------------------------------------------------------

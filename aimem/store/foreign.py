@@ -14,22 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from aimem.errors import InvalidInputError
+from aimem.jsontext import loads_or_text
 from aimem.records import DESIGN_COLUMNS, EXPORT_COLUMNS, design_row_payload
 from aimem.signatures import content_uid
 
 CHUNK = 2000
-
-
-def _parse(text: Any, fallback: Any) -> Any:
-    if not isinstance(text, str):
-        return fallback if text is None else text
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -80,8 +70,8 @@ def iter_database_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 record: dict[str, Any]
                 if has_uid and row["uid"]:
                     record = {c: row[c] for c in wanted}
-                    record["fix_commands"] = _parse(record["fix_commands"], [])
-                    record["system_info"] = _parse(record["system_info"], {})
+                    record["fix_commands"] = loads_or_text(record["fix_commands"], [])
+                    record["system_info"] = loads_or_text(record["system_info"], {})
                     record["fix_success"] = bool(record["fix_success"])
                     record["verification_success"] = bool(record["verification_success"])
                 else:

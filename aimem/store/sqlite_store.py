@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from aimem.errors import AimemError
+from aimem.jsontext import loads_or_text
 from aimem.records import EXPORT_COLUMNS, Attempt
 from aimem.store import migrations, schema
 from aimem.store.aggregates import (
@@ -51,20 +52,11 @@ SCOPES = {
 }
 
 
-def _loads(text: Any, fallback: Any) -> Any:
-    if text is None:
-        return fallback
-    try:
-        return orjson.loads(text)
-    except (orjson.JSONDecodeError, TypeError):
-        return text
-
-
 def row_to_dict(row: Sequence[Any]) -> dict[str, Any]:
     """A ``fix_history`` row (selected as ROW_COLUMNS) in export form."""
     record = dict(zip(EXPORT_COLUMNS, row, strict=True))
-    record["fix_commands"] = _loads(record["fix_commands"], [])
-    record["system_info"] = _loads(record["system_info"], {})
+    record["fix_commands"] = loads_or_text(record["fix_commands"], [])
+    record["system_info"] = loads_or_text(record["system_info"], {})
     record["fix_success"] = bool(record["fix_success"])
     record["verification_success"] = bool(record["verification_success"])
     return record
@@ -341,8 +333,8 @@ class Store:
             "model_name": row[0],
             "total_tests": row[1] or 0,
             "success_rate": row[2] or 0.0,
-            "common_issues": _loads(row[3], []),
-            "effective_fixes": _loads(row[4], []),
+            "common_issues": loads_or_text(row[3], []),
+            "effective_fixes": loads_or_text(row[4], []),
             "last_updated": row[5],
             "performance_notes": row[6],
         }
@@ -417,7 +409,7 @@ class Store:
         return [
             {
                 "key": r[0],
-                "fix_commands": _loads(r[1], []),
+                "fix_commands": loads_or_text(r[1], []),
                 "attempts": r[2],
                 "successes": r[3],
                 "last_attempt": r[4],
@@ -470,7 +462,7 @@ class Store:
                 "issue_signature": r[2],
                 "success_count": r[3],
                 "failure_count": r[4],
-                "best_fix": _loads(r[5], None),
+                "best_fix": loads_or_text(r[5], None),
                 "last_seen": r[6],
                 "confidence_score": r[7],
                 "issue_type": r[8],
@@ -503,7 +495,7 @@ class Store:
         found = []
         for r in rows:
             item = dict(zip(keys, r, strict=True))
-            item["best_fix"] = _loads(item["best_fix"], None)
+            item["best_fix"] = loads_or_text(item["best_fix"], None)
             found.append(item)
         return found, total
 
@@ -595,7 +587,7 @@ class Store:
 
     def kb_imported(self) -> dict[str, Any]:
         rows = self._query("SELECT key, value FROM aimem_kb_imported ORDER BY key")
-        return {r[0]: _loads(r[1], None) for r in rows}
+        return {r[0]: loads_or_text(r[1], None) for r in rows}
 
     def kb_merge_imported(self, entries: dict[str, Any], imported_at: str) -> None:
         """Store top-level entries of an external knowledge base (replacing same keys)."""
@@ -1010,7 +1002,7 @@ class Store:
         )
         return [
             {
-                "fix_commands": _loads(r[0], []),
+                "fix_commands": loads_or_text(r[0], []),
                 "fixer_type": r[1],
                 "fixer_model": r[2] or None,
                 "successes": r[3],
@@ -1099,7 +1091,7 @@ class Store:
         if row is None:
             return None
         return {
-            "fix_commands": _loads(row[0], []),
+            "fix_commands": loads_or_text(row[0], []),
             "last_success": row[1],
             "attempts": row[2],
             "successes": row[3],
