@@ -21,7 +21,6 @@ from typing import Any
 from aimem.errors import InvalidInputError
 from aimem.redact import redact_text, redact_value
 from aimem.signatures import (
-    _legacy_fingerprint_v1,
     generate_fingerprint,
     generate_issue_signature,
     new_uid,
@@ -407,15 +406,8 @@ def attempt_from_row(
         fingerprint = generate_fingerprint(issue_type, model, description)
     elif not isinstance(fingerprint, str) or not _HEX16.match(fingerprint):
         raise check.fail("fingerprint", "must be 16 lowercase hex characters")
-    else:
-        current = generate_fingerprint(issue_type, model, description)
-        # Exported by an aimem before issue 7's migration: upgrade it as that
-        # migration does. (Checked only when it is not already current: the
-        # old normalization is the costlier of the two.)
-        if fingerprint != current and fingerprint == _legacy_fingerprint_v1(
-            issue_type, model, description
-        ):
-            fingerprint = current
+    # A given fingerprint is kept as it is: it was computed when the attempt was
+    # recorded, from text (the response) that the export row does not carry.
     tokens_in = check.number("tokens_in", row.get("tokens_in"), integer=True)
     tokens_out = check.number("tokens_out", row.get("tokens_out"), integer=True)
     cost = check.number("cost_usd", row.get("cost_usd"))

@@ -31,17 +31,17 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
 from aimem.errors import InvalidInputError
+from aimem.import_pipeline import read_messages, reader_process, should_fork, write_messages
 from aimem.records import EXPORT_COLUMNS, Attempt, attempt_from_row
 from aimem.redact import might_hold_secret
-from aimem.store.aggregates import Fact
-from aimem.store.bulk import apply_facts, deferred_full_text, import_cache, insert_new
+from aimem.store.bulk import deferred_full_text, import_cache
 from aimem.timeutil import days_ago_iso, normalize_timestamp
 
 if TYPE_CHECKING:
@@ -51,9 +51,6 @@ EXPORT_FORMATS = ("report", "json", "ndjson", "csv")
 IMPORT_FORMATS = ("auto", "ndjson", "json", "csv", "sqlite")
 SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH = 2000
-# Aggregates are applied every FACT_WINDOW new records: fewer, larger upserts
-# (aggregates do not depend on batching), at a bounded memory cost.
-FACT_WINDOW = 20000
 Progress = Callable[[int], None]
 _CSV_NULLABLE = {
     "id",
@@ -430,7 +427,17 @@ def open_rows(
 
 
 class _DryRun(Exception):
-    """Unwinds a dry-run import so that its transaction rolls back."""
+    """Unwinds a dry-run import so that its transaction rolls back (args: read, added)."""
+
+
+def _source_size(file: str | os.PathLike[str] | BinaryIO) -> int | None:
+    """The size of an import file in bytes; None for a stream."""
+    if isinstance(file, (str, os.PathLike)) and str(file) != "-":
+        try:
+            return os.stat(file).st_size
+        except OSError:
+            return None
+    return None
 
 
 def import_records(
@@ -447,34 +454,21 @@ def import_records(
     The summary's keys: ``source``, ``format``, ``records`` (read), ``added``,
     ``already_present`` (uid already stored, or repeated in the file), ``dry_run``.
     """
-    added = read = 0
     with open_rows(file, fmt) as (source, resolved, rows):
+        messages = read_messages(attempt for _line, attempt in iter_attempts(rows, source, redact))
+        parallel = resolved != "sqlite" and should_fork(_source_size(file))
         try:
-            with import_cache(store.conn), store.transaction() as conn, deferred_full_text(conn):
-                batch: list[Attempt] = []
-                facts: list[Fact] = []
-                for _line, attempt in iter_attempts(rows, source, redact):
-                    batch.append(attempt)
-                    if len(batch) >= BATCH:
-                        count, new = insert_new(conn, batch)
-                        read += len(batch)
-                        added += count
-                        facts.extend(new)
-                        batch = []
-                        if len(facts) >= FACT_WINDOW:
-                            apply_facts(conn, facts)
-                            facts = []
-                        if progress:
-                            progress(read)
-                count, new = insert_new(conn, batch)
-                read += len(batch)
-                added += count
-                facts.extend(new)
-                apply_facts(conn, facts)
+            with (
+                import_cache(store.conn),
+                store.transaction() as conn,
+                deferred_full_text(conn),
+                reader_process(messages) if parallel else nullcontext(messages) as stream,
+            ):
+                read, added = write_messages(conn, stream, progress)
                 if dry_run:
-                    raise _DryRun
-        except _DryRun:
-            pass
+                    raise _DryRun(read, added)
+        except _DryRun as unwound:
+            read, added = unwound.args
     present = read - added
     if progress:
         progress(read)

@@ -15,8 +15,8 @@ A success is an attempt whose fix succeeded *and* was verified.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -92,26 +92,29 @@ def _hour(timestamp: str) -> int:
         return 0
 
 
-class AggregateWriter:
-    """Applies attempts to the aggregate tables of one schema ("main" or "temp")."""
+@dataclass
+class Rollup:
+    """Attempts folded into per-key counts, to be added to the aggregate tables.
 
-    def __init__(self, conn: sqlite3.Connection, schema: str = "main") -> None:
-        self.conn = conn
-        self.s = schema
+    Plain dicts and sets, no connection: bulk import builds one in a worker
+    process and hands it over (``AggregateWriter.write``). Adding facts in any
+    order or batching gives the same counts.
+    """
 
-    def apply(self, facts: Sequence[Fact]) -> None:
-        """Add ``facts`` to every aggregate; the caller holds the transaction."""
-        if not facts:
-            return
-        totals: dict[tuple[str, str, str], list[Any]] = {}
-        daily: dict[tuple[str, str, str, str], list[Any]] = {}
-        temporal: dict[tuple[str, int, int], list[int]] = {}
-        outcomes: dict[tuple[str, str, str], list[Any]] = {}
-        costs: dict[tuple[str, str, str], list[Any]] = {}
-        patterns: dict[str, list[Any]] = {}
-        success_signatures: set[str] = set()
-        models: set[str] = set()
-        success_models: set[str] = set()
+    totals: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    daily: dict[tuple[str, str, str, str], list[Any]] = field(default_factory=dict)
+    temporal: dict[tuple[str, int, int], list[int]] = field(default_factory=dict)
+    outcomes: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    costs: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    patterns: dict[str, list[Any]] = field(default_factory=dict)
+    models: set[str] = field(default_factory=set)
+    count: int = 0
+
+    def add(self, facts: Iterable[Fact]) -> None:
+        """Fold ``facts`` in."""
+        totals, daily, temporal = self.totals, self.daily, self.temporal
+        outcomes, costs, patterns, models = self.outcomes, self.costs, self.patterns, self.models
+        count = 0
         for fact in facts:
             ok = fact.success
             fixed = fact.fix_success
@@ -189,13 +192,47 @@ class AggregateWriter:
             prow[3] += not ok
             prow[4] = max(prow[4], ts)
             models.add(fact.model_name)
-            if ok:
-                success_signatures.add(fact.issue_signature)
-                success_models.add(fact.model_name)
-        self._write_rollups(totals, daily, temporal, outcomes)
-        self._write_costs(costs)
-        self._write_patterns(patterns, success_signatures)
-        self._write_models(models, success_models)
+            count += 1
+        self.count += count
+
+
+class AggregateWriter:
+    """Applies attempts to the aggregate tables of one schema ("main" or "temp")."""
+
+    def __init__(self, conn: sqlite3.Connection, schema: str = "main") -> None:
+        self.conn = conn
+        self.s = schema
+
+    def apply(self, facts: Sequence[Fact]) -> None:
+        """Add ``facts`` to every aggregate; the caller holds the transaction."""
+        if not facts:
+            return
+        rollup = Rollup()
+        rollup.add(facts)
+        self.write(rollup)
+
+    def write(self, rollup: Rollup, *, rank: bool = True) -> None:
+        """Add a rollup to every aggregate; the caller holds the transaction.
+
+        With ``rank=False`` best fixes and model characteristics are left for
+        one ``rank`` call at the end (bulk import: once, not once per window).
+        """
+        self._write_rollups(rollup.totals, rollup.daily, rollup.temporal, rollup.outcomes)
+        self._write_costs(rollup.costs)
+        self._write_patterns(rollup.patterns, rank=rank)
+        if rank:
+            self._write_models(rollup.models)
+
+    def rank(self, signatures: Sequence[str], models: Iterable[str]) -> None:
+        """Recompute the best fix of ``signatures`` and the characteristics of ``models``."""
+        best = self.best_fixes(SCOPE_SIGNATURE, signatures)
+        # The first row of a signature, as ``_write_patterns`` updates it.
+        self.conn.executemany(
+            f"""UPDATE {self.s}.issue_patterns SET best_fix = ? WHERE id =
+                (SELECT min(id) FROM {self.s}.issue_patterns WHERE issue_signature = ?)""",
+            [(fix, signature) for signature, fix in best.items()],
+        )
+        self._write_models(set(models))
 
     def _write_rollups(
         self,
@@ -282,61 +319,98 @@ class AggregateWriter:
         ranked = rank_by_wilson(cursor, lambda r: (r[2], r[1], r[3], r[4]), limit)
         return [row[0] for row in ranked]
 
-    def _write_patterns(self, patterns: dict[str, list[Any]], success_signatures: set[str]) -> None:
+    def best_fixes(self, scope: str, keys: Sequence[str]) -> dict[str, str | None]:
+        """``best_fix`` of many keys of one scope, read 500 keys at a time."""
+        found: dict[str, list[Sequence[Any]]] = {key: [] for key in keys}
+        for chunk in _chunks(list(found), 500):
+            cursor = self.conn.execute(
+                f"""SELECT scope_key, fix_commands, attempts, successes, last_success, fix_key
+                    FROM {self.s}.aimem_fix_outcomes
+                    WHERE scope = ? AND scope_key IN ({",".join("?" * len(chunk))})
+                        AND successes > 0
+                    ORDER BY scope_key, successes DESC""",
+                [scope, *chunk],
+            )
+            for row in cursor:
+                found[row[0]].append(row)
+        best: dict[str, str | None] = {}
+        for key, rows in found.items():
+            ranked = rank_by_wilson(rows, lambda r: (r[3], r[2], r[4], r[5]), 1)
+            best[key] = ranked[0][1] if ranked else None
+        return best
+
+    def _write_patterns(self, patterns: dict[str, list[Any]], *, rank: bool = True) -> None:
+        """Add per-signature counts to ``issue_patterns`` (the first row of a signature).
+
+        Best fixes are recomputed whenever a signature is touched (with Wilson
+        ranking a failure can lower a fix's bound and change which is best),
+        unless ``rank`` is False and the caller ranks later (``rank``).
+        """
+        if not patterns:
+            return
         s = self.s
+        existing: dict[str, Sequence[Any]] = {}
+        for chunk in _chunks(list(patterns), 500):
+            # Highest id first, so that the lowest id of a signature is what stays.
+            for row in self.conn.execute(
+                f"""SELECT issue_signature, id, success_count, failure_count, last_seen
+                    FROM {s}.issue_patterns
+                    WHERE issue_signature IN ({",".join("?" * len(chunk))}) ORDER BY id DESC""",
+                chunk,
+            ):
+                existing[row[0]] = row
+        best = self.best_fixes(SCOPE_SIGNATURE, list(patterns)) if rank else {}
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
         for signature, (issue_type, family, successes, failures, last_seen) in patterns.items():
-            existing = self.conn.execute(
-                f"""SELECT id, success_count, failure_count, last_seen FROM {s}.issue_patterns
-                    WHERE issue_signature = ? ORDER BY id LIMIT 1""",
-                (signature,),
-            ).fetchone()
-            # Recomputed whenever the signature is touched: with Wilson ranking a
-            # failure can lower a fix's bound and change which fix is best.
-            found = self.best_fix(SCOPE_SIGNATURE, signature)
-            best = found[0] if found else None
-            if existing is None:
-                attempts = successes + failures
-                self.conn.execute(
-                    f"""INSERT INTO {s}.issue_patterns(pattern_name, issue_signature, success_count,
-                            failure_count, best_fix, last_seen, confidence_score, issue_type,
-                            model_family)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            row = existing.get(signature)
+            if row is None:
+                inserts.append(
                     (
                         pattern_name(issue_type, family, signature),
                         signature,
                         successes,
                         failures,
-                        best,
+                        best.get(signature),
                         last_seen,
-                        min(1.0, attempts / 10.0),
+                        min(1.0, (successes + failures) / 10.0),
                         issue_type,
                         family,
-                    ),
+                    )
                 )
                 continue
-            row_id, old_s, old_f, old_seen = existing
+            _, row_id, old_s, old_f, old_seen = row
             new_s = (old_s or 0) + successes
             new_f = (old_f or 0) + failures
-            seen = max(old_seen or "", last_seen)
-            self.conn.execute(
-                f"""UPDATE {s}.issue_patterns SET success_count = ?, failure_count = ?,
-                        last_seen = ?, confidence_score = ?, best_fix = ?,
-                        issue_type = coalesce(issue_type, ?),
-                        model_family = coalesce(model_family, ?)
-                    WHERE id = ?""",
+            updates.append(
                 (
                     new_s,
                     new_f,
-                    seen,
+                    max(old_seen or "", last_seen),
                     min(1.0, (new_s + new_f) / 10.0),
-                    best,
+                    best.get(signature),
                     issue_type,
                     family,
                     row_id,
-                ),
+                )
             )
+        self.conn.executemany(
+            f"""INSERT INTO {s}.issue_patterns(pattern_name, issue_signature, success_count,
+                    failure_count, best_fix, last_seen, confidence_score, issue_type,
+                    model_family)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            inserts,
+        )
+        self.conn.executemany(
+            f"""UPDATE {s}.issue_patterns SET success_count = ?, failure_count = ?,
+                    last_seen = ?, confidence_score = ?, best_fix = ?,
+                    issue_type = coalesce(issue_type, ?),
+                    model_family = coalesce(model_family, ?)
+                WHERE id = ?""",
+            updates,
+        )
 
-    def _write_models(self, models: set[str], success_models: set[str]) -> None:
+    def _write_models(self, models: set[str]) -> None:
         s = self.s
         now = now_iso()
         for model in sorted(models):
@@ -433,6 +507,11 @@ class AggregateWriter:
                 [scope, *chunk],
             )
         self._write_rollups({}, {}, {}, outcomes)
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 @lru_cache(maxsize=65536)

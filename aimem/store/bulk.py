@@ -16,15 +16,19 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from aimem.records import Attempt
-from aimem.store.aggregates import AggregateWriter, Fact
-from aimem.store.sqlite_store import _INSERT, attempt_fact, attempt_params
+from aimem.store.aggregates import FACT_COLUMNS, Rollup, facts_from_rows
+from aimem.store.sqlite_store import _INSERT, UID_PARAM
 
 TRIGGER = "fix_history_fts_insert"
 
 
+def last_row_id(conn: sqlite3.Connection) -> int:
+    """The highest ``fix_history`` id so far (AUTOINCREMENT ids only grow)."""
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM fix_history").fetchone()[0])
+
+
 @contextmanager
-def deferred_full_text(conn: sqlite3.Connection) -> Iterator[None]:
+def deferred_full_text(conn: sqlite3.Connection, start: int | None = None) -> Iterator[None]:
     """Within a write transaction: index the rows inserted in the block in bulk at its end."""
     row = conn.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (TRIGGER,)
@@ -32,7 +36,8 @@ def deferred_full_text(conn: sqlite3.Connection) -> Iterator[None]:
     if row is None:
         yield
         return
-    start = conn.execute("SELECT coalesce(max(id), 0) FROM fix_history").fetchone()[0]
+    if start is None:
+        start = last_row_id(conn)
     conn.execute(f"DROP TRIGGER {TRIGGER}")
     yield
     conn.execute(
@@ -44,16 +49,16 @@ def deferred_full_text(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute(row[0])
 
 
-def insert_new(conn: sqlite3.Connection, attempts: Sequence[Attempt]) -> tuple[int, list[Fact]]:
-    """Insert the attempts whose uid is not stored yet; return (how many, their facts).
+def insert_new(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+    """Insert the rows (``attempt_params`` tuples) whose uid is not stored yet; return how many.
 
-    Stored uids are looked up 500 at a time, repeats inside the batch are
-    dropped, and the new rows go in with one ``executemany``. The caller applies
-    the facts to the aggregates (``apply_facts``), possibly for many batches at
-    once: aggregates are order- and batch-independent.
+    Stored (and archived) uids are looked up 500 at a time and repeats inside
+    the batch are dropped; rows inserted earlier in the same transaction count
+    as stored, so repeats across batches are dropped too. The new rows go in
+    with one ``executemany``.
     """
     present: set[str] = set()
-    uids = [a.uid for a in attempts]
+    uids = [row[UID_PARAM] for row in rows]
     for start in range(0, len(uids), 500):
         chunk = uids[start : start + 500]
         marks = ",".join("?" * len(chunk))
@@ -65,20 +70,29 @@ def insert_new(conn: sqlite3.Connection, attempts: Sequence[Attempt]) -> tuple[i
                 chunk + chunk,
             )
         )
-    new: list[Attempt] = []
-    for attempt in attempts:
-        if attempt.uid not in present:
-            present.add(attempt.uid)
-            new.append(attempt)
-    conn.executemany(_INSERT, [attempt_params(a) for a in new])
-    return len(new), [attempt_fact(a) for a in new]
+    new: list[tuple[Any, ...]] = []
+    for row in rows:
+        uid = row[UID_PARAM]
+        if uid not in present:
+            present.add(uid)
+            new.append(row)
+    conn.executemany(_INSERT, new)
+    return len(new)
 
 
-def apply_facts(conn: sqlite3.Connection, facts: Sequence[Fact]) -> None:
-    """Add facts to every aggregate and bump the generation (the caller holds the transaction)."""
-    if not facts:
-        return
-    AggregateWriter(conn).apply(facts)
+def rollup_of_rows_after(conn: sqlite3.Connection, after_id: int, chunk: int = 5000) -> Rollup:
+    """The rollup of every ``fix_history`` row with id > ``after_id``, read back in chunks."""
+    rollup = Rollup()
+    cursor = conn.execute(
+        f"SELECT {FACT_COLUMNS} FROM fix_history WHERE id > ? ORDER BY id", (after_id,)
+    )
+    while rows := cursor.fetchmany(chunk):
+        rollup.add(facts_from_rows(rows))
+    return rollup
+
+
+def bump_generation(conn: sqlite3.Connection) -> None:
+    """Mark the aggregates as changed (readers' caches key on the generation)."""
     conn.execute(
         "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
     )

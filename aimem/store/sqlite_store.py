@@ -43,6 +43,8 @@ _INSERT = (
     "execution_time_seconds, system_info, notes, uid, fingerprint, tokens_in, tokens_out, "
     "cost_usd, fixer_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# Where the uid sits in ``_INSERT``'s parameters (``attempt_params``).
+UID_PARAM = 13
 SCOPES = {
     "signature": SCOPE_SIGNATURE,
     "family_type": SCOPE_FAMILY_TYPE,
