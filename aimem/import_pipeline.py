@@ -34,7 +34,7 @@ from typing import Any, BinaryIO
 from aimem.errors import AimemError
 from aimem.store.aggregates import AggregateWriter, Rollup
 from aimem.store.bulk import bump_generation, insert_new, last_row_id, rollup_of_rows_after
-from aimem.store.sqlite_store import attempt_fact, attempt_params
+from aimem.store.sqlite_store import attempt_params
 
 BATCH = 2000
 # Rows per rollup: larger windows mean fewer pattern updates, at the cost of
@@ -58,15 +58,17 @@ def read_messages(attempts: Iterable[Any]) -> Iterator[Message]:
     for attempt in attempts:
         batch.append(attempt)
         if len(batch) >= BATCH:
-            rollup.add([attempt_fact(a) for a in batch])
-            yield "rows", [attempt_params(a) for a in batch]
+            rows = [attempt_params(a) for a in batch]
+            rollup.add_rows(rows)
+            yield "rows", rows
             batch = []
             if rollup.count >= WINDOW:
                 yield "rollup", rollup
                 rollup = Rollup()
     if batch:
-        rollup.add([attempt_fact(a) for a in batch])
-        yield "rows", [attempt_params(a) for a in batch]
+        rows = [attempt_params(a) for a in batch]
+        rollup.add_rows(rows)
+        yield "rows", rows
     if rollup.count:
         yield "rollup", rollup
     yield "done", None

@@ -131,16 +131,17 @@ class _Checker:
             return ""
         if not isinstance(value, str):
             raise self.fail(name, f"must be a string, not {_kind(value)}")
-        if required and not value.strip():
+        if required and (not value or value.isspace()):
             raise self.fail(name, "must not be empty")
         if len(value) > limit:
             raise self.fail(name, f"is too long ({len(value)} characters, limit {limit})")
         if "\x00" in value:
             raise self.fail(name, "contains a NUL byte")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise self.fail(name, "is not valid UTF-8 text") from None
+        if not value.isascii():  # ASCII is valid UTF-8: skip the copy
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise self.fail(name, "is not valid UTF-8 text") from None
         return value
 
     def boolean(self, name: str, value: Any) -> bool:

@@ -112,16 +112,47 @@ class Rollup:
 
     def add(self, facts: Iterable[Fact]) -> None:
         """Fold ``facts`` in."""
+        self.add_rows(
+            (
+                f.timestamp,
+                f.model_name,
+                f.issue_type,
+                f.issue_signature,
+                None,
+                f.fixer_type,
+                None,
+                f.fix_commands,
+                f.fix_success,
+                f.verification_success,
+                f.execution_time_seconds,
+                None,
+                None,
+                None,
+                f.fingerprint,
+                f.tokens_in,
+                f.tokens_out,
+                f.cost_usd,
+                f.fixer_model,
+            )
+            for f in facts
+        )
+
+    def add_rows(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Fold in rows laid out as ``fix_history`` insert parameters (``attempt_params``).
+
+        The bulk import's reader has exactly those at hand; building a Fact per
+        row cost it more than folding the row.
+        """
         totals, daily, temporal = self.totals, self.daily, self.temporal
         outcomes, costs, patterns, models = self.outcomes, self.costs, self.patterns, self.models
         count = 0
-        for fact in facts:
-            ok = fact.success
-            fixed = fact.fix_success
-            seconds = fact.execution_time_seconds
-            ts = fact.timestamp
+        for row in rows:
+            ts, model, issue_type, signature = row[0], row[1], row[2], row[3]
+            fixed = row[8]
+            ok = bool(fixed and row[9])
+            seconds = row[10]
             day = ts[:10]
-            key = (fact.model_name, fact.issue_type, fact.fixer_type)
+            key = (model, issue_type, row[5])
             total = totals.get(key)
             if total is None:
                 total = totals[key] = [0, 0, 0, 0.0, 0, ts, ts]
@@ -131,8 +162,10 @@ class Rollup:
             if seconds is not None:
                 total[3] += seconds
                 total[4] += 1
-            total[5] = min(total[5], ts)
-            total[6] = max(total[6], ts)
+            if ts < total[5]:
+                total[5] = ts
+            if ts > total[6]:
+                total[6] = ts
             dkey = (day, *key)
             drow = daily.get(dkey)
             if drow is None:
@@ -147,21 +180,21 @@ class Rollup:
                 weekday = _weekday(day)
             except ValueError:
                 weekday = 0
-            tkey = (fact.issue_type, weekday, _hour(ts))
+            tkey = (issue_type, weekday, _hour(ts))
             trow = temporal.get(tkey)
             if trow is None:
                 trow = temporal[tkey] = [0, 0]
             trow[0] += 1
             trow[1] += ok
-            family = model_family(fact.model_name)
-            commands = fact.fix_commands
+            family = model_family(model)
+            commands = row[7]
             fkey = fix_key_for(commands)
             for scope, scope_key in (
-                (SCOPE_SIGNATURE, fact.issue_signature),
-                (SCOPE_FAMILY_TYPE, f"{family}|{fact.issue_type}"),
-                (SCOPE_TYPE, fact.issue_type),
-                (SCOPE_MODEL, fact.model_name),
-                (SCOPE_FINGERPRINT, fact.fingerprint),
+                (SCOPE_SIGNATURE, signature),
+                (SCOPE_FAMILY_TYPE, f"{family}|{issue_type}"),
+                (SCOPE_TYPE, issue_type),
+                (SCOPE_MODEL, model),
+                (SCOPE_FINGERPRINT, row[14] or ""),
             ):
                 okey = (scope, scope_key, fkey)
                 orow = outcomes.get(okey)
@@ -169,29 +202,32 @@ class Rollup:
                     orow = outcomes[okey] = [commands, 0, 0, ts, None]
                 orow[1] += 1
                 orow[2] += ok
-                orow[3] = max(orow[3], ts)
+                if ts > orow[3]:
+                    orow[3] = ts
                 if ok and (orow[4] is None or ts > orow[4]):
                     orow[4] = ts
-            ckey = (fact.fixer_type, fact.fixer_model or "", fact.issue_type)
+            ckey = (row[5], row[18] or "", issue_type)
             crow = costs.get(ckey)
             if crow is None:
                 crow = costs[ckey] = [0, 0, 0.0, 0, 0, 0, 0]
             crow[0] += 1
             crow[1] += ok
-            if fact.cost_usd is not None:
-                crow[2] += fact.cost_usd
+            cost, tokens_in, tokens_out = row[17], row[15], row[16]
+            if cost is not None:
+                crow[2] += cost
                 crow[3] += 1
-            if fact.tokens_in is not None or fact.tokens_out is not None:
-                crow[4] += fact.tokens_in or 0
-                crow[5] += fact.tokens_out or 0
+            if tokens_in is not None or tokens_out is not None:
+                crow[4] += tokens_in or 0
+                crow[5] += tokens_out or 0
                 crow[6] += 1
-            prow = patterns.get(fact.issue_signature)
+            prow = patterns.get(signature)
             if prow is None:
-                prow = patterns[fact.issue_signature] = [fact.issue_type, family, 0, 0, ts]
+                prow = patterns[signature] = [issue_type, family, 0, 0, ts]
             prow[2] += ok
             prow[3] += not ok
-            prow[4] = max(prow[4], ts)
-            models.add(fact.model_name)
+            if ts > prow[4]:
+                prow[4] = ts
+            models.add(model)
             count += 1
         self.count += count
 
