@@ -56,6 +56,7 @@ DESIGN_COLUMNS = (
 )
 EXTRA_COLUMNS = ("uid", "fingerprint", "tokens_in", "tokens_out", "cost_usd", "fixer_model")
 EXPORT_COLUMNS = DESIGN_COLUMNS + EXTRA_COLUMNS
+_EXPORT_COLUMN_SET = frozenset(EXPORT_COLUMNS)
 STORED_COLUMNS = tuple(c for c in EXPORT_COLUMNS if c != "id")
 
 _CUSTOM_TYPE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
@@ -372,7 +373,7 @@ def attempt_from_row(
     check = _Checker(source, line)
     if not isinstance(row, Mapping):
         raise check.fail("", f"a record must be a JSON object, not {_kind(row)}")
-    unknown = set(row) - set(EXPORT_COLUMNS)
+    unknown = row.keys() - _EXPORT_COLUMN_SET
     if unknown:
         raise check.fail(sorted(unknown)[0], "is not a column of the export row format")
     model = check.text("model_name", row.get("model_name"), LIMITS["model"], required=True)

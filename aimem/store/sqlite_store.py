@@ -22,6 +22,7 @@ from aimem.store.aggregates import (
     SCOPE_TYPE,
     AggregateWriter,
     Fact,
+    Rollup,
 )
 from aimem.store.connection import (
     atomic,
@@ -45,6 +46,8 @@ _INSERT = (
 )
 # Where the uid sits in ``_INSERT``'s parameters (``attempt_params``).
 UID_PARAM = 13
+# From this many attempts on, ``insert_attempts_in`` inserts in bulk.
+BULK_MIN_ROWS = 64
 SCOPES = {
     "signature": SCOPE_SIGNATURE,
     "family_type": SCOPE_FAMILY_TYPE,
@@ -170,6 +173,8 @@ class Store:
         skip_existing: bool = False,
     ) -> list[int | None]:
         """``insert_attempts`` inside a transaction the caller already holds."""
+        if not skip_existing and len(attempts) >= BULK_MIN_ROWS:
+            return self._insert_bulk(conn, attempts)
         ids: list[int | None] = []
         stored: list[Attempt] = []
         for attempt in attempts:
@@ -183,6 +188,25 @@ class Store:
         if stored:
             self._bump_generation(conn)
         return ids
+
+    def _insert_bulk(
+        self, conn: sqlite3.Connection, attempts: Sequence[Attempt]
+    ) -> list[int | None]:
+        # One executemany, and the search index built in one statement at the
+        # end instead of one trigger call per row (measured ~100 us a row).
+        from aimem.store.bulk import deferred_full_text
+
+        rows = [attempt_params(a) for a in attempts]
+        with deferred_full_text(conn):
+            conn.executemany(_INSERT, rows)
+            # AUTOINCREMENT ids of one statement's rows are consecutive (the
+            # write lock is held): the last one gives them all.
+            last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        rollup = Rollup()
+        rollup.add_rows(rows)
+        AggregateWriter(conn).write(rollup)
+        self._bump_generation(conn)
+        return list(range(last - len(rows) + 1, last + 1))
 
     def _bump_generation(self, conn: sqlite3.Connection) -> None:
         conn.execute(
