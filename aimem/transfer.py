@@ -41,7 +41,7 @@ from aimem.errors import InvalidInputError
 from aimem.import_pipeline import read_messages, reader_process, should_fork, write_messages
 from aimem.records import EXPORT_COLUMNS, Attempt, attempt_from_row
 from aimem.redact import might_hold_secret
-from aimem.store.bulk import deferred_full_text, import_cache
+from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
 from aimem.timeutil import days_ago_iso, normalize_timestamp
 
 if TYPE_CHECKING:
@@ -51,6 +51,9 @@ EXPORT_FORMATS = ("report", "json", "ndjson", "csv")
 IMPORT_FORMATS = ("auto", "ndjson", "json", "csv", "sqlite")
 SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH = 2000
+# An export row takes ~2x its NDJSON size in the database (indexes, search index,
+# rollups): a file this many times the database holds ~4x as many rows.
+DEFER_INDEXES_FACTOR = 2
 Progress = Callable[[int], None]
 _CSV_NULLABLE = {
     "id",
@@ -430,6 +433,15 @@ class _DryRun(Exception):
     """Unwinds a dry-run import so that its transaction rolls back (args: read, added)."""
 
 
+def _dwarfs_repository(size: int | None, store: Store) -> bool:
+    """Whether an import file is so much larger than the database that building the
+    indexes once at the end beats updating them row by row (``deferred_indexes``)."""
+    if size is None:
+        return False
+    pages = store.page_stats()
+    return size > DEFER_INDEXES_FACTOR * pages["page_size"] * pages["page_count"]
+
+
 def _source_size(file: str | os.PathLike[str] | BinaryIO) -> int | None:
     """The size of an import file in bytes; None for a stream."""
     if isinstance(file, (str, os.PathLike)) and str(file) != "-":
@@ -456,11 +468,13 @@ def import_records(
     """
     with open_rows(file, fmt) as (source, resolved, rows):
         messages = read_messages(attempt for _line, attempt in iter_attempts(rows, source, redact))
-        parallel = resolved != "sqlite" and should_fork(_source_size(file))
+        size = _source_size(file)
+        parallel = resolved != "sqlite" and should_fork(size)
         try:
             with (
                 import_cache(store.conn),
                 store.transaction() as conn,
+                deferred_indexes(conn) if _dwarfs_repository(size, store) else nullcontext(),
                 deferred_full_text(conn),
                 reader_process(messages) if parallel else nullcontext(messages) as stream,
             ):

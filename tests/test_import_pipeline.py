@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 import aimem.import_pipeline as pipeline
+import aimem.transfer as transfer
 from aimem import AimemError, AIMemory, InvalidInputError
 from aimem.setup import init_repository
 from tests.oracle import assert_aggregates_match
@@ -37,6 +38,8 @@ def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     monkeypatch.setattr(pipeline, "WINDOW", 30)
     forked = request.param == "forked"
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0 if forked else 1 << 62)
+    # One mode builds the table's indexes at the end, the other row by row.
+    monkeypatch.setattr(transfer, "DEFER_INDEXES_FACTOR", 0 if forked else 1 << 62)
     if forked and not pipeline.should_fork(0):
         pytest.skip("no fork on this platform")
     return str(request.param)
@@ -68,6 +71,14 @@ def test_overlaps_and_repeats_across_windows_count_once(
         imported = learned_state(memory)
         imported_rows = rows_without_id(memory)
     assert_aggregates_match(target / "ai_memory.db")
+    with AIMemory(target) as memory:
+        report = memory.check()
+        assert report.ok, [f.to_dict() for f in report.findings]
+        schema = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+        with AIMemory(tmp_path / "A") as source:
+            assert memory.store.conn.execute(schema).fetchall() == (
+                source.store.conn.execute(schema).fetchall()
+            )
     with AIMemory(tmp_path / "A") as source:
         assert imported_rows == rows_without_id(source)
         expected = learned_state(source)

@@ -289,7 +289,7 @@ class AggregateWriter:
                     time_n = time_n + excluded.time_n,
                     first_seen = min(first_seen, excluded.first_seen),
                     last_seen = max(last_seen, excluded.last_seen)""",
-            [(*k, *v) for k, v in totals.items()],
+            ((*k, *v) for k, v in totals.items()),
         )
         self.conn.executemany(
             f"""INSERT INTO {s}.aimem_daily(day, model_name, issue_type, fixer_type, attempts,
@@ -300,14 +300,14 @@ class AggregateWriter:
                     successes = successes + excluded.successes,
                     time_sum = time_sum + excluded.time_sum,
                     time_n = time_n + excluded.time_n""",
-            [(*k, *v) for k, v in daily.items()],
+            ((*k, *v) for k, v in daily.items()),
         )
         self.conn.executemany(
             f"""INSERT INTO {s}.aimem_temporal(issue_type, weekday, hour, attempts, successes)
                 VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts,
                     successes = successes + excluded.successes""",
-            [(*k, *v) for k, v in temporal.items()],
+            ((*k, *v) for k, v in temporal.items()),
         )
         self.conn.executemany(
             f"""INSERT INTO {s}.aimem_fix_outcomes(scope, scope_key, fix_key, fix_commands,
@@ -320,7 +320,7 @@ class AggregateWriter:
                         WHEN excluded.last_success IS NULL THEN last_success
                         WHEN last_success IS NULL THEN excluded.last_success
                         ELSE max(last_success, excluded.last_success) END""",
-            [(*k, *v) for k, v in outcomes.items()],
+            ((*k, *v) for k, v in outcomes.items()),
         )
 
     def _write_costs(self, costs: dict[tuple[str, str, str], list[Any]]) -> None:
@@ -335,7 +335,7 @@ class AggregateWriter:
                     tokens_in_sum = tokens_in_sum + excluded.tokens_in_sum,
                     tokens_out_sum = tokens_out_sum + excluded.tokens_out_sum,
                     tokens_n = tokens_n + excluded.tokens_n""",
-            [(*k, *v) for k, v in costs.items()],
+            ((*k, *v) for k, v in costs.items()),
         )
 
     def best_fix(self, scope: str, scope_key: str, limit: int = 1) -> list[str]:
