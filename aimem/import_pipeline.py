@@ -149,6 +149,8 @@ def _run_child(messages: Iterator[Message], write_fd: int) -> None:
                     _send(out, message)
             except AimemError as error:
                 _send(out, ("error", error))
+            except KeyboardInterrupt:  # Ctrl-C reached the writer too: it rolls back
+                code = 130
             except BaseException:  # a bug: hand its traceback to the writer
                 _send(out, ("crash", traceback.format_exc()))
     except BaseException:  # the writer went away (broken pipe): nothing to tell
