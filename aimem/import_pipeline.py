@@ -34,7 +34,6 @@ from typing import Any, BinaryIO
 from aimem.errors import AimemError
 from aimem.store.aggregates import AggregateWriter, Rollup
 from aimem.store.bulk import bump_generation, insert_new, last_row_id, rollup_of_rows_after
-from aimem.store.sqlite_store import attempt_params
 
 BATCH = 2000
 # Rows per rollup: larger windows mean fewer pattern updates, at the cost of
@@ -47,28 +46,26 @@ Message = tuple[str, Any]
 Progress = Callable[[int], None]
 
 
-def read_messages(attempts: Iterable[Any]) -> Iterator[Message]:
+def read_messages(rows: Iterable[tuple[Any, ...]]) -> Iterator[Message]:
     """The reader: ``("rows", params)`` batches, then a ``("rollup", Rollup)`` of them.
 
-    ``attempts`` yields validated ``Attempt`` objects (validation errors raise
-    from it). Ends with ``("done", None)``.
+    ``rows`` yields validated insert parameters (``attempt_params`` layout;
+    validation errors raise from it). Ends with ``("done", None)``.
     """
     rollup = Rollup()
-    batch: list[Any] = []
-    for attempt in attempts:
-        batch.append(attempt)
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append(row)
         if len(batch) >= BATCH:
-            rows = [attempt_params(a) for a in batch]
-            rollup.add_rows(rows)
-            yield "rows", rows
+            rollup.add_rows(batch)
+            yield "rows", batch
             batch = []
             if rollup.count >= WINDOW:
                 yield "rollup", rollup
                 rollup = Rollup()
     if batch:
-        rows = [attempt_params(a) for a in batch]
-        rollup.add_rows(rows)
-        yield "rows", rows
+        rollup.add_rows(batch)
+        yield "rows", batch
     if rollup.count:
         yield "rollup", rollup
     yield "done", None

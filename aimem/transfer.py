@@ -39,9 +39,10 @@ import orjson
 
 from aimem.errors import InvalidInputError
 from aimem.import_pipeline import read_messages, reader_process, should_fork, write_messages
-from aimem.records import EXPORT_COLUMNS, Attempt, attempt_from_row
+from aimem.records import EXPORT_COLUMNS, Attempt, attempt_from_row, stored_values_from_row
 from aimem.redact import might_hold_secret
 from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
+from aimem.store.sqlite_store import attempt_params
 from aimem.timeutil import days_ago_iso, normalize_timestamp
 
 if TYPE_CHECKING:
@@ -402,6 +403,22 @@ def iter_attempts(
         yield line, attempt_from_row(row, redact=clean, source=source, line=line)
 
 
+def iter_insert_rows(
+    rows: Iterable[tuple[int, Any]], source: str, redact: bool
+) -> Iterator[tuple[Any, ...]]:
+    """``iter_attempts`` as the store's insert parameters (``attempt_params``).
+
+    Rows of the common shape with nothing to redact take the fast path
+    (``stored_values_from_row``: the same values, no Attempt built).
+    """
+    for line, row in rows:
+        clean = redact and _row_might_hold_secret(row)
+        values = None if clean else stored_values_from_row(row)
+        if values is None:
+            values = attempt_params(attempt_from_row(row, redact=clean, source=source, line=line))
+        yield values
+
+
 @contextmanager
 def open_rows(
     file: str | os.PathLike[str] | BinaryIO, fmt: str = "auto"
@@ -467,7 +484,7 @@ def import_records(
     ``already_present`` (uid already stored, or repeated in the file), ``dry_run``.
     """
     with open_rows(file, fmt) as (source, resolved, rows):
-        messages = read_messages(attempt for _line, attempt in iter_attempts(rows, source, redact))
+        messages = read_messages(iter_insert_rows(rows, source, redact))
         size = _source_size(file)
         parallel = resolved != "sqlite" and should_fork(size)
         try:

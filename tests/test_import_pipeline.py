@@ -13,11 +13,15 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import aimem.import_pipeline as pipeline
 import aimem.transfer as transfer
 from aimem import AimemError, AIMemory, InvalidInputError
+from aimem.records import EXPORT_COLUMNS, attempt_from_row, stored_values_from_row
 from aimem.setup import init_repository
+from aimem.store.sqlite_store import attempt_params
 from tests.oracle import assert_aggregates_match
 from tests.transfer_helpers import db_digest, learned_state, rows_without_id
 
@@ -133,16 +137,16 @@ def test_a_reader_that_dies_rolls_everything_back(
         pytest.skip("no fork on this platform")
     monkeypatch.setattr(pipeline, "BATCH", 7)
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0)
-    real = pipeline.attempt_params
+    real = transfer.stored_values_from_row
     calls = {"n": 0}
 
-    def dies_midway(attempt: Any) -> tuple[Any, ...]:
+    def dies_midway(row: Any) -> tuple[Any, ...] | None:
         calls["n"] += 1
         if calls["n"] == 300:  # in the reader process: the writer has stored batches
             os.kill(os.getpid(), signal.SIGKILL)
-        return real(attempt)
+        return real(row)
 
-    monkeypatch.setattr(pipeline, "attempt_params", dies_midway)
+    monkeypatch.setattr(transfer, "stored_values_from_row", dies_midway)
     source = _write(tmp_path / "all.ndjson", demo_lines)
     target = tmp_path / "B"
     init_repository(directory=target)
@@ -165,3 +169,80 @@ def test_errors_cross_the_process_boundary_whole() -> None:
     )
     plain = pickle.loads(pickle.dumps(AimemError("disk full", hint="free space")))
     assert (str(plain), plain.hint) == ("disk full", "free space")
+
+
+_TEXT = st.one_of(
+    st.none(),
+    st.sampled_from(["", " ", "qwen2.5:7b", "x" * 70, "caf\u00e9", "a\x00b", "ok\n", "  claude "]),
+    st.text(max_size=12),
+)
+_VALUE = st.one_of(
+    _TEXT,
+    st.booleans(),
+    st.integers(-5, 2 * 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.lists(_TEXT, max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+
+
+_BASE = {
+    "id": 3,
+    "timestamp": "2025-01-02 03:04:05.000006Z",
+    "model_name": "qwen2.5:7b",
+    "issue_type": "TIMEOUT",
+    "issue_signature": "0123456789abcdef",
+    "description": "timeout after 30 s",
+    "fixer_type": "claude",
+    "claude_analysis": "needs more time",
+    "fix_commands": ["ollama pull qwen2.5:7b"],
+    "fix_success": True,
+    "verification_success": False,
+    "execution_time_seconds": 4.5,
+    "system_info": {"os": "Linux"},
+    "notes": None,
+    "uid": "a" * 32,
+    "fingerprint": "0123456789abcdef",
+    "tokens_in": 10,
+    "tokens_out": None,
+    "cost_usd": 0.25,
+    "fixer_model": None,
+}
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(EXPORT_COLUMNS),
+        st.one_of(
+            _VALUE,
+            st.sampled_from(
+                [
+                    "2025-01-02T03:04:05Z",
+                    "2025-01-02 03:04:05.000006Z\n",
+                    "a" * 32 + "\n",
+                    "0123456789ABCDEF",
+                    " qwen ",
+                    "gpt\n",
+                ]
+            ),
+        ),
+        max_size=3,
+    ),
+    st.sets(st.sampled_from(EXPORT_COLUMNS), max_size=2),
+)
+def test_the_fast_path_gives_what_the_long_way_gives(
+    changes: dict[str, Any], removed: set[str]
+) -> None:
+    # A valid row with a few fields changed or removed. (Rows that might hold a
+    # secret never take the fast path: the caller checks.)
+    row = {k: v for k, v in {**_BASE, **changes}.items() if k not in removed}
+    fast = stored_values_from_row(row)
+    try:
+        slow: tuple[Any, ...] | None = attempt_params(attempt_from_row(row, redact=False))
+    except InvalidInputError:
+        slow = None
+    if fast is not None:
+        assert fast == slow
+    if not changes and not removed - {"id", "notes", "fixer_model", "tokens_out"}:
+        assert fast is not None  # the common shape does take the fast path
