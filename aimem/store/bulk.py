@@ -28,7 +28,7 @@ def last_row_id(conn: sqlite3.Connection) -> int:
 
 
 @contextmanager
-def deferred_full_text(conn: sqlite3.Connection, start: int | None = None) -> Iterator[None]:
+def deferred_full_text(conn: sqlite3.Connection) -> Iterator[None]:
     """Within a write transaction: index the rows inserted in the block in bulk at its end."""
     row = conn.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (TRIGGER,)
@@ -36,8 +36,7 @@ def deferred_full_text(conn: sqlite3.Connection, start: int | None = None) -> It
     if row is None:
         yield
         return
-    if start is None:
-        start = last_row_id(conn)
+    start = last_row_id(conn)
     conn.execute(f"DROP TRIGGER {TRIGGER}")
     yield
     conn.execute(
