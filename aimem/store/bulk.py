@@ -192,10 +192,19 @@ IMPORT_CACHE_KIB = 64 * 1024
 
 @contextmanager
 def import_cache(conn: sqlite3.Connection, kib: int = IMPORT_CACHE_KIB) -> Iterator[None]:
-    """A larger page cache for the block, restored afterwards."""
-    previous = conn.execute("PRAGMA cache_size").fetchone()[0]
+    """A larger page cache for the block, and sorts that spill to temporary files.
+
+    The connection keeps temporary data in memory (``temp_store = MEMORY``),
+    right for small sorts; building an index over a million imported rows
+    would then hold every sorted run in memory (peak RSS 209 -> 283 MiB from
+    100k to 1M rows). Both settings are restored afterwards.
+    """
+    cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+    temp_store = conn.execute("PRAGMA temp_store").fetchone()[0]
     conn.execute(f"PRAGMA cache_size = {-abs(int(kib))}")
+    conn.execute("PRAGMA temp_store = FILE")
     try:
         yield
     finally:
-        conn.execute(f"PRAGMA cache_size = {int(previous)}")
+        conn.execute(f"PRAGMA temp_store = {int(temp_store)}")
+        conn.execute(f"PRAGMA cache_size = {int(cache)}")
