@@ -163,30 +163,57 @@ def write_records(
     return count
 
 
-def write_lines(
-    out: BinaryIO, lines: Iterable[bytes], fmt: str, progress: Progress | None = None
+def write_chunks(
+    out: BinaryIO,
+    chunks: Iterable[tuple[bytes, int]],
+    fmt: str,
+    progress: Progress | None = None,
 ) -> int:
-    """Stream ready-made JSON lines (each ending in a newline) as ndjson or a json array."""
+    """Stream (bytes, rows) chunks of records, one write per chunk.
+
+    ndjson: each chunk is lines ending in a newline. json: each chunk is
+    records each followed by a comma and a newline (``iter_export_chunks`` with
+    ``separator=b",\\n"``); the array is the same bytes ``write_records`` writes.
+    """
     count = 0
-    buffer: list[bytes] = []
     if fmt == "json":
         out.write(b"[\n")
-    for line in lines:
-        buffer.append(line)
-        count += 1
-        if len(buffer) >= BATCH:
-            out.write(
-                (b",\n".join(b[:-1] for b in buffer) + b",\n")
-                if fmt == "json"
-                else b"".join(buffer)
-            )
-            buffer.clear()
+        previous = b""
+        for data, rows in chunks:
+            out.write(previous)
+            previous = data
+            count += rows
             if progress:
                 progress(count)
-    if fmt == "json":
-        out.write(b",\n".join(b[:-1] for b in buffer) + (b"\n" if buffer else b"") + b"]\n")
+        out.write(previous[:-2] + b"\n]\n" if previous else b"]\n")
     else:
-        out.write(b"".join(buffer))
+        for data, rows in chunks:
+            out.write(data)
+            count += rows
+            if progress:
+                progress(count)
+    if progress:
+        progress(count)
+    return count
+
+
+def write_csv_rows(
+    out: BinaryIO, chunks: Iterable[list[tuple[Any, ...]]], progress: Progress | None = None
+) -> int:
+    """Stream ready-made CSV cells (export columns) with the header row; as ``write_records``."""
+    count = 0
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
+    try:
+        writer = csv.writer(text)
+        writer.writerow(EXPORT_COLUMNS)
+        for rows in chunks:
+            writer.writerows(rows)
+            count += len(rows)
+            if progress:
+                progress(count)
+        text.flush()
+    finally:
+        text.detach()
     if progress:
         progress(count)
     return count

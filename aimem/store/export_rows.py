@@ -1,0 +1,168 @@
+"""Hot rows in the export row format, built a chunk at a time (all of export's SQL).
+
+The export row of one ``fix_history`` row is, by definition, what
+``orjson.dumps(row_to_dict(row))`` gives (keys in ``EXPORT_COLUMNS`` order;
+``fix_commands``/``system_info`` parsed from their stored JSON text, the text
+itself when it is not JSON; booleans ``true``/``false``; REAL as the shortest
+round-trip digits). ``iter_export_chunks`` produces exactly those bytes, but
+without a dict or an ``orjson.dumps`` call per row (measured: both cost more
+than reading the row):
+
+- rows are fetched ``CHUNK`` at a time and transposed into columns (C code);
+- the stored JSON text of ``fix_commands``/``system_info`` is turned into its
+  export form once per distinct text (``orjson.Fragment`` of
+  ``dumps(loads_or_text(...))``, memoized in a bounded dict: these columns
+  repeat a lot) and embedded as is;
+- one flat list per chunk (key fragment, value, key fragment, value, ...) goes
+  through ONE ``orjson.dumps``; the key fragments end in a raw newline, which
+  orjson never writes itself (it escapes control characters in strings, and
+  every fragment here is orjson output or a constant), so the commas orjson
+  puts after them are found exactly and removed with ``bytes.replace``.
+
+``tests/test_export_rows.py`` checks byte equality with the per-row definition
+on arbitrary stored values (Hypothesis). Memory stays flat: one chunk and a
+bounded memo at a time.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from aimem.jsontext import loads_or_text
+from aimem.records import EXPORT_COLUMNS
+
+CHUNK = 4096
+# Distinct JSON texts remembered per column (cleared when full: memory stays flat).
+MEMO_LIMIT = 1 << 15
+
+_COLUMNS = ", ".join(EXPORT_COLUMNS)
+_WIDTH = len(EXPORT_COLUMNS)
+_JSON_COLUMNS: dict[int, Any] = {
+    EXPORT_COLUMNS.index("fix_commands"): [],
+    EXPORT_COLUMNS.index("system_info"): {},
+}
+_BOOL_COLUMNS = (
+    EXPORT_COLUMNS.index("fix_success"),
+    EXPORT_COLUMNS.index("verification_success"),
+)
+_TRUE = orjson.Fragment(b"true")
+_FALSE = orjson.Fragment(b"false")
+# Marker: a raw newline never occurs in orjson's output outside these fragments.
+_KEYS = [
+    orjson.Fragment((b"{" if i == 0 else b"") + orjson.dumps(name) + b":\n")
+    for i, name in enumerate(EXPORT_COLUMNS)
+]
+_END = orjson.Fragment(b"\n}\n")
+_TAIL = orjson.Fragment(b"")
+_SLOTS = 2 * _WIDTH + 1  # key, value per column, then _END
+
+
+class _JsonMemo(dict[Any, Any]):
+    """Stored JSON text -> its export form (``make(value)``), computed once per text."""
+
+    def __init__(self, fallback: Any, make: Any) -> None:
+        super().__init__()
+        self.fallback = fallback
+        self.make = make
+
+    def __missing__(self, text: Any) -> Any:
+        made = self.make(loads_or_text(text, self.fallback))
+        if type(text) is str:  # 1 == 1.0 == True: only text is a safe key
+            if len(self) >= MEMO_LIMIT:
+                self.clear()
+            self[text] = made
+        return made
+
+
+class _Bools(dict[Any, Any]):
+    """A stored flag -> its export form (``bool(value)``, as ``row_to_dict`` does)."""
+
+    def __init__(self, true: Any, false: Any) -> None:
+        super().__init__({1: true, 0: false})
+        self.true = true
+        self.false = false
+
+    def __missing__(self, value: Any) -> Any:
+        return self.true if value else self.false
+
+
+def _fragment(value: Any) -> orjson.Fragment:
+    return orjson.Fragment(orjson.dumps(value))
+
+
+def _csv_text(value: Any) -> Any:
+    # as transfer._csv_cell: JSON values as JSON text, booleans true/false, None empty
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def _select(
+    conn: sqlite3.Connection, since: str | None, chunk: int | None
+) -> Iterator[list[tuple[Any, ...]]]:
+    sql = f"SELECT {_COLUMNS} FROM fix_history"
+    params: tuple[Any, ...] = ()
+    if since is not None:
+        sql += " WHERE timestamp >= ?"
+        params = (since,)
+    cursor = conn.execute(sql + " ORDER BY id", params)
+    while rows := cursor.fetchmany(chunk or CHUNK):
+        yield rows
+
+
+def _columns(rows: list[tuple[Any, ...]], memos: dict[int, Any], bools: Any) -> list[Any]:
+    columns: list[Any] = list(zip(*rows, strict=True))
+    for index, memo in memos.items():
+        columns[index] = list(map(memo.__getitem__, columns[index]))
+    for index in _BOOL_COLUMNS:
+        columns[index] = list(map(bools.__getitem__, columns[index]))
+    return columns
+
+
+def iter_export_chunks(
+    conn: sqlite3.Connection,
+    since: str | None = None,
+    chunk: int | None = None,
+    separator: bytes = b"\n",
+) -> Iterator[tuple[bytes, int]]:
+    """(bytes, rows) per chunk of hot rows in id order, from ``since`` on.
+
+    Each row is its export row followed by ``separator`` (a newline: NDJSON;
+    ``b",\\n"``: the inside of a JSON array). The caller holds a read
+    transaction when the chunks must form one snapshot.
+    """
+    end = b"}" + separator
+    memos = {i: _JsonMemo(fallback, _fragment) for i, fallback in _JSON_COLUMNS.items()}
+    bools = _Bools(_TRUE, _FALSE)
+    dumps = orjson.dumps
+    for rows in _select(conn, since, chunk):
+        count = len(rows)
+        columns = _columns(rows, memos, bools)
+        flat: list[Any] = [None] * (_SLOTS * count)
+        for index in range(_WIDTH):
+            flat[2 * index :: _SLOTS] = [_KEYS[index]] * count
+            flat[2 * index + 1 :: _SLOTS] = columns[index]
+        flat[_SLOTS - 1 :: _SLOTS] = [_END] * count
+        flat.append(_TAIL)  # so every row, the last too, ends in ",\n}\n,"
+        body = dumps(flat)[1:-1]
+        yield body.replace(b":\n,", b":").replace(b",\n}\n,", end), count
+
+
+def iter_csv_rows(
+    conn: sqlite3.Connection, since: str | None = None, chunk: int | None = None
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Hot rows as CSV cells (``transfer._csv_cell`` of the export row), a chunk at a time."""
+    memos = {
+        i: _JsonMemo(fallback, lambda v: _csv_text(v)) for i, fallback in _JSON_COLUMNS.items()
+    }
+    bools = _Bools("true", "false")
+    for rows in _select(conn, since, chunk):
+        yield list(zip(*_columns(rows, memos, bools), strict=True))
