@@ -116,12 +116,28 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
+def _reals_as_repr(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """REAL columns as Python's repr, as every export writes them (export_rows.Reals)."""
+    from aimem.store.export_rows import REAL_COLUMNS, Reals
+
+    reals = Reals()
+    for row in rows:
+        if any(type(row.get(c)) is float for c in REAL_COLUMNS):
+            row = dict(row)
+            for column in REAL_COLUMNS:
+                if type(row.get(column)) is float:  # never an int key: 1 == 1.0
+                    row[column] = reals[row[column]]
+        yield row
+
+
 def write_records(
     out: BinaryIO, rows: Iterable[dict[str, Any]], fmt: str, progress: Progress | None = None
 ) -> int:
     """Stream export rows to ``out`` as ndjson, json (one record per line) or csv."""
     count = 0
     dumps = orjson.dumps
+    if fmt in ("ndjson", "json"):
+        rows = _reals_as_repr(rows)
     if fmt == "ndjson":
         buffer: list[bytes] = []
         for row in rows:

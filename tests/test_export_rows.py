@@ -16,8 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aimem import AIMemory
-from aimem import transfer
+from aimem import AIMemory, transfer
 from aimem.records import STORED_COLUMNS
 from aimem.store import export_rows
 

@@ -26,6 +26,7 @@ bounded memo at a time.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -45,6 +46,10 @@ _JSON_COLUMNS: dict[int, Any] = {
     EXPORT_COLUMNS.index("fix_commands"): [],
     EXPORT_COLUMNS.index("system_info"): {},
 }
+# REAL columns are written as Python's repr (what exports have always written;
+# orjson would write 4e-05 as 0.00004). Nested JSON keeps orjson's form.
+REAL_COLUMNS = ("execution_time_seconds", "cost_usd")
+_REAL_AT = tuple(EXPORT_COLUMNS.index(c) for c in REAL_COLUMNS)
 _BOOL_COLUMNS = (
     EXPORT_COLUMNS.index("fix_success"),
     EXPORT_COLUMNS.index("verification_success"),
@@ -90,6 +95,23 @@ class _Bools(dict[Any, Any]):
         return self.true if value else self.false
 
 
+class Reals(dict[Any, Any]):
+    """A REAL column's value -> its export form: a finite float as ``repr``, else itself."""
+
+    def __init__(self) -> None:
+        super().__init__({None: None})
+
+    def __missing__(self, value: Any) -> Any:
+        if type(value) is not float or not math.isfinite(value):
+            return value  # NULL, legacy text; orjson writes inf and nan as null
+        made = orjson.Fragment(repr(value).encode())
+        if len(self) >= MEMO_LIMIT:  # REAL affinity: never an int, so 1 vs 1.0 cannot mix
+            self.clear()
+            self[None] = None
+        self[value] = made
+        return made
+
+
 def _fragment(value: Any) -> orjson.Fragment:
     return orjson.Fragment(orjson.dumps(value))
 
@@ -118,8 +140,13 @@ def _select(
         yield rows
 
 
-def _columns(rows: list[tuple[Any, ...]], memos: dict[int, Any], bools: Any) -> list[Any]:
+def _columns(
+    rows: list[tuple[Any, ...]], memos: dict[int, Any], bools: Any, reals: Any = None
+) -> list[Any]:
     columns: list[Any] = list(zip(*rows, strict=True))
+    if reals is not None:
+        for index in _REAL_AT:
+            columns[index] = list(map(reals.__getitem__, columns[index]))
     for index, memo in memos.items():
         columns[index] = list(map(memo.__getitem__, columns[index]))
     for index in _BOOL_COLUMNS:
@@ -142,10 +169,11 @@ def iter_export_chunks(
     end = b"}" + separator
     memos = {i: _JsonMemo(fallback, _fragment) for i, fallback in _JSON_COLUMNS.items()}
     bools = _Bools(_TRUE, _FALSE)
+    reals = Reals()
     dumps = orjson.dumps
     for rows in _select(conn, since, chunk):
         count = len(rows)
-        columns = _columns(rows, memos, bools)
+        columns = _columns(rows, memos, bools, reals)
         flat: list[Any] = [None] * (_SLOTS * count)
         for index in range(_WIDTH):
             flat[2 * index :: _SLOTS] = [_KEYS[index]] * count
