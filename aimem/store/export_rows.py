@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -41,29 +41,16 @@ CHUNK = 4096
 MEMO_LIMIT = 1 << 15
 
 _COLUMNS = ", ".join(EXPORT_COLUMNS)
-_WIDTH = len(EXPORT_COLUMNS)
-_JSON_COLUMNS: dict[int, Any] = {
-    EXPORT_COLUMNS.index("fix_commands"): [],
-    EXPORT_COLUMNS.index("system_info"): {},
-}
-# REAL columns are written as Python's repr (what exports have always written;
-# orjson would write 4e-05 as 0.00004). Nested JSON keeps orjson's form.
+_JSON_FALLBACK: dict[str, Any] = {"fix_commands": [], "system_info": {}}
+_BOOL_NAMES = ("fix_success", "verification_success")
+# REAL columns are written as Python's repr by exports (what they have always
+# written; orjson would write 4e-05 as 0.00004). Nested JSON keeps orjson's form.
 REAL_COLUMNS = ("execution_time_seconds", "cost_usd")
-_REAL_AT = tuple(EXPORT_COLUMNS.index(c) for c in REAL_COLUMNS)
-_BOOL_COLUMNS = (
-    EXPORT_COLUMNS.index("fix_success"),
-    EXPORT_COLUMNS.index("verification_success"),
-)
 _TRUE = orjson.Fragment(b"true")
 _FALSE = orjson.Fragment(b"false")
-# Marker: a raw newline never occurs in orjson's output outside these fragments.
-_KEYS = [
-    orjson.Fragment((b"{" if i == 0 else b"") + orjson.dumps(name) + b":\n")
-    for i, name in enumerate(EXPORT_COLUMNS)
-]
+# The marker: a raw newline never occurs in orjson's output outside these fragments.
 _END = orjson.Fragment(b"\n}\n")
 _TAIL = orjson.Fragment(b"")
-_SLOTS = 2 * _WIDTH + 1  # key, value per column, then _END
 
 
 class _JsonMemo(dict[Any, Any]):
@@ -140,18 +127,52 @@ def _select(
         yield rows
 
 
-def _columns(
-    rows: list[tuple[Any, ...]], memos: dict[int, Any], bools: Any, reals: Any = None
-) -> list[Any]:
-    columns: list[Any] = list(zip(*rows, strict=True))
-    if reals is not None:
-        for index in _REAL_AT:
-            columns[index] = list(map(reals.__getitem__, columns[index]))
-    for index, memo in memos.items():
-        columns[index] = list(map(memo.__getitem__, columns[index]))
-    for index in _BOOL_COLUMNS:
-        columns[index] = list(map(bools.__getitem__, columns[index]))
-    return columns
+class LineBuilder:
+    """JSON objects of ``fields`` for many rows at once, with one ``orjson.dumps``.
+
+    ``build(rows)`` gives, for each row (a tuple whose first columns are
+    ``fields`` in order; extra trailing columns are ignored), exactly
+    ``orjson.dumps({field: value})`` followed by ``separator``, where JSON text
+    columns (``fix_commands``, ``system_info``) are parsed as ``loads_or_text``
+    does and flags become booleans; with ``real_repr`` the REAL columns are
+    written as Python's repr. Memos persist across calls (bounded).
+    """
+
+    def __init__(
+        self, fields: tuple[str, ...], *, real_repr: bool = False, separator: bytes = b"\n"
+    ) -> None:
+        self.width = len(fields)
+        self.slots = 2 * self.width + 1  # key, value per field, then the row end
+        self.keys = [
+            orjson.Fragment((b"{" if i == 0 else b"") + orjson.dumps(name) + b":\n")
+            for i, name in enumerate(fields)
+        ]
+        self.end = b"}" + separator
+        self.maps: list[tuple[int, Any]] = []
+        for index, name in enumerate(fields):
+            if name in _JSON_FALLBACK:
+                self.maps.append((index, _JsonMemo(_JSON_FALLBACK[name], _fragment)))
+            elif name in _BOOL_NAMES:
+                self.maps.append((index, _Bools(_TRUE, _FALSE)))
+            elif real_repr and name in REAL_COLUMNS:
+                self.maps.append((index, Reals()))
+
+    def build(self, rows: Sequence[Sequence[Any]]) -> bytes:
+        count = len(rows)
+        if not count:
+            return b""
+        columns: list[Any] = list(zip(*rows, strict=True))
+        for index, memo in self.maps:
+            columns[index] = list(map(memo.__getitem__, columns[index]))
+        slots = self.slots
+        flat: list[Any] = [None] * (slots * count)
+        for index in range(self.width):
+            flat[2 * index :: slots] = [self.keys[index]] * count
+            flat[2 * index + 1 :: slots] = columns[index]
+        flat[slots - 1 :: slots] = [_END] * count
+        flat.append(_TAIL)  # so every row, the last too, ends in ",\n}\n,"
+        body = orjson.dumps(flat)[1:-1]
+        return body.replace(b":\n,", b":").replace(b",\n}\n,", self.end)
 
 
 def iter_export_chunks(
@@ -166,31 +187,22 @@ def iter_export_chunks(
     ``b",\\n"``: the inside of a JSON array). The caller holds a read
     transaction when the chunks must form one snapshot.
     """
-    end = b"}" + separator
-    memos = {i: _JsonMemo(fallback, _fragment) for i, fallback in _JSON_COLUMNS.items()}
-    bools = _Bools(_TRUE, _FALSE)
-    reals = Reals()
-    dumps = orjson.dumps
+    builder = LineBuilder(EXPORT_COLUMNS, real_repr=True, separator=separator)
     for rows in _select(conn, since, chunk):
-        count = len(rows)
-        columns = _columns(rows, memos, bools, reals)
-        flat: list[Any] = [None] * (_SLOTS * count)
-        for index in range(_WIDTH):
-            flat[2 * index :: _SLOTS] = [_KEYS[index]] * count
-            flat[2 * index + 1 :: _SLOTS] = columns[index]
-        flat[_SLOTS - 1 :: _SLOTS] = [_END] * count
-        flat.append(_TAIL)  # so every row, the last too, ends in ",\n}\n,"
-        body = dumps(flat)[1:-1]
-        yield body.replace(b":\n,", b":").replace(b",\n}\n,", end), count
+        yield builder.build(rows), len(rows)
 
 
 def iter_csv_rows(
     conn: sqlite3.Connection, since: str | None = None, chunk: int | None = None
 ) -> Iterator[list[tuple[Any, ...]]]:
     """Hot rows as CSV cells (``transfer._csv_cell`` of the export row), a chunk at a time."""
-    memos = {
-        i: _JsonMemo(fallback, lambda v: _csv_text(v)) for i, fallback in _JSON_COLUMNS.items()
-    }
-    bools = _Bools("true", "false")
+    maps: list[tuple[int, Any]] = [
+        (EXPORT_COLUMNS.index(name), _JsonMemo(fallback, _csv_text))
+        for name, fallback in _JSON_FALLBACK.items()
+    ]
+    maps += [(EXPORT_COLUMNS.index(name), _Bools("true", "false")) for name in _BOOL_NAMES]
     for rows in _select(conn, since, chunk):
-        yield list(zip(*_columns(rows, memos, bools), strict=True))
+        columns: list[Any] = list(zip(*rows, strict=True))
+        for index, memo in maps:
+            columns[index] = list(map(memo.__getitem__, columns[index]))
+        yield list(zip(*columns, strict=True))
