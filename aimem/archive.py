@@ -13,8 +13,9 @@ Invariants:
 - Rows inside a segment are grouped (issue type, model, fixer, signature, then
   id) and keys are written low-entropy first: similar rows sit next to each
   other, which is what lets a fast zstd search over a small window beat 0.9 of
-  ``zstd -19``'s ratio on time-ordered rows. JSON objects are unordered, so the rows are still the
-  export row format; ``iter_segment_rows`` yields them in file order.
+  ``zstd -19``'s ratio on time-ordered rows. JSON objects are unordered, so the
+  rows are still the export row format; ``iter_segment_rows`` yields them in
+  file order.
 - A segment is registered in ``aimem_segments`` only after it is durable and
   verified (see aimem.maintenance for the order of work).
 """
@@ -33,6 +34,7 @@ import orjson
 
 from aimem.errors import CorruptRepositoryError
 from aimem.fsutil import fsync_dir, temp_path_for, translate_os_error
+from aimem.jsontext import loads_or_text
 from aimem.records import EXPORT_COLUMNS
 from aimem.timeutil import now_iso
 
@@ -46,12 +48,10 @@ SKIPPABLE_MAGIC = 0x184D2A50
 # Rows per segment: bounds memory (a segment is built in memory) and the work
 # a crash can interrupt; a big cleanup writes several segments.
 SEGMENT_MAX_ROWS = 100_000
-# Raw NDJSON bytes per zstd frame; frames are compressed in parallel threads,
-# while the next frame's lines are built (a small window loses nothing at frame
-# boundaries).
+# Raw NDJSON bytes per zstd frame; frames are compressed in parallel threads
+# while the next one is serialized (with a 128 KiB window, smaller frames lose
+# next to nothing and keep both cores busy sooner).
 FRAME_RAW_BYTES = 4 << 20
-# Rows turned into JSON lines per orjson call (aimem.store.export_rows.LineBuilder).
-BUILD_ROWS = 4096
 # Compression: a lazy2 search over a small (128 KiB) window with 6-byte minimum
 # matches. Rows are grouped (GROUP_COLUMNS), so the similar rows are the near ones:
 # a bigger window only lengthened the searches. Measured on the grouped rows of
@@ -128,6 +128,10 @@ def is_segment_name(name: str) -> bool:
 GROUP_COLUMNS = ("issue_type", "model_name", "fixer_type", "issue_signature")
 
 
+_JSON_FIELDS: dict[str, Any] = {"fix_commands": [], "system_info": {}}
+_BOOL_FIELDS = ("fix_success", "verification_success")
+
+
 def fields_for(kind: str) -> tuple[str, ...]:
     """The columns a segment of ``kind`` stores, in the order they are written."""
     return ROW_ORDER if kind == KIND_ROWS else FACT_FIELDS
@@ -153,11 +157,11 @@ def encode_segment(
     """
     if not rows:
         raise ValueError("a segment needs at least one row")
-    from aimem.store.export_rows import LineBuilder
-
     fields = fields_for(kind)
+    json_at = [(i, _JSON_FIELDS[f]) for i, f in enumerate(fields) if f in _JSON_FIELDS]
+    bool_at = [i for i, f in enumerate(fields) if f in _BOOL_FIELDS]
     ts_at = fields.index("timestamp")
-    builder = LineBuilder(fields)
+    dumps = orjson.dumps
     workers = max(1, min(4, os.cpu_count() or 1))
     from concurrent.futures import ThreadPoolExecutor  # here: open and stats never need it
 
@@ -166,13 +170,22 @@ def encode_segment(
     chunks: list[bytes] = []
     pending: list[bytes] = []
     size = 0
-    low = min(row[ts_at] for row in rows)
-    high = max(row[ts_at] for row in rows)
-    for start in range(0, len(rows), BUILD_ROWS):
-        # JSON lines built a slice of rows at a time (aimem.store.export_rows)
-        piece = builder.build(rows[start : start + BUILD_ROWS])
-        pending.append(piece)
-        size += len(piece)
+    low = high = rows[0][ts_at]
+    for row in rows:
+        values = list(row)
+        for i, fallback in json_at:
+            values[i] = loads_or_text(values[i], fallback)
+        for i in bool_at:
+            values[i] = bool(values[i])
+        ts = values[ts_at]
+        if ts < low:
+            low = ts
+        elif ts > high:
+            high = ts
+        # the trailing id column (always selected last) is dropped by zip
+        line = dumps(dict(zip(fields, values, strict=False))) + b"\n"
+        pending.append(line)
+        size += len(line)
         if size >= FRAME_RAW_BYTES:
             chunk = b"".join(pending)
             chunks.append(chunk)

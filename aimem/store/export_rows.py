@@ -1,34 +1,33 @@
-"""Hot rows in the export row format, built a chunk at a time (all of export's SQL).
+"""Hot rows in the export row format, a chunk at a time (all of export's SQL).
 
-The export row of one ``fix_history`` row is, by definition, what
-``orjson.dumps(row_to_dict(row))`` gives (keys in ``EXPORT_COLUMNS`` order;
-``fix_commands``/``system_info`` parsed from their stored JSON text, the text
-itself when it is not JSON; booleans ``true``/``false``; REAL as the shortest
-round-trip digits). ``iter_export_chunks`` produces exactly those bytes, but
-without a dict or an ``orjson.dumps`` call per row (measured: both cost more
-than reading the row):
+The export row of one ``fix_history`` row is, by definition, what the per-row
+path writes: ``orjson.dumps`` of ``row_to_dict(row)`` (keys in
+``EXPORT_COLUMNS`` order; ``fix_commands``/``system_info`` parsed from their
+stored JSON text, the text itself when it is not JSON, ``[]``/``{}`` for NULL;
+flags as ``true``/``false``), with the REAL columns in Python's repr, as
+exports have always written them. ``iter_export_chunks`` writes exactly those
+bytes (``tests/test_export_rows.py`` checks it with Hypothesis on arbitrary
+stored values, legacy junk included), faster:
 
-- rows are fetched ``CHUNK`` at a time and transposed into columns (C code);
-- the stored JSON text of ``fix_commands``/``system_info`` is turned into its
-  export form once per distinct text (``orjson.Fragment`` of
-  ``dumps(loads_or_text(...))``, memoized in a bounded dict: these columns
-  repeat a lot) and embedded as is;
-- one flat list per chunk (key fragment, value, key fragment, value, ...) goes
-  through ONE ``orjson.dumps``; the key fragments end in a raw newline, which
-  orjson never writes itself (it escapes control characters in strings, and
-  every fragment here is orjson output or a constant), so the commas orjson
-  puts after them are found exactly and removed with ``bytes.replace``.
+- SQLite builds the JSON of the plain columns (``json_object``, C code, which
+  escapes text exactly as orjson does): Python fetches 11 values per row
+  instead of 20, and fetching values is what costs;
+- the stored JSON text is put in orjson's form once per distinct text (a
+  bounded memo: these columns repeat a lot) instead of being parsed by SQLite
+  for every row (``json()``), and a NULL or non-JSON text needs no pre-scan of
+  the whole table any more (the old path ran ``json_valid`` over every row
+  first and fell back to a dict per row for all rows if one was odd);
+- one write per chunk.
 
-``tests/test_export_rows.py`` checks byte equality with the per-row definition
-on arbitrary stored values (Hypothesis). Memory stays flat: one chunk and a
-bounded memo at a time.
+CSV rows are built the same way, column-wise (``csv.writer.writerows``).
+Memory stays flat: one chunk and the bounded memos at a time.
 """
 
 from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -37,24 +36,19 @@ from aimem.jsontext import loads_or_text
 from aimem.records import EXPORT_COLUMNS
 
 CHUNK = 4096
-# Distinct JSON texts remembered per column (cleared when full: memory stays flat).
+# Distinct values remembered per memo (cleared when full: memory stays flat).
 MEMO_LIMIT = 1 << 15
 
 _COLUMNS = ", ".join(EXPORT_COLUMNS)
 _JSON_FALLBACK: dict[str, Any] = {"fix_commands": [], "system_info": {}}
 _BOOL_NAMES = ("fix_success", "verification_success")
-# REAL columns are written as Python's repr by exports (what they have always
-# written; orjson would write 4e-05 as 0.00004). Nested JSON keeps orjson's form.
+# REAL columns are written as Python's repr by exports (orjson would write
+# 4e-05 as 0.00004). Nested JSON keeps orjson's form.
 REAL_COLUMNS = ("execution_time_seconds", "cost_usd")
-_TRUE = orjson.Fragment(b"true")
-_FALSE = orjson.Fragment(b"false")
-# The marker: a raw newline never occurs in orjson's output outside these fragments.
-_END = orjson.Fragment(b"\n}\n")
-_TAIL = orjson.Fragment(b"")
 
 
 class _JsonMemo(dict[Any, Any]):
-    """Stored JSON text -> its export form (``make(value)``), computed once per text."""
+    """Stored JSON text -> ``make(loads_or_text(text))``, computed once per text."""
 
     def __init__(self, fallback: Any, make: Any) -> None:
         super().__init__()
@@ -92,15 +86,32 @@ class Reals(dict[Any, Any]):
         if type(value) is not float or not math.isfinite(value):
             return value  # NULL, legacy text; orjson writes inf and nan as null
         made = orjson.Fragment(repr(value).encode())
-        if len(self) >= MEMO_LIMIT:  # REAL affinity: never an int, so 1 vs 1.0 cannot mix
+        if len(self) >= MEMO_LIMIT:  # callers look up floats only: 1 vs 1.0 cannot mix
             self.clear()
             self[None] = None
         self[value] = made
         return made
 
 
-def _fragment(value: Any) -> orjson.Fragment:
-    return orjson.Fragment(orjson.dumps(value))
+class _Numbers(dict[Any, str]):
+    """A REAL column's value -> its JSON text: repr for a finite float, else orjson's."""
+
+    def __init__(self) -> None:
+        super().__init__({None: "null"})
+
+    def __missing__(self, value: Any) -> str:
+        if type(value) is not float:  # REAL affinity: never an int, so no 1 vs 1.0 mix
+            return orjson.dumps(value).decode()  # legacy text; bytes raise as they would
+        made = repr(value) if math.isfinite(value) else "null"
+        if len(self) >= MEMO_LIMIT:
+            self.clear()
+            self[None] = "null"
+        self[value] = made
+        return made
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _csv_text(value: Any) -> Any:
@@ -127,52 +138,42 @@ def _select(
         yield rows
 
 
-class LineBuilder:
-    """JSON objects of ``fields`` for many rows at once, with one ``orjson.dumps``.
+def export_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    """The export row of one ``fix_history`` tuple (``EXPORT_COLUMNS``), REALs as repr."""
+    from aimem.store.sqlite_store import row_to_dict
 
-    ``build(rows)`` gives, for each row (a tuple whose first columns are
-    ``fields`` in order; extra trailing columns are ignored), exactly
-    ``orjson.dumps({field: value})`` followed by ``separator``, where JSON text
-    columns (``fix_commands``, ``system_info``) are parsed as ``loads_or_text``
-    does and flags become booleans; with ``real_repr`` the REAL columns are
-    written as Python's repr. Memos persist across calls (bounded).
-    """
+    record = row_to_dict(row)
+    reals = Reals()
+    for column in REAL_COLUMNS:
+        if type(record[column]) is float:
+            record[column] = reals[record[column]]
+    return record
 
-    def __init__(
-        self, fields: tuple[str, ...], *, real_repr: bool = False, separator: bytes = b"\n"
-    ) -> None:
-        self.width = len(fields)
-        self.slots = 2 * self.width + 1  # key, value per field, then the row end
-        self.keys = [
-            orjson.Fragment((b"{" if i == 0 else b"") + orjson.dumps(name) + b":\n")
-            for i, name in enumerate(fields)
-        ]
-        self.end = b"}" + separator
-        self.maps: list[tuple[int, Any]] = []
-        for index, name in enumerate(fields):
-            if name in _JSON_FALLBACK:
-                self.maps.append((index, _JsonMemo(_JSON_FALLBACK[name], _fragment)))
-            elif name in _BOOL_NAMES:
-                self.maps.append((index, _Bools(_TRUE, _FALSE)))
-            elif real_repr and name in REAL_COLUMNS:
-                self.maps.append((index, Reals()))
 
-    def build(self, rows: Sequence[Sequence[Any]]) -> bytes:
-        count = len(rows)
-        if not count:
-            return b""
-        columns: list[Any] = list(zip(*rows, strict=True))
-        for index, memo in self.maps:
-            columns[index] = list(map(memo.__getitem__, columns[index]))
-        slots = self.slots
-        flat: list[Any] = [None] * (slots * count)
-        for index in range(self.width):
-            flat[2 * index :: slots] = [self.keys[index]] * count
-            flat[2 * index + 1 :: slots] = columns[index]
-        flat[slots - 1 :: slots] = [_END] * count
-        flat.append(_TAIL)  # so every row, the last too, ends in ",\n}\n,"
-        body = orjson.dumps(flat)[1:-1]
-        return body.replace(b":\n,", b":").replace(b",\n}\n,", self.end)
+# The export row as JSON built by SQLite for the plain columns (C code; Python
+# fetches 11 values per row instead of 20, and fetching values is what costs).
+# json_object escapes text exactly as orjson does (tests/test_export_rows.py).
+# Spliced in by Python: the stored JSON text (memoized, in orjson's form), the
+# flags, and the REAL columns (Python's repr; SQLite would print 15 digits).
+_HEAD = (
+    "json_object('id', id, 'timestamp', timestamp, 'model_name', model_name, "
+    "'issue_type', issue_type, 'issue_signature', issue_signature, "
+    "'description', description, 'fixer_type', fixer_type, "
+    "'claude_analysis', claude_analysis)"
+)
+_MIDDLE = (
+    "json_object('notes', notes, 'uid', uid, 'fingerprint', fingerprint, "
+    "'tokens_in', tokens_in, 'tokens_out', tokens_out)"
+)
+_LAST = "json_object('fixer_model', fixer_model)"
+# INTEGER columns holding a REAL (legacy junk): SQLite would print it its own
+# way; such a row is built from its values instead.
+_ODD = "(typeof(tokens_in) = 'real' OR typeof(tokens_out) = 'real')"
+_LINES = (
+    f"SELECT {_HEAD}, fix_commands, fix_success, verification_success, "
+    f"execution_time_seconds, system_info, {_MIDDLE}, cost_usd, {_LAST}, {_ODD}, id "
+    "FROM fix_history"
+)
 
 
 def iter_export_chunks(
@@ -187,9 +188,30 @@ def iter_export_chunks(
     ``b",\\n"``: the inside of a JSON array). The caller holds a read
     transaction when the chunks must form one snapshot.
     """
-    builder = LineBuilder(EXPORT_COLUMNS, real_repr=True, separator=separator)
-    for rows in _select(conn, since, chunk):
-        yield builder.build(rows), len(rows)
+    sep = separator.decode()
+    commands = _JsonMemo([], _json_text)
+    infos = _JsonMemo({}, _json_text)
+    flags = _Bools("true", "false")
+    numbers = _Numbers()
+    sql = _LINES
+    params: tuple[Any, ...] = ()
+    if since is not None:
+        sql, params = sql + " WHERE timestamp >= ?", (since,)
+    cursor = conn.execute(sql + " ORDER BY id", params)
+    while rows := cursor.fetchmany(chunk or CHUNK):
+        lines = []
+        for head, fc, fs, vs, secs, si, middle, cost, last, odd, rid in rows:
+            if odd:
+                row = conn.execute(f"SELECT {_COLUMNS} FROM fix_history WHERE id = ?", (rid,))
+                lines.append(orjson.dumps(export_row(row.fetchone())).decode())
+                continue
+            lines.append(
+                f'{head[:-1]},"fix_commands":{commands[fc]},"fix_success":{flags[fs]},'
+                f'"verification_success":{flags[vs]},"execution_time_seconds":{numbers[secs]},'
+                f'"system_info":{infos[si]},{middle[1:-1]},"cost_usd":{numbers[cost]},{last[1:]}'
+            )
+        lines.append("")
+        yield sep.join(lines).encode(), len(rows)
 
 
 def iter_csv_rows(
