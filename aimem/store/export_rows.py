@@ -35,9 +35,9 @@ import orjson
 from aimem.jsontext import loads_or_text
 from aimem.records import EXPORT_COLUMNS
 
-CHUNK = 4096
+CHUNK = 1024
 # Distinct values remembered per memo (cleared when full: memory stays flat).
-MEMO_LIMIT = 1 << 15
+MEMO_LIMIT = 1 << 14
 
 _COLUMNS = ", ".join(EXPORT_COLUMNS)
 _JSON_FALLBACK: dict[str, Any] = {"fix_commands": [], "system_info": {}}
