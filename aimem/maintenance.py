@@ -227,7 +227,7 @@ def cleanup(
                     _segment_rows(),
                     after,
                     archive.fields_for(kind),
-                    archive.GROUP_ORDER,
+                    archive.GROUP_COLUMNS,
                 )
                 if rows:
                     written.append(write_segment(store, layout, rows, kind))

@@ -831,13 +831,17 @@ class AIMemory:
                 out.write(orjson.dumps(self.insights_report(), option=orjson.OPT_INDENT_2) + b"\n")
                 return None
             with read_transaction(self.store.conn) as conn:
-                if resolved in ("ndjson", "json") and not include_archive:
-                    from aimem.store.bulk import export_lines_possible, iter_export_lines
+                if not include_archive:
+                    # Hot rows built a chunk at a time (same bytes as a dict per row).
+                    from aimem.store import export_rows
 
-                    if export_lines_possible(conn):
-                        # JSON built by SQLite: about twice as fast as a dict per row.
-                        lines = iter_export_lines(conn, transfer.parse_since(since))
-                        return transfer.write_lines(out, lines, resolved, progress)
+                    start = transfer.parse_since(since)
+                    if resolved == "csv":
+                        cells = export_rows.iter_csv_rows(conn, start)
+                        return transfer.write_csv_rows(out, cells, progress)
+                    separator = b",\n" if resolved == "json" else b"\n"
+                    chunks = export_rows.iter_export_chunks(conn, start, separator=separator)
+                    return transfer.write_chunks(out, chunks, resolved, progress)
                 rows = self.iter_export_rows(since, include_archive)
                 return transfer.write_records(out, rows, resolved, progress)
 

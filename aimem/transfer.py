@@ -117,12 +117,28 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
+def _reals_as_repr(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """REAL columns as Python's repr, as every export writes them (export_rows.Reals)."""
+    from aimem.store.export_rows import REAL_COLUMNS, Reals
+
+    reals = Reals()
+    for row in rows:
+        if any(type(row.get(c)) is float for c in REAL_COLUMNS):
+            row = dict(row)
+            for column in REAL_COLUMNS:
+                if type(row.get(column)) is float:  # never an int key: 1 == 1.0
+                    row[column] = reals[row[column]]
+        yield row
+
+
 def write_records(
     out: BinaryIO, rows: Iterable[dict[str, Any]], fmt: str, progress: Progress | None = None
 ) -> int:
     """Stream export rows to ``out`` as ndjson, json (one record per line) or csv."""
     count = 0
     dumps = orjson.dumps
+    if fmt in ("ndjson", "json"):
+        rows = _reals_as_repr(rows)
     if fmt == "ndjson":
         buffer: list[bytes] = []
         for row in rows:
@@ -164,30 +180,57 @@ def write_records(
     return count
 
 
-def write_lines(
-    out: BinaryIO, lines: Iterable[bytes], fmt: str, progress: Progress | None = None
+def write_chunks(
+    out: BinaryIO,
+    chunks: Iterable[tuple[bytes, int]],
+    fmt: str,
+    progress: Progress | None = None,
 ) -> int:
-    """Stream ready-made JSON lines (each ending in a newline) as ndjson or a json array."""
+    """Stream (bytes, rows) chunks of records, one write per chunk.
+
+    ndjson: each chunk is lines ending in a newline. json: each chunk is
+    records each followed by a comma and a newline (``iter_export_chunks`` with
+    ``separator=b",\\n"``); the array is the same bytes ``write_records`` writes.
+    """
     count = 0
-    buffer: list[bytes] = []
     if fmt == "json":
         out.write(b"[\n")
-    for line in lines:
-        buffer.append(line)
-        count += 1
-        if len(buffer) >= BATCH:
-            out.write(
-                (b",\n".join(b[:-1] for b in buffer) + b",\n")
-                if fmt == "json"
-                else b"".join(buffer)
-            )
-            buffer.clear()
+        previous = b""
+        for data, rows in chunks:
+            out.write(previous)
+            previous = data
+            count += rows
             if progress:
                 progress(count)
-    if fmt == "json":
-        out.write(b",\n".join(b[:-1] for b in buffer) + (b"\n" if buffer else b"") + b"]\n")
+        out.write(previous[:-2] + b"\n]\n" if previous else b"]\n")
     else:
-        out.write(b"".join(buffer))
+        for data, rows in chunks:
+            out.write(data)
+            count += rows
+            if progress:
+                progress(count)
+    if progress:
+        progress(count)
+    return count
+
+
+def write_csv_rows(
+    out: BinaryIO, chunks: Iterable[list[tuple[Any, ...]]], progress: Progress | None = None
+) -> int:
+    """Stream ready-made CSV cells (export columns) with the header row; as ``write_records``."""
+    count = 0
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
+    try:
+        writer = csv.writer(text)
+        writer.writerow(EXPORT_COLUMNS)
+        for rows in chunks:
+            writer.writerows(rows)
+            count += len(rows)
+            if progress:
+                progress(count)
+        text.flush()
+    finally:
+        text.detach()
     if progress:
         progress(count)
     return count

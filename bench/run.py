@@ -33,6 +33,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
+import _rusage  # noqa: E402
 import datagen  # noqa: E402
 
 # Synthetic histories repeat failing fixes on purpose: the repeat guard's
@@ -150,15 +151,23 @@ def aimem_command() -> list[str]:
 
 
 def run_process(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MB, exit status) of one whole process."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, close_fds=True
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, proc.returncode
+    """(wall seconds, peak RSS in MB, exit status) of one whole process.
+
+    Through bench/_rusage.py: a child's ``ru_maxrss`` starts at the size of the
+    process that spawned it, so measured directly every command showed at least
+    this bench's own size (see that file).
+    """
+    wall, peak, status, _ = _measured(argv, env)
+    return wall, peak, status
+
+
+def _measured(
+    argv: Sequence[str], env: dict[str, str] | None = None
+) -> tuple[float, float, int, float]:
+    report = _rusage.measure(argv, env)
+    if "seconds" not in report:
+        return 0.0, 0.0, int(report.get("exit", 1)), 0.0
+    return report["seconds"], report["peak_rss_mib"], report["exit"], report["cpu_seconds"]
 
 
 def process_median(
@@ -186,14 +195,10 @@ def paired_medians(
             raise SystemExit(f"bench: {' '.join(args)} failed")
     times, bases, peaks, cpus = [], [], [], []
     for _ in range(runs):
-        t = time.perf_counter()
-        proc = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, close_fds=True
-        )
-        _, _, usage = os.wait4(proc.pid, 0)
-        times.append(time.perf_counter() - t)
-        peaks.append(usage.ru_maxrss / 1024)
-        cpus.append(usage.ru_utime + usage.ru_stime)
+        wall, peak, _, cpu = _measured(argv, env)
+        times.append(wall)
+        peaks.append(peak)
+        cpus.append(cpu)
         bases.append(run_process(base, env)[0])
     return median(times), median(bases), max(peaks), median(cpus)
 

@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+import _rusage  # noqa: E402
+
 PY = sys.executable
 SQLITE_UTILS = ROOT / "bench" / ".venv" / "bin" / "sqlite-utils"
 
@@ -96,23 +99,22 @@ def make_rows(path: Path, rows: int, seed: int = 5) -> None:
 def run_child(
     args: list[str], env: dict[str, str] | None = None, stdout: Any = None
 ) -> dict[str, Any]:
-    """Run one child; return seconds, peak RSS (MiB, that child's own) and exit code."""
+    """Run one child; return seconds, CPU seconds, peak RSS (MiB, that child's own).
+
+    Through bench/_rusage.py, so the peak is the child's and not the size of
+    the process that started it (a child's ``ru_maxrss`` starts there).
+    """
     full_env = dict(os.environ)
     full_env.update(env or {})
-    begin = time.perf_counter()
-    child = subprocess.Popen(
-        args, env=full_env, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - begin
-    child.returncode = os.waitstatus_to_exitcode(status)
-    err = child.stderr.read().decode() if child.stderr else ""
-    if child.returncode != 0:
-        raise RuntimeError(f"{args} failed ({child.returncode}): {err[-2000:]}")
+    with tempfile.TemporaryFile() as err:
+        report = _rusage.measure(args, full_env, stdout=stdout or subprocess.DEVNULL, stderr=err)
+        if report.get("exit") != 0:
+            err.seek(0)
+            raise RuntimeError(f"{args} failed ({report.get('exit')}): {err.read()[-2000:]!r}")
     return {
-        "seconds": round(seconds, 3),
-        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
-        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "seconds": round(report["seconds"], 3),
+        "cpu_seconds": round(report["cpu_seconds"], 3),
+        "peak_rss_mib": round(report["peak_rss_mib"], 1),
     }
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 from aimem.store.aggregates import FACT_COLUMNS, Rollup, facts_from_rows
 from aimem.store.sqlite_store import _INSERT, UID_PARAM
@@ -117,71 +116,6 @@ def bump_generation(conn: sqlite3.Connection) -> None:
     conn.execute(
         "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
     )
-
-
-# The export row as JSON built by SQLite itself (C, no Python dict per row). REAL
-# columns are left out of json_object because SQLite prints them with 15 digits;
-# Python's repr (shortest round-trip, like orjson) is spliced in for them.
-_HEAD = (
-    "json_object('id', id, 'timestamp', timestamp, 'model_name', model_name, "
-    "'issue_type', issue_type, 'issue_signature', issue_signature, "
-    "'description', description, 'fixer_type', fixer_type, "
-    "'claude_analysis', claude_analysis, 'fix_commands', json(fix_commands), "
-    "'fix_success', json(CASE WHEN fix_success THEN 'true' ELSE 'false' END), "
-    "'verification_success', "
-    "json(CASE WHEN verification_success THEN 'true' ELSE 'false' END))"
-)
-_MIDDLE = (
-    "json_object('system_info', json(system_info), 'notes', notes, 'uid', uid, "
-    "'fingerprint', fingerprint, 'tokens_in', tokens_in, 'tokens_out', tokens_out)"
-)
-_TAIL = "json_object('fixer_model', fixer_model)"
-
-
-def _number(value: Any) -> str | None:
-    if value is None:
-        return "null"
-    if type(value) is float:
-        return repr(value)
-    if type(value) is int:
-        return str(value)
-    return None
-
-
-def export_lines_possible(conn: sqlite3.Connection) -> bool:
-    """True when every row's JSON columns are valid JSON (always, unless legacy junk)."""
-    bad = conn.execute(
-        "SELECT 1 FROM fix_history WHERE NOT coalesce(json_valid(fix_commands) "
-        "AND json_valid(system_info), 0) OR typeof(execution_time_seconds) "
-        "NOT IN ('real', 'integer', 'null') OR typeof(cost_usd) NOT IN ('real', 'integer', 'null') "
-        "LIMIT 1"
-    ).fetchone()
-    return bad is None
-
-
-def iter_export_lines(
-    conn: sqlite3.Connection, since: str | None = None, chunk: int = 5000
-) -> Iterator[bytes]:
-    """Each hot row as one JSON line (export row format, keys in EXPORT_COLUMNS order).
-
-    The caller checks ``export_lines_possible`` first (and holds a read transaction).
-    """
-    sql = f"SELECT {_HEAD}, execution_time_seconds, {_MIDDLE}, cost_usd, {_TAIL} FROM fix_history"
-    params: tuple[Any, ...] = ()
-    if since is not None:
-        sql += " WHERE timestamp >= ?"
-        params = (since,)
-    cursor = conn.execute(sql + " ORDER BY id", params)
-    number = _number
-    while True:
-        rows = cursor.fetchmany(chunk)
-        if not rows:
-            return
-        for head, seconds, middle, cost, tail in rows:
-            yield (
-                f'{head[:-1]},"execution_time_seconds":{number(seconds)},{middle[1:-1]},'
-                f'"cost_usd":{number(cost)},{tail[1:]}\n'
-            ).encode()
 
 
 # Page cache for one import: the uid and fingerprint indexes take random keys,

@@ -20,13 +20,22 @@ COUNTED_TABLES = ("fix_history", "issue_patterns", "model_characteristics", "aim
 
 
 def snapshot_to(conn: sqlite3.Connection, dest: Path, source_path: Path) -> None:
-    """Copy the database behind ``conn`` into a new file ``dest`` (consistent snapshot)."""
+    """Copy the database behind ``conn`` into a new file ``dest`` (consistent snapshot).
+
+    ``dest`` is scratch in WAL mode: it is not fsynced (whatever is made from
+    it must be); the caller switches it to ``journal_mode = DELETE`` when done.
+    """
     try:
         target = sqlite3.connect(dest, isolation_level=None)
         try:
+            # A scratch copy: the bundle made from it is what gets fsynced. Syncing
+            # it here forced all of it to disk first (backup 1.0 s -> 0.4 s at 100k
+            # rows, and its removal 0.23 s -> 0.05 s).
+            target.execute("PRAGMA synchronous = OFF")
+            target.execute("PRAGMA journal_mode = OFF")
             conn.backup(target, pages=-1)
-            # The copy is a standalone file: no WAL to carry around.
-            target.execute("PRAGMA journal_mode = DELETE")
+            # In WAL mode, as aimem opens it (switching modes later would sync it).
+            target.execute("PRAGMA journal_mode = WAL")
         finally:
             target.close()
     except sqlite3.Error as error:

@@ -1,0 +1,134 @@
+"""The chunked export (aimem.store.export_rows) writes exactly the bytes of the
+per-row definition (``write_records`` over ``Store.iter_rows``: a dict per row),
+whatever the stored values are, legacy junk included."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aimem import AIMemory, transfer
+from aimem.records import STORED_COLUMNS
+from aimem.store import export_rows
+
+_CHARS = st.characters(blacklist_categories=("Cs",))
+_TEXT = st.text(_CHARS, max_size=30) | st.sampled_from(['"', "\\", "\n", "\x00\x1f\x7f", "é☃𝄞"])
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=6,
+)
+# What a JSON column may hold: aimem's own text, another writer's (spaces, \u
+# escapes, exponents), text that is not JSON, NULL, or not text at all.
+_STORED_JSON = (
+    _JSON.map(lambda v: orjson.dumps(v).decode())
+    | _JSON.map(lambda v: json.dumps(v, ensure_ascii=True))
+    | st.sampled_from(["ollama pull x", "[1, 2.50, 1e5]", '{"a" : -0.0}', "[", "", "null"])
+    | st.none()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+)
+_NUMBER = (
+    st.none()
+    | st.floats(allow_nan=False)
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.sampled_from(["12.5", ""])
+)
+_FLAG = st.sampled_from([0, 1, 2, -1, 0.0, 0.5, "0", "", "yes", None])
+_ROW = st.fixed_dictionaries(
+    {
+        "timestamp": st.sampled_from(["2025-01-02 03:04:05.000000Z", "2025-06-01T00:00:00"]),
+        "model_name": _TEXT | st.integers(-(2**63), 2**63 - 1),
+        "issue_type": _TEXT,
+        "issue_signature": _TEXT,
+        "description": _TEXT,
+        "fixer_type": _TEXT,
+        "claude_analysis": _TEXT | st.none(),
+        "fix_commands": _STORED_JSON,
+        "fix_success": _FLAG,
+        "verification_success": _FLAG,
+        "execution_time_seconds": _NUMBER,
+        "system_info": _STORED_JSON,
+        "notes": _TEXT | st.none(),
+        "uid": st.uuids().map(lambda u: u.hex) | st.none(),
+        "fingerprint": _TEXT | st.none(),
+        "tokens_in": _NUMBER,
+        "tokens_out": st.none() | st.integers(0, 10**9),
+        "cost_usd": _NUMBER,
+        "fixer_model": _TEXT | st.none(),
+    }
+)
+
+
+def _store_rows(root: Path, rows: list[dict[str, Any]]) -> None:
+    with AIMemory(root):
+        pass
+    conn = sqlite3.connect(root / "ai_memory.db")
+    required = {r[1] for r in conn.execute("PRAGMA table_info(fix_history)") if r[3]}
+    marks = ", ".join("?" * len(STORED_COLUMNS))
+    for row in rows:
+        conn.execute(
+            f"INSERT INTO fix_history({', '.join(STORED_COLUMNS)}) VALUES ({marks})",
+            [row[c] if row[c] is not None or c not in required else "" for c in STORED_COLUMNS],
+        )
+    conn.commit()
+    conn.close()
+
+
+def _per_row(memory: AIMemory, fmt: str, since: str | None = None) -> bytes:
+    sink = io.BytesIO()
+    transfer.write_records(sink, memory.store.iter_rows(since), fmt)
+    return sink.getvalue()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(_ROW, min_size=0, max_size=7),
+    chunk=st.integers(1, 4),
+    memo=st.integers(1, 3),
+)
+def test_chunked_export_equals_the_per_row_definition(
+    rows: list[dict[str, Any]], chunk: int, memo: int
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(export_rows, "CHUNK", chunk)
+        patch.setattr(export_rows, "MEMO_LIMIT", memo)
+        root = Path(tmp) / "A"
+        _store_rows(root, rows)
+        with AIMemory(root) as memory:
+            for fmt in ("ndjson", "json", "csv"):
+                sink = io.BytesIO()
+                summary = memory.export_records(sink, fmt)
+                assert summary["records"] == len(rows)
+                assert sink.getvalue() == _per_row(memory, fmt), fmt
+
+
+def test_chunked_export_of_a_real_history_matches_and_filters(tmp_path: Path) -> None:
+    from aimem.setup import init_repository
+
+    root = tmp_path / "A"
+    init_repository(directory=root, demo=True)
+    with AIMemory(root) as memory:
+        stamps = sorted(r["timestamp"] for r in memory.store.iter_rows())
+        cut = stamps[len(stamps) // 3]
+        for fmt in ("ndjson", "json", "csv"):
+            sink = io.BytesIO()
+            summary = memory.export_records(sink, fmt, since=cut)
+            assert summary["records"] == sum(s >= cut for s in stamps)
+            assert sink.getvalue() == _per_row(memory, fmt, cut)
+        # a file target gets the same bytes
+        memory.export_records(tmp_path / "all.ndjson")
+        assert (tmp_path / "all.ndjson").read_bytes() == _per_row(memory, "ndjson")
