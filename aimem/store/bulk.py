@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from aimem.store.aggregates import FACT_COLUMNS, Rollup, facts_from_rows
 from aimem.store.sqlite_store import _INSERT, UID_PARAM
