@@ -42,6 +42,7 @@ from aimem.import_pipeline import read_messages, reader_process, should_fork, wr
 from aimem.records import EXPORT_COLUMNS, Attempt, attempt_from_row, stored_values_from_row
 from aimem.redact import might_hold_secret
 from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
+from aimem.store.export_rows import csv_cell
 from aimem.store.sqlite_store import attempt_params
 from aimem.timeutil import days_ago_iso, normalize_timestamp
 
@@ -107,16 +108,6 @@ def export_format_for(file: str | os.PathLike[str], fmt: str | None) -> str:
     return "ndjson"
 
 
-def _csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, dict)):
-        return orjson.dumps(value).decode()
-    return value
-
-
 def _reals_as_repr(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """REAL columns as Python's repr, as every export writes them (export_rows.Reals)."""
     from aimem.store.export_rows import REAL_COLUMNS, Reals
@@ -166,7 +157,7 @@ def write_records(
             writer = csv.writer(text)  # \r\n rows: fields holding \r or \n get quoted
             writer.writerow(EXPORT_COLUMNS)
             for row in rows:
-                writer.writerow([_csv_cell(row.get(c)) for c in EXPORT_COLUMNS])
+                writer.writerow([csv_cell(row.get(c)) for c in EXPORT_COLUMNS])
                 count += 1
                 if progress and count % BATCH == 0:
                     progress(count)

@@ -114,8 +114,9 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _csv_text(value: Any) -> Any:
-    # as transfer._csv_cell: JSON values as JSON text, booleans true/false, None empty
+def csv_cell(value: Any) -> Any:
+    """A CSV cell of an export row's value: JSON values as JSON text, booleans
+    true/false, None empty."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -217,9 +218,9 @@ def iter_export_chunks(
 def iter_csv_rows(
     conn: sqlite3.Connection, since: str | None = None, chunk: int | None = None
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """Hot rows as CSV cells (``transfer._csv_cell`` of the export row), a chunk at a time."""
+    """Hot rows as CSV cells (``csv_cell`` of the export row), a chunk at a time."""
     maps: list[tuple[int, Any]] = [
-        (EXPORT_COLUMNS.index(name), _JsonMemo(fallback, _csv_text))
+        (EXPORT_COLUMNS.index(name), _JsonMemo(fallback, csv_cell))
         for name, fallback in _JSON_FALLBACK.items()
     ]
     maps += [(EXPORT_COLUMNS.index(name), _Bools("true", "false")) for name in _BOOL_NAMES]
