@@ -93,3 +93,40 @@ def test_repeated_failures_of_an_unlisted_fix_change_nothing_learned(repo_dir: P
         assert after["effective_fixes"] == before
         assert after["total_tests"] == 6
     assert_aggregates_match(repo_dir / "ai_memory.db")
+
+
+def test_writers_take_turns_and_a_stuck_turn_falls_back(repo_dir: Path) -> None:
+    import fcntl
+    import os
+    import threading
+
+    from aimem.store.connection import WRITE_QUEUE_NAME
+
+    with AIMemory(repo_dir) as memory:
+        memory.record_fix_attempt(issue(), response("a"), True, True, 1.0)
+        queue = memory.store.write_queue
+        assert (repo_dir / WRITE_QUEUE_NAME).exists()
+        # Another process's writer holds the turn and is stuck: the wait gives up
+        # (bounded) and the write goes ahead under SQLite's own lock.
+        fd = os.open(repo_dir / WRITE_QUEUE_NAME, os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with queue.turn(timeout=0.2):
+            memory.store.set_meta("probe", "1")
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        # The abandoned wait must not keep the lock once it gets it.
+        for _ in range(200):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                threading.Event().wait(0.01)
+        else:
+            raise AssertionError("an abandoned wait kept the write queue")
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        # Turns nest (a transaction helper inside another) without releasing early.
+        with queue.turn(), queue.turn():
+            pass
+        memory.record_fix_attempt(issue(), response("b"), False, False, 1.0)
+        assert memory.get_memory_stats()["total_fixes_attempted"] == 2
+    assert_aggregates_match(repo_dir / "ai_memory.db")

@@ -103,97 +103,16 @@ class AggregateWriter:
 
     def apply(self, facts: Sequence[Fact]) -> None:
         """Add ``facts`` to every aggregate; the caller holds the transaction."""
-        if not facts:
-            return
-        totals: dict[tuple[str, str, str], list[Any]] = {}
-        daily: dict[tuple[str, str, str, str], list[Any]] = {}
-        temporal: dict[tuple[str, int, int], list[int]] = {}
-        outcomes: dict[tuple[str, str, str], list[Any]] = {}
-        costs: dict[tuple[str, str, str], list[Any]] = {}
-        patterns: dict[str, list[Any]] = {}
-        models: set[str] = set()
-        for fact in facts:
-            ok = fact.success
-            fixed = fact.fix_success
-            seconds = fact.execution_time_seconds
-            ts = fact.timestamp
-            day = ts[:10]
-            key = (fact.model_name, fact.issue_type, fact.fixer_type)
-            total = totals.get(key)
-            if total is None:
-                total = totals[key] = [0, 0, 0, 0.0, 0, ts, ts]
-            total[0] += 1
-            total[1] += fixed
-            total[2] += ok
-            if seconds is not None:
-                total[3] += seconds
-                total[4] += 1
-            total[5] = min(total[5], ts)
-            total[6] = max(total[6], ts)
-            dkey = (day, *key)
-            drow = daily.get(dkey)
-            if drow is None:
-                drow = daily[dkey] = [0, 0, 0, 0.0, 0]
-            drow[0] += 1
-            drow[1] += fixed
-            drow[2] += ok
-            if seconds is not None:
-                drow[3] += seconds
-                drow[4] += 1
-            try:
-                weekday = _weekday(day)
-            except ValueError:
-                weekday = 0
-            tkey = (fact.issue_type, weekday, _hour(ts))
-            trow = temporal.get(tkey)
-            if trow is None:
-                trow = temporal[tkey] = [0, 0]
-            trow[0] += 1
-            trow[1] += ok
-            family = model_family(fact.model_name)
-            commands = fact.fix_commands
-            fkey = fix_key_for(commands)
-            for scope, scope_key in (
-                (SCOPE_SIGNATURE, fact.issue_signature),
-                (SCOPE_FAMILY_TYPE, f"{family}|{fact.issue_type}"),
-                (SCOPE_TYPE, fact.issue_type),
-                (SCOPE_MODEL, fact.model_name),
-                (SCOPE_FINGERPRINT, fact.fingerprint),
-            ):
-                okey = (scope, scope_key, fkey)
-                orow = outcomes.get(okey)
-                if orow is None:
-                    orow = outcomes[okey] = [commands, 0, 0, ts, None]
-                orow[1] += 1
-                orow[2] += ok
-                orow[3] = max(orow[3], ts)
-                if ok and (orow[4] is None or ts > orow[4]):
-                    orow[4] = ts
-            ckey = (fact.fixer_type, fact.fixer_model or "", fact.issue_type)
-            crow = costs.get(ckey)
-            if crow is None:
-                crow = costs[ckey] = [0, 0, 0.0, 0, 0, 0, 0]
-            crow[0] += 1
-            crow[1] += ok
-            if fact.cost_usd is not None:
-                crow[2] += fact.cost_usd
-                crow[3] += 1
-            if fact.tokens_in is not None or fact.tokens_out is not None:
-                crow[4] += fact.tokens_in or 0
-                crow[5] += fact.tokens_out or 0
-                crow[6] += 1
-            prow = patterns.get(fact.issue_signature)
-            if prow is None:
-                prow = patterns[fact.issue_signature] = [fact.issue_type, family, 0, 0, ts]
-            prow[2] += ok
-            prow[3] += not ok
-            prow[4] = max(prow[4], ts)
-            models.add(fact.model_name)
-        self._write_rollups(totals, daily, temporal, {})
-        changes = self._write_outcomes(outcomes)
-        self._write_costs(costs)
-        self._write_patterns(patterns, changes)
-        self._write_models(models, changes)
+        if facts:
+            self.apply_plan(plan_facts(facts))
+
+    def apply_plan(self, plan: Plan) -> None:
+        """Write a ``plan_facts`` result (made before the write lock was taken)."""
+        self._write_rollups(plan.totals, plan.daily, plan.temporal, {})
+        changes = self._write_outcomes(plan.outcomes)
+        self._write_costs(plan.costs)
+        self._write_patterns(plan.patterns, changes)
+        self._write_models(plan.models, changes)
 
     def _write_rollups(
         self,
@@ -515,6 +434,108 @@ class AggregateWriter:
                 [scope, *chunk],
             )
         self._write_rollups({}, {}, {}, outcomes)
+
+
+@dataclass(slots=True)
+class Plan:
+    """What a batch of facts adds to each aggregate, summed per key (no database access)."""
+
+    totals: dict[tuple[str, str, str], list[Any]]
+    daily: dict[tuple[str, str, str, str], list[Any]]
+    temporal: dict[tuple[str, int, int], list[int]]
+    outcomes: dict[tuple[str, str, str], list[Any]]
+    costs: dict[tuple[str, str, str], list[Any]]
+    patterns: dict[str, list[Any]]
+    models: set[str]
+
+
+def plan_facts(facts: Sequence[Fact]) -> Plan:
+    """Sum ``facts`` per aggregate key: pure computation, done before the write lock."""
+    totals: dict[tuple[str, str, str], list[Any]] = {}
+    daily: dict[tuple[str, str, str, str], list[Any]] = {}
+    temporal: dict[tuple[str, int, int], list[int]] = {}
+    outcomes: dict[tuple[str, str, str], list[Any]] = {}
+    costs: dict[tuple[str, str, str], list[Any]] = {}
+    patterns: dict[str, list[Any]] = {}
+    models: set[str] = set()
+    for fact in facts:
+        ok = fact.success
+        fixed = fact.fix_success
+        seconds = fact.execution_time_seconds
+        ts = fact.timestamp
+        day = ts[:10]
+        key = (fact.model_name, fact.issue_type, fact.fixer_type)
+        total = totals.get(key)
+        if total is None:
+            total = totals[key] = [0, 0, 0, 0.0, 0, ts, ts]
+        total[0] += 1
+        total[1] += fixed
+        total[2] += ok
+        if seconds is not None:
+            total[3] += seconds
+            total[4] += 1
+        total[5] = min(total[5], ts)
+        total[6] = max(total[6], ts)
+        dkey = (day, *key)
+        drow = daily.get(dkey)
+        if drow is None:
+            drow = daily[dkey] = [0, 0, 0, 0.0, 0]
+        drow[0] += 1
+        drow[1] += fixed
+        drow[2] += ok
+        if seconds is not None:
+            drow[3] += seconds
+            drow[4] += 1
+        try:
+            weekday = _weekday(day)
+        except ValueError:
+            weekday = 0
+        tkey = (fact.issue_type, weekday, _hour(ts))
+        trow = temporal.get(tkey)
+        if trow is None:
+            trow = temporal[tkey] = [0, 0]
+        trow[0] += 1
+        trow[1] += ok
+        family = model_family(fact.model_name)
+        commands = fact.fix_commands
+        fkey = fix_key_for(commands)
+        for scope, scope_key in (
+            (SCOPE_SIGNATURE, fact.issue_signature),
+            (SCOPE_FAMILY_TYPE, f"{family}|{fact.issue_type}"),
+            (SCOPE_TYPE, fact.issue_type),
+            (SCOPE_MODEL, fact.model_name),
+            (SCOPE_FINGERPRINT, fact.fingerprint),
+        ):
+            okey = (scope, scope_key, fkey)
+            orow = outcomes.get(okey)
+            if orow is None:
+                orow = outcomes[okey] = [commands, 0, 0, ts, None]
+            orow[1] += 1
+            orow[2] += ok
+            orow[3] = max(orow[3], ts)
+            if ok and (orow[4] is None or ts > orow[4]):
+                orow[4] = ts
+        ckey = (fact.fixer_type, fact.fixer_model or "", fact.issue_type)
+        crow = costs.get(ckey)
+        if crow is None:
+            crow = costs[ckey] = [0, 0, 0.0, 0, 0, 0, 0]
+        crow[0] += 1
+        crow[1] += ok
+        if fact.cost_usd is not None:
+            crow[2] += fact.cost_usd
+            crow[3] += 1
+        if fact.tokens_in is not None or fact.tokens_out is not None:
+            crow[4] += fact.tokens_in or 0
+            crow[5] += fact.tokens_out or 0
+            crow[6] += 1
+        prow = patterns.get(fact.issue_signature)
+        if prow is None:
+            prow = patterns[fact.issue_signature] = [fact.issue_type, family, 0, 0, ts]
+        prow[2] += ok
+        prow[3] += not ok
+        prow[4] = max(prow[4], ts)
+        models.add(fact.model_name)
+    return Plan(totals, daily, temporal, outcomes, costs, patterns, models)
 
 
 @lru_cache(maxsize=65536)

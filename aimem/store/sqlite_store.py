@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,13 @@ from aimem.store.aggregates import (
     SCOPE_TYPE,
     AggregateWriter,
     Fact,
+    Plan,
+    plan_facts,
 )
 from aimem.store.connection import (
+    CHECKPOINT_EVERY,
+    WRITE_QUEUE_NAME,
+    WriteQueue,
     atomic,
     configure_for_writes,
     connect,
@@ -87,8 +93,32 @@ def attempt_params(attempt: Attempt) -> tuple[Any, ...]:
     )
 
 
-def attempt_fact(attempt: Attempt) -> Fact:
-    """The aggregate-relevant part of an attempt."""
+@dataclass(frozen=True, slots=True)
+class PreparedAttempts:
+    """Attempts turned into insert parameters and an aggregate plan before the write lock.
+
+    Everything here is computed from the attempts alone, so a writer holds the
+    lock only for the statements and the commit (issue 6: 8 writer processes).
+    """
+
+    params: list[tuple[Any, ...]]
+    plan: Plan
+
+
+def prepare_attempts(attempts: Sequence[Attempt]) -> PreparedAttempts:
+    """``PreparedAttempts`` of ``attempts`` (no database access)."""
+    params = []
+    facts = []
+    for attempt in attempts:
+        row = attempt_params(attempt)
+        params.append(row)
+        facts.append(attempt_fact(attempt, row[7]))
+    return PreparedAttempts(params, plan_facts(facts))
+
+
+def attempt_fact(attempt: Attempt, commands_json: str | None = None) -> Fact:
+    """The aggregate-relevant part of an attempt (``commands_json``: its fix commands'
+    JSON text, when already made)."""
     return Fact(
         timestamp=attempt.timestamp,
         model_name=attempt.model_name,
@@ -96,7 +126,9 @@ def attempt_fact(attempt: Attempt) -> Fact:
         issue_signature=attempt.issue_signature,
         fingerprint=attempt.fingerprint,
         fixer_type=attempt.fixer_type,
-        fix_commands=orjson.dumps(attempt.fix_commands).decode(),
+        fix_commands=(
+            orjson.dumps(attempt.fix_commands).decode() if commands_json is None else commands_json
+        ),
         fix_success=attempt.fix_success,
         verification_success=attempt.verification_success,
         execution_time_seconds=attempt.execution_time_seconds,
@@ -112,6 +144,8 @@ class Store:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        self.write_queue = WriteQueue(path.parent / WRITE_QUEUE_NAME)
+        self._commits = 0
         self.conn = connect(path, readonly=readonly)
         try:
             migrations.check_version(self.conn, path)
@@ -126,16 +160,27 @@ class Store:
             raise
 
     def close(self) -> None:
+        self.write_queue.close()
         self.conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction with SQLite errors translated to aimem errors."""
+        """A write transaction with SQLite errors translated to aimem errors.
+
+        Writers take turns through the repository's write queue first (see
+        ``WriteQueue``), then take SQLite's write lock with ``BEGIN IMMEDIATE``.
+        """
         try:
-            with atomic(self.conn) as conn:
+            with self.write_queue.turn(), atomic(self.conn) as conn:
                 yield conn
         except sqlite3.Error as error:
             raise translate_sqlite_error(error, self.path) from error
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY and not self.conn.in_transaction:
+            self._commits = 0
+            # A checkpoint that cannot run now runs later; nothing is lost.
+            with suppress(sqlite3.Error):
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
@@ -179,6 +224,16 @@ class Store:
             stored.append(attempt)
         AggregateWriter(conn).apply([attempt_fact(a) for a in stored])
         if stored:
+            self._bump_generation(conn)
+        return ids
+
+    def insert_prepared(
+        self, conn: sqlite3.Connection, prepared: PreparedAttempts
+    ) -> list[int | None]:
+        """Insert ``prepare_attempts`` output inside a transaction the caller holds."""
+        ids: list[int | None] = [conn.execute(_INSERT, row).lastrowid for row in prepared.params]
+        if ids:
+            AggregateWriter(conn).apply_plan(prepared.plan)
             self._bump_generation(conn)
         return ids
 
