@@ -141,9 +141,16 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
 
 
 @contextmanager
-def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction: ``BEGIN IMMEDIATE`` .. ``COMMIT``, rolled back on any error."""
-    _begin_immediate(conn)
+def atomic(conn: sqlite3.Connection, *, poll: bool = True) -> Iterator[sqlite3.Connection]:
+    """One write transaction: ``BEGIN IMMEDIATE`` .. ``COMMIT``, rolled back on any error.
+
+    ``poll=False`` when the caller holds the write queue: the lock is then almost
+    always free, and SQLite's own busy handler covers writers outside the queue.
+    """
+    if poll:
+        _begin_immediate(conn)
+    else:
+        conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
     except BaseException:
@@ -186,19 +193,23 @@ class WriteQueue:
             self._fd = None
 
     @contextmanager
-    def turn(self, timeout: float = BUSY_TIMEOUT_MS / 1000) -> Iterator[None]:
-        """Hold this repository's writer turn (re-entrant; a no-op if the file can't be opened)."""
+    def turn(self, timeout: float = BUSY_TIMEOUT_MS / 1000) -> Iterator[bool]:
+        """Hold this repository's writer turn; yields whether it is held.
+
+        Re-entrant; yields False when the lock file cannot be opened (a read-only
+        folder) or the bounded wait gave up.
+        """
         if self._depth:
             self._depth += 1
             try:
-                yield
+                yield self._held is not None
             finally:
                 self._depth -= 1
             return
         self._held = self._acquire(timeout)
         self._depth = 1
         try:
-            yield
+            yield self._held is not None
         finally:
             self._depth = 0
             held, self._held = self._held, None

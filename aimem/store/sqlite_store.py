@@ -171,7 +171,7 @@ class Store:
         ``WriteQueue``), then take SQLite's write lock with ``BEGIN IMMEDIATE``.
         """
         try:
-            with self.write_queue.turn(), atomic(self.conn) as conn:
+            with self.write_queue.turn() as queued, atomic(self.conn, poll=not queued) as conn:
                 yield conn
         except sqlite3.Error as error:
             raise translate_sqlite_error(error, self.path) from error
@@ -1015,6 +1015,19 @@ class Store:
         found: dict[tuple[str, str], tuple[int, int]] = {}
         source = conn if conn is not None else self.conn
         unique = sorted(set(pairs))
+        if len(unique) == 1:
+            # One recorded attempt: a primary-key lookup (the repeat guard runs
+            # inside the write transaction of every record).
+            key, fkey = unique[0]
+            try:
+                row = source.execute(
+                    """SELECT attempts, successes FROM aimem_fix_outcomes
+                       WHERE scope = ? AND scope_key = ? AND fix_key = ?""",
+                    (SCOPES[scope], key, fkey),
+                ).fetchone()
+            except sqlite3.Error as error:
+                raise translate_sqlite_error(error, self.path) from error
+            return {} if row is None else {(key, fkey): (row[0], row[1])}
         for start in range(0, len(unique), 400):
             chunk = unique[start : start + 400]
             values = ",".join("(?, ?)" for _ in chunk)
