@@ -6,6 +6,8 @@ and the exit code the command line uses for it.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AimemError(Exception):
     """Base class of every error aimem raises on purpose."""
@@ -19,6 +21,17 @@ class AimemError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable with its hint (an import's reader process sends errors).
+        return (_rebuild, (type(self), self.__dict__))
+
+
+def _rebuild(cls: type[AimemError], state: dict[str, Any]) -> AimemError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    return error
 
 
 class NotARepositoryError(AimemError):

@@ -21,12 +21,11 @@ from typing import Any
 from aimem.errors import InvalidInputError
 from aimem.redact import redact_text, redact_value
 from aimem.signatures import (
-    _legacy_fingerprint_v1,
     generate_fingerprint,
     generate_issue_signature,
     new_uid,
 )
-from aimem.timeutil import normalize_timestamp, now_iso
+from aimem.timeutil import is_storage_form, normalize_timestamp, now_iso
 
 STANDARD_ISSUE_TYPES = (
     "MODEL_NOT_AVAILABLE",
@@ -57,12 +56,13 @@ DESIGN_COLUMNS = (
 )
 EXTRA_COLUMNS = ("uid", "fingerprint", "tokens_in", "tokens_out", "cost_usd", "fixer_model")
 EXPORT_COLUMNS = DESIGN_COLUMNS + EXTRA_COLUMNS
+_EXPORT_COLUMN_SET = frozenset(EXPORT_COLUMNS)
 STORED_COLUMNS = tuple(c for c in EXPORT_COLUMNS if c != "id")
 
 _CUSTOM_TYPE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _FIXER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$")
-_UID = re.compile(r"^[0-9a-f]{32}$")
-_HEX16 = re.compile(r"^[0-9a-f]{16}$")
+_UID = re.compile(r"[0-9a-f]{32}")  # fullmatch: "$" would let a trailing newline in
+_HEX16 = re.compile(r"[0-9a-f]{16}")
 
 LIMITS = {
     "model": 256,
@@ -132,16 +132,17 @@ class _Checker:
             return ""
         if not isinstance(value, str):
             raise self.fail(name, f"must be a string, not {_kind(value)}")
-        if required and not value.strip():
+        if required and (not value or value.isspace()):
             raise self.fail(name, "must not be empty")
         if len(value) > limit:
             raise self.fail(name, f"is too long ({len(value)} characters, limit {limit})")
         if "\x00" in value:
             raise self.fail(name, "contains a NUL byte")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise self.fail(name, "is not valid UTF-8 text") from None
+        if not value.isascii():  # ASCII is valid UTF-8: skip the copy
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise self.fail(name, "is not valid UTF-8 text") from None
         return value
 
     def boolean(self, name: str, value: Any) -> bool:
@@ -372,7 +373,7 @@ def attempt_from_row(
     check = _Checker(source, line)
     if not isinstance(row, Mapping):
         raise check.fail("", f"a record must be a JSON object, not {_kind(row)}")
-    unknown = set(row) - set(EXPORT_COLUMNS)
+    unknown = row.keys() - _EXPORT_COLUMN_SET
     if unknown:
         raise check.fail(sorted(unknown)[0], "is not a column of the export row format")
     model = check.text("model_name", row.get("model_name"), LIMITS["model"], required=True)
@@ -400,22 +401,15 @@ def attempt_from_row(
     uid = row.get("uid")
     if uid is None:
         raise check.fail("uid", "is missing")
-    if not isinstance(uid, str) or not _UID.match(uid):
+    if not isinstance(uid, str) or not _UID.fullmatch(uid):
         raise check.fail("uid", "must be 32 lowercase hex characters")
     fingerprint = row.get("fingerprint")
     if fingerprint is None or fingerprint == "":
         fingerprint = generate_fingerprint(issue_type, model, description)
-    elif not isinstance(fingerprint, str) or not _HEX16.match(fingerprint):
+    elif not isinstance(fingerprint, str) or not _HEX16.fullmatch(fingerprint):
         raise check.fail("fingerprint", "must be 16 lowercase hex characters")
-    else:
-        current = generate_fingerprint(issue_type, model, description)
-        # Exported by an aimem before issue 7's migration: upgrade it as that
-        # migration does. (Checked only when it is not already current: the
-        # old normalization is the costlier of the two.)
-        if fingerprint != current and fingerprint == _legacy_fingerprint_v1(
-            issue_type, model, description
-        ):
-            fingerprint = current
+    # A given fingerprint is kept as it is: it was computed when the attempt was
+    # recorded, from text (the response) that the export row does not carry.
     tokens_in = check.number("tokens_in", row.get("tokens_in"), integer=True)
     tokens_out = check.number("tokens_out", row.get("tokens_out"), integer=True)
     cost = check.number("cost_usd", row.get("cost_usd"))
@@ -482,3 +476,97 @@ def design_row_payload(row: Mapping[str, Any]) -> dict[str, Any]:
         "system_info": parse(row["system_info"], {}),
         "notes": row["notes"],
     }
+
+
+def _plain(value: Any, limit: int) -> bool:
+    # A string ``_Checker.text`` takes unchanged, checked in its cheapest form.
+    return type(value) is str and len(value) <= limit and value.isascii() and "\x00" not in value
+
+
+def _filled(value: Any, limit: int) -> bool:
+    return _plain(value, limit) and value != "" and not value.isspace()
+
+
+def _amount(value: Any) -> bool:
+    kind = type(value)
+    return value is None or (
+        (kind is float or kind is int) and 0 <= value <= 1e12 and math.isfinite(value)
+    )
+
+
+def stored_values_from_row(row: Any) -> tuple[Any, ...] | None:
+    """The stored form of a plain export row's STORED_COLUMNS, or None to take the long way.
+
+    Bulk import's fast path: a row of the common shape (ASCII text within the
+    limits, storage-form timestamp, fingerprint present, nothing to redact, which
+    the caller checks) gives exactly what ``attempt_from_row`` then the store's
+    ``attempt_params`` give (JSON text for lists and objects, 0/1 for booleans),
+    without building an Attempt; anything else returns None and the caller runs
+    ``attempt_from_row``, which also words the errors. A property test holds the
+    two paths equal.
+    """
+    if type(row) is not dict or not row.keys() <= _EXPORT_COLUMN_SET:
+        return None
+    get = row.get
+    timestamp, uid, fingerprint = get("timestamp"), get("uid"), get("fingerprint")
+    fixer, commands, system_info = get("fixer_type"), get("fix_commands"), get("system_info")
+    fixed, verified = get("fix_success"), get("verification_success")
+    analysis, notes, fixer_model = get("claude_analysis"), get("notes"), get("fixer_model")
+    seconds, cost = get("execution_time_seconds"), get("cost_usd")
+    tokens_in, tokens_out = get("tokens_in"), get("tokens_out")
+    if not (
+        _filled(get("model_name"), LIMITS["model"])
+        and _filled(get("issue_type"), 64)
+        and _filled(get("issue_signature"), 64)
+        and _filled(get("description"), LIMITS["description"])
+        and type(fixer) is str
+        and _FIXER.fullmatch(fixer)
+        and (analysis is None or _plain(analysis, LIMITS["analysis"]))
+        and (notes is None or _plain(notes, LIMITS["notes"]))
+        and (fixer_model is None or _plain(fixer_model, LIMITS["fixer_model"]))
+        and type(fixed) is bool
+        and type(verified) is bool
+        and _amount(seconds)
+        and _amount(cost)
+        and (tokens_in is None or (type(tokens_in) is int and 0 <= tokens_in <= 1e12))
+        and (tokens_out is None or (type(tokens_out) is int and 0 <= tokens_out <= 1e12))
+        and (system_info is None or type(system_info) is dict)
+        and type(timestamp) is str
+        and is_storage_form(timestamp)
+        and type(uid) is str
+        and _UID.fullmatch(uid)
+        and type(fingerprint) is str
+        and _HEX16.fullmatch(fingerprint)
+    ):
+        return None
+    if commands is None:
+        commands = []
+    elif (
+        type(commands) is not list
+        or len(commands) > LIMITS["commands"]
+        or not all(_plain(c, LIMITS["command"]) for c in commands)
+    ):
+        return None
+    import orjson
+
+    return (
+        timestamp,
+        row["model_name"],
+        row["issue_type"],
+        row["issue_signature"],
+        row["description"],
+        fixer,
+        "" if analysis is None else analysis,
+        orjson.dumps(commands).decode(),
+        int(fixed),
+        int(verified),
+        None if seconds is None else float(seconds),
+        orjson.dumps({} if system_info is None else system_info).decode(),
+        notes,
+        uid,
+        fingerprint,
+        tokens_in,
+        tokens_out,
+        None if cost is None else float(cost),
+        fixer_model,
+    )

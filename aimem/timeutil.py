@@ -33,7 +33,7 @@ def now_iso() -> str:
 
 def is_storage_form(text: str) -> bool:
     """Tell whether a string is already in the storage form."""
-    return bool(_STORAGE_RE.match(text))
+    return _STORAGE_RE.fullmatch(text) is not None
 
 
 def parse_timestamp(text: str, *, naive_is_local: bool = False) -> datetime:

@@ -31,17 +31,18 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
 from aimem.errors import InvalidInputError
-from aimem.records import EXPORT_COLUMNS, Attempt, attempt_from_row
+from aimem.import_pipeline import read_messages, reader_process, should_fork, write_messages
+from aimem.records import EXPORT_COLUMNS, Attempt, attempt_from_row, stored_values_from_row
 from aimem.redact import might_hold_secret
-from aimem.store.aggregates import Fact
-from aimem.store.bulk import apply_facts, deferred_full_text, import_cache, insert_new
+from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
+from aimem.store.sqlite_store import attempt_params
 from aimem.timeutil import days_ago_iso, normalize_timestamp
 
 if TYPE_CHECKING:
@@ -51,9 +52,9 @@ EXPORT_FORMATS = ("report", "json", "ndjson", "csv")
 IMPORT_FORMATS = ("auto", "ndjson", "json", "csv", "sqlite")
 SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH = 2000
-# Aggregates are applied every FACT_WINDOW new records: fewer, larger upserts
-# (aggregates do not depend on batching), at a bounded memory cost.
-FACT_WINDOW = 20000
+# An export row takes ~2x its NDJSON size in the database (indexes, search index,
+# rollups): a file this many times the database holds ~4x as many rows.
+DEFER_INDEXES_FACTOR = 2
 Progress = Callable[[int], None]
 _CSV_NULLABLE = {
     "id",
@@ -402,6 +403,22 @@ def iter_attempts(
         yield line, attempt_from_row(row, redact=clean, source=source, line=line)
 
 
+def iter_insert_rows(
+    rows: Iterable[tuple[int, Any]], source: str, redact: bool
+) -> Iterator[tuple[Any, ...]]:
+    """``iter_attempts`` as the store's insert parameters (``attempt_params``).
+
+    Rows of the common shape with nothing to redact take the fast path
+    (``stored_values_from_row``: the same values, no Attempt built).
+    """
+    for line, row in rows:
+        clean = redact and _row_might_hold_secret(row)
+        values = None if clean else stored_values_from_row(row)
+        if values is None:
+            values = attempt_params(attempt_from_row(row, redact=clean, source=source, line=line))
+        yield values
+
+
 @contextmanager
 def open_rows(
     file: str | os.PathLike[str] | BinaryIO, fmt: str = "auto"
@@ -430,7 +447,26 @@ def open_rows(
 
 
 class _DryRun(Exception):
-    """Unwinds a dry-run import so that its transaction rolls back."""
+    """Unwinds a dry-run import so that its transaction rolls back (args: read, added)."""
+
+
+def _dwarfs_repository(size: int | None, store: Store) -> bool:
+    """Whether an import file is so much larger than the database that building the
+    indexes once at the end beats updating them row by row (``deferred_indexes``)."""
+    if size is None:
+        return False
+    pages = store.page_stats()
+    return size > DEFER_INDEXES_FACTOR * pages["page_size"] * pages["page_count"]
+
+
+def _source_size(file: str | os.PathLike[str] | BinaryIO) -> int | None:
+    """The size of an import file in bytes; None for a stream."""
+    if isinstance(file, (str, os.PathLike)) and str(file) != "-":
+        try:
+            return os.stat(file).st_size
+        except OSError:
+            return None
+    return None
 
 
 def import_records(
@@ -447,34 +483,23 @@ def import_records(
     The summary's keys: ``source``, ``format``, ``records`` (read), ``added``,
     ``already_present`` (uid already stored, or repeated in the file), ``dry_run``.
     """
-    added = read = 0
     with open_rows(file, fmt) as (source, resolved, rows):
+        messages = read_messages(iter_insert_rows(rows, source, redact))
+        size = _source_size(file)
+        parallel = resolved != "sqlite" and should_fork(size)
         try:
-            with import_cache(store.conn), store.transaction() as conn, deferred_full_text(conn):
-                batch: list[Attempt] = []
-                facts: list[Fact] = []
-                for _line, attempt in iter_attempts(rows, source, redact):
-                    batch.append(attempt)
-                    if len(batch) >= BATCH:
-                        count, new = insert_new(conn, batch)
-                        read += len(batch)
-                        added += count
-                        facts.extend(new)
-                        batch = []
-                        if len(facts) >= FACT_WINDOW:
-                            apply_facts(conn, facts)
-                            facts = []
-                        if progress:
-                            progress(read)
-                count, new = insert_new(conn, batch)
-                read += len(batch)
-                added += count
-                facts.extend(new)
-                apply_facts(conn, facts)
+            with (
+                import_cache(store.conn),
+                store.transaction() as conn,
+                deferred_indexes(conn) if _dwarfs_repository(size, store) else nullcontext(),
+                deferred_full_text(conn),
+                reader_process(messages) if parallel else nullcontext(messages) as stream,
+            ):
+                read, added = write_messages(conn, stream, progress)
                 if dry_run:
-                    raise _DryRun
-        except _DryRun:
-            pass
+                    raise _DryRun(read, added)
+        except _DryRun as unwound:
+            read, added = unwound.args
     present = read - added
     if progress:
         progress(read)

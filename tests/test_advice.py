@@ -674,9 +674,8 @@ def test_advice_migration_equals_a_full_recomputation(repo_dir: Path) -> None:
     assert_aggregates_match(db)
 
 
-def test_rows_exported_before_the_advice_migration_get_the_new_fingerprint() -> None:
+def test_an_imported_fingerprint_is_kept_and_a_missing_one_is_computed() -> None:
     from aimem.records import attempt_from_row
-    from aimem.signatures import _legacy_fingerprint_v1
 
     text = "timeout at 2026-01-02T03:04:05Z"
     row = {
@@ -689,7 +688,6 @@ def test_rows_exported_before_the_advice_migration_get_the_new_fingerprint() -> 
         "fix_success": False,
         "verification_success": False,
         "uid": "0" * 32,
-        "fingerprint": _legacy_fingerprint_v1("TIMEOUT", "qwen2.5:7b", text),
     }
     assert attempt_from_row(row).fingerprint == generate_fingerprint("TIMEOUT", "qwen2.5:7b", text)
     assert attempt_from_row({**row, "fingerprint": "feedfacefeedface"}).fingerprint == (

@@ -15,8 +15,8 @@ A success is an attempt whose fix succeeded *and* was verified.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from heapq import heappush, heapreplace
@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from aimem.signatures import fix_key, model_family
-from aimem.stats_math import wilson_low
+from aimem.stats_math import rank_by_wilson, wilson_low
 from aimem.timeutil import now_iso
 
 TOP_COMMON_ISSUES = 5
@@ -94,6 +94,146 @@ def _hour(timestamp: str) -> int:
         return 0
 
 
+@dataclass
+class Rollup:
+    """Attempts folded into per-key counts, to be added to the aggregate tables.
+
+    Plain dicts and sets, no connection: bulk import builds one in a worker
+    process and hands it over (``AggregateWriter.write``). Adding facts in any
+    order or batching gives the same counts.
+    """
+
+    totals: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    daily: dict[tuple[str, str, str, str], list[Any]] = field(default_factory=dict)
+    temporal: dict[tuple[str, int, int], list[int]] = field(default_factory=dict)
+    outcomes: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    costs: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    patterns: dict[str, list[Any]] = field(default_factory=dict)
+    models: set[str] = field(default_factory=set)
+    count: int = 0
+
+    def add(self, facts: Iterable[Fact]) -> None:
+        """Fold ``facts`` in."""
+        self.add_rows(
+            (
+                f.timestamp,
+                f.model_name,
+                f.issue_type,
+                f.issue_signature,
+                None,
+                f.fixer_type,
+                None,
+                f.fix_commands,
+                f.fix_success,
+                f.verification_success,
+                f.execution_time_seconds,
+                None,
+                None,
+                None,
+                f.fingerprint,
+                f.tokens_in,
+                f.tokens_out,
+                f.cost_usd,
+                f.fixer_model,
+            )
+            for f in facts
+        )
+
+    def add_rows(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Fold in rows laid out as ``fix_history`` insert parameters (``attempt_params``).
+
+        The bulk import's reader has exactly those at hand; building a Fact per
+        row cost it more than folding the row.
+        """
+        totals, daily, temporal = self.totals, self.daily, self.temporal
+        outcomes, costs, patterns, models = self.outcomes, self.costs, self.patterns, self.models
+        count = 0
+        for row in rows:
+            ts, model, issue_type, signature = row[0], row[1], row[2], row[3]
+            fixed = row[8]
+            ok = bool(fixed and row[9])
+            seconds = row[10]
+            day = ts[:10]
+            key = (model, issue_type, row[5])
+            total = totals.get(key)
+            if total is None:
+                total = totals[key] = [0, 0, 0, 0.0, 0, ts, ts]
+            total[0] += 1
+            total[1] += fixed
+            total[2] += ok
+            if seconds is not None:
+                total[3] += seconds
+                total[4] += 1
+            if ts < total[5]:
+                total[5] = ts
+            if ts > total[6]:
+                total[6] = ts
+            dkey = (day, *key)
+            drow = daily.get(dkey)
+            if drow is None:
+                drow = daily[dkey] = [0, 0, 0, 0.0, 0]
+            drow[0] += 1
+            drow[1] += fixed
+            drow[2] += ok
+            if seconds is not None:
+                drow[3] += seconds
+                drow[4] += 1
+            try:
+                weekday = _weekday(day)
+            except ValueError:
+                weekday = 0
+            tkey = (issue_type, weekday, _hour(ts))
+            trow = temporal.get(tkey)
+            if trow is None:
+                trow = temporal[tkey] = [0, 0]
+            trow[0] += 1
+            trow[1] += ok
+            family = model_family(model)
+            commands = row[7]
+            fkey = fix_key_for(commands)
+            for scope, scope_key in (
+                (SCOPE_SIGNATURE, signature),
+                (SCOPE_FAMILY_TYPE, f"{family}|{issue_type}"),
+                (SCOPE_TYPE, issue_type),
+                (SCOPE_MODEL, model),
+                (SCOPE_FINGERPRINT, row[14] or ""),
+            ):
+                okey = (scope, scope_key, fkey)
+                orow = outcomes.get(okey)
+                if orow is None:
+                    orow = outcomes[okey] = [commands, 0, 0, ts, None]
+                orow[1] += 1
+                orow[2] += ok
+                if ts > orow[3]:
+                    orow[3] = ts
+                if ok and (orow[4] is None or ts > orow[4]):
+                    orow[4] = ts
+            ckey = (row[5], row[18] or "", issue_type)
+            crow = costs.get(ckey)
+            if crow is None:
+                crow = costs[ckey] = [0, 0, 0.0, 0, 0, 0, 0]
+            crow[0] += 1
+            crow[1] += ok
+            cost, tokens_in, tokens_out = row[17], row[15], row[16]
+            if cost is not None:
+                crow[2] += cost
+                crow[3] += 1
+            if tokens_in is not None or tokens_out is not None:
+                crow[4] += tokens_in or 0
+                crow[5] += tokens_out or 0
+                crow[6] += 1
+            prow = patterns.get(signature)
+            if prow is None:
+                prow = patterns[signature] = [issue_type, family, 0, 0, ts]
+            prow[2] += ok
+            prow[3] += not ok
+            if ts > prow[4]:
+                prow[4] = ts
+            models.add(model)
+            count += 1
+        self.count += count
+
+
 class AggregateWriter:
     """Applies attempts to the aggregate tables of one schema ("main" or "temp")."""
 
@@ -103,16 +243,43 @@ class AggregateWriter:
 
     def apply(self, facts: Sequence[Fact]) -> None:
         """Add ``facts`` to every aggregate; the caller holds the transaction."""
-        if facts:
-            self.apply_plan(plan_facts(facts))
+        if not facts:
+            return
+        rollup = Rollup()
+        rollup.add(facts)
+        self.write(rollup)
 
-    def apply_plan(self, plan: Plan) -> None:
-        """Write a ``plan_facts`` result (made before the write lock was taken)."""
-        self._write_rollups(plan.totals, plan.daily, plan.temporal, {})
-        changes = self._write_outcomes(plan.outcomes)
-        self._write_costs(plan.costs)
-        self._write_patterns(plan.patterns, changes)
-        self._write_models(plan.models, changes)
+    def write(self, rollup: Rollup, *, rank: bool = True) -> None:
+        """Add a rollup to every aggregate; the caller holds the transaction.
+
+        With ``rank=False`` best fixes and model characteristics are left for
+        one ``rank`` call at the end (bulk import: once, not once per window).
+        """
+        if rank and rollup.count <= INCREMENTAL_MAX:
+            # A few attempts (record_fix_attempt): rankings are recomputed only
+            # where the counts that decide them changed (issue 6).
+            self._write_rollups(rollup.totals, rollup.daily, rollup.temporal, {})
+            changes = self._write_outcomes(rollup.outcomes)
+            self._write_costs(rollup.costs)
+            self._write_patterns_incremental(rollup.patterns, changes)
+            self._write_models(rollup.models, changes)
+            return
+        self._write_rollups(rollup.totals, rollup.daily, rollup.temporal, rollup.outcomes)
+        self._write_costs(rollup.costs)
+        self._write_patterns(rollup.patterns, rank=rank)
+        if rank:
+            self._write_models(rollup.models)
+
+    def rank(self, signatures: Sequence[str], models: Iterable[str]) -> None:
+        """Recompute the best fix of ``signatures`` and the characteristics of ``models``."""
+        best = self.best_fixes(SCOPE_SIGNATURE, signatures)
+        # The first row of a signature, as ``_write_patterns`` updates it.
+        self.conn.executemany(
+            f"""UPDATE {self.s}.issue_patterns SET best_fix = ? WHERE id =
+                (SELECT min(id) FROM {self.s}.issue_patterns WHERE issue_signature = ?)""",
+            [(fix, signature) for signature, fix in best.items()],
+        )
+        self._write_models(set(models))
 
     def _write_rollups(
         self,
@@ -121,16 +288,6 @@ class AggregateWriter:
         temporal: dict[tuple[str, int, int], list[int]],
         outcomes: dict[tuple[str, str, str], list[Any]],
     ) -> None:
-        if totals:
-            self._upsert_totals(totals)
-        if daily:
-            self._upsert_daily(daily)
-        if temporal:
-            self._upsert_temporal(temporal)
-        if outcomes:
-            self._upsert_outcomes(outcomes)
-
-    def _upsert_totals(self, totals: dict[tuple[str, str, str], list[Any]]) -> None:
         s = self.s
         self.conn.executemany(
             f"""INSERT INTO {s}.aimem_totals(model_name, issue_type, fixer_type, attempts,
@@ -143,11 +300,8 @@ class AggregateWriter:
                     time_n = time_n + excluded.time_n,
                     first_seen = min(first_seen, excluded.first_seen),
                     last_seen = max(last_seen, excluded.last_seen)""",
-            [(*k, *v) for k, v in totals.items()],
+            ((*k, *v) for k, v in totals.items()),
         )
-
-    def _upsert_daily(self, daily: dict[tuple[str, str, str, str], list[Any]]) -> None:
-        s = self.s
         self.conn.executemany(
             f"""INSERT INTO {s}.aimem_daily(day, model_name, issue_type, fixer_type, attempts,
                     fix_successes, successes, time_sum, time_n)
@@ -157,21 +311,15 @@ class AggregateWriter:
                     successes = successes + excluded.successes,
                     time_sum = time_sum + excluded.time_sum,
                     time_n = time_n + excluded.time_n""",
-            [(*k, *v) for k, v in daily.items()],
+            ((*k, *v) for k, v in daily.items()),
         )
-
-    def _upsert_temporal(self, temporal: dict[tuple[str, int, int], list[int]]) -> None:
-        s = self.s
         self.conn.executemany(
             f"""INSERT INTO {s}.aimem_temporal(issue_type, weekday, hour, attempts, successes)
                 VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts,
                     successes = successes + excluded.successes""",
-            [(*k, *v) for k, v in temporal.items()],
+            ((*k, *v) for k, v in temporal.items()),
         )
-
-    def _upsert_outcomes(self, outcomes: dict[tuple[str, str, str], list[Any]]) -> None:
-        s = self.s
         self.conn.executemany(
             f"""INSERT INTO {s}.aimem_fix_outcomes(scope, scope_key, fix_key, fix_commands,
                     attempts, successes, last_attempt, last_success)
@@ -183,7 +331,7 @@ class AggregateWriter:
                         WHEN excluded.last_success IS NULL THEN last_success
                         WHEN last_success IS NULL THEN excluded.last_success
                         ELSE max(last_success, excluded.last_success) END""",
-            [(*k, *v) for k, v in outcomes.items()],
+            ((*k, *v) for k, v in outcomes.items()),
         )
 
     def _write_costs(self, costs: dict[tuple[str, str, str], list[Any]]) -> None:
@@ -198,7 +346,7 @@ class AggregateWriter:
                     tokens_in_sum = tokens_in_sum + excluded.tokens_in_sum,
                     tokens_out_sum = tokens_out_sum + excluded.tokens_out_sum,
                     tokens_n = tokens_n + excluded.tokens_n""",
-            [(*k, *v) for k, v in costs.items()],
+            ((*k, *v) for k, v in costs.items()),
         )
 
     def _write_outcomes(
@@ -242,7 +390,7 @@ class AggregateWriter:
     def best_fix(self, scope: str, scope_key: str, limit: int = 1) -> list[str]:
         """Fix-command JSON texts ranked by the Wilson lower bound of their success rate.
 
-        Ties: more successes, most recent success, fix key (the order of
+        Ties: more successes, most recent success, fix key (see
         ``stats_math.rank_by_wilson``): a function of the accumulated counts, so
         incremental updates and a recomputation agree.
         """
@@ -255,7 +403,98 @@ class AggregateWriter:
         )
         return _top_fixes(cursor, limit)
 
-    def _write_patterns(
+    def best_fixes(self, scope: str, keys: Sequence[str]) -> dict[str, str | None]:
+        """``best_fix`` of many keys of one scope, read 500 keys at a time."""
+        found: dict[str, list[Sequence[Any]]] = {key: [] for key in keys}
+        for chunk in _chunks(list(found), 500):
+            cursor = self.conn.execute(
+                f"""SELECT scope_key, fix_commands, attempts, successes, last_success, fix_key
+                    FROM {self.s}.aimem_fix_outcomes
+                    WHERE scope = ? AND scope_key IN ({",".join("?" * len(chunk))})
+                        AND successes > 0
+                    ORDER BY scope_key, successes DESC""",
+                [scope, *chunk],
+            )
+            for row in cursor:
+                found[row[0]].append(row)
+        best: dict[str, str | None] = {}
+        for key, rows in found.items():
+            ranked = rank_by_wilson(rows, lambda r: (r[3], r[2], r[4], r[5]), 1)
+            best[key] = ranked[0][1] if ranked else None
+        return best
+
+    def _write_patterns(self, patterns: dict[str, list[Any]], *, rank: bool = True) -> None:
+        """Add per-signature counts to ``issue_patterns`` (the first row of a signature).
+
+        Best fixes are recomputed whenever a signature is touched (with Wilson
+        ranking a failure can lower a fix's bound and change which is best),
+        unless ``rank`` is False and the caller ranks later (``rank``).
+        """
+        if not patterns:
+            return
+        s = self.s
+        existing: dict[str, Sequence[Any]] = {}
+        for chunk in _chunks(list(patterns), 500):
+            # Highest id first, so that the lowest id of a signature is what stays.
+            for row in self.conn.execute(
+                f"""SELECT issue_signature, id, success_count, failure_count, last_seen
+                    FROM {s}.issue_patterns
+                    WHERE issue_signature IN ({",".join("?" * len(chunk))}) ORDER BY id DESC""",
+                chunk,
+            ):
+                existing[row[0]] = row
+        best = self.best_fixes(SCOPE_SIGNATURE, list(patterns)) if rank else {}
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        for signature, (issue_type, family, successes, failures, last_seen) in patterns.items():
+            row = existing.get(signature)
+            if row is None:
+                inserts.append(
+                    (
+                        pattern_name(issue_type, family, signature),
+                        signature,
+                        successes,
+                        failures,
+                        best.get(signature),
+                        last_seen,
+                        min(1.0, (successes + failures) / 10.0),
+                        issue_type,
+                        family,
+                    )
+                )
+                continue
+            _, row_id, old_s, old_f, old_seen = row
+            new_s = (old_s or 0) + successes
+            new_f = (old_f or 0) + failures
+            updates.append(
+                (
+                    new_s,
+                    new_f,
+                    max(old_seen or "", last_seen),
+                    min(1.0, (new_s + new_f) / 10.0),
+                    best.get(signature),
+                    issue_type,
+                    family,
+                    row_id,
+                )
+            )
+        self.conn.executemany(
+            f"""INSERT INTO {s}.issue_patterns(pattern_name, issue_signature, success_count,
+                    failure_count, best_fix, last_seen, confidence_score, issue_type,
+                    model_family)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            inserts,
+        )
+        self.conn.executemany(
+            f"""UPDATE {s}.issue_patterns SET success_count = ?, failure_count = ?,
+                    last_seen = ?, confidence_score = ?, best_fix = ?,
+                    issue_type = coalesce(issue_type, ?),
+                    model_family = coalesce(model_family, ?)
+                WHERE id = ?""",
+            updates,
+        )
+
+    def _write_patterns_incremental(
         self,
         patterns: dict[str, list[Any]],
         changes: dict[tuple[str, str], list[_Change]],
@@ -320,7 +559,7 @@ class AggregateWriter:
                 )
 
     def _write_models(
-        self, models: set[str], changes: dict[tuple[str, str], list[_Change]]
+        self, models: set[str], changes: dict[tuple[str, str], list[_Change]] | None = None
     ) -> None:
         s = self.s
         now = now_iso()
@@ -335,7 +574,7 @@ class AggregateWriter:
             ranked = sorted(rows, key=lambda r: (-r[1], r[0]))[:TOP_COMMON_ISSUES]
             common = orjson.dumps([r[0] for r in ranked]).decode()
             rate = successes / total if total else 0.0
-            changed = changes.get((SCOPE_MODEL, model), ())
+            changed = changes.get((SCOPE_MODEL, model), ()) if changes is not None else ()
             if _may_skip(changed):
                 # The ranking cannot have changed unless the changed fix is in the
                 # stored list (or has no success at all: then it is in no list).
@@ -436,106 +675,9 @@ class AggregateWriter:
         self._write_rollups({}, {}, {}, outcomes)
 
 
-@dataclass(slots=True)
-class Plan:
-    """What a batch of facts adds to each aggregate, summed per key (no database access)."""
-
-    totals: dict[tuple[str, str, str], list[Any]]
-    daily: dict[tuple[str, str, str, str], list[Any]]
-    temporal: dict[tuple[str, int, int], list[int]]
-    outcomes: dict[tuple[str, str, str], list[Any]]
-    costs: dict[tuple[str, str, str], list[Any]]
-    patterns: dict[str, list[Any]]
-    models: set[str]
-
-
-def plan_facts(facts: Sequence[Fact]) -> Plan:
-    """Sum ``facts`` per aggregate key: pure computation, done before the write lock."""
-    totals: dict[tuple[str, str, str], list[Any]] = {}
-    daily: dict[tuple[str, str, str, str], list[Any]] = {}
-    temporal: dict[tuple[str, int, int], list[int]] = {}
-    outcomes: dict[tuple[str, str, str], list[Any]] = {}
-    costs: dict[tuple[str, str, str], list[Any]] = {}
-    patterns: dict[str, list[Any]] = {}
-    models: set[str] = set()
-    for fact in facts:
-        ok = fact.success
-        fixed = fact.fix_success
-        seconds = fact.execution_time_seconds
-        ts = fact.timestamp
-        day = ts[:10]
-        key = (fact.model_name, fact.issue_type, fact.fixer_type)
-        total = totals.get(key)
-        if total is None:
-            total = totals[key] = [0, 0, 0, 0.0, 0, ts, ts]
-        total[0] += 1
-        total[1] += fixed
-        total[2] += ok
-        if seconds is not None:
-            total[3] += seconds
-            total[4] += 1
-        total[5] = min(total[5], ts)
-        total[6] = max(total[6], ts)
-        dkey = (day, *key)
-        drow = daily.get(dkey)
-        if drow is None:
-            drow = daily[dkey] = [0, 0, 0, 0.0, 0]
-        drow[0] += 1
-        drow[1] += fixed
-        drow[2] += ok
-        if seconds is not None:
-            drow[3] += seconds
-            drow[4] += 1
-        try:
-            weekday = _weekday(day)
-        except ValueError:
-            weekday = 0
-        tkey = (fact.issue_type, weekday, _hour(ts))
-        trow = temporal.get(tkey)
-        if trow is None:
-            trow = temporal[tkey] = [0, 0]
-        trow[0] += 1
-        trow[1] += ok
-        family = model_family(fact.model_name)
-        commands = fact.fix_commands
-        fkey = fix_key_for(commands)
-        for scope, scope_key in (
-            (SCOPE_SIGNATURE, fact.issue_signature),
-            (SCOPE_FAMILY_TYPE, f"{family}|{fact.issue_type}"),
-            (SCOPE_TYPE, fact.issue_type),
-            (SCOPE_MODEL, fact.model_name),
-            (SCOPE_FINGERPRINT, fact.fingerprint),
-        ):
-            okey = (scope, scope_key, fkey)
-            orow = outcomes.get(okey)
-            if orow is None:
-                orow = outcomes[okey] = [commands, 0, 0, ts, None]
-            orow[1] += 1
-            orow[2] += ok
-            orow[3] = max(orow[3], ts)
-            if ok and (orow[4] is None or ts > orow[4]):
-                orow[4] = ts
-        ckey = (fact.fixer_type, fact.fixer_model or "", fact.issue_type)
-        crow = costs.get(ckey)
-        if crow is None:
-            crow = costs[ckey] = [0, 0, 0.0, 0, 0, 0, 0]
-        crow[0] += 1
-        crow[1] += ok
-        if fact.cost_usd is not None:
-            crow[2] += fact.cost_usd
-            crow[3] += 1
-        if fact.tokens_in is not None or fact.tokens_out is not None:
-            crow[4] += fact.tokens_in or 0
-            crow[5] += fact.tokens_out or 0
-            crow[6] += 1
-        prow = patterns.get(fact.issue_signature)
-        if prow is None:
-            prow = patterns[fact.issue_signature] = [fact.issue_type, family, 0, 0, ts]
-        prow[2] += ok
-        prow[3] += not ok
-        prow[4] = max(prow[4], ts)
-        models.add(fact.model_name)
-    return Plan(totals, daily, temporal, outcomes, costs, patterns, models)
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 @lru_cache(maxsize=65536)
@@ -544,6 +686,7 @@ def fix_key_for(commands_json: str) -> str:
     return fix_key(orjson.loads(commands_json))
 
 
+INCREMENTAL_MAX = 16  # attempts per write that take the incremental ranking path
 _OUTCOME_CHUNK = 200  # rows per multi-row upsert (8 parameters each)
 _FAILED_UPDATE = """attempts = attempts + excluded.attempts,
     last_attempt = max(last_attempt, excluded.last_attempt)"""

@@ -16,11 +16,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from aimem.records import Attempt
-from aimem.store.aggregates import AggregateWriter, Fact
-from aimem.store.sqlite_store import _INSERT, attempt_fact, attempt_params
+from aimem.store.aggregates import FACT_COLUMNS, Rollup, facts_from_rows
+from aimem.store.sqlite_store import _INSERT, UID_PARAM
 
 TRIGGER = "fix_history_fts_insert"
+
+
+def last_row_id(conn: sqlite3.Connection) -> int:
+    """The highest ``fix_history`` id so far (AUTOINCREMENT ids only grow)."""
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM fix_history").fetchone()[0])
 
 
 @contextmanager
@@ -32,7 +36,7 @@ def deferred_full_text(conn: sqlite3.Connection) -> Iterator[None]:
     if row is None:
         yield
         return
-    start = conn.execute("SELECT coalesce(max(id), 0) FROM fix_history").fetchone()[0]
+    start = last_row_id(conn)
     conn.execute(f"DROP TRIGGER {TRIGGER}")
     yield
     conn.execute(
@@ -44,16 +48,38 @@ def deferred_full_text(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute(row[0])
 
 
-def insert_new(conn: sqlite3.Connection, attempts: Sequence[Attempt]) -> tuple[int, list[Fact]]:
-    """Insert the attempts whose uid is not stored yet; return (how many, their facts).
+@contextmanager
+def deferred_indexes(conn: sqlite3.Connection) -> Iterator[None]:
+    """Within a write transaction: build ``fix_history``'s secondary indexes once at the end.
 
-    Stored uids are looked up 500 at a time, repeats inside the batch are
-    dropped, and the new rows go in with one ``executemany``. The caller applies
-    the facts to the aggregates (``apply_facts``), possibly for many batches at
-    once: aggregates are order- and batch-independent.
+    For an import much larger than the table: sorting all keys once beats
+    inserting each row into every index (measured at 100k rows into an empty
+    table: 3.4 s with the indexes against 1.4 s plus 1.5 s to build them; the
+    gap widens once the indexes outgrow the page cache). Unique indexes stay
+    (the uid lookups use them). DDL is transactional: a rollback restores
+    every index, and other connections never see them missing.
+    """
+    dropped = conn.execute(
+        """SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'fix_history'
+           AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name"""
+    ).fetchall()
+    for name, _sql in dropped:
+        conn.execute(f'DROP INDEX "{name}"')
+    yield
+    for _name, sql in dropped:
+        conn.execute(sql)
+
+
+def insert_new(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+    """Insert the rows (``attempt_params`` tuples) whose uid is not stored yet; return how many.
+
+    Stored (and archived) uids are looked up 500 at a time and repeats inside
+    the batch are dropped; rows inserted earlier in the same transaction count
+    as stored, so repeats across batches are dropped too. The new rows go in
+    with one ``executemany``.
     """
     present: set[str] = set()
-    uids = [a.uid for a in attempts]
+    uids = [row[UID_PARAM] for row in rows]
     for start in range(0, len(uids), 500):
         chunk = uids[start : start + 500]
         marks = ",".join("?" * len(chunk))
@@ -65,20 +91,29 @@ def insert_new(conn: sqlite3.Connection, attempts: Sequence[Attempt]) -> tuple[i
                 chunk + chunk,
             )
         )
-    new: list[Attempt] = []
-    for attempt in attempts:
-        if attempt.uid not in present:
-            present.add(attempt.uid)
-            new.append(attempt)
-    conn.executemany(_INSERT, [attempt_params(a) for a in new])
-    return len(new), [attempt_fact(a) for a in new]
+    new: list[tuple[Any, ...]] = []
+    for row in rows:
+        uid = row[UID_PARAM]
+        if uid not in present:
+            present.add(uid)
+            new.append(row)
+    conn.executemany(_INSERT, new)
+    return len(new)
 
 
-def apply_facts(conn: sqlite3.Connection, facts: Sequence[Fact]) -> None:
-    """Add facts to every aggregate and bump the generation (the caller holds the transaction)."""
-    if not facts:
-        return
-    AggregateWriter(conn).apply(facts)
+def rollup_of_rows_after(conn: sqlite3.Connection, after_id: int, chunk: int = 5000) -> Rollup:
+    """The rollup of every ``fix_history`` row with id > ``after_id``, read back in chunks."""
+    rollup = Rollup()
+    cursor = conn.execute(
+        f"SELECT {FACT_COLUMNS} FROM fix_history WHERE id > ? ORDER BY id", (after_id,)
+    )
+    while rows := cursor.fetchmany(chunk):
+        rollup.add(facts_from_rows(rows))
+    return rollup
+
+
+def bump_generation(conn: sqlite3.Connection) -> None:
+    """Mark the aggregates as changed (readers' caches key on the generation)."""
     conn.execute(
         "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
     )
@@ -157,10 +192,19 @@ IMPORT_CACHE_KIB = 64 * 1024
 
 @contextmanager
 def import_cache(conn: sqlite3.Connection, kib: int = IMPORT_CACHE_KIB) -> Iterator[None]:
-    """A larger page cache for the block, restored afterwards."""
-    previous = conn.execute("PRAGMA cache_size").fetchone()[0]
+    """A larger page cache for the block, and sorts that spill to temporary files.
+
+    The connection keeps temporary data in memory (``temp_store = MEMORY``),
+    right for small sorts; building an index over a million imported rows
+    would then hold every sorted run in memory (peak RSS 209 -> 283 MiB from
+    100k to 1M rows). Both settings are restored afterwards.
+    """
+    cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+    temp_store = conn.execute("PRAGMA temp_store").fetchone()[0]
     conn.execute(f"PRAGMA cache_size = {-abs(int(kib))}")
+    conn.execute("PRAGMA temp_store = FILE")
     try:
         yield
     finally:
-        conn.execute(f"PRAGMA cache_size = {int(previous)}")
+        conn.execute(f"PRAGMA temp_store = {int(temp_store)}")
+        conn.execute(f"PRAGMA cache_size = {int(cache)}")

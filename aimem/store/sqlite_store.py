@@ -23,8 +23,7 @@ from aimem.store.aggregates import (
     SCOPE_TYPE,
     AggregateWriter,
     Fact,
-    Plan,
-    plan_facts,
+    Rollup,
 )
 from aimem.store.connection import (
     CHECKPOINT_EVERY,
@@ -49,6 +48,10 @@ _INSERT = (
     "execution_time_seconds, system_info, notes, uid, fingerprint, tokens_in, tokens_out, "
     "cost_usd, fixer_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# Where the uid sits in ``_INSERT``'s parameters (``attempt_params``).
+UID_PARAM = 13
+# From this many attempts on, ``insert_attempts_in`` inserts in bulk.
+BULK_MIN_ROWS = 64
 SCOPES = {
     "signature": SCOPE_SIGNATURE,
     "family_type": SCOPE_FAMILY_TYPE,
@@ -102,23 +105,19 @@ class PreparedAttempts:
     """
 
     params: list[tuple[Any, ...]]
-    plan: Plan
+    rollup: Rollup
 
 
 def prepare_attempts(attempts: Sequence[Attempt]) -> PreparedAttempts:
     """``PreparedAttempts`` of ``attempts`` (no database access)."""
-    params = []
-    facts = []
-    for attempt in attempts:
-        row = attempt_params(attempt)
-        params.append(row)
-        facts.append(attempt_fact(attempt, row[7]))
-    return PreparedAttempts(params, plan_facts(facts))
+    params = [attempt_params(attempt) for attempt in attempts]
+    rollup = Rollup()
+    rollup.add_rows(params)
+    return PreparedAttempts(params, rollup)
 
 
-def attempt_fact(attempt: Attempt, commands_json: str | None = None) -> Fact:
-    """The aggregate-relevant part of an attempt (``commands_json``: its fix commands'
-    JSON text, when already made)."""
+def attempt_fact(attempt: Attempt) -> Fact:
+    """The aggregate-relevant part of an attempt."""
     return Fact(
         timestamp=attempt.timestamp,
         model_name=attempt.model_name,
@@ -126,9 +125,7 @@ def attempt_fact(attempt: Attempt, commands_json: str | None = None) -> Fact:
         issue_signature=attempt.issue_signature,
         fingerprint=attempt.fingerprint,
         fixer_type=attempt.fixer_type,
-        fix_commands=(
-            orjson.dumps(attempt.fix_commands).decode() if commands_json is None else commands_json
-        ),
+        fix_commands=orjson.dumps(attempt.fix_commands).decode(),
         fix_success=attempt.fix_success,
         verification_success=attempt.verification_success,
         execution_time_seconds=attempt.execution_time_seconds,
@@ -213,6 +210,8 @@ class Store:
         skip_existing: bool = False,
     ) -> list[int | None]:
         """``insert_attempts`` inside a transaction the caller already holds."""
+        if not skip_existing and len(attempts) >= BULK_MIN_ROWS:
+            return self._insert_bulk(conn, attempts)
         ids: list[int | None] = []
         stored: list[Attempt] = []
         for attempt in attempts:
@@ -233,9 +232,28 @@ class Store:
         """Insert ``prepare_attempts`` output inside a transaction the caller holds."""
         ids: list[int | None] = [conn.execute(_INSERT, row).lastrowid for row in prepared.params]
         if ids:
-            AggregateWriter(conn).apply_plan(prepared.plan)
+            AggregateWriter(conn).write(prepared.rollup)
             self._bump_generation(conn)
         return ids
+
+    def _insert_bulk(
+        self, conn: sqlite3.Connection, attempts: Sequence[Attempt]
+    ) -> list[int | None]:
+        # One executemany, and the search index built in one statement at the
+        # end instead of one trigger call per row (measured ~100 us a row).
+        from aimem.store.bulk import deferred_full_text
+
+        rows = [attempt_params(a) for a in attempts]
+        with deferred_full_text(conn):
+            conn.executemany(_INSERT, rows)
+            # AUTOINCREMENT ids of one statement's rows are consecutive (the
+            # write lock is held): the last one gives them all.
+            last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        rollup = Rollup()
+        rollup.add_rows(rows)
+        AggregateWriter(conn).write(rollup)
+        self._bump_generation(conn)
+        return list(range(last - len(rows) + 1, last + 1))
 
     def _bump_generation(self, conn: sqlite3.Connection) -> None:
         conn.execute(

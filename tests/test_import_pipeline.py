@@ -1,0 +1,248 @@
+"""Import through the reader/writer pipeline: in this process and in a forked reader,
+with many windows, overlaps and repeats; errors and a dying reader roll back."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import random
+import signal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import aimem.import_pipeline as pipeline
+import aimem.transfer as transfer
+from aimem import AimemError, AIMemory, InvalidInputError
+from aimem.records import EXPORT_COLUMNS, attempt_from_row, stored_values_from_row
+from aimem.setup import init_repository
+from aimem.store.sqlite_store import attempt_params
+from tests.oracle import assert_aggregates_match
+from tests.transfer_helpers import db_digest, learned_state, rows_without_id
+
+
+@pytest.fixture
+def demo_lines(tmp_path: Path) -> list[bytes]:
+    root = tmp_path / "A"
+    init_repository(directory=root, demo=True)
+    with AIMemory(root) as memory:
+        memory.export_records(tmp_path / "all.ndjson")
+    return (tmp_path / "all.ndjson").read_bytes().splitlines()
+
+
+@pytest.fixture(params=["in-process", "forked"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    # Small batches and windows, so that a few hundred rows cross many of both.
+    monkeypatch.setattr(pipeline, "BATCH", 7)
+    monkeypatch.setattr(pipeline, "WINDOW", 30)
+    forked = request.param == "forked"
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0 if forked else 1 << 62)
+    # One mode builds the table's indexes at the end, the other row by row.
+    monkeypatch.setattr(transfer, "DEFER_INDEXES_FACTOR", 0 if forked else 1 << 62)
+    if forked and not pipeline.should_fork(0):
+        pytest.skip("no fork on this platform")
+    return str(request.param)
+
+
+def _write(path: Path, lines: list[bytes]) -> Path:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def _no_child_left() -> None:
+    with contextlib.suppress(ChildProcessError):  # none at all is fine too
+        assert os.waitpid(-1, os.WNOHANG) == (0, 0)
+
+
+def test_overlaps_and_repeats_across_windows_count_once(
+    demo_lines: list[bytes], tmp_path: Path, mode: str
+) -> None:
+    rng = random.Random(7)
+    first = demo_lines[:150]
+    # Stored rows and rows repeated inside the file, scattered over the windows.
+    mixed = demo_lines[100:] + rng.sample(demo_lines[:150], 40) + rng.sample(demo_lines[300:], 25)
+    rng.shuffle(mixed)
+    target = tmp_path / "B"
+    with AIMemory(target) as memory:
+        assert memory.import_records(_write(tmp_path / "first.ndjson", first))["added"] == 150
+        summary = memory.import_records(_write(tmp_path / "mixed.ndjson", mixed))
+        assert (summary["records"], summary["added"]) == (len(mixed), len(demo_lines) - 150)
+        imported = learned_state(memory)
+        imported_rows = rows_without_id(memory)
+    assert_aggregates_match(target / "ai_memory.db")
+    with AIMemory(target) as memory:
+        report = memory.check()
+        assert report.ok, [f.to_dict() for f in report.findings]
+        schema = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+        with AIMemory(tmp_path / "A") as source:
+            assert memory.store.conn.execute(schema).fetchall() == (
+                source.store.conn.execute(schema).fetchall()
+            )
+    with AIMemory(tmp_path / "A") as source:
+        assert imported_rows == rows_without_id(source)
+        expected = learned_state(source)
+    # Shuffled rows sum execution times in another order (float rounding) and
+    # get other local ids (search ties): those are compared loosely.
+    loose = ("aimem_totals", "aimem_daily", "stats", "search")
+    assert {k: v for k, v in imported.items() if k not in loose} == {
+        k: v for k, v in expected.items() if k not in loose
+    }
+    assert sorted(imported["search"]) == sorted(expected["search"])
+    assert imported["stats"]["total_fixes_attempted"] == expected["stats"]["total_fixes_attempted"]
+    _no_child_left()
+
+
+def test_dry_run_counts_across_windows(demo_lines: list[bytes], tmp_path: Path, mode: str) -> None:
+    target = tmp_path / "B"
+    with AIMemory(target) as memory:
+        memory.import_records(_write(tmp_path / "part.ndjson", demo_lines[::3]))
+    before = db_digest(target / "ai_memory.db")
+    with AIMemory(target) as memory:
+        dry = memory.import_records(_write(tmp_path / "all.ndjson", demo_lines), dry_run=True)
+    part = len(demo_lines[::3])
+    assert (dry["added"], dry["already_present"]) == (len(demo_lines) - part, part)
+    assert db_digest(target / "ai_memory.db") == before
+
+
+def test_bad_row_late_in_the_file_rolls_everything_back(
+    demo_lines: list[bytes], tmp_path: Path, mode: str
+) -> None:
+    lines = list(demo_lines)
+    row = orjson.loads(lines[400])
+    row["execution_time_seconds"] = "slow"
+    lines[400] = orjson.dumps(row)
+    source = _write(tmp_path / "bad.ndjson", lines)
+    target = tmp_path / "B"
+    with AIMemory(target) as memory:
+        memory.import_records(_write(tmp_path / "part.ndjson", demo_lines[:50]))
+    before = db_digest(target / "ai_memory.db")
+    with AIMemory(target) as memory, pytest.raises(InvalidInputError) as caught:
+        memory.import_records(source)
+    assert str(caught.value) == (
+        f"{source}:401: execution_time_seconds: must be a number, not a string"
+    )
+    assert db_digest(target / "ai_memory.db") == before
+    _no_child_left()
+
+
+def test_a_reader_that_dies_rolls_everything_back(
+    demo_lines: list[bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not pipeline.should_fork(None):
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(pipeline, "BATCH", 7)
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0)
+    real = transfer.stored_values_from_row
+    calls = {"n": 0}
+
+    def dies_midway(row: Any) -> tuple[Any, ...] | None:
+        calls["n"] += 1
+        if calls["n"] == 300:  # in the reader process: the writer has stored batches
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(row)
+
+    monkeypatch.setattr(transfer, "stored_values_from_row", dies_midway)
+    source = _write(tmp_path / "all.ndjson", demo_lines)
+    target = tmp_path / "B"
+    init_repository(directory=target)
+    before = db_digest(target / "ai_memory.db")
+    with AIMemory(target) as memory, pytest.raises(AimemError, match="reader process stopped"):
+        memory.import_records(source)
+    assert db_digest(target / "ai_memory.db") == before
+    assert calls["n"] == 0  # the writer never ran the reader's code itself
+    _no_child_left()
+
+
+def test_errors_cross_the_process_boundary_whole() -> None:
+    error = InvalidInputError("uid", "is missing", "f.ndjson", 9, hint="add one")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), copy.hint, copy.line) == (
+        InvalidInputError,
+        "f.ndjson:9: uid: is missing",
+        "add one",
+        9,
+    )
+    plain = pickle.loads(pickle.dumps(AimemError("disk full", hint="free space")))
+    assert (str(plain), plain.hint) == ("disk full", "free space")
+
+
+_TEXT = st.one_of(
+    st.none(),
+    st.sampled_from(["", " ", "qwen2.5:7b", "x" * 70, "caf\u00e9", "a\x00b", "ok\n", "  claude "]),
+    st.text(max_size=12),
+)
+_VALUE = st.one_of(
+    _TEXT,
+    st.booleans(),
+    st.integers(-5, 2 * 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.lists(_TEXT, max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+
+
+_BASE = {
+    "id": 3,
+    "timestamp": "2025-01-02 03:04:05.000006Z",
+    "model_name": "qwen2.5:7b",
+    "issue_type": "TIMEOUT",
+    "issue_signature": "0123456789abcdef",
+    "description": "timeout after 30 s",
+    "fixer_type": "claude",
+    "claude_analysis": "needs more time",
+    "fix_commands": ["ollama pull qwen2.5:7b"],
+    "fix_success": True,
+    "verification_success": False,
+    "execution_time_seconds": 4.5,
+    "system_info": {"os": "Linux"},
+    "notes": None,
+    "uid": "a" * 32,
+    "fingerprint": "0123456789abcdef",
+    "tokens_in": 10,
+    "tokens_out": None,
+    "cost_usd": 0.25,
+    "fixer_model": None,
+}
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(EXPORT_COLUMNS),
+        st.one_of(
+            _VALUE,
+            st.sampled_from(
+                [
+                    "2025-01-02T03:04:05Z",
+                    "2025-01-02 03:04:05.000006Z\n",
+                    "a" * 32 + "\n",
+                    "0123456789ABCDEF",
+                    " qwen ",
+                    "gpt\n",
+                ]
+            ),
+        ),
+        max_size=3,
+    ),
+    st.sets(st.sampled_from(EXPORT_COLUMNS), max_size=2),
+)
+def test_the_fast_path_gives_what_the_long_way_gives(
+    changes: dict[str, Any], removed: set[str]
+) -> None:
+    # A valid row with a few fields changed or removed. (Rows that might hold a
+    # secret never take the fast path: the caller checks.)
+    row = {k: v for k, v in {**_BASE, **changes}.items() if k not in removed}
+    fast = stored_values_from_row(row)
+    try:
+        slow: tuple[Any, ...] | None = attempt_params(attempt_from_row(row, redact=False))
+    except InvalidInputError:
+        slow = None
+    if fast is not None:
+        assert fast == slow
+    if not changes and not removed - {"id", "notes", "fixer_model", "tokens_out"}:
+        assert fast is not None  # the common shape does take the fast path
