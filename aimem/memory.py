@@ -26,6 +26,7 @@ from aimem.signatures import generate_fingerprint
 from aimem.signatures import generate_issue_signature as _signature
 from aimem.stats_math import confidence, rank_by_wilson, rate, wilson_interval
 from aimem.store import Store
+from aimem.store.sqlite_store import BULK_MIN_ROWS, prepare_attempts
 from aimem.timeutil import days_ago_iso, now_iso
 
 if TYPE_CHECKING:
@@ -178,6 +179,10 @@ class AIMemory:
 
         max_failures = advice._check_max_failures(max_failures)
         single = single or len(attempts) == 1
+        # Everything computable from the attempts alone happens before the write
+        # lock is taken, so concurrent writers wait for less (issue 6). Large
+        # batches take the store's bulk path instead.
+        prepared = prepare_attempts(attempts) if len(attempts) < BULK_MIN_ROWS else None
         with self.store.transaction() as conn:
             repeats = advice.repeated_fixes(self.store, attempts, max_failures, conn)
             if repeats and strict:
@@ -187,7 +192,10 @@ class AIMemory:
                     + "; nothing was recorded",
                     hint="see 'aimem suggest' for fixes worth trying, or drop --strict",
                 )
-            ids = self.store.insert_attempts_in(conn, attempts)
+            if prepared is None:
+                ids = self.store.insert_attempts_in(conn, attempts)
+            else:
+                ids = self.store.insert_prepared(conn, prepared)
         self._wrote = True
         for index, attempt, failures in repeats:
             warnings.warn(

@@ -15,16 +15,18 @@ A success is an attempt whose fix succeeded *and* was verified.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from heapq import heappush, heapreplace
+from operator import itemgetter
 from typing import Any
 
 import orjson
 
 from aimem.signatures import fix_key, model_family
-from aimem.stats_math import rank_by_wilson
+from aimem.stats_math import rank_by_wilson, wilson_low
 from aimem.timeutil import now_iso
 
 TOP_COMMON_ISSUES = 5
@@ -253,6 +255,15 @@ class AggregateWriter:
         With ``rank=False`` best fixes and model characteristics are left for
         one ``rank`` call at the end (bulk import: once, not once per window).
         """
+        if rank and rollup.count <= INCREMENTAL_MAX:
+            # A few attempts (record_fix_attempt): rankings are recomputed only
+            # where the counts that decide them changed (issue 6).
+            self._write_rollups(rollup.totals, rollup.daily, rollup.temporal, {})
+            changes = self._write_outcomes(rollup.outcomes)
+            self._write_costs(rollup.costs)
+            self._write_patterns_incremental(rollup.patterns, changes)
+            self._write_models(rollup.models, changes)
+            return
         self._write_rollups(rollup.totals, rollup.daily, rollup.temporal, rollup.outcomes)
         self._write_costs(rollup.costs)
         self._write_patterns(rollup.patterns, rank=rank)
@@ -338,6 +349,44 @@ class AggregateWriter:
             ((*k, *v) for k, v in costs.items()),
         )
 
+    def _write_outcomes(
+        self, outcomes: dict[tuple[str, str, str], list[Any]]
+    ) -> dict[tuple[str, str], list[_Change]]:
+        """Add ``outcomes`` to the fix-outcome rollup; return what changed per (scope, key).
+
+        One multi-row upsert per chunk, whose RETURNING gives each row's new
+        counts: enough to tell whether a ranking can have changed (``_unchanged``).
+        """
+        changes: dict[tuple[str, str], list[_Change]] = {}
+        # Rows that gained no success leave successes and last_success alone:
+        # assigning an indexed column rewrites its index entry (a page per row)
+        # even when the value is the same, and aimem_fix_outcomes_rank indexes both.
+        failed = [item for item in outcomes.items() if not item[1][2]]
+        succeeded = [item for item in outcomes.items() if item[1][2]]
+        for items, update in ((failed, _FAILED_UPDATE), (succeeded, _SUCCEEDED_UPDATE)):
+            for start in range(0, len(items), _OUTCOME_CHUNK):
+                chunk = items[start : start + _OUTCOME_CHUNK]
+                params: list[Any] = []
+                for key, value in chunk:
+                    params += key
+                    params += value
+                cursor = self.conn.execute(
+                    f"""INSERT INTO {self.s}.aimem_fix_outcomes(scope, scope_key, fix_key,
+                            fix_commands, attempts, successes, last_attempt, last_success)
+                        VALUES {",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))}
+                        ON CONFLICT DO UPDATE SET {update}
+                        RETURNING scope, scope_key, fix_key, fix_commands, attempts, successes""",
+                    params,
+                )
+                for scope, scope_key, fkey, commands, attempts, successes in cursor:
+                    if scope != SCOPE_SIGNATURE and scope != SCOPE_MODEL:
+                        continue
+                    added = outcomes[(scope, scope_key, fkey)]
+                    changes.setdefault((scope, scope_key), []).append(
+                        _Change(fkey, commands, added[1], added[2], attempts, successes)
+                    )
+        return changes
+
     def best_fix(self, scope: str, scope_key: str, limit: int = 1) -> list[str]:
         """Fix-command JSON texts ranked by the Wilson lower bound of their success rate.
 
@@ -352,8 +401,7 @@ class AggregateWriter:
                 ORDER BY successes DESC""",
             (scope, scope_key),
         )
-        ranked = rank_by_wilson(cursor, lambda r: (r[2], r[1], r[3], r[4]), limit)
-        return [row[0] for row in ranked]
+        return _top_fixes(cursor, limit)
 
     def best_fixes(self, scope: str, keys: Sequence[str]) -> dict[str, str | None]:
         """``best_fix`` of many keys of one scope, read 500 keys at a time."""
@@ -446,7 +494,73 @@ class AggregateWriter:
             updates,
         )
 
-    def _write_models(self, models: set[str]) -> None:
+    def _write_patterns_incremental(
+        self,
+        patterns: dict[str, list[Any]],
+        changes: dict[tuple[str, str], list[_Change]],
+    ) -> None:
+        s = self.s
+        for signature, (issue_type, family, successes, failures, last_seen) in patterns.items():
+            existing = self.conn.execute(
+                f"""UPDATE {s}.issue_patterns SET
+                        success_count = coalesce(success_count, 0) + ?,
+                        failure_count = coalesce(failure_count, 0) + ?,
+                        last_seen = max(coalesce(last_seen, ''), ?),
+                        confidence_score = min(1.0, (coalesce(success_count, 0) + ?
+                            + coalesce(failure_count, 0) + ?) / 10.0),
+                        issue_type = coalesce(issue_type, ?),
+                        model_family = coalesce(model_family, ?)
+                    WHERE id = (SELECT id FROM {s}.issue_patterns WHERE issue_signature = ?
+                                ORDER BY id LIMIT 1)
+                    RETURNING id, best_fix""",
+                (
+                    successes,
+                    failures,
+                    last_seen,
+                    successes,
+                    failures,
+                    issue_type,
+                    family,
+                    signature,
+                ),
+            ).fetchone()
+            if existing is None:
+                found = self.best_fix(SCOPE_SIGNATURE, signature)
+                attempts = successes + failures
+                self.conn.execute(
+                    f"""INSERT INTO {s}.issue_patterns(pattern_name, issue_signature, success_count,
+                            failure_count, best_fix, last_seen, confidence_score, issue_type,
+                            model_family)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        pattern_name(issue_type, family, signature),
+                        signature,
+                        successes,
+                        failures,
+                        found[0] if found else None,
+                        last_seen,
+                        min(1.0, attempts / 10.0),
+                        issue_type,
+                        family,
+                    ),
+                )
+                continue
+            row_id, old_best = existing
+            # Re-ranked only when the counts that decide the best fix changed
+            # (with Wilson ranking a failure can lower a fix's bound).
+            changed = changes.get((SCOPE_SIGNATURE, signature), ())
+            if _unchanged(changed, [] if old_best is None else [old_best], _same_fix):
+                continue
+            found = self.best_fix(SCOPE_SIGNATURE, signature)
+            best = found[0] if found else None
+            if best != old_best:
+                self.conn.execute(
+                    f"UPDATE {s}.issue_patterns SET best_fix = ? WHERE id = ?", (best, row_id)
+                )
+
+    def _write_models(
+        self, models: set[str], changes: dict[tuple[str, str], list[_Change]] | None = None
+    ) -> None:
         s = self.s
         now = now_iso()
         for model in sorted(models):
@@ -460,7 +574,23 @@ class AggregateWriter:
             ranked = sorted(rows, key=lambda r: (-r[1], r[0]))[:TOP_COMMON_ISSUES]
             common = orjson.dumps([r[0] for r in ranked]).decode()
             rate = successes / total if total else 0.0
-            # Recomputed whenever the model is touched (Wilson ranking: failures count).
+            changed = changes.get((SCOPE_MODEL, model), ()) if changes is not None else ()
+            if _may_skip(changed):
+                # The ranking cannot have changed unless the changed fix is in the
+                # stored list (or has no success at all: then it is in no list).
+                stored = self.conn.execute(
+                    f"SELECT effective_fixes FROM {s}.model_characteristics WHERE model_name = ?",
+                    (model,),
+                ).fetchone()
+                listed = _json_list(stored[0]) if stored is not None else None
+                if listed is not None and _unchanged(changed, listed, _same_display):
+                    self.conn.execute(
+                        f"""UPDATE {s}.model_characteristics SET total_tests = ?,
+                                success_rate = ?, common_issues = ?, last_updated = ?
+                            WHERE model_name = ?""",
+                        (total, rate, common, now, model),
+                    )
+                    continue
             effective = self.effective_fixes(model)
             self.conn.execute(
                 f"""INSERT INTO {s}.model_characteristics(model_name, total_tests, success_rate,
@@ -478,7 +608,7 @@ class AggregateWriter:
         """``model_characteristics.effective_fixes`` of a model: JSON list of command lines."""
         return orjson.dumps(
             [
-                " && ".join(orjson.loads(commands)) or "(no commands)"
+                _display(commands)
                 for commands in self.best_fix(SCOPE_MODEL, model, TOP_EFFECTIVE_FIXES)
             ]
         ).decode()
@@ -554,6 +684,120 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 def fix_key_for(commands_json: str) -> str:
     """The fix key of a canonical command-list JSON text."""
     return fix_key(orjson.loads(commands_json))
+
+
+INCREMENTAL_MAX = 16  # attempts per write that take the incremental ranking path
+_OUTCOME_CHUNK = 200  # rows per multi-row upsert (8 parameters each)
+_FAILED_UPDATE = """attempts = attempts + excluded.attempts,
+    last_attempt = max(last_attempt, excluded.last_attempt)"""
+_SUCCEEDED_UPDATE = """attempts = attempts + excluded.attempts,
+    successes = successes + excluded.successes,
+    last_attempt = max(last_attempt, excluded.last_attempt),
+    last_success = CASE
+        WHEN excluded.last_success IS NULL THEN last_success
+        WHEN last_success IS NULL THEN excluded.last_success
+        ELSE max(last_success, excluded.last_success) END"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One fix-outcome row touched by ``apply``: what was added and its new counts."""
+
+    fix_key: str
+    fix_commands: str
+    added_attempts: int
+    added_successes: int
+    attempts: int
+    successes: int
+
+
+_wilson_low = lru_cache(maxsize=65536)(wilson_low)
+
+
+def _top_fixes(rows: Iterable[Sequence[Any]], limit: int) -> list[str]:
+    """The ``limit`` best of (fix_commands, attempts, successes, last_success, fix_key) rows.
+
+    The order of ``stats_math.rank_by_wilson``: Wilson lower bound, then
+    successes, then the most recent success, then fix key. ``rows`` arrive in
+    descending order of successes, so reading stops once no later row can
+    enter the top ``limit`` (its bound is at most ``wilson_low(s, s)``). Three
+    stable sorts instead of one composite key: the ranking runs on every
+    recorded success, and a key that negates timestamp characters was most of
+    its cost.
+    """
+    kept: list[tuple[float, int, str, str, str]] = []
+    lows: list[float] = []  # min-heap of the ``limit`` highest bounds so far
+    for commands, attempts, successes, last_success, key in rows:
+        if len(lows) >= limit and _wilson_low(successes, successes) < lows[0]:
+            break
+        low = _wilson_low(successes, attempts)
+        kept.append((low, successes, last_success or "", key, commands))
+        if len(lows) < limit:
+            heappush(lows, low)
+        elif low > lows[0]:
+            heapreplace(lows, low)
+    kept.sort(key=itemgetter(3))
+    kept.sort(key=itemgetter(2), reverse=True)
+    kept.sort(key=itemgetter(0, 1), reverse=True)
+    return [item[4] for item in kept[:limit]]
+
+
+def _display(commands: str) -> str:
+    """One entry of ``effective_fixes``: the commands joined with ``&&``."""
+    return " && ".join(orjson.loads(commands)) or "(no commands)"
+
+
+def _json_list(text: Any) -> list[Any] | None:
+    try:
+        value = orjson.loads(text) if isinstance(text, (str, bytes)) else None
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, list) else None
+
+
+def _same_fix(change: _Change, listed: Any) -> bool:
+    return isinstance(listed, str) and (
+        listed == change.fix_commands or _safe_fix_key(listed) == change.fix_key
+    )
+
+
+def _safe_fix_key(commands: str) -> str | None:
+    try:
+        return fix_key_for(commands)
+    except (orjson.JSONDecodeError, TypeError):
+        return None
+
+
+def _same_display(change: _Change, listed: Any) -> bool:
+    return bool(listed == _display(change.fix_commands))
+
+
+def _may_skip(changed: Sequence[_Change]) -> bool:
+    """Whether ``_unchanged`` can hold: one fix of the scope key changed, by failures only,
+    and it had been tried before (so the scope key already had a ranking)."""
+    if len(changed) != 1:
+        return False
+    change = changed[0]
+    return change.added_successes == 0 and change.attempts > change.added_attempts
+
+
+def _unchanged(
+    changed: Sequence[_Change], listed: list[Any], same: Callable[[_Change, Any], bool]
+) -> bool:
+    """Whether a stored ranking (top fixes of one scope key) stays as it is.
+
+    True only when one fix changed, by failures only, that fix was already
+    counted before (so the stored ranking was computed with it), and it either
+    has no success (it ranks nowhere) or is not in the stored list: a failure
+    only lowers that fix's bound, and every other fix is as it was. ``same``
+    tells whether a listed entry may be the changed fix (it may err towards yes).
+    """
+    if not _may_skip(changed):
+        return False
+    change = changed[0]
+    if change.successes == 0:
+        return True
+    return not any(same(change, entry) for entry in listed)
 
 
 def facts_from_rows(rows: Iterable[Sequence[Any]]) -> list[Fact]:

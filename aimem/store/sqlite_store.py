@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ from aimem.store.aggregates import (
     Rollup,
 )
 from aimem.store.connection import (
+    CHECKPOINT_EVERY,
+    WRITE_QUEUE_NAME,
+    WriteQueue,
     atomic,
     configure_for_writes,
     connect,
@@ -93,6 +97,26 @@ def attempt_params(attempt: Attempt) -> tuple[Any, ...]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedAttempts:
+    """Attempts turned into insert parameters and an aggregate plan before the write lock.
+
+    Everything here is computed from the attempts alone, so a writer holds the
+    lock only for the statements and the commit (issue 6: 8 writer processes).
+    """
+
+    params: list[tuple[Any, ...]]
+    rollup: Rollup
+
+
+def prepare_attempts(attempts: Sequence[Attempt]) -> PreparedAttempts:
+    """``PreparedAttempts`` of ``attempts`` (no database access)."""
+    params = [attempt_params(attempt) for attempt in attempts]
+    rollup = Rollup()
+    rollup.add_rows(params)
+    return PreparedAttempts(params, rollup)
+
+
 def attempt_fact(attempt: Attempt) -> Fact:
     """The aggregate-relevant part of an attempt."""
     return Fact(
@@ -118,6 +142,8 @@ class Store:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        self.write_queue = WriteQueue(path.parent / WRITE_QUEUE_NAME)
+        self._commits = 0
         self.conn = connect(path, readonly=readonly)
         try:
             migrations.check_version(self.conn, path)
@@ -132,16 +158,27 @@ class Store:
             raise
 
     def close(self) -> None:
+        self.write_queue.close()
         self.conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction with SQLite errors translated to aimem errors."""
+        """A write transaction with SQLite errors translated to aimem errors.
+
+        Writers take turns through the repository's write queue first (see
+        ``WriteQueue``), then take SQLite's write lock with ``BEGIN IMMEDIATE``.
+        """
         try:
-            with atomic(self.conn) as conn:
+            with self.write_queue.turn() as queued, atomic(self.conn, poll=not queued) as conn:
                 yield conn
         except sqlite3.Error as error:
             raise translate_sqlite_error(error, self.path) from error
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY and not self.conn.in_transaction:
+            self._commits = 0
+            # A checkpoint that cannot run now runs later; nothing is lost.
+            with suppress(sqlite3.Error):
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
@@ -187,6 +224,16 @@ class Store:
             stored.append(attempt)
         AggregateWriter(conn).apply([attempt_fact(a) for a in stored])
         if stored:
+            self._bump_generation(conn)
+        return ids
+
+    def insert_prepared(
+        self, conn: sqlite3.Connection, prepared: PreparedAttempts
+    ) -> list[int | None]:
+        """Insert ``prepare_attempts`` output inside a transaction the caller holds."""
+        ids: list[int | None] = [conn.execute(_INSERT, row).lastrowid for row in prepared.params]
+        if ids:
+            AggregateWriter(conn).write(prepared.rollup)
             self._bump_generation(conn)
         return ids
 
@@ -1003,6 +1050,19 @@ class Store:
         found: dict[tuple[str, str], tuple[int, int]] = {}
         source = conn if conn is not None else self.conn
         unique = sorted(set(pairs))
+        if len(unique) == 1:
+            # One recorded attempt: a primary-key lookup (the repeat guard runs
+            # inside the write transaction of every record).
+            key, fkey = unique[0]
+            try:
+                row = source.execute(
+                    """SELECT attempts, successes FROM aimem_fix_outcomes
+                       WHERE scope = ? AND scope_key = ? AND fix_key = ?""",
+                    (SCOPES[scope], key, fkey),
+                ).fetchone()
+            except sqlite3.Error as error:
+                raise translate_sqlite_error(error, self.path) from error
+            return {} if row is None else {(key, fkey): (row[0], row[1])}
         for start in range(0, len(unique), 400):
             chunk = unique[start : start + 400]
             values = ",".join("(?, ?)" for _ in chunk)
