@@ -1,10 +1,10 @@
 """Bulk import as a pipeline: a reader turns rows into inserts, a writer stores them.
 
-Reading a file (parsing JSON, validating every field, folding the rows into
-aggregate counts) is Python work; storing them (B-tree inserts into the table,
-its indexes and the search index) is SQLite's. Measured at 100k rows they cost
-about the same, so on a machine with two cores the reader runs in a forked
-child process and the two overlap (``aimem import`` of a large file).
+Reading a file (parsing JSON, validating and redacting every field) is Python
+work; storing the rows (B-tree inserts into the table and its indexes, the
+aggregates, the search index) is mostly SQLite's. On a machine with two cores
+the reader runs in a forked child process and the two overlap (``aimem
+import`` of a large file).
 
 Invariants:
 - The writer (this process) holds the one write transaction: all or nothing
@@ -12,10 +12,11 @@ Invariants:
   used in the child (a SQLite connection must not cross a fork).
 - A bad row in the reader (``FILE:LINE: ...``) or the reader dying reaches the
   writer as an exception, and the transaction rolls back.
-- A rollup counts every row the reader sent in its window. When the writer
-  skipped any of them (uid already stored, or repeated in the file) it drops
-  that rollup and folds the rows it did insert, read back from the table, so
-  the aggregates count each stored record exactly once.
+- The writer folds exactly the rows it inserted into the aggregate counts (a
+  row whose uid is already stored, or repeated in the file, is skipped), so
+  each stored record counts once. (Folding in the reader and re-reading the
+  table when rows were skipped measured slower: 13.9 s against 12.1 s, median
+  of three alternated imports of 100k rows.)
 - Best fixes and model characteristics are ranked once at the end, for every
   signature and model the import touched.
 """
@@ -33,11 +34,12 @@ from typing import Any, BinaryIO
 
 from aimem.errors import AimemError
 from aimem.store.aggregates import AggregateWriter, Rollup
-from aimem.store.bulk import bump_generation, insert_new, last_row_id, rollup_of_rows_after
+from aimem.store.bulk import bump_generation, insert_new
 
-BATCH = 2000
+BATCH = 1000  # about 650 KB pickled: fits the pipe
+PIPE_BYTES = 1 << 20
 # Rows per rollup: larger windows mean fewer pattern updates, at the cost of
-# the reader holding one window's counts (a few MiB) in memory.
+# holding one window's counts (a few tens of MiB) in memory.
 WINDOW = 50_000
 # Below this size a file is read in this process: forking costs more than it saves.
 PARALLEL_MIN_BYTES = 256 * 1024
@@ -47,57 +49,55 @@ Progress = Callable[[int], None]
 
 
 def read_messages(rows: Iterable[tuple[Any, ...]]) -> Iterator[Message]:
-    """The reader: ``("rows", params)`` batches, then a ``("rollup", Rollup)`` of them.
+    """The reader: ``("rows", params)`` batches, then ``("done", None)``.
 
     ``rows`` yields validated insert parameters (``attempt_params`` layout;
-    validation errors raise from it). Ends with ``("done", None)``.
+    validation errors raise from it).
     """
-    rollup = Rollup()
     batch: list[tuple[Any, ...]] = []
     for row in rows:
         batch.append(row)
         if len(batch) >= BATCH:
-            rollup.add_rows(batch)
             yield "rows", batch
             batch = []
-            if rollup.count >= WINDOW:
-                yield "rollup", rollup
-                rollup = Rollup()
     if batch:
-        rollup.add_rows(batch)
         yield "rows", batch
-    if rollup.count:
-        yield "rollup", rollup
     yield "done", None
 
 
 def write_messages(
     conn: sqlite3.Connection, messages: Iterable[Message], progress: Progress | None = None
 ) -> tuple[int, int]:
-    """The writer, inside the caller's write transaction: return (rows read, rows added)."""
+    """The writer, inside the caller's write transaction: return (rows read, rows added).
+
+    The rows it inserts are folded into a rollup, written every WINDOW rows;
+    best fixes and model characteristics are ranked once at the end.
+    """
     writer = AggregateWriter(conn)
-    read = added = skipped = 0
-    mark = last_row_id(conn)
+    read = added = 0
+    rollup = Rollup()
     signatures: set[str] = set()
     models: set[str] = set()
+
+    def flush(rollup: Rollup) -> None:
+        writer.write(rollup, rank=False)
+        signatures.update(rollup.patterns)
+        models.update(rollup.models)
+
     for kind, payload in messages:
-        if kind == "rows":
-            count = insert_new(conn, payload)
-            read += len(payload)
-            added += count
-            skipped += len(payload) - count
-            if progress:
-                progress(read)
-        elif kind == "rollup":
-            rollup: Rollup = rollup_of_rows_after(conn, mark) if skipped else payload
-            if rollup.count:
-                writer.write(rollup, rank=False)
-                signatures.update(rollup.patterns)
-                models.update(rollup.models)
-            mark = last_row_id(conn)
-            skipped = 0
-        elif kind == "done":
+        if kind == "done":
             break
+        new = insert_new(conn, payload)
+        rollup.add_rows(new)
+        read += len(payload)
+        added += len(new)
+        if rollup.count >= WINDOW:
+            flush(rollup)
+            rollup = Rollup()
+        if progress:
+            progress(read)
+    if rollup.count:
+        flush(rollup)
     if added:
         writer.rank(sorted(signatures), models)
         bump_generation(conn)
@@ -119,6 +119,13 @@ def reader_process(messages: Iterator[Message]) -> Iterator[Iterator[Message]]:
     block the child is stopped and reaped, so none outlives the import.
     """
     read_fd, write_fd = os.pipe()
+    # Room for a whole batch in the pipe (Linux), so that the reader goes on
+    # with the next one while the writer inserts (measured at 100k rows: the
+    # writer's insert phase 8.9 -> 6.x s wall).
+    with suppress(AttributeError, OSError):
+        import fcntl
+
+        fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     pid = os.fork()
     if pid == 0:  # the reader: never returns
         os.close(read_fd)

@@ -16,7 +16,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from aimem.store.aggregates import FACT_COLUMNS, Rollup, facts_from_rows
 from aimem.store.sqlite_store import _INSERT, UID_PARAM
 
 TRIGGER = "fix_history_fts_insert"
@@ -70,8 +69,8 @@ def deferred_indexes(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute(sql)
 
 
-def insert_new(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> int:
-    """Insert the rows (``attempt_params`` tuples) whose uid is not stored yet; return how many.
+def insert_new(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Insert the rows (``attempt_params`` tuples) whose uid is not stored yet; return them.
 
     Stored (and archived) uids are looked up 500 at a time and repeats inside
     the batch are dropped; rows inserted earlier in the same transaction count
@@ -98,18 +97,7 @@ def insert_new(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> int
             present.add(uid)
             new.append(row)
     conn.executemany(_INSERT, new)
-    return len(new)
-
-
-def rollup_of_rows_after(conn: sqlite3.Connection, after_id: int, chunk: int = 5000) -> Rollup:
-    """The rollup of every ``fix_history`` row with id > ``after_id``, read back in chunks."""
-    rollup = Rollup()
-    cursor = conn.execute(
-        f"SELECT {FACT_COLUMNS} FROM fix_history WHERE id > ? ORDER BY id", (after_id,)
-    )
-    while rows := cursor.fetchmany(chunk):
-        rollup.add(facts_from_rows(rows))
-    return rollup
+    return new
 
 
 def bump_generation(conn: sqlite3.Connection) -> None:
