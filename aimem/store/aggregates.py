@@ -320,19 +320,16 @@ class AggregateWriter:
                     successes = successes + excluded.successes""",
             ((*k, *v) for k, v in temporal.items()),
         )
-        self.conn.executemany(
-            f"""INSERT INTO {s}.aimem_fix_outcomes(scope, scope_key, fix_key, fix_commands,
-                    attempts, successes, last_attempt, last_success)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts,
-                    successes = successes + excluded.successes,
-                    last_attempt = max(last_attempt, excluded.last_attempt),
-                    last_success = CASE
-                        WHEN excluded.last_success IS NULL THEN last_success
-                        WHEN last_success IS NULL THEN excluded.last_success
-                        ELSE max(last_success, excluded.last_success) END""",
-            ((*k, *v) for k, v in outcomes.items()),
-        )
+        # Rows that gained no success leave the rank index's columns alone
+        # (assigning them rewrites the index entry even to the same value).
+        for gained, update in ((False, _FAILED_UPDATE), (True, _SUCCEEDED_UPDATE)):
+            self.conn.executemany(
+                f"""INSERT INTO {s}.aimem_fix_outcomes(scope, scope_key, fix_key, fix_commands,
+                        attempts, successes, last_attempt, last_success)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT DO UPDATE SET {update}""",
+                ((*k, *v) for k, v in outcomes.items() if bool(v[2]) is gained),
+            )
 
     def _write_costs(self, costs: dict[tuple[str, str, str], list[Any]]) -> None:
         self.conn.executemany(
