@@ -55,18 +55,7 @@ def main() -> None:
             time.sleep(0.001)
         for item in items:
             t = time.perf_counter()
-            ids.append(
-                memory.record_fix_attempt(
-                    item["issue_data"],
-                    item["ai_response"],
-                    item["fix_success"],
-                    item["verification_success"],
-                    item["execution_time"],
-                    item["notes"],
-                    item["fixer_type"],
-                    timestamp=item["timestamp"],
-                )
-            )
+            ids.append(memory.record_fix_attempt(**item))
             latencies.append(time.perf_counter() - t)
     print(json.dumps({"latencies": latencies, "ids": ids, "pid": os.getpid()}))
 

@@ -313,19 +313,7 @@ def _validated_chunk(job: tuple[int, int, int]) -> list[Any]:
     from aimem.records import attempt_from_call
 
     seed, index, size = job
-    return [
-        attempt_from_call(
-            item["issue_data"],
-            item["ai_response"],
-            item["fix_success"],
-            item["verification_success"],
-            item["execution_time"],
-            item["notes"],
-            item["fixer_type"],
-            timestamp=item["timestamp"],
-        )
-        for item in chunk_items(seed, index, size)
-    ]
+    return [attempt_from_call(**item) for item in chunk_items(seed, index, size)]
 
 
 def generate(target: Path, size: int, seed: int = 1, chunk: int = 10_000) -> float:

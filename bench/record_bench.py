@@ -53,16 +53,7 @@ def _one(kind: str, size: int, records: int, work: Path) -> dict[str, float]:
         with AIMemory(repo, create=False) as memory:
             cpu, wall = time.process_time(), time.perf_counter()
             for item in items:
-                memory.record_fix_attempt(
-                    item["issue_data"],
-                    item["ai_response"],
-                    item["fix_success"],
-                    item["verification_success"],
-                    item["execution_time"],
-                    item["notes"],
-                    item["fixer_type"],
-                    timestamp=item["timestamp"],
-                )
+                memory.record_fix_attempt(**item)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {"wall_ms": wall / records * 1000, "cpu_ms": cpu / records * 1000}
 

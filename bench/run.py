@@ -306,16 +306,7 @@ def bench_recording(report: Report, source: Path, work: Path, quick: bool) -> No
     with AIMemory(repo, create=False) as memory:
         for item in items:
             t = time.perf_counter()
-            memory.record_fix_attempt(
-                item["issue_data"],
-                item["ai_response"],
-                item["fix_success"],
-                item["verification_success"],
-                item["execution_time"],
-                item["notes"],
-                item["fixer_type"],
-                timestamp=item["timestamp"],
-            )
+            memory.record_fix_attempt(**item)
             latencies.append(time.perf_counter() - t)
         rate = len(latencies) / sum(latencies)
         report.add(
