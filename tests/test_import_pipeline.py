@@ -8,6 +8,9 @@ import os
 import pickle
 import random
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +249,41 @@ def test_the_fast_path_gives_what_the_long_way_gives(
         assert fast == slow
     if not changes and not removed - {"id", "notes", "fixer_model", "tokens_out"}:
         assert fast is not None  # the common shape does take the fast path
+
+
+def test_ctrl_c_during_a_forked_import_leaves_nothing_behind(
+    demo_lines: list[bytes], tmp_path: Path
+) -> None:
+    if not pipeline.should_fork(None) or not Path(f"/proc/{os.getpid()}/task").exists():
+        pytest.skip("needs fork and Linux /proc")
+    # Enough distinct rows that the import is still running when Ctrl-C comes.
+    rows = []
+    for copy in range(25):
+        for line in demo_lines:
+            row = orjson.loads(line)
+            row["uid"] = f"{copy:02x}{row['uid'][2:]}"
+            rows.append(orjson.dumps(row))
+    source = _write(tmp_path / "many.ndjson", rows)
+    target = tmp_path / "B"
+    init_repository(directory=target)
+    before = db_digest(target / "ai_memory.db")
+    env = {**os.environ, "AIMEM_DIR": str(target), "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aimem", "import", str(source)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        # A terminal's Ctrl-C reaches processes whose SIGINT is not ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    while proc.poll() is None and not (children.exists() and children.read_text().strip()):
+        time.sleep(0.01)  # until the reader process exists
+    os.killpg(proc.pid, signal.SIGINT)  # the whole group, as a terminal does
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()
+    assert b"Traceback" not in err
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # neither the importer nor its reader is left
+    assert db_digest(target / "ai_memory.db") == before
