@@ -119,9 +119,8 @@ def reader_process(messages: Iterator[Message]) -> Iterator[Iterator[Message]]:
     block the child is stopped and reaped, so none outlives the import.
     """
     read_fd, write_fd = os.pipe()
-    # Room for a whole batch in the pipe (Linux), so that the reader goes on
-    # with the next one while the writer inserts (measured at 100k rows: the
-    # writer's insert phase 8.9 -> 6.x s wall).
+    # Room for a whole batch in the pipe (Linux): with the 64 KiB default the
+    # reader blocked on every batch until the writer had inserted the one before.
     with suppress(AttributeError, OSError):
         import fcntl
 
@@ -170,11 +169,16 @@ def _send(out: BinaryIO, message: Message) -> None:
 
 
 def _receive(stream: BinaryIO) -> Iterator[Message]:
+    stopped = AimemError("import: the reader process stopped before the end of the file")
     while True:
         header = stream.read(8)
         if len(header) < 8:
-            raise AimemError("import: the reader process stopped before the end of the file")
-        kind, payload = pickle.loads(stream.read(int.from_bytes(header, "little")))
+            raise stopped
+        size = int.from_bytes(header, "little")
+        data = stream.read(size)
+        if len(data) < size:
+            raise stopped
+        kind, payload = pickle.loads(data)
         if kind == "error":
             raise payload
         if kind == "crash":
