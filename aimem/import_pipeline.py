@@ -27,14 +27,14 @@ import os
 import pickle
 import signal
 import sqlite3
-import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, BinaryIO
 
 from aimem.errors import AimemError
 from aimem.store.aggregates import AggregateWriter, Rollup
-from aimem.store.bulk import bump_generation, insert_new
+from aimem.store.bulk import insert_new
+from aimem.store.sqlite_store import bump_generation
 
 BATCH = 1000  # about 650 KB pickled: fits the pipe
 PIPE_BYTES = 1 << 20
@@ -155,6 +155,8 @@ def _run_child(messages: Iterator[Message], write_fd: int) -> None:
             except KeyboardInterrupt:  # Ctrl-C reached the writer too: it rolls back
                 code = 130
             except BaseException:  # a bug: hand its traceback to the writer
+                import traceback
+
                 _send(out, ("crash", traceback.format_exc()))
     except BaseException:  # the writer went away (broken pipe): nothing to tell
         code = 1

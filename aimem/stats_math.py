@@ -66,8 +66,6 @@ def rank_by_wilson(
     index gives them) and ``limit`` is set, reading stops as soon as no later
     row can enter the top ``limit``: its bound is at most ``wilson_low(s, s)``.
     """
-    if limit == 1:
-        return _best_by_wilson(rows, counts)
     kept: list[tuple[float, int, str, str, T]] = []
     for row in rows:
         successes, attempts, last_success, tie = counts(row)
@@ -87,33 +85,3 @@ def _rank_key(item: tuple[float, int, str, str, Any]) -> tuple[float, int, list[
     low, successes, last_success, tie, _ = item
     # Most recent success first: negate the code points of the timestamp text.
     return (-low, -successes, [-ord(c) for c in last_success] + [1], tie)
-
-
-def _best_by_wilson(
-    rows: Iterable[T], counts: Callable[[T], tuple[int, int, str | None, str]]
-) -> list[T]:
-    # ``rank_by_wilson(..., limit=1)`` in one pass: the same order (bound, then
-    # successes, then the latest success, then the smallest tie key) without
-    # building a sort key per row (bulk import ranks every signature it touched).
-    best: T | None = None
-    best_key: tuple[float, int, str, str] = (-1.0, -1, "", "")
-    for row in rows:
-        successes, attempts, last_success, tie = counts(row)
-        low = wilson_low(successes, attempts)
-        last = last_success or ""
-        b_low, b_successes, b_last, b_tie = best_key
-        if best is None or (
-            low > b_low
-            or (
-                low == b_low
-                and (
-                    successes > b_successes
-                    or (
-                        successes == b_successes
-                        and (last > b_last or (last == b_last and tie < b_tie))
-                    )
-                )
-            )
-        ):
-            best, best_key = row, (low, successes, last, tie)
-    return [] if best is None else [best]

@@ -39,7 +39,7 @@ import orjson
 
 from aimem.errors import InvalidInputError
 from aimem.import_pipeline import read_messages, reader_process, should_fork, write_messages
-from aimem.records import EXPORT_COLUMNS, Attempt, attempt_from_row, stored_values_from_row
+from aimem.records import EXPORT_COLUMNS, attempt_from_row, stored_values_from_row
 from aimem.redact import might_hold_secret
 from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
 from aimem.store.export_rows import csv_cell
@@ -424,23 +424,14 @@ def _row_might_hold_secret(row: Any) -> bool:
     return might_hold_secret("\n".join(p for p in parts if isinstance(p, str)))
 
 
-def iter_attempts(
-    rows: Iterable[tuple[int, Any]], source: str, redact: bool
-) -> Iterator[tuple[int, Attempt]]:
-    """Validate each (line, row) into an Attempt; the first bad row raises FILE:LINE.
-
-    Redaction runs only on rows whose text could hold a secret at all (the
-    result is the same; most rows skip the per-field regex scans).
-    """
-    for line, row in rows:
-        clean = redact and _row_might_hold_secret(row)
-        yield line, attempt_from_row(row, redact=clean, source=source, line=line)
-
-
 def iter_insert_rows(
     rows: Iterable[tuple[int, Any]], source: str, redact: bool
 ) -> Iterator[tuple[Any, ...]]:
-    """``iter_attempts`` as the store's insert parameters (``attempt_params``).
+    """Validate each (line, row) into the store's insert parameters (``attempt_params``);
+    the first bad row raises ``FILE:LINE``.
+
+    Redaction runs only on rows whose text could hold a secret at all (the
+    result is the same; most rows skip the per-field regex scans).
 
     Rows of the common shape with nothing to redact take the fast path
     (``stored_values_from_row``: the same values, no Attempt built).

@@ -14,31 +14,10 @@ from typing import Any
 
 import orjson
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS fix_history (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    timestamp TEXT NOT NULL,
-    model_name TEXT NOT NULL,
-    issue_type TEXT NOT NULL,
-    issue_signature TEXT NOT NULL,
-    description TEXT NOT NULL,
-    fixer_type TEXT NOT NULL,
-    claude_analysis TEXT NOT NULL,
-    fix_commands TEXT NOT NULL,
-    fix_success BOOLEAN NOT NULL,
-    verification_success BOOLEAN NOT NULL,
-    execution_time_seconds REAL,
-    system_info TEXT NOT NULL,
-    notes TEXT
-);
-CREATE INDEX IF NOT EXISTS idx_fix_history_timestamp ON fix_history(timestamp);
-CREATE INDEX IF NOT EXISTS idx_fix_history_model ON fix_history(model_name);
-CREATE INDEX IF NOT EXISTS idx_fix_history_issue_type ON fix_history(issue_type);
-CREATE INDEX IF NOT EXISTS idx_fix_history_signature ON fix_history(issue_signature);
-CREATE INDEX IF NOT EXISTS idx_fix_history_fixer_type ON fix_history(fixer_type);
-CREATE INDEX IF NOT EXISTS idx_fix_history_success
-    ON fix_history(fix_success, verification_success);
-"""
+from aimem.store.schema import DESIGN_TABLES
+
+# The design's tables and six indexes, exactly as aimem creates them.
+SCHEMA = DESIGN_TABLES
 COLUMNS = (
     "timestamp, model_name, issue_type, issue_signature, description, fixer_type, "
     "claude_analysis, fix_commands, fix_success, verification_success, "

@@ -15,7 +15,7 @@ A success is an attempt whose fix succeeded *and* was verified.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -26,7 +26,8 @@ from typing import Any
 import orjson
 
 from aimem.signatures import fix_key, model_family
-from aimem.stats_math import rank_by_wilson, wilson_low
+from aimem.stats_math import wilson_low
+from aimem.store.sqlparams import in_chunks
 from aimem.timeutil import now_iso
 
 TOP_COMMON_ISSUES = 5
@@ -403,21 +404,20 @@ class AggregateWriter:
     def best_fixes(self, scope: str, keys: Sequence[str]) -> dict[str, str | None]:
         """``best_fix`` of many keys of one scope, read 500 keys at a time."""
         found: dict[str, list[Sequence[Any]]] = {key: [] for key in keys}
-        for chunk in _chunks(list(found), 500):
+        for chunk, marks in in_chunks(list(found)):
             cursor = self.conn.execute(
                 f"""SELECT scope_key, fix_commands, attempts, successes, last_success, fix_key
                     FROM {self.s}.aimem_fix_outcomes
-                    WHERE scope = ? AND scope_key IN ({",".join("?" * len(chunk))})
-                        AND successes > 0
+                    WHERE scope = ? AND scope_key IN ({marks}) AND successes > 0
                     ORDER BY scope_key, successes DESC""",
                 [scope, *chunk],
             )
             for row in cursor:
-                found[row[0]].append(row)
+                found[row[0]].append(row[1:])  # best_fix's columns
         best: dict[str, str | None] = {}
         for key, rows in found.items():
-            ranked = rank_by_wilson(rows, lambda r: (r[3], r[2], r[4], r[5]), 1)
-            best[key] = ranked[0][1] if ranked else None
+            top = _top_fixes(rows, 1)
+            best[key] = top[0] if top else None
         return best
 
     def _write_patterns(self, patterns: dict[str, list[Any]], *, rank: bool = True) -> None:
@@ -431,12 +431,12 @@ class AggregateWriter:
             return
         s = self.s
         existing: dict[str, Sequence[Any]] = {}
-        for chunk in _chunks(list(patterns), 500):
+        for chunk, marks in in_chunks(list(patterns)):
             # Highest id first, so that the lowest id of a signature is what stays.
             for row in self.conn.execute(
                 f"""SELECT issue_signature, id, success_count, failure_count, last_seen
                     FROM {s}.issue_patterns
-                    WHERE issue_signature IN ({",".join("?" * len(chunk))}) ORDER BY id DESC""",
+                    WHERE issue_signature IN ({marks}) ORDER BY id DESC""",
                 chunk,
             ):
                 existing[row[0]] = row
@@ -661,20 +661,13 @@ class AggregateWriter:
             orow[3] = max(orow[3], ts)
             if ok and (orow[4] is None or ts > orow[4]):
                 orow[4] = ts
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
+        for chunk, marks in in_chunks(sorted(keys)):
             self.conn.execute(
                 f"""DELETE FROM {self.s}.aimem_fix_outcomes WHERE scope = ?
-                    AND scope_key IN ({",".join("?" * len(chunk))})""",
+                    AND scope_key IN ({marks})""",
                 [scope, *chunk],
             )
         self._write_rollups({}, {}, {}, outcomes)
-
-
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 @lru_cache(maxsize=65536)

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from aimem.store.sqlite_store import _INSERT, UID_PARAM
+from aimem.store.sqlparams import in_chunks
 
 TRIGGER = "fix_history_fts_insert"
 
@@ -78,10 +79,7 @@ def insert_new(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> lis
     with one ``executemany``.
     """
     present: set[str] = set()
-    uids = [row[UID_PARAM] for row in rows]
-    for start in range(0, len(uids), 500):
-        chunk = uids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_chunks([row[UID_PARAM] for row in rows]):
         present.update(
             r[0]
             for r in conn.execute(
@@ -98,13 +96,6 @@ def insert_new(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> lis
             new.append(row)
     conn.executemany(_INSERT, new)
     return new
-
-
-def bump_generation(conn: sqlite3.Connection) -> None:
-    """Mark the aggregates as changed (readers' caches key on the generation)."""
-    conn.execute(
-        "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
-    )
 
 
 # Page cache for one import: the uid and fingerprint indexes take random keys,

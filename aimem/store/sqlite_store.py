@@ -35,6 +35,7 @@ from aimem.store.connection import (
     connect,
     translate_sqlite_error,
 )
+from aimem.store.sqlparams import in_chunks
 
 ROW_COLUMNS = ", ".join(EXPORT_COLUMNS)
 # A uid counts as stored when its row is hot or archived (or purged): importing
@@ -134,6 +135,13 @@ def attempt_fact(attempt: Attempt) -> Fact:
         tokens_in=attempt.tokens_in,
         tokens_out=attempt.tokens_out,
         fixer_model=attempt.fixer_model,
+    )
+
+
+def bump_generation(conn: sqlite3.Connection) -> None:
+    """Mark what has been learned as changed (readers' caches key on the generation)."""
+    conn.execute(
+        "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
     )
 
 
@@ -257,16 +265,12 @@ class Store:
         return list(range(last - len(rows) + 1, last + 1))
 
     def _bump_generation(self, conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
-        )
+        bump_generation(conn)
 
     def existing_uids(self, uids: Sequence[str]) -> set[str]:
         """Which of ``uids`` are in the hot table (``fix_history``), archived ones not included."""
         found: set[str] = set()
-        for start in range(0, len(uids), 500):
-            chunk = list(uids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_chunks(uids):
             found.update(
                 r[0]
                 for r in self._query(f"SELECT uid FROM fix_history WHERE uid IN ({marks})", chunk)
@@ -890,9 +894,7 @@ class Store:
                 "INSERT OR IGNORE INTO aimem_archived_uids(uid) VALUES (?)", [(u,) for u in uids]
             )
             deleted = 0
-            for start in range(0, len(uids), 500):
-                chunk = list(uids[start : start + 500])
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in in_chunks(uids):
                 deleted += conn.execute(
                     f"DELETE FROM fix_history WHERE uid IN ({marks})", chunk
                 ).rowcount
