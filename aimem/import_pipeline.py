@@ -125,14 +125,27 @@ def reader_process(messages: Iterator[Message]) -> Iterator[Iterator[Message]]:
         import fcntl
 
         fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    pid = os.fork()
+    # Ctrl-C is the writer's to handle (it rolls back, then stops the reader):
+    # blocked across the fork, so that it cannot land in the child's
+    # after-fork hooks, and ignored by the child from then on.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(read_fd)
+        os.close(write_fd)
+        raise
     if pid == 0:  # the reader: never returns
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(read_fd)
         _run_child(messages, write_fd)
     os.close(write_fd)
     stream = open(read_fd, "rb", buffering=1 << 20)  # noqa: SIM115 (closed in finally)
     finished = False
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a Ctrl-C held meanwhile lands here
         yield _receive(stream)
         finished = True
     finally:
@@ -152,8 +165,6 @@ def _run_child(messages: Iterator[Message], write_fd: int) -> None:
                     _send(out, message)
             except AimemError as error:
                 _send(out, ("error", error))
-            except KeyboardInterrupt:  # Ctrl-C reached the writer too: it rolls back
-                code = 130
             except BaseException:  # a bug: hand its traceback to the writer
                 import traceback
 
