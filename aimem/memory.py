@@ -838,18 +838,26 @@ class AIMemory:
             if resolved == "report":
                 out.write(orjson.dumps(self.insights_report(), option=orjson.OPT_INDENT_2) + b"\n")
                 return None
+            if not include_archive and resolved != "csv":
+                # Hot rows built a chunk at a time (same bytes as a dict per row),
+                # on two cores for a large export.
+                from aimem.store import export_parallel
+
+                separator = b",\n" if resolved == "json" else b"\n"
+                with export_parallel.export_chunks(
+                    self.store.conn,
+                    self.store.path,
+                    self.store.readonly,
+                    transfer.parse_since(since),
+                    separator,
+                ) as chunks:
+                    return transfer.write_chunks(out, chunks, resolved, progress)
             with read_transaction(self.store.conn) as conn:
                 if not include_archive:
-                    # Hot rows built a chunk at a time (same bytes as a dict per row).
                     from aimem.store import export_rows
 
-                    start = transfer.parse_since(since)
-                    if resolved == "csv":
-                        cells = export_rows.iter_csv_rows(conn, start)
-                        return transfer.write_csv_rows(out, cells, progress)
-                    separator = b",\n" if resolved == "json" else b"\n"
-                    chunks = export_rows.iter_export_chunks(conn, start, separator=separator)
-                    return transfer.write_chunks(out, chunks, resolved, progress)
+                    cells = export_rows.iter_csv_rows(conn, transfer.parse_since(since))
+                    return transfer.write_csv_rows(out, cells, progress)
                 rows = self.iter_export_rows(since, include_archive)
                 return transfer.write_records(out, rows, resolved, progress)
 

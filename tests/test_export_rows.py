@@ -41,8 +41,16 @@ _STORED_JSON = (
     | st.integers(-(2**63), 2**63 - 1)
     | st.floats(allow_nan=False)
 )
+# Decimals of up to 6 places are what SQLite prints itself (aimem.store.json_lines);
+# the edges of that range, and values just past them, are the Python path's.
+_DECIMAL = st.integers(-(10**16), 10**16).flatmap(
+    lambda k: st.sampled_from([k / 10, k / 1000, k / 10**6, k / 10**7, k / 3])
+) | st.sampled_from(
+    [1e9, 999999999.999999, 1e-4, 0.0001000001, 9.9999e-05, 1e-05, 0.1 + 0.2, 1e16, 0.0]
+)
 _NUMBER = (
     st.none()
+    | _DECIMAL
     | st.floats(allow_nan=False)
     | st.integers(-(2**63), 2**63 - 1)
     | st.sampled_from(["12.5", ""])

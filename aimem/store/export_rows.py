@@ -9,14 +9,11 @@ exports have always written them. ``iter_export_chunks`` writes exactly those
 bytes (``tests/test_export_rows.py`` checks it with Hypothesis on arbitrary
 stored values, legacy junk included), faster:
 
-- SQLite builds the JSON of the plain columns (``json_object``, C code, which
-  escapes text exactly as orjson does): Python fetches 11 values per row
-  instead of 20, and fetching values is what costs;
-- the stored JSON text is put in orjson's form once per distinct text (a
-  bounded memo: these columns repeat a lot) instead of being parsed by SQLite
-  for every row (``json()``), and a NULL or non-JSON text needs no pre-scan of
-  the whole table any more (the old path ran ``json_valid`` over every row
-  first and fell back to a dict per row for all rows if one was odd);
+- SQLite builds each whole line (``aimem.store.json_lines``): Python fetches
+  one string per row, plus the two stored JSON texts, which are checked once
+  per distinct text (a bounded memo: these columns repeat a lot);
+- a row SQLite cannot build exactly is built from its values, as the per-row
+  path does;
 - one write per chunk.
 
 CSV rows are built the same way, column-wise (``csv.writer.writerows``).
@@ -34,6 +31,8 @@ import orjson
 
 from aimem.jsontext import loads_or_text
 from aimem.records import EXPORT_COLUMNS
+from aimem.store import json_lines
+from aimem.store.sqlparams import in_chunks
 
 CHUNK = 1024
 # Distinct values remembered per memo (cleared when full: memory stays flat).
@@ -93,23 +92,6 @@ class Reals(dict[Any, Any]):
         return made
 
 
-class _Numbers(dict[Any, str]):
-    """A REAL column's value -> its JSON text: repr for a finite float, else orjson's."""
-
-    def __init__(self) -> None:
-        super().__init__({None: "null"})
-
-    def __missing__(self, value: Any) -> str:
-        if type(value) is not float:  # REAL affinity: never an int, so no 1 vs 1.0 mix
-            return orjson.dumps(value).decode()  # legacy text; bytes raise as they would
-        made = repr(value) if math.isfinite(value) else "null"
-        if len(self) >= MEMO_LIMIT:
-            self.clear()
-            self[None] = "null"
-        self[value] = made
-        return made
-
-
 def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -151,30 +133,59 @@ def export_row(row: tuple[Any, ...]) -> dict[str, Any]:
     return record
 
 
-# The export row as JSON built by SQLite for the plain columns (C code; Python
-# fetches 11 values per row instead of 20, and fetching values is what costs).
-# json_object escapes text exactly as orjson does (tests/test_export_rows.py).
-# Spliced in by Python: the stored JSON text (memoized, in orjson's form), the
-# flags, and the REAL columns (Python's repr; SQLite would print 15 digits).
-_HEAD = (
-    "json_object('id', id, 'timestamp', timestamp, 'model_name', model_name, "
-    "'issue_type', issue_type, 'issue_signature', issue_signature, "
-    "'description', description, 'fixer_type', fixer_type, "
-    "'claude_analysis', claude_analysis)"
-)
-_MIDDLE = (
-    "json_object('notes', notes, 'uid', uid, 'fingerprint', fingerprint, "
-    "'tokens_in', tokens_in, 'tokens_out', tokens_out)"
-)
-_LAST = "json_object('fixer_model', fixer_model)"
-# INTEGER columns holding a REAL (legacy junk): SQLite would print it its own
-# way; such a row is built from its values instead.
-_ODD = "(typeof(tokens_in) = 'real' OR typeof(tokens_out) = 'real')"
-_LINES = (
-    f"SELECT {_HEAD}, fix_commands, fix_success, verification_success, "
-    f"execution_time_seconds, system_info, {_MIDDLE}, cost_usd, {_LAST}, {_ODD}, id "
-    "FROM fix_history"
-)
+class ExportLines:
+    """Export lines of hot rows, built by SQLite where it can (``json_lines``).
+
+    A row SQLite cannot build exactly, or whose stored JSON text is not in
+    orjson's form, is built from its values (``export_row``), a chunk's such
+    rows in one query. One instance per read transaction.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        line = json_lines.line_sql(EXPORT_COLUMNS, json_lines.declared_types(conn))
+        self.select = f"SELECT {line}, fix_commands, system_info, id FROM fix_history"
+        self.commands = json_lines.CanonicalText("fix_commands")
+        self.infos = json_lines.CanonicalText("system_info")
+
+    def query(
+        self, since: str | None = None, id_range: tuple[int, int] | None = None
+    ) -> tuple[str, tuple[Any, ...]]:
+        """(SQL, parameters) of the rows from ``since`` on, ids in ``[lo, hi)``, id order."""
+        where: list[str] = []
+        params: tuple[Any, ...] = ()
+        if id_range is not None:
+            where.append("id >= ? AND id < ?")
+            params = id_range
+        if since is not None:
+            where.append("timestamp >= ?")
+            params = (*params, since)
+        sql = self.select + (" WHERE " + " AND ".join(where) if where else "")
+        return sql + " ORDER BY id", params
+
+    def chunk(self, rows: list[tuple[Any, ...]], separator: str) -> bytes:
+        """The export lines of fetched rows, each followed by ``separator``."""
+        commands, infos = self.commands, self.infos
+        lines: list[str] = []
+        redo: list[tuple[int, int]] = []
+        for line, fc, si, rid in rows:
+            if line is None or not commands[fc] or not infos[si]:
+                redo.append((len(lines), rid))
+            lines.append(line)
+        if redo:
+            built = self._from_values([rid for _, rid in redo])
+            for at, rid in redo:
+                lines[at] = built[rid]
+        lines.append("")
+        return separator.join(lines).encode()
+
+    def _from_values(self, ids: list[int]) -> dict[int, str]:
+        built: dict[int, str] = {}
+        for chunk, marks in in_chunks(ids):
+            sql = f"SELECT {_COLUMNS} FROM fix_history WHERE id IN ({marks})"
+            for row in self.conn.execute(sql, chunk):
+                built[row[0]] = orjson.dumps(export_row(row)).decode()
+        return built
 
 
 def iter_export_chunks(
@@ -189,30 +200,11 @@ def iter_export_chunks(
     ``b",\\n"``: the inside of a JSON array). The caller holds a read
     transaction when the chunks must form one snapshot.
     """
+    lines = ExportLines(conn)
     sep = separator.decode()
-    commands = _JsonMemo([], _json_text)
-    infos = _JsonMemo({}, _json_text)
-    flags = _Bools("true", "false")
-    numbers = _Numbers()
-    sql = _LINES
-    params: tuple[Any, ...] = ()
-    if since is not None:
-        sql, params = sql + " WHERE timestamp >= ?", (since,)
-    cursor = conn.execute(sql + " ORDER BY id", params)
+    cursor = conn.execute(*lines.query(since))
     while rows := cursor.fetchmany(chunk or CHUNK):
-        lines = []
-        for head, fc, fs, vs, secs, si, middle, cost, last, odd, rid in rows:
-            if odd:
-                row = conn.execute(f"SELECT {_COLUMNS} FROM fix_history WHERE id = ?", (rid,))
-                lines.append(orjson.dumps(export_row(row.fetchone())).decode())
-                continue
-            lines.append(
-                f'{head[:-1]},"fix_commands":{commands[fc]},"fix_success":{flags[fs]},'
-                f'"verification_success":{flags[vs]},"execution_time_seconds":{numbers[secs]},'
-                f'"system_info":{infos[si]},{middle[1:-1]},"cost_usd":{numbers[cost]},{last[1:]}'
-            )
-        lines.append("")
-        yield sep.join(lines).encode(), len(rows)
+        yield lines.chunk(rows, sep), len(rows)
 
 
 def iter_csv_rows(

@@ -150,6 +150,7 @@ class Store:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        self.readonly = readonly
         self.write_queue = WriteQueue(path.parent / WRITE_QUEUE_NAME)
         self._commits = 0
         self.conn = connect(path, readonly=readonly)

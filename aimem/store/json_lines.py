@@ -1,0 +1,166 @@
+"""Whole JSON lines of ``fix_history`` rows built by SQLite (all of that SQL).
+
+Export and archive write each row as one JSON object. Fetching a row's values
+into Python costs more than anything else they do, so SQLite builds the whole
+line and Python fetches one string per row, plus the two stored JSON texts
+(to check them, below) and the id.
+
+The line is exactly the bytes the Python path writes (``orjson.dumps`` of the
+row's dict, REAL columns as Python's ``repr``) whenever SQLite can prove it
+prints every value that way; otherwise the line is NULL and the caller builds
+that row in Python:
+
+- text and integers: ``json_object`` escapes text exactly as orjson does;
+- a REAL is taken when it is 0 or 1e-4 <= |x| < 1e9 and
+  ``x`` equals an integer divided by 1e6 (IEEE division rounds correctly, so x
+  is the double nearest a decimal of at most 6 places and 15 digits): SQLite's
+  ``%!.15g`` and Python's shortest round-trip ``repr`` print the same digits,
+  in fixed notation (``tests/test_export_rows.py`` holds every path equal);
+- flags are taken when they are integers or NULL (Python's ``bool`` of text
+  differs from SQLite's);
+- the stored JSON columns (``fix_commands``, ``system_info``) are spliced in
+  as stored: the caller checks each distinct text once (``CanonicalText``)
+  and rebuilds the row when the text is not exactly orjson's form of its value
+  (another writer's spacing or escapes, text that is not JSON, NULL).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from aimem.jsontext import loads_or_text
+
+JSON_TEXT_DEFAULTS = {"fix_commands": "[]", "system_info": "{}"}
+_JSON_FALLBACK: dict[str, Any] = {"fix_commands": [], "system_info": {}}
+BOOL_COLUMNS = ("fix_success", "verification_success")
+# Distinct texts remembered per check (cleared when full: memory stays flat).
+MEMO_LIMIT = 1 << 14
+
+
+def _exact_real(column: str) -> str:
+    """SQL: this number prints the same in SQLite as in Python (see the module's doc).
+
+    Comparisons and CAST only: a function call costs SQLite more than the rest
+    of the check (callgrind). Text is greater than every number, so text fails.
+    """
+    c = column
+    return (
+        f"({c} IS NULL OR ({c} < 1e9 AND {c} > -1e9 "
+        f"AND ({c} = 0 OR {c} >= 0.0001 OR {c} <= -0.0001) "
+        f"AND CAST({c} * 1000000.0 + (CASE WHEN {c} < 0 THEN -0.5 ELSE 0.5 END) AS INTEGER)"
+        f" / 1000000.0 = {c}))"
+    )
+
+
+def affinity(declared: str) -> str:
+    """SQLite's column affinity of a declared type (its rules, in its order)."""
+    upper = declared.upper()
+    if "INT" in upper:
+        return "INTEGER"
+    if any(word in upper for word in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if "BLOB" in upper or not upper:
+        return "BLOB"
+    if any(word in upper for word in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
+
+
+def declared_types(conn: sqlite3.Connection) -> dict[str, str]:
+    """Column name -> declared type of ``fix_history`` (a legacy table may differ)."""
+    return {str(r[1]): str(r[2] or "") for r in conn.execute("PRAGMA table_info(fix_history)")}
+
+
+def _check(column: str, kind: str) -> str | None:
+    """SQL: the value can be printed by SQLite as Python would; None: always."""
+    if column == "id" or kind == "TEXT":  # text affinity stores numbers as text
+        return None
+    if kind == "REAL":
+        return _exact_real(column)
+    if kind == "INTEGER":  # a REAL left in it (not integral) or text: Python's
+        return f"{column} IS CAST({column} AS INTEGER)"
+    return f"(typeof({column}) != 'real' OR {_exact_real(column)})"
+
+
+def line_sql(columns: Sequence[str], declared: dict[str, str]) -> str:
+    """SQL: the JSON object of a row with ``columns`` as keys in this order, or NULL
+    when a value is one SQLite cannot be shown to print as the Python path does.
+
+    Built by one ``printf`` (one copy of the line; ``||`` copied it once per
+    piece): runs of scalar columns come from ``json_object`` with its braces
+    trimmed, a lone number from CAST, the stored JSON texts as they are.
+    """
+    kinds = {c: affinity(declared.get(c, "")) for c in columns}
+    formats: list[str] = []
+    args: list[str] = []
+    checks: list[str] = []
+    run: list[str] = []
+    objects: list[int] = []  # args that are a json_object of a run
+
+    def flush() -> None:
+        if len(run) == 1 and kinds[run[0]] in ("REAL", "INTEGER") and run[0] != "id":
+            # checked above: a number or NULL, which CAST prints as json_object would
+            formats.append(f'"{run[0]}":%s')
+            args.append(f"coalesce(CAST({run[0]} AS TEXT), 'null')")
+        elif run:
+            pairs = ", ".join(f"'{c}', {c}" for c in run)
+            formats.append("%s")
+            args.append(f"json_object({pairs})")
+            objects.append(len(args) - 1)
+        run.clear()
+
+    for column in columns:
+        if column in JSON_TEXT_DEFAULTS:
+            flush()
+            formats.append(f'"{column}":%s')
+            args.append(f"coalesce({column}, '{JSON_TEXT_DEFAULTS[column]}')")
+        elif column in BOOL_COLUMNS:
+            flush()
+            formats.append(f'"{column}":%s')
+            args.append(f"(CASE WHEN {column} THEN 'true' ELSE 'false' END)")
+            # Python's bool() of text differs from SQLite's truth: integers and NULL only
+            checks.append(f"{column} IS CAST({column} AS INTEGER)")
+        else:
+            run.append(column)
+            check = _check(column, kinds[column])
+            if check is not None:
+                checks.append(check)
+    flush()
+    # Each run's braces trimmed: the line's own come from the first and last run
+    # when they are one (a trim is a copy; two were measured).
+    opening, closing = "{", "}"
+    for at in objects:
+        expr = args[at]
+        if at == 0:
+            opening = ""
+        else:
+            expr = f"ltrim({expr}, '{{')"
+        if at == len(args) - 1:
+            closing = ""
+        else:
+            expr = f"rtrim({expr}, '}}')"
+        args[at] = expr
+    line = f"printf('{opening}{','.join(formats)}{closing}', {', '.join(args)})"
+    return f"(CASE WHEN {' AND '.join(checks) or '1'} THEN {line} END)"
+
+
+class CanonicalText(dict[Any, bool]):
+    """Stored JSON text -> True when it is exactly orjson's form of its export value."""
+
+    def __init__(self, column: str) -> None:
+        super().__init__({None: True})  # NULL: the default spliced in is its form
+        self.fallback = _JSON_FALLBACK[column]
+
+    def __missing__(self, text: Any) -> bool:
+        if type(text) is not str:  # 1 == 1.0 == True: only text is a safe key
+            return False
+        exact = orjson.dumps(loads_or_text(text, self.fallback)).decode() == text
+        if len(self) >= MEMO_LIMIT:
+            self.clear()
+            self[None] = True
+        self[text] = exact
+        return exact

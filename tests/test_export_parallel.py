@@ -1,0 +1,159 @@
+"""Export on two processes (aimem.store.export_parallel): the same bytes as one
+process, one snapshot while others write, and a clean failure when the helper
+process dies."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from aimem import AimemError, AIMemory
+from aimem.store import export_parallel
+
+
+@pytest.fixture
+def parallel(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Small chunks, a helper for any size; the list counts parallel exports."""
+    monkeypatch.setattr(export_parallel, "CHUNK_IDS", 7)
+    monkeypatch.setattr(export_parallel, "PARALLEL_MIN_IDS", 1)
+    monkeypatch.delenv("AIMEM_EXPORT_HELPER", raising=False)
+    used: list[int] = []
+    real = export_parallel.iter_chunks
+
+    def counted(*args: Any) -> Iterator[tuple[bytes, int]]:
+        used.append(1)
+        yield from real(*args)
+
+    monkeypatch.setattr(export_parallel, "iter_chunks", counted)
+    return used
+
+
+def _export(root: Path, fmt: str, since: str | None = None) -> bytes:
+    sink = io.BytesIO()
+    with AIMemory(root) as memory:
+        memory.export_records(sink, fmt, since=since)
+    return sink.getvalue()
+
+
+def test_two_processes_write_the_bytes_of_one(
+    demo_dir: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with AIMemory(demo_dir) as memory:
+        stamps = sorted(r["timestamp"] for r in memory.store.iter_rows())
+    cut = stamps[len(stamps) // 2]
+    together = {(f, s): _export(demo_dir, f, s) for f in ("ndjson", "json") for s in (None, cut)}
+    assert len(parallel) == 4
+    monkeypatch.setenv("AIMEM_EXPORT_HELPER", "0")
+    for (fmt, since), data in together.items():
+        assert data == _export(demo_dir, fmt, since), (fmt, since)
+    assert len(parallel) == 4  # the helper was switched off
+    assert len(orjson.loads(together[("json", None)])) == len(stamps)
+
+
+def test_the_cli_export_of_a_large_history(demo_dir: Path) -> None:
+    """Through the real command at the real threshold: the same bytes with and
+    without the helper process."""
+    from tests.conftest import run_aimem
+
+    conn = sqlite3.connect(demo_dir / "ai_memory.db", isolation_level=None)
+    names = ", ".join(r[1] for r in conn.execute("PRAGMA table_info(fix_history)") if r[1] != "id")
+    copied = names.replace("uid", "lower(hex(randomblob(16)))")
+    while conn.execute("SELECT max(id) FROM fix_history").fetchone()[0] < 25_000:
+        conn.execute(f"INSERT INTO fix_history ({names}) SELECT {copied} FROM fix_history")
+    conn.close()
+    both = run_aimem("export", "-")
+    one = run_aimem("export", "-", env={"AIMEM_EXPORT_HELPER": "0"})
+    assert both.returncode == one.returncode == 0, both.stderr
+    assert both.stdout == one.stdout
+    assert both.stdout.count(b"\n") > export_parallel.PARALLEL_MIN_IDS
+
+
+_WINDOW_WRITER = r"""
+import sqlite3, sys, time, uuid
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+end = time.monotonic() + float(sys.argv[2])
+cols = [r[1] for r in conn.execute("PRAGMA table_info(fix_history)") if r[1] != "id"]
+names = ", ".join(cols)
+print("ready", flush=True)
+while time.monotonic() < end:
+    conn.execute("BEGIN IMMEDIATE")
+    low = conn.execute("SELECT min(id) FROM fix_history").fetchone()[0]
+    conn.execute(
+        f"INSERT INTO fix_history ({names}) SELECT {names.replace('uid', '?')} "
+        "FROM fix_history WHERE id = ?", (uuid.uuid4().hex, low))
+    conn.execute("DELETE FROM fix_history WHERE id = ?", (low,))
+    conn.execute("COMMIT")
+"""
+
+
+def test_one_snapshot_while_another_process_writes(demo_dir: Path, parallel: list[int]) -> None:
+    """A writer slides a window (insert the newest, delete the oldest, one commit
+    each): a snapshot always holds the same number of contiguous ids."""
+    with AIMemory(demo_dir) as memory:
+        size = memory.store.conn.execute("SELECT count(*) FROM fix_history").fetchone()[0]
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WINDOW_WRITER, str(demo_dir / "ai_memory.db"), "20"],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == b"ready\n"
+        for _ in range(15):
+            ids = [orjson.loads(line)["id"] for line in _export(demo_dir, "ndjson").splitlines()]
+            assert len(ids) == size
+            assert ids == list(range(ids[0], ids[0] + size))
+    finally:
+        writer.kill()
+        writer.wait()
+    assert parallel, "no export ran on two processes (the lock was never free)"
+
+
+def test_a_helper_that_dies_fails_the_export_and_leaves_no_file(
+    demo_dir: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    real = export_parallel.iter_chunks
+
+    def killed(conn: sqlite3.Connection, helper: Any, *args: Any) -> Iterator[tuple[bytes, int]]:
+        os.kill(helper.process.pid, signal.SIGKILL)
+        yield from real(conn, helper, *args)
+
+    monkeypatch.setattr(export_parallel, "iter_chunks", killed)
+    target = tmp_path / "out.ndjson"
+    with AIMemory(demo_dir) as memory, pytest.raises(AimemError, match="export helper"):
+        memory.export_records(target)
+    assert not target.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.ndjson")]
+
+
+def test_a_helper_that_cannot_start_leaves_the_export_to_one_process(
+    demo_dir: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = _export(demo_dir, "ndjson")
+    parallel.clear()
+    monkeypatch.setattr(export_parallel.sys, "executable", "/bin/false")
+    assert _export(demo_dir, "ndjson") == expected
+    assert not parallel
+
+
+def test_a_held_write_lock_leaves_the_export_to_one_process(
+    demo_dir: Path, parallel: list[int]
+) -> None:
+    expected = _export(demo_dir, "ndjson")
+    parallel.clear()
+    holder = sqlite3.connect(demo_dir / "ai_memory.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        assert _export(demo_dir, "ndjson") == expected
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not parallel
