@@ -147,53 +147,51 @@ def _compressor() -> Any:
 
 
 def encode_segment(
-    rows: Sequence[Sequence[Any]], kind: str = KIND_ROWS
+    rows: Sequence[tuple[str | None, str, int, Sequence[Any] | None]], kind: str = KIND_ROWS
 ) -> tuple[bytes, dict[str, Any], str]:
     """Build a segment's bytes: (bytes, index entry, sha256 of the raw NDJSON).
 
-    ``rows`` are ``fix_history`` tuples with the columns ``fields_for(kind)``,
-    already in segment order (GROUP_COLUMNS); JSON text columns become arrays and
-    objects, booleans become true/false, as in the export row format.
+    ``rows`` are ``Store.archive_page`` rows, already in segment order
+    (GROUP_COLUMNS): a JSON line with the keys ``fields_for(kind)`` built by
+    SQLite, or the row's values, which are put in the export row format here
+    (JSON text columns as arrays and objects, flags as true/false).
     """
     if not rows:
         raise ValueError("a segment needs at least one row")
     fields = fields_for(kind)
     json_at = [(i, _JSON_FIELDS[f]) for i, f in enumerate(fields) if f in _JSON_FIELDS]
     bool_at = [i for i, f in enumerate(fields) if f in _BOOL_FIELDS]
-    ts_at = fields.index("timestamp")
-    dumps = orjson.dumps
     workers = max(1, min(4, os.cpu_count() or 1))
     from concurrent.futures import ThreadPoolExecutor  # here: open and stats never need it
 
     pool = ThreadPoolExecutor(max_workers=workers)
     futures = []
     chunks: list[bytes] = []
-    pending: list[bytes] = []
+    pending: list[str] = []
     size = 0
-    low = high = rows[0][ts_at]
-    for row in rows:
-        values = list(row)
-        for i, fallback in json_at:
-            values[i] = loads_or_text(values[i], fallback)
-        for i in bool_at:
-            values[i] = bool(values[i])
-        ts = values[ts_at]
-        if ts < low:
-            low = ts
-        elif ts > high:
-            high = ts
-        # the trailing id column (always selected last) is dropped by zip
-        line = dumps(dict(zip(fields, values, strict=False))) + b"\n"
+    stamps = [row[1] for row in rows]
+    low, high = min(stamps), max(stamps)
+    for line, _, _, row in rows:
+        if line is None:
+            assert row is not None
+            values = list(row)
+            for i, fallback in json_at:
+                values[i] = loads_or_text(values[i], fallback)
+            for i in bool_at:
+                values[i] = bool(values[i])
+            line = orjson.dumps(dict(zip(fields, values, strict=True))).decode()
         pending.append(line)
-        size += len(line)
+        size += len(line) + 1
         if size >= FRAME_RAW_BYTES:
-            chunk = b"".join(pending)
+            pending.append("")
+            chunk = "\n".join(pending).encode()
             chunks.append(chunk)
             # Compress while the next frame is serialized (zstd releases the GIL).
             futures.append(pool.submit(lambda c: _compressor().compress(c), chunk))
             pending, size = [], 0
     if pending:
-        chunk = b"".join(pending)
+        pending.append("")
+        chunk = "\n".join(pending).encode()
         chunks.append(chunk)
         futures.append(pool.submit(lambda c: _compressor().compress(c), chunk))
     frames = [f.result() for f in futures]
@@ -202,7 +200,7 @@ def encode_segment(
     raw_hash = hashlib.sha256()
     for chunk in chunks:
         raw_hash.update(chunk)
-    header = {
+    header: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "kind": kind,

@@ -43,6 +43,7 @@ from aimem.records import attempt_from_row
 from aimem.store import Store
 from aimem.store.aggregates import Fact, canonical_commands
 from aimem.store.migrations import MIGRATIONS
+from aimem.store.sqlite_store import ArchiveRow
 from aimem.timeutil import days_ago_iso, now_iso
 
 ARCHIVE_LOCK_NAME = ".aimem-archive.lock"
@@ -231,7 +232,7 @@ def cleanup(
                 )
                 if rows:
                     written.append(write_segment(store, layout, rows, kind))
-                    ids.extend(int(r[-1]) for r in rows)
+                    ids.extend(r[2] for r in rows)
                 if bound is None:
                     break
                 after = bound
@@ -256,7 +257,7 @@ def _segment_rows() -> int:
 
 
 def write_segment(
-    store: Store, layout: Layout, rows: list[tuple[Any, ...]], kind: str = archive.KIND_ROWS
+    store: Store, layout: Layout, rows: list[ArchiveRow], kind: str = archive.KIND_ROWS
 ) -> dict[str, Any]:
     """Build, journal, durably write and verify one segment of ``rows``; return its entry.
 

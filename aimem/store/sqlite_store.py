@@ -15,7 +15,7 @@ import orjson
 from aimem.errors import AimemError
 from aimem.jsontext import loads_or_text
 from aimem.records import EXPORT_COLUMNS, Attempt
-from aimem.store import migrations, schema
+from aimem.store import json_lines, migrations, schema
 from aimem.store.aggregates import (
     SCOPE_FAMILY_TYPE,
     SCOPE_FINGERPRINT,
@@ -36,6 +36,9 @@ from aimem.store.connection import (
     translate_sqlite_error,
 )
 from aimem.store.sqlparams import in_chunks
+
+# (JSON line or None, timestamp, id, the row's values when the line is None)
+ArchiveRow = tuple[str | None, str, int, tuple[Any, ...] | None]
 
 ROW_COLUMNS = ", ".join(EXPORT_COLUMNS)
 # A uid counts as stored when its row is hot or archived (or purged): importing
@@ -711,12 +714,15 @@ class Store:
         after: tuple[str, int] | None,
         columns: Sequence[str],
         group: Sequence[str],
-    ) -> tuple[list[tuple[Any, ...]], tuple[str, int] | None]:
+    ) -> tuple[list[ArchiveRow], tuple[str, int] | None]:
         """The next page of rows to archive: up to ``limit`` hot rows older than
-        ``before`` in (timestamp, id) order after ``after``, returned as tuples of
-        ``columns`` plus the id, grouped by the ``group`` columns (in id order
-        inside a group); and the page's last (timestamp, id), or None when this
-        is the last page.
+        ``before`` in (timestamp, id) order after ``after``, grouped by the
+        ``group`` columns (id order inside a group); and the page's last
+        (timestamp, id), or None when this is the last page.
+
+        Each row is (JSON line with ``columns`` as keys, timestamp, id, None),
+        the line built by SQLite (``json_lines``), or, for a row SQLite cannot
+        build exactly, (None, timestamp, id, values of ``columns``).
 
         Verified successes newer than ``keep_successes_since`` stay hot. The
         grouping is a sort in Python on one text key built by SQLite: sorting
@@ -737,12 +743,33 @@ class Store:
             sql += " AND (timestamp, id) <= (?, ?)"
             params = (*params, bound[0], bound[1])
         key = " || char(31) || ".join(f"coalesce(CAST({c} AS TEXT), '')" for c in group) or "''"
-        rows = self._query(
-            f"SELECT {', '.join(columns)}, id, {key} FROM fix_history WHERE {sql} ORDER BY id",
-            params,
-        )
+        line = json_lines.line_sql(columns, json_lines.declared_types(self.conn))
+        texts = [c for c in columns if c in json_lines.JSON_TEXT_DEFAULTS]
+        selected = ", ".join([line, *texts, "timestamp", "id", key])
+        rows = self._query(f"SELECT {selected} FROM fix_history WHERE {sql} ORDER BY id", params)
         rows.sort(key=itemgetter(-1))  # stable: id order inside a group
-        return [r[:-1] for r in rows], (None if bound is None else (bound[0], bound[1]))
+        checks = [(1 + n, json_lines.CanonicalText(c)) for n, c in enumerate(texts)]
+        at = len(texts) + 1
+        page: list[ArchiveRow] = []
+        redo: list[int] = []
+        for row in rows:
+            if row[0] is None or not all(check[row[i]] for i, check in checks):
+                redo.append(row[at + 1])
+                page.append((None, row[at], row[at + 1], None))
+            else:
+                page.append((row[0], row[at], row[at + 1], None))
+        if redo:
+            values = self._values_by_id(columns, redo)
+            page = [r if r[0] is not None else (None, r[1], r[2], values[r[2]]) for r in page]
+        return page, (None if bound is None else (bound[0], bound[1]))
+
+    def _values_by_id(self, columns: Sequence[str], ids: list[int]) -> dict[int, tuple[Any, ...]]:
+        found: dict[int, tuple[Any, ...]] = {}
+        for chunk, marks in in_chunks(ids):
+            sql = f"SELECT id, {', '.join(columns)} FROM fix_history WHERE id IN ({marks})"
+            for row in self._query(sql, chunk):
+                found[row[0]] = tuple(row[1:])
+        return found
 
     def count_archive_candidates(
         self, before: str, keep_successes_since: str | None
