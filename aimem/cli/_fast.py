@@ -1,14 +1,21 @@
-"""Typer-free paths for the read commands CI calls thousands of times.
+"""Typer-free paths for the commands CI calls thousands of times.
 
-``aimem [--dir D] stats [--json]`` is answered here without importing typer
-(about 60 ms of a 170 ms run, measured with ``python -X importtime``). The
-output and every error are the typer command's own: both call the same
-library function, the same renderer (``aimem.cli._output``) and the same error
-reporting (``aimem.cli._errors``); a test compares them. Anything else, or any
-other option, goes to typer.
+``aimem [--dir D] stats [--json]`` and the common forms of ``aimem [--dir D]
+export FILE [--format X] [--since S] [--include-archive] [--json]`` are
+answered here without importing typer (typer + click are 60-100 ms of a run,
+measured with ``python -X importtime``; issue #5 times the whole export
+process). The output and every error are the typer command's own: both call
+the same function (the library call, ``aimem.cli._export_run``), the same
+renderer (``aimem.cli._output``) and the same error reporting
+(``aimem.cli._errors``); tests compare them. Anything this module does not
+recognise exactly (an unknown or repeated option, --help, a missing value, a
+value starting with '-') returns None and goes to typer, which then gives its
+own usage error.
 """
 
 from __future__ import annotations
+
+import os
 
 STATS_TITLE = "🧠 Claude Memory Statistics:"
 
@@ -17,12 +24,67 @@ def split_directory(args: list[str]) -> tuple[str | None, list[str]] | None:
     """Peel a leading ``--dir D`` / ``-C D`` / ``--dir=D``; None when malformed."""
     if args and args[0].startswith("--dir="):
         value = args[0].split("=", 1)[1]
-        return (value, args[1:]) if value else None
+        return (value, args[1:]) if _plain_directory(value) else None
     if args and args[0] in ("--dir", "-C"):
-        if len(args) < 2 or args[1].startswith("-"):
+        if len(args) < 2 or args[1].startswith("-") or not _plain_directory(args[1]):
             return None
         return args[1], args[2:]
     return None, args
+
+
+def _plain_directory(value: str) -> bool:
+    # typer reads --dir as a Path that must not be a file ("Directory 'x' is a
+    # file", exit 2) and '' as Path('') = the current folder, not "unset":
+    # leave both to typer.
+    return value != "" and not os.path.isfile(value)
+
+
+# export's options that take a value, and the flags; --format's values are
+# ExportFormat's (aimem.cli._export_run), exactly as typer's choice spells them.
+_EXPORT_VALUES = {"--format": "format", "-f": "format", "--since": "since"}
+_EXPORT_FLAGS = {"--include-archive": "include_archive", "--json": "json"}
+
+
+def parse_export(rest: list[str]) -> dict[str, str] | None:
+    """``export FILE [options]`` as {'file', 'format', 'since', 'include_archive', 'json'}.
+
+    None for anything else; every present key appears once. FILE comes first
+    and is '-' or does not start with '-'; values are non-empty and do not
+    start with '-'. ``--json`` with FILE '-' (a usage error) is left to typer.
+    """
+    if len(rest) < 2 or rest[0] != "export":
+        return None
+    file = rest[1]
+    if file == "" or (file.startswith("-") and file != "-"):
+        return None
+    found = {"file": file}
+    index = 2
+    while index < len(rest):
+        arg = rest[index]
+        index += 1
+        if arg in _EXPORT_FLAGS:
+            key, value = _EXPORT_FLAGS[arg], ""
+        elif arg.startswith(("--format=", "--since=")):
+            name, value = arg.split("=", 1)
+            key = _EXPORT_VALUES[name]
+        elif arg in _EXPORT_VALUES:
+            if index == len(rest):
+                return None
+            key, value = _EXPORT_VALUES[arg], rest[index]
+            index += 1
+        else:
+            return None
+        if key in found or (key in ("format", "since") and (value == "" or value[0] == "-")):
+            return None
+        found[key] = value
+    if "json" in found and file == "-":
+        return None
+    if "format" in found:
+        from aimem.cli._export_run import ExportFormat
+
+        if found["format"] not in {choice.value for choice in ExportFormat}:
+            return None
+    return found
 
 
 def try_fast(args: list[str]) -> int | None:
@@ -31,6 +93,9 @@ def try_fast(args: list[str]) -> int | None:
     if split is None:
         return None
     directory, rest = split
+    if rest[:1] == ["export"]:
+        export = parse_export(rest)
+        return None if export is None else _export(directory, export)
     if rest not in (["stats"], ["stats", "--json"]):
         return None
     from aimem.cli._errors import run_guarded
@@ -47,3 +112,24 @@ def try_fast(args: list[str]) -> int | None:
             emit_mapping(values, STATS_TITLE)
 
     return run_guarded(stats)
+
+
+def _export(directory: str | None, options: dict[str, str]) -> int:
+    from aimem.cli._errors import run_guarded
+    from aimem.cli._export_run import ExportFormat, run_export
+
+    def export() -> None:
+        from aimem.memory import AIMemory
+
+        fmt = ExportFormat(options["format"]) if "format" in options else None
+        with AIMemory(directory, create=False) as memory:
+            run_export(
+                memory,
+                options["file"],
+                fmt,
+                options.get("since"),
+                "include_archive" in options,
+                "json" in options,
+            )
+
+    return run_guarded(export)

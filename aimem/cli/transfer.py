@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from typing import Annotated
 
 import typer
 
 from aimem.cli._context import repo
-from aimem.cli._output import emit_json, note, write
+from aimem.cli._export_run import ExportFormat, run_export
+from aimem.cli._output import emit_json, write
 from aimem.cli._progress import counter, done
 from aimem.cli.app import app
-
-
-class ExportFormat(str, Enum):
-    report = "report"
-    json = "json"
-    ndjson = "ndjson"
-    csv = "csv"
 
 
 class ImportFormat(str, Enum):
@@ -62,23 +55,7 @@ def export_command(
     """
     if as_json and file == "-":
         raise typer.BadParameter("--json needs FILE; with '-' stdout carries the export")
-    target = sys.stdout.buffer if file == "-" else file
-    if file == "-" and fmt is None:
-        fmt = ExportFormat.ndjson
-    progress = counter("exported") if file != "-" else None
-    summary = repo(ctx).export_records(
-        target, fmt.value if fmt else None, since, include_archive, progress
-    )
-    done(progress)
-    summary["file"] = file
-    if as_json:
-        emit_json(summary)
-    elif file == "-":
-        return  # stdout carried the export; nothing to add in a pipe
-    elif summary["records"] is None:
-        note(f"wrote the {summary['format']} to {file}")
-    else:
-        note(f"exported {summary['records']} records to {file} ({summary['format']})")
+    run_export(repo(ctx), file, fmt, since, include_archive, as_json)
 
 
 @app.command(name="import")
