@@ -157,3 +157,34 @@ def test_a_held_write_lock_leaves_the_export_to_one_process(
         holder.execute("ROLLBACK")
         holder.close()
     assert not parallel
+
+
+def test_a_large_output_is_synced_as_it_grows_and_a_failed_sync_fails_it(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aimem import fsutil
+
+    expected = _export(demo_dir, "ndjson")
+    monkeypatch.setattr(fsutil, "SYNC_EVERY", 1000)
+    synced: list[int] = []
+    real = os.fdatasync
+
+    def counted(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(fsutil.os, "fdatasync", counted)
+    target = tmp_path / "out.ndjson"
+    with AIMemory(demo_dir) as memory:
+        memory.export_records(target)
+    assert target.read_bytes() == expected
+    assert synced  # the background thread ran
+
+    def failing(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(fsutil.os, "fdatasync", failing)
+    with AIMemory(demo_dir) as memory, pytest.raises(OSError, match="Input/output"):
+        memory.export_records(target)
+    assert target.read_bytes() == expected  # the old file stays
+    assert sorted(p.name for p in tmp_path.iterdir() if "out.ndjson" in p.name) == ["out.ndjson"]

@@ -119,6 +119,13 @@ def _export(directory: str | None, options: dict[str, str]) -> int:
     from aimem.cli._export_run import ExportFormat, run_export
 
     def export() -> None:
+        if "include_archive" not in options and options.get("format") != "csv":
+            # A large export runs on two processes: start the second one now,
+            # so that its start-up overlaps ours (aimem.store.export_parallel).
+            from aimem.paths import DATABASE_NAME, resolve_repository
+            from aimem.store.export_parallel import prestart
+
+            prestart(resolve_repository(directory) / DATABASE_NAME)
         from aimem.memory import AIMemory
 
         fmt = ExportFormat(options["format"]) if "format" in options else None

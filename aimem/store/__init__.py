@@ -2,8 +2,23 @@
 
 Learning, context, knowledge and the command line talk to ``Store`` only, so a
 second backend (PostgreSQL for CI fleets) can implement the same methods.
+
+``Store`` loads on first use: the export helper process imports
+``aimem.store.export_parallel`` and must not pay for the whole store layer.
 """
 
-from aimem.store.sqlite_store import Store
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from aimem.store.sqlite_store import Store
 
 __all__ = ["Store"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "Store":
+        from aimem.store.sqlite_store import Store
+
+        return Store
+    raise AttributeError(f"module 'aimem.store' has no attribute {name!r}")

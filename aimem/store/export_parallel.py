@@ -22,10 +22,10 @@ export kills the helper.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import signal
-import sqlite3
 import struct
 import subprocess
 import sys
@@ -34,17 +34,21 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from aimem.errors import AimemError
-from aimem.store.export_rows import ExportLines, iter_export_chunks
-from aimem.store.snapshot import read_transaction
+
+# Light on purpose: the command line starts a helper before it loads the rest
+# of aimem (``prestart``), and the helper itself imports this module first.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3
 
 # Ids per chunk (ids are dense: about as many rows); the helper takes odd chunks.
 CHUNK_IDS = 2048
 # Below this many ids, starting a second interpreter costs more than it saves.
 PARALLEL_MIN_IDS = 20_000
 LOCK_WAIT = 0.25
+# A database file at least this large gets a helper started ahead (``prestart``).
+PRESTART_MIN_BYTES = 16 << 20
 PIPE_BYTES = 1 << 20
 _FRAME = struct.Struct("<IQ")
 _READY = b"R"
@@ -71,6 +75,8 @@ class Helper:
                 fcntl.fcntl(self.process.stdout.fileno(), setsize, PIPE_BYTES)
 
     def send(self, message: dict[str, Any]) -> None:
+        import orjson
+
         stdin = self.process.stdin
         assert stdin is not None
         try:
@@ -105,9 +111,38 @@ class Helper:
                     stream.close()
 
 
+_started: dict[Path, Helper] = {}
+
+
+def prestart(database: Path) -> None:
+    """Start a helper for a coming export of a large ``database``, so that its
+    start-up (about 0.1 s: a Python interpreter, orjson, sqlite3) overlaps the
+    exporter's own. Unused, it is stopped when this process exits."""
+    if not _allowed():
+        return
+    try:
+        database = database.resolve()
+        size = database.stat().st_size
+    except OSError:
+        return
+    if size >= PRESTART_MIN_BYTES and database not in _started:
+        _started[database] = Helper(database)
+        if len(_started) == 1:
+            atexit.register(_stop_unused)
+
+
+def _stop_unused() -> None:
+    while _started:
+        _started.popitem()[1].stop()
+
+
+def _allowed() -> bool:
+    return (os.cpu_count() or 1) >= 2 and os.environ.get("AIMEM_EXPORT_HELPER") != "0"
+
+
 def worth_a_helper(conn: sqlite3.Connection, readonly: bool) -> bool:
     """Whether a second process pays off for this database (a rough look, no snapshot)."""
-    if readonly or (os.cpu_count() or 1) < 2 or os.environ.get("AIMEM_EXPORT_HELPER") == "0":
+    if readonly or not _allowed():
         return False
     low, high = conn.execute("SELECT min(id), max(id) FROM fix_history").fetchone()
     return low is not None and high - low + 1 >= PARALLEL_MIN_IDS
@@ -121,6 +156,8 @@ def shared_snapshot(conn: sqlite3.Connection, database: Path, helper: Helper) ->
     could not be had (the helper is stopped; export in one process). The read
     transaction ends with the block.
     """
+    import sqlite3
+
     lock = sqlite3.connect(database, timeout=LOCK_WAIT, isolation_level=None)
     shared = False
     try:
@@ -161,11 +198,17 @@ def export_chunks(
 ) -> Iterator[Iterator[tuple[bytes, int]]]:
     """The export chunks of hot rows (``iter_export_chunks``' bytes), from one
     snapshot, built on two cores when that pays off."""
+    from aimem.store.export_rows import iter_export_chunks
+    from aimem.store.snapshot import read_transaction
+
+    started = _started.pop(database.resolve(), None)
     if not worth_a_helper(conn, readonly):
+        if started is not None:
+            started.stop()
         with read_transaction(conn):
             yield iter_export_chunks(conn, since, separator=separator)
         return
-    helper = Helper(database)
+    helper = started or Helper(database)
     try:
         with shared_snapshot(conn, database, helper) as shared:
             if shared:
@@ -184,6 +227,8 @@ def iter_chunks(
 ) -> Iterator[tuple[bytes, int]]:
     """(bytes, rows) of every chunk in id order: even ones built here, odd ones by
     the helper (inside ``shared_snapshot``)."""
+    from aimem.store.export_rows import ExportLines
+
     where, params = ("WHERE timestamp >= ?", (since,)) if since is not None else ("", ())
     low, high = conn.execute(f"SELECT min(id), max(id) FROM fix_history {where}", params).fetchone()
     count = 0 if low is None else (high - low) // CHUNK_IDS + 1
@@ -205,6 +250,12 @@ def iter_chunks(
 
 
 def _serve(database: str, commands: IO[bytes], out: IO[bytes]) -> None:
+    import sqlite3
+
+    import orjson
+
+    from aimem.store.export_rows import ExportLines
+
     conn = sqlite3.connect(database, isolation_level=None)
     conn.execute("PRAGMA query_only = ON")
     if not commands.readline():
