@@ -147,15 +147,19 @@ def _compressor() -> Any:
 
 
 def encode_segment(
-    rows: Sequence[tuple[str | None, str, int, Sequence[Any] | None]], kind: str = KIND_ROWS
+    rows: Sequence[Sequence[Any]],
+    kind: str = KIND_ROWS,
+    rebuilt: dict[int, tuple[Any, ...]] | None = None,
 ) -> tuple[bytes, dict[str, Any], str]:
     """Build a segment's bytes: (bytes, index entry, sha256 of the raw NDJSON).
 
     ``rows`` are ``Store.archive_page`` rows, already in segment order
-    (GROUP_COLUMNS): a JSON line with the keys ``fields_for(kind)`` built by
-    SQLite, or the row's values, which are put in the export row format here
-    (JSON text columns as arrays and objects, flags as true/false).
+    (GROUP_COLUMNS): (JSON line with the keys ``fields_for(kind)``, timestamp,
+    id, ...). A row whose id is in ``rebuilt`` is written from those values
+    instead, put in the export row format here (JSON text columns as arrays
+    and objects, flags as true/false).
     """
+    rebuilt = rebuilt or {}
     if not rows:
         raise ValueError("a segment needs at least one row")
     fields = fields_for(kind)
@@ -171,10 +175,9 @@ def encode_segment(
     size = 0
     stamps = [row[1] for row in rows]
     low, high = min(stamps), max(stamps)
-    for line, _, _, row in rows:
-        if line is None:
-            assert row is not None
-            values = list(row)
+    for line, _, row_id, *_ in rows:
+        if rebuilt and row_id in rebuilt:
+            values = list(rebuilt[row_id])
             for i, fallback in json_at:
                 values[i] = loads_or_text(values[i], fallback)
             for i in bool_at:

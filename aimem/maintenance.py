@@ -222,7 +222,7 @@ def cleanup(
         after: tuple[str, int] | None = None
         try:
             while True:
-                rows, bound = store.archive_page(
+                rows, rebuilt, bound = store.archive_page(
                     before,
                     keep_since,
                     _segment_rows(),
@@ -231,7 +231,7 @@ def cleanup(
                     archive.GROUP_COLUMNS,
                 )
                 if rows:
-                    written.append(write_segment(store, layout, rows, kind))
+                    written.append(write_segment(store, layout, rows, kind, rebuilt))
                     ids.extend(r[2] for r in rows)
                 if bound is None:
                     break
@@ -257,7 +257,11 @@ def _segment_rows() -> int:
 
 
 def write_segment(
-    store: Store, layout: Layout, rows: list[ArchiveRow], kind: str = archive.KIND_ROWS
+    store: Store,
+    layout: Layout,
+    rows: list[ArchiveRow],
+    kind: str = archive.KIND_ROWS,
+    rebuilt: dict[int, tuple[Any, ...]] | None = None,
 ) -> dict[str, Any]:
     """Build, journal, durably write and verify one segment of ``rows``; return its entry.
 
@@ -265,7 +269,7 @@ def write_segment(
     transaction (``Store.commit_segments``).
     """
     _pause("selected")
-    data, entry, raw_sha256 = archive.encode_segment(rows, kind)
+    data, entry, raw_sha256 = archive.encode_segment(rows, kind, rebuilt)
     _pause("encoded")
     store.add_pending(entry["name"], "cleanup", len(rows), now_iso())
     _pause("pending")

@@ -188,3 +188,15 @@ def test_a_large_output_is_synced_as_it_grows_and_a_failed_sync_fails_it(
         memory.export_records(target)
     assert target.read_bytes() == expected  # the old file stays
     assert sorted(p.name for p in tmp_path.iterdir() if "out.ndjson" in p.name) == ["out.ndjson"]
+
+
+def test_ids_far_apart_are_exported_whole(
+    demo_dir: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = sqlite3.connect(demo_dir / "ai_memory.db", isolation_level=None)
+    conn.execute("UPDATE fix_history SET id = id * 1000 WHERE id > 100")
+    conn.close()
+    together = _export(demo_dir, "ndjson")
+    monkeypatch.setenv("AIMEM_EXPORT_HELPER", "0")
+    assert together == _export(demo_dir, "ndjson")
+    assert [orjson.loads(line)["id"] for line in together.splitlines()][-1] > 100_000

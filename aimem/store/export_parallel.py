@@ -226,14 +226,22 @@ def iter_chunks(
     separator: bytes,
 ) -> Iterator[tuple[bytes, int]]:
     """(bytes, rows) of every chunk in id order: even ones built here, odd ones by
-    the helper (inside ``shared_snapshot``)."""
-    from aimem.store.export_rows import ExportLines
+    the helper (inside ``shared_snapshot``). Ids far apart (a table whose ids
+    have large gaps) are left to one process."""
+    from aimem.store.export_rows import ExportLines, iter_export_chunks
 
     where, params = ("WHERE timestamp >= ?", (since,)) if since is not None else ("", ())
-    low, high = conn.execute(f"SELECT min(id), max(id) FROM fix_history {where}", params).fetchone()
+    low, high, rows = conn.execute(
+        f"SELECT min(id), max(id), count(*) FROM fix_history {where}", params
+    ).fetchone()
     count = 0 if low is None else (high - low) // CHUNK_IDS + 1
+    sparse = count > 2 * (rows // CHUNK_IDS + 1)  # chunks by id would be mostly empty
     job = {"since": since, "separator": separator.decode(), "low": low, "chunks": count}
-    helper.send({**job, "chunk_ids": CHUNK_IDS})
+    helper.send({**job, "chunks": 0 if sparse else count, "chunk_ids": CHUNK_IDS})
+    if sparse:
+        helper.stop()
+        yield from iter_export_chunks(conn, since, separator=separator)
+        return
     lines = ExportLines(conn)
     sep = separator.decode()
     try:

@@ -37,8 +37,8 @@ from aimem.store.connection import (
 )
 from aimem.store.sqlparams import in_chunks
 
-# (JSON line or None, timestamp, id, the row's values when the line is None)
-ArchiveRow = tuple[str | None, str, int, tuple[Any, ...] | None]
+# (JSON line or None, timestamp, id, ...): see Store.archive_page
+ArchiveRow = tuple[Any, ...]
 
 ROW_COLUMNS = ", ".join(EXPORT_COLUMNS)
 # A uid counts as stored when its row is hot or archived (or purged): importing
@@ -714,15 +714,16 @@ class Store:
         after: tuple[str, int] | None,
         columns: Sequence[str],
         group: Sequence[str],
-    ) -> tuple[list[ArchiveRow], tuple[str, int] | None]:
+    ) -> tuple[list[ArchiveRow], dict[int, tuple[Any, ...]], tuple[str, int] | None]:
         """The next page of rows to archive: up to ``limit`` hot rows older than
         ``before`` in (timestamp, id) order after ``after``, grouped by the
         ``group`` columns (id order inside a group); and the page's last
         (timestamp, id), or None when this is the last page.
 
-        Each row is (JSON line with ``columns`` as keys, timestamp, id, None),
-        the line built by SQLite (``json_lines``), or, for a row SQLite cannot
-        build exactly, (None, timestamp, id, values of ``columns``).
+        Each row starts (JSON line with ``columns`` as keys, timestamp, id), the
+        line built by SQLite (``json_lines``); the values of ``columns`` of each
+        row SQLite cannot build exactly come apart, by id (its line is to be
+        built from them).
 
         Verified successes newer than ``keep_successes_since`` stay hot. The
         grouping is a sort in Python on one text key built by SQLite: sorting
@@ -745,23 +746,15 @@ class Store:
         key = " || char(31) || ".join(f"coalesce(CAST({c} AS TEXT), '')" for c in group) or "''"
         line = json_lines.line_sql(columns, json_lines.declared_types(self.conn))
         texts = [c for c in columns if c in json_lines.JSON_TEXT_DEFAULTS]
-        selected = ", ".join([line, *texts, "timestamp", "id", key])
+        selected = ", ".join([line, "timestamp", "id", key, *texts])
         rows = self._query(f"SELECT {selected} FROM fix_history WHERE {sql} ORDER BY id", params)
-        rows.sort(key=itemgetter(-1))  # stable: id order inside a group
-        checks = [(1 + n, json_lines.CanonicalText(c)) for n, c in enumerate(texts)]
-        at = len(texts) + 1
-        page: list[ArchiveRow] = []
-        redo: list[int] = []
-        for row in rows:
-            if row[0] is None or not all(check[row[i]] for i, check in checks):
-                redo.append(row[at + 1])
-                page.append((None, row[at], row[at + 1], None))
-            else:
-                page.append((row[0], row[at], row[at + 1], None))
-        if redo:
-            values = self._values_by_id(columns, redo)
-            page = [r if r[0] is not None else (None, r[1], r[2], values[r[2]]) for r in page]
-        return page, (None if bound is None else (bound[0], bound[1]))
+        rows.sort(key=itemgetter(3))  # stable: id order inside a group
+        suspect = [r[2] for r in rows if r[0] is None]
+        for at, column in enumerate(texts, 4):
+            exact = json_lines.CanonicalText(column)
+            suspect += [r[2] for r in rows if not exact[r[at]]]
+        rebuilt = self._values_by_id(columns, suspect) if suspect else {}
+        return rows, rebuilt, (None if bound is None else (bound[0], bound[1]))
 
     def _values_by_id(self, columns: Sequence[str], ids: list[int]) -> dict[int, tuple[Any, ...]]:
         found: dict[int, tuple[Any, ...]] = {}
