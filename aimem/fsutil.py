@@ -112,6 +112,7 @@ class _SyncingWriter(io.BufferedWriter):
     def __init__(self, fd: int) -> None:
         super().__init__(io.FileIO(fd, "wb"), buffer_size=WRITE_BUFFER)
         self._unsynced = 0
+        self._pending = False
         self._wanted = threading.Event()
         self._stopping = False
         self._error: OSError | None = None
@@ -122,6 +123,7 @@ class _SyncingWriter(io.BufferedWriter):
         self._unsynced += written
         if self._unsynced >= SYNC_EVERY:
             self._unsynced = 0
+            self._pending = True
             if self._thread is None:
                 self._thread = threading.Thread(target=self._sync_loop, daemon=True)
                 self._thread.start()
@@ -132,12 +134,14 @@ class _SyncingWriter(io.BufferedWriter):
         while True:
             self._wanted.wait()
             self._wanted.clear()
+            if self._pending:  # a sync asked for is done, even when stopping
+                self._pending = False
+                try:
+                    os.fdatasync(self.fileno())
+                except OSError as error:
+                    self._error = self._error or error
             if self._stopping:
                 return
-            try:
-                os.fdatasync(self.fileno())
-            except OSError as error:
-                self._error = self._error or error
 
     def stop_syncing(self) -> None:
         """Wait for the background sync to stop (before the fd may close)."""
