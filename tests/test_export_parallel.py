@@ -134,12 +134,13 @@ def test_a_helper_that_dies_fails_the_export_and_leaves_no_file(
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.ndjson")]
 
 
+@pytest.mark.parametrize("interpreter", ["/bin/false", "/nonexistent/python"])
 def test_a_helper_that_cannot_start_leaves_the_export_to_one_process(
-    demo_dir: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch
+    demo_dir: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch, interpreter: str
 ) -> None:
     expected = _export(demo_dir, "ndjson")
     parallel.clear()
-    monkeypatch.setattr(export_parallel.sys, "executable", "/bin/false")
+    monkeypatch.setattr(export_parallel.sys, "executable", interpreter)
     assert _export(demo_dir, "ndjson") == expected
     assert not parallel
 

@@ -126,7 +126,8 @@ def prestart(database: Path) -> None:
     except OSError:
         return
     if size >= PRESTART_MIN_BYTES and database not in _started:
-        _started[database] = Helper(database)
+        with suppress(OSError):  # no interpreter to start: the export runs alone
+            _started[database] = Helper(database)
         if len(_started) == 1:
             atexit.register(_stop_unused)
 
@@ -208,7 +209,12 @@ def export_chunks(
         with read_transaction(conn):
             yield iter_export_chunks(conn, since, separator=separator)
         return
-    helper = started or Helper(database)
+    try:
+        helper = started or Helper(database)
+    except OSError:  # no interpreter to start (an embedded Python): run alone
+        with read_transaction(conn):
+            yield iter_export_chunks(conn, since, separator=separator)
+        return
     try:
         with shared_snapshot(conn, database, helper) as shared:
             if shared:
@@ -248,11 +254,14 @@ def iter_chunks(
         for index in range(count):
             if index % 2:
                 rows, size = _FRAME.unpack(helper.read(_FRAME.size))
-                yield helper.read(size), rows
+                data = helper.read(size)
+                if rows:
+                    yield data, rows
             else:
                 start = low + index * CHUNK_IDS
                 fetched = conn.execute(*lines.query(since, (start, start + CHUNK_IDS))).fetchall()
-                yield lines.chunk(fetched, sep), len(fetched)
+                if fetched:  # ids with no rows (gaps, --since) make no chunk
+                    yield lines.chunk(fetched, sep), len(fetched)
     finally:
         helper.stop()
 
