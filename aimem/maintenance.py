@@ -219,14 +219,14 @@ def cleanup(
     layout.archive.mkdir(mode=0o700, exist_ok=True)  # a legacy repository may lack it
     with archive_lock(layout):
         recover(store, layout)
-        after: tuple[str, int] | None = None
+        start: tuple[str, int] | None = None
         try:
             while True:
                 rows, rebuilt, bound = store.archive_page(
                     before,
                     keep_since,
                     _segment_rows(),
-                    after,
+                    start,
                     archive.fields_for(kind),
                     archive.GROUP_COLUMNS,
                 )
@@ -235,7 +235,7 @@ def cleanup(
                     ids.extend(r[2] for r in rows)
                 if bound is None:
                     break
-                after = bound
+                start = bound
             if written:
                 store.commit_segments(written, ids, lambda: _pause("before-commit"))
         except BaseException:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -165,13 +166,18 @@ class ExportLines:
 
     def chunk(self, rows: list[tuple[Any, ...]], separator: str) -> bytes:
         """The export lines of fetched rows, each followed by ``separator``."""
-        commands, infos = self.commands, self.infos
-        lines: list[str] = []
-        redo: list[tuple[int, int]] = []
-        for line, fc, si, rid in rows:
-            if line is None or not commands[fc] or not infos[si]:
-                redo.append((len(lines), rid))
-            lines.append(line)
+        lines: list[str] = [row[0] for row in rows]
+        odd_commands = self.commands.odd(map(itemgetter(1), rows))
+        odd_infos = self.infos.odd(map(itemgetter(2), rows))
+        redo = (
+            [
+                (at, row[3])
+                for at, row in enumerate(rows)
+                if row[0] is None or row[1] in odd_commands or row[2] in odd_infos
+            ]
+            if None in lines or odd_commands or odd_infos
+            else []
+        )
         if redo:
             built = self._from_values([rid for _, rid in redo])
             for at, rid in redo:

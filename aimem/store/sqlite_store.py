@@ -711,14 +711,14 @@ class Store:
         before: str,
         keep_successes_since: str | None,
         limit: int,
-        after: tuple[str, int] | None,
+        start: tuple[str, int] | None,
         columns: Sequence[str],
         group: Sequence[str],
     ) -> tuple[list[ArchiveRow], dict[int, tuple[Any, ...]], tuple[str, int] | None]:
         """The next page of rows to archive: up to ``limit`` hot rows older than
-        ``before`` in (timestamp, id) order after ``after``, grouped by the
-        ``group`` columns (id order inside a group); and the page's last
-        (timestamp, id), or None when this is the last page.
+        ``before`` in (timestamp, id) order from ``start`` on, grouped by the
+        ``group`` columns (id order inside a group); and the (timestamp, id)
+        where the next page starts, or None when this is the last page.
 
         Each row starts (JSON line with ``columns`` as keys, timestamp, id), the
         line built by SQLite (``json_lines``); the values of ``columns`` of each
@@ -732,16 +732,18 @@ class Store:
         if not set(columns) <= set(EXPORT_COLUMNS) or not set(group) <= set(EXPORT_COLUMNS):
             raise AimemError(f"unknown columns {columns} {group}")
         sql, params = self._candidate_filter(before, keep_successes_since)
-        if after is not None:
-            sql += " AND (timestamp, id) > (?, ?)"
-            params = (*params, *after)
+        if start is not None:
+            sql += " AND (timestamp, id) >= (?, ?)"
+            params = (*params, *start)
+        # The first row past this page: none means no further page to ask for
+        # (a full last page used to cost one more scan that found nothing).
         bound = self._one(
             f"SELECT timestamp, id FROM fix_history WHERE {sql} "
             "ORDER BY timestamp, id LIMIT 1 OFFSET ?",
-            (*params, limit - 1),
+            (*params, limit),
         )
         if bound is not None:
-            sql += " AND (timestamp, id) <= (?, ?)"
+            sql += " AND (timestamp, id) < (?, ?)"
             params = (*params, bound[0], bound[1])
         key = " || char(31) || ".join(f"coalesce(CAST({c} AS TEXT), '')" for c in group) or "''"
         line = json_lines.line_sql(columns, json_lines.declared_types(self.conn))
@@ -751,8 +753,9 @@ class Store:
         rows.sort(key=itemgetter(3))  # stable: id order inside a group
         suspect = [r[2] for r in rows if r[0] is None]
         for at, column in enumerate(texts, 4):
-            exact = json_lines.CanonicalText(column)
-            suspect += [r[2] for r in rows if not exact[r[at]]]
+            odd = json_lines.CanonicalText(column).odd(map(itemgetter(at), rows))
+            if odd:
+                suspect += [r[2] for r in rows if r[at] in odd]
         rebuilt = self._values_by_id(columns, suspect) if suspect else {}
         return rows, rebuilt, (None if bound is None else (bound[0], bound[1]))
 
