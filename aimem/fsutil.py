@@ -115,7 +115,7 @@ class _SyncingWriter(io.BufferedWriter):
         self._pending = False
         self._wanted = threading.Event()
         self._stopping = False
-        self._error: OSError | None = None
+        self._error: Exception | None = None
         self._thread: threading.Thread | None = None
 
     def write(self, data: Any) -> int:
@@ -137,8 +137,8 @@ class _SyncingWriter(io.BufferedWriter):
             if self._pending:  # a sync asked for is done, even when stopping
                 self._pending = False
                 try:
-                    os.fdatasync(self.fileno())
-                except OSError as error:
+                    getattr(os, "fdatasync", os.fsync)(self.fileno())  # macOS: fsync
+                except Exception as error:  # raised by finish(), never lost in the thread
                     self._error = self._error or error
             if self._stopping:
                 return

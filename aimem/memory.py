@@ -821,10 +821,11 @@ class AIMemory:
         Returns ``{file, format, records}`` (``records`` is None for a report).
         """
         from aimem import transfer
+        from aimem.export_formats import export_format_for
         from aimem.store.snapshot import read_transaction
 
         name = str(file) if isinstance(file, (str, os.PathLike)) else getattr(file, "name", "-")
-        resolved = transfer.export_format_for(name, fmt)
+        resolved = export_format_for(name, fmt)
         if include_archive and getattr(self, "iter_archived_rows", None) is None:
             from aimem.errors import AimemError
 
@@ -847,7 +848,7 @@ class AIMemory:
                 with export_parallel.export_chunks(
                     self.store.conn,
                     self.store.path,
-                    self.store.readonly,
+                    self.store.identity,
                     transfer.parse_since(since),
                     separator,
                 ) as chunks:

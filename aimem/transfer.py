@@ -49,7 +49,6 @@ from aimem.timeutil import days_ago_iso, normalize_timestamp
 if TYPE_CHECKING:
     from aimem.store import Store
 
-EXPORT_FORMATS = ("report", "json", "ndjson", "csv")
 IMPORT_FORMATS = ("auto", "ndjson", "json", "csv", "sqlite")
 SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH = 2000
@@ -90,22 +89,6 @@ def parse_since(since: str | None) -> str | None:
 
 
 # ---- export -------------------------------------------------------------------
-
-
-def export_format_for(file: str | os.PathLike[str], fmt: str | None) -> str:
-    """The export format: as given, else by suffix (.json = report, .csv, else ndjson)."""
-    if fmt:
-        if fmt not in EXPORT_FORMATS:
-            raise InvalidInputError(
-                "format", f"unknown export format {fmt!r}", hint="use " + ", ".join(EXPORT_FORMATS)
-            )
-        return fmt
-    suffix = Path(str(file)).suffix.lower()
-    if suffix == ".json":
-        return "report"
-    if suffix == ".csv":
-        return "csv"
-    return "ndjson"
 
 
 def _reals_as_repr(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:

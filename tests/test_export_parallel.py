@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from aimem import AimemError, AIMemory
+from aimem import AIMemory
 from aimem.store import export_parallel
 
 
@@ -117,21 +117,79 @@ def test_one_snapshot_while_another_process_writes(demo_dir: Path, parallel: lis
     assert parallel, "no export ran on two processes (the lock was never free)"
 
 
-def test_a_helper_that_dies_fails_the_export_and_leaves_no_file(
-    demo_dir: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_a_helper_that_dies_midway_leaves_its_chunks_to_this_process(
+    demo_dir: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    expected = _export(demo_dir, "ndjson")
     real = export_parallel.iter_chunks
 
     def killed(conn: sqlite3.Connection, helper: Any, *args: Any) -> Iterator[tuple[bytes, int]]:
-        os.kill(helper.process.pid, signal.SIGKILL)
-        yield from real(conn, helper, *args)
+        for n, chunk in enumerate(real(conn, helper, *args)):
+            if n == 3:  # after a chunk of the helper's came through
+                os.kill(helper.process.pid, signal.SIGKILL)
+            yield chunk
 
     monkeypatch.setattr(export_parallel, "iter_chunks", killed)
-    target = tmp_path / "out.ndjson"
-    with AIMemory(demo_dir) as memory, pytest.raises(AimemError, match="export helper"):
-        memory.export_records(target)
-    assert not target.exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.ndjson")]
+    assert _export(demo_dir, "ndjson") == expected
+
+
+def test_a_helper_that_never_answers_is_not_waited_for(
+    demo_dir: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An interpreter that hangs (an embedding host, say): the export runs alone,
+    and no write lock was held meanwhile."""
+    expected = _export(demo_dir, "ndjson")
+    parallel.clear()
+    hanging = tmp_path / "hang.sh"
+    hanging.write_text("#!/bin/sh\nexec sleep 60\n")
+    hanging.chmod(0o755)
+    monkeypatch.setattr(export_parallel.sys, "executable", str(hanging))
+    monkeypatch.setattr(export_parallel, "START_WAIT", 0.3)
+    assert _export(demo_dir, "ndjson") == expected
+    assert not parallel
+
+
+def test_a_database_swapped_under_an_open_repository_is_not_mixed(
+    demo_dir: Path, parallel: list[int], tmp_path: Path
+) -> None:
+    """The helper opens the database by path: after the path names another file
+    (a restore swaps folders), the export reads only the file this process has open."""
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(demo_dir, other)
+    conn = sqlite3.connect(other / "ai_memory.db")
+    conn.execute("UPDATE fix_history SET notes = 'from the other file'")
+    conn.commit()
+    conn.close()
+    with AIMemory(demo_dir) as memory:
+        expected = io.BytesIO()
+        memory.export_records(expected, "ndjson")
+        parallel.clear()
+        demo_dir.rename(tmp_path / "aside")
+        other.rename(demo_dir)
+        sink = io.BytesIO()
+        memory.export_records(sink, "ndjson")
+    assert sink.getvalue() == expected.getvalue()
+    assert not parallel
+
+
+def test_the_helper_never_imports_from_the_current_folder(
+    demo_dir: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``python -c`` searches the current folder first: an untrusted checkout's
+    subprocess.py must not run in the helper."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    marker = tmp_path / "ran"
+    for name in ("subprocess", "signal", "struct", "orjson"):
+        (checkout / f"{name}.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.chdir(checkout)
+    expected = _export(demo_dir, "ndjson")
+    assert parallel
+    assert not marker.exists()
+    monkeypatch.setenv("AIMEM_EXPORT_HELPER", "0")
+    assert _export(demo_dir, "ndjson") == expected
 
 
 @pytest.mark.parametrize("interpreter", ["/bin/false", "/nonexistent/python"])

@@ -167,3 +167,56 @@ def test_archived_rows_hold_the_values_of_the_hot_rows(
         expected = [{f: row[f] for f in fields} for row in before]
         assert sorted(map(repr, archived)) == sorted(map(repr, expected))
         assert all(list(row) == list(fields) for row in archived)
+
+
+def test_a_legacy_table_with_other_column_types_exports_as_the_per_row_path(
+    tmp_path: Path,
+) -> None:
+    """Text flags in a TEXT column ('0' is true to Python), values in untyped
+    columns (a REAL -0.0 keeps its sign there) and a REAL at the int64 limit in
+    an INTEGER column: SQLite must leave each such row to Python."""
+    from tests.legacy import DESIGN_DDL
+
+    root = tmp_path / "A"
+    root.mkdir()
+    ddl = (
+        DESIGN_DDL.replace("fix_success BOOLEAN", "fix_success TEXT")
+        .replace("verification_success BOOLEAN", "verification_success")
+        .replace("execution_time_seconds REAL", "execution_time_seconds")
+    )
+    conn = sqlite3.connect(root / "ai_memory.db")
+    conn.executescript(ddl)
+    values = [
+        ("0", 0, 1.5),
+        ("-0", "0", -0.0),
+        ("0.0", 1.0, 0.0),
+        ("", 0.5, 2.25),
+        (1, "yes", 12.5),
+        (0, 1, 7),
+    ]
+    for n, (fixed, verified, seconds) in enumerate(values):
+        conn.execute(
+            "INSERT INTO fix_history (timestamp, model_name, issue_type, issue_signature,"
+            " description, fixer_type, claude_analysis, fix_commands, fix_success,"
+            " verification_success, execution_time_seconds, system_info, notes)"
+            " VALUES (?, 'm', 'TIMEOUT', 'sig', 'd', 'claude', 'a', '[]', ?, ?, ?, '{}', NULL)",
+            (f"2025-01-0{n + 1} 00:00:00", fixed, verified, seconds),
+        )
+    conn.commit()
+    conn.close()
+    with AIMemory(root) as memory:
+        memory.store.conn.execute(
+            "UPDATE fix_history SET tokens_in = ? WHERE id = 1", (-(2.0**63),)
+        )
+        assert memory.store.conn.execute(
+            "SELECT typeof(tokens_in) FROM fix_history WHERE id = 1"
+        ).fetchone() == ("real",)
+        for fmt in ("ndjson", "json"):
+            sink = io.BytesIO()
+            memory.export_records(sink, fmt)
+            assert sink.getvalue() == _per_row(memory, fmt), fmt
+        exported = [orjson.loads(line) for line in _per_row(memory, "ndjson").splitlines()]
+    # a TEXT column stores 0 as the text "0": true to Python, as it always was
+    assert [r["fix_success"] for r in exported] == [True, True, True, False, True, True]
+    assert [r["verification_success"] for r in exported] == [False, True, True, True, True, True]
+    assert str(exported[1]["execution_time_seconds"]) == "-0.0"

@@ -29,6 +29,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -47,11 +48,15 @@ CHUNK_IDS = 2048
 # Below this many ids, starting a second interpreter costs more than it saves.
 PARALLEL_MIN_IDS = 20_000
 LOCK_WAIT = 0.25
+# How long a helper may take to start (no lock held), and to answer with its
+# snapshot (the write lock held): past either, the export runs in one process.
+START_WAIT = 5.0
+READY_WAIT = 1.0
 # A database file at least this large gets a helper started ahead (``prestart``).
 PRESTART_MIN_BYTES = 16 << 20
 PIPE_BYTES = 1 << 20
 _FRAME = struct.Struct("<IQ")
-_READY = b"R"
+_STARTED = b"S"
 
 
 class Helper:
@@ -59,8 +64,10 @@ class Helper:
 
     def __init__(self, database: Path) -> None:
         package_root = str(Path(__file__).resolve().parents[2])
+        # sys.path[0] is the current folder for ``-c``: replaced, never searched
+        # (a subprocess.py in an untrusted checkout must not run).
         code = (
-            f"import sys; sys.path.insert(0, {package_root!r}); "
+            f"import sys; sys.path[0] = {package_root!r}; "
             "from aimem.store.export_parallel import main; main()"
         )
         self.process = subprocess.Popen(
@@ -85,6 +92,24 @@ class Helper:
         except OSError as error:
             raise self.failure() from error
 
+    def answer(self, timeout: float) -> bytes:
+        """One line of the handshake, within ``timeout`` seconds (unbuffered: the
+        helper sends nothing more until it is told to)."""
+        import select
+
+        stdout = self.process.stdout
+        assert stdout is not None
+        fd, line, deadline = stdout.fileno(), b"", time.monotonic() + timeout
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise self.failure("did not answer in time")
+            piece = os.read(fd, 4096)
+            if not piece:
+                raise self.failure()
+            line += piece
+        return line
+
     def read(self, size: int) -> bytes:
         stdout = self.process.stdout
         assert stdout is not None
@@ -93,22 +118,41 @@ class Helper:
             raise self.failure()
         return data
 
-    def failure(self) -> AimemError:
+    def failure(self, why: str | None = None) -> AimemError:
         """The error for a helper that stopped answering (its last words, if any)."""
-        self.stop()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
         stderr = self.process.stderr
         words = stderr.read().decode(errors="replace").strip() if stderr else ""
-        last = words.splitlines()[-1] if words else f"exit status {self.process.returncode}"
+        self.stop()
+        last = why or (
+            words.splitlines()[-1] if words else f"exit status {self.process.returncode}"
+        )
         return AimemError(f"the export helper process failed: {last}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream is not None:
                 with suppress(OSError):
                     stream.close()
+
+
+def fingerprint(conn: sqlite3.Connection, identity: tuple[int, int]) -> list[Any]:
+    """What both processes must see alike: the database file (device, inode) and,
+    inside the read transaction, the schema version and the id range."""
+    low, high = conn.execute("SELECT min(id), max(id) FROM fix_history").fetchone()
+    schema = conn.execute("PRAGMA schema_version").fetchone()[0]
+    return [*identity, schema, low, high]
+
+
+def file_identity(path: Path) -> tuple[int, int]:
+    """(device, inode) of a file: which file a path names right now."""
+    status = os.stat(path)
+    return status.st_dev, status.st_ino
 
 
 _started: dict[Path, Helper] = {}
@@ -141,45 +185,50 @@ def _allowed() -> bool:
     return (os.cpu_count() or 1) >= 2 and os.environ.get("AIMEM_EXPORT_HELPER") != "0"
 
 
-def worth_a_helper(conn: sqlite3.Connection, readonly: bool) -> bool:
+def worth_a_helper(conn: sqlite3.Connection) -> bool:
     """Whether a second process pays off for this database (a rough look, no snapshot)."""
-    if readonly or not _allowed():
+    if not _allowed():
         return False
     low, high = conn.execute("SELECT min(id), max(id) FROM fix_history").fetchone()
     return low is not None and high - low + 1 >= PARALLEL_MIN_IDS
 
 
 @contextmanager
-def shared_snapshot(conn: sqlite3.Connection, database: Path, helper: Helper) -> Iterator[bool]:
+def shared_snapshot(
+    conn: sqlite3.Connection, database: Path, identity: tuple[int, int], helper: Helper
+) -> Iterator[bool]:
     """Start ``conn``'s read transaction on the snapshot the helper will read.
 
-    Yields True when the helper holds the same snapshot, False when the lock
-    could not be had (the helper is stopped; export in one process). The read
-    transaction ends with the block.
+    Yields True when the helper holds the same snapshot (the same file, seen
+    with the write lock held), False otherwise (the helper is stopped: export
+    in one process). The read transaction ends with the block.
     """
     import sqlite3
 
-    lock = sqlite3.connect(database, timeout=LOCK_WAIT, isolation_level=None)
     shared = False
     try:
+        # Started (Python and its imports loaded) before any lock is taken.
+        started = helper.answer(START_WAIT) == _STARTED + b"\n"
+    except AimemError:
+        started = False
+    if started and file_identity(database) == identity:
+        lock = sqlite3.connect(database, timeout=LOCK_WAIT, isolation_level=None)
         try:
             lock.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error:
-            helper.stop()
-        else:
             try:
                 conn.execute("BEGIN")
-                conn.execute("SELECT 1 FROM fix_history LIMIT 1").fetchall()
-                # A helper that cannot start is not worth failing the export for.
-                with suppress(AimemError):
+                ours = fingerprint(conn, identity)
+                with suppress(AimemError):  # not worth failing the export for
                     helper.send({"snapshot": True})
-                    shared = helper.read(1) == _READY
-                if not shared:
-                    helper.stop()
+                    shared = _ready(helper.answer(READY_WAIT)) == ours
             finally:
                 lock.execute("ROLLBACK")
-    finally:
-        lock.close()
+        except sqlite3.Error:
+            pass  # the lock is busy: one process
+        finally:
+            lock.close()
+    if not shared:
+        helper.stop()
     try:
         if not conn.in_transaction:
             conn.execute("BEGIN")
@@ -189,34 +238,42 @@ def shared_snapshot(conn: sqlite3.Connection, database: Path, helper: Helper) ->
             conn.execute("COMMIT")
 
 
+def _ready(line: bytes) -> Any:
+    import orjson
+
+    try:
+        return orjson.loads(line).get("ready")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+
+
 @contextmanager
 def export_chunks(
     conn: sqlite3.Connection,
     database: Path,
-    readonly: bool,
+    identity: tuple[int, int] | None,
     since: str | None,
     separator: bytes,
 ) -> Iterator[Iterator[tuple[bytes, int]]]:
     """The export chunks of hot rows (``iter_export_chunks``' bytes), from one
-    snapshot, built on two cores when that pays off."""
+    snapshot, built on two processes when that pays off. ``identity`` is the
+    (device, inode) of the file ``conn`` opened; None: no helper (read-only)."""
     from aimem.store.export_rows import iter_export_chunks
     from aimem.store.snapshot import read_transaction
 
     started = _started.pop(database.resolve(), None)
-    if not worth_a_helper(conn, readonly):
+    helper: Helper | None = None
+    if identity is not None and worth_a_helper(conn):
+        with suppress(OSError):  # no interpreter to start (an embedded Python): alone
+            helper = started or Helper(database)
+    if helper is None or identity is None:
         if started is not None:
             started.stop()
         with read_transaction(conn):
             yield iter_export_chunks(conn, since, separator=separator)
         return
     try:
-        helper = started or Helper(database)
-    except OSError:  # no interpreter to start (an embedded Python): run alone
-        with read_transaction(conn):
-            yield iter_export_chunks(conn, since, separator=separator)
-        return
-    try:
-        with shared_snapshot(conn, database, helper) as shared:
+        with shared_snapshot(conn, database, identity, helper) as shared:
             if shared:
                 yield iter_chunks(conn, helper, since, separator)
             else:
@@ -233,7 +290,8 @@ def iter_chunks(
 ) -> Iterator[tuple[bytes, int]]:
     """(bytes, rows) of every chunk in id order: even ones built here, odd ones by
     the helper (inside ``shared_snapshot``). Ids far apart (a table whose ids
-    have large gaps) are left to one process."""
+    have large gaps) are left to one process; so are the chunks left when the
+    helper stops answering (this process holds the same snapshot)."""
     from aimem.store.export_rows import ExportLines, iter_export_chunks
 
     where, params = ("WHERE timestamp >= ?", (since,)) if since is not None else ("", ())
@@ -242,8 +300,12 @@ def iter_chunks(
     ).fetchone()
     count = 0 if low is None else (high - low) // CHUNK_IDS + 1
     sparse = count > 2 * (rows // CHUNK_IDS + 1)  # chunks by id would be mostly empty
-    job = {"since": since, "separator": separator.decode(), "low": low, "chunks": count}
-    helper.send({**job, "chunks": 0 if sparse else count, "chunk_ids": CHUNK_IDS})
+    job = {"since": since, "separator": separator.decode(), "low": low, "chunk_ids": CHUNK_IDS}
+    helping = True
+    try:
+        helper.send({**job, "chunks": 0 if sparse else count})
+    except AimemError:
+        helping = False
     if sparse:
         helper.stop()
         yield from iter_export_chunks(conn, since, separator=separator)
@@ -252,16 +314,20 @@ def iter_chunks(
     sep = separator.decode()
     try:
         for index in range(count):
-            if index % 2:
-                rows, size = _FRAME.unpack(helper.read(_FRAME.size))
-                data = helper.read(size)
-                if rows:
-                    yield data, rows
-            else:
-                start = low + index * CHUNK_IDS
-                fetched = conn.execute(*lines.query(since, (start, start + CHUNK_IDS))).fetchall()
-                if fetched:  # ids with no rows (gaps, --since) make no chunk
-                    yield lines.chunk(fetched, sep), len(fetched)
+            if index % 2 and helping:
+                try:
+                    found, size = _FRAME.unpack(helper.read(_FRAME.size))
+                    data = helper.read(size)
+                except AimemError:
+                    helping = False  # build it here, and the rest
+                else:
+                    if found:
+                        yield data, found
+                    continue
+            start = low + index * CHUNK_IDS
+            fetched = conn.execute(*lines.query(since, (start, start + CHUNK_IDS))).fetchall()
+            if fetched:  # ids with no rows (gaps, --since) make no chunk
+                yield lines.chunk(fetched, sep), len(fetched)
     finally:
         helper.stop()
 
@@ -275,11 +341,13 @@ def _serve(database: str, commands: IO[bytes], out: IO[bytes]) -> None:
 
     conn = sqlite3.connect(database, isolation_level=None)
     conn.execute("PRAGMA query_only = ON")
+    identity = file_identity(Path(database))
+    out.write(_STARTED + b"\n")
+    out.flush()
     if not commands.readline():
         return  # the exporter went away before the snapshot
     conn.execute("BEGIN")
-    conn.execute("SELECT 1 FROM fix_history LIMIT 1").fetchall()
-    out.write(_READY)
+    out.write(orjson.dumps({"ready": fingerprint(conn, identity)}) + b"\n")
     out.flush()
     job = orjson.loads(commands.readline() or b"null")
     if job is None:

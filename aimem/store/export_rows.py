@@ -86,6 +86,8 @@ class Reals(dict[Any, Any]):
         if type(value) is not float or not math.isfinite(value):
             return value  # NULL, legacy text; orjson writes inf and nan as null
         made = orjson.Fragment(repr(value).encode())
+        if value == 0:
+            return made  # 0.0 == -0.0: remembered, one would print as the other
         if len(self) >= MEMO_LIMIT:  # callers look up floats only: 1 vs 1.0 cannot mix
             self.clear()
             self[None] = None
@@ -145,7 +147,7 @@ class ExportLines:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         line = json_lines.line_sql(EXPORT_COLUMNS, json_lines.declared_types(conn))
-        self.select = f"SELECT {line}, fix_commands, system_info, id FROM fix_history"
+        self.select = f"SELECT {line} AS line, fix_commands, system_info, id FROM fix_history"
         self.commands = json_lines.CanonicalText("fix_commands")
         self.infos = json_lines.CanonicalText("system_info")
 

@@ -81,9 +81,23 @@ def _check(column: str, kind: str) -> str | None:
         return None
     if kind == "REAL":
         return _exact_real(column)
-    if kind == "INTEGER":  # a REAL left in it (not integral) or text: Python's
-        return f"{column} IS CAST({column} AS INTEGER)"
-    return f"(typeof({column}) != 'real' OR {_exact_real(column)})"
+    if kind == "INTEGER":
+        # A REAL left in it (not integral, or past int64: -2**63 stays REAL and
+        # CAST meets it there) or text: Python's.
+        limits = f"+{column} NOT IN ({_INT64_MIN}, {_INT64_MAX})"
+        return f"({_integer(column)} AND ({column} IS NULL OR {limits}))"
+    # An untyped or NUMERIC column keeps a REAL -0.0, which json_object prints as 0.0.
+    return f"(typeof({column}) != 'real' OR ({column} != 0 AND {_exact_real(column)}))"
+
+
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+
+def _integer(column: str) -> str:
+    """SQL: an integer or NULL. The unary plus drops the column's affinity, so
+    text '0' in a TEXT or untyped column is not taken for the number 0."""
+    return f"+{column} IS +CAST({column} AS INTEGER)"
 
 
 def line_sql(columns: Sequence[str], declared: dict[str, str]) -> str:
@@ -123,7 +137,7 @@ def line_sql(columns: Sequence[str], declared: dict[str, str]) -> str:
             formats.append(f'"{column}":%s')
             args.append(f"(CASE WHEN {column} THEN 'true' ELSE 'false' END)")
             # Python's bool() of text differs from SQLite's truth: integers and NULL only
-            checks.append(f"{column} IS CAST({column} AS INTEGER)")
+            checks.append(_integer(column))
         else:
             run.append(column)
             check = _check(column, kinds[column])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -157,6 +158,12 @@ class Store:
         self.write_queue = WriteQueue(path.parent / WRITE_QUEUE_NAME)
         self._commits = 0
         self.conn = connect(path, readonly=readonly)
+        # Which file this connection opened (export's helper must read the same one).
+        self.identity: tuple[int, int] | None = None
+        if not readonly:
+            with suppress(OSError):
+                status = os.stat(path)
+                self.identity = (status.st_dev, status.st_ino)
         try:
             migrations.check_version(self.conn, path)
             if not readonly:
@@ -731,6 +738,21 @@ class Store:
         """
         if not set(columns) <= set(EXPORT_COLUMNS) or not set(group) <= set(EXPORT_COLUMNS):
             raise AimemError(f"unknown columns {columns} {group}")
+        from aimem.store.snapshot import read_transaction
+
+        # One snapshot: a row rebuilt from its values is the row whose line was read.
+        with read_transaction(self.conn):
+            return self._archive_page(before, keep_successes_since, limit, start, columns, group)
+
+    def _archive_page(
+        self,
+        before: str,
+        keep_successes_since: str | None,
+        limit: int,
+        start: tuple[str, int] | None,
+        columns: Sequence[str],
+        group: Sequence[str],
+    ) -> tuple[list[ArchiveRow], dict[int, tuple[Any, ...]], tuple[str, int] | None]:
         sql, params = self._candidate_filter(before, keep_successes_since)
         if start is not None:
             sql += " AND (timestamp, id) >= (?, ?)"
@@ -748,7 +770,7 @@ class Store:
         key = " || char(31) || ".join(f"coalesce(CAST({c} AS TEXT), '')" for c in group) or "''"
         line = json_lines.line_sql(columns, json_lines.declared_types(self.conn))
         texts = [c for c in columns if c in json_lines.JSON_TEXT_DEFAULTS]
-        selected = ", ".join([line, "timestamp", "id", key, *texts])
+        selected = ", ".join([f"{line} AS line", "timestamp", "id", key, *texts])
         rows = self._query(f"SELECT {selected} FROM fix_history WHERE {sql} ORDER BY id", params)
         rows.sort(key=itemgetter(3))  # stable: id order inside a group
         suspect = [r[2] for r in rows if r[0] is None]
