@@ -53,7 +53,7 @@ LOCK_WAIT = 0.25
 START_WAIT = 5.0
 READY_WAIT = 1.0
 # A database file at least this large gets a helper started ahead (``prestart``).
-PRESTART_MIN_BYTES = 16 << 20
+PRESTART_MIN_BYTES = 32 << 20  # about PARALLEL_MIN_IDS rows (1.6 KB a row with indexes)
 PIPE_BYTES = 1 << 20
 _FRAME = struct.Struct("<IQ")
 _STARTED = b"S"
