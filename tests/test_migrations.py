@@ -182,3 +182,26 @@ def test_newer_database_is_refused_and_not_written(repo_dir: Path) -> None:
     assert result.stderr.startswith("aimem: error: ")
     assert "Traceback" not in result.stderr
     assert db.read_bytes() == before
+
+
+def test_a_legacy_row_with_text_for_its_seconds_is_adopted(repo_dir: Path) -> None:
+    """The design's REAL column keeps text that is no number ('12.5s'): such a
+    row counts as an attempt of unknown duration, not as an internal error."""
+    from tests.conftest import run_aimem
+
+    repo_dir.mkdir()
+    build_legacy_database(repo_dir / "ai_memory.db")
+    conn = sqlite3.connect(repo_dir / "ai_memory.db")
+    conn.execute("UPDATE fix_history SET execution_time_seconds = '12.5s' WHERE id = 1")
+    conn.commit()
+    assert conn.execute(
+        "SELECT typeof(execution_time_seconds) FROM fix_history WHERE id = 1"
+    ).fetchone() == ("text",)
+    conn.close()
+    stats = run_aimem("--dir", str(repo_dir), "stats", "--json")
+    assert stats.returncode == 0, stats.stderr
+    assert b"internal error" not in stats.stderr
+    with AIMemory(repo_dir) as memory:
+        assert memory.get_memory_stats()["total_fixes_attempted"] == len(LEGACY_ROWS)
+        report = memory.check()
+        assert report.ok, report

@@ -14,6 +14,7 @@ A success is an attempt whose fix succeeded *and* was verified.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -790,6 +791,23 @@ def _unchanged(
     return not any(same(change, entry) for entry in listed)
 
 
+def stored_number(value: Any) -> float | int | None:
+    """A stored seconds or cost value as a number; None for what is not one.
+
+    The design's REAL column keeps text that does not read as a number (a
+    legacy ``'12.5s'``): it counts as unknown, not as an error.
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
 def facts_from_rows(rows: Iterable[Sequence[Any]]) -> list[Fact]:
     """Facts from ``fix_history`` rows selected in FACT_COLUMNS order."""
     return [
@@ -803,8 +821,8 @@ def facts_from_rows(rows: Iterable[Sequence[Any]]) -> list[Fact]:
             fix_commands=canonical_commands(r[6]),
             fix_success=bool(r[7]),
             verification_success=bool(r[8]),
-            execution_time_seconds=r[9],
-            cost_usd=r[10],
+            execution_time_seconds=stored_number(r[9]),
+            cost_usd=stored_number(r[10]),
             tokens_in=r[11],
             tokens_out=r[12],
             fixer_model=r[13],
