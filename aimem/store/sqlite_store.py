@@ -742,44 +742,35 @@ class Store:
 
         # One snapshot: a row rebuilt from its values is the row whose line was read.
         with read_transaction(self.conn):
-            return self._archive_page(before, keep_successes_since, limit, start, columns, group)
-
-    def _archive_page(
-        self,
-        before: str,
-        keep_successes_since: str | None,
-        limit: int,
-        start: tuple[str, int] | None,
-        columns: Sequence[str],
-        group: Sequence[str],
-    ) -> tuple[list[ArchiveRow], dict[int, tuple[Any, ...]], tuple[str, int] | None]:
-        sql, params = self._candidate_filter(before, keep_successes_since)
-        if start is not None:
-            sql += " AND (timestamp, id) >= (?, ?)"
-            params = (*params, *start)
-        # The first row past this page: none means no further page to ask for
-        # (a full last page used to cost one more scan that found nothing).
-        bound = self._one(
-            f"SELECT timestamp, id FROM fix_history WHERE {sql} "
-            "ORDER BY timestamp, id LIMIT 1 OFFSET ?",
-            (*params, limit),
-        )
-        if bound is not None:
-            sql += " AND (timestamp, id) < (?, ?)"
-            params = (*params, bound[0], bound[1])
-        key = " || char(31) || ".join(f"coalesce(CAST({c} AS TEXT), '')" for c in group) or "''"
-        line = json_lines.line_sql(columns, json_lines.declared_types(self.conn))
-        texts = [c for c in columns if c in json_lines.JSON_TEXT_DEFAULTS]
-        selected = ", ".join([f"{line} AS line", "timestamp", "id", key, *texts])
-        rows = self._query(f"SELECT {selected} FROM fix_history WHERE {sql} ORDER BY id", params)
-        rows.sort(key=itemgetter(3))  # stable: id order inside a group
-        suspect = [r[2] for r in rows if r[0] is None]
-        for at, column in enumerate(texts, 4):
-            odd = json_lines.CanonicalText(column).odd(map(itemgetter(at), rows))
-            if odd:
-                suspect += [r[2] for r in rows if r[at] in odd]
-        rebuilt = self._values_by_id(columns, suspect) if suspect else {}
-        return rows, rebuilt, (None if bound is None else (bound[0], bound[1]))
+            sql, params = self._candidate_filter(before, keep_successes_since)
+            if start is not None:
+                sql += " AND (timestamp, id) >= (?, ?)"
+                params = (*params, *start)
+            # The first row past this page: none means no further page to ask for
+            # (a full last page used to cost one more scan that found nothing).
+            bound = self._one(
+                f"SELECT timestamp, id FROM fix_history WHERE {sql} "
+                "ORDER BY timestamp, id LIMIT 1 OFFSET ?",
+                (*params, limit),
+            )
+            if bound is not None:
+                sql += " AND (timestamp, id) < (?, ?)"
+                params = (*params, bound[0], bound[1])
+            key = " || char(31) || ".join(f"coalesce(CAST({c} AS TEXT), '')" for c in group) or "''"
+            line = json_lines.line_sql(columns, json_lines.declared_types(self.conn))
+            texts = [c for c in columns if c in json_lines.JSON_TEXT_DEFAULTS]
+            selected = ", ".join([f"{line} AS line", "timestamp", "id", key, *texts])
+            rows = self._query(
+                f"SELECT {selected} FROM fix_history WHERE {sql} ORDER BY id", params
+            )
+            rows.sort(key=itemgetter(3))  # stable: id order inside a group
+            suspect = [r[2] for r in rows if r[0] is None]
+            for at, column in enumerate(texts, 4):
+                odd = json_lines.CanonicalText(column).odd(map(itemgetter(at), rows))
+                if odd:
+                    suspect += [r[2] for r in rows if r[at] in odd]
+            rebuilt = self._values_by_id(columns, suspect) if suspect else {}
+            return rows, rebuilt, (None if bound is None else (bound[0], bound[1]))
 
     def _values_by_id(self, columns: Sequence[str], ids: list[int]) -> dict[int, tuple[Any, ...]]:
         found: dict[int, tuple[Any, ...]] = {}
