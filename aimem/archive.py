@@ -170,11 +170,23 @@ def encode_segment(
 
     pool = ThreadPoolExecutor(max_workers=workers)
     futures = []
-    chunks: list[bytes] = []
+    raw_hash = hashlib.sha256()
+    raw_bytes = 0
     pending: list[str] = []
     size = 0
     stamps = [row[1] for row in rows]
     low, high = min(stamps), max(stamps)
+
+    def frame(lines: list[str]) -> None:
+        nonlocal raw_bytes
+        lines.append("")
+        chunk = "\n".join(lines).encode()
+        # Compress while the next frame is serialized (zstd releases the GIL);
+        # each raw frame is hashed and let go, not kept for the whole segment.
+        futures.append(pool.submit(lambda c: _compressor().compress(c), chunk))
+        raw_hash.update(chunk)
+        raw_bytes += len(chunk)
+
     for line, _, row_id, *_ in rows:
         if rebuilt and row_id in rebuilt:
             values = list(rebuilt[row_id])
@@ -186,23 +198,12 @@ def encode_segment(
         pending.append(line)
         size += len(line) + 1
         if size >= FRAME_RAW_BYTES:
-            pending.append("")
-            chunk = "\n".join(pending).encode()
-            chunks.append(chunk)
-            # Compress while the next frame is serialized (zstd releases the GIL).
-            futures.append(pool.submit(lambda c: _compressor().compress(c), chunk))
+            frame(pending)
             pending, size = [], 0
     if pending:
-        pending.append("")
-        chunk = "\n".join(pending).encode()
-        chunks.append(chunk)
-        futures.append(pool.submit(lambda c: _compressor().compress(c), chunk))
+        frame(pending)
     frames = [f.result() for f in futures]
     pool.shutdown()
-    raw_bytes = sum(len(c) for c in chunks)
-    raw_hash = hashlib.sha256()
-    for chunk in chunks:
-        raw_hash.update(chunk)
     header: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,

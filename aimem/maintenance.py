@@ -233,6 +233,7 @@ def cleanup(
                 if rows:
                     written.append(write_segment(store, layout, rows, kind, rebuilt))
                     ids.extend(r[2] for r in rows)
+                del rows, rebuilt  # one page in memory at a time, not two
                 if bound is None:
                     break
                 start = bound
