@@ -6,18 +6,22 @@ process (a fresh interpreter, not a fork: a SQLite connection must not cross a
 fork) opens the same database and builds the odd chunks while this one builds
 the even chunks and writes them all, in order, to the output.
 
-Both must read the same snapshot. This process takes SQLite's write lock
-(``BEGIN IMMEDIATE`` on a connection of its own, waiting at most
-``LOCK_WAIT`` seconds), starts its read transaction, lets the helper start its
-own, and releases the lock once the helper says it has: no commit can land
-between the two. Writers wait for those few milliseconds (as for any short
+Both must read the same snapshot of the same file. This process takes
+SQLite's write lock (``BEGIN IMMEDIATE`` on a connection of its own, waiting
+at most ``LOCK_WAIT`` seconds), starts its read transaction, lets the helper
+start its own, and releases the lock once the helper has answered: no commit
+can land between the two. The helper answers with a fingerprint (the file's
+device and inode, the schema version, the id range) that must equal ours: the
+helper opens the database by path, and a restore can swap the folder under an
+open repository. Writers wait for those few milliseconds (as for any short
 write); readers never do. When the lock cannot be had in time (a long write is
-running, or the database is read-only) the export runs in one process.
+running), the database is read-only, the helper does not start within
+``START_WAIT`` or answer within ``READY_WAIT``, or the fingerprints differ,
+the export runs in one process.
 
 The helper's chunks come over a pipe as ``<rows:u32><length:u64>`` and the
-bytes. A helper that dies, or sends anything else, fails the export with one
-clear error (the caller's output file is then discarded); an interrupted
-export kills the helper.
+bytes. When the helper dies midway, this process (which holds the same
+snapshot) builds the chunks it left; an interrupted export kills the helper.
 """
 
 from __future__ import annotations
