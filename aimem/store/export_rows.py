@@ -16,7 +16,7 @@ stored values, legacy junk included), faster:
   path does;
 - one write per chunk.
 
-CSV rows are built the same way, column-wise (``csv.writer.writerows``).
+CSV rows are built from the values, column-wise (``csv.writer.writerows``).
 Memory stays flat: one chunk and the bounded memos at a time.
 """
 

@@ -16,12 +16,16 @@ that row in Python:
   is the double nearest a decimal of at most 6 places and 15 digits): SQLite's
   ``%!.15g`` and Python's shortest round-trip ``repr`` print the same digits,
   in fixed notation (``tests/test_export_rows.py`` holds every path equal);
+- an INTEGER column's value is taken when it is an integer short of the int64
+  limits (a REAL left in it goes to Python), an untyped column's REAL only when
+  it is not zero (it may be -0.0), as above;
 - flags are taken when they are integers or NULL (Python's ``bool`` of text
   differs from SQLite's);
 - the stored JSON columns (``fix_commands``, ``system_info``) are spliced in
-  as stored: the caller checks each distinct text once (``CanonicalText``)
-  and rebuilds the row when the text is not exactly orjson's form of its value
-  (another writer's spacing or escapes, text that is not JSON, NULL).
+  as stored (NULL as ``[]``/``{}``): the caller checks each distinct text once
+  (``CanonicalText``) and rebuilds the row when the text is not exactly
+  orjson's form of its value (another writer's spacing or escapes, text that
+  is not JSON).
 """
 
 from __future__ import annotations
