@@ -34,7 +34,7 @@ import orjson
 
 from aimem.errors import CorruptRepositoryError
 from aimem.fsutil import fsync_dir, temp_path_for, translate_os_error
-from aimem.jsontext import loads_or_text
+from aimem.jsontext import export_values
 from aimem.records import EXPORT_COLUMNS
 from aimem.timeutil import now_iso
 
@@ -128,10 +128,6 @@ def is_segment_name(name: str) -> bool:
 GROUP_COLUMNS = ("issue_type", "model_name", "fixer_type", "issue_signature")
 
 
-_JSON_FIELDS: dict[str, Any] = {"fix_commands": [], "system_info": {}}
-_BOOL_FIELDS = ("fix_success", "verification_success")
-
-
 def fields_for(kind: str) -> tuple[str, ...]:
     """The columns a segment of ``kind`` stores, in the order they are written."""
     return ROW_ORDER if kind == KIND_ROWS else FACT_FIELDS
@@ -163,8 +159,6 @@ def encode_segment(
     if not rows:
         raise ValueError("a segment needs at least one row")
     fields = fields_for(kind)
-    json_at = [(i, _JSON_FIELDS[f]) for i, f in enumerate(fields) if f in _JSON_FIELDS]
-    bool_at = [i for i, f in enumerate(fields) if f in _BOOL_FIELDS]
     workers = max(1, min(4, os.cpu_count() or 1))
     from concurrent.futures import ThreadPoolExecutor  # here: open and stats never need it
 
@@ -189,12 +183,7 @@ def encode_segment(
 
     for line, _, row_id, *_ in rows:
         if rebuilt and row_id in rebuilt:
-            values = list(rebuilt[row_id])
-            for i, fallback in json_at:
-                values[i] = loads_or_text(values[i], fallback)
-            for i in bool_at:
-                values[i] = bool(values[i])
-            line = orjson.dumps(dict(zip(fields, values, strict=True))).decode()
+            line = orjson.dumps(export_values(fields, rebuilt[row_id])).decode()
         pending.append(line)
         size += len(line) + 1
         if size >= FRAME_RAW_BYTES:

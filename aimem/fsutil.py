@@ -32,6 +32,12 @@ def temp_path_for(target: Path) -> Path:
     return target.with_name(f"{TEMP_MARKER}{target.name}.{os.getpid()}.{time.monotonic_ns()}")
 
 
+def file_identity(path: Path) -> tuple[int, int]:
+    """(device, inode) of a file: which file a path names right now."""
+    status = os.stat(path)
+    return status.st_dev, status.st_ino
+
+
 def fsync_dir(folder: Path) -> None:
     """Make a rename or creation inside ``folder`` durable."""
     fd = os.open(folder, os.O_RDONLY)

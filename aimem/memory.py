@@ -833,7 +833,7 @@ class AIMemory:
                 "archive support not available in this aimem",
                 hint="export without --include-archive",
             )
-        transfer.parse_since(since)  # a bad date fails before any file is created
+        start = transfer.parse_since(since)  # a bad date fails before any file is created
 
         def write(out: BinaryIO) -> int | None:
             if resolved == "report":
@@ -849,7 +849,7 @@ class AIMemory:
                     self.store.conn,
                     self.store.path,
                     self.store.identity,
-                    transfer.parse_since(since),
+                    start,
                     separator,
                 ) as chunks:
                     return transfer.write_chunks(out, chunks, resolved, progress)
@@ -857,7 +857,7 @@ class AIMemory:
                 if not include_archive:
                     from aimem.store import export_rows
 
-                    cells = export_rows.iter_csv_rows(conn, transfer.parse_since(since))
+                    cells = export_rows.iter_csv_rows(conn, start)
                     return transfer.write_csv_rows(out, cells, progress)
                 rows = self.iter_export_rows(since, include_archive)
                 return transfer.write_records(out, rows, resolved, progress)

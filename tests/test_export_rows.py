@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from aimem import AIMemory, transfer
 from aimem.records import STORED_COLUMNS
-from aimem.store import export_rows
+from aimem.store import export_rows, json_lines
 
 _CHARS = st.characters(blacklist_categories=("Cs",))
 _TEXT = st.text(_CHARS, max_size=30) | st.sampled_from(['"', "\\", "\n", "\x00\x1f\x7f", "é☃𝄞"])
@@ -113,7 +113,7 @@ def test_chunked_export_equals_the_per_row_definition(
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
         patch.setattr(export_rows, "CHUNK", chunk)
-        patch.setattr(export_rows, "MEMO_LIMIT", memo)
+        patch.setattr(json_lines, "MEMO_LIMIT", memo)
         root = Path(tmp) / "A"
         _store_rows(root, rows)
         with AIMemory(root) as memory:

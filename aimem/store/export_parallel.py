@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from aimem.errors import AimemError
+from aimem.fsutil import file_identity
 
 # Light on purpose: the command line starts a helper before it loads the rest
 # of aimem (``prestart``), and the helper itself imports this module first.
@@ -151,12 +152,6 @@ def fingerprint(conn: sqlite3.Connection, identity: tuple[int, int]) -> list[Any
     low, high = conn.execute("SELECT min(id), max(id) FROM fix_history").fetchone()
     schema = conn.execute("PRAGMA schema_version").fetchone()[0]
     return [*identity, schema, low, high]
-
-
-def file_identity(path: Path) -> tuple[int, int]:
-    """(device, inode) of a file: which file a path names right now."""
-    status = os.stat(path)
-    return status.st_dev, status.st_ino
 
 
 _started: dict[Path, Helper] = {}
@@ -328,10 +323,9 @@ def iter_chunks(
                     if found:
                         yield data, found
                     continue
-            start = low + index * CHUNK_IDS
-            fetched = conn.execute(*lines.query(since, (start, start + CHUNK_IDS))).fetchall()
-            if fetched:  # ids with no rows (gaps, --since) make no chunk
-                yield lines.chunk(fetched, sep), len(fetched)
+            data, found = lines.id_range(since, low + index * CHUNK_IDS, CHUNK_IDS, sep)
+            if found:  # ids with no rows (gaps, --since) make no chunk
+                yield data, found
     finally:
         helper.stop()
 
@@ -359,10 +353,8 @@ def _serve(database: str, commands: IO[bytes], out: IO[bytes]) -> None:
     lines = ExportLines(conn)
     since, sep, low, width = job["since"], job["separator"], job["low"], job["chunk_ids"]
     for index in range(1, job["chunks"], 2):
-        start = low + index * width
-        fetched = conn.execute(*lines.query(since, (start, start + width))).fetchall()
-        data = lines.chunk(fetched, sep)
-        out.write(_FRAME.pack(len(fetched), len(data)))
+        data, found = lines.id_range(since, low + index * width, width, sep)
+        out.write(_FRAME.pack(found, len(data)))
         out.write(data)
     out.flush()
 

@@ -24,44 +24,23 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from operator import itemgetter
 from typing import Any
 
 import orjson
 
-from aimem.jsontext import loads_or_text
+from aimem.jsontext import FLAG_COLUMNS, JSON_COLUMNS, loads_or_text
 from aimem.records import EXPORT_COLUMNS
 from aimem.store import json_lines
 from aimem.store.sqlparams import in_chunks
 
 CHUNK = 1024
-# Distinct values remembered per memo (cleared when full: memory stays flat).
-MEMO_LIMIT = 1 << 14
 
 _COLUMNS = ", ".join(EXPORT_COLUMNS)
-_JSON_FALLBACK: dict[str, Any] = {"fix_commands": [], "system_info": {}}
-_BOOL_NAMES = ("fix_success", "verification_success")
 # REAL columns are written as Python's repr by exports (orjson would write
 # 4e-05 as 0.00004). Nested JSON keeps orjson's form.
 REAL_COLUMNS = ("execution_time_seconds", "cost_usd")
-
-
-class _JsonMemo(dict[Any, Any]):
-    """Stored JSON text -> ``make(loads_or_text(text))``, computed once per text."""
-
-    def __init__(self, fallback: Any, make: Any) -> None:
-        super().__init__()
-        self.fallback = fallback
-        self.make = make
-
-    def __missing__(self, text: Any) -> Any:
-        made = self.make(loads_or_text(text, self.fallback))
-        if type(text) is str:  # 1 == 1.0 == True: only text is a safe key
-            if len(self) >= MEMO_LIMIT:
-                self.clear()
-            self[text] = made
-        return made
 
 
 class _Bools(dict[Any, Any]):
@@ -88,15 +67,11 @@ class Reals(dict[Any, Any]):
         made = orjson.Fragment(repr(value).encode())
         if value == 0:
             return made  # 0.0 == -0.0: remembered, one would print as the other
-        if len(self) >= MEMO_LIMIT:  # callers look up floats only: 1 vs 1.0 cannot mix
+        if len(self) >= json_lines.MEMO_LIMIT:  # floats only here: 1 vs 1.0 cannot mix
             self.clear()
             self[None] = None
         self[value] = made
         return made
-
-
-def _json_text(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 def csv_cell(value: Any) -> Any:
@@ -187,6 +162,13 @@ class ExportLines:
         lines.append("")
         return separator.join(lines).encode()
 
+    def id_range(
+        self, since: str | None, start: int, width: int, separator: str
+    ) -> tuple[bytes, int]:
+        """(bytes, rows) of the rows with ids in ``[start, start + width)``."""
+        fetched = self.conn.execute(*self.query(since, (start, start + width))).fetchall()
+        return self.chunk(fetched, separator), len(fetched)
+
     def _from_values(self, ids: list[int]) -> dict[int, str]:
         built: dict[int, str] = {}
         for chunk, marks in in_chunks(ids):
@@ -215,15 +197,19 @@ def iter_export_chunks(
         yield lines.chunk(rows, sep), len(rows)
 
 
+def _csv_json_cell(fallback: Any) -> Callable[[Any], Any]:
+    return lambda text: csv_cell(loads_or_text(text, fallback))
+
+
 def iter_csv_rows(
     conn: sqlite3.Connection, since: str | None = None, chunk: int | None = None
 ) -> Iterator[list[tuple[Any, ...]]]:
     """Hot rows as CSV cells (``csv_cell`` of the export row), a chunk at a time."""
     maps: list[tuple[int, Any]] = [
-        (EXPORT_COLUMNS.index(name), _JsonMemo(fallback, csv_cell))
-        for name, fallback in _JSON_FALLBACK.items()
+        (EXPORT_COLUMNS.index(name), json_lines.TextMemo(_csv_json_cell(fallback)))
+        for name, fallback in JSON_COLUMNS.items()
     ]
-    maps += [(EXPORT_COLUMNS.index(name), _Bools("true", "false")) for name in _BOOL_NAMES]
+    maps += [(EXPORT_COLUMNS.index(name), _Bools("true", "false")) for name in FLAG_COLUMNS]
     for rows in _select(conn, since, chunk):
         columns: list[Any] = list(zip(*rows, strict=True))
         for index, memo in maps:

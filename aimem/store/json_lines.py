@@ -31,16 +31,15 @@ that row in Python:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
 
-from aimem.jsontext import loads_or_text
+from aimem.jsontext import FLAG_COLUMNS, JSON_COLUMNS, loads_or_text
 
-JSON_TEXT_DEFAULTS = {"fix_commands": "[]", "system_info": "{}"}
-_JSON_FALLBACK: dict[str, Any] = {"fix_commands": [], "system_info": {}}
-BOOL_COLUMNS = ("fix_success", "verification_success")
+# What SQLite splices in for a NULL JSON column: the text of its export value.
+JSON_TEXT_DEFAULTS = {c: orjson.dumps(v).decode() for c, v in JSON_COLUMNS.items()}
 # Distinct texts remembered per check (cleared when full: memory stays flat).
 MEMO_LIMIT = 1 << 14
 
@@ -136,7 +135,7 @@ def line_sql(columns: Sequence[str], declared: dict[str, str]) -> str:
             flush()
             formats.append(f'"{column}":%s')
             args.append(f"coalesce({column}, '{JSON_TEXT_DEFAULTS[column]}')")
-        elif column in BOOL_COLUMNS:
+        elif column in FLAG_COLUMNS:
             flush()
             formats.append(f'"{column}":%s')
             args.append(f"(CASE WHEN {column} THEN 'true' ELSE 'false' END)")
@@ -166,22 +165,41 @@ def line_sql(columns: Sequence[str], declared: dict[str, str]) -> str:
     return f"(CASE WHEN {' AND '.join(checks) or '1'} THEN {line} END)"
 
 
-class CanonicalText(dict[Any, bool]):
+class TextMemo(dict[Any, Any]):
+    """Stored text -> ``compute(text)``, computed once per distinct text.
+
+    Bounded: cleared when full (back to ``seeds``), so memory stays flat. Only
+    text is remembered: 1 == 1.0 == True would mix other keys.
+    """
+
+    def __init__(self, compute: Callable[[Any], Any], seeds: dict[Any, Any] | None = None) -> None:
+        self.seeds = dict(seeds or {})
+        super().__init__(self.seeds)
+        self.compute = compute
+
+    def __missing__(self, text: Any) -> Any:
+        made = self.compute(text)
+        if type(text) is str:
+            if len(self) >= MEMO_LIMIT:
+                self.clear()
+                self.update(self.seeds)
+            self[text] = made
+        return made
+
+
+class CanonicalText(TextMemo):
     """Stored JSON text -> True when it is exactly orjson's form of its export value."""
 
     def __init__(self, column: str) -> None:
-        super().__init__({None: True})  # NULL: the default spliced in is its form
-        self.fallback = _JSON_FALLBACK[column]
+        fallback = JSON_COLUMNS[column]
 
-    def __missing__(self, text: Any) -> bool:
-        if type(text) is not str:  # 1 == 1.0 == True: only text is a safe key
-            return False
-        exact = orjson.dumps(loads_or_text(text, self.fallback)).decode() == text
-        if len(self) >= MEMO_LIMIT:
-            self.clear()
-            self[None] = True
-        self[text] = exact
-        return exact
+        def exact(text: Any) -> bool:
+            return (
+                type(text) is str and orjson.dumps(loads_or_text(text, fallback)).decode() == text
+            )
+
+        # NULL: the default spliced in is its form
+        super().__init__(exact, seeds={None: True})
 
     def odd(self, texts: Iterable[Any]) -> set[Any]:
         """The texts among ``texts`` that are not exact: each distinct one checked

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -14,7 +13,8 @@ from typing import Any
 import orjson
 
 from aimem.errors import AimemError
-from aimem.jsontext import loads_or_text
+from aimem.fsutil import file_identity
+from aimem.jsontext import export_values, loads_or_text
 from aimem.records import EXPORT_COLUMNS, Attempt
 from aimem.store import json_lines, migrations, schema
 from aimem.store.aggregates import (
@@ -69,12 +69,7 @@ SCOPES = {
 
 def row_to_dict(row: Sequence[Any]) -> dict[str, Any]:
     """A ``fix_history`` row (selected as ROW_COLUMNS) in export form."""
-    record = dict(zip(EXPORT_COLUMNS, row, strict=True))
-    record["fix_commands"] = loads_or_text(record["fix_commands"], [])
-    record["system_info"] = loads_or_text(record["system_info"], {})
-    record["fix_success"] = bool(record["fix_success"])
-    record["verification_success"] = bool(record["verification_success"])
-    return record
+    return export_values(EXPORT_COLUMNS, row)
 
 
 def attempt_params(attempt: Attempt) -> tuple[Any, ...]:
@@ -154,7 +149,6 @@ class Store:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
-        self.readonly = readonly
         self.write_queue = WriteQueue(path.parent / WRITE_QUEUE_NAME)
         self._commits = 0
         self.conn = connect(path, readonly=readonly)
@@ -162,8 +156,7 @@ class Store:
         self.identity: tuple[int, int] | None = None
         if not readonly:
             with suppress(OSError):
-                status = os.stat(path)
-                self.identity = (status.st_dev, status.st_ino)
+                self.identity = file_identity(path)
         try:
             migrations.check_version(self.conn, path)
             if not readonly:
