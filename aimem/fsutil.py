@@ -19,12 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from aimem.errors import (
-    LockTimeoutError,
-    NotFoundError,
-    ReadOnlyRepositoryError,
-    StorageFullError,
-)
+from aimem.errors import LockTimeoutError, ReadOnlyRepositoryError, StorageFullError
 
 TEMP_MARKER = ".aimem-tmp-"
 WRITE_BUFFER = 1 << 20
@@ -53,13 +48,11 @@ def fsync_dir(folder: Path) -> None:
 
 
 def translate_os_error(error: OSError, what: Path) -> Exception:
-    """Turn disk-full, permission and missing-folder errors into aimem errors naming the file."""
+    """Turn disk-full and permission errors into aimem errors naming the file."""
     if error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         return StorageFullError(f"no space to write {what}: {error.strerror}")
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return ReadOnlyRepositoryError(f"cannot write {what}: {error.strerror}")
-    if error.errno in (errno.ENOENT, errno.ENOTDIR):
-        return NotFoundError(f"cannot write {what}: its folder {what.parent} does not exist")
     return error
 
 
