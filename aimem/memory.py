@@ -56,8 +56,12 @@ def _write_file(output_file: str | os.PathLike[str], data: bytes) -> None:
     try:
         atomic_write(Path(output_file), data)
     except OSError as error:
-        problem = f"cannot write: {error.strerror or error}"
-        raise InvalidInputError("", problem, str(output_file)) from None
+        raise _cannot_write(output_file, error) from None
+
+
+def _cannot_write(output_file: str | os.PathLike[str], error: OSError) -> InvalidInputError:
+    """``FILE: cannot write: why`` for an output file (a missing folder, say)."""
+    return InvalidInputError("", f"cannot write: {error.strerror or error}", str(output_file))
 
 
 class AIMemory:
@@ -863,8 +867,11 @@ class AIMemory:
                 return transfer.write_records(out, rows, resolved, progress)
 
         if isinstance(file, (str, os.PathLike)):
-            with atomic_output(Path(file)) as out:
-                count = write(out)
+            try:
+                with atomic_output(Path(file)) as out:
+                    count = write(out)
+            except (FileNotFoundError, NotADirectoryError) as error:  # no such folder
+                raise _cannot_write(file, error) from None
         else:
             count = write(file)
             file.flush()

@@ -414,3 +414,15 @@ def test_export_of_legacy_rows_with_non_json_text(tmp_path: Path) -> None:
         assert memory.export_records(sink, "ndjson")["records"] == 13
     first = orjson.loads(sink.getvalue().splitlines()[0])
     assert first["fix_commands"] == "ollama pull x"  # kept as the legacy text, valid JSON
+
+
+def test_export_into_a_missing_folder_is_a_clean_error(demo_dir: Path, tmp_path: Path) -> None:
+    from tests.conftest import run_aimem
+
+    target = tmp_path / "no" / "such" / "x.ndjson"
+    done = run_aimem("--dir", str(demo_dir), "export", str(target))
+    assert done.returncode == 1
+    assert done.stderr.decode().splitlines() == [
+        f"aimem: error: {target}: cannot write: No such file or directory"
+    ]
+    assert not (tmp_path / "no").exists()
