@@ -36,6 +36,7 @@ from aimem.errors import CorruptRepositoryError
 from aimem.fsutil import fsync_dir, temp_path_for, translate_os_error
 from aimem.jsontext import export_values
 from aimem.records import EXPORT_COLUMNS
+from aimem.store.json_lines import check_utf8
 from aimem.timeutil import now_iso
 
 FORMAT = "aimem-segment"
@@ -150,8 +151,8 @@ def encode_segment(
     """Build a segment's bytes: (bytes, index entry, sha256 of the raw NDJSON).
 
     ``rows`` are ``Store.archive_page`` rows, already in segment order
-    (GROUP_COLUMNS): (JSON line with the keys ``fields_for(kind)``, timestamp,
-    id, ...). A row whose id is in ``rebuilt`` is written from those values
+    (GROUP_COLUMNS): (JSON line's UTF-8 bytes with the keys ``fields_for(kind)``,
+    timestamp, id, ...). A row whose id is in ``rebuilt`` is written from those values
     instead, put in the export row format here (JSON text columns as arrays
     and objects, flags as true/false).
     """
@@ -166,31 +167,33 @@ def encode_segment(
     futures = []
     raw_hash = hashlib.sha256()
     raw_bytes = 0
-    pending: list[str] = []
+    pending: list[bytes] = []
     size = 0
     stamps = [row[1] for row in rows]
     low, high = min(stamps), max(stamps)
 
-    def frame(lines: list[str]) -> None:
+    def frame(lines: list[bytes], page: Sequence[Sequence[Any]]) -> None:
         nonlocal raw_bytes
-        lines.append("")
-        chunk = "\n".join(lines).encode()
+        lines.append(b"")
+        chunk = b"\n".join(lines)
+        check_utf8(chunk, page, 0, 2)
         # Compress while the next frame is serialized (zstd releases the GIL);
         # each raw frame is hashed and let go, not kept for the whole segment.
         futures.append(pool.submit(lambda c: _compressor().compress(c), chunk))
         raw_hash.update(chunk)
         raw_bytes += len(chunk)
 
-    for line, _, row_id, *_ in rows:
+    first = 0
+    for at, (line, _, row_id, *_) in enumerate(rows):
         if rebuilt and row_id in rebuilt:
-            line = orjson.dumps(export_values(fields, rebuilt[row_id])).decode()
+            line = orjson.dumps(export_values(fields, rebuilt[row_id]))
         pending.append(line)
         size += len(line) + 1
         if size >= FRAME_RAW_BYTES:
-            frame(pending)
-            pending, size = [], 0
+            frame(pending, rows[first : at + 1])
+            pending, size, first = [], 0, at + 1
     if pending:
-        frame(pending)
+        frame(pending, rows[first:])
     frames = [f.result() for f in futures]
     pool.shutdown()
     header: dict[str, Any] = {

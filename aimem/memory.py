@@ -866,15 +866,22 @@ class AIMemory:
                 rows = self.iter_export_rows(since, include_archive)
                 return transfer.write_records(out, rows, resolved, progress)
 
-        if isinstance(file, (str, os.PathLike)):
-            try:
-                with atomic_output(Path(file)) as out:
-                    count = write(out)
-            except (FileNotFoundError, NotADirectoryError) as error:  # no such folder
-                raise _cannot_write(file, error) from None
-        else:
-            count = write(file)
-            file.flush()
+        import sqlite3
+
+        from aimem.store.connection import translate_sqlite_error
+
+        try:
+            if isinstance(file, (str, os.PathLike)):
+                try:
+                    with atomic_output(Path(file)) as out:
+                        count = write(out)
+                except (FileNotFoundError, NotADirectoryError) as error:  # no such folder
+                    raise _cannot_write(file, error) from None
+            else:
+                count = write(file)
+                file.flush()
+        except sqlite3.Error as error:  # a row the sqlite3 module cannot read (text not UTF-8)
+            raise translate_sqlite_error(error, self.store.path) from error
         return {"file": name, "format": resolved, "records": count}
 
     def import_records(

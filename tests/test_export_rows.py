@@ -8,6 +8,7 @@ import io
 import json
 import sqlite3
 import tempfile
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +221,66 @@ def test_a_legacy_table_with_other_column_types_exports_as_the_per_row_path(
     assert [r["fix_success"] for r in exported] == [True, True, True, False, True, True]
     assert [r["verification_success"] for r in exported] == [False, True, True, True, True, True]
     assert str(exported[1]["execution_time_seconds"]) == "-0.0"
+
+
+def test_a_utf16_database_exports_and_archives_as_the_per_row_path(tmp_path: Path) -> None:
+    """SQLite's line is the text's stored bytes: in a UTF-16 database every row
+    is built in Python instead, with the same result as a UTF-8 one."""
+    from tests.legacy import DESIGN_DDL
+
+    root = tmp_path / "A"
+    root.mkdir()
+    conn = sqlite3.connect(root / "ai_memory.db")
+    conn.execute("PRAGMA encoding = 'UTF-16le'")
+    conn.executescript(DESIGN_DDL)
+    for n, text in enumerate(["plain", "é☃𝄞", 'quote " and \\ and \n']):
+        conn.execute(
+            "INSERT INTO fix_history (timestamp, model_name, issue_type, issue_signature,"
+            " description, fixer_type, claude_analysis, fix_commands, fix_success,"
+            " verification_success, execution_time_seconds, system_info, notes)"
+            " VALUES (?, 'm', 'TIMEOUT', 'sig', ?, 'claude', 'a', '[\"ollama ps\"]', 1, 0,"
+            ' 2.5, \'{"os":"Linux"}\', ?)',
+            (f"2025-01-0{n + 1} 00:00:00", text, text),
+        )
+    conn.commit()
+    conn.close()
+    with AIMemory(root) as memory:
+        assert memory.store.conn.execute("PRAGMA encoding").fetchone() == ("UTF-16le",)
+        for fmt in ("ndjson", "json"):
+            sink = io.BytesIO()
+            memory.export_records(sink, fmt)
+            assert sink.getvalue() == _per_row(memory, fmt), fmt
+        hot = _per_row(memory, "ndjson")
+        assert [orjson.loads(line)["description"] for line in hot.splitlines()][1] == "é☃𝄞"
+        memory.cleanup(0)
+        assert memory.store.conn.execute("SELECT count(*) FROM fix_history").fetchone() == (0,)
+        archived = list(memory.iter_export_rows(None, True))
+    hot_rows = [orjson.loads(line) for line in hot.splitlines()]
+    assert sorted(archived, key=itemgetter("id")) == hot_rows  # a segment's keys are reordered
+
+
+def test_text_that_is_not_utf8_stops_export_and_cleanup_naming_the_row(demo_dir: Path) -> None:
+    """Another program's invalid UTF-8 would reach the file as is: each command
+    refuses it in one line, writes no file and moves no row."""
+    from tests.conftest import run_aimem
+
+    conn = sqlite3.connect(demo_dir / "ai_memory.db", isolation_level=None)
+    conn.execute("UPDATE fix_history SET description = CAST(X'41FF42' AS TEXT) WHERE id = 3")
+    rows = conn.execute("SELECT count(*) FROM fix_history").fetchone()
+    conn.close()
+    for fmt in ("ndjson", "json", "csv"):
+        target = demo_dir.parent / f"out.{fmt}"
+        done = run_aimem("export", "--format", fmt, str(target))
+        assert done.returncode == 1, done.stderr
+        first = done.stderr.decode().splitlines()[0]
+        assert "not valid UTF-8" in first and "Traceback" not in done.stderr.decode(), first
+        if fmt != "csv":
+            assert "row 3" in first
+        assert not target.exists()
+    done = run_aimem("cleanup", "0")
+    assert done.returncode == 1 and b"row 3 holds text that is not valid UTF-8" in done.stderr
+    conn = sqlite3.connect(demo_dir / "ai_memory.db")
+    assert conn.execute("SELECT count(*) FROM fix_history").fetchone() == rows
+    assert conn.execute("SELECT count(*) FROM aimem_segments").fetchone() == (0,)
+    conn.close()
+    assert not [p for p in (demo_dir / "archive").glob("*") if p.is_file()]

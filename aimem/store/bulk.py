@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from aimem.store.connection import page_cache
 from aimem.store.sqlite_store import _INSERT, UID_PARAM
 from aimem.store.sqlparams import in_chunks
 
@@ -113,12 +114,10 @@ def import_cache(conn: sqlite3.Connection, kib: int = IMPORT_CACHE_KIB) -> Itera
     would then hold every sorted run in memory (peak RSS 209 -> 283 MiB from
     100k to 1M rows). Both settings are restored afterwards.
     """
-    cache = conn.execute("PRAGMA cache_size").fetchone()[0]
     temp_store = conn.execute("PRAGMA temp_store").fetchone()[0]
-    conn.execute(f"PRAGMA cache_size = {-abs(int(kib))}")
     conn.execute("PRAGMA temp_store = FILE")
     try:
-        yield
+        with page_cache(conn, kib):
+            yield
     finally:
         conn.execute(f"PRAGMA temp_store = {int(temp_store)}")
-        conn.execute(f"PRAGMA cache_size = {int(cache)}")

@@ -257,6 +257,23 @@ def export_chunks(
     """The export chunks of hot rows (``iter_export_chunks``' bytes), from one
     snapshot, built on two processes when that pays off. ``identity`` is the
     (device, inode) of the file ``conn`` opened; None: no helper (read-only)."""
+    from aimem.store.connection import SCAN_CACHE_KIB, page_cache
+
+    with (
+        page_cache(conn, SCAN_CACHE_KIB),
+        _export_chunks(conn, database, identity, since, separator) as chunks,
+    ):
+        yield chunks
+
+
+@contextmanager
+def _export_chunks(
+    conn: sqlite3.Connection,
+    database: Path,
+    identity: tuple[int, int] | None,
+    since: str | None,
+    separator: bytes,
+) -> Iterator[Iterator[tuple[bytes, int]]]:
     from aimem.store.export_rows import iter_export_chunks
     from aimem.store.snapshot import read_transaction
 
@@ -310,7 +327,6 @@ def iter_chunks(
         yield from iter_export_chunks(conn, since, separator=separator)
         return
     lines = ExportLines(conn)
-    sep = separator.decode()
     try:
         for index in range(count):
             if index % 2 and helping:
@@ -323,7 +339,7 @@ def iter_chunks(
                     if found:
                         yield data, found
                     continue
-            data, found = lines.id_range(since, low + index * CHUNK_IDS, CHUNK_IDS, sep)
+            data, found = lines.id_range(since, low + index * CHUNK_IDS, CHUNK_IDS, separator)
             if found:  # ids with no rows (gaps, --since) make no chunk
                 yield data, found
     finally:
@@ -335,10 +351,12 @@ def _serve(database: str, commands: IO[bytes], out: IO[bytes]) -> None:
 
     import orjson
 
+    from aimem.store.connection import SCAN_CACHE_KIB
     from aimem.store.export_rows import ExportLines
 
     conn = sqlite3.connect(database, isolation_level=None)
     conn.execute("PRAGMA query_only = ON")
+    conn.execute(f"PRAGMA cache_size = -{SCAN_CACHE_KIB}")
     identity = file_identity(Path(database))
     out.write(_STARTED + b"\n")
     out.flush()
@@ -351,7 +369,8 @@ def _serve(database: str, commands: IO[bytes], out: IO[bytes]) -> None:
     if job is None:
         return
     lines = ExportLines(conn)
-    since, sep, low, width = job["since"], job["separator"], job["low"], job["chunk_ids"]
+    since, low, width = job["since"], job["low"], job["chunk_ids"]
+    sep = str(job["separator"]).encode()
     for index in range(1, job["chunks"], 2):
         data, found = lines.id_range(since, low + index * width, width, sep)
         out.write(_FRAME.pack(found, len(data)))

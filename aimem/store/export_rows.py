@@ -10,7 +10,7 @@ bytes (``tests/test_export_rows.py`` checks it with Hypothesis on arbitrary
 stored values, legacy junk included), faster:
 
 - SQLite builds each whole line (``aimem.store.json_lines``): Python fetches
-  one string per row, plus the two stored JSON texts, which are checked once
+  its UTF-8 bytes per row, plus the two stored JSON texts, which are checked once
   per distinct text (a bounded memo: these columns repeat a lot);
 - a row SQLite cannot build exactly is built from its values, as the per-row
   path does;
@@ -121,7 +121,7 @@ class ExportLines:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        line = json_lines.line_sql(EXPORT_COLUMNS, json_lines.declared_types(conn))
+        line = json_lines.row_line_sql(conn, EXPORT_COLUMNS)
         self.select = f"SELECT {line} AS line, fix_commands, system_info, id FROM fix_history"
         self.commands = json_lines.CanonicalText("fix_commands")
         self.infos = json_lines.CanonicalText("system_info")
@@ -141,9 +141,9 @@ class ExportLines:
         sql = self.select + (" WHERE " + " AND ".join(where) if where else "")
         return sql + " ORDER BY id", params
 
-    def chunk(self, rows: list[tuple[Any, ...]], separator: str) -> bytes:
+    def chunk(self, rows: list[tuple[Any, ...]], separator: bytes) -> bytes:
         """The export lines of fetched rows, each followed by ``separator``."""
-        lines: list[str] = [row[0] for row in rows]
+        lines: list[bytes] = [row[0] for row in rows]
         odd_commands = self.commands.odd(map(itemgetter(1), rows))
         odd_infos = self.infos.odd(map(itemgetter(2), rows))
         redo = (
@@ -159,22 +159,24 @@ class ExportLines:
             built = self._from_values([rid for _, rid in redo])
             for at, rid in redo:
                 lines[at] = built[rid]
-        lines.append("")
-        return separator.join(lines).encode()
+        lines.append(b"")
+        data = separator.join(lines)
+        json_lines.check_utf8(data, rows, 0, 3)
+        return data
 
     def id_range(
-        self, since: str | None, start: int, width: int, separator: str
+        self, since: str | None, start: int, width: int, separator: bytes
     ) -> tuple[bytes, int]:
         """(bytes, rows) of the rows with ids in ``[start, start + width)``."""
         fetched = self.conn.execute(*self.query(since, (start, start + width))).fetchall()
         return self.chunk(fetched, separator), len(fetched)
 
-    def _from_values(self, ids: list[int]) -> dict[int, str]:
-        built: dict[int, str] = {}
+    def _from_values(self, ids: list[int]) -> dict[int, bytes]:
+        built: dict[int, bytes] = {}
         for chunk, marks in in_chunks(ids):
             sql = f"SELECT {_COLUMNS} FROM fix_history WHERE id IN ({marks})"
             for row in self.conn.execute(sql, chunk):
-                built[row[0]] = orjson.dumps(export_row(row)).decode()
+                built[row[0]] = orjson.dumps(export_row(row))
         return built
 
 
@@ -191,10 +193,9 @@ def iter_export_chunks(
     transaction when the chunks must form one snapshot.
     """
     lines = ExportLines(conn)
-    sep = separator.decode()
     cursor = conn.execute(*lines.query(since))
     while rows := cursor.fetchmany(chunk or CHUNK):
-        yield lines.chunk(rows, sep), len(rows)
+        yield lines.chunk(rows, separator), len(rows)
 
 
 def _csv_json_cell(fallback: Any) -> Callable[[Any], Any]:

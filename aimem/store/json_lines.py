@@ -36,6 +36,7 @@ from typing import Any
 
 import orjson
 
+from aimem.errors import AimemError
 from aimem.jsontext import FLAG_COLUMNS, JSON_COLUMNS, loads_or_text
 
 # What SQLite splices in for a NULL JSON column: the text of its export value.
@@ -162,7 +163,51 @@ def line_sql(columns: Sequence[str], declared: dict[str, str]) -> str:
             expr = f"rtrim({expr}, '}}')"
         args[at] = expr
     line = f"printf('{opening}{','.join(formats)}{closing}', {', '.join(args)})"
-    return f"(CASE WHEN {' AND '.join(checks) or '1'} THEN {line} END)"
+    # As a BLOB: Python takes the UTF-8 bytes as they are, where text was
+    # decoded into a str and encoded back for the file (callgrind: 5% of a row).
+    return f"CAST((CASE WHEN {' AND '.join(checks) or '1'} THEN {line} END) AS BLOB)"
+
+
+def row_line_sql(conn: sqlite3.Connection, columns: Sequence[str]) -> str:
+    """SQL: ``line_sql`` for the table ``conn`` holds, or NULL for every row (all
+    built in Python) when the database's text is not UTF-8 (a UTF-16 database:
+    its bytes are not the line's)."""
+    if str(conn.execute("PRAGMA encoding").fetchone()[0]).upper() != "UTF-8":
+        return "NULL"
+    return line_sql(columns, declared_types(conn))
+
+
+def check_utf8(data: bytes, rows: Sequence[Sequence[Any]], line_at: int, id_at: int) -> None:
+    """Raise ``InvalidTextError`` naming the first row whose line is not UTF-8.
+
+    SQLite copies text bytes as stored, so a row another program wrote with
+    invalid UTF-8 would reach the file as is, where a reader would reject it.
+    ``data`` is the rows' lines joined: ASCII (the usual case) is checked in C.
+    """
+    if data.isascii():
+        return
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        for row in rows:
+            line = row[line_at]
+            try:
+                if isinstance(line, bytes):
+                    line.decode()
+            except UnicodeDecodeError:
+                raise InvalidTextError(row[id_at]) from None
+        raise
+
+
+class InvalidTextError(AimemError):
+    """A ``fix_history`` row holds text that is not valid UTF-8."""
+
+    def __init__(self, row_id: Any) -> None:
+        super().__init__(
+            f"fix_history row {row_id} holds text that is not valid UTF-8; "
+            "it cannot be written as JSON",
+            hint="correct or delete that row (sqlite3), then run the command again",
+        )
 
 
 class TextMemo(dict[Any, Any]):

@@ -750,7 +750,7 @@ class Store:
                 sql += " AND (timestamp, id) < (?, ?)"
                 params = (*params, bound[0], bound[1])
             key = " || char(31) || ".join(f"coalesce(CAST({c} AS TEXT), '')" for c in group) or "''"
-            line = json_lines.line_sql(columns, json_lines.declared_types(self.conn))
+            line = json_lines.row_line_sql(self.conn, columns)
             texts = [c for c in columns if c in json_lines.JSON_TEXT_DEFAULTS]
             selected = ", ".join([f"{line} AS line", "timestamp", "id", key, *texts])
             rows = self._query(
