@@ -36,7 +36,6 @@ from aimem.errors import CorruptRepositoryError
 from aimem.fsutil import fsync_dir, temp_path_for, translate_os_error
 from aimem.jsontext import export_values
 from aimem.records import EXPORT_COLUMNS
-from aimem.store.json_lines import check_utf8
 from aimem.timeutil import now_iso
 
 FORMAT = "aimem-segment"
@@ -172,28 +171,26 @@ def encode_segment(
     stamps = [row[1] for row in rows]
     low, high = min(stamps), max(stamps)
 
-    def frame(lines: list[bytes], page: Sequence[Sequence[Any]]) -> None:
+    def frame(lines: list[bytes]) -> None:
         nonlocal raw_bytes
         lines.append(b"")
         chunk = b"\n".join(lines)
-        check_utf8(chunk, page, 0, 2)
         # Compress while the next frame is serialized (zstd releases the GIL);
         # each raw frame is hashed and let go, not kept for the whole segment.
         futures.append(pool.submit(lambda c: _compressor().compress(c), chunk))
         raw_hash.update(chunk)
         raw_bytes += len(chunk)
 
-    first = 0
-    for at, (line, _, row_id, *_) in enumerate(rows):
+    for line, _, row_id, *_ in rows:
         if rebuilt and row_id in rebuilt:
             line = orjson.dumps(export_values(fields, rebuilt[row_id]))
         pending.append(line)
         size += len(line) + 1
         if size >= FRAME_RAW_BYTES:
-            frame(pending, rows[first : at + 1])
-            pending, size, first = [], 0, at + 1
+            frame(pending)
+            pending, size = [], 0
     if pending:
-        frame(pending, rows[first:])
+        frame(pending)
     frames = [f.result() for f in futures]
     pool.shutdown()
     header: dict[str, Any] = {

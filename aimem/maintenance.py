@@ -599,7 +599,8 @@ def check(
     every segment (hash, frames, rows; only presence and size with ``quick``),
     half-done cleanups and unregistered segments, aggregates against a
     recomputation from hot rows plus the archive (not with ``quick``), the
-    full-text index, timestamps, the knowledge base and leftover temp files.
+    full-text index, timestamps, values export cannot write (BLOBs, text that
+    is not UTF-8; not with ``quick``), the knowledge base and leftover temp files.
     Repair never deletes a user's rows.
     """
     report = CheckReport(quick=quick)
@@ -632,6 +633,14 @@ def check(
         fts = store.fts_problem()
         if fts is not None:
             report.add("search-index", "fix_history_fts", f"out of step: {fts}", remedy=REPAIR)
+        if not quick:
+            for record_id, column, problem in store.unwritable_values():
+                report.add(
+                    "unwritable-value",
+                    f"fix_history/{record_id}",
+                    f"column {column} {problem}: export and cleanup refuse this row",
+                    remedy="correct or delete the value with sqlite3; aimem never writes one",
+                )
         for record_id, text in store.bad_timestamps():
             report.add(
                 "bad-timestamp",

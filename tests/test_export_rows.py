@@ -259,28 +259,63 @@ def test_a_utf16_database_exports_and_archives_as_the_per_row_path(tmp_path: Pat
     assert sorted(archived, key=itemgetter("id")) == hot_rows  # a segment's keys are reordered
 
 
-def test_text_that_is_not_utf8_stops_export_and_cleanup_naming_the_row(demo_dir: Path) -> None:
-    """Another program's invalid UTF-8 would reach the file as is: each command
-    refuses it in one line, writes no file and moves no row."""
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("CAST(X'41FF42' AS TEXT)", "holds text that is not valid UTF-8"),
+        ("X'00FF'", "holds a BLOB (binary value)"),
+    ],
+)
+def test_a_value_json_cannot_hold_stops_export_and_cleanup_naming_it(
+    demo_dir: Path, value: str, problem: str
+) -> None:
+    """Another program's BLOB or invalid UTF-8 would reach the file as is (or as
+    b'...' in CSV): each command refuses it in one line, writes no file, moves
+    no row; check lists it."""
     from tests.conftest import run_aimem
 
     conn = sqlite3.connect(demo_dir / "ai_memory.db", isolation_level=None)
-    conn.execute("UPDATE fix_history SET description = CAST(X'41FF42' AS TEXT) WHERE id = 3")
+    conn.execute(f"UPDATE fix_history SET description = {value} WHERE id = 3")
     rows = conn.execute("SELECT count(*) FROM fix_history").fetchone()
     conn.close()
+    expected = f"fix_history row 3, column description: {problem}"
     for fmt in ("ndjson", "json", "csv"):
         target = demo_dir.parent / f"out.{fmt}"
         done = run_aimem("export", "--format", fmt, str(target))
         assert done.returncode == 1, done.stderr
-        first = done.stderr.decode().splitlines()[0]
-        assert "not valid UTF-8" in first and "Traceback" not in done.stderr.decode(), first
-        if fmt != "csv":
-            assert "row 3" in first
+        assert (
+            done.stderr.decode().splitlines()[0]
+            == f"aimem: error: {expected}; it cannot be written as JSON or CSV"
+        )
         assert not target.exists()
     done = run_aimem("cleanup", "0")
-    assert done.returncode == 1 and b"row 3 holds text that is not valid UTF-8" in done.stderr
+    assert done.returncode == 1 and expected.encode() in done.stderr, done.stderr
     conn = sqlite3.connect(demo_dir / "ai_memory.db")
     assert conn.execute("SELECT count(*) FROM fix_history").fetchone() == rows
     assert conn.execute("SELECT count(*) FROM aimem_segments").fetchone() == (0,)
     conn.close()
     assert not [p for p in (demo_dir / "archive").glob("*") if p.is_file()]
+    done = run_aimem("check", "--json")
+    assert done.returncode == 1
+    (finding,) = orjson.loads(done.stdout)["findings"]
+    assert (finding["kind"], finding["subject"]) == ("unwritable-value", "fix_history/3")
+    assert finding["detail"].startswith(f"column description {problem}")
+    assert run_aimem("check", "--quick").returncode == 0  # the value scan is the full check's
+
+
+def test_a_blob_holding_json_in_a_json_column_exports_as_its_value(demo_dir: Path) -> None:
+    """Another writer's bytes of JSON text (sqlite3 stores Python bytes as a BLOB):
+    exported as the JSON value, as it always was, and not reported."""
+    conn = sqlite3.connect(demo_dir / "ai_memory.db", isolation_level=None)
+    conn.execute("UPDATE fix_history SET fix_commands = CAST(fix_commands AS BLOB) WHERE id = 3")
+    stored = conn.execute("SELECT fix_commands FROM fix_history WHERE id = 3").fetchone()[0]
+    conn.close()
+    assert isinstance(stored, bytes)
+    with AIMemory(demo_dir) as memory:
+        for fmt in ("ndjson", "json", "csv"):
+            sink = io.BytesIO()
+            memory.export_records(sink, fmt)
+            assert sink.getvalue() == _per_row(memory, fmt), fmt
+        row = next(r for r in memory.store.iter_rows() if r["id"] == 3)
+        assert row["fix_commands"] == orjson.loads(stored)
+        assert memory.check().ok

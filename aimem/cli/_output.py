@@ -49,7 +49,15 @@ def json_bytes(value: Any, pretty: bool = True) -> bytes:
     import orjson
 
     option = orjson.OPT_INDENT_2 if pretty else 0
-    return orjson.dumps(value, option=option | orjson.OPT_NON_STR_KEYS)
+    try:
+        return orjson.dumps(value, option=option | orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError as error:  # a BLOB another program stored
+        from aimem.errors import AimemError
+
+        raise AimemError(
+            f"a stored value cannot be written as JSON: {error}",
+            hint="'aimem check' names the row and column",
+        ) from None
 
 
 def emit_json(value: Any, pretty: bool = True) -> None:

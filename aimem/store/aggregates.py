@@ -69,7 +69,7 @@ class Fact:
 def canonical_commands(text_or_list: Any) -> str:
     """Canonical JSON text of a fix-command list (legacy rows may be spaced differently)."""
     value = text_or_list
-    if isinstance(value, str):
+    if isinstance(value, (str, bytes)):  # bytes: a BLOB of JSON text, as export reads it
         try:
             value = orjson.loads(value)
         except orjson.JSONDecodeError:

@@ -32,7 +32,7 @@ import orjson
 
 from aimem.jsontext import FLAG_COLUMNS, JSON_COLUMNS, loads_or_text
 from aimem.records import EXPORT_COLUMNS
-from aimem.store import json_lines
+from aimem.store import json_lines, unwritable
 from aimem.store.sqlparams import in_chunks
 
 CHUNK = 1024
@@ -161,15 +161,19 @@ class ExportLines:
                 lines[at] = built[rid]
         lines.append(b"")
         data = separator.join(lines)
-        json_lines.check_utf8(data, rows, 0, 3)
+        if not data.isascii():
+            bad = unwritable.first_invalid_line(rows, 0, 3)
+            if bad is not None:
+                raise unwritable.refuse(self.conn, bad)
         return data
 
     def id_range(
         self, since: str | None, start: int, width: int, separator: bytes
     ) -> tuple[bytes, int]:
         """(bytes, rows) of the rows with ids in ``[start, start + width)``."""
-        fetched = self.conn.execute(*self.query(since, (start, start + width))).fetchall()
-        return self.chunk(fetched, separator), len(fetched)
+        with unwritable.refusing(self.conn, "id >= ? AND id < ?", (start, start + width)):
+            fetched = self.conn.execute(*self.query(since, (start, start + width))).fetchall()
+            return self.chunk(fetched, separator), len(fetched)
 
     def _from_values(self, ids: list[int]) -> dict[int, bytes]:
         built: dict[int, bytes] = {}
@@ -193,9 +197,14 @@ def iter_export_chunks(
     transaction when the chunks must form one snapshot.
     """
     lines = ExportLines(conn)
-    cursor = conn.execute(*lines.query(since))
-    while rows := cursor.fetchmany(chunk or CHUNK):
-        yield lines.chunk(rows, separator), len(rows)
+    with unwritable.refusing(conn, *_since_filter(since)):
+        cursor = conn.execute(*lines.query(since))
+        while rows := cursor.fetchmany(chunk or CHUNK):
+            yield lines.chunk(rows, separator), len(rows)
+
+
+def _since_filter(since: str | None) -> tuple[str, tuple[Any, ...]]:
+    return ("timestamp >= ?", (since,)) if since is not None else ("1", ())
 
 
 def _csv_json_cell(fallback: Any) -> Callable[[Any], Any]:
@@ -211,8 +220,14 @@ def iter_csv_rows(
         for name, fallback in JSON_COLUMNS.items()
     ]
     maps += [(EXPORT_COLUMNS.index(name), _Bools("true", "false")) for name in FLAG_COLUMNS]
-    for rows in _select(conn, since, chunk):
-        columns: list[Any] = list(zip(*rows, strict=True))
-        for index, memo in maps:
-            columns[index] = list(map(memo.__getitem__, columns[index]))
-        yield list(zip(*columns, strict=True))
+    with unwritable.refusing(conn, *_since_filter(since)):
+        for rows in _select(conn, since, chunk):
+            columns: list[Any] = list(zip(*rows, strict=True))
+            for index, memo in maps:
+                columns[index] = list(map(memo.__getitem__, columns[index]))
+            cells = list(zip(*columns, strict=True))
+            if any(bytes in set(map(type, values)) for values in columns):
+                # a BLOB that is not JSON text: csv would write its repr, b'...'
+                at = next(at for at, row in enumerate(cells) if bytes in map(type, row))
+                raise unwritable.refuse(conn, rows[at][0])
+            yield cells

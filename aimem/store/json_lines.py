@@ -36,7 +36,6 @@ from typing import Any
 
 import orjson
 
-from aimem.errors import AimemError
 from aimem.jsontext import FLAG_COLUMNS, JSON_COLUMNS, loads_or_text
 
 # What SQLite splices in for a NULL JSON column: the text of its export value.
@@ -175,39 +174,6 @@ def row_line_sql(conn: sqlite3.Connection, columns: Sequence[str]) -> str:
     if str(conn.execute("PRAGMA encoding").fetchone()[0]).upper() != "UTF-8":
         return "NULL"
     return line_sql(columns, declared_types(conn))
-
-
-def check_utf8(data: bytes, rows: Sequence[Sequence[Any]], line_at: int, id_at: int) -> None:
-    """Raise ``InvalidTextError`` naming the first row whose line is not UTF-8.
-
-    SQLite copies text bytes as stored, so a row another program wrote with
-    invalid UTF-8 would reach the file as is, where a reader would reject it.
-    ``data`` is the rows' lines joined: ASCII (the usual case) is checked in C.
-    """
-    if data.isascii():
-        return
-    try:
-        data.decode()
-    except UnicodeDecodeError:
-        for row in rows:
-            line = row[line_at]
-            try:
-                if isinstance(line, bytes):
-                    line.decode()
-            except UnicodeDecodeError:
-                raise InvalidTextError(row[id_at]) from None
-        raise
-
-
-class InvalidTextError(AimemError):
-    """A ``fix_history`` row holds text that is not valid UTF-8."""
-
-    def __init__(self, row_id: Any) -> None:
-        super().__init__(
-            f"fix_history row {row_id} holds text that is not valid UTF-8; "
-            "it cannot be written as JSON",
-            hint="correct or delete that row (sqlite3), then run the command again",
-        )
 
 
 class TextMemo(dict[Any, Any]):

@@ -16,7 +16,7 @@ from aimem.errors import AimemError
 from aimem.fsutil import file_identity
 from aimem.jsontext import export_values, loads_or_text
 from aimem.records import EXPORT_COLUMNS, Attempt
-from aimem.store import json_lines, migrations, schema
+from aimem.store import json_lines, migrations, schema, unwritable
 from aimem.store.aggregates import (
     SCOPE_FAMILY_TYPE,
     SCOPE_FINGERPRINT,
@@ -753,9 +753,13 @@ class Store:
             line = json_lines.row_line_sql(self.conn, columns)
             texts = [c for c in columns if c in json_lines.JSON_TEXT_DEFAULTS]
             selected = ", ".join([f"{line} AS line", "timestamp", "id", key, *texts])
-            rows = self._query(
-                f"SELECT {selected} FROM fix_history WHERE {sql} ORDER BY id", params
-            )
+            with unwritable.refusing(self.conn, sql, params):
+                rows = self._query(
+                    f"SELECT {selected} FROM fix_history WHERE {sql} ORDER BY id", params
+                )
+            bad = unwritable.first_invalid_line(rows, 0, 2)
+            if bad is not None:
+                raise unwritable.refuse(self.conn, bad)
             rows.sort(key=itemgetter(3))  # stable: id order inside a group
             suspect = [r[2] for r in rows if r[0] is None]
             for at, column in enumerate(texts, 4):
@@ -1012,6 +1016,14 @@ class Store:
             (_STORAGE_GLOB, limit),
         )
         return [(r[0], str(r[1])) for r in rows]
+
+    def unwritable_values(self, limit: int = 20) -> list[tuple[int, str, str]]:
+        """(id, column, problem) of hot rows holding a value that JSON and CSV
+        cannot hold (``aimem.store.unwritable``): export and cleanup refuse them."""
+        try:
+            return unwritable.find(self.conn, limit=limit)
+        except sqlite3.Error as error:
+            raise translate_sqlite_error(error, self.path) from error
 
     def aggregate_drift(self, extra_facts: Iterable[Fact]) -> list[tuple[str, str]]:
         """Compare every aggregate with a recomputation from hot rows plus ``extra_facts``.
