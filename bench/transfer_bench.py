@@ -12,7 +12,9 @@ Peers, side by side in the same run on the same rows:
 - ``sqlite3 .backup`` followed by ``tar``.
 
 Every measured command runs as a child process; its peak RSS comes from
-``os.wait4`` (that child's own rusage). Prints one JSON document.
+``os.wait4`` (that child's own rusage). Each figure is the median of
+``ROUNDS`` rounds in which the aimem command and its peer run back to back
+(the peak RSS is the highest). Prints one JSON document.
 """
 
 from __future__ import annotations
@@ -138,8 +140,40 @@ conn.execute("COMMIT")
 """
 
 
+# Rounds per figure: this machine's speed drifts by a factor of two over minutes
+# (a shared host), so each aimem command and its peer run back to back, round
+# after round, and the medians are compared. AIMEM_BENCH_ROUNDS overrides.
+ROUNDS = 3
+
+
+def _rounds() -> int:
+    text = os.environ.get("AIMEM_BENCH_ROUNDS", "")
+    return int(text) if text.isdigit() and int(text) > 0 else ROUNDS
+
+
+def _median(runs: list[dict[str, Any]], count: int, unit: str) -> dict[str, Any]:
+    """The median run's seconds and CPU, the highest peak RSS, every run's seconds,
+    and ``count`` per second of the median (under the key ``unit``)."""
+    seconds = sorted(r["seconds"] for r in runs)
+    cpu = sorted(r["cpu_seconds"] for r in runs)
+    middle = len(runs) // 2
+    summary: dict[str, Any] = {
+        "seconds": seconds[middle],
+        "cpu_seconds": cpu[middle],
+        "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
+        "runs_seconds": [r["seconds"] for r in runs],
+    }
+    if unit:
+        summary[unit] = round(count / summary["seconds"])
+    for key in runs[0]:
+        if key not in summary and key != "rows_per_s":
+            summary[key] = runs[0][key]
+    return summary
+
+
 def bench(rows: int) -> dict[str, Any]:
-    """Measure every operation at ``rows`` records; return the figures."""
+    """Measure every operation at ``rows`` records; return the figures (medians
+    of ``ROUNDS`` rounds, each command next to its peer)."""
     sys.path.insert(0, str(ROOT))
     from aimem.store.schema import DESIGN_TABLES
 
@@ -148,61 +182,84 @@ def bench(rows: int) -> dict[str, Any]:
         data = work / "rows.ndjson"
         make_rows(data, rows)
         size_mb = data.stat().st_size / 1e6
-        env = {"AIMEM_DIR": str(work / "A"), "NO_COLOR": "1", "AIMEM_REDACT": "1"}
         aimem = [PY, "-m", "aimem"]
         result: dict[str, Any] = {"records": rows, "input_mb": round(size_mb, 1)}
-
-        imp = run_child([*aimem, "import", str(data)], env)
-        imp["rows_per_s"] = round(rows / imp["seconds"])
-        result["aimem_import_ndjson"] = imp
-
-        again = run_child([*aimem, "import", str(data)], env)
-        again["rows_per_s"] = round(rows / again["seconds"])
-        result["aimem_reimport_same_file"] = again
-
         schema_file = work / "design.sql"
         schema_file.write_text(DESIGN_TABLES)
-        floor = run_child(
-            [PY, "-c", EXECUTEMANY, str(data), str(work / "floor.db"), str(schema_file)]
-        )
-        floor["rows_per_s"] = round(rows / floor["seconds"])
-        result["plain_executemany_six_indexes"] = floor
+        runs: dict[str, list[dict[str, Any]]] = {}
 
-        if SQLITE_UTILS.exists():
-            su = run_child(
-                [str(SQLITE_UTILS), "insert", str(work / "su.db"), "fix_history", str(data), "--nl"]
+        def measure(
+            key: str, args: list[str], env: dict[str, str] | None = None, **kw: Any
+        ) -> None:
+            runs.setdefault(key, []).append(run_child(args, env, **kw))
+
+        rounds = _rounds()
+        for round_ in range(rounds):
+            env = {"AIMEM_DIR": str(work / f"A{round_}"), "NO_COLOR": "1", "AIMEM_REDACT": "1"}
+            measure("aimem_import_ndjson", [*aimem, "import", str(data)], env)
+            if round_ == 0:
+                measure("aimem_reimport_same_file", [*aimem, "import", str(data)], env)
+            floor_db = work / f"floor{round_}.db"
+            measure(
+                "plain_executemany_six_indexes",
+                [PY, "-c", EXECUTEMANY, str(data), str(floor_db), str(schema_file)],
             )
-            su["rows_per_s"] = round(rows / su["seconds"])
-            result["sqlite_utils_insert_nl"] = su
+            if SQLITE_UTILS.exists():
+                target = str(work / f"su{round_}.db")
+                measure(
+                    "sqlite_utils_insert_nl",
+                    [str(SQLITE_UTILS), "insert", target, "fix_history", str(data), "--nl"],
+                )
+            for path in (floor_db, work / f"su{round_}.db"):
+                path.unlink(missing_ok=True)
+            if round_:
+                shutil.rmtree(work / f"A{round_}")  # exports and backups read A0
 
+        env = {"AIMEM_DIR": str(work / "A0"), "NO_COLOR": "1", "AIMEM_REDACT": "1"}
+        db = work / "A0" / "ai_memory.db"
         out = work / "out.ndjson"
-        exp = run_child([*aimem, "export", str(out)], env)
-        exp["records_per_s"] = round(rows / exp["seconds"])
-        result["aimem_export_ndjson"] = exp
-        db = work / "A" / "ai_memory.db"
-        with (work / "peer.json").open("wb") as sink:
-            peer = run_child(
-                ["sqlite3", "-json", str(db), "SELECT * FROM fix_history"], stdout=sink
-            )
-        peer["records_per_s"] = round(rows / peer["seconds"])
-        result["sqlite3_json_export"] = peer
-
         bundles = work / "bundles"
         bundles.mkdir()
-        back = run_child([*aimem, "backup", str(bundles)], env)
-        bundle = next(bundles.iterdir())
-        back["bundle_mb"] = round(bundle.stat().st_size / 1e6, 1)
-        back["db_mb"] = round(db.stat().st_size / 1e6, 1)
-        result["aimem_backup"] = back
         copy = work / "peer-backup.db"
-        b1 = run_child(["sqlite3", str(db), f".backup {copy}"])
-        b2 = run_child(["tar", "-cf", str(work / "peer.tar"), "-C", str(work), copy.name])
-        result["sqlite3_backup_plus_tar"] = {
-            "seconds": round(b1["seconds"] + b2["seconds"], 3),
-            "cpu_seconds": round(b1["cpu_seconds"] + b2["cpu_seconds"], 3),
-            "peak_rss_mib": max(b1["peak_rss_mib"], b2["peak_rss_mib"]),
-            "tar_mb": round((work / "peer.tar").stat().st_size / 1e6, 1),
-        }
+        for _ in range(rounds):
+            out.unlink(missing_ok=True)
+            measure("aimem_export_ndjson", [*aimem, "export", str(out)], env)
+            with (work / "peer.json").open("wb") as sink:
+                measure(
+                    "sqlite3_json_export",
+                    ["sqlite3", "-json", str(db), "SELECT * FROM fix_history"],
+                    stdout=sink,
+                )
+            for old in bundles.iterdir():
+                old.unlink()
+            measure("aimem_backup", [*aimem, "backup", str(bundles)], env)
+            copy.unlink(missing_ok=True)
+            b1 = run_child(["sqlite3", str(db), f".backup {copy}"])
+            b2 = run_child(["tar", "-cf", str(work / "peer.tar"), "-C", str(work), copy.name])
+            runs.setdefault("sqlite3_backup_plus_tar", []).append(
+                {
+                    "seconds": round(b1["seconds"] + b2["seconds"], 3),
+                    "cpu_seconds": round(b1["cpu_seconds"] + b2["cpu_seconds"], 3),
+                    "peak_rss_mib": max(b1["peak_rss_mib"], b2["peak_rss_mib"]),
+                    "tar_mb": round((work / "peer.tar").stat().st_size / 1e6, 1),
+                }
+            )
+        for key, unit in (
+            ("aimem_import_ndjson", "rows_per_s"),
+            ("aimem_reimport_same_file", "rows_per_s"),
+            ("plain_executemany_six_indexes", "rows_per_s"),
+            ("sqlite_utils_insert_nl", "rows_per_s"),
+            ("aimem_export_ndjson", "records_per_s"),
+            ("sqlite3_json_export", "records_per_s"),
+            ("aimem_backup", ""),
+            ("sqlite3_backup_plus_tar", ""),
+        ):
+            if key in runs:
+                result[key] = _median(runs[key], rows, unit)
+        bundle = next(bundles.iterdir())
+        result["aimem_backup"]["bundle_mb"] = round(bundle.stat().st_size / 1e6, 1)
+        result["aimem_backup"]["db_mb"] = round(db.stat().st_size / 1e6, 1)
+        result["rounds"] = rounds
         result["aimem_verify"] = run_child([*aimem, "verify", str(bundle)], env)
         result["aimem_restore"] = run_child(
             [*aimem, "--dir", str(work / "R"), "restore", str(bundle)], env
