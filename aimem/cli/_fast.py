@@ -48,17 +48,15 @@ _EXPORT_FLAGS = {"--include-archive": "include_archive", "--json": "json"}
 def parse_export(rest: list[str]) -> dict[str, str] | None:
     """``export FILE [options]`` as {'file', 'format', 'since', 'include_archive', 'json'}.
 
-    None for anything else; every present key appears once. FILE comes first
-    and is '-' or does not start with '-'; values are non-empty and do not
-    start with '-'. ``--json`` with FILE '-' (a usage error) is left to typer.
+    Options may come before or after FILE, as click allows. None for anything
+    else; every present key appears once. FILE is '-' or does not start with
+    '-'; values are non-empty and do not start with '-'. ``--json`` with FILE
+    '-' (a usage error) is left to typer.
     """
     if len(rest) < 2 or rest[0] != "export":
         return None
-    file = rest[1]
-    if file == "" or (file.startswith("-") and file != "-"):
-        return None
-    found = {"file": file}
-    index = 2
+    found: dict[str, str] = {}
+    index = 1
     while index < len(rest):
         arg = rest[index]
         index += 1
@@ -72,12 +70,14 @@ def parse_export(rest: list[str]) -> dict[str, str] | None:
                 return None
             key, value = _EXPORT_VALUES[arg], rest[index]
             index += 1
+        elif arg == "-" or (arg != "" and not arg.startswith("-")):
+            key, value = "file", arg
         else:
             return None
         if key in found or (key in ("format", "since") and (value == "" or value[0] == "-")):
             return None
         found[key] = value
-    if "json" in found and file == "-":
+    if "file" not in found or ("json" in found and found["file"] == "-"):
         return None
     if "format" in found:
         from aimem.cli._export_run import ExportFormat

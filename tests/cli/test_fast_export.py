@@ -123,6 +123,9 @@ FAST_FORMS = [
     ["export", "-", "--format", "csv"],
     ["export", "-", "-f", "json", "--since", SINCE, "--include-archive"],
     ["export", "-", "--format=report"],
+    ["export", "--format", "csv", "h.csv"],  # options before FILE, as click allows
+    ["export", "--since", SINCE, "--json", "h.ndjson"],
+    ["export", "-f", "json", "-"],
 ]
 
 
@@ -204,7 +207,6 @@ def test_fast_export_imports_no_typer(archived: Path, work: Path) -> None:
         (["export", "--bogus"], 2),
         (["export", "--help"], 0),
         (["export", "h.ndjson", "--json", "--json"], 0),  # repeated: typer's rules
-        (["export", "--format", "csv", "h.csv"], 0),  # an option before FILE
         (["export", "h.ndjson", "--since", "-3d"], 1),  # a value starting with '-'
         (["export", "h.csv", "-fcsv"], 0),
         (["--dir", "", "export", "h.ndjson"], 1),  # typer: '' is the current folder
