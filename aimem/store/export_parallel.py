@@ -258,44 +258,29 @@ def export_chunks(
     snapshot, built on two processes when that pays off. ``identity`` is the
     (device, inode) of the file ``conn`` opened; None: no helper (read-only)."""
     from aimem.store.connection import SCAN_CACHE_KIB, page_cache
-
-    with (
-        page_cache(conn, SCAN_CACHE_KIB),
-        _export_chunks(conn, database, identity, since, separator) as chunks,
-    ):
-        yield chunks
-
-
-@contextmanager
-def _export_chunks(
-    conn: sqlite3.Connection,
-    database: Path,
-    identity: tuple[int, int] | None,
-    since: str | None,
-    separator: bytes,
-) -> Iterator[Iterator[tuple[bytes, int]]]:
     from aimem.store.export_rows import iter_export_chunks
     from aimem.store.snapshot import read_transaction
 
-    started = _started.pop(database.resolve(), None)
-    helper: Helper | None = None
-    if identity is not None and worth_a_helper(conn):
-        with suppress(OSError):  # no interpreter to start (an embedded Python): alone
-            helper = started or Helper(database)
-    if helper is None or identity is None:
-        if started is not None:
-            started.stop()
-        with read_transaction(conn):
-            yield iter_export_chunks(conn, since, separator=separator)
-        return
-    try:
-        with shared_snapshot(conn, database, identity, helper) as shared:
-            if shared:
-                yield iter_chunks(conn, helper, since, separator)
-            else:
+    with page_cache(conn, SCAN_CACHE_KIB):
+        started = _started.pop(database.resolve(), None)
+        helper: Helper | None = None
+        if identity is not None and worth_a_helper(conn):
+            with suppress(OSError):  # no interpreter to start (an embedded Python): alone
+                helper = started or Helper(database)
+        if helper is None or identity is None:
+            if started is not None:
+                started.stop()
+            with read_transaction(conn):
                 yield iter_export_chunks(conn, since, separator=separator)
-    finally:
-        helper.stop()
+            return
+        try:
+            with shared_snapshot(conn, database, identity, helper) as shared:
+                if shared:
+                    yield iter_chunks(conn, helper, since, separator)
+                else:
+                    yield iter_export_chunks(conn, since, separator=separator)
+        finally:
+            helper.stop()
 
 
 def iter_chunks(
