@@ -8,7 +8,11 @@ from collections.abc import Iterable
 from aimem.store import schema
 from aimem.store.aggregates import FACT_COLUMNS, AggregateWriter, Fact, facts_from_rows
 
-CHUNK = 5000
+# Facts folded per write: every window upserts each key it touched, so wider
+# windows write less (check's recomputation at 100k rows: 9.9-11.6 s with
+# 5,000, 7.9-8.6 s with 50,000, no faster with all rows at once). Import
+# folds the same 50,000-row windows; memory stays bounded.
+CHUNK = 50_000
 
 
 def _chunks(facts: Iterable[Fact]) -> Iterable[list[Fact]]:
