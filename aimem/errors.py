@@ -86,3 +86,14 @@ class BundleError(AimemError):
 
 class LockTimeoutError(AimemError):
     """Another process held a repository lock for too long."""
+
+
+class UnwritableValueError(AimemError):
+    """A ``fix_history`` value that JSON and CSV cannot hold (aimem.store.unwritable)."""
+
+    def __init__(self, row_id: Any, column: str, problem: str, remedy: str) -> None:
+        super().__init__(
+            f"fix_history row {row_id}, column {column}: {problem}; "
+            "it cannot be written as JSON or CSV",
+            hint=remedy + ", then run the command again",
+        )

@@ -584,6 +584,28 @@ def _check_knowledge(knowledge: KnowledgeFile, layout: Layout, report: CheckRepo
         )
 
 
+def _check_values(store: Store, report: CheckReport) -> bool:
+    """Rows holding a value JSON and CSV cannot hold; True when there are any."""
+    from aimem.store.unwritable import REMEDY
+
+    found = store.unwritable_values()
+    for record_id, column, problem in found.first:
+        report.add(
+            "unwritable-value",
+            f"fix_history/{record_id}",
+            f"column {column} {problem}: export and cleanup refuse this row",
+            remedy=REMEDY,
+        )
+    if found.rows > len(found.first):
+        report.add(
+            "unwritable-value",
+            "fix_history",
+            f"{found.rows - len(found.first)} more rows like these",
+            remedy=REMEDY,
+        )
+    return found.rows > 0
+
+
 def check(
     store: Store,
     layout: Layout,
@@ -612,13 +634,23 @@ def check(
         db_sound = False
     segments_sound = False
     if db_sound:
+        # First: a row that cannot be read would stop the recomputation below
+        unreadable = not quick and _check_values(store, report)
         # A shared archive lock: no cleanup or thaw commits while segments are
         # read and aggregates recomputed, so both see the same history.
         try:
             with file_lock(layout.root / ARCHIVE_LOCK_NAME, timeout=0, shared=True):
                 segments_sound = _check_segments(store, layout, report, quick)
                 _check_archive_state(store, layout, report)
-                if not quick and segments_sound:
+                if not quick and segments_sound and unreadable:
+                    report.add(
+                        "aggregate-drift",
+                        "aggregates",
+                        "not recomputed: the rows above hold values that cannot be read",
+                        severity=HINT,
+                        remedy="correct those rows, then run check again",
+                    )
+                elif not quick and segments_sound:
                     drift = store.aggregate_drift(iter_archived_facts(store, layout))
                     for table, detail in drift:
                         report.add("aggregate-drift", table, detail, remedy=REPAIR)
@@ -633,14 +665,6 @@ def check(
         fts = store.fts_problem()
         if fts is not None:
             report.add("search-index", "fix_history_fts", f"out of step: {fts}", remedy=REPAIR)
-        if not quick:
-            for record_id, column, problem in store.unwritable_values():
-                report.add(
-                    "unwritable-value",
-                    f"fix_history/{record_id}",
-                    f"column {column} {problem}: export and cleanup refuse this row",
-                    remedy="correct or delete the value with sqlite3; aimem never writes one",
-                )
         for record_id, text in store.bad_timestamps():
             report.add(
                 "bad-timestamp",

@@ -199,7 +199,15 @@ def _legacy_fingerprint_v1(issue_type: str, model_name: str, description: str) -
 
 def canonical_json(value: Any) -> bytes:
     """Deterministic JSON bytes (sorted keys) for hashing."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return orjson.dumps(value, default=_hashable_bytes, option=orjson.OPT_SORT_KEYS)
+
+
+def _hashable_bytes(value: Any) -> Any:
+    # A BLOB another program left in a legacy row: hashed by its hex, so the
+    # row still gets its deterministic uid (aimem never stores one itself)
+    if isinstance(value, (bytes, bytearray)):
+        return {"blob": bytes(value).hex()}
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
 def new_uid() -> str:

@@ -152,8 +152,9 @@ def _rounds() -> int:
 
 
 def _median(runs: list[dict[str, Any]], count: int, unit: str) -> dict[str, Any]:
-    """The median run's seconds and CPU, the highest peak RSS, every run's seconds,
-    and ``count`` per second of the median (under the key ``unit``)."""
+    """The median of the runs' seconds and, on its own, of their CPU seconds (the
+    upper middle one for an even count), the highest peak RSS, every run's
+    seconds, and ``count`` per second of the median (under the key ``unit``)."""
     seconds = sorted(r["seconds"] for r in runs)
     cpu = sorted(r["cpu_seconds"] for r in runs)
     middle = len(runs) // 2

@@ -259,3 +259,26 @@ def test_ids_far_apart_are_exported_whole(
     monkeypatch.setenv("AIMEM_EXPORT_HELPER", "0")
     assert together == _export(demo_dir, "ndjson")
     assert [orjson.loads(line)["id"] for line in together.splitlines()][-1] > 100_000
+
+
+def test_a_refused_value_named_by_the_helper_half_is_one_the_export_includes(
+    demo_dir: Path, parallel: list[int]
+) -> None:
+    """Two rows of one chunk hold a BLOB; --since leaves the first out: the
+    error names the second, whichever process built that chunk."""
+    from aimem.errors import UnwritableValueError
+
+    conn = sqlite3.connect(demo_dir / "ai_memory.db", isolation_level=None)
+    low = conn.execute("SELECT min(id) FROM fix_history").fetchone()[0]
+    old, kept = low + 8, low + 10  # chunk 1: the helper's (7 ids a chunk here)
+    conn.execute(
+        "UPDATE fix_history SET description = X'01', timestamp = '2000-01-01 00:00:00.000000Z'"
+        " WHERE id = ?",
+        (old,),
+    )
+    conn.execute("UPDATE fix_history SET description = X'01' WHERE id = ?", (kept,))
+    conn.close()
+    with pytest.raises(UnwritableValueError) as refused:
+        _export(demo_dir, "ndjson", since="2020-01-01")
+    assert str(refused.value).startswith(f"fix_history row {kept}, column description")
+    assert parallel  # the helper took part

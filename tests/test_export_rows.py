@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aimem import AIMemory, transfer
-from aimem.records import STORED_COLUMNS
+from aimem.records import EXPORT_COLUMNS, STORED_COLUMNS
 from aimem.store import export_rows, json_lines
 
 _CHARS = st.characters(blacklist_categories=("Cs",))
@@ -297,10 +297,32 @@ def test_a_value_json_cannot_hold_stops_export_and_cleanup_naming_it(
     assert not [p for p in (demo_dir / "archive").glob("*") if p.is_file()]
     done = run_aimem("check", "--json")
     assert done.returncode == 1
-    (finding,) = orjson.loads(done.stdout)["findings"]
+    finding, skipped = orjson.loads(done.stdout)["findings"]
     assert (finding["kind"], finding["subject"]) == ("unwritable-value", "fix_history/3")
+    # the recomputation would read that row: said, not attempted
+    assert (skipped["kind"], skipped["severity"]) == ("aggregate-drift", "hint")
     assert finding["detail"].startswith(f"column description {problem}")
     assert run_aimem("check", "--quick").returncode == 0  # the value scan is the full check's
+    for fmt in ("csv", "json"):  # listing commands too: one line, no b'...' in CSV
+        done = run_aimem("recent", "3650", "--format", fmt)
+        assert done.returncode == 1, done.stdout[-300:]
+        assert done.stderr.decode().startswith("aimem: error: "), done.stderr
+        assert b"Traceback" not in done.stderr and b"internal error" not in done.stderr
+
+
+def test_check_lists_twenty_rows_and_counts_the_rest(demo_dir: Path) -> None:
+    conn = sqlite3.connect(demo_dir / "ai_memory.db", isolation_level=None)
+    # two bad cells in each of 25 rows: counted by row
+    conn.execute("UPDATE fix_history SET description = X'01', notes = X'02' WHERE id <= 25")
+    conn.close()
+    with AIMemory(demo_dir) as memory:
+        report = memory.check()
+    found = [f for f in report.findings if f.kind == "unwritable-value"]
+    assert [f.subject for f in found[:20]] == [f"fix_history/{n}" for n in range(1, 21)]
+    assert [(f.subject, f.detail) for f in found[20:]] == [
+        ("fix_history", "5 more rows like these")
+    ]
+    assert not report.ok
 
 
 def test_a_blob_holding_json_in_a_json_column_exports_as_its_value(demo_dir: Path) -> None:
@@ -319,3 +341,68 @@ def test_a_blob_holding_json_in_a_json_column_exports_as_its_value(demo_dir: Pat
         row = next(r for r in memory.store.iter_rows() if r["id"] == 3)
         assert row["fix_commands"] == orjson.loads(stored)
         assert memory.check().ok
+
+
+@pytest.fixture(scope="module")
+def demo_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from aimem.setup import init_repository
+
+    root = tmp_path_factory.mktemp("demo-once") / "AIMemory"
+    init_repository(directory=root, demo=True)
+    return root
+
+
+@pytest.mark.parametrize("column", [c for c in EXPORT_COLUMNS if c != "id"])
+@pytest.mark.parametrize("value", ["CAST(X'41FF42' AS TEXT)", "X'01'"], ids=["not-utf8", "blob"])
+def test_every_column_with_a_value_json_cannot_hold(
+    demo_once: Path, tmp_path: Path, column: str, value: str
+) -> None:
+    """Check lists the row without failing; export and cleanup refuse it by row
+    and column, or (a flag's BLOB is written as bool(), as ever) take it."""
+    import shutil
+
+    from aimem.errors import UnwritableValueError
+
+    root = tmp_path / "AIMemory"
+    shutil.copytree(demo_once, root)
+    conn = sqlite3.connect(root / "ai_memory.db", isolation_level=None)
+    conn.execute(f"UPDATE fix_history SET {column} = {value} WHERE id = 3")
+    stored = conn.execute(f"SELECT CAST({column} AS BLOB) FROM fix_history WHERE id = 3").fetchone()
+    rows = conn.execute("SELECT count(*) FROM fix_history").fetchone()[0]
+    conn.close()
+    writable = column in ("fix_success", "verification_success") and value == "X'01'"
+    problem = "a BLOB (binary value)" if value == "X'01'" else "text that is not valid UTF-8"
+    named = f"fix_history row 3, column {column}: holds {problem}"
+    with AIMemory(root) as memory:
+        findings = [f for f in memory.check().findings if f.kind == "unwritable-value"]
+        if writable:
+            assert findings == []
+        else:
+            assert [(f.subject, f.detail.split(":")[0]) for f in findings] == [
+                ("fix_history/3", f"column {column} holds {problem}")
+            ]
+        for fmt in ("ndjson", "csv"):
+            if writable:
+                memory.export_records(io.BytesIO(), fmt)
+                continue
+            with pytest.raises(UnwritableValueError) as refused:
+                memory.export_records(io.BytesIO(), fmt)
+            assert refused.value.message.startswith(named), (fmt, refused.value.message)
+        try:
+            memory.cleanup(0)
+        except UnwritableValueError as refused:
+            assert not writable
+            assert str(refused).startswith(named), str(refused)
+            moved = False
+        else:
+            moved = True
+    conn = sqlite3.connect(root / "ai_memory.db")
+    left = conn.execute(f"SELECT CAST({column} AS BLOB) FROM fix_history WHERE id = 3").fetchone()
+    total = conn.execute("SELECT count(*) FROM fix_history").fetchone()[0]
+    conn.close()
+    if not moved:  # refused: nothing moved
+        assert (left, total) == (stored, rows)
+    elif writable:  # archived with the rest
+        assert (left, total) == (None, 0)
+    else:  # SQLite sorts a BLOB or 'A...' after every date: not older than the cutoff
+        assert column == "timestamp" and (left, total) == (stored, 1)

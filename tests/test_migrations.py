@@ -205,3 +205,42 @@ def test_a_legacy_row_with_text_for_its_seconds_is_adopted(repo_dir: Path) -> No
         assert memory.get_memory_stats()["total_fixes_attempted"] == len(LEGACY_ROWS)
         report = memory.check()
         assert report.ok, report
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "problem"),
+    [
+        ("description", "?", "holds a BLOB (binary value)"),
+        ("model_name", "?", "holds a BLOB (binary value)"),
+        ("timestamp", "CAST(X'32FF' AS TEXT)", "holds text that is not valid UTF-8"),
+    ],
+)
+def test_a_legacy_database_with_a_value_it_cannot_read_is_refused_unchanged(
+    repo_dir: Path, column: str, value: str, problem: str
+) -> None:
+    """Adopting hashes, normalizes and counts every row: a BLOB or text that is
+    not UTF-8 (another program's) is named in one line before any step runs."""
+    from tests.conftest import run_aimem
+
+    repo_dir.mkdir()
+    db = repo_dir / "ai_memory.db"
+    build_legacy_database(db)
+    conn = sqlite3.connect(db)
+    conn.execute(
+        f"UPDATE fix_history SET {column} = {value} WHERE id = 2", (b"\x01\xff",) * (value == "?")
+    )
+    conn.commit()
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+    before = db.read_bytes()
+    done = run_aimem("--dir", str(repo_dir), "stats")
+    assert done.returncode == 1
+    first = done.stderr.decode().splitlines()[0]
+    assert f"fix_history row 2, column {column} {problem}" in first, first
+    assert "cannot upgrade" in first and "internal error" not in first
+    assert db.read_bytes() == before
+    conn = sqlite3.connect(db)
+    conn.execute(f"UPDATE fix_history SET {column} = 'repaired' WHERE id = 2")
+    conn.commit()
+    conn.close()
+    assert run_aimem("--dir", str(repo_dir), "stats").returncode == 0  # once corrected

@@ -51,13 +51,20 @@ def json_bytes(value: Any, pretty: bool = True) -> bytes:
     option = orjson.OPT_INDENT_2 if pretty else 0
     try:
         return orjson.dumps(value, option=option | orjson.OPT_NON_STR_KEYS)
-    except orjson.JSONEncodeError as error:  # a BLOB another program stored
-        from aimem.errors import AimemError
+    except orjson.JSONEncodeError as error:
+        if "bytes" not in str(error):
+            raise
+        raise _stored_bytes("JSON") from None
 
-        raise AimemError(
-            f"a stored value cannot be written as JSON: {error}",
-            hint="'aimem check' names the row and column",
-        ) from None
+
+def _stored_bytes(what: str) -> Exception:
+    """A BLOB another program stored in a column of text (aimem never writes one)."""
+    from aimem.errors import AimemError
+
+    return AimemError(
+        f"a stored value is a BLOB (binary value), which {what} cannot hold",
+        hint="'aimem check' names the row and column",
+    )
 
 
 def emit_json(value: Any, pretty: bool = True) -> None:
@@ -120,6 +127,8 @@ def emit_rows(
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(keys)
         for row in materialized:
+            if any(isinstance(value, bytes) for value in row.values()):
+                raise _stored_bytes("CSV")
             writer.writerow(
                 [
                     json_bytes(row.get(k), pretty=False).decode()

@@ -293,11 +293,11 @@ def iter_chunks(
     the helper (inside ``shared_snapshot``). Ids far apart (a table whose ids
     have large gaps) are left to one process; so are the chunks left when the
     helper stops answering (this process holds the same snapshot)."""
-    from aimem.store.export_rows import ExportLines, iter_export_chunks
+    from aimem.store.export_rows import ExportLines, iter_export_chunks, row_filter
 
-    where, params = ("WHERE timestamp >= ?", (since,)) if since is not None else ("", ())
+    where, params = row_filter(since)
     low, high, rows = conn.execute(
-        f"SELECT min(id), max(id), count(*) FROM fix_history {where}", params
+        f"SELECT min(id), max(id), count(*) FROM fix_history WHERE {where}", params
     ).fetchone()
     count = 0 if low is None else (high - low) // CHUNK_IDS + 1
     sparse = count > 2 * (rows // CHUNK_IDS + 1)  # chunks by id would be mostly empty

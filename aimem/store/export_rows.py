@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from operator import itemgetter
 from typing import Any
 
@@ -86,17 +87,31 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
+def row_filter(
+    since: str | None = None, id_range: tuple[int, int] | None = None
+) -> tuple[str, tuple[Any, ...]]:
+    """SQL condition and parameters: rows from ``since`` on, ids in ``[lo, hi)``."""
+    where = ["1"]
+    params: tuple[Any, ...] = ()
+    if id_range is not None:
+        where.append("id >= ? AND id < ?")
+        params = id_range
+    if since is not None:
+        where.append("timestamp >= ?")
+        params = (*params, since)
+    return " AND ".join(where), params
+
+
 def _select(
     conn: sqlite3.Connection, since: str | None, chunk: int | None
 ) -> Iterator[list[tuple[Any, ...]]]:
-    sql = f"SELECT {_COLUMNS} FROM fix_history"
-    params: tuple[Any, ...] = ()
-    if since is not None:
-        sql += " WHERE timestamp >= ?"
-        params = (since,)
-    cursor = conn.execute(sql + " ORDER BY id", params)
-    while rows := cursor.fetchmany(chunk or CHUNK):
-        yield rows
+    where, params = row_filter(since)
+    sql = f"SELECT {_COLUMNS} FROM fix_history WHERE {where} ORDER BY id"
+    # closed on the way out: an error kept by a caller keeps this frame, and an
+    # open statement would block a later DROP on this connection (cleanup's)
+    with closing(conn.execute(sql, params)) as cursor:
+        while rows := cursor.fetchmany(chunk or CHUNK):
+            yield rows
 
 
 def export_row(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -130,16 +145,8 @@ class ExportLines:
         self, since: str | None = None, id_range: tuple[int, int] | None = None
     ) -> tuple[str, tuple[Any, ...]]:
         """(SQL, parameters) of the rows from ``since`` on, ids in ``[lo, hi)``, id order."""
-        where: list[str] = []
-        params: tuple[Any, ...] = ()
-        if id_range is not None:
-            where.append("id >= ? AND id < ?")
-            params = id_range
-        if since is not None:
-            where.append("timestamp >= ?")
-            params = (*params, since)
-        sql = self.select + (" WHERE " + " AND ".join(where) if where else "")
-        return sql + " ORDER BY id", params
+        where, params = row_filter(since, id_range)
+        return f"{self.select} WHERE {where} ORDER BY id", params
 
     def chunk(self, rows: list[tuple[Any, ...]], separator: bytes) -> bytes:
         """The export lines of fetched rows, each followed by ``separator``."""
@@ -171,7 +178,7 @@ class ExportLines:
         self, since: str | None, start: int, width: int, separator: bytes
     ) -> tuple[bytes, int]:
         """(bytes, rows) of the rows with ids in ``[start, start + width)``."""
-        with unwritable.refusing(self.conn, "id >= ? AND id < ?", (start, start + width)):
+        with unwritable.refusing(self.conn, *row_filter(since, (start, start + width))):
             fetched = self.conn.execute(*self.query(since, (start, start + width))).fetchall()
             return self.chunk(fetched, separator), len(fetched)
 
@@ -197,14 +204,12 @@ def iter_export_chunks(
     transaction when the chunks must form one snapshot.
     """
     lines = ExportLines(conn)
-    with unwritable.refusing(conn, *_since_filter(since)):
-        cursor = conn.execute(*lines.query(since))
+    with (
+        unwritable.refusing(conn, *row_filter(since)),
+        closing(conn.execute(*lines.query(since))) as cursor,
+    ):
         while rows := cursor.fetchmany(chunk or CHUNK):
             yield lines.chunk(rows, separator), len(rows)
-
-
-def _since_filter(since: str | None) -> tuple[str, tuple[Any, ...]]:
-    return ("timestamp >= ?", (since,)) if since is not None else ("1", ())
 
 
 def _csv_json_cell(fallback: Any) -> Callable[[Any], Any]:
@@ -220,13 +225,15 @@ def iter_csv_rows(
         for name, fallback in JSON_COLUMNS.items()
     ]
     maps += [(EXPORT_COLUMNS.index(name), _Bools("true", "false")) for name in FLAG_COLUMNS]
-    with unwritable.refusing(conn, *_since_filter(since)):
+    # flags are written as bool(): only the other columns can be left holding bytes
+    unmapped = [at for at, name in enumerate(EXPORT_COLUMNS) if name not in FLAG_COLUMNS]
+    with unwritable.refusing(conn, *row_filter(since)):
         for rows in _select(conn, since, chunk):
             columns: list[Any] = list(zip(*rows, strict=True))
             for index, memo in maps:
                 columns[index] = list(map(memo.__getitem__, columns[index]))
             cells = list(zip(*columns, strict=True))
-            if any(bytes in set(map(type, values)) for values in columns):
+            if any(bytes in set(map(type, columns[at])) for at in unmapped):
                 # a BLOB that is not JSON text: csv would write its repr, b'...'
                 at = next(at for at, row in enumerate(cells) if bytes in map(type, row))
                 raise unwritable.refuse(conn, rows[at][0])

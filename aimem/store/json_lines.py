@@ -2,7 +2,7 @@
 
 Export and archive write each row as one JSON object. Fetching a row's values
 into Python costs more than anything else they do, so SQLite builds the whole
-line and Python fetches one string per row, plus the two stored JSON texts
+line and Python fetches its UTF-8 bytes per row, plus the two stored JSON texts
 (to check them, below) and the id.
 
 The line is exactly the bytes the Python path writes (``orjson.dumps`` of the
@@ -167,11 +167,17 @@ def line_sql(columns: Sequence[str], declared: dict[str, str]) -> str:
     return f"CAST((CASE WHEN {' AND '.join(checks) or '1'} THEN {line} END) AS BLOB)"
 
 
+def utf8_database(conn: sqlite3.Connection) -> bool:
+    """Whether the database keeps its text as UTF-8 (``PRAGMA encoding``): then a
+    text value cast to a BLOB is its UTF-8 bytes."""
+    return str(conn.execute("PRAGMA encoding").fetchone()[0]).upper() == "UTF-8"
+
+
 def row_line_sql(conn: sqlite3.Connection, columns: Sequence[str]) -> str:
     """SQL: ``line_sql`` for the table ``conn`` holds, or NULL for every row (all
     built in Python) when the database's text is not UTF-8 (a UTF-16 database:
     its bytes are not the line's)."""
-    if str(conn.execute("PRAGMA encoding").fetchone()[0]).upper() != "UTF-8":
+    if not utf8_database(conn):
         return "NULL"
     return line_sql(columns, declared_types(conn))
 

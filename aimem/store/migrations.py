@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from aimem.errors import CorruptRepositoryError, SchemaTooNewError
+from aimem.errors import AimemError, CorruptRepositoryError, SchemaTooNewError
 from aimem.records import design_row_payload
 from aimem.signatures import content_uid, generate_fingerprint
 from aimem.store import schema
@@ -176,6 +176,30 @@ def check_version(conn: sqlite3.Connection, path: Path) -> int:
             hint="upgrade aimem (pip install -U aimem)",
         )
     return version
+
+
+def refuse_unreadable(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse to migrate a table another program left a value in that the steps
+    cannot read (a BLOB or text that is not UTF-8; see aimem.store.unwritable):
+    they hash, normalize and count every row. Called before anything is written
+    (the switch to WAL included); a database at the current version is not scanned."""
+    if check_version(conn, path) == len(MIGRATIONS):
+        return
+    from aimem.records import EXPORT_COLUMNS
+    from aimem.store import unwritable
+
+    present = _columns(conn, "fix_history")
+    if "id" not in present:
+        return  # a new database, or not the design's table: m001 decides
+    columns = [c for c in EXPORT_COLUMNS if c in present]
+    found = unwritable.find(conn, columns=columns).first
+    if found:
+        row_id, column, problem = found[0]
+        raise AimemError(
+            f"{path}: fix_history row {row_id}, column {column} {problem}; this aimem "
+            "cannot upgrade the database until that value is corrected (nothing was changed)",
+            hint=unwritable.REMEDY,
+        )
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> int:

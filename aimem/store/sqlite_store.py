@@ -160,6 +160,7 @@ class Store:
         try:
             migrations.check_version(self.conn, path)
             if not readonly:
+                migrations.refuse_unreadable(self.conn, path)
                 configure_for_writes(self.conn)
                 migrations.migrate(self.conn, path)
         except sqlite3.Error as error:
@@ -736,38 +737,43 @@ class Store:
         # One snapshot: a row rebuilt from its values is the row whose line was read.
         with read_transaction(self.conn):
             sql, params = self._candidate_filter(before, keep_successes_since)
-            if start is not None:
-                sql += " AND (timestamp, id) >= (?, ?)"
-                params = (*params, *start)
-            # The first row past this page: none means no further page to ask for
-            # (a full last page used to cost one more scan that found nothing).
-            bound = self._one(
-                f"SELECT timestamp, id FROM fix_history WHERE {sql} "
-                "ORDER BY timestamp, id LIMIT 1 OFFSET ?",
-                (*params, limit),
-            )
-            if bound is not None:
-                sql += " AND (timestamp, id) < (?, ?)"
-                params = (*params, bound[0], bound[1])
-            key = " || char(31) || ".join(f"coalesce(CAST({c} AS TEXT), '')" for c in group) or "''"
-            line = json_lines.row_line_sql(self.conn, columns)
-            texts = [c for c in columns if c in json_lines.JSON_TEXT_DEFAULTS]
-            selected = ", ".join([f"{line} AS line", "timestamp", "id", key, *texts])
+            # A value JSON cannot hold, in any candidate row, is refused by row and column
             with unwritable.refusing(self.conn, sql, params):
+                if start is not None:
+                    sql += " AND (timestamp, id) >= (?, ?)"
+                    params = (*params, *start)
+                # The first row past this page: none means no further page to ask for
+                # (a full last page used to cost one more scan that found nothing).
+                bound = self._one(
+                    f"SELECT timestamp, id FROM fix_history WHERE {sql} "
+                    "ORDER BY timestamp, id LIMIT 1 OFFSET ?",
+                    (*params, limit),
+                )
+                if bound is not None:
+                    sql += " AND (timestamp, id) < (?, ?)"
+                    params = (*params, bound[0], bound[1])
+                key = (
+                    " || char(31) || ".join(f"coalesce(CAST({c} AS TEXT), '')" for c in group)
+                    or "''"
+                )
+                line = json_lines.row_line_sql(self.conn, columns)
+                texts = [c for c in columns if c in json_lines.JSON_TEXT_DEFAULTS]
+                selected = ", ".join([f"{line} AS line", "timestamp", "id", key, *texts])
                 rows = self._query(
                     f"SELECT {selected} FROM fix_history WHERE {sql} ORDER BY id", params
                 )
-            bad = unwritable.first_invalid_line(rows, 0, 2)
-            if bad is not None:
-                raise unwritable.refuse(self.conn, bad)
-            rows.sort(key=itemgetter(3))  # stable: id order inside a group
-            suspect = [r[2] for r in rows if r[0] is None]
-            for at, column in enumerate(texts, 4):
-                odd = json_lines.CanonicalText(column).odd(map(itemgetter(at), rows))
-                if odd:
-                    suspect += [r[2] for r in rows if r[at] in odd]
-            rebuilt = self._values_by_id(columns, suspect) if suspect else {}
-            return rows, rebuilt, (None if bound is None else (bound[0], bound[1]))
+                bad = unwritable.first_invalid_line(rows, 0, 2)
+                if bad is not None:
+                    raise unwritable.refuse(self.conn, bad)
+                rows.sort(key=itemgetter(3))  # stable: id order inside a group
+                suspect = [r[2] for r in rows if r[0] is None]
+                for at, column in enumerate(texts, 4):
+                    odd = json_lines.CanonicalText(column).odd(map(itemgetter(at), rows))
+                    if odd:
+                        suspect += [r[2] for r in rows if r[at] in odd]
+                rebuilt = self._values_by_id(columns, suspect) if suspect else {}
+                unwritable.check_rebuilt(self.conn, columns, rebuilt)
+                return rows, rebuilt, (None if bound is None else (bound[0], bound[1]))
 
     def _values_by_id(self, columns: Sequence[str], ids: list[int]) -> dict[int, tuple[Any, ...]]:
         found: dict[int, tuple[Any, ...]] = {}
@@ -782,10 +788,11 @@ class Store:
     ) -> dict[str, Any]:
         """How many rows ``archive_page`` would return in all, and their time range."""
         sql, params = self._candidate_filter(before, keep_successes_since)
-        row = self._one(
-            f"SELECT count(*), min(timestamp), max(timestamp) FROM fix_history WHERE {sql}",
-            params,
-        )
+        with unwritable.refusing(self.conn, sql, params):  # a timestamp that is not UTF-8
+            row = self._one(
+                f"SELECT count(*), min(timestamp), max(timestamp) FROM fix_history WHERE {sql}",
+                params,
+            )
         kept = 0
         if keep_successes_since is not None:
             kept = self._one(
@@ -1012,16 +1019,19 @@ class Store:
     def bad_timestamps(self, limit: int = 20) -> list[tuple[int, str]]:
         """(id, timestamp) of hot rows whose timestamp is not in the storage form."""
         rows = self._query(
-            "SELECT id, timestamp FROM fix_history WHERE timestamp NOT GLOB ? ORDER BY id LIMIT ?",
+            "SELECT id, CAST(timestamp AS BLOB) FROM fix_history WHERE timestamp NOT GLOB ?"
+            " ORDER BY id LIMIT ?",
             (_STORAGE_GLOB, limit),
         )
-        return [(r[0], str(r[1])) for r in rows]
+        # as bytes: a timestamp that is not UTF-8 is shown, not a crash
+        return [(r[0], bytes(r[1] or b"").decode(errors="replace")) for r in rows]
 
-    def unwritable_values(self, limit: int = 20) -> list[tuple[int, str, str]]:
-        """(id, column, problem) of hot rows holding a value that JSON and CSV
-        cannot hold (``aimem.store.unwritable``): export and cleanup refuse them."""
+    def unwritable_values(self, limit: int = 20) -> unwritable.Found:
+        """The first ``limit`` hot rows (id, column, problem) holding a value that
+        JSON and CSV cannot hold (``aimem.store.unwritable``), and how many there
+        are: export and cleanup refuse them."""
         try:
-            return unwritable.find(self.conn, limit=limit)
+            return unwritable.find(self.conn, limit=limit, count=True)
         except sqlite3.Error as error:
             raise translate_sqlite_error(error, self.path) from error
 

@@ -3,37 +3,41 @@
 aimem never stores either, but another program writing ``fix_history`` may.
 Export and cleanup refuse such a row, naming its id and column (rather than an
 internal error, or bytes a reader would reject), and ``check`` lists them.
-Finding them costs a scan, so it runs only when a faster path has failed.
+
+What counts is what the per-row export path cannot write (``export_values``
+then ``orjson``): a BLOB in a flag column is written as ``bool()`` of it, and a
+BLOB holding JSON text in a JSON column as that JSON value, so neither counts.
+Finding them costs a scan of the table, so export and cleanup run it only when
+a faster path has failed.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from itertools import islice
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from aimem.errors import AimemError
-from aimem.jsontext import JSON_COLUMNS, loads_or_text
+from aimem.errors import AimemError, UnwritableValueError
+from aimem.jsontext import FLAG_COLUMNS, JSON_COLUMNS, export_values, loads_or_text
 from aimem.records import EXPORT_COLUMNS
+from aimem.store.json_lines import utf8_database
 
 BLOB = "holds a BLOB (binary value)"
 NOT_UTF8 = "holds text that is not valid UTF-8"
-REMEDY = "correct or delete that value with sqlite3 ('aimem check' lists them all)"
+REMEDY = "correct or delete that value with sqlite3 ('aimem check' lists such rows)"
 
 
-class UnwritableValueError(AimemError):
-    """A ``fix_history`` value that JSON and CSV cannot hold."""
+@dataclass
+class Found:
+    """The first rows found (id, column, problem), in id order, one per row, and
+    how many rows hold such a value (all of them only when counting was asked)."""
 
-    def __init__(self, row_id: Any, column: str, problem: str) -> None:
-        super().__init__(
-            f"fix_history row {row_id}, column {column}: {problem}; "
-            "it cannot be written as JSON or CSV",
-            hint=REMEDY + ", then run the command again",
-        )
+    first: list[tuple[int, str, str]] = field(default_factory=list)
+    rows: int = 0
 
 
 def find(
@@ -41,39 +45,85 @@ def find(
     where: str = "1",
     params: Sequence[Any] = (),
     limit: int = 1,
+    count: bool = False,
     columns: Sequence[str] = EXPORT_COLUMNS,
-) -> list[tuple[int, str, str]]:
-    """(id, column, problem) of the first ``limit`` unwritable values among the
-    rows matching ``where``, in id order, one per row."""
-    found: dict[int, tuple[int, str, str]] = {}
+) -> Found:
+    """The unwritable values among the rows matching ``where`` (``count``: also
+    how many rows hold one; otherwise the scans stop as early as they can).
+    ``columns``: those to look at (a legacy table lacks aimem's own)."""
+    blobs: dict[int, str] = {}
+    for row_id, column in _blob_rows(conn, where, params, columns):
+        if len(blobs) >= limit and not count:
+            break
+        blobs[row_id] = column
+    texts: list[int] = []
+    if utf8_database(conn):
+        if len(blobs) >= limit and not count:  # only rows before the BLOBs found matter
+            where, params = f"({where}) AND id < ?", (*params, max(blobs))
+        for row_id in _invalid_text_rows(conn, where, params, columns):
+            if len(texts) >= limit and not count:
+                break
+            texts.append(row_id)
+    rows: dict[int, tuple[int, str | None, str]] = {i: (i, c, BLOB) for i, c in blobs.items()}
+    for row_id in texts:
+        rows.setdefault(row_id, (row_id, None, NOT_UTF8))
+    first = [
+        (i, column or _text_column(conn, i, columns), problem)
+        for i, column, problem in (rows[k] for k in sorted(rows)[:limit])
+    ]
+    return Found(first, len(rows))
+
+
+def _blob_rows(
+    conn: sqlite3.Connection, where: str, params: Sequence[Any], present: Sequence[str]
+) -> Iterator[tuple[int, str]]:
+    """(id, column) of each row's first BLOB that export cannot write, in id order."""
+    columns = [c for c in present if c not in FLAG_COLUMNS]  # bool() of a BLOB is fine
     kinds = ", ".join(f"typeof({c})" for c in columns)
-    blobs = " OR ".join(f"typeof({c}) = 'blob'" for c in columns)
-    sql = f"SELECT id, {kinds} FROM fix_history WHERE ({where}) AND ({blobs}) ORDER BY id"
-    blob_values: Iterator[tuple[int, str]] = (
-        (row[0], column)
-        for row in conn.execute(sql, params)
-        for column, kind in zip(columns, row[1:], strict=True)
-        if kind == "blob"
+    # a JSON column's BLOB comes along: it is fine when it holds JSON text
+    json_columns = [c for c in JSON_COLUMNS if c in present]
+    values = "".join(f", CASE WHEN typeof({c}) = 'blob' THEN {c} END" for c in json_columns)
+    any_blob = " OR ".join(f"typeof({c}) = 'blob'" for c in columns)
+    sql = (
+        f"SELECT id, {kinds}{values} FROM fix_history WHERE ({where}) AND ({any_blob}) ORDER BY id"
     )
-    refused = (value for value in blob_values if not _json_blob(conn, *value))
-    for row_id, column in islice(refused, limit):
-        found.setdefault(row_id, (row_id, column, BLOB))
-    if str(conn.execute("PRAGMA encoding").fetchone()[0]).upper() == "UTF-8":
-        # All of a row's text as one byte string: almost always ASCII, checked in C
-        joined = " || ".join(f"coalesce({c}, '')" for c in columns)
-        sql = f"SELECT id, CAST({joined} AS BLOB) FROM fix_history WHERE ({where}) ORDER BY id"
-        bad = (row_id for row_id, data in conn.execute(sql, params) if not _utf8(data))
-        for row_id in islice(bad, limit):
-            found.setdefault(row_id, (row_id, _text_column(conn, row_id, columns), NOT_UTF8))
-    return [found[k] for k in sorted(found)][:limit]
+    with closing(conn.execute(sql, params)) as cursor:  # closed when left early
+        yield from _first_blobs(cursor, columns, json_columns)
 
 
-def _json_blob(conn: sqlite3.Connection, row_id: int, column: str) -> bool:
-    """A BLOB in a JSON column that holds JSON: exported as its value, as ever."""
-    if column not in JSON_COLUMNS:
-        return False
-    value = conn.execute(f"SELECT {column} FROM fix_history WHERE id = ?", (row_id,)).fetchone()
-    return not isinstance(loads_or_text(value[0], None), bytes)
+def _first_blobs(
+    rows: Iterable[Sequence[Any]], columns: Sequence[str], json_columns: Sequence[str]
+) -> Iterator[tuple[int, str]]:
+    for row in rows:
+        stored = dict(zip(json_columns, row[1 + len(columns) :], strict=True))
+        for column, kind in zip(columns, row[1 : 1 + len(columns)], strict=True):
+            if kind == "blob" and not (
+                column in stored and not isinstance(loads_or_text(stored[column], None), bytes)
+            ):
+                yield row[0], column
+                break
+
+
+def _invalid_text_rows(
+    conn: sqlite3.Connection, where: str, params: Sequence[Any], columns: Sequence[str]
+) -> Iterator[int]:
+    """Ids of the rows holding text that is not UTF-8, in id order."""
+    # A row's text as one byte string (almost always ASCII, checked in C); a
+    # flag's BLOB is left out (bool() of it is fine); other BLOBs are _blob_rows'.
+    pieces = [
+        f"CASE WHEN typeof({c}) = 'text' THEN {c} ELSE '' END"
+        if c in FLAG_COLUMNS
+        else f"coalesce({c}, '')"
+        for c in columns
+    ]
+    sql = (
+        f"SELECT id, CAST({' || '.join(pieces)} AS BLOB) FROM fix_history "
+        f"WHERE ({where}) ORDER BY id"
+    )
+    with closing(conn.execute(sql, params)) as cursor:  # closed when left early
+        for row_id, data in cursor:
+            if not _utf8(data):
+                yield row_id
 
 
 def _utf8(data: bytes | None) -> bool:
@@ -87,16 +137,19 @@ def _utf8(data: bytes | None) -> bool:
 
 
 def _text_column(conn: sqlite3.Connection, row_id: int, columns: Sequence[str]) -> str:
-    casts = ", ".join(f"CAST({c} AS BLOB)" for c in columns)
+    casts = ", ".join(f"CASE WHEN typeof({c}) = 'text' THEN CAST({c} AS BLOB) END" for c in columns)
     values = conn.execute(f"SELECT {casts} FROM fix_history WHERE id = ?", (row_id,)).fetchone()
     return next((c for c, v in zip(columns, values, strict=True) if not _utf8(v)), "?")
 
 
+def error(row: tuple[int, str, str]) -> UnwritableValueError:
+    return UnwritableValueError(*row, remedy=REMEDY)
+
+
 def refuse(conn: sqlite3.Connection, row_id: Any) -> UnwritableValueError:
     """The error for row ``row_id``, known to hold an unwritable value."""
-    found = find(conn, "id = ?", (row_id,))
-    _, column, problem = found[0] if found else (row_id, "?", NOT_UTF8)
-    return UnwritableValueError(row_id, column, problem)
+    found = find(conn, "id = ?", (row_id,)).first
+    return error(found[0] if found else (row_id, "?", NOT_UTF8))
 
 
 def first_invalid_line(rows: Iterable[Sequence[Any]], line_at: int, id_at: int) -> Any | None:
@@ -109,6 +162,17 @@ def first_invalid_line(rows: Iterable[Sequence[Any]], line_at: int, id_at: int) 
         if isinstance(line, bytes) and not _utf8(line):
             return row[id_at]
     return None
+
+
+def check_rebuilt(
+    conn: sqlite3.Connection, fields: Sequence[str], rebuilt: dict[int, tuple[Any, ...]]
+) -> None:
+    """Refuse the first of the rows rebuilt from their values that export cannot write."""
+    for row_id in sorted(rebuilt):
+        try:
+            orjson.dumps(export_values(fields, rebuilt[row_id]))
+        except orjson.JSONEncodeError:
+            raise refuse(conn, row_id) from None
 
 
 def is_unwritable_failure(error: BaseException | None) -> bool:
@@ -129,11 +193,13 @@ def refusing(
     ``where``) into ``UnwritableValueError`` naming the first one."""
     try:
         yield
-    except (sqlite3.Error, orjson.JSONEncodeError, AimemError) as error:
-        # an AimemError: the store's translation of the SQLite error it was raised from
-        if not (is_unwritable_failure(error) or is_unwritable_failure(error.__cause__)):
+    except (sqlite3.Error, orjson.JSONEncodeError, AimemError) as failure:
+        if isinstance(failure, UnwritableValueError):
             raise
-        found = find(conn, where, params)
+        # an AimemError: the store's translation of the SQLite error it was raised from
+        if not (is_unwritable_failure(failure) or is_unwritable_failure(failure.__cause__)):
+            raise
+        found = find(conn, where, params).first
         if not found:
             raise
-        raise UnwritableValueError(*found[0]) from None
+        raise error(found[0]) from None
