@@ -643,8 +643,8 @@ def check(
                 segments_sound = _check_segments(store, layout, report, quick)
                 _check_archive_state(store, layout, report)
                 if not quick and segments_sound and unreadable:
-                    report.add(
-                        "aggregate-drift",
+                    report.add(  # not "aggregate-drift": --repair would rebuild from those rows
+                        "aggregates-skipped",
                         "aggregates",
                         "not recomputed: the rows above hold values that cannot be read",
                         severity=HINT,

@@ -300,7 +300,10 @@ def test_a_value_json_cannot_hold_stops_export_and_cleanup_naming_it(
     finding, skipped = orjson.loads(done.stdout)["findings"]
     assert (finding["kind"], finding["subject"]) == ("unwritable-value", "fix_history/3")
     # the recomputation would read that row: said, not attempted
-    assert (skipped["kind"], skipped["severity"]) == ("aggregate-drift", "hint")
+    assert (skipped["kind"], skipped["severity"]) == ("aggregates-skipped", "hint")
+    repaired = run_aimem("check", "--repair", "--yes")  # rebuilds nothing from those rows
+    assert repaired.returncode == 1
+    assert b"rebuilt the aggregates" not in repaired.stdout + repaired.stderr
     assert finding["detail"].startswith(f"column description {problem}")
     assert run_aimem("check", "--quick").returncode == 0  # the value scan is the full check's
     for fmt in ("csv", "json"):  # listing commands too: one line, no b'...' in CSV
