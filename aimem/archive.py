@@ -34,7 +34,6 @@ import orjson
 
 from aimem.errors import CorruptRepositoryError
 from aimem.fsutil import fsync_dir, temp_path_for, translate_os_error
-from aimem.jsontext import export_values
 from aimem.records import EXPORT_COLUMNS
 from aimem.timeutil import now_iso
 
@@ -145,15 +144,14 @@ def _compressor() -> Any:
 def encode_segment(
     rows: Sequence[Sequence[Any]],
     kind: str = KIND_ROWS,
-    rebuilt: dict[int, tuple[Any, ...]] | None = None,
+    rebuilt: dict[int, bytes] | None = None,
 ) -> tuple[bytes, dict[str, Any], str]:
     """Build a segment's bytes: (bytes, index entry, sha256 of the raw NDJSON).
 
     ``rows`` are ``Store.archive_page`` rows, already in segment order
     (GROUP_COLUMNS): (JSON line's UTF-8 bytes with the keys ``fields_for(kind)``,
-    timestamp, id, ...). A row whose id is in ``rebuilt`` is written from those values
-    instead, put in the export row format here (JSON text columns as arrays
-    and objects, flags as true/false).
+    timestamp, id, ...). A row whose id is in ``rebuilt`` is written as the
+    line found there (built from its values: SQLite could not build it exactly).
     """
     rebuilt = rebuilt or {}
     if not rows:
@@ -182,10 +180,8 @@ def encode_segment(
         raw_bytes += len(chunk)
 
     for line, _, row_id, *_ in rows:
-        if rebuilt and row_id in rebuilt:
-            line = orjson.dumps(export_values(fields, rebuilt[row_id]))
-        pending.append(line)
-        size += len(line) + 1
+        pending.append(rebuilt.get(row_id, line) if rebuilt else line)
+        size += len(pending[-1]) + 1
         if size >= FRAME_RAW_BYTES:
             frame(pending)
             pending, size = [], 0

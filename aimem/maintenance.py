@@ -262,7 +262,7 @@ def write_segment(
     layout: Layout,
     rows: list[ArchiveRow],
     kind: str = archive.KIND_ROWS,
-    rebuilt: dict[int, tuple[Any, ...]] | None = None,
+    rebuilt: dict[int, bytes] | None = None,
 ) -> dict[str, Any]:
     """Build, journal, durably write and verify one segment of ``rows``; return its entry.
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,16 @@ import pytest
 from typer.testing import CliRunner
 
 from aimem import AIMemory
+
+
+def sql(db: Path, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+    """Run one statement on the database file ``db`` as another program would
+    (a connection of its own, autocommit); return its rows."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        return conn.execute(statement, params).fetchall()
+    finally:
+        conn.close()
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ import pytest
 
 from aimem import AIMemory
 from aimem.store import export_parallel
+from tests.conftest import sql
 
 
 @pytest.fixture
@@ -158,10 +159,7 @@ def test_a_database_swapped_under_an_open_repository_is_not_mixed(
 
     other = tmp_path / "other"
     shutil.copytree(demo_dir, other)
-    conn = sqlite3.connect(other / "ai_memory.db")
-    conn.execute("UPDATE fix_history SET notes = 'from the other file'")
-    conn.commit()
-    conn.close()
+    sql(other / "ai_memory.db", "UPDATE fix_history SET notes = 'from the other file'")
     with AIMemory(demo_dir) as memory:
         expected = io.BytesIO()
         memory.export_records(expected, "ndjson")
@@ -252,9 +250,7 @@ def test_a_large_output_is_synced_as_it_grows_and_a_failed_sync_fails_it(
 def test_ids_far_apart_are_exported_whole(
     demo_dir: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    conn = sqlite3.connect(demo_dir / "ai_memory.db", isolation_level=None)
-    conn.execute("UPDATE fix_history SET id = id * 1000 WHERE id > 100")
-    conn.close()
+    sql(demo_dir / "ai_memory.db", "UPDATE fix_history SET id = id * 1000 WHERE id > 100")
     together = _export(demo_dir, "ndjson")
     monkeypatch.setenv("AIMEM_EXPORT_HELPER", "0")
     assert together == _export(demo_dir, "ndjson")

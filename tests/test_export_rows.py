@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from aimem import AIMemory, transfer
 from aimem.records import EXPORT_COLUMNS, STORED_COLUMNS
 from aimem.store import export_rows, json_lines
+from tests.conftest import sql
 
 _CHARS = st.characters(blacklist_categories=("Cs",))
 _TEXT = st.text(_CHARS, max_size=30) | st.sampled_from(['"', "\\", "\n", "\x00\x1f\x7f", "é☃𝄞"])
@@ -274,10 +275,9 @@ def test_a_value_json_cannot_hold_stops_export_and_cleanup_naming_it(
     no row; check lists it."""
     from tests.conftest import run_aimem
 
-    conn = sqlite3.connect(demo_dir / "ai_memory.db", isolation_level=None)
-    conn.execute(f"UPDATE fix_history SET description = {value} WHERE id = 3")
-    rows = conn.execute("SELECT count(*) FROM fix_history").fetchone()
-    conn.close()
+    db = demo_dir / "ai_memory.db"
+    sql(db, f"UPDATE fix_history SET description = {value} WHERE id = 3")
+    rows = sql(db, "SELECT count(*) FROM fix_history")[0]
     expected = f"fix_history row 3, column description: {problem}"
     for fmt in ("ndjson", "json", "csv"):
         target = demo_dir.parent / f"out.{fmt}"
@@ -290,10 +290,8 @@ def test_a_value_json_cannot_hold_stops_export_and_cleanup_naming_it(
         assert not target.exists()
     done = run_aimem("cleanup", "0")
     assert done.returncode == 1 and expected.encode() in done.stderr, done.stderr
-    conn = sqlite3.connect(demo_dir / "ai_memory.db")
-    assert conn.execute("SELECT count(*) FROM fix_history").fetchone() == rows
-    assert conn.execute("SELECT count(*) FROM aimem_segments").fetchone() == (0,)
-    conn.close()
+    assert sql(db, "SELECT count(*) FROM fix_history")[0] == rows
+    assert sql(db, "SELECT count(*) FROM aimem_segments")[0] == (0,)
     assert not [p for p in (demo_dir / "archive").glob("*") if p.is_file()]
     done = run_aimem("check", "--json")
     assert done.returncode == 1
@@ -314,10 +312,11 @@ def test_a_value_json_cannot_hold_stops_export_and_cleanup_naming_it(
 
 
 def test_check_lists_twenty_rows_and_counts_the_rest(demo_dir: Path) -> None:
-    conn = sqlite3.connect(demo_dir / "ai_memory.db", isolation_level=None)
     # two bad cells in each of 25 rows: counted by row
-    conn.execute("UPDATE fix_history SET description = X'01', notes = X'02' WHERE id <= 25")
-    conn.close()
+    sql(
+        demo_dir / "ai_memory.db",
+        "UPDATE fix_history SET description = X'01', notes = X'02' WHERE id <= 25",
+    )
     with AIMemory(demo_dir) as memory:
         report = memory.check()
     found = [f for f in report.findings if f.kind == "unwritable-value"]
@@ -331,10 +330,9 @@ def test_check_lists_twenty_rows_and_counts_the_rest(demo_dir: Path) -> None:
 def test_a_blob_holding_json_in_a_json_column_exports_as_its_value(demo_dir: Path) -> None:
     """Another writer's bytes of JSON text (sqlite3 stores Python bytes as a BLOB):
     exported as the JSON value, as it always was, and not reported."""
-    conn = sqlite3.connect(demo_dir / "ai_memory.db", isolation_level=None)
-    conn.execute("UPDATE fix_history SET fix_commands = CAST(fix_commands AS BLOB) WHERE id = 3")
-    stored = conn.execute("SELECT fix_commands FROM fix_history WHERE id = 3").fetchone()[0]
-    conn.close()
+    db = demo_dir / "ai_memory.db"
+    sql(db, "UPDATE fix_history SET fix_commands = CAST(fix_commands AS BLOB) WHERE id = 3")
+    stored = sql(db, "SELECT fix_commands FROM fix_history WHERE id = 3")[0][0]
     assert isinstance(stored, bytes)
     with AIMemory(demo_dir) as memory:
         for fmt in ("ndjson", "json", "csv"):
@@ -368,11 +366,11 @@ def test_every_column_with_a_value_json_cannot_hold(
 
     root = tmp_path / "AIMemory"
     shutil.copytree(demo_once, root)
-    conn = sqlite3.connect(root / "ai_memory.db", isolation_level=None)
-    conn.execute(f"UPDATE fix_history SET {column} = {value} WHERE id = 3")
-    stored = conn.execute(f"SELECT CAST({column} AS BLOB) FROM fix_history WHERE id = 3").fetchone()
-    rows = conn.execute("SELECT count(*) FROM fix_history").fetchone()[0]
-    conn.close()
+    db = root / "ai_memory.db"
+    sql(db, f"UPDATE fix_history SET {column} = {value} WHERE id = 3")
+    value_of_row_3 = f"SELECT CAST({column} AS BLOB) FROM fix_history WHERE id = 3"
+    stored = sql(db, value_of_row_3)[0]
+    rows = sql(db, "SELECT count(*) FROM fix_history")[0][0]
     writable = column in ("fix_success", "verification_success") and value == "X'01'"
     problem = "a BLOB (binary value)" if value == "X'01'" else "text that is not valid UTF-8"
     named = f"fix_history row 3, column {column}: holds {problem}"
@@ -399,10 +397,8 @@ def test_every_column_with_a_value_json_cannot_hold(
             moved = False
         else:
             moved = True
-    conn = sqlite3.connect(root / "ai_memory.db")
-    left = conn.execute(f"SELECT CAST({column} AS BLOB) FROM fix_history WHERE id = 3").fetchone()
-    total = conn.execute("SELECT count(*) FROM fix_history").fetchone()[0]
-    conn.close()
+    left = next(iter(sql(db, value_of_row_3)), None)
+    total = sql(db, "SELECT count(*) FROM fix_history")[0][0]
     if not moved:  # refused: nothing moved
         assert (left, total) == (stored, rows)
     elif writable:  # archived with the rest

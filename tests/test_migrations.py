@@ -15,7 +15,7 @@ import pytest
 
 from aimem import AIMemory, SchemaTooNewError
 from aimem.store.migrations import MIGRATIONS
-from tests.conftest import issue, response
+from tests.conftest import issue, response, sql
 from tests.legacy import LEGACY_ROWS, build_legacy_database
 from tests.oracle import assert_aggregates_match
 
@@ -116,10 +116,7 @@ def test_migrated_legacy_rows_aggregate_correctly(legacy_repo: Path) -> None:
     with AIMemory(legacy_repo) as memory:
         memory.record_fix_attempt(issue(), response("x"), True, True, 1.0)
     db = legacy_repo / "ai_memory.db"
-    conn = sqlite3.connect(db)
-    conn.execute("DELETE FROM issue_patterns WHERE issue_signature = 'ffffffffffffffff'")
-    conn.commit()
-    conn.close()
+    sql(db, "DELETE FROM issue_patterns WHERE issue_signature = 'ffffffffffffffff'")
     assert_aggregates_match(db)
 
 

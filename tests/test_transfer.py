@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from aimem import AimemError, AIMemory, InvalidInputError
 from aimem.records import EXPORT_COLUMNS, STANDARD_ISSUE_TYPES
 from aimem.setup import init_repository
-from tests.conftest import issue, response
+from tests.conftest import issue, response, sql
 from tests.transfer_helpers import DESIGN_SQL, db_digest, learned_state, rows_without_id
 
 
@@ -405,10 +405,7 @@ def test_export_of_legacy_rows_with_non_json_text(tmp_path: Path) -> None:
     root = tmp_path / "L"
     root.mkdir()
     _legacy_db(root / "ai_memory.db")
-    conn = sqlite3.connect(root / "ai_memory.db")
-    conn.execute("UPDATE fix_history SET fix_commands = 'ollama pull x' WHERE id = 1")
-    conn.commit()
-    conn.close()
+    sql(root / "ai_memory.db", "UPDATE fix_history SET fix_commands = 'ollama pull x' WHERE id = 1")
     with AIMemory(root) as memory:
         sink = io.BytesIO()
         assert memory.export_records(sink, "ndjson")["records"] == 13

@@ -60,6 +60,9 @@ READY_WAIT = 1.0
 # A database file at least this large gets a helper started ahead (``prestart``).
 PRESTART_MIN_BYTES = 32 << 20  # about PARALLEL_MIN_IDS rows (1.6 KB a row with indexes)
 PIPE_BYTES = 1 << 20
+# Page cache of both processes' scans: each page is read once, so a large cache
+# only costs fresh memory for every page (1M rows: peak RSS 98 -> 28 MB, no slower).
+SCAN_CACHE_KIB = 2048
 _FRAME = struct.Struct("<IQ")
 _STARTED = b"S"
 
@@ -257,7 +260,7 @@ def export_chunks(
     """The export chunks of hot rows (``iter_export_chunks``' bytes), from one
     snapshot, built on two processes when that pays off. ``identity`` is the
     (device, inode) of the file ``conn`` opened; None: no helper (read-only)."""
-    from aimem.store.connection import SCAN_CACHE_KIB, page_cache
+    from aimem.store.connection import page_cache
     from aimem.store.export_rows import iter_export_chunks
     from aimem.store.snapshot import read_transaction
 
@@ -336,7 +339,6 @@ def _serve(database: str, commands: IO[bytes], out: IO[bytes]) -> None:
 
     import orjson
 
-    from aimem.store.connection import SCAN_CACHE_KIB
     from aimem.store.export_rows import ExportLines
 
     conn = sqlite3.connect(database, isolation_level=None)

@@ -169,9 +169,7 @@ class ExportLines:
         lines.append(b"")
         data = separator.join(lines)
         if not data.isascii():
-            bad = unwritable.first_invalid_line(rows, 0, 3)
-            if bad is not None:
-                raise unwritable.refuse(self.conn, bad)
+            unwritable.check_lines(self.conn, rows, 0, 3)
         return data
 
     def id_range(

@@ -182,9 +182,7 @@ def refuse_unreadable(conn: sqlite3.Connection, path: Path) -> None:
     """Refuse to migrate a table another program left a value in that the steps
     cannot read (a BLOB or text that is not UTF-8; see aimem.store.unwritable):
     they hash, normalize and count every row. Called before anything is written
-    (the switch to WAL included); a database at the current version is not scanned."""
-    if check_version(conn, path) == len(MIGRATIONS):
-        return
+    (the switch to WAL included), for a database that has steps to run."""
     from aimem.records import EXPORT_COLUMNS
     from aimem.store import unwritable
 

@@ -158,9 +158,10 @@ class Store:
             with suppress(OSError):
                 self.identity = file_identity(path)
         try:
-            migrations.check_version(self.conn, path)
+            version = migrations.check_version(self.conn, path)
             if not readonly:
-                migrations.refuse_unreadable(self.conn, path)
+                if version < len(migrations.MIGRATIONS):
+                    migrations.refuse_unreadable(self.conn, path)
                 configure_for_writes(self.conn)
                 migrations.migrate(self.conn, path)
         except sqlite3.Error as error:
@@ -715,16 +716,16 @@ class Store:
         start: tuple[str, int] | None,
         columns: Sequence[str],
         group: Sequence[str],
-    ) -> tuple[list[ArchiveRow], dict[int, tuple[Any, ...]], tuple[str, int] | None]:
+    ) -> tuple[list[ArchiveRow], dict[int, bytes], tuple[str, int] | None]:
         """The next page of rows to archive: up to ``limit`` hot rows older than
         ``before`` in (timestamp, id) order from ``start`` on, grouped by the
         ``group`` columns (id order inside a group); and the (timestamp, id)
         where the next page starts, or None when this is the last page.
 
-        Each row starts (JSON line with ``columns`` as keys, timestamp, id), the
-        line built by SQLite (``json_lines``); the values of ``columns`` of each
-        row SQLite cannot build exactly come apart, by id (its line is to be
-        built from them).
+        Each row starts (JSON line's UTF-8 bytes with ``columns`` as keys,
+        timestamp, id), the line built by SQLite (``json_lines``); the line of
+        each row SQLite cannot build exactly (NULL there) comes apart, by id,
+        built from its values.
 
         Verified successes newer than ``keep_successes_since`` stay hot. The
         grouping is a sort in Python on one text key built by SQLite: sorting
@@ -762,17 +763,15 @@ class Store:
                 rows = self._query(
                     f"SELECT {selected} FROM fix_history WHERE {sql} ORDER BY id", params
                 )
-                bad = unwritable.first_invalid_line(rows, 0, 2)
-                if bad is not None:
-                    raise unwritable.refuse(self.conn, bad)
+                unwritable.check_lines(self.conn, rows, 0, 2)
                 rows.sort(key=itemgetter(3))  # stable: id order inside a group
                 suspect = [r[2] for r in rows if r[0] is None]
                 for at, column in enumerate(texts, 4):
                     odd = json_lines.CanonicalText(column).odd(map(itemgetter(at), rows))
                     if odd:
                         suspect += [r[2] for r in rows if r[at] in odd]
-                rebuilt = self._values_by_id(columns, suspect) if suspect else {}
-                unwritable.check_rebuilt(self.conn, columns, rebuilt)
+                values = self._values_by_id(columns, suspect) if suspect else {}
+                rebuilt = unwritable.lines_from_values(self.conn, columns, values)
                 return rows, rebuilt, (None if bound is None else (bound[0], bound[1]))
 
     def _values_by_id(self, columns: Sequence[str], ids: list[int]) -> dict[int, tuple[Any, ...]]:

@@ -152,27 +152,31 @@ def refuse(conn: sqlite3.Connection, row_id: Any) -> UnwritableValueError:
     return error(found[0] if found else (row_id, "?", NOT_UTF8))
 
 
-def first_invalid_line(rows: Iterable[Sequence[Any]], line_at: int, id_at: int) -> Any | None:
-    """The id of the first row whose line (UTF-8 bytes from SQLite) is not UTF-8.
+def check_lines(
+    conn: sqlite3.Connection, rows: Iterable[Sequence[Any]], line_at: int, id_at: int
+) -> None:
+    """Refuse the first row whose line (UTF-8 bytes from SQLite) is not UTF-8.
 
     SQLite copies text bytes as stored, so such a line would reach the file as is.
     """
     for row in rows:
         line = row[line_at]
         if isinstance(line, bytes) and not _utf8(line):
-            return row[id_at]
-    return None
+            raise refuse(conn, row[id_at])
 
 
-def check_rebuilt(
-    conn: sqlite3.Connection, fields: Sequence[str], rebuilt: dict[int, tuple[Any, ...]]
-) -> None:
-    """Refuse the first of the rows rebuilt from their values that export cannot write."""
-    for row_id in sorted(rebuilt):
+def lines_from_values(
+    conn: sqlite3.Connection, fields: Sequence[str], values_by_id: dict[int, tuple[Any, ...]]
+) -> dict[int, bytes]:
+    """The export line of each row from its values (``fields``), by id; the first
+    row export cannot write is refused."""
+    lines: dict[int, bytes] = {}
+    for row_id in sorted(values_by_id):
         try:
-            orjson.dumps(export_values(fields, rebuilt[row_id]))
+            lines[row_id] = orjson.dumps(export_values(fields, values_by_id[row_id]))
         except orjson.JSONEncodeError:
             raise refuse(conn, row_id) from None
+    return lines
 
 
 def is_unwritable_failure(error: BaseException | None) -> bool:
