@@ -18,8 +18,10 @@ Invariants:
 The export row format is ``aimem.records.EXPORT_COLUMNS``. The JSON export is
 an array with one record per line, which import reads back as a stream; other
 JSON arrays are read whole (record numbers stand in for line numbers).
-In CSV the JSON fields are JSON text, booleans ``true``/``false``, and an
-empty cell is null (so CSV cannot tell an empty ``notes`` from no notes).
+In CSV (``aimem.csvformat``) the JSON fields are JSON text, booleans
+``true``/``false``, a text starting like a spreadsheet formula has a leading
+``'`` that import removes, and an empty cell is null (so CSV cannot tell an
+empty ``notes`` from no notes).
 """
 
 from __future__ import annotations
@@ -37,12 +39,12 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
+from aimem import csvformat
 from aimem.errors import InvalidInputError
 from aimem.import_pipeline import read_messages, reader_process, should_fork, write_messages
 from aimem.records import EXPORT_COLUMNS, attempt_from_row, stored_values_from_row
 from aimem.redact import might_hold_secret
 from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
-from aimem.store.export_rows import csv_cell
 from aimem.store.sqlite_store import attempt_params
 from aimem.timeutil import days_ago_iso, normalize_timestamp
 
@@ -137,10 +139,11 @@ def write_records(
     elif fmt == "csv":
         text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
         try:
-            writer = csv.writer(text)  # \r\n rows: fields holding \r or \n get quoted
+            writer = csvformat.writer(text)
             writer.writerow(EXPORT_COLUMNS)
+            cell = csvformat.cell
             for row in rows:
-                writer.writerow([csv_cell(row.get(c)) for c in EXPORT_COLUMNS])
+                writer.writerow([cell(row.get(c)) for c in EXPORT_COLUMNS])
                 count += 1
                 if progress and count % BATCH == 0:
                     progress(count)
@@ -195,7 +198,7 @@ def write_csv_rows(
     count = 0
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
     try:
-        writer = csv.writer(text)
+        writer = csvformat.writer(text)
         writer.writerow(EXPORT_COLUMNS)
         for rows in chunks:
             writer.writerows(rows)
@@ -325,8 +328,13 @@ def _csv_value(column: str, text: str, source: str, line: int) -> Any:
 
 
 def iter_csv(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
-    """Rows of a CSV export (header = export columns), typed back from text."""
+    """Rows of a CSV export (header = export columns), typed back from text.
+
+    Each cell loses the one leading ``'`` that the writer adds to a text starting
+    like a formula or with ``'`` (``aimem.csvformat``), so every value comes back exact.
+    """
     csv.field_size_limit(64 * 1024 * 1024)
+    read_cell = csvformat.read_cell
     text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
     reader = csv.reader(text)
     try:
@@ -350,7 +358,10 @@ def iter_csv(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
                 )
             yield (
                 line,
-                {c: _csv_value(c, v, source, line) for c, v in zip(header, cells, strict=True)},
+                {
+                    c: _csv_value(c, read_cell(v), source, line)
+                    for c, v in zip(header, cells, strict=True)
+                },
             )
     except csv.Error as error:
         raise InvalidInputError("", f"invalid CSV: {error}", source, reader.line_num) from None

@@ -110,8 +110,10 @@ def emit_rows(
     fmt: Format,
     headers: Sequence[str] | None = None,
     empty_message: str = "(nothing to show)",
+    csv_columns: Sequence[str] | None = None,
 ) -> None:
-    """Render rows: a table of ``columns``; JSON/NDJSON/CSV with every key of each row."""
+    """Render rows: a table of ``columns``; JSON/NDJSON with every key of each row;
+    CSV with the fixed header ``csv_columns`` (default ``columns``), whatever the rows."""
     if fmt is Format.json:
         emit_json(list(rows))
     elif fmt is Format.ndjson:
@@ -120,31 +122,28 @@ def emit_rows(
             out.write(json_bytes(row, pretty=False).decode() + "\n")
         out.flush()
     elif fmt is Format.csv:
-        import csv
-
-        materialized = list(rows)
-        keys = list(materialized[0].keys()) if materialized else list(columns)
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(keys)
-        for row in materialized:
-            if any(isinstance(value, bytes) for value in row.values()):
-                raise _stored_bytes("CSV")
-            writer.writerow(
-                [
-                    json_bytes(row.get(k), pretty=False).decode()
-                    if isinstance(row.get(k), (list, dict))
-                    else ("" if row.get(k) is None else row.get(k))
-                    for k in keys
-                ]
-            )
+        emit_csv(rows, csv_columns or columns)
     else:
         from tabulate import tabulate
 
         table = [[_cell(row.get(c)) for c in columns] for row in rows]
         if not table:
-            sys.stderr.write(empty_message + "\n")
+            note(empty_message)
             return
         write(tabulate(table, headers=list(headers or columns), tablefmt="simple") + "\n")
+
+
+def emit_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Rows as CSV (aimem.csvformat): this header, then one line per row, streamed."""
+    from aimem.csvformat import cell, writer
+
+    out = writer(sys.stdout)
+    out.writerow(list(columns))
+    for row in rows:
+        if any(isinstance(value, bytes) for value in row.values()):
+            raise _stored_bytes("CSV")
+        out.writerow([cell(row.get(key)) for key in columns])
+    sys.stdout.flush()
 
 
 def emit_mapping(pairs: dict[str, Any], title: str | None = None) -> None:

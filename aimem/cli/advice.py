@@ -207,6 +207,11 @@ def alerts_command(
         if not result["alerts"]:
             note("no alerts")
     else:
-        emit_rows(result["alerts"], ["kind", "subject", "message"], chosen)
+        emit_rows(
+            result["alerts"],
+            ["kind", "subject", "message"],
+            chosen,
+            csv_columns=("kind", "subject", "message", "detail"),
+        )
     if result["exit_code"]:
         raise typer.Exit(result["exit_code"])

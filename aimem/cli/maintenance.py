@@ -114,6 +114,8 @@ def archive_list(
     Example:
       aimem archive list --format json
     """
+    from aimem.store.sqlite_store import SEGMENT_FIELDS
+
     rows: list[dict[str, Any]] = repo(ctx).archive_segments()
     for row in rows:
         row["ratio"] = round(row["raw_bytes"] / row["compressed_bytes"], 2)
@@ -131,6 +133,7 @@ def archive_list(
         resolve_format(fmt, as_json),
         ["segment", "kind", "rows", "from", "to", "bytes", "ratio"],
         "no archive segments",
+        (*SEGMENT_FIELDS, "ratio"),
     )
 
 

@@ -21,6 +21,7 @@ from aimem.cli._output import (
     write,
 )
 from aimem.cli.app import app
+from aimem.records import EXPORT_COLUMNS
 
 FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", help=FORMAT_HELP)]
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
@@ -55,6 +56,51 @@ ResponseOpt = Annotated[
 DescriptionOpt = Annotated[
     str | None, typer.Option("--description", "-d", help="What went wrong.", metavar="TEXT")
 ]
+
+
+# The fixed CSV header of each listing: every key its JSON rows have, in order,
+# whether or not any row is found (docs/output.md).
+RECORD_CSV = (*EXPORT_COLUMNS, "outcome")
+MODELS_CSV = (
+    "model_name",
+    "attempts",
+    "successes",
+    "success_rate",
+    "wilson_low",
+    "wilson_high",
+    "issue_types",
+    "last_seen",
+)
+SUCCESSFUL_CSV = (
+    "issue_type",
+    "fix_commands",
+    "successes",
+    "attempts",
+    "success_rate",
+    "confidence",
+    "wilson_low",
+    "wilson_high",
+    "last_success",
+)
+PATTERNS_CSV = (
+    "kind",
+    "name",
+    "issue_type",
+    "model_family",
+    "issue_signature",
+    "attempts",
+    "successes",
+    "failures",
+    "success_rate",
+    "confidence",
+    "wilson_low",
+    "wilson_high",
+    "best_fix",
+    "last_seen",
+    "detail",
+)
+SEARCH_CSV = (*EXPORT_COLUMNS, "rank", "snippet", "archived", "outcome")
+SIMILAR_CSV = ("match", *EXPORT_COLUMNS, "outcome")
 
 
 class PatternKind(str, Enum):
@@ -148,6 +194,7 @@ def models_command(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt =
         chosen,
         ["model", "attempts", "verified", "rate", "rate ≥ (95%)", "issue types", "last seen"],
         "no models recorded yet",
+        MODELS_CSV,
     )
 
 
@@ -182,6 +229,7 @@ def recent_command(
         chosen,
         ["id", "time (UTC)", "model", "issue type", "fixer", "outcome", "commands"],
         f"no attempts in the last {days:g} days",
+        RECORD_CSV,
     )
 
 
@@ -226,6 +274,7 @@ def successful_command(
             "last success",
         ],
         "no verified successes yet",
+        SUCCESSFUL_CSV,
     )
 
 
@@ -287,6 +336,7 @@ def patterns_command(
             "last seen",
         ],
         "no patterns yet",
+        PATTERNS_CSV,
     )
 
 
@@ -409,6 +459,7 @@ def similar_command(
         chosen,
         ["match", "id", "time (UTC)", "model", "fixer", "outcome", "commands"],
         "no similar attempts",
+        SIMILAR_CSV,
     )
 
 
@@ -477,4 +528,5 @@ def search_command(
         chosen,
         ["id", "time (UTC)", "model", "issue type", "outcome", "match"],
         "no matches",
+        SEARCH_CSV,
     )

@@ -31,6 +31,8 @@ from typing import Any
 
 import orjson
 
+from aimem.csvformat import cell as csv_cell
+from aimem.csvformat import text_cell
 from aimem.jsontext import FLAG_COLUMNS, JSON_COLUMNS, loads_or_text
 from aimem.records import EXPORT_COLUMNS
 from aimem.store import json_lines, unwritable
@@ -73,18 +75,6 @@ class Reals(dict[Any, Any]):
             self[None] = None
         self[value] = made
         return made
-
-
-def csv_cell(value: Any) -> Any:
-    """A CSV cell of an export row's value: JSON values as JSON text, booleans
-    true/false, None empty."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, dict)):
-        return orjson.dumps(value).decode()
-    return value
 
 
 def row_filter(
@@ -214,10 +204,14 @@ def _csv_json_cell(fallback: Any) -> Callable[[Any], Any]:
     return lambda text: csv_cell(loads_or_text(text, fallback))
 
 
+def _guarded(value: Any) -> Any:
+    return text_cell(value) if type(value) is str else value
+
+
 def iter_csv_rows(
     conn: sqlite3.Connection, since: str | None = None, chunk: int | None = None
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """Hot rows as CSV cells (``csv_cell`` of the export row), a chunk at a time."""
+    """Hot rows as CSV cells (``aimem.csvformat.cell`` of the export row), a chunk at a time."""
     maps: list[tuple[int, Any]] = [
         (EXPORT_COLUMNS.index(name), json_lines.TextMemo(_csv_json_cell(fallback)))
         for name, fallback in JSON_COLUMNS.items()
@@ -225,11 +219,15 @@ def iter_csv_rows(
     maps += [(EXPORT_COLUMNS.index(name), _Bools("true", "false")) for name in FLAG_COLUMNS]
     # flags are written as bool(): only the other columns can be left holding bytes
     unmapped = [at for at, name in enumerate(EXPORT_COLUMNS) if name not in FLAG_COLUMNS]
+    # text columns: a value that starts like a formula is guarded (aimem.csvformat)
+    texts = [at for at in unmapped if EXPORT_COLUMNS[at] not in JSON_COLUMNS]
     with unwritable.refusing(conn, *row_filter(since)):
         for rows in _select(conn, since, chunk):
             columns: list[Any] = list(zip(*rows, strict=True))
             for index, memo in maps:
                 columns[index] = list(map(memo.__getitem__, columns[index]))
+            for index in texts:
+                columns[index] = list(map(_guarded, columns[index]))
             cells = list(zip(*columns, strict=True))
             if any(bytes in set(map(type, columns[at])) for at in unmapped):
                 # a BLOB that is not JSON text: csv would write its repr, b'...'
