@@ -7,10 +7,11 @@ Invariants (the contract is written up in docs/output.md):
   those: a "\\n" terminator would leave a lone CR unquoted).
 - Cells: None is empty, booleans ``true``/``false``, lists and objects JSON
   text, numbers as Python writes them.
-- No text cell can run as a spreadsheet formula: one that starts with ``=``,
-  ``+``, ``-``, ``@``, a tab or a CR gets a leading ``'`` (OWASP's rule for CSV
-  injection). A text that itself starts with ``'`` gets one too, so the rule
-  can be reversed exactly: ``read_cell`` removes one leading ``'``.
+- No cell can run as a spreadsheet formula: one that starts with ``=``, ``+``,
+  ``-``, ``@``, a tab or a CR gets a leading ``'`` (OWASP's rule for CSV
+  injection; a negative number is guarded too). A text that itself starts with
+  ``'`` gets one as well, so the rule can be reversed exactly: ``read_cell``
+  removes one leading ``'``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ def cell(value: Any) -> Any:
         return text_cell(value)
     if isinstance(value, (list, dict)):
         return orjson.dumps(value).decode()
+    if isinstance(value, (int, float)):
+        # a negative number is guarded too: the rule holds for every cell, and
+        # import reads "'-1.5" back as -1.5
+        return text_cell(str(value))
     return value
 
 

@@ -205,7 +205,12 @@ def _csv_json_cell(fallback: Any) -> Callable[[Any], Any]:
 
 
 def _guarded(value: Any) -> Any:
-    return text_cell(value) if type(value) is str else value
+    kind = type(value)
+    if kind is str:
+        return text_cell(value)
+    if (kind is float or kind is int) and value < 0:
+        return text_cell(str(value))
+    return value
 
 
 def iter_csv_rows(
@@ -219,7 +224,7 @@ def iter_csv_rows(
     maps += [(EXPORT_COLUMNS.index(name), _Bools("true", "false")) for name in FLAG_COLUMNS]
     # flags are written as bool(): only the other columns can be left holding bytes
     unmapped = [at for at, name in enumerate(EXPORT_COLUMNS) if name not in FLAG_COLUMNS]
-    # text columns: a value that starts like a formula is guarded (aimem.csvformat)
+    # a value that starts like a formula is guarded (aimem.csvformat)
     texts = [at for at in unmapped if EXPORT_COLUMNS[at] not in JSON_COLUMNS]
     with unwritable.refusing(conn, *row_filter(since)):
         for rows in _select(conn, since, chunk):
