@@ -20,9 +20,12 @@ def debug() -> bool:
 
 
 def error_line(message: str, hint: str | None = None) -> None:
-    sys.stderr.write(f"aimem: error: {message}\n")
+    """``aimem: error: MESSAGE`` (and ``hint: HINT``), each one line, controls escaped."""
+    from aimem.cli._output import printable
+
+    sys.stderr.write(f"aimem: error: {printable(message)}\n")
     if hint:
-        sys.stderr.write(f"hint: {hint}\n")
+        sys.stderr.write(f"hint: {printable(hint)}\n")
     sys.stderr.flush()
 
 

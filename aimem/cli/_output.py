@@ -2,11 +2,18 @@
 
 stdout carries data only; messages, warnings and progress go to stderr. JSON
 is plumbing (stable keys, ISO 8601 UTC timestamps); tables are porcelain.
+
+Stored text is whatever a fixer recorded, terminal escape sequences included.
+Everything written for people (tables, text, messages on stderr) shows control
+characters escaped (ESC as ``\\x1b``), so a record cannot retitle a window or
+clear a screen. JSON and NDJSON stay exact (JSON escapes C0 controls itself),
+and so does CSV unless stdout is a terminal (docs/output.md).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from enum import Enum
@@ -41,8 +48,26 @@ def colour_allowed(stream: Any = None) -> bool:
     return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
 
 
+# C0 controls, DEL, C1 controls (8-bit CSI and OSC among them), and the bidi
+# overrides and isolates that can make shown text differ from stored text.
+_OTHER_CONTROLS = "\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\x00-\x0a{_OTHER_CONTROLS}]")
+_CONTROL_IN_LINES = re.compile(f"[\x00-\x08{_OTHER_CONTROLS}]")  # tab and newline kept
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, lines: bool = False) -> str:
+    """``text`` with control characters escaped (``\\x1b``); ``lines`` keeps tabs and newlines."""
+    return (_CONTROL_IN_LINES if lines else _CONTROL).sub(_escaped, text)
+
+
 def write(text: str) -> None:
-    sys.stdout.write(text)
+    """Text for people on stdout (control characters escaped; tabs and newlines kept)."""
+    sys.stdout.write(printable(text, lines=True))
 
 
 def json_bytes(value: Any, pretty: bool = True) -> bytes:
@@ -50,11 +75,25 @@ def json_bytes(value: Any, pretty: bool = True) -> bytes:
 
     option = orjson.OPT_INDENT_2 if pretty else 0
     try:
-        return orjson.dumps(value, option=option | orjson.OPT_NON_STR_KEYS)
+        data = orjson.dumps(value, option=option | orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError as error:
         if "bytes" not in str(error):
             raise
         raise _stored_bytes("JSON") from None
+    if data.isascii() and b"\x7f" not in data:
+        return data
+    return _JSON_CONTROL.sub(_json_escaped, data)
+
+
+# orjson escapes C0 controls; DEL, C1 controls and bidi overrides it writes as
+# they are. Written as \u escapes they parse back to the very same strings.
+_JSON_CONTROL = re.compile(
+    b"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]"
+)
+
+
+def _json_escaped(match: re.Match[bytes]) -> bytes:
+    return b"\\u%04x" % ord(match.group().decode())
 
 
 def _stored_bytes(what: str) -> Exception:
@@ -98,7 +137,7 @@ def _cell(value: Any, width: int | None = 60) -> str:
         value = "; ".join(str(v) for v in value)
     elif isinstance(value, dict):
         value = json_bytes(value, pretty=False).decode()
-    text = " ".join(str(value).split())
+    text = printable(" ".join(str(value).split()))
     if width is not None and len(text) > width:
         text = text[: width - 1] + "…"
     return text
@@ -139,10 +178,15 @@ def emit_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
 
     out = writer(sys.stdout)
     out.writerow(list(columns))
+    # Straight to a terminal the cells are shown, not parsed: escape them there.
+    shown = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
     for row in rows:
         if any(isinstance(value, bytes) for value in row.values()):
             raise _stored_bytes("CSV")
-        out.writerow([cell(row.get(key)) for key in columns])
+        cells = [cell(row.get(key)) for key in columns]
+        if shown:
+            cells = [printable(c) if isinstance(c, str) else c for c in cells]
+        out.writerow(cells)
     sys.stdout.flush()
 
 
@@ -154,5 +198,5 @@ def emit_mapping(pairs: dict[str, Any], title: str | None = None) -> None:
 
 
 def note(message: str) -> None:
-    """A message for people, on stderr."""
-    sys.stderr.write(message + "\n")
+    """A message for people, on stderr (control characters escaped)."""
+    sys.stderr.write(printable(message, lines=True) + "\n")

@@ -179,7 +179,7 @@ def test_console_script_runs_only_the_invoked_command_with_the_same_result(
     full = invoke(*args)
     fast = run_aimem(*args, cwd=demo.parent)
     assert fast.returncode == full.exit_code
-    assert fast.stdout.decode() == full.stdout
+    assert fast.stdout == full.stdout_bytes  # bytes: CSV rows end in CRLF
     assert fast.stderr.decode() == full.stderr
     assert (for_args(args) is app) == (args[0] in ("nosuch",))
 
