@@ -28,7 +28,7 @@ from typing import Any
 from aimem.errors import InvalidInputError
 from aimem.stats_math import rate
 from aimem.store import Store
-from aimem.timeutil import format_utc, parse_timestamp, utcnow
+from aimem.timeutil import bounded_moment, format_utc, utcnow
 
 EXIT_NONE = 0
 EXIT_FOUND = 3
@@ -47,9 +47,12 @@ def _now(now: str | datetime | None) -> datetime:
     if isinstance(now, datetime):
         return now
     try:
-        return parse_timestamp(now)
-    except ValueError:
-        raise InvalidInputError("now", f"is not an ISO 8601 timestamp: {now!r}") from None
+        return bounded_moment(now)
+    except ValueError as error:
+        problem = (
+            str(error) if "outside" in str(error) else f"is not an ISO 8601 timestamp: {now!r}"
+        )
+        raise InvalidInputError("now", problem) from None
 
 
 def _positive(name: str, value: Any) -> float:

@@ -59,4 +59,3 @@ def read_cell(text: str) -> str:
 def writer(stream: IO[str]) -> Any:
     """A csv writer in aimem's dialect (the stream must be opened with ``newline=''``)."""
     return csv.writer(stream, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-

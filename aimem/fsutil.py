@@ -12,6 +12,7 @@ import errno
 import fcntl
 import io
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +20,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from aimem.errors import LockTimeoutError, ReadOnlyRepositoryError, StorageFullError
+from aimem.errors import (
+    InvalidInputError,
+    LockTimeoutError,
+    ReadOnlyRepositoryError,
+    StorageFullError,
+)
 
 TEMP_MARKER = ".aimem-tmp-"
 WRITE_BUFFER = 1 << 20
@@ -195,3 +201,13 @@ def atomic_output(target: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def stdin_bytes() -> BinaryIO:
+    """Standard input as bytes; a closed one (``<&-``) is a one-line error, not a crash."""
+    stream = sys.stdin
+    if stream is None or getattr(stream, "closed", False):
+        raise InvalidInputError(
+            "", "standard input is closed", "<stdin>", hint="pipe the input in, or name a file"
+        )
+    return stream.buffer

@@ -143,6 +143,13 @@ def archived_rows_since(store: Store, layout: Layout, since: str) -> list[dict[s
 def resolve_segment(store: Store, name: str) -> dict[str, Any]:
     """A segment by its name or a unique prefix of it (NotFoundError otherwise)."""
     name = Path(name).name
+    if not name.strip():
+        # an unset shell variable must not select "the only segment there is"
+        raise InvalidInputError(
+            "segment",
+            "must not be empty: name a segment or a unique prefix of one",
+            hint="see 'aimem archive list'",
+        )
     entry = store.segment(name)
     if entry is not None:
         return entry
@@ -312,7 +319,10 @@ def thaw(store: Store, layout: Layout, name: str) -> dict[str, Any]:
                 f"{entry['name']}: {len(rows)} rows, the index says {entry['row_count']}"
             )
         attempts = [
-            (row.get("id"), attempt_from_row(row, redact=False, source=entry["name"], line=n))
+            (
+                row.get("id"),
+                attempt_from_row(row, redact=False, source=entry["name"], line=n, canonical=False),
+            )
             for n, row in enumerate(rows, 1)
         ]
         store.add_pending(entry["name"], "thaw", len(rows), now_iso())

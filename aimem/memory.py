@@ -51,8 +51,18 @@ def _check_limit(limit: Any, name: str = "limit") -> int:
     return limit
 
 
+def _check_destination(output_file: str | os.PathLike[str]) -> None:
+    """An output file's name must name a file: not empty, not a folder."""
+    name = os.fspath(output_file)
+    if not str(name).strip():
+        raise InvalidInputError("file", "must not be empty")
+    if os.path.isdir(name):
+        raise InvalidInputError("", "is a folder, not a file", str(name))
+
+
 def _write_file(output_file: str | os.PathLike[str], data: bytes) -> None:
     """atomic_write, with a missing folder or a refused write as a one-line error."""
+    _check_destination(output_file)
     try:
         atomic_write(Path(output_file), data)
     except OSError as error:
@@ -311,6 +321,10 @@ class AIMemory:
         if not isinstance(issue_data, Mapping):
             raise InvalidInputError("issue_data", "must be an object")
         _check_limit(limit)
+        for key in ("model", "issue_type"):
+            value = issue_data.get(key)
+            if isinstance(value, str) and not value.strip():
+                raise InvalidInputError(f"issue_data.{key}", "must not be empty")
         found: dict[str, Any] = self.store.similar_rows(
             _signature(issue_data),
             str(issue_data.get("model", "")),
@@ -431,13 +445,9 @@ class AIMemory:
         self, days: float = 7, limit: int | None = None, *, include_archive: bool = False
     ) -> list[dict[str, Any]]:
         """Attempts of the last ``days`` days, newest first (archived ones too if asked)."""
-        if (
-            isinstance(days, bool)
-            or not isinstance(days, (int, float))
-            or days <= 0
-            or days > 36500
-        ):
-            raise InvalidInputError("days", "must be a positive number of days")
+        # "not 0 < days <= 36500" also refuses NaN, which every comparison fails
+        if isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 < days <= 36500:
+            raise InvalidInputError("days", "must be a positive number of days (at most 36500)")
         if limit is not None:
             _check_limit(limit)
         if include_archive:
@@ -829,6 +839,8 @@ class AIMemory:
         from aimem.store.snapshot import read_transaction
 
         name = str(file) if isinstance(file, (str, os.PathLike)) else getattr(file, "name", "-")
+        if isinstance(file, (str, os.PathLike)):
+            _check_destination(name)
         resolved = export_format_for(name, fmt)
         if include_archive and getattr(self, "iter_archived_rows", None) is None:
             from aimem.errors import AimemError

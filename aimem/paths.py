@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from aimem.errors import NotARepositoryError
+from aimem.errors import InvalidInputError, NotARepositoryError
 
 REPOSITORY_NAME = "AIMemory"
 DATABASE_NAME = "ai_memory.db"
@@ -87,6 +87,11 @@ def require_existing(root: Path) -> Layout:
 def create_layout(root: Path) -> Layout:
     """Create the repository folders with private permissions (0700)."""
     layout = Layout(root)
+    for part in (root, *root.parents):  # init FILE/x: say which part is not a folder
+        if part.exists():
+            if not part.is_dir():
+                raise InvalidInputError("", "is a file, not a folder", str(part))
+            break
     for folder in (layout.root, layout.archive):
         folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         os.chmod(folder, DIR_MODE)

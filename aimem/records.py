@@ -61,6 +61,7 @@ STORED_COLUMNS = tuple(c for c in EXPORT_COLUMNS if c != "id")
 
 _CUSTOM_TYPE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _FIXER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$")
+_CANONICAL_FIXER = re.compile(r"[a-z0-9][a-z0-9_.:+-]{0,63}")  # fullmatch
 _UID = re.compile(r"[0-9a-f]{32}")  # fullmatch: "$" would let a trailing newline in
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 
@@ -76,6 +77,16 @@ LIMITS = {
     "system_info": 100_000,
     "fixer_model": 256,
 }
+
+
+def normalize_fixer(name: str) -> str:
+    """The one spelling a fixer's name is stored and compared in: trimmed, lower case.
+
+    ``Claude``, ``CLAUDE`` and ``claude`` are one fixer, as the design names
+    them (claude, qwen, gpt, gemini, custom), the way ``timeout`` is the issue
+    type TIMEOUT. Every place that takes a fixer's name calls this.
+    """
+    return name.strip().lower()
 
 
 @dataclass(frozen=True)
@@ -194,11 +205,11 @@ class _Checker:
             + " or a custom name in UPPER_SNAKE_CASE",
         )
 
-    def fixer(self, name: str, value: Any) -> str:
+    def fixer(self, name: str, value: Any, canonical: bool = True) -> str:
         text = self.text(name, value, 64, required=True).strip()
         if not _FIXER.match(text):
             raise self.fail(name, f"invalid fixer type {text!r} (letters, digits, _ . : + -)")
-        return text
+        return normalize_fixer(text) if canonical else text
 
     def timestamp(self, name: str, value: Any) -> str:
         text = self.text(name, value, 64, required=True)
@@ -368,8 +379,13 @@ def attempt_from_row(
     redact: bool = True,
     source: str | None = None,
     line: int | None = None,
+    canonical: bool = True,
 ) -> Attempt:
-    """Validate one export row (from an export file or a segment) into an Attempt."""
+    """Validate one export row (from an export file or a segment) into an Attempt.
+
+    ``canonical=False`` keeps the fixer's name as stored: rows that come back
+    from the archive are already counted under it.
+    """
     check = _Checker(source, line)
     if not isinstance(row, Mapping):
         raise check.fail("", f"a record must be a JSON object, not {_kind(row)}")
@@ -382,7 +398,7 @@ def attempt_from_row(
     description = check.text(
         "description", row.get("description"), LIMITS["description"], required=True
     )
-    fixer = check.fixer("fixer_type", row.get("fixer_type"))
+    fixer = check.fixer("fixer_type", row.get("fixer_type"), canonical)
     analysis = check.text(
         "claude_analysis", row.get("claude_analysis"), LIMITS["analysis"], required=False
     )
@@ -520,7 +536,7 @@ def stored_values_from_row(row: Any) -> tuple[Any, ...] | None:
         and _filled(get("issue_signature"), 64)
         and _filled(get("description"), LIMITS["description"])
         and type(fixer) is str
-        and _FIXER.fullmatch(fixer)
+        and _CANONICAL_FIXER.fullmatch(fixer)
         and (analysis is None or _plain(analysis, LIMITS["analysis"]))
         and (notes is None or _plain(notes, LIMITS["notes"]))
         and (fixer_model is None or _plain(fixer_model, LIMITS["fixer_model"]))

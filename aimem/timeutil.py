@@ -46,9 +46,12 @@ def parse_timestamp(text: str, *, naive_is_local: bool = False) -> datetime:
     if cleaned.endswith(("Z", "z")):
         cleaned = cleaned[:-1] + "+00:00"
     parsed = datetime.fromisoformat(cleaned)
-    if parsed.tzinfo is None:
-        parsed = parsed.astimezone() if naive_is_local else parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        if parsed.tzinfo is None:
+            parsed = parsed.astimezone() if naive_is_local else parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:  # an offset that crosses year 1 or 9999
+        raise ValueError(f"{text!r} is out of range") from None
 
 
 def normalize_timestamp(text: str, *, naive_is_local: bool = False) -> str:
@@ -61,3 +64,37 @@ def normalize_timestamp(text: str, *, naive_is_local: bool = False) -> str:
 def days_ago_iso(days: float) -> str:
     """Return the storage form of the moment ``days`` days before now."""
     return format_utc(utcnow() - timedelta(days=days))
+
+
+# The moments a command-line date may name: window arithmetic (up to 100 years
+# back) stays inside the years datetime can hold, and SQLite's date functions
+# agree with the stored text.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9999, 1, 1, tzinfo=timezone.utc)
+MAX_DAYS = 36500
+
+
+def bounded_moment(text: str) -> datetime:
+    """An ISO 8601 moment from 1970-01-01 to 9999-01-01 (naive = UTC); ValueError otherwise."""
+    moment = parse_timestamp(text)
+    if not EARLIEST <= moment <= LATEST:
+        raise ValueError(f"{text!r} is outside 1970-01-01 .. 9999-01-01")
+    return moment
+
+
+def since_timestamp(text: str) -> str:
+    """``--since``: a date or timestamp (naive = UTC) or ``Nd`` (N days ago, N <= 36500),
+    in the storage form; ValueError with the reason otherwise."""
+    cleaned = text.strip()
+    match = re.fullmatch(r"(\d+)d", cleaned)
+    if match:
+        days = int(match.group(1))
+        if days > MAX_DAYS:
+            raise ValueError(f"{text!r} is more than {MAX_DAYS} days back")
+        return days_ago_iso(days)
+    try:
+        return format_utc(bounded_moment(cleaned))
+    except ValueError as error:
+        if "outside" in str(error):
+            raise
+        raise ValueError(f"{text!r} is not a date") from None

@@ -30,8 +30,6 @@ import contextlib
 import csv
 import io
 import os
-import re
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -41,12 +39,13 @@ import orjson
 
 from aimem import csvformat
 from aimem.errors import InvalidInputError
+from aimem.fsutil import stdin_bytes
 from aimem.import_pipeline import read_messages, reader_process, should_fork, write_messages
 from aimem.records import EXPORT_COLUMNS, attempt_from_row, stored_values_from_row
 from aimem.redact import might_hold_secret
 from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
 from aimem.store.sqlite_store import attempt_params
-from aimem.timeutil import days_ago_iso, normalize_timestamp
+from aimem.timeutil import since_timestamp
 
 if TYPE_CHECKING:
     from aimem.store import Store
@@ -78,15 +77,11 @@ def parse_since(since: str | None) -> str | None:
     """``--since``: an ISO 8601 date or timestamp (naive = UTC), or ``Nd`` for N days ago."""
     if since is None or since == "":
         return None
-    text = since.strip()
-    match = re.fullmatch(r"(\d+)d", text)
-    if match:
-        return days_ago_iso(int(match.group(1)))
     try:
-        return normalize_timestamp(text)
-    except ValueError:
+        return since_timestamp(since)
+    except ValueError as error:
         raise InvalidInputError(
-            "since", f"is not a date: {since!r}", hint="use 2025-01-15, 2025-01-15T12:00:00Z or 30d"
+            "since", str(error), hint="use 2025-01-15, 2025-01-15T12:00:00Z or 30d"
         ) from None
 
 
@@ -379,7 +374,7 @@ def open_source(file: str | os.PathLike[str] | BinaryIO) -> Iterator[tuple[IO[by
         yield file, getattr(file, "name", "<stream>")
         return
     if str(file) == "-":
-        yield sys.stdin.buffer, "<stdin>"
+        yield stdin_bytes(), "<stdin>"
         return
     path = Path(file)
     try:

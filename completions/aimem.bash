@@ -170,6 +170,8 @@ _aimem_argument_kind() {
     case "$1 $2" in
     'init 0') REPLY='dir' ;;
     'model 0') REPLY='models' ;;
+    'export 0') REPLY='file' ;;
+    'import 0') REPLY='file' ;;
     'backup 0') REPLY='file' ;;
     'verify 0') REPLY='file' ;;
     'restore 0') REPLY='file' ;;

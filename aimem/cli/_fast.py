@@ -33,10 +33,14 @@ def split_directory(args: list[str]) -> tuple[str | None, list[str]] | None:
 
 
 def _plain_directory(value: str) -> bool:
-    # typer reads --dir as a Path that must not be a file ("Directory 'x' is a
-    # file", exit 2) and '' as Path('') = the current folder, not "unset":
-    # leave both to typer.
-    return value != "" and not os.path.isfile(value)
+    # typer refuses a --dir that is a file or lies under one, and '' (exit 2):
+    # leave those to typer, which words the usage error.
+    if not value.strip():
+        return False
+    head = value
+    while head and not os.path.lexists(head):
+        head = os.path.dirname(head.rstrip("/"))
+    return not head or os.path.isdir(head)
 
 
 # export's options that take a value, and the flags; --format's values are
@@ -79,12 +83,23 @@ def parse_export(rest: list[str]) -> dict[str, str] | None:
         found[key] = value
     if "file" not in found or ("json" in found and found["file"] == "-"):
         return None
+    if os.path.isdir(found["file"]) or not _valid_since(found.get("since")):
+        return None  # a usage error: typer words it (aimem.cli._values)
     if "format" in found:
         from aimem.cli._export_run import ExportFormat
 
         if found["format"] not in {choice.value for choice in ExportFormat}:
             return None
     return found
+
+
+def _valid_since(value: str | None) -> bool:
+    from aimem.timeutil import since_timestamp
+
+    try:
+        return value is None or since_timestamp(value) is not None
+    except ValueError:
+        return False
 
 
 def try_fast(args: list[str]) -> int | None:

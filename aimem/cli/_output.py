@@ -65,6 +65,14 @@ def printable(text: str, lines: bool = False) -> str:
     return (_CONTROL_IN_LINES if lines else _CONTROL).sub(_escaped, text)
 
 
+def interactive() -> bool:
+    """Whether a person can answer a question: stdin is an open terminal (not closed, ``<&-``)."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except ValueError:  # a closed file object
+        return False
+
+
 def write(text: str) -> None:
     """Text for people on stdout (control characters escaped; tabs and newlines kept)."""
     sys.stdout.write(printable(text, lines=True))
@@ -87,9 +95,7 @@ def json_bytes(value: Any, pretty: bool = True) -> bytes:
 
 # orjson escapes C0 controls; DEL, C1 controls and bidi overrides it writes as
 # they are. Written as \u escapes they parse back to the very same strings.
-_JSON_CONTROL = re.compile(
-    b"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]"
-)
+_JSON_CONTROL = re.compile(b"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
 
 
 def _json_escaped(match: re.Match[bytes]) -> bytes:

@@ -17,12 +17,17 @@ from aimem.cli._output import (
     resolve_format,
     write,
 )
+from aimem.cli._values import MAX_COUNT, filled, finite, moment, one_of
 from aimem.cli.app import app
 from aimem.cli.query import issue_from_options
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model name, e.g. qwen2.5:7b.")]
-TypeOpt = Annotated[str, typer.Option("--issue-type", "-t", help="Issue type, e.g. TIMEOUT.")]
+ModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help="Model name, e.g. qwen2.5:7b.", callback=filled)
+]
+TypeOpt = Annotated[
+    str, typer.Option("--issue-type", "-t", help="Issue type, e.g. TIMEOUT.", callback=filled)
+]
 DescriptionOpt = Annotated[
     str | None,
     typer.Option("--description", "-d", help="What went wrong (gives the failure fingerprint)."),
@@ -36,6 +41,7 @@ MaxFailuresOpt = Annotated[
         help="A fix that failed this many times for this fingerprint (and never worked "
         "for it) is a repeated failure.",
         min=1,
+        max=MAX_COUNT,
     ),
 ]
 
@@ -135,6 +141,7 @@ def gate_command(
             help="Skip (exit 4) unless some fix has a 95% lower bound at least this high.",
             min=0.0,
             max=1.0,
+            callback=finite,
         ),
     ] = 0.0,
     max_failures: MaxFailuresOpt = 3,
@@ -171,21 +178,38 @@ def alerts_command(
     ctx: typer.Context,
     days: Annotated[
         float,
-        typer.Option("--days", help="Regressions: failures within this many days.", min=0.001),
+        typer.Option(
+            "--days",
+            help="Regressions: failures within this many days.",
+            min=0.001,
+            max=3650,
+            callback=finite,
+        ),
     ] = 7,
     drift_days: Annotated[
         float,
         typer.Option(
-            "--drift-days", help="Drift: recent window compared with the history before it."
+            "--drift-days",
+            help="Drift: recent window compared with the history before it.",
+            min=0.001,
+            max=3650,
+            callback=finite,
         ),
     ] = 7,
     kind: Annotated[
         list[str] | None,
-        typer.Option("--kind", "-k", help="regression, drift or spike (repeat for several)."),
+        typer.Option(
+            "--kind",
+            "-k",
+            help="regression, drift or spike (repeat for several).",
+            callback=one_of("regression", "drift", "spike"),
+        ),
     ] = None,
     now: Annotated[
         str | None,
-        typer.Option("--now", help="Evaluate as of this ISO 8601 time (default: now)."),
+        typer.Option(
+            "--now", help="Evaluate as of this ISO 8601 time (default: now).", callback=moment
+        ),
     ] = None,
     fmt: Annotated[Format | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
     as_json: JsonOpt = False,

@@ -22,6 +22,7 @@ from aimem._version import __version__
 from aimem.cli._click import click, click_exceptions
 from aimem.cli._context import RepoHandle
 from aimem.cli._errors import debug, error_line, internal_error_line, quiet_stdout
+from aimem.cli._values import path as value_path
 from aimem.errors import AimemError
 
 HELP_WIDTH = 80
@@ -128,7 +129,7 @@ def root(
             metavar="DIR",
             help="The repository folder (AIMemory/). Default: $AIMEM_DIR, else the nearest "
             "AIMemory/ here or in a parent.",
-            file_okay=False,
+            click_type=value_path(file_okay=False),
         ),
     ] = None,
     version: Annotated[

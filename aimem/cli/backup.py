@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from aimem.cli import transfer as _transfer  # noqa: F401 (export/import are listed first)
+from aimem.cli._click import click_exceptions
 from aimem.cli._context import RepoHandle, repo
-from aimem.cli._output import emit_json, note, write
+from aimem.cli._output import emit_json, interactive, note, write
+from aimem.cli._values import MAX_COUNT, path
 from aimem.cli.app import app
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -21,12 +22,19 @@ def backup_command(
     ctx: typer.Context,
     dest: Annotated[
         Path | None,
-        typer.Argument(help="A folder (default: here) or the bundle's file name."),
+        typer.Argument(
+            help="A folder (default: here) or the bundle's file name.",
+            click_type=path(),
+            metavar="DEST",
+        ),
     ] = None,
     keep: Annotated[
         int | None,
         typer.Option(
-            "--keep", help="Then keep only the N newest bundles of this repository in DEST.", min=1
+            "--keep",
+            help="Then keep only the N newest bundles of this repository in DEST.",
+            min=1,
+            max=MAX_COUNT,
         ),
     ] = None,
     as_json: JsonOpt = False,
@@ -51,7 +59,12 @@ def backup_command(
 
 @app.command(name="verify")
 def verify_command(
-    bundle: Annotated[Path, typer.Argument(help="A bundle written by 'aimem backup'.")],
+    bundle: Annotated[
+        Path,
+        typer.Argument(
+            help="A bundle written by 'aimem backup'.", click_type=path(), metavar="BUNDLE"
+        ),
+    ],
     as_json: JsonOpt = False,
 ) -> None:
     """Check a bundle: checksums, decompression, integrity_check, counts. Exit 0 or 1.
@@ -76,7 +89,12 @@ def verify_command(
 @app.command(name="restore")
 def restore_command(
     ctx: typer.Context,
-    bundle: Annotated[Path, typer.Argument(help="A bundle written by 'aimem backup'.")],
+    bundle: Annotated[
+        Path,
+        typer.Argument(
+            help="A bundle written by 'aimem backup'.", click_type=path(), metavar="BUNDLE"
+        ),
+    ],
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing repository (needs --yes).")
     ] = False,
@@ -104,8 +122,8 @@ def restore_command(
     handle = ctx.find_root().obj
     target = resolve_repository(handle.directory if isinstance(handle, RepoHandle) else None)
     if force and not dry_run and not yes:
-        if not sys.stdin.isatty():
-            raise typer.BadParameter("--force without a terminal needs --yes")
+        if not interactive():
+            raise click_exceptions.UsageError("--force without a terminal needs --yes")
         if (target / "ai_memory.db").exists() and not typer.confirm(
             f"Replace the repository in {target}?", err=True
         ):

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from aimem.cli._output import emit_json, note, write
+from aimem.cli._values import path as path_type
 from aimem.cli.app import app
 
 
@@ -18,7 +19,7 @@ def init_command(
         Path | None,
         typer.Argument(
             help="Folder in which to create AIMemory/ (default: --dir, else here).",
-            file_okay=False,
+            click_type=path_type(file_okay=False),
             metavar="PATH",
         ),
     ] = None,

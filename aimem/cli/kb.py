@@ -9,6 +9,7 @@ import typer
 
 from aimem.cli._context import repo
 from aimem.cli._output import emit_json, note
+from aimem.cli._values import path
 from aimem.cli.app import app
 
 kb_app = typer.Typer(
@@ -36,7 +37,10 @@ def kb_show(ctx: typer.Context) -> None:
 def kb_import(
     ctx: typer.Context,
     file: Annotated[
-        Path, typer.Argument(help="A knowledge base JSON file.", dir_okay=False, metavar="FILE")
+        Path,
+        typer.Argument(
+            help="A knowledge base JSON file.", click_type=path(dir_okay=False), metavar="FILE"
+        ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
@@ -58,7 +62,11 @@ def kb_export(
     ctx: typer.Context,
     file: Annotated[
         Path,
-        typer.Argument(help="Where to write the knowledge base.", dir_okay=False, metavar="FILE"),
+        typer.Argument(
+            help="Where to write the knowledge base.",
+            click_type=path(dir_okay=False),
+            metavar="FILE",
+        ),
     ],
 ) -> None:
     """Write the knowledge base to FILE (atomically).

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
 
+from aimem.cli._click import click_exceptions
 from aimem.cli._context import repo
 from aimem.cli._output import (
     FORMAT_HELP,
@@ -14,10 +14,12 @@ from aimem.cli._output import (
     Format,
     emit_json,
     emit_rows,
+    interactive,
     note,
     resolve_format,
     write,
 )
+from aimem.cli._values import MAX_COUNT, MAX_DAYS, filled, finite
 from aimem.cli.app import app
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Output JSON.")]
@@ -37,8 +39,10 @@ app.add_typer(archive_app, name="archive")
 def _confirm(what: str, yes: bool) -> None:
     if yes:
         return
-    if not sys.stdin.isatty():
-        raise typer.BadParameter(f"{what} changes the repository; pass --yes (or --dry-run)")
+    if not interactive():
+        raise click_exceptions.UsageError(
+            f"{what} changes the repository; pass --yes (or --dry-run)"
+        )
     if not typer.confirm(f"{what}?", err=True):
         raise typer.Abort()
 
@@ -46,11 +50,24 @@ def _confirm(what: str, yes: bool) -> None:
 @app.command(name="cleanup")
 def cleanup_command(
     ctx: typer.Context,
-    days: Annotated[float, typer.Argument(help="Move rows older than this many days.", min=0)],
+    days: Annotated[
+        float,
+        typer.Argument(
+            help="Move rows older than this many days.",
+            min=0,
+            max=MAX_DAYS,
+            metavar="DAYS",
+            callback=finite,
+        ),
+    ],
     keep_successful: Annotated[
         float | None,
         typer.Option(
-            "--keep-successful", help="Keep verified successes hot this many days.", min=0
+            "--keep-successful",
+            help="Keep verified successes hot this many days.",
+            min=0,
+            max=MAX_DAYS,
+            callback=finite,
         ),
     ] = None,
     purge: Annotated[
@@ -66,6 +83,7 @@ def cleanup_command(
             help="Only archive failures older than the latest N of their fingerprint; "
             "every success stays hot.",
             min=0,
+            max=MAX_COUNT,
             metavar="N",
         ),
     ] = None,
@@ -140,7 +158,12 @@ def archive_list(
 @archive_app.command(name="thaw")
 def archive_thaw(
     ctx: typer.Context,
-    segment: Annotated[str, typer.Argument(help="Segment name (or a unique prefix).")],
+    segment: Annotated[
+        str,
+        typer.Argument(
+            help="Segment name (or a unique prefix).", metavar="SEGMENT", callback=filled
+        ),
+    ],
     as_json: JsonOpt = False,
 ) -> None:
     """Move a segment's rows back into the hot table, then retire the segment.

@@ -20,6 +20,7 @@ from aimem.cli._output import (
     resolve_format,
     write,
 )
+from aimem.cli._values import filled, finite
 from aimem.cli.app import app
 from aimem.records import EXPORT_COLUMNS
 
@@ -34,14 +35,22 @@ OptionalLimitOpt = Annotated[
     typer.Option("--limit", "-n", help="At most this many rows.", min=1, max=10000, metavar="N"),
 ]
 ModelOpt = Annotated[
-    str, typer.Option("--model", "-m", help="Model name, e.g. qwen2.5:7b.", metavar="MODEL")
+    str,
+    typer.Option(
+        "--model", "-m", help="Model name, e.g. qwen2.5:7b.", metavar="MODEL", callback=filled
+    ),
 ]
 TypeOpt = Annotated[
-    str, typer.Option("--issue-type", "-t", help="Issue type, e.g. TIMEOUT.", metavar="TYPE")
+    str,
+    typer.Option(
+        "--issue-type", "-t", help="Issue type, e.g. TIMEOUT.", metavar="TYPE", callback=filled
+    ),
 ]
 IssueTypeFilterOpt = Annotated[
     str | None,
-    typer.Option("--issue-type", "-t", help="Only this issue type.", metavar="TYPE"),
+    typer.Option(
+        "--issue-type", "-t", help="Only this issue type.", metavar="TYPE", callback=filled
+    ),
 ]
 PromptOpt = Annotated[
     str | None,
@@ -158,7 +167,9 @@ def stats_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @app.command(name="model")
 def model_command(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Model name, e.g. qwen2.5:7b.", metavar="NAME")],
+    name: Annotated[
+        str, typer.Argument(help="Model name, e.g. qwen2.5:7b.", metavar="NAME", callback=filled)
+    ],
 ) -> None:
     """Show one model's insights as JSON (the design's model output).
 
@@ -202,7 +213,10 @@ def models_command(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt =
 def recent_command(
     ctx: typer.Context,
     days: Annotated[
-        float, typer.Argument(help="How many days back.", min=0.001, max=36500, metavar="DAYS")
+        float,
+        typer.Argument(
+            help="How many days back.", min=0.001, max=36500, metavar="DAYS", callback=finite
+        ),
     ] = 7,
     limit: OptionalLimitOpt = None,
     fmt: FormatOpt = None,
@@ -293,6 +307,7 @@ def patterns_command(
             min=0,
             max=1,
             metavar="X",
+            callback=finite,
         ),
     ] = 0.0,
     issue_type: IssueTypeFilterOpt = None,
@@ -498,7 +513,10 @@ def context_command(
 def search_command(
     ctx: typer.Context,
     text: Annotated[
-        list[str], typer.Argument(help="Words to look for (all must match).", metavar="TEXT...")
+        list[str],
+        typer.Argument(
+            help="Words to look for (all must match).", metavar="TEXT...", callback=filled
+        ),
     ],
     limit: LimitOpt = 20,
     include_archive: Annotated[

@@ -9,6 +9,7 @@ import typer
 from aimem.cli._click import click_exceptions
 from aimem.cli._context import repo
 from aimem.cli._output import emit_json, write
+from aimem.cli._values import MAX_AMOUNT, MAX_COUNT, filled, finite
 from aimem.cli.app import app
 
 
@@ -71,20 +72,24 @@ def record_command(
             "--command", "-c", help="A fix command (repeat for several).", metavar="COMMAND"
         ),
     ] = None,
-    success: Annotated[
-        bool | None,
-        typer.Option(
-            "--success/--failure", help="Whether the fix was applied.", show_default=False
-        ),
-    ] = None,
+    success: Annotated[bool, typer.Option("--success", help="The fix was applied.")] = False,
+    failure: Annotated[bool, typer.Option("--failure", help="The fix was not applied.")] = False,
     verified: Annotated[
-        bool | None,
-        typer.Option(
-            "--verified/--unverified", help="Whether the fix was verified.", show_default=False
-        ),
-    ] = None,
+        bool, typer.Option("--verified", help="The applied fix was verified.")
+    ] = False,
+    unverified: Annotated[
+        bool, typer.Option("--unverified", help="The applied fix was not verified.")
+    ] = False,
     seconds: Annotated[
-        float | None, typer.Option("--time", help="Seconds the fix took.", min=0, metavar="SECONDS")
+        float | None,
+        typer.Option(
+            "--time",
+            help="Seconds the fix took.",
+            min=0,
+            max=MAX_AMOUNT,
+            metavar="SECONDS",
+            callback=finite,
+        ),
     ] = None,
     notes: Annotated[
         str | None, typer.Option("--notes", help="Free-form notes.", metavar="TEXT")
@@ -108,19 +113,29 @@ def record_command(
             help="Read attempts from FILE ('-' for stdin): one JSON object or NDJSON lines "
             "with record_fix_attempt's arguments.",
             metavar="FILE",
+            callback=filled,
         ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--print-json", help='Print {"ids": [...]} instead of ids.')
     ] = False,
     tokens_in: Annotated[
-        int | None, typer.Option("--tokens-in", help="Tokens the fixer read.", min=0)
+        int | None,
+        typer.Option("--tokens-in", help="Tokens the fixer read.", min=0, max=int(MAX_AMOUNT)),
     ] = None,
     tokens_out: Annotated[
-        int | None, typer.Option("--tokens-out", help="Tokens the fixer wrote.", min=0)
+        int | None,
+        typer.Option("--tokens-out", help="Tokens the fixer wrote.", min=0, max=int(MAX_AMOUNT)),
     ] = None,
     cost: Annotated[
-        float | None, typer.Option("--cost", help="What the attempt cost, in USD.", min=0)
+        float | None,
+        typer.Option(
+            "--cost",
+            help="What the attempt cost, in USD.",
+            min=0,
+            max=MAX_AMOUNT,
+            callback=finite,
+        ),
     ] = None,
     fixer_model: Annotated[
         str | None,
@@ -136,7 +151,12 @@ def record_command(
     ] = False,
     max_failures: Annotated[
         int,
-        typer.Option("--max-failures", help="Failures that make a fix a repeated failure.", min=1),
+        typer.Option(
+            "--max-failures",
+            help="Failures that make a fix a repeated failure.",
+            min=1,
+            max=MAX_COUNT,
+        ),
     ] = 3,
 ) -> None:
     """Record fix attempts; prints the new id(s), one per line.
@@ -153,10 +173,12 @@ def record_command(
       aimem record -m qwen2.5:7b -t TIMEOUT -d "timeout after 30s" -c "ollama pull qwen2.5:7b" \\
           --failure --tokens-in 1200 --tokens-out 300 --cost 0.0081 --fixer-model claude-3-5-sonnet
     """
-    from aimem.cli.record_input import attempts_from_flags, read_attempts
+    from aimem.cli.record_input import attempts_from_flags, outcome_from_flags, read_attempts
 
+    applied = outcome_from_flags(("--success", success), ("--failure", failure))
+    checked = outcome_from_flags(("--verified", verified), ("--unverified", unverified))
     if json_file is not None:
-        flags = (model, issue_type, description, fixer, analysis, command, success, verified)
+        flags = (model, issue_type, description, fixer, analysis, command, applied, checked)
         cost_flags = (tokens_in, tokens_out, cost, fixer_model)
         if any(f is not None for f in (*flags, seconds, notes, prompt, response, *cost_flags)):
             raise click_exceptions.UsageError(
@@ -175,8 +197,8 @@ def record_command(
                     fixer,
                     analysis,
                     command,
-                    success,
-                    verified,
+                    applied,
+                    checked,
                     seconds,
                     notes,
                     prompt,

@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from aimem.cli._click import click_exceptions
 from aimem.errors import InvalidInputError
+from aimem.fsutil import stdin_bytes
+
+# The flag that sets each field record_fix_attempt validates (aimem.records).
+FLAGS = {
+    "issue_data.model": "--model",
+    "issue_data.issue_type": "--issue-type",
+    "issue_data.description": "--description",
+    "issue_data.test_prompt": "--prompt",
+    "issue_data.actual_response": "--response",
+    "ai_response.analysis": "--analysis",
+    "ai_response.fix_commands": "--command",
+    "ai_response.tokens_in": "--tokens-in",
+    "ai_response.tokens_out": "--tokens-out",
+    "ai_response.cost_usd": "--cost",
+    "ai_response.fixer_model": "--fixer-model",
+    "execution_time": "--time",
+    "notes": "--notes",
+    "fixer_type": "--fixer",
+}
+
+
+def outcome_from_flags(yes: tuple[str, bool], no: tuple[str, bool]) -> bool | None:
+    """True, False or None (neither) from a pair of opposite flags; both is a usage error."""
+    if yes[1] and no[1]:
+        raise click_exceptions.UsageError(f"{yes[0]} and {no[0]} contradict each other")
+    return True if yes[1] else (False if no[1] else None)
 
 
 def attempts_from_flags(
@@ -55,15 +80,31 @@ def attempts_from_flags(
         "fixer_model": fixer_model,
     }
     reply.update({k: v for k, v in extras.items() if v is not None})
-    return {
+    item = {
         "issue_data": issue,
         "ai_response": {**reply, "analysis": analysis or ""},
         "fix_success": success,
         "verification_success": verified,
         "execution_time": seconds,
         "notes": notes,
-        "fixer_type": fixer or "claude",
+        "fixer_type": "claude" if fixer is None else fixer,
     }
+    _check_flags(item)
+    return item
+
+
+def _check_flags(item: dict[str, Any]) -> None:
+    """Validate as record does, before the repository is opened; a bad value names its flag."""
+    from aimem.records import attempt_from_call
+
+    try:
+        attempt_from_call(**item, redact=False)
+    except InvalidInputError as error:
+        flag = FLAGS.get(error.field.split("[", 1)[0])
+        if flag is None:
+            raise
+        problem = f"{error.problem} ({error.hint})" if error.hint else error.problem
+        raise click_exceptions.BadParameter(problem, param_hint=f"'{flag}'") from None
 
 
 def read_attempts(name: str) -> tuple[str, list[Any], list[int]]:
@@ -72,7 +113,7 @@ def read_attempts(name: str) -> tuple[str, list[Any], list[int]]:
 
     source = "<stdin>" if name == "-" else name
     try:
-        data = sys.stdin.buffer.read() if name == "-" else open(name, "rb").read()  # noqa: SIM115
+        data = stdin_bytes().read() if name == "-" else open(name, "rb").read()  # noqa: SIM115
     except OSError as error:
         raise InvalidInputError("", f"cannot read: {error.strerror}", source) from None
     try:
@@ -94,11 +135,11 @@ def read_attempts(name: str) -> tuple[str, list[Any], list[int]]:
                 "", "expected one JSON object or NDJSON lines, not an array", source, 1
             )
     items: list[Any] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+    for number, text_line in enumerate(text.splitlines(), 1):
+        if not text_line.strip():
             continue
         try:
-            items.append(_Located(orjson.loads(line), number))
+            items.append(_Located(orjson.loads(text_line), number))
         except orjson.JSONDecodeError as error:
             raise InvalidInputError("", f"invalid JSON: {error.msg}", source, number) from None
     return source, [_unwrap(item, source) for item in items], [item.line for item in items]

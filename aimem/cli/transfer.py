@@ -7,10 +7,12 @@ from typing import Annotated
 
 import typer
 
+from aimem.cli._click import click_exceptions
 from aimem.cli._context import repo
 from aimem.cli._export_run import ExportFormat, run_export
 from aimem.cli._output import emit_json, write
 from aimem.cli._progress import counter, done
+from aimem.cli._values import filled, output_file, since
 from aimem.cli.app import app
 
 
@@ -25,7 +27,12 @@ class ImportFormat(str, Enum):
 @app.command(name="export")
 def export_command(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="Where to write ('-' for stdout).")],
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="Where to write ('-' for stdout).", metavar="FILE", callback=output_file
+        ),
+    ],
     fmt: Annotated[
         ExportFormat | None,
         typer.Option(
@@ -34,9 +41,11 @@ def export_command(
             help="report (default for *.json), json, ndjson (default otherwise) or csv.",
         ),
     ] = None,
-    since: Annotated[
+    since_date: Annotated[
         str | None,
-        typer.Option("--since", help="Only records from this date on (2025-01-15, or 30d)."),
+        typer.Option(
+            "--since", help="Only records from this date on (2025-01-15, or 30d).", callback=since
+        ),
     ] = None,
     include_archive: Annotated[
         bool, typer.Option("--include-archive", help="Also export archived records.")
@@ -54,15 +63,20 @@ def export_command(
       aimem export - --format csv > history.csv
     """
     if as_json and file == "-":
-        raise typer.BadParameter("--json needs FILE; with '-' stdout carries the export")
-    run_export(repo(ctx), file, fmt, since, include_archive, as_json)
+        raise click_exceptions.UsageError("--json needs FILE; with '-' stdout carries the export")
+    run_export(repo(ctx), file, fmt, since_date, include_archive, as_json)
 
 
 @app.command(name="import")
 def import_command(
     ctx: typer.Context,
     file: Annotated[
-        str, typer.Argument(help="An export (ndjson, json, csv), a database, or '-' for stdin.")
+        str,
+        typer.Argument(
+            help="An export (ndjson, json, csv), a database, or '-' for stdin.",
+            metavar="FILE",
+            callback=filled,
+        ),
     ],
     fmt: Annotated[
         ImportFormat,

@@ -176,7 +176,7 @@ def test_alerts_exit_codes(runner: CliRunner, repo: None) -> None:
     assert rows.exit_code == 3 and len(rows.stdout.splitlines()) == 1
     only_spikes = aimem(runner, "alerts", "--now", "2025-06-15T12:00:00Z", "--kind", "spike")
     assert only_spikes.exit_code == 0
-    assert aimem(runner, "alerts", "--kind", "bogus").exit_code == 1
+    assert aimem(runner, "alerts", "--kind", "bogus").exit_code == 2  # a bad flag value
 
 
 def test_demo_repository_end_to_end(runner: CliRunner) -> None:

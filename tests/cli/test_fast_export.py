@@ -155,22 +155,25 @@ def test_fast_export_counts_and_filters_like_the_library(
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "expected"),
     [
-        ["--dir", "nowhere", "export", "h.ndjson"],
-        ["--dir", "nowhere", "export", "-", "--format", "csv"],
-        ["export", "h.ndjson", "--since", "yesterday-ish"],
-        ["export", "-", "--since=2025-13-45"],
+        (["--dir", "nowhere", "export", "h.ndjson"], 1),
+        (["--dir", "nowhere", "export", "-", "--format", "csv"], 1),
+        # a bad flag value is a usage error, on either path
+        (["export", "h.ndjson", "--since", "yesterday-ish"], 2),
+        (["export", "-", "--since=2025-13-45"], 2),
+        (["export", "h.ndjson", "--since", "99999999999999d"], 2),
+        (["export", "."], 2),  # a folder
     ],
-    ids=" ".join,
+    ids=lambda value: " ".join(value) if isinstance(value, list) else str(value),
 )
 def test_fast_export_errors_like_typer(
-    archived: Path, work: Path, runner: CliRunner, args: list[str]
+    archived: Path, work: Path, runner: CliRunner, args: list[str], expected: int
 ) -> None:
     typer_run, process, _ = both_ways(runner, work, args)
     assert process == typer_run
     code, stdout, stderr, files = process
-    assert code == 1
+    assert code == expected
     assert stdout == b""
     assert stderr.startswith("aimem: error: ")
     assert stderr.count("\n") <= 2  # the error line and maybe a hint; no traceback
@@ -207,9 +210,10 @@ def test_fast_export_imports_no_typer(archived: Path, work: Path) -> None:
         (["export", "--bogus"], 2),
         (["export", "--help"], 0),
         (["export", "h.ndjson", "--json", "--json"], 0),  # repeated: typer's rules
-        (["export", "h.ndjson", "--since", "-3d"], 1),  # a value starting with '-'
+        (["export", "h.ndjson", "--since", "-3d"], 2),  # a value starting with '-'
         (["export", "h.csv", "-fcsv"], 0),
-        (["--dir", "", "export", "h.ndjson"], 1),  # typer: '' is the current folder
+        (["--dir", "", "export", "h.ndjson"], 2),  # '' is an unset variable, not "here"
+        (["--dir", "a-file/x", "export", "h.ndjson"], 2),  # under a file
         (["--dir", "a-file", "export", "h.ndjson"], 2),  # typer: not a directory
         (["--dir", "a-file", "stats", "--json"], 2),
     ],
@@ -219,7 +223,10 @@ def test_other_forms_take_the_typer_path(
     archived: Path, work: Path, runner: CliRunner, args: list[str], code: int
 ) -> None:
     (work.parent / "a-file").write_text("not a folder\n")
-    args = [str(work.parent / "a-file") if arg == "a-file" else arg for arg in args]
+    args = [
+        str(work.parent / "a-file") + arg[len("a-file") :] if arg.startswith("a-file") else arg
+        for arg in args
+    ]
     typer_run, process, raw = both_ways(runner, work, args, importtime=True)
     assert "typer" in imported_modules(raw)
     assert process == typer_run

@@ -250,7 +250,7 @@ def test_unknown_model_is_an_error_with_a_hint(demo: Path) -> None:
         "hint: known models include: deepseek-coder:6.7b, gemma2:9b, llama3.1:8b, "
         "mistral:7b, phi3:mini",
     ]
-    fails(1, "--dir", str(demo), "model", "")
+    fails(2, "--dir", str(demo), "model", "")  # an unset variable, not a model
 
 
 def test_model_on_an_empty_repository(empty: Path) -> None:

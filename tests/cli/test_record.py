@@ -99,8 +99,8 @@ def test_record_usage_errors_write_nothing(empty: Path, args: list[str], message
 
 
 def test_record_invalid_values_write_nothing(empty: Path) -> None:
-    result = fails(1, "record", "-m", "", "-t", "TIMEOUT", "-d", "x", "--failure")
-    assert result.stderr.startswith("aimem: error: ")
+    result = fails(2, "record", "-m", "", "-t", "TIMEOUT", "-d", "x", "--failure")
+    assert result.stderr.startswith("aimem: error: Invalid value for '--model': ")
     assert count() == 0
 
 

@@ -24,7 +24,7 @@ from tests.cli.conftest import invoke, ok
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 HOSTILE = (
-    "=HYPERLINK(\"http://x\",\"y\")",
+    '=HYPERLINK("http://x","y")',
     "+1+1",
     "-2+3",
     "@SUM(A1:A2)",
@@ -51,7 +51,9 @@ hostile_text = st.one_of(
 filled = hostile_text.filter(lambda text: text.strip() != "")
 
 
-def _item(description: str, analysis: str, commands: list[str], notes: str | None) -> dict[str, Any]:
+def _item(
+    description: str, analysis: str, commands: list[str], notes: str | None
+) -> dict[str, Any]:
     return {
         "issue_data": {
             "model": "qwen2.5:7b",
@@ -118,7 +120,10 @@ def test_export_import_round_trip_is_exact(
 def test_hostile_values_are_guarded_in_every_csv(repo_dir: Path, tmp_path: Path) -> None:
     with AIMemory(repo_dir) as memory:
         memory.record_many(
-            [_item(f"ollama {text}", text, [text], text if text.strip() else None) for text in HOSTILE]
+            [
+                _item(f"ollama {text}", text, [text], text if text.strip() else None)
+                for text in HOSTILE
+            ]
         )
     ok("export", str(tmp_path / "h.csv"))
     outputs = {
@@ -157,5 +162,7 @@ def test_foreign_csv_cells_lose_exactly_one_guard(tmp_path: Path, repo_dir: Path
     (tmp_path / "edited.csv").write_text(handle.getvalue(), newline="")
     result = invoke("import", str(tmp_path / "edited.csv"))  # creates the repository
     assert result.exit_code == 0, result.stderr
-    rows = [orjson.loads(line) for line in ok("recent", "1", "--format", "ndjson").stdout.splitlines()]
+    rows = [
+        orjson.loads(line) for line in ok("recent", "1", "--format", "ndjson").stdout.splitlines()
+    ]
     assert [row["description"] for row in rows] == ["'=1+1"]

@@ -90,7 +90,11 @@ def test_errors_are_one_escaped_line(hostile: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["recent", "--json"], ["search", "ollama", "--format", "ndjson"], ["similar", "-m", MODEL, "-t", "TIMEOUT", "--json"]],
+    [
+        ["recent", "--json"],
+        ["search", "ollama", "--format", "ndjson"],
+        ["similar", "-m", MODEL, "-t", "TIMEOUT", "--json"],
+    ],
     ids=["recent", "search", "similar"],
 )
 def test_json_stays_exact(hostile: Path, args: list[str]) -> None:
