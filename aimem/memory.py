@@ -9,6 +9,7 @@ owns one SQLite connection; use one instance per thread, and close it (or use
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -861,22 +862,28 @@ class AIMemory:
                 from aimem.store import export_parallel
 
                 separator = b",\n" if resolved == "json" else b"\n"
-                with export_parallel.export_chunks(
-                    self.store.conn,
-                    self.store.path,
-                    self.store.identity,
-                    start,
-                    separator,
-                ) as chunks:
+                with (
+                    export_parallel.export_chunks(
+                        self.store.conn,
+                        self.store.path,
+                        self.store.identity,
+                        start,
+                        separator,
+                    ) as chunks,
+                    closing(chunks),  # before the snapshot ends (see below)
+                ):
                     return transfer.write_chunks(out, chunks, resolved, progress)
+            # The row generators are closed here, while the connection is open:
+            # a failed write (a closed pipe) must not leave them to the garbage
+            # collector, which would close their cursors after the database.
             with read_transaction(self.store.conn) as conn:
                 if not include_archive:
                     from aimem.store import export_rows
 
-                    cells = export_rows.iter_csv_rows(conn, start)
-                    return transfer.write_csv_rows(out, cells, progress)
-                rows = self.iter_export_rows(since, include_archive)
-                return transfer.write_records(out, rows, resolved, progress)
+                    with closing(export_rows.iter_csv_rows(conn, start)) as cells:
+                        return transfer.write_csv_rows(out, cells, progress)
+                with closing(self.iter_export_rows(since, include_archive)) as rows:
+                    return transfer.write_records(out, rows, resolved, progress)
 
         import sqlite3
 

@@ -14,7 +14,16 @@ import sys
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``aimem`` console script."""
-    args = sys.argv[1:] if argv is None else argv
+    try:
+        _main(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:  # the paths below that write without the typer app
+        from aimem.cli._errors import quiet_stdout
+
+        quiet_stdout()
+        sys.exit(141)
+
+
+def _main(args: list[str]) -> None:
     if args in (["--version"], ["-V"]):
         from aimem._version import __version__
 

@@ -30,7 +30,17 @@ def error_line(message: str, hint: str | None = None) -> None:
 
 
 def quiet_stdout() -> None:
-    """A closed pipe (aimem ... | head) is not an error worth a message or traceback."""
+    """A closed pipe (aimem ... | head) is not an error worth a message or traceback.
+
+    stdout's file descriptor is pointed at /dev/null too: what is still
+    buffered is flushed there at exit instead of failing a second time.
+    """
+    with contextlib.suppress(OSError, ValueError):  # ValueError: no file descriptor (tests)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
     with contextlib.suppress(OSError):
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115
 
