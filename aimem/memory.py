@@ -9,10 +9,10 @@ owns one SQLite connection; use one instance per thread, and close it (or use
 from __future__ import annotations
 
 import os
-from contextlib import closing
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import orjson
 
@@ -50,6 +50,20 @@ def _check_limit(limit: Any, name: str = "limit") -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1 or limit > MAX_LIMIT:
         raise InvalidInputError(name, f"must be a whole number from 1 to {MAX_LIMIT}")
     return limit
+
+
+_T = TypeVar("_T")
+
+
+@contextmanager
+def closed_after(items: Iterator[_T]) -> Iterator[Iterator[_T]]:
+    """``items``, closed on the way out when it is a generator (its cursors with it)."""
+    try:
+        yield items
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
 
 
 def _check_destination(output_file: str | os.PathLike[str]) -> None:
@@ -870,7 +884,7 @@ class AIMemory:
                         start,
                         separator,
                     ) as chunks,
-                    closing(chunks),  # before the snapshot ends (see below)
+                    closed_after(chunks),  # before the snapshot ends (see below)
                 ):
                     return transfer.write_chunks(out, chunks, resolved, progress)
             # The row generators are closed here, while the connection is open:
@@ -880,9 +894,9 @@ class AIMemory:
                 if not include_archive:
                     from aimem.store import export_rows
 
-                    with closing(export_rows.iter_csv_rows(conn, start)) as cells:
+                    with closed_after(export_rows.iter_csv_rows(conn, start)) as cells:
                         return transfer.write_csv_rows(out, cells, progress)
-                with closing(self.iter_export_rows(since, include_archive)) as rows:
+                with closed_after(self.iter_export_rows(since, include_archive)) as rows:
                     return transfer.write_records(out, rows, resolved, progress)
 
         import sqlite3

@@ -89,10 +89,14 @@ def test_every_writer_is_silent_into_a_closed_pipe(archived: Path) -> None:
 def test_export_csv_into_head(archived: Path) -> None:
     script = (
         f"{sys.executable} -m aimem export - --format csv | head -2; "
-        "echo \"exit=${PIPESTATUS[0]}\" >&2"
+        'echo "exit=${PIPESTATUS[0]}" >&2'
     )
     done = subprocess.run(
-        ["bash", "-c", script], capture_output=True, env=child_env(), cwd=archived.parent, timeout=60
+        ["bash", "-c", script],
+        capture_output=True,
+        env=child_env(),
+        cwd=archived.parent,
+        timeout=60,
     )
     assert done.stdout.count(b"\r\n") == 2
     assert done.stderr.decode().splitlines() == ["exit=141"]
@@ -114,8 +118,7 @@ def test_a_closed_stdin_is_a_one_line_error(demo: Path, args: list[str]) -> None
     done = subprocess.run(
         [sys.executable, "-m", "aimem", *args],
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         env=child_env(),
         cwd=demo.parent,
         timeout=60,
