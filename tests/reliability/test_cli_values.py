@@ -135,7 +135,7 @@ def test_the_library_refuses_the_same_values(one_segment: Path, tmp_path: Path) 
             memory.export_records(tmp_path)
         with pytest.raises(InvalidInputError, match="now: '0001-01-01T00:00:00Z' is outside"):
             memory.alerts(now="0001-01-01T00:00:00Z")
-        with pytest.raises(InvalidInputError, match="issue_data.model: must not be empty"):
+        with pytest.raises(InvalidInputError, match=r"issue_data\.model: must not be empty"):
             memory.query_similar_issues({"model": "", "issue_type": "TIMEOUT"})
     assert not (tmp_path / "x.ndjson").exists()
 
