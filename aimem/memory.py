@@ -53,6 +53,12 @@ def _check_limit(limit: Any, name: str = "limit") -> int:
 
 
 _T = TypeVar("_T")
+# The shape of one attempt as record_many (and 'aimem record --json') reads it.
+ATTEMPT_EXAMPLE = (
+    'an attempt looks like {"issue_data": {"model": "qwen2.5:7b", "issue_type": "TIMEOUT", '
+    '"description": "timeout after 30s"}, "ai_response": {"fix_commands": ["ollama pull '
+    'qwen2.5:7b"]}, "fix_success": true, "verification_success": false}'
+)
 
 
 @contextmanager
@@ -274,11 +280,15 @@ class AIMemory:
         unknown = sorted(set(item) - known)
         if unknown:
             raise InvalidInputError(
-                unknown[0], "is not an argument of record_fix_attempt", source, line
+                unknown[0],
+                "is not an argument of record_fix_attempt",
+                source,
+                line,
+                hint=ATTEMPT_EXAMPLE,
             )
         for required in ("issue_data", "fix_success", "verification_success"):
             if required not in item:
-                raise InvalidInputError(required, "is missing", source, line)
+                raise InvalidInputError(required, "is missing", source, line, hint=ATTEMPT_EXAMPLE)
         return attempt_from_call(
             item.get("issue_data"),
             item.get("ai_response", {}),

@@ -70,3 +70,13 @@ def test_a_bad_fixer_name_names_the_flag(empty: Path) -> None:
     result = fails(2, *BASE, "--failure", "--fixer", "two words")
     assert result.stderr.startswith("aimem: error: Invalid value for '--fixer': ")
     assert _rows() == []
+
+
+def test_a_flat_document_gets_an_example_of_the_shape(empty: Path) -> None:
+    flat = {"model": "qwen2.5:7b", "issue_type": "TIMEOUT", "description": "x"}
+    result = fails(1, "record", "--json", "-", input=orjson.dumps(flat))
+    first, hint = result.stderr.splitlines()
+    assert first == "aimem: error: <stdin>:1: description: is not an argument of record_fix_attempt"
+    example = orjson.loads(hint[hint.index("{") :])
+    assert set(example) == {"issue_data", "ai_response", "fix_success", "verification_success"}
+    ok("record", "--json", "-", input=orjson.dumps(example))  # the example itself is valid
