@@ -94,3 +94,20 @@ def test_booleans_are_true_false_and_rows_end_in_crlf(demo: Path) -> None:
     raw = invoke("models", "--format", "csv").stdout_bytes
     assert raw.endswith(b"\r\n")
     assert raw.count(b"\r\n") == raw.count(b"\n")
+
+
+def test_docs_list_every_header(tmp_path: Path, empty: Path) -> None:
+    """docs/output.md's table of headers is what the commands write."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "output.md").read_text()
+    documented = {}
+    for line in docs.splitlines():
+        if line.startswith("| `") and line.count("`") == 4 and "," in line:
+            command, header = (part.strip().strip("`") for part in line.strip("|").split("|"))
+            documented[command] = header
+    ok("export", str(tmp_path / "e.csv"))
+    written = {"export": (tmp_path / "e.csv").read_text().splitlines()[0]}
+    for args in (["models"], ["recent"], ["successful"], ["patterns"], ["search", "x"], SIMILAR):
+        written[args[0]] = ok(*args, "--format", "csv").stdout.splitlines()[0]
+    written["archive list"] = ok("archive", "list", "--format", "csv").stdout.splitlines()[0]
+    written["alerts"] = invoke("alerts", "--format", "csv").stdout.splitlines()[0]
+    assert documented == written
