@@ -52,11 +52,15 @@ filled = hostile_text.filter(lambda text: text.strip() != "")
 
 
 def _item(
-    description: str, analysis: str, commands: list[str], notes: str | None
+    description: str,
+    analysis: str,
+    commands: list[str],
+    notes: str | None,
+    model: str = "qwen2.5:7b",
 ) -> dict[str, Any]:
     return {
         "issue_data": {
-            "model": "qwen2.5:7b",
+            "model": model,
             "issue_type": "TIMEOUT",
             "description": description,
             "system_info": {"shell": analysis},
@@ -89,7 +93,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 attempts = st.lists(
-    st.tuples(filled, hostile_text, st.lists(hostile_text, max_size=3), st.none() | filled),
+    st.tuples(filled, hostile_text, st.lists(hostile_text, max_size=3), st.none() | filled, filled),
     min_size=1,
     max_size=6,
 )
@@ -101,7 +105,7 @@ attempts = st.lists(
 def test_export_import_round_trip_is_exact(
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
-    drawn: list[tuple[str, str, list[str], str | None]],
+    drawn: list[tuple[str, str, list[str], str | None, str]],
 ) -> None:
     # Redaction is another test's subject: here every value must come back as stored.
     monkeypatch.setenv("AIMEM_REDACT", "0")
