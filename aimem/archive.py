@@ -95,7 +95,7 @@ FACT_FIELDS = (
     "execution_time_seconds",
     "timestamp",
     "uid",
-    # issue 7: the cost rollup (older facts segments lack them: read as null)
+    # the cost rollup (older facts segments lack them: read as null)
     "cost_usd",
     "tokens_in",
     "tokens_out",

@@ -1,6 +1,6 @@
 """Retention and integrity: cleanup (archive or purge), thaw, check, repair, gc.
 
-Order of work for one segment of ``cleanup`` (issue #4), under the archive lock:
+Order of work for one segment of ``cleanup``, under the archive lock:
 select the rows; build the segment in memory; journal it in ``aimem_pending``;
 write a temp file, fsync, rename, fsync the folder; re-read and verify it
 (hash, frames, row count, the exact uids); then one transaction registers the
@@ -100,7 +100,7 @@ def fact_from_row(row: dict[str, Any]) -> Fact:
         fix_success=bool(row["fix_success"]),
         verification_success=bool(row["verification_success"]),
         execution_time_seconds=row.get("execution_time_seconds"),
-        # issue 7: the cost rollup counts archived and purged attempts too
+        # the cost rollup counts archived and purged attempts too
         cost_usd=row.get("cost_usd"),
         tokens_in=row.get("tokens_in"),
         tokens_out=row.get("tokens_out"),
@@ -175,7 +175,7 @@ def cleanup(
 ) -> dict[str, Any]:
     """Move rows older than ``days`` into archive segments (or purge them).
 
-    With ``keep_failures_per_fingerprint`` N (issue 7) only failed attempts
+    With ``keep_failures_per_fingerprint`` N only failed attempts
     older than the latest N failures of their fingerprint are candidates: every
     success stays hot (see ``aimem.advice.retention_plan``).
 

@@ -142,6 +142,6 @@ def might_hold_secret(text: str) -> bool:
     """False only when no redaction pattern can match ``text`` (a cheap pre-check).
 
     Import runs it once over all of a row's text and skips per-field redaction
-    when it is False (issue 5).
+    when it is False.
     """
     return _contains_any(_folded(text), _ALL_REQUIRED)

@@ -583,6 +583,7 @@ def test_demo_repository_advice(demo_dir: Path) -> None:
         assert memory.retention_plan(3)["learning_changed"] is False
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(

@@ -204,6 +204,7 @@ def test_a_legacy_row_with_text_for_its_seconds_is_adopted(repo_dir: Path) -> No
         assert report.ok, report
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("column", "value", "problem"),
     [

@@ -191,12 +191,12 @@ def _register() -> None:
     # paths in aimem.cli (--version, --help, completion) never load them.
     from aimem.cli import init, kb, query, record  # noqa: F401
 
-    # Issue 5's commands (export, import, backup, verify, restore), listed after
+    # Transfer and backup (export, import, backup, verify, restore), listed after
     # the others; aimem.cli.backup registers aimem.cli.transfer first.
     importlib.import_module("aimem.cli.backup")
-    # Issue #4's commands (cleanup, archive, check, gc), listed after the others.
+    # Maintenance (cleanup, archive, check, gc), listed after the others.
     importlib.import_module("aimem.cli.maintenance")
-    # issue 7 (suggest, gate, alerts), registered after the design's commands
+    # Advice (suggest, gate, alerts), listed last
     importlib.import_module("aimem.cli.advice")
 
 

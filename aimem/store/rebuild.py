@@ -43,7 +43,7 @@ def rebuild_aggregates(
 
     ``extra_facts`` adds rows that live outside ``fix_history`` (archive segments).
     Pattern rows whose signature has no raw rows (legacy patterns whose records
-    the design's cleanup removed) are left as they are.
+    the seed system's cleanup removed) are left as they are.
     """
     s = schema_name
     if s == "temp":

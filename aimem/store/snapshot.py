@@ -43,7 +43,7 @@ def snapshot_to(conn: sqlite3.Connection, dest: Path, source_path: Path) -> None
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """Row counts of the design tables, segments, archived records and all attempts."""
+    """Row counts of the seed tables, segments, archived records and all attempts."""
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     result: dict[str, int] = {}
     for table in COUNTED_TABLES:

@@ -136,6 +136,7 @@ def test_suggest_and_gate_exit_codes(runner: CliRunner, repo: None) -> None:
     assert usage.exit_code == 2
 
 
+@pytest.mark.slow
 def test_gate_exit_code_in_a_real_process(tmp_path: Path) -> None:
     assert run_aimem("init").returncode == 0
     for _ in range(2):
@@ -210,6 +211,7 @@ def test_demo_repository_end_to_end(runner: CliRunner) -> None:
     assert {r["fixer_type"] for r in cost["by_fixer"]} == {"claude", "gpt", "qwen"}
 
 
+@pytest.mark.slow
 def test_strict_repeat_guard_holds_across_concurrent_processes(tmp_path: Path) -> None:
     # Eight processes record the same failing fix with --strict at once: the guard
     # reads inside the write transaction, so exactly --max-failures of them land.

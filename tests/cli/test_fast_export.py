@@ -129,6 +129,7 @@ FAST_FORMS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", FAST_FORMS, ids=" ".join)
 def test_fast_export_equals_typer_export(
     archived: Path, work: Path, runner: CliRunner, args: list[str]
@@ -140,6 +141,7 @@ def test_fast_export_equals_typer_export(
     assert any(len(data) > 100 for data in written.values())
 
 
+@pytest.mark.slow
 def test_fast_export_counts_and_filters_like_the_library(
     archived: Path, work: Path, runner: CliRunner
 ) -> None:
@@ -154,6 +156,7 @@ def test_fast_export_counts_and_filters_like_the_library(
     assert everything[1].count(b"\n") == 480 > hot
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [
@@ -215,6 +218,7 @@ def test_fast_export_imports_no_typer(archived: Path, work: Path) -> None:
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else str(value),
 )
+@pytest.mark.slow
 def test_other_forms_take_the_typer_path(
     archived: Path, work: Path, runner: CliRunner, args: list[str], code: int
 ) -> None:

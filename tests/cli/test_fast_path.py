@@ -13,6 +13,7 @@ from aimem.cli.app import app
 from tests.conftest import run_aimem
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["stats"], ["stats", "--json"]])
 def test_fast_stats_equals_typer_stats(demo_dir: Path, runner: CliRunner, args: list[str]) -> None:
     typer_path = runner.invoke(app, ["--dir", str(demo_dir), *args])

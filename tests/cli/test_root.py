@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from aimem._version import __version__
-from aimem.cli._docs import root_help
 from tests.cli.conftest import fails, invoke, ok, ok_json
 from tests.conftest import run_aimem
+from tools.gen_docs import root_help
 
 NOT_A_REPOSITORY = (
     "aimem: error: not an aimem repository (no AIMemory/ here or in any parent); run 'aimem init'\n"
@@ -155,6 +155,7 @@ def test_closed_pipe_is_quiet(demo: Path) -> None:
     assert done.stdout.strip() == b"141"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [

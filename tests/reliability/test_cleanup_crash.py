@@ -132,6 +132,8 @@ WRITER = """
 import sys
 from aimem import AIMemory
 from aimem.demo import demo_attempts
+
+pytestmark = pytest.mark.slow
 items = list(demo_attempts(count=200, days=1, seed=9))
 with AIMemory(sys.argv[1]) as mem:
     for n in range(0, 200, 10):

@@ -112,6 +112,8 @@ import os, sys
 from aimem import AIMemory
 from aimem.store.sqlite_store import Store
 from tests.reliability.conftest import items
+
+pytestmark = pytest.mark.slow
 real = Store.set_meta
 def set_meta(self, key, value):
     if key == "kb_file":

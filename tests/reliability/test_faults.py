@@ -60,6 +60,7 @@ def _big_batch(count: int = 60) -> bytes:
 # ---- full disk ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_file_size_limit_refuses_the_batch_cleanly(seeded: Path) -> None:
     # Python ignores SIGXFSZ, so writes past RLIMIT_FSIZE fail with EFBIG as on a full disk.
     before = _snapshot(seeded)
@@ -174,6 +175,7 @@ def test_corrupt_knowledge_base_is_reported_and_kept(seeded: Path) -> None:
     assert _aimem(seeded, "stats").returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keep", [0.5, 0.1, 0.0])
 def test_truncated_database(seeded: Path, keep: float) -> None:
     db = seeded / "ai_memory.db"
