@@ -86,8 +86,8 @@ end
 
 complete -c aimem -f
 complete -c aimem -n '__aimem_at \'\'' -a 'init' -d 'Create an aimem repository (AIMemory/), optionally with demo history.'
-complete -c aimem -n '__aimem_at \'\'' -a 'stats' -d 'Show the memory statistics (the design\'s key: value lines).'
-complete -c aimem -n '__aimem_at \'\'' -a 'model' -d 'Show one model\'s insights as JSON (the design\'s model output).'
+complete -c aimem -n '__aimem_at \'\'' -a 'stats' -d 'Show the memory statistics as key: value lines.'
+complete -c aimem -n '__aimem_at \'\'' -a 'model' -d 'Show one model\'s insights as JSON: success rate, issues, effective...'
 complete -c aimem -n '__aimem_at \'\'' -a 'models' -d 'List every model with its attempts and success rate.'
 complete -c aimem -n '__aimem_at \'\'' -a 'recent' -d 'Show the attempts of the last DAYS days (default 7), newest first.'
 complete -c aimem -n '__aimem_at \'\'' -a 'successful' -d 'List the fix strategies that worked, per issue type, best 95% lower...'
@@ -97,7 +97,7 @@ complete -c aimem -n '__aimem_at \'\'' -a 'similar' -d 'Find past attempts like 
 complete -c aimem -n '__aimem_at \'\'' -a 'context' -d 'Print the Markdown history a fixer should read before working on th...'
 complete -c aimem -n '__aimem_at \'\'' -a 'search' -d 'Full-text search over descriptions, analyses, commands and notes, b...'
 complete -c aimem -n '__aimem_at \'\'' -a 'record' -d 'Record fix attempts; prints the new id(s), one per line.'
-complete -c aimem -n '__aimem_at \'\'' -a 'export' -d 'Export records (ndjson, json, csv) or the design\'s full report (rep...'
+complete -c aimem -n '__aimem_at \'\'' -a 'export' -d 'Export records (ndjson, json, csv) or the full report (report).'
 complete -c aimem -n '__aimem_at \'\'' -a 'import' -d 'Import records, all or nothing; records already present are skipped.'
 complete -c aimem -n '__aimem_at \'\'' -a 'backup' -d 'Write one bundle file: database snapshot, knowledge base, segments,...'
 complete -c aimem -n '__aimem_at \'\'' -a 'verify' -d 'Check a bundle: checksums, decompression, integrity_check, counts....'
@@ -251,7 +251,7 @@ complete -c aimem -n '__aimem_in \'alerts\'' -l 'format' -s 'f' -x -a 'table jso
 complete -c aimem -n '__aimem_in \'alerts\'' -l 'json' -d 'Shortcut for --format json.'
 complete -c aimem -n '__aimem_in \'alerts\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_at \'kb\'' -a 'show' -d 'Print the knowledge base as JSON (always current).'
-complete -c aimem -n '__aimem_at \'kb\'' -a 'import' -d 'Merge a knowledge base file into this repository\'s (the design\'s im...'
+complete -c aimem -n '__aimem_at \'kb\'' -a 'import' -d 'Merge a knowledge base file into this repository\'s.'
 complete -c aimem -n '__aimem_at \'kb\'' -a 'export' -d 'Write the knowledge base to FILE (atomically).'
 complete -c aimem -n '__aimem_in \'kb\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_in \'kb show\'' -l 'help' -s 'h' -d 'Show this message and exit.'

@@ -19,6 +19,8 @@ import pytest
 from aimem import AIMemory
 from tests.archive_helpers import all_rows, learned, seeded
 
+pytestmark = pytest.mark.slow
+
 CLEANUP_STEPS = (
     "selected",
     "encoded",
@@ -133,7 +135,6 @@ import sys
 from aimem import AIMemory
 from aimem.demo import demo_attempts
 
-pytestmark = pytest.mark.slow
 items = list(demo_attempts(count=200, days=1, seed=9))
 with AIMemory(sys.argv[1]) as mem:
     for n in range(0, 200, 10):
