@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -50,20 +49,6 @@ ARCHIVE_LOCK_NAME = ".aimem-archive.lock"
 ERROR = "error"
 HINT = "hint"
 REPAIR = "aimem check --repair"
-
-
-def _pause(step: str) -> None:
-    """Test hook: with AIMEM_TEST_PAUSE_AT=<step>, signal and sleep at that step.
-
-    The crash tests set it to stop a real ``aimem cleanup`` at a named moment,
-    wait for the file named by AIMEM_TEST_PAUSE_SIGNAL, then kill -9 it.
-    """
-    if os.environ.get("AIMEM_TEST_PAUSE_AT") != step:
-        return
-    signal = os.environ.get("AIMEM_TEST_PAUSE_SIGNAL")
-    if signal:
-        Path(signal).write_text(step)
-    time.sleep(float(os.environ.get("AIMEM_TEST_PAUSE_SECONDS", "600")))
 
 
 @contextmanager
@@ -238,14 +223,13 @@ def cleanup(
                     break
                 start = bound
             if written:
-                store.commit_segments(written, ids, lambda: _pause("before-commit"))
+                store.commit_segments(written, ids)
         except BaseException:
             for entry in written:
                 with contextlib.suppress(Exception):
                     if store.segment(entry["name"]) is None:  # never a registered one
                         _undo(store, layout.archive / entry["name"], entry["name"])
             raise
-        _pause("committed")
     result["segments"] = written
     result["rows"] = len(ids)
     return result
@@ -269,12 +253,9 @@ def write_segment(
     The rows stay hot: the caller registers the segment and deletes them in one
     transaction (``Store.commit_segments``).
     """
-    _pause("selected")
     data, entry, raw_sha256 = archive.encode_segment(rows, kind, rebuilt)
-    _pause("encoded")
     store.add_pending(entry["name"], "cleanup", len(rows), now_iso())
-    _pause("pending")
-    path = archive.write_durably(layout.archive, entry["name"], data, _pause)
+    path = archive.write_durably(layout.archive, entry["name"], data)
     del data
     problem = archive.verify_written(path, entry, raw_sha256)
     if problem is not None:
@@ -283,7 +264,6 @@ def write_segment(
             f"segment {entry['name']} failed verification after writing: {problem}; "
             "nothing was archived"
         )
-    _pause("verified")
     return entry
 
 
@@ -316,8 +296,7 @@ def thaw(store: Store, layout: Layout, name: str) -> dict[str, Any]:
             for n, row in enumerate(rows, 1)
         ]
         store.add_pending(entry["name"], "thaw", len(rows), now_iso())
-        counts = store.thaw_segment(entry["name"], attempts, lambda: _pause("thaw-before-commit"))
-        _pause("thaw-committed")
+        counts = store.thaw_segment(entry["name"], attempts)
         _undo(store, path, entry["name"])
     return {"segment": entry["name"], "rows": counts["inserted"], "skipped": counts["skipped"]}
 
