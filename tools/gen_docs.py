@@ -1,4 +1,4 @@
-"""Generate the documentation files from the click command tree of ``aimem.cli.app.app``.
+"""Generate the documentation files from the click command tree of ``aimem.cli.commands.app``.
 
 Build tooling: it lives outside the runtime package and may import typer's
 private modules, since it only runs in a source checkout.
@@ -163,10 +163,10 @@ class Node:
 
 
 def root_command() -> click.Command:
-    """The click command built from ``aimem.cli.app.app``."""
+    """The click command built from ``aimem.cli.commands.app``."""
     from typer.main import get_command
 
-    from aimem.cli.app import app
+    from aimem.cli.commands import app
 
     return get_command(app)
 

@@ -19,27 +19,12 @@ from aimem.errors import AimemError, CorruptRepositoryError, SchemaTooNewError
 from aimem.records import design_row_payload
 from aimem.signatures import content_uid, generate_fingerprint
 from aimem.store import schema
-from aimem.store.connection import atomic
+from aimem.store.connection import atomic, run_script
 from aimem.timeutil import is_storage_form, normalize_timestamp
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[Migration] = []
 migration = MIGRATIONS.append
-
-
-def run_script(conn: sqlite3.Connection, script: str) -> None:
-    """Run a multi-statement script inside the current transaction.
-
-    ``executescript`` would COMMIT first, breaking the one-transaction promise.
-    """
-    pending = ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            conn.execute(pending)
-            pending = ""
-    if pending.strip():
-        conn.execute(pending)
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:

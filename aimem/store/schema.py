@@ -238,3 +238,14 @@ CREATE TRIGGER IF NOT EXISTS fix_history_fts_update AFTER UPDATE ON fix_history 
     VALUES (new.id, new.description, new.claude_analysis, new.fix_commands, new.notes);
 END;
 """
+
+# One attempt into fix_history; the parameters come in ``attempt_params`` order
+# (aimem.store.sqlite_store), shared with the bulk path (aimem.store.bulk).
+INSERT_ATTEMPT = (
+    "INSERT INTO fix_history(timestamp, model_name, issue_type, issue_signature, description, "
+    "fixer_type, claude_analysis, fix_commands, fix_success, verification_success, "
+    "execution_time_seconds, system_info, notes, uid, fingerprint, tokens_in, tokens_out, "
+    "cost_usd, fixer_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# Where the uid sits in ``INSERT_ATTEMPT``'s parameters.
+UID_PARAM = 13

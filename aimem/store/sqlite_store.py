@@ -48,14 +48,7 @@ _UID_STORED = (
     "SELECT 1 FROM fix_history WHERE uid = ? UNION ALL "
     "SELECT 1 FROM aimem_archived_uids WHERE uid = ? LIMIT 1"
 )
-_INSERT = (
-    "INSERT INTO fix_history(timestamp, model_name, issue_type, issue_signature, description, "
-    "fixer_type, claude_analysis, fix_commands, fix_success, verification_success, "
-    "execution_time_seconds, system_info, notes, uid, fingerprint, tokens_in, tokens_out, "
-    "cost_usd, fixer_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-# Where the uid sits in ``_INSERT``'s parameters (``attempt_params``).
-UID_PARAM = 13
+_INSERT = schema.INSERT_ATTEMPT
 # From this many attempts on, ``insert_attempts_in`` inserts in bulk.
 BULK_MIN_ROWS = 64
 SCOPES = {

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from aimem.cli.app import app
+from aimem.cli.commands import app
 from tests.conftest import run_aimem
 
 TIMEOUT = ["-m", "qwen2.5:7b", "-t", "TIMEOUT", "-d", "Model response timeout after 30 seconds"]

@@ -1,7 +1,7 @@
 """``aimem export`` answered without typer says and writes exactly what the typer command does.
 
 Each case runs twice in the same folder: once through the typer app (CliRunner
-on ``aimem.cli.app.app``, which never sees the fast path) and once as a real
+on ``aimem.cli.commands.app``, which never sees the fast path) and once as a real
 ``python -m aimem`` process (which takes the fast path for the forms it
 knows). Paths in messages are therefore identical, and the files each run
 writes are compared byte for byte.
@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aimem import AIMemory
-from aimem.cli.app import app
+from aimem.cli.commands import app
 from aimem.setup import init_repository
 
 # A date (midnight UTC), not "20d": both runs must select the same records.

@@ -175,7 +175,7 @@ def test_console_script_runs_only_the_invoked_command_with_the_same_result(
     demo: Path, args: list[str]
 ) -> None:
     """main() builds only the command it runs; output and exit code are the full app's."""
-    from aimem.cli.app import app, for_args
+    from aimem.cli.commands import app, for_args
 
     full = invoke(*args)
     fast = run_aimem(*args, cwd=demo.parent)
@@ -186,7 +186,7 @@ def test_console_script_runs_only_the_invoked_command_with_the_same_result(
 
 
 def test_trimming_keeps_the_whole_app_when_unsure() -> None:
-    from aimem.cli.app import app, for_args
+    from aimem.cli.commands import app, for_args
 
     assert for_args([]) is app
     assert for_args(["--version"]) is app

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from aimem.cli.app import app
+from aimem.cli.commands import app
 from aimem.setup import init_repository
 from tests.conftest import run_aimem
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from aimem import AIMemory
-from aimem.cli.app import app
+from aimem.cli.commands import app
 from tests.reliability.conftest import items, row_count
 
 SETTINGS = settings(
