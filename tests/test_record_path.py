@@ -1,7 +1,7 @@
 """The single-record fast path keeps every aggregate equal to a recomputation.
 
 ``record_fix_attempt`` re-ranks a signature's best fix and a model's effective
-fixes only when the counts that decide them changed (issue 6). These tests
+fixes only when the counts that decide them changed. These tests
 drive long runs of single records over a wide vocabulary of fixes, including
 fixes whose ``effective_fixes`` lines look alike (``["a && b"]`` and
 ``["a", "b"]``), so that every branch of that decision is taken, and compare

@@ -737,7 +737,7 @@ class Store:
                     sql += " AND (timestamp, id) >= (?, ?)"
                     params = (*params, *start)
                 # The first row past this page: none means no further page to ask for
-                # (a full last page used to cost one more scan that found nothing).
+                # (so a full last page costs no extra scan that finds nothing).
                 bound = self._one(
                     f"SELECT timestamp, id FROM fix_history WHERE {sql} "
                     "ORDER BY timestamp, id LIMIT 1 OFFSET ?",

@@ -1,4 +1,4 @@
-"""Issue 7 through the command line: suggest, gate, alerts, record's cost flags and
+"""Advice through the command line: suggest, gate, alerts, record's cost flags and
 repeat guard, analytics cost, similar and patterns --kind fingerprint."""
 
 from __future__ import annotations
