@@ -35,6 +35,7 @@ def test_check_mode_of_the_generator() -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 def test_generator_writes_and_prunes(tmp_path: Path) -> None:
     assert set(_docs.write_files(tmp_path)) == set(_docs.generated_files())
     gone = tmp_path / "man" / "aimem-gone.1"
@@ -85,6 +86,7 @@ def test_one_man_page_per_command() -> None:
     assert "aimem-kb-show.1" in pages and "aimem-stats.1" in pages
 
 
+@pytest.mark.slow
 def test_man_pages_render_without_warnings() -> None:
     groff = shutil.which("groff")
     if groff is None:

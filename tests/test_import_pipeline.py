@@ -214,6 +214,7 @@ _BASE = {
 }
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(
     st.dictionaries(

@@ -54,6 +54,7 @@ def test_record_cost_flags_feed_analytics(runner: CliRunner, repo: None) -> None
     assert bad.exit_code == 2
 
 
+@pytest.mark.slow
 def test_record_repeat_guard_warns_and_strict_refuses(runner: CliRunner, repo: None) -> None:
     for _ in range(3):
         first = record(runner)
@@ -100,6 +101,7 @@ GATE_KEYS = [
 ]
 
 
+@pytest.mark.slow
 def test_suggest_and_gate_exit_codes(runner: CliRunner, repo: None) -> None:
     gate = aimem(runner, "gate", *TIMEOUT, "--min-rate", "0.5")
     assert gate.exit_code == 0 and gate.stdout.startswith("try (no-history)")
@@ -180,6 +182,7 @@ def test_alerts_exit_codes(runner: CliRunner, repo: None) -> None:
     assert aimem(runner, "alerts", "--kind", "bogus").exit_code == 1
 
 
+@pytest.mark.slow
 def test_demo_repository_end_to_end(runner: CliRunner) -> None:
     ok(runner, "init", "--demo")
     suggestion = json.loads(ok(runner, "suggest", *TIMEOUT, "--json").stdout)
@@ -237,6 +240,7 @@ def test_strict_repeat_guard_holds_across_concurrent_processes(tmp_path: Path) -
     assert json.loads(stats.stdout)["total_fixes_attempted"] == 3
 
 
+@pytest.mark.slow
 def test_cleanup_keep_failures_per_fingerprint(runner: CliRunner) -> None:
     ok(runner, "init", "--demo")
     before = json.loads(ok(runner, "analytics", "--json").stdout)["cost"]

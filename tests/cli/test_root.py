@@ -113,6 +113,7 @@ def test_aimem_dir_environment(demo: Path, monkeypatch: pytest.MonkeyPatch, tmp_
     assert ok_json("stats", "--json")["memory_directory"] == str(moved)
 
 
+@pytest.mark.slow
 def test_walks_up_from_a_subfolder(demo: Path, tmp_path: Path) -> None:
     deep = tmp_path / "project" / "src" / "deep"
     deep.mkdir(parents=True)
@@ -125,6 +126,7 @@ def test_walks_up_from_a_subfolder(demo: Path, tmp_path: Path) -> None:
     assert b"qwen2.5:7b" in inside.stdout
 
 
+@pytest.mark.slow
 def test_user_error_has_no_traceback_but_aimem_debug_shows_one(demo: Path) -> None:
     plain = run_aimem("model", "no-such-model")
     assert plain.returncode == 1
