@@ -165,3 +165,22 @@ def test_wheel_installs_man_pages_and_completions() -> None:
     }
     for source in shared:
         assert (ROOT / source).exists(), source
+
+
+HISTORY = re.compile(
+    r"the design\b|design's|\bissues? #?\d|(?<![\w&])#\d|\b(first|second|third|fourth|this) round\b"
+    r"|team's machine",
+    re.IGNORECASE,
+)
+
+
+def test_help_texts_and_docs_carry_no_development_history() -> None:
+    texts = {f"aimem {node.key} --help": node.help for node in [TREE, *COMMANDS]}
+    for node in [TREE, *COMMANDS]:
+        for option in node.options:
+            texts[f"{option.names} of aimem {node.key}"] = option.help
+    texts["README.md"] = README
+    for path in [ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        texts[path.name] = path.read_text(encoding="utf-8")
+    found = {name: m.group(0) for name, text in texts.items() if (m := HISTORY.search(text))}
+    assert found == {}
