@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sqlite3
 import subprocess
@@ -14,6 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from aimem import AIMemory
+
+# Registers every command on aimem.cli.app.app, so a test that imports the app
+# from either module runs the complete command line.
+importlib.import_module("aimem.cli.commands")
 
 DEFAULT_MARKEXPR = "not slow"  # the fast loop, from addopts in pyproject.toml
 
