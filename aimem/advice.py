@@ -1,4 +1,4 @@
-"""Advice for the next attempt (issue 7): suggest, gate and the repeat guard.
+"""Advice for the next attempt: suggest, gate and the repeat guard.
 
 - ``suggest`` considers the fixes verified on this model family and issue type
   (or, when there are none, on this issue type across models) and ranks them

@@ -1,4 +1,4 @@
-"""Regressions, fixer drift and issue spikes (issue 7): ``aimem alerts``.
+"""Regressions, fixer drift and issue spikes: ``aimem alerts``.
 
 Three detectors, each cheap on a large history (rollups and indexed ranges):
 

@@ -1,4 +1,4 @@
-"""The design's analytics: daily statistics, model performance matrix, issue
+"""Analytics: daily statistics, model performance matrix, issue
 trends and fixer effectiveness. All read the rollups, never the raw history,
 so they cost the same on a million records as on a hundred."""
 
@@ -116,7 +116,7 @@ COST_GROUPS = {
 
 
 def cost_analysis(store: Store) -> dict[str, list[dict[str, Any]]]:
-    """Cost per verified success (issue 7), from the cost rollup.
+    """Cost per verified success, from the cost rollup.
 
     ``cost_per_success`` is the cost of *every* attempt in the group, failed ones
     included, divided by its verified successes (None without a success).

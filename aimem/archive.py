@@ -95,7 +95,7 @@ FACT_FIELDS = (
     "execution_time_seconds",
     "timestamp",
     "uid",
-    # issue 7: the cost rollup (older facts segments lack them: read as null)
+    # the cost rollup (older facts segments lack them: read as null)
     "cost_usd",
     "tokens_in",
     "tokens_out",
@@ -249,11 +249,8 @@ def verify_written(path: Path, entry: dict[str, Any], raw_sha256: str) -> str | 
     return None
 
 
-def write_durably(folder: Path, name: str, data: bytes, pause: Any = None) -> Path:
-    """Temp file, write, fsync, rename, fsync the folder; return the final path.
-
-    ``pause(step)`` is called between steps (the crash tests stop the process there).
-    """
+def write_durably(folder: Path, name: str, data: bytes) -> Path:
+    """Temp file, write, fsync, rename, fsync the folder; return the final path."""
     target = folder / name
     temp = temp_path_for(target)
     try:
@@ -265,11 +262,7 @@ def write_durably(folder: Path, name: str, data: bytes, pause: Any = None) -> Pa
             os.fsync(fd)
         finally:
             os.close(fd)
-        if pause is not None:
-            pause("temp-written")
         os.replace(temp, target)
-        if pause is not None:
-            pause("renamed")
         fsync_dir(folder)
     except OSError as error:
         temp.unlink(missing_ok=True)

@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -53,7 +53,22 @@ from aimem.store import snapshot
 from aimem.timeutil import now_iso, utcnow
 
 if TYPE_CHECKING:
-    from aimem.memory import AIMemory
+    from aimem.paths import Layout
+    from aimem.store import Store
+
+
+class Repository(Protocol):
+    """What a bundle is made from (``AIMemory`` is one): the open store and its folders."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def layout(self) -> Layout: ...
+
+    @property
+    def memory_dir(self) -> Path: ...
+
 
 FORMAT = "aimem-bundle"
 FORMAT_VERSION = 1
@@ -102,7 +117,7 @@ def _compress_file(source: Path, dest: Path) -> tuple[str, int, int]:
     return digest.hexdigest(), size, dest.stat().st_size
 
 
-def repository_id(memory: AIMemory) -> str:
+def repository_id(memory: Repository) -> str:
     """A stable id of this repository (created on first use), naming its bundles."""
     existing = memory.store.get_meta("repository_id")
     if existing and re.fullmatch(r"[0-9a-f]{12}", existing):
@@ -141,7 +156,7 @@ def manifest_summary(manifest: dict[str, Any], path: Path | None = None) -> dict
 
 
 def create_bundle(
-    memory: AIMemory, dest: Path | None = None, keep: int | None = None
+    memory: Repository, dest: Path | None = None, keep: int | None = None
 ) -> dict[str, Any]:
     """Write one bundle of ``memory`` into ``dest`` (a folder, or the bundle's path).
 

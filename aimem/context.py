@@ -64,7 +64,7 @@ def build_sections(
             record.append("- Most common issues: " + ", ".join(insights["common_issues"]))
         stats = insights.get("effective_fix_stats")
         if stats:
-            # issue 7: ranked by the Wilson lower bound, shown with the design's confidence
+            # ranked by the Wilson lower bound, shown with the pattern confidence
             for item in stats[:3]:
                 record.append(
                     f"- Worked before on this model: {_commands(item['fix_commands'])} — "
@@ -79,7 +79,7 @@ def build_sections(
     sections.append((f"## Model record: {model}", record))
 
     if failed:
-        # issue 7: what already failed for this exact failure (same fingerprint)
+        # what already failed for this exact failure (same fingerprint)
         lines = [
             f"- {_commands(f['fix_commands'])} — failed {f['failures']}x, "
             f"verified {f['successes']}x"

@@ -1,4 +1,4 @@
-"""Reading JSON stored as text in the design's columns (fix_commands, system_info, ...)."""
+"""Reading JSON stored as text in the seed schema's columns (fix_commands, system_info, ...)."""
 
 from __future__ import annotations
 

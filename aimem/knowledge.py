@@ -96,7 +96,7 @@ def _deep_merge(old: Any, new: Any) -> Any:
 
 
 def merge_entries(store: Store, external: Any, source: str) -> dict[str, Any]:
-    """Merge an external knowledge base (the design's ``knowledge_base.update``).
+    """Merge an external knowledge base (as ``knowledge_base.update`` did in the seed system).
 
     Top-level entries are deep-merged into the imported part; an aimem knowledge
     base file contributes its learned sections under their own names.
@@ -161,7 +161,7 @@ class KnowledgeFile:
         return None if text is None else dict(orjson.loads(text))
 
     def adopt_legacy(self) -> bool:
-        """Import a knowledge base the design's system left, keeping a copy of it.
+        """Import a knowledge base the seed system left, keeping a copy of it.
 
         Returns True when a legacy file was adopted.
         """
@@ -249,7 +249,7 @@ class KnowledgeFile:
         return content
 
     def size(self) -> int:
-        """Size in bytes of the knowledge base file (the design's ``knowledge_base_size``)."""
+        """Size in bytes of the knowledge base file (``knowledge_base_size`` in stats)."""
         try:
             return self.path.stat().st_size
         except FileNotFoundError:

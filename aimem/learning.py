@@ -1,17 +1,17 @@
 """Patterns learned from history: exact, model, general and temporal.
 
-- exact: one issue signature (the design's ``issue_patterns`` rows);
+- exact: one issue signature (the ``issue_patterns`` rows);
 - model: a model family and an issue type;
 - general: an issue type across all models;
 - temporal: an issue type whose attempts concentrate on some hours of the day
   or days of the week (UTC), reported only when a chi-square test against a
   uniform spread is significant at p < 0.01 with at least 30 attempts;
 - fingerprint: one failure fingerprint (the same failure, reworded numbers,
-  paths, ids and model tags stripped) seen at least twice (issue 7).
+  paths, ids and model tags stripped) seen at least twice.
 
-Each pattern carries counts, ``confidence = min(1, attempts / 10)`` (the
-design's), a 95% Wilson interval of its success rate, and its best fix: the
-commands with the highest Wilson lower bound (issue 7), so a fix that worked
+Each pattern carries counts, ``confidence = min(1, attempts / 10)``, a
+95% Wilson interval of its success rate, and its best fix: the
+commands with the highest Wilson lower bound, so a fix that worked
 once in one try does not outrank one that worked 40 times in 50.
 """
 

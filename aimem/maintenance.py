@@ -1,6 +1,6 @@
 """Retention and integrity: cleanup (archive or purge), thaw, check, repair, gc.
 
-Order of work for one segment of ``cleanup`` (issue #4), under the archive lock:
+Order of work for one segment of ``cleanup``, under the archive lock:
 select the rows; build the segment in memory; journal it in ``aimem_pending``;
 write a temp file, fsync, rename, fsync the folder; re-read and verify it
 (hash, frames, row count, the exact uids); then one transaction registers the
@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -50,20 +49,6 @@ ARCHIVE_LOCK_NAME = ".aimem-archive.lock"
 ERROR = "error"
 HINT = "hint"
 REPAIR = "aimem check --repair"
-
-
-def _pause(step: str) -> None:
-    """Test hook: with AIMEM_TEST_PAUSE_AT=<step>, signal and sleep at that step.
-
-    The crash tests set it to stop a real ``aimem cleanup`` at a named moment,
-    wait for the file named by AIMEM_TEST_PAUSE_SIGNAL, then kill -9 it.
-    """
-    if os.environ.get("AIMEM_TEST_PAUSE_AT") != step:
-        return
-    signal = os.environ.get("AIMEM_TEST_PAUSE_SIGNAL")
-    if signal:
-        Path(signal).write_text(step)
-    time.sleep(float(os.environ.get("AIMEM_TEST_PAUSE_SECONDS", "600")))
 
 
 @contextmanager
@@ -100,7 +85,7 @@ def fact_from_row(row: dict[str, Any]) -> Fact:
         fix_success=bool(row["fix_success"]),
         verification_success=bool(row["verification_success"]),
         execution_time_seconds=row.get("execution_time_seconds"),
-        # issue 7: the cost rollup counts archived and purged attempts too
+        # the cost rollup counts archived and purged attempts too
         cost_usd=row.get("cost_usd"),
         tokens_in=row.get("tokens_in"),
         tokens_out=row.get("tokens_out"),
@@ -182,7 +167,7 @@ def cleanup(
 ) -> dict[str, Any]:
     """Move rows older than ``days`` into archive segments (or purge them).
 
-    With ``keep_failures_per_fingerprint`` N (issue 7) only failed attempts
+    With ``keep_failures_per_fingerprint`` N only failed attempts
     older than the latest N failures of their fingerprint are candidates: every
     success stays hot (see ``aimem.advice.retention_plan``).
 
@@ -245,14 +230,13 @@ def cleanup(
                     break
                 start = bound
             if written:
-                store.commit_segments(written, ids, lambda: _pause("before-commit"))
+                store.commit_segments(written, ids)
         except BaseException:
             for entry in written:
                 with contextlib.suppress(Exception):
                     if store.segment(entry["name"]) is None:  # never a registered one
                         _undo(store, layout.archive / entry["name"], entry["name"])
             raise
-        _pause("committed")
     result["segments"] = written
     result["rows"] = len(ids)
     return result
@@ -276,12 +260,9 @@ def write_segment(
     The rows stay hot: the caller registers the segment and deletes them in one
     transaction (``Store.commit_segments``).
     """
-    _pause("selected")
     data, entry, raw_sha256 = archive.encode_segment(rows, kind, rebuilt)
-    _pause("encoded")
     store.add_pending(entry["name"], "cleanup", len(rows), now_iso())
-    _pause("pending")
-    path = archive.write_durably(layout.archive, entry["name"], data, _pause)
+    path = archive.write_durably(layout.archive, entry["name"], data)
     del data
     problem = archive.verify_written(path, entry, raw_sha256)
     if problem is not None:
@@ -290,7 +271,6 @@ def write_segment(
             f"segment {entry['name']} failed verification after writing: {problem}; "
             "nothing was archived"
         )
-    _pause("verified")
     return entry
 
 
@@ -326,8 +306,7 @@ def thaw(store: Store, layout: Layout, name: str) -> dict[str, Any]:
             for n, row in enumerate(rows, 1)
         ]
         store.add_pending(entry["name"], "thaw", len(rows), now_iso())
-        counts = store.thaw_segment(entry["name"], attempts, lambda: _pause("thaw-before-commit"))
-        _pause("thaw-committed")
+        counts = store.thaw_segment(entry["name"], attempts)
         _undo(store, path, entry["name"])
     return {"segment": entry["name"], "rows": counts["inserted"], "skipped": counts["skipped"]}
 

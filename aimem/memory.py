@@ -1,4 +1,4 @@
-"""``AIMemory``: the design's API over one repository folder.
+"""``AIMemory``: the Python API over one repository folder.
 
 It composes the store (SQL), learning (patterns), analytics, context and the
 knowledge base. Every method returns plain JSON-ready values. One instance
@@ -98,7 +98,7 @@ def _cannot_write(output_file: str | os.PathLike[str], error: OSError) -> Invali
 class AIMemory:
     """The memory of an AI auto-fix framework, stored in one repository folder.
 
-    ``memory_dir`` is the repository folder itself (the design's ``AIMemory/``);
+    ``memory_dir`` is the repository folder itself (``AIMemory/``);
     when omitted it is ``$AIMEM_DIR``, else the nearest ``AIMemory/`` in the
     current folder or a parent, else ``./AIMemory``. With ``create=False`` a
     missing repository raises NotARepositoryError instead of being created.
@@ -185,7 +185,7 @@ class AIMemory:
         ``fixer_model``). A success is a fix that succeeded and was verified.
         Raises InvalidInputError (nothing written) when a field is wrong.
 
-        Repeat guard (issue 7): when the fix commands already failed at least
+        Repeat guard: when the fix commands already failed at least
         ``max_failures`` times for this failure's fingerprint and never worked
         for it, warns with ``advice.RepeatedFixWarning``; with ``strict=True``
         raises ``advice.RepeatedFixError`` instead and writes nothing.
@@ -215,7 +215,7 @@ class AIMemory:
         max_failures = advice._check_max_failures(max_failures)
         single = single or len(attempts) == 1
         # Everything computable from the attempts alone happens before the write
-        # lock is taken, so concurrent writers wait for less (issue 6). Large
+        # lock is taken, so concurrent writers wait for less. Large
         # batches take the store's bulk path instead.
         prepared = prepare_attempts(attempts) if len(attempts) < BULK_MIN_ROWS else None
         with self.store.transaction() as conn:
@@ -306,7 +306,7 @@ class AIMemory:
     # ---- signatures -------------------------------------------------------
 
     def generate_issue_signature(self, issue_data: Mapping[str, Any]) -> str:
-        """The design's 16-hex signature (type, model family, prompt head, response length)."""
+        """The 16-hex issue signature (type, model family, prompt head, response length)."""
         return _signature(issue_data)
 
     def generate_fingerprint(self, issue_data: Mapping[str, Any]) -> str:
@@ -321,7 +321,7 @@ class AIMemory:
     # ---- queries ----------------------------------------------------------
 
     def get_memory_stats(self) -> dict[str, Any]:
-        """The design's statistics; counts cover all history, archived included.
+        """The memory statistics; counts cover all history, archived included.
 
         ``successful_fixes`` counts attempts that succeeded and were verified.
         """
@@ -488,7 +488,7 @@ class AIMemory:
     def successful_strategies(
         self, issue_type: str | None = None, limit: int = 10
     ) -> list[dict[str, Any]]:
-        """Fixes that worked, per issue type (the design's ``successful``), ranked by the
+        """Fixes that worked, per issue type (``aimem successful``), ranked by the
         95% Wilson lower bound of their success rate (1/1 does not outrank 40/50)."""
         _check_limit(limit)
         types = (
@@ -573,7 +573,7 @@ class AIMemory:
         return analytics.fixer_effectiveness(self.store)
 
     def analytics(self, days: int = 30) -> dict[str, Any]:
-        """The design's analytics export: the four analyses in one document."""
+        """The analytics export: the four analyses in one document."""
         return {
             "daily_stats": self.get_daily_statistics(days),
             "model_performance": self.get_model_performance_matrix(),
@@ -587,7 +587,7 @@ class AIMemory:
         counted (see ``analytics.cost_analysis``)."""
         return analytics.cost_analysis(self.store)
 
-    # ---- advice (issue 7) ----------------------------------------------------
+    # ---- advice ----------------------------------------------------------------
 
     def suggest(
         self,
@@ -681,7 +681,7 @@ class AIMemory:
     def build_context_for_claude(
         self, issue_data: Mapping[str, Any], max_chars: int = context.DEFAULT_MAX_CHARS
     ) -> str:
-        """The design's name for ``build_context``."""
+        """Another name for ``build_context`` (the seed API's)."""
         return self.build_context(issue_data, max_chars)
 
     # ---- knowledge base ----------------------------------------------------
@@ -698,7 +698,7 @@ class AIMemory:
         return self.knowledge_file.sync(force=force)
 
     def import_knowledge_base(self, source_file: str | os.PathLike[str]) -> dict[str, Any]:
-        """Merge an external knowledge base file (the design's "Knowledge Base Import")."""
+        """Merge an external knowledge base file."""
         path = Path(source_file)
         summary = merge_entries(self.store, parse_file(path), str(path))
         self._wrote = True
@@ -713,7 +713,7 @@ class AIMemory:
     # ---- reports -------------------------------------------------------------
 
     def insights_report(self) -> dict[str, Any]:
-        """The design's comprehensive report: statistics, model insights, knowledge base, trends."""
+        """The comprehensive report: statistics, model insights, knowledge base, trends."""
         return {
             "generated_at": now_iso(),
             "statistics": self.get_memory_stats(),
@@ -730,7 +730,7 @@ class AIMemory:
         data = orjson.dumps(self.insights_report(), option=orjson.OPT_INDENT_2) + b"\n"
         _write_file(output_file, data)
 
-    # ---- archive, retention and integrity (issue #4) ----------------------
+    # ---- archive, retention and integrity ---------------------------------
 
     def _finish_half_done(self) -> None:
         # A cleanup or thaw killed half-way is finished or undone by the next open.
@@ -822,7 +822,7 @@ class AIMemory:
 
         return maintenance.gc(self.store, self.layout, vacuum)
 
-    # ---- moving memory: export, import, backup (issue 5) ---------------------
+    # ---- moving memory: export, import, backup --------------------------------
 
     def iter_export_rows(
         self, since: str | None = None, include_archive: bool = False
@@ -839,7 +839,7 @@ class AIMemory:
                 hint="export without --include-archive",
             )
         if archived is not None:
-            # Called without arguments (its signature is issue 4's); filtered here.
+            # Called without arguments (the archive reader takes none); filtered here.
             for row in archived():
                 if start is None or str(row.get("timestamp", "")) >= start:
                     yield row
@@ -855,7 +855,7 @@ class AIMemory:
     ) -> dict[str, Any]:
         """Export to ``file`` (a path, or a binary stream) as report, json, ndjson or csv.
 
-        The format defaults by suffix (``.json`` = the design's report, ``.csv``,
+        The format defaults by suffix (``.json`` = the full report, ``.csv``,
         else ndjson). Record formats are streamed; a file is replaced atomically.
         Returns ``{file, format, records}`` (``records`` is None for a report).
         """

@@ -1,11 +1,11 @@
 """Validation of raw input into typed attempts, and the export row format.
 
-Everything that enters the repository passes through here: the design's
+Everything that enters the repository passes through here: the
 ``record_fix_attempt`` arguments and rows read back from exports or segments.
 A bad value raises InvalidInputError naming the field (and file and line when
 known) before anything is written.
 
-The export row format is the design's ``fix_history`` columns plus aimem's
+The export row format is the seed schema's ``fix_history`` columns plus aimem's
 extras, with ``fix_commands`` as a JSON array and ``system_info`` as an object.
 """
 
@@ -37,7 +37,7 @@ STANDARD_ISSUE_TYPES = (
 )
 KNOWN_FIXER_TYPES = ("claude", "qwen", "gpt", "gemini", "custom")
 
-# Columns of fix_history in export order: the design's, then aimem's extras.
+# Columns of fix_history in export order: the seed schema's, then aimem's extras.
 DESIGN_COLUMNS = (
     "id",
     "timestamp",
@@ -115,11 +115,11 @@ class Attempt:
 
     @property
     def success(self) -> bool:
-        """A success is a fix that was applied and verified (the design's success rate)."""
+        """A success is a fix that was applied and verified (what the success rate counts)."""
         return self.fix_success and self.verification_success
 
     def to_row(self, record_id: int | None = None) -> dict[str, Any]:
-        """The export row (design column names plus aimem's extras)."""
+        """The export row (seed column names plus aimem's extras)."""
         row: dict[str, Any] = {"id": record_id}
         for column in STORED_COLUMNS:
             row[column] = getattr(self, column)
@@ -236,7 +236,7 @@ _SYSTEM_INFO: dict[str, Any] | None = None
 
 
 def default_system_info() -> dict[str, Any]:
-    """Facts about this machine, gathered once per process (the design's ``system_info``)."""
+    """Facts about this machine, gathered once per process (the ``system_info`` column)."""
     global _SYSTEM_INFO
     if _SYSTEM_INFO is None:
         import platform
@@ -280,7 +280,7 @@ def attempt_from_call(
     source: str | None = None,
     line: int | None = None,
 ) -> Attempt:
-    """Validate the design's ``record_fix_attempt`` arguments into an Attempt."""
+    """Validate the ``record_fix_attempt`` arguments into an Attempt."""
     check = _Checker(source, line)
     if not isinstance(issue_data, Mapping):
         raise check.fail("issue_data", f"must be an object, not {_kind(issue_data)}")
@@ -335,7 +335,7 @@ def attempt_from_call(
         if fixer_model_value is not None
         else None
     )
-    # The signature sees the raw input, as the design's did, so old signatures match.
+    # The signature sees the raw input, as the seed system's did, so old signatures match.
     signature = generate_issue_signature(
         {
             "issue_type": issue_type,
@@ -465,7 +465,7 @@ def attempt_from_row(
 
 
 def design_row_payload(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The content of a design-schema row in export form, for a deterministic uid.
+    """The content of a seed-schema row in export form, for a deterministic uid.
 
     Used for rows that predate aimem (no uid): the in-place migration and the
     import of an old ``ai_memory.db`` derive the same uid for the same row.

@@ -72,8 +72,8 @@ def _secret_key_name() -> re.Pattern[str]:
 
 # For each pattern above (same order), lowercase substrings one of which every
 # match contains. Checking them with ``in`` first skips the regex for almost all
-# text: redaction was the largest single cost of recording (bench/run.py measured
-# ~40 us per attempt in the TOKEN= pattern alone), and a necessary condition
+# text: the regexes alone would be the largest single cost of recording (~40 us
+# per attempt in the TOKEN= pattern alone, bench/run.py), and a necessary condition
 # cannot change what is redacted.
 _REQUIRED: tuple[tuple[str, ...], ...] = (
     ("-----begin",),
@@ -142,6 +142,6 @@ def might_hold_secret(text: str) -> bool:
     """False only when no redaction pattern can match ``text`` (a cheap pre-check).
 
     Import runs it once over all of a row's text and skips per-field redaction
-    when it is False (issue 5).
+    when it is False.
     """
     return _contains_any(_folded(text), _ALL_REQUIRED)

@@ -1,7 +1,7 @@
 """Issue signatures, failure fingerprints, canonical JSON and record uids.
 
-``generate_issue_signature`` is the design's algorithm byte for byte, so that
-signatures match databases written by the design's system. Fingerprints are
+``generate_issue_signature`` is the seed system's algorithm byte for byte, so
+that signatures match databases written by that system. Fingerprints are
 aimem's own: the same failure worded with different numbers, ids or paths
 hashes to the same value.
 """
@@ -18,7 +18,7 @@ import orjson
 
 
 def generate_issue_signature(issue_data: Mapping[str, Any]) -> str:
-    """The design's 16-hex-character signature of an issue (type, model family, prompt, length)."""
+    """The 16-hex-character signature of an issue (type, model family, prompt, length)."""
     signature_parts = [
         issue_data.get("issue_type", ""),
         issue_data.get("model", "").split(":")[0],
@@ -78,7 +78,7 @@ def _noise() -> list[tuple[re.Pattern[str], str]]:
 
 @lru_cache(maxsize=1)
 def _noise_v1() -> list[tuple[re.Pattern[str], str]]:
-    # The first normalization (schema versions before issue 7's migration), kept
+    # The first normalization (schema versions before migration m012), kept
     # only so that the migration can tell which stored fingerprints it may
     # recompute. Its timestamp rules never matched (the text is lower-cased
     # first): one of the bugs that migration fixes.
@@ -183,7 +183,7 @@ def generate_fingerprint(
 
 
 def _legacy_fingerprint_v1(issue_type: str, model_name: str, description: str) -> str:
-    """The fingerprint an aimem before issue 7's migration stored for a row recorded
+    """The fingerprint an aimem before migration m012 stored for a row recorded
     without a response (see ``_noise_v1``)."""
     import hashlib
 

@@ -27,7 +27,7 @@ def wilson_interval(successes: int, attempts: int, z: float = Z95) -> tuple[floa
 
 
 def confidence(attempts: int) -> float:
-    """The design's confidence: ``min(1, attempts / 10)``."""
+    """The pattern confidence: ``min(1, attempts / 10)``."""
     return min(1.0, attempts / 10.0)
 
 
@@ -55,7 +55,7 @@ def rank_by_wilson(
     counts: Callable[[T], tuple[int, int, str | None, str]],
     limit: int | None = None,
 ) -> list[T]:
-    """Rows ranked by the Wilson lower bound of their success rate, best first (issue 7).
+    """Rows ranked by the Wilson lower bound of their success rate, best first.
 
     ``counts(row)`` gives ``(successes, attempts, last_success, tie_key)``. Ties
     go to more successes, then the most recent success, then ``tie_key``, so

@@ -1,8 +1,8 @@
 """Timestamps: ISO 8601 in UTC, stored as ``YYYY-MM-DD HH:MM:SS.ffffffZ``.
 
 The space separator (allowed by RFC 3339) makes stored values compare correctly
-as strings against SQLite's own ``datetime('now', '-30 days')``, which the design's
-saved SQL relies on; ``DATE(timestamp)`` and ``datetime(timestamp)`` read it too.
+as strings against SQLite's own ``datetime('now', '-30 days')``, which saved SQL
+written for the seed schema relies on; ``DATE(timestamp)`` and ``datetime(timestamp)`` read it too.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def is_storage_form(text: str) -> bool:
 def parse_timestamp(text: str, *, naive_is_local: bool = False) -> datetime:
     """Parse an ISO 8601 timestamp into an aware UTC datetime.
 
-    Naive values are UTC unless ``naive_is_local`` (the design's system wrote
+    Naive values are UTC unless ``naive_is_local`` (the seed system wrote
     ``datetime.now().isoformat()``, the machine's local time). Raises ValueError.
     """
     cleaned = text.strip()

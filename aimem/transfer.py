@@ -1,4 +1,4 @@
-"""Export and import streams: ndjson, json, csv, a design/aimem SQLite database.
+"""Export and import streams: ndjson, json, csv, a seed-schema or aimem SQLite database.
 
 Invariants:
 - Export streams: rows are read in chunks and written as they come, so memory

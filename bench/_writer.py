@@ -5,7 +5,7 @@ Usage: python bench/_writer.py REPO N SEED GO_FILE [aimem|floor|floor-normal]
 Waits until GO_FILE exists (so all writers start together), then records N
 attempts one durable transaction each, and prints {"latencies": [...], "uids": [...]}.
 In ``floor`` mode it does the same with plain sqlite3 (BEGIN IMMEDIATE, one row,
-COMMIT) into the design's schema, the physical limit the aimem figure is set against.
+COMMIT) into the seed schema, the physical limit the aimem figure is set against.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from aimem import AIMemory
 from aimem.demo import demo_attempts
 from aimem.store.migrations import MIGRATIONS
 
-# The schema version just before issue 7's migration (whatever its position).
+# The schema version just before migration m012 (whatever its position).
 BEFORE_ADVICE = next(
     i for i, m in enumerate(MIGRATIONS) if m.__name__.endswith("_advice_cost_and_fingerprints")
 )
@@ -48,12 +48,12 @@ def main() -> None:
     parser.add_argument(
         "--migration",
         action="store_true",
-        help="Time issue 7's migration on a repository rewound to just before it.",
+        help="Time migration m012 on a repository rewound to just before it.",
     )
     parser.add_argument(
         "--load-only",
         action="store_true",
-        help="Only time the load (works on code without issue 7, for comparison).",
+        help="Only time the load (runs on older code too, for comparison).",
     )
     args = parser.parse_args()
     warnings.simplefilter("ignore")

@@ -1,4 +1,4 @@
-"""The physical floor: plain sqlite3 with the design's schema and its six indexes.
+"""The physical floor: plain sqlite3 with the seed schema and its six indexes.
 
 Same pragmas as aimem (WAL, synchronous FULL unless told otherwise, the same
 busy timeout), no aimem code on the write path: what SQLite itself costs for
@@ -16,7 +16,7 @@ import orjson
 
 from aimem.store.schema import DESIGN_TABLES
 
-# The design's tables and six indexes, exactly as aimem creates them.
+# The seed schema's tables and six indexes, exactly as aimem creates them.
 SCHEMA = DESIGN_TABLES
 COLUMNS = (
     "timestamp, model_name, issue_type, issue_signature, description, fixer_type, "
@@ -49,7 +49,7 @@ def create(path: Path, prefill_from: Path | None = None) -> None:
 
 
 def rows_from_items(items: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """Design-schema rows for record_many items (signature as the design computes it)."""
+    """Seed-schema rows for record_many items (signature as the seed system computes it)."""
     from aimem.signatures import generate_issue_signature
 
     rows = []

@@ -6,7 +6,7 @@
 Each run copies the cached repository (bench/datagen.py), records ``--records``
 attempts with ``record_fix_attempt`` (one durable commit each) and reports the
 wall time and the CPU time (``time.process_time``) per record; the floor (plain
-sqlite3, the design's schema, same pragmas) runs in the same rounds. ``--code``
+sqlite3, the seed schema, same pragmas) runs in the same rounds. ``--code``
 adds other source trees (for example an older checkout) measured in their own
 processes, alternating with this one, so machine load hits every variant alike.
 Prints one Markdown table of medians.

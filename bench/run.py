@@ -474,7 +474,7 @@ def bench_concurrency(report: Report, source: Path, work: Path, quick: bool) -> 
         floor_slowest,
         "plain sqlite3 slowest",
     )
-    # The same with AIMEM_SYNCHRONOUS=NORMAL (no fsync per commit; see README).
+    # The same with AIMEM_SYNCHRONOUS=NORMAL (no fsync per commit; see docs/performance.md).
     floor_normal_db = work / "floor-concurrent-normal.db"
     floor.create(floor_normal_db)
     normal_floor_rate, _, _ = run(floor_normal_db, "floor-normal")

@@ -6,7 +6,7 @@ Peers, side by side in the same run on the same rows:
 - ``sqlite-utils insert --nl`` into a plain table (from bench/.venv: create it with
   ``python3 -m venv bench/.venv && bench/.venv/bin/pip install sqlite-utils``;
   skipped when missing; never a runtime dependency of aimem);
-- a plain ``executemany`` into the design's ``fix_history`` with its six indexes
+- a plain ``executemany`` into the seed schema's ``fix_history`` with its six indexes
   (the floor the issue quotes), in a child process;
 - ``sqlite3 -json`` export of ``fix_history``;
 - ``sqlite3 .backup`` followed by ``tar``.

@@ -1,4 +1,4 @@
-"""Build a database exactly as the design's system leaves it."""
+"""Build a database exactly as the seed system leaves it."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ LEGACY_ROWS = [
 
 
 def build_legacy_database(path: Path) -> None:
-    """The design's three tables, six indexes, version 0, naive local timestamps, json.dumps text."""
+    """The seed schema's three tables, six indexes, version 0, naive local timestamps, json.dumps text."""
     conn = sqlite3.connect(path)
     conn.executescript(DESIGN_DDL)
     for ts, model, kind, prompt, commands, fixed, verified, seconds, fixer, notes in LEGACY_ROWS:
@@ -150,7 +150,7 @@ def build_legacy_database(path: Path) -> None:
             " failure_count, last_seen, confidence_score) VALUES (?, ?, 0, 0, ?, 0.1)",
             (f"{kind}_{model}", signature, ts),
         )
-    # A pattern whose records the design's cleanup already removed.
+    # A pattern whose records the seed system's cleanup already removed.
     conn.execute(
         "INSERT INTO issue_patterns (pattern_name, issue_signature, success_count, failure_count,"
         " last_seen, confidence_score) VALUES ('ERROR_old', 'ffffffffffffffff', 4, 2, "

@@ -61,7 +61,7 @@ def expected_aggregates(db: Path) -> dict[str, Any]:
 
     def ranked(scope: tuple[str, str], limit: int) -> list[list[str]]:
         entries = [(k, v) for k, v in outcomes[scope].items() if v[2] > 0]
-        # highest 95% Wilson lower bound (issue 7), then most successes, then most
+        # highest 95% Wilson lower bound, then most successes, then most
         # recent success, then fix key (the store's order); stable sorts, last is primary
         entries.sort(key=lambda kv: kv[0])
         entries.sort(key=lambda kv: kv[1][3] or "", reverse=True)

@@ -1,4 +1,4 @@
-"""Issue 7 through the Python API: fingerprints, Wilson ranking, suggest, gate,
+"""Advice through the Python API: fingerprints, Wilson ranking, suggest, gate,
 the repeat guard, cost per verified success and outcome-aware retention."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from aimem.store.migrations import MIGRATIONS
 from tests.conftest import issue, response
 
 T0 = "2025-06-01T00:00:00Z"
-# The schema version just before issue 7's migration (whatever its position).
+# The schema version just before migration m012 (whatever its position).
 BEFORE_ADVICE = next(
     i for i, m in enumerate(MIGRATIONS) if m.__name__.endswith("_advice_cost_and_fingerprints")
 )
@@ -583,6 +583,7 @@ def test_demo_repository_advice(demo_dir: Path) -> None:
         assert memory.retention_plan(3)["learning_changed"] is False
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(

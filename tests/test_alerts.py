@@ -1,4 +1,4 @@
-"""Issue 7: each alert fires on a history built to trigger it, and not on one built not to."""
+"""Each alert fires on a history built to trigger it, and not on one built not to."""
 
 from __future__ import annotations
 

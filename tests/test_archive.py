@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aimem import AIMemory, archive
-from aimem.cli.app import app
+from aimem.cli.commands import app
 from tests.archive_helpers import all_rows, learned, seeded
 
 

@@ -266,6 +266,7 @@ with AIMemory(sys.argv[1]) as memory:
 """
 
 
+@pytest.mark.slow
 def test_backup_while_other_processes_write(tmp_path: Path) -> None:
     root = tmp_path / "A"
     with AIMemory(root) as memory:
@@ -318,6 +319,7 @@ AIMemory.restore_bundle(sys.argv[1], sys.argv[2], force=True)
 """
 
 
+@pytest.mark.slow
 def test_kill_during_restore_leaves_old_or_new_repository(tmp_path: Path) -> None:
     new_root = tmp_path / "new"
     with AIMemory(new_root) as memory:

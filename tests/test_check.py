@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aimem import AIMemory
-from aimem.cli.app import app
+from aimem.cli.commands import app
 from aimem.fsutil import TEMP_MARKER
 from tests.archive_helpers import learned, seeded
 

@@ -7,12 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from aimem import AIMemory
 from tests.oracle import assert_aggregates_match
+
+pytestmark = pytest.mark.slow
 
 WRITER = r"""
 import sys, warnings
 from aimem import AIMemory
+
 directory, worker, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 with AIMemory(directory) as memory:
     for n in range(count):

@@ -61,6 +61,7 @@ def test_two_processes_write_the_bytes_of_one(
     assert len(orjson.loads(together[("json", None)])) == len(stamps)
 
 
+@pytest.mark.slow
 def test_the_cli_export_of_a_large_history(demo_dir: Path) -> None:
     """Through the real command at the real threshold: the same bytes with and
     without the helper process."""
@@ -97,6 +98,7 @@ while time.monotonic() < end:
 """
 
 
+@pytest.mark.slow
 def test_one_snapshot_while_another_process_writes(demo_dir: Path, parallel: list[int]) -> None:
     """A writer slides a window (insert the newest, delete the oldest, one commit
     each): a snapshot always holds the same number of contiguous ids."""
@@ -134,6 +136,7 @@ def test_a_helper_that_dies_midway_leaves_its_chunks_to_this_process(
     assert _export(demo_dir, "ndjson") == expected
 
 
+@pytest.mark.slow
 def test_a_helper_that_never_answers_is_not_waited_for(
     demo_dir: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -190,6 +193,7 @@ def test_the_helper_never_imports_from_the_current_folder(
     assert _export(demo_dir, "ndjson") == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("interpreter", ["/bin/false", "/nonexistent/python"])
 def test_a_helper_that_cannot_start_leaves_the_export_to_one_process(
     demo_dir: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch, interpreter: str
@@ -201,6 +205,7 @@ def test_a_helper_that_cannot_start_leaves_the_export_to_one_process(
     assert not parallel
 
 
+@pytest.mark.slow
 def test_a_held_write_lock_leaves_the_export_to_one_process(
     demo_dir: Path, parallel: list[int]
 ) -> None:

@@ -104,6 +104,7 @@ def _per_row(memory: AIMemory, fmt: str, since: str | None = None) -> bytes:
     return sink.getvalue()
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(_ROW, min_size=0, max_size=7),
@@ -144,6 +145,7 @@ def test_chunked_export_of_a_real_history_matches_and_filters(tmp_path: Path) ->
         assert (tmp_path / "all.ndjson").read_bytes() == _per_row(memory, "ndjson")
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(_ROW, min_size=1, max_size=7), purge=st.booleans())
 def test_archived_rows_hold_the_values_of_the_hot_rows(
@@ -260,6 +262,7 @@ def test_a_utf16_database_exports_and_archives_as_the_per_row_path(tmp_path: Pat
     assert sorted(archived, key=itemgetter("id")) == hot_rows  # a segment's keys are reordered
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("value", "problem"),
     [
@@ -353,6 +356,7 @@ def demo_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("column", [c for c in EXPORT_COLUMNS if c != "id"])
 @pytest.mark.parametrize("value", ["CAST(X'41FF42' AS TEXT)", "X'01'"], ids=["not-utf8", "blob"])
 def test_every_column_with_a_value_json_cannot_hold(

@@ -62,6 +62,7 @@ def _no_child_left() -> None:
         assert os.waitpid(-1, os.WNOHANG) == (0, 0)
 
 
+@pytest.mark.slow
 def test_overlaps_and_repeats_across_windows_count_once(
     demo_lines: list[bytes], tmp_path: Path, mode: str
 ) -> None:
@@ -213,6 +214,7 @@ _BASE = {
 }
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(
     st.dictionaries(
@@ -251,6 +253,7 @@ def test_the_fast_path_gives_what_the_long_way_gives(
         assert fast is not None  # the common shape does take the fast path
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_forked_import_leaves_nothing_behind(
     demo_lines: list[bytes], tmp_path: Path
 ) -> None:

@@ -1,4 +1,4 @@
-"""Schema versions, the design's exact database adopted in place, newer databases refused."""
+"""Schema versions, a seed-schema database adopted in place, newer databases refused."""
 
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ def test_design_sql_runs_unchanged_on_migrated_database(legacy_repo: Path) -> No
         conn.close()
     assert by_fixer["qwen"] == (3, 2, 66.67)
     assert by_fixer["claude"] == (3, 2, 66.67)
-    # Only the attempt recorded now is inside the design's 30-day window.
+    # Only the attempt recorded now is inside the 30-day window of the seed system's SQL.
     assert [r[2] for r in recent] == [1]
     assert by_type[0][:2] == ("TIMEOUT", 3)
     if sqlite:
@@ -182,7 +182,7 @@ def test_newer_database_is_refused_and_not_written(repo_dir: Path) -> None:
 
 
 def test_a_legacy_row_with_text_for_its_seconds_is_adopted(repo_dir: Path) -> None:
-    """The design's REAL column keeps text that is no number ('12.5s'): such a
+    """The seed schema's REAL column keeps text that is no number ('12.5s'): such a
     row counts as an attempt of unknown duration, not as an internal error."""
     from tests.conftest import run_aimem
 
@@ -204,6 +204,7 @@ def test_a_legacy_row_with_text_for_its_seconds_is_adopted(repo_dir: Path) -> No
         assert report.ok, report
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("column", "value", "problem"),
     [

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from aimem import AIMemory
 from aimem.store.sqlite_store import BULK_MIN_ROWS
 from tests.conftest import issue, response
@@ -37,6 +39,7 @@ def _items(count: int) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.slow
 def test_bulk_record_many_equals_one_by_one(tmp_path: Path) -> None:
     items = _items(BULK_MIN_ROWS * 3 + 5)
     with AIMemory(tmp_path / "one") as one:

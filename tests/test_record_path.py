@@ -1,7 +1,7 @@
 """The single-record fast path keeps every aggregate equal to a recomputation.
 
 ``record_fix_attempt`` re-ranks a signature's best fix and a model's effective
-fixes only when the counts that decide them changed (issue 6). These tests
+fixes only when the counts that decide them changed. These tests
 drive long runs of single records over a wide vocabulary of fixes, including
 fixes whose ``effective_fixes`` lines look alike (``["a && b"]`` and
 ``["a", "b"]``), so that every branch of that decision is taken, and compare
@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,6 +46,7 @@ def _record(memory: AIMemory, s: dict[str, Any], hour: int) -> None:
     )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -92,7 +92,7 @@ def test_design_api_on_demo(demo_dir: Path) -> None:
             "model_performance",
             "issue_trends",
             "fixer_comparison",
-            "cost",  # issue 7: cost per verified success
+            "cost",  # cost per verified success
         }
         assert sum(r["attempts"] for r in memory.get_model_performance_matrix()) == 480
         assert sum(f["total_attempts"] for f in memory.get_fixer_effectiveness()) == 480

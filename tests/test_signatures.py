@@ -1,4 +1,4 @@
-"""Signatures match the design byte for byte; fingerprints group rewordings."""
+"""Signatures match the seed system's byte for byte; fingerprints group rewordings."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from aimem.signatures import content_uid, generate_fingerprint, generate_issue_s
 
 
 def design_signature(issue_data: dict[str, Any]) -> str:
-    # Copied verbatim from the design document (Learning Mechanisms, section 1).
+    # The seed system's algorithm, verbatim.
     signature_parts = [
         issue_data.get("issue_type", ""),
         issue_data.get("model", "").split(":")[0],

@@ -349,6 +349,7 @@ _ATTEMPT = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     history=st.lists(_ATTEMPT, min_size=1, max_size=8),

@@ -10,7 +10,7 @@ from typing import Any
 from aimem import AIMemory
 from tests.legacy import DESIGN_DDL
 
-# The design's exact schema (docs: Database Schema), as an old ai_memory.db has it.
+# The seed schema, exactly as an old ai_memory.db has it.
 DESIGN_SQL = DESIGN_DDL
 
 

@@ -4,7 +4,7 @@
 importing typer or opening the database, and ``stats`` without typer
 (``aimem.cli._fast``) (start-up is part of the product: CI
 calls aimem thousands of times and people tab-complete). Everything else goes
-to the typer app in ``aimem.cli.app``.
+to the typer app in ``aimem.cli.commands``.
 """
 
 from __future__ import annotations
@@ -50,6 +50,6 @@ def _main(args: list[str]) -> None:
     code = try_fast(args)
     if code is not None:
         sys.exit(code)
-    from aimem.cli.app import for_args
+    from aimem.cli.commands import for_args
 
     for_args(args)(args=args, prog_name="aimem")

@@ -1,7 +1,7 @@
 """The body of ``aimem export``, shared by the typer command and the typer-free path.
 
 ``aimem.cli.transfer.export_command`` (typer) and ``aimem.cli._fast`` (no typer,
-for start-up: issue #5 times the whole process) both call ``run_export``, so the
+for start-up: scripts pay for the whole process) both call ``run_export``, so the
 two paths cannot drift: same library call, same messages, same ``--json``
 summary. Nothing here may import typer or click.
 """

@@ -3,7 +3,7 @@
 ``aimem [--dir D] stats [--json]`` and the common forms of ``aimem [--dir D]
 export FILE [--format X] [--since S] [--include-archive] [--json]`` are
 answered here without importing typer (typer + click are 60-100 ms of a run,
-measured with ``python -X importtime``; issue #5 times the whole export
+measured with ``python -X importtime``; a script pays for the whole
 process). The output and every error are the typer command's own: both call
 the same function (the library call, ``aimem.cli._export_run``), the same
 renderer (``aimem.cli._output``) and the same error reporting

@@ -197,7 +197,7 @@ def emit_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
 
 
 def emit_mapping(pairs: dict[str, Any], title: str | None = None) -> None:
-    """The design's ``key: value`` lines (used by ``stats``)."""
+    """``key: value`` lines (used by ``stats``)."""
     lines = [title] if title else []
     lines += [f"  {key}: {value}" for key, value in pairs.items()]
     write("\n".join(lines) + "\n")

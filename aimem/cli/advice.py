@@ -1,4 +1,4 @@
-"""Advice for the next attempt: ``suggest``, ``gate``, ``alerts`` (issue 7)."""
+"""Advice for the next attempt: ``suggest``, ``gate``, ``alerts``."""
 
 from __future__ import annotations
 

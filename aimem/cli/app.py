@@ -1,4 +1,7 @@
-"""The typer application: the root group, global options, error translation.
+"""The root of the typer application: the group, global options, error translation.
+
+Command modules register on ``app`` here; ``aimem.cli.commands`` imports them
+all, so the complete command line is ``aimem.cli.commands.app``.
 
 Exceptions become exit codes in exactly one place, ``AimemGroup.main``:
 ``AimemError`` -> ``aimem: error: ...`` (plus ``hint: ...``) and its exit code;
@@ -8,8 +11,6 @@ one-line internal error (``AIMEM_DEBUG=1`` re-raises for a traceback).
 
 from __future__ import annotations
 
-import copy
-import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -153,52 +154,3 @@ def root(
     handle = RepoHandle(directory)
     ctx.obj = handle
     ctx.call_on_close(handle.close)
-
-
-def for_args(args: Sequence[str]) -> typer.Typer:
-    """``app`` trimmed to the one command these arguments run.
-
-    typer builds the click object of every registered command before running
-    one; trimming the others saves milliseconds on every call. Anything this
-    cannot recognise (no command, an unknown one, a root option other than
-    --dir) gets the whole app, so help and error messages are unchanged.
-    """
-    name = None
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg in ("--dir", "-C"):
-            skip = True
-        elif arg.startswith("--dir=") or (arg.startswith("-C") and len(arg) > 2):
-            continue
-        elif arg.startswith("-"):
-            return app
-        else:
-            name = arg
-            break
-    commands = [c for c in app.registered_commands if name is not None and c.name == name]
-    groups = [g for g in app.registered_groups if name is not None and g.name == name]
-    if len(commands) + len(groups) != 1:
-        return app
-    trimmed = copy.copy(app)
-    trimmed.registered_commands = commands
-    trimmed.registered_groups = groups
-    return trimmed
-
-
-def _register() -> None:
-    # Each module adds its commands to ``app``; imported here so that the fast
-    # paths in aimem.cli (--version, --help, completion) never load them.
-    from aimem.cli import init, kb, query, record  # noqa: F401
-
-    # Issue 5's commands (export, import, backup, verify, restore), listed after
-    # the others; aimem.cli.backup registers aimem.cli.transfer first.
-    importlib.import_module("aimem.cli.backup")
-    # Issue #4's commands (cleanup, archive, check, gc), listed after the others.
-    importlib.import_module("aimem.cli.maintenance")
-    # issue 7 (suggest, gate, alerts), registered after the design's commands
-    importlib.import_module("aimem.cli.advice")
-
-
-_register()

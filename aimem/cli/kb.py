@@ -44,7 +44,7 @@ def kb_import(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
-    """Merge a knowledge base file into this repository's (the design's import).
+    """Merge a knowledge base file into this repository's.
 
     \b
     Example:

@@ -113,13 +113,13 @@ SIMILAR_CSV = ("match", *EXPORT_COLUMNS, "outcome")
 
 
 class PatternKind(str, Enum):
-    """The pattern kinds of aimem.learning (the design's "Pattern Recognition")."""
+    """The pattern kinds of aimem.learning (exact, model, general, temporal, fingerprint)."""
 
     exact = "exact"
     model = "model"
     general = "general"
     temporal = "temporal"
-    fingerprint = "fingerprint"  # issue 7: one failure fingerprint seen twice or more
+    fingerprint = "fingerprint"  # one failure fingerprint seen twice or more
 
 
 def _outcome(row: dict[str, Any]) -> str:
@@ -150,7 +150,7 @@ def issue_from_options(
 
 @app.command(name="stats")
 def stats_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Show the memory statistics (the design's key: value lines).
+    """Show the memory statistics as key: value lines.
 
     \b
     Examples:
@@ -171,7 +171,7 @@ def model_command(
         str, typer.Argument(help="Model name, e.g. qwen2.5:7b.", metavar="NAME", callback=filled)
     ],
 ) -> None:
-    """Show one model's insights as JSON (the design's model output).
+    """Show one model's insights as JSON: success rate, issues, effective fixes.
 
     \b
     Example:
@@ -409,7 +409,7 @@ def analytics_command(
     for index, (title, key, columns) in enumerate(sections):
         write(("\n" if index else "") + f"{title}\n")
         emit_rows(data[key], columns, Format.table, empty_message="(none)")
-    # issue 7: cost per verified success, failed attempts' cost included
+    # cost per verified success, failed attempts' cost included
     write("\nCost per verified success (failed attempts included)\n")
     emit_rows(
         data["cost"]["by_fixer_and_issue_type"],
@@ -442,7 +442,7 @@ def similar_command(
 ) -> None:
     """Find past attempts like this issue: exact, same model and type, same type.
 
-    JSON output is the design's object of three lists; other formats flatten
+    JSON output is one object of three lists; other formats flatten
     it with a "match" column.
 
     \b

@@ -54,7 +54,7 @@ def export_command(
         bool, typer.Option("--json", help="Print a JSON summary (not with FILE '-').")
     ] = False,
 ) -> None:
-    """Export records (ndjson, json, csv) or the design's full report (report).
+    """Export records (ndjson, json, csv) or the full report (report).
 
     \b
     Examples:
@@ -89,7 +89,7 @@ def import_command(
 ) -> None:
     """Import records, all or nothing; records already present are skipped.
 
-    Reads aimem's exports and old ai_memory.db files (the design's schema).
+    Reads aimem's exports and old ai_memory.db files (the seed schema).
 
     \b
     Examples:

@@ -55,7 +55,7 @@ class Fact:
     fix_success: bool
     verification_success: bool
     execution_time_seconds: float | None
-    # Cost fields (issue 7); optional so facts built elsewhere stay valid.
+    # Cost fields; optional so facts built elsewhere stay valid.
     cost_usd: float | None = None
     tokens_in: int | None = None
     tokens_out: int | None = None
@@ -259,7 +259,7 @@ class AggregateWriter:
         """
         if rank and rollup.count <= INCREMENTAL_MAX:
             # A few attempts (record_fix_attempt): rankings are recomputed only
-            # where the counts that decide them changed (issue 6).
+            # where the counts that decide them changed.
             self._write_rollups(rollup.totals, rollup.daily, rollup.temporal, {})
             changes = self._write_outcomes(rollup.outcomes)
             self._write_costs(rollup.costs)
@@ -794,7 +794,7 @@ def _unchanged(
 def stored_number(value: Any) -> float | int | None:
     """A stored seconds or cost value as a number; None for what is not one.
 
-    The design's REAL column keeps text that does not read as a number (a
+    The seed schema's REAL column keeps text that does not read as a number (a
     legacy ``'12.5s'``): it counts as unknown, not as an error.
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from aimem.store.connection import page_cache
-from aimem.store.sqlite_store import _INSERT, UID_PARAM
+from aimem.store.schema import INSERT_ATTEMPT, UID_PARAM
 from aimem.store.sqlparams import in_chunks
 
 TRIGGER = "fix_history_fts_insert"
@@ -95,7 +95,7 @@ def insert_new(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> lis
         if uid not in present:
             present.add(uid)
             new.append(row)
-    conn.executemany(_INSERT, new)
+    conn.executemany(INSERT_ATTEMPT, new)
     return new
 
 

@@ -193,7 +193,7 @@ class WriteQueue:
     released. The wait is bounded: it happens in a helper thread, and a waiter
     that gives up falls back to polling SQLite's lock with its own deadline, so
     a stuck writer still ends in "database stayed locked" rather than a hang.
-    Writers that do not take part (the design's SQL, the ``sqlite3`` shell) are
+    Writers that do not take part (the seed system's SQL, the ``sqlite3`` shell) are
     still excluded by SQLite's own lock, which is always taken after this one.
     A kill -9 releases the lock with the process.
     """
@@ -289,3 +289,18 @@ class WriteQueue:
                 return fd
             state["abandoned"] = True
         return None
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run a multi-statement script inside the current transaction.
+
+    ``executescript`` would COMMIT first, breaking the one-transaction promise.
+    """
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            conn.execute(pending)
+            pending = ""
+    if pending.strip():
+        conn.execute(pending)

@@ -1,7 +1,7 @@
-"""Reading other databases for import: a design-schema ``ai_memory.db`` or an aimem one.
+"""Reading other databases for import: a seed-schema ``ai_memory.db`` or an aimem one.
 
 The source is opened read-only (``mode=ro``) and never migrated or modified.
-Rows come out in the export row format. A design-schema row has no uid; it gets
+Rows come out in the export row format. A seed-schema row has no uid; it gets
 the same content-derived uid that migration m004 gives it in place
 (``content_uid(design_row_payload(row), occurrence)``), so importing an old
 database and migrating it in place agree and merge without duplicates.
@@ -38,7 +38,7 @@ def _open(path: Path) -> sqlite3.Connection:
 def iter_database_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row id, export row) for every row of ``fix_history`` in ``path``, in id order.
 
-    Rows without a uid (the design's schema) get m004's content-derived uid.
+    Rows without a uid (the seed schema) get m004's content-derived uid.
     """
     conn = _open(path)
     try:
@@ -47,7 +47,7 @@ def iter_database_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         if missing:
             raise InvalidInputError(
                 missing[0],
-                "column is missing from fix_history (not the design's schema)",
+                "column is missing from fix_history (not the seed schema)",
                 str(path),
             )
         wanted = [c for c in EXPORT_COLUMNS if c in columns]

@@ -1,6 +1,6 @@
 """Ordered, named schema migrations; the schema version is ``PRAGMA user_version``.
 
-A database exactly as the design's system leaves it (its three tables, version
+A database exactly as the seed system leaves it (its three tables, version
 0, local naive timestamps, no uid) is adopted in place. All pending migrations
 run in one ``BEGIN IMMEDIATE`` transaction together with the new version, so a
 crash leaves the old database or the fully migrated one. A database whose
@@ -19,27 +19,12 @@ from aimem.errors import AimemError, CorruptRepositoryError, SchemaTooNewError
 from aimem.records import design_row_payload
 from aimem.signatures import content_uid, generate_fingerprint
 from aimem.store import schema
-from aimem.store.connection import atomic
+from aimem.store.connection import atomic, run_script
 from aimem.timeutil import is_storage_form, normalize_timestamp
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[Migration] = []
 migration = MIGRATIONS.append
-
-
-def run_script(conn: sqlite3.Connection, script: str) -> None:
-    """Run a multi-statement script inside the current transaction.
-
-    ``executescript`` would COMMIT first, breaking the one-transaction promise.
-    """
-    pending = ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            conn.execute(pending)
-            pending = ""
-    if pending.strip():
-        conn.execute(pending)
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
@@ -48,13 +33,13 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
 
 @migration
 def m001_design_schema(conn: sqlite3.Connection) -> None:
-    # Adopts the design's tables when they exist (legacy database), creates them otherwise.
+    # Adopts the seed schema's tables when they exist (legacy database), creates them otherwise.
     run_script(conn, schema.DESIGN_TABLES)
 
 
 @migration
 def m002_utc_timestamps(conn: sqlite3.Connection) -> None:
-    # The design's system stored datetime.now().isoformat(): local, naive, 'T'-separated.
+    # The seed system stored datetime.now().isoformat(): local, naive, 'T'-separated.
     for table, key, column in (
         ("fix_history", "id", "timestamp"),
         ("issue_patterns", "id", "last_seen"),
@@ -188,7 +173,7 @@ def refuse_unreadable(conn: sqlite3.Connection, path: Path) -> None:
 
     present = _columns(conn, "fix_history")
     if "id" not in present:
-        return  # a new database, or not the design's table: m001 decides
+        return  # a new database, or not the seed schema's table: m001 decides
     columns = [c for c in EXPORT_COLUMNS if c in present]
     found = unwritable.find(conn, columns=columns).first
     if found:
@@ -215,7 +200,7 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
 
 @migration
 def m011_segment_kind_and_pending(conn: sqlite3.Connection) -> None:
-    # Issue #4: segments hold full rows ("rows") or, after ``cleanup --purge``,
+    # Segments hold full rows ("rows") or, after ``cleanup --purge``,
     # only the facts aggregates need ("facts"); ``aimem_pending`` journals a
     # cleanup or thaw whose file step may be half done (finished or undone on
     # the next open or by ``check --repair``).
@@ -233,7 +218,7 @@ def m011_segment_kind_and_pending(conn: sqlite3.Connection) -> None:
 
 @migration
 def m012_advice_cost_and_fingerprints(conn: sqlite3.Connection) -> None:
-    # Issue 7: the cost rollup, fingerprints recomputed with the improved
+    # The cost rollup, fingerprints recomputed with the improved
     # normalization, and best fixes re-ranked by Wilson lower bound. Works from
     # the rollups and a targeted re-read, not a full recomputation, so that
     # upgrading a large repository holds the write lock briefly.
@@ -305,8 +290,8 @@ def m012_advice_cost_and_fingerprints(conn: sqlite3.Connection) -> None:
 @migration
 def m013_archived_uids(conn: sqlite3.Connection) -> None:
     # The uids of archived and purged rows, so that importing a record that
-    # now lives in a segment does not count it a second time (issue 5 merge
-    # rule across the archive of issue 4). Segments written before this
+    # now lives in a segment does not count it a second time (import's merge
+    # rule extends to the archive). Segments written before this
     # migration are read back for their uids; purge segments keep no uids.
     conn.execute(
         "CREATE TABLE IF NOT EXISTS aimem_archived_uids (uid TEXT PRIMARY KEY) WITHOUT ROWID"

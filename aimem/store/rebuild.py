@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from aimem.store import schema
 from aimem.store.aggregates import FACT_COLUMNS, AggregateWriter, Fact, facts_from_rows
+from aimem.store.connection import run_script
 
 # Facts folded per write: every window upserts each key it touched, so wider
 # windows write less (check's recomputation at 100k rows: 9.9-11.6 s with
@@ -43,19 +44,15 @@ def rebuild_aggregates(
 
     ``extra_facts`` adds rows that live outside ``fix_history`` (archive segments).
     Pattern rows whose signature has no raw rows (legacy patterns whose records
-    the design's cleanup removed) are left as they are.
+    the seed system's cleanup removed) are left as they are.
     """
     s = schema_name
     if s == "temp":
-        from aimem.store.migrations import run_script
-
         run_script(conn, schema.ROLLUPS.format(schema="temp"))
         run_script(conn, schema.TEMP_DESIGN_AGGREGATES)
-    from aimem.store.migrations import run_script as _run
-
     # The cost rollup (migration m012) may not exist yet when an earlier
     # migration (m009) recomputes aggregates; creating it here is idempotent.
-    _run(conn, schema.COST_ROLLUP.format(schema=s))
+    run_script(conn, schema.COST_ROLLUP.format(schema=s))
     for table in schema.ROLLUP_TABLES:
         conn.execute(f"DELETE FROM {s}.{table}")
     writer = AggregateWriter(conn, s)

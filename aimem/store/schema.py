@@ -1,7 +1,7 @@
-"""The design's schema (a compatibility contract) and aimem's extra tables.
+"""The seed schema (a compatibility contract) and aimem's extra tables.
 
-The three design tables keep every column name and type the design gives, and
-its six ``idx_fix_history_*`` indexes, so the design's saved SQL runs unchanged.
+The three seed tables keep every column name and type of the seed schema, and
+its six ``idx_fix_history_*`` indexes, so saved SQL written for it runs unchanged.
 aimem adds columns (uid, fingerprint, cost) and tables (rollups, fix outcomes,
 full-text index, segment index), all derivable from ``fix_history`` plus the
 archive except ``aimem_meta`` and ``aimem_kb_imported``.
@@ -160,7 +160,7 @@ CREATE INDEX IF NOT EXISTS {schema}.aimem_fix_outcomes_rank
     ON aimem_fix_outcomes(scope, scope_key, successes DESC, last_success DESC);
 """
 
-# Cost per fixer, fixer model version and issue type (issue 7): every attempt
+# Cost per fixer, fixer model version and issue type: every attempt
 # counts, failed ones included, so cost per verified success is cost_sum / successes.
 # ``cost_n``/``tokens_n`` count the attempts that reported a cost / token counts.
 COST_ROLLUP = """
@@ -187,7 +187,7 @@ ROLLUP_TABLES = (
     "aimem_cost",
 )
 
-# Temp copies of the design's aggregate tables for check's recomputation.
+# Temp copies of the seed schema's aggregate tables for check's recomputation.
 TEMP_DESIGN_AGGREGATES = """
 CREATE TEMP TABLE IF NOT EXISTS issue_patterns (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -214,7 +214,7 @@ CREATE TEMP TABLE IF NOT EXISTS model_characteristics (
 """
 
 # The full-text index: an external-content FTS5 table kept in step by triggers,
-# so even rows written by the design's own SQL are indexed in the same transaction.
+# so even rows written by the seed system's own SQL are indexed in the same transaction.
 FULL_TEXT = """
 CREATE VIRTUAL TABLE IF NOT EXISTS fix_history_fts USING fts5(
     description, claude_analysis, fix_commands, notes,
@@ -238,3 +238,14 @@ CREATE TRIGGER IF NOT EXISTS fix_history_fts_update AFTER UPDATE ON fix_history 
     VALUES (new.id, new.description, new.claude_analysis, new.fix_commands, new.notes);
 END;
 """
+
+# One attempt into fix_history; the parameters come in ``attempt_params`` order
+# (aimem.store.sqlite_store), shared with the bulk path (aimem.store.bulk).
+INSERT_ATTEMPT = (
+    "INSERT INTO fix_history(timestamp, model_name, issue_type, issue_signature, description, "
+    "fixer_type, claude_analysis, fix_commands, fix_success, verification_success, "
+    "execution_time_seconds, system_info, notes, uid, fingerprint, tokens_in, tokens_out, "
+    "cost_usd, fixer_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# Where the uid sits in ``INSERT_ATTEMPT``'s parameters.
+UID_PARAM = 13

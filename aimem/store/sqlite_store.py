@@ -48,14 +48,7 @@ _UID_STORED = (
     "SELECT 1 FROM fix_history WHERE uid = ? UNION ALL "
     "SELECT 1 FROM aimem_archived_uids WHERE uid = ? LIMIT 1"
 )
-_INSERT = (
-    "INSERT INTO fix_history(timestamp, model_name, issue_type, issue_signature, description, "
-    "fixer_type, claude_analysis, fix_commands, fix_success, verification_success, "
-    "execution_time_seconds, system_info, notes, uid, fingerprint, tokens_in, tokens_out, "
-    "cost_usd, fixer_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-# Where the uid sits in ``_INSERT``'s parameters (``attempt_params``).
-UID_PARAM = 13
+_INSERT = schema.INSERT_ATTEMPT
 # From this many attempts on, ``insert_attempts_in`` inserts in bulk.
 BULK_MIN_ROWS = 64
 SCOPES = {
@@ -102,7 +95,7 @@ class PreparedAttempts:
     """Attempts turned into insert parameters and an aggregate plan before the write lock.
 
     Everything here is computed from the attempts alone, so a writer holds the
-    lock only for the statements and the commit (issue 6: 8 writer processes).
+    lock only for the statements and the commit, however many writers wait.
     """
 
     params: list[tuple[Any, ...]]
@@ -684,7 +677,7 @@ class Store:
             )
             self._bump_generation(conn)
 
-    # ---- archive segments (issue #4) -------------------------------------
+    # ---- archive segments ------------------------------------------------
 
     def segments(self, kind: str | None = None) -> list[dict[str, Any]]:
         """The segment index, oldest time range first."""
@@ -744,7 +737,7 @@ class Store:
                     sql += " AND (timestamp, id) >= (?, ?)"
                     params = (*params, *start)
                 # The first row past this page: none means no further page to ask for
-                # (a full last page used to cost one more scan that found nothing).
+                # (so a full last page costs no extra scan that finds nothing).
                 bound = self._one(
                     f"SELECT timestamp, id FROM fix_history WHERE {sql} "
                     "ORDER BY timestamp, id LIMIT 1 OFFSET ?",
@@ -804,7 +797,7 @@ class Store:
     def _candidate_filter(
         self, before: str, keep_successes_since: str | None
     ) -> tuple[str, tuple[Any, ...]]:
-        # issue 7: outcome-aware retention narrows the candidates to chosen ids
+        # outcome-aware retention narrows the candidates to chosen ids
         only = " AND id IN (SELECT id FROM temp.aimem_retention)" if self._restricted else ""
         if keep_successes_since is None or keep_successes_since >= before:
             return "timestamp < ?" + only, (before,)
@@ -987,7 +980,7 @@ class Store:
                 before_commit()
         return {"inserted": inserted, "skipped": skipped}
 
-    # ---- integrity and housekeeping (issue #4) ---------------------------
+    # ---- integrity and housekeeping --------------------------------------
 
     def integrity_problems(self, quick: bool = False, limit: int = 20) -> list[str]:
         """SQLite's ``integrity_check`` (or ``quick_check``) messages; empty when sound."""
@@ -1094,7 +1087,7 @@ class Store:
         except sqlite3.Error as error:
             raise translate_sqlite_error(error, self.path) from error
 
-    # ---- advice, alerts, cost, retention (issue 7) ------------------------
+    # ---- advice, alerts, cost, retention ---------------------------------
 
     def fix_outcome_pairs(
         self, scope: str, pairs: Sequence[tuple[str, str]], conn: Any = None
@@ -1342,7 +1335,7 @@ _STORAGE_GLOB = (
 # (table, compared columns, filter on main) for check's recomputation. Sums of
 # seconds are rounded (addition order differs); legacy pattern or model rows
 # with no raw rows behind them are kept as they are, so only keys the
-# recomputation knows are compared on the design's tables.
+# recomputation knows are compared on the seed schema's tables.
 _DRIFT_COMPARISONS = (
     (
         "aimem_totals",
@@ -1363,7 +1356,7 @@ _DRIFT_COMPARISONS = (
         "",
     ),
     (
-        "aimem_cost",  # issue 7
+        "aimem_cost",
         "fixer_type, fixer_model, issue_type, attempts, successes, round(cost_sum, 6), cost_n, "
         "tokens_in_sum, tokens_out_sum, tokens_n",
         "",

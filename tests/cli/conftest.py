@@ -10,7 +10,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner, Result
 
-from aimem.cli.app import app
+from aimem.cli.commands import app
 
 
 @pytest.fixture(scope="session")

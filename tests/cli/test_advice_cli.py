@@ -1,4 +1,4 @@
-"""Issue 7 through the command line: suggest, gate, alerts, record's cost flags and
+"""Advice through the command line: suggest, gate, alerts, record's cost flags and
 repeat guard, analytics cost, similar and patterns --kind fingerprint."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from aimem.cli.app import app
+from aimem.cli.commands import app
 from tests.conftest import run_aimem
 
 TIMEOUT = ["-m", "qwen2.5:7b", "-t", "TIMEOUT", "-d", "Model response timeout after 30 seconds"]
@@ -54,6 +54,7 @@ def test_record_cost_flags_feed_analytics(runner: CliRunner, repo: None) -> None
     assert bad.exit_code == 2
 
 
+@pytest.mark.slow
 def test_record_repeat_guard_warns_and_strict_refuses(runner: CliRunner, repo: None) -> None:
     for _ in range(3):
         first = record(runner)
@@ -100,6 +101,7 @@ GATE_KEYS = [
 ]
 
 
+@pytest.mark.slow
 def test_suggest_and_gate_exit_codes(runner: CliRunner, repo: None) -> None:
     gate = aimem(runner, "gate", *TIMEOUT, "--min-rate", "0.5")
     assert gate.exit_code == 0 and gate.stdout.startswith("try (no-history)")
@@ -136,6 +138,7 @@ def test_suggest_and_gate_exit_codes(runner: CliRunner, repo: None) -> None:
     assert usage.exit_code == 2
 
 
+@pytest.mark.slow
 def test_gate_exit_code_in_a_real_process(tmp_path: Path) -> None:
     assert run_aimem("init").returncode == 0
     for _ in range(2):
@@ -179,6 +182,7 @@ def test_alerts_exit_codes(runner: CliRunner, repo: None) -> None:
     assert aimem(runner, "alerts", "--kind", "bogus").exit_code == 2  # a bad flag value
 
 
+@pytest.mark.slow
 def test_demo_repository_end_to_end(runner: CliRunner) -> None:
     ok(runner, "init", "--demo")
     suggestion = json.loads(ok(runner, "suggest", *TIMEOUT, "--json").stdout)
@@ -210,6 +214,7 @@ def test_demo_repository_end_to_end(runner: CliRunner) -> None:
     assert {r["fixer_type"] for r in cost["by_fixer"]} == {"claude", "gpt", "qwen"}
 
 
+@pytest.mark.slow
 def test_strict_repeat_guard_holds_across_concurrent_processes(tmp_path: Path) -> None:
     # Eight processes record the same failing fix with --strict at once: the guard
     # reads inside the write transaction, so exactly --max-failures of them land.
@@ -235,6 +240,7 @@ def test_strict_repeat_guard_holds_across_concurrent_processes(tmp_path: Path) -
     assert json.loads(stats.stdout)["total_fixes_attempted"] == 3
 
 
+@pytest.mark.slow
 def test_cleanup_keep_failures_per_fingerprint(runner: CliRunner) -> None:
     ok(runner, "init", "--demo")
     before = json.loads(ok(runner, "analytics", "--json").stdout)["cost"]

@@ -157,6 +157,7 @@ def bash_complete(words: list[str], path: str, cwd: Path) -> list[str]:
     return [line for line in lines(done.stdout) if line]
 
 
+@pytest.mark.slow
 def test_bash_completion(demo: Path, path_with_aimem: str, tmp_path: Path) -> None:
     def complete(*words: str) -> list[str]:
         return bash_complete(list(words), path_with_aimem, tmp_path)

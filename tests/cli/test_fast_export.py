@@ -1,7 +1,7 @@
 """``aimem export`` answered without typer says and writes exactly what the typer command does.
 
 Each case runs twice in the same folder: once through the typer app (CliRunner
-on ``aimem.cli.app.app``, which never sees the fast path) and once as a real
+on ``aimem.cli.commands.app``, which never sees the fast path) and once as a real
 ``python -m aimem`` process (which takes the fast path for the forms it
 knows). Paths in messages are therefore identical, and the files each run
 writes are compared byte for byte.
@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aimem import AIMemory
-from aimem.cli.app import app
+from aimem.cli.commands import app
 from aimem.setup import init_repository
 
 # A date (midnight UTC), not "20d": both runs must select the same records.
@@ -129,6 +129,7 @@ FAST_FORMS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", FAST_FORMS, ids=" ".join)
 def test_fast_export_equals_typer_export(
     archived: Path, work: Path, runner: CliRunner, args: list[str]
@@ -140,6 +141,7 @@ def test_fast_export_equals_typer_export(
     assert any(len(data) > 100 for data in written.values())
 
 
+@pytest.mark.slow
 def test_fast_export_counts_and_filters_like_the_library(
     archived: Path, work: Path, runner: CliRunner
 ) -> None:
@@ -154,6 +156,7 @@ def test_fast_export_counts_and_filters_like_the_library(
     assert everything[1].count(b"\n") == 480 > hot
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -219,6 +222,7 @@ def test_fast_export_imports_no_typer(archived: Path, work: Path) -> None:
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else str(value),
 )
+@pytest.mark.slow
 def test_other_forms_take_the_typer_path(
     archived: Path, work: Path, runner: CliRunner, args: list[str], code: int
 ) -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from aimem.cli.app import app
+from aimem.cli.commands import app
 from tests.conftest import run_aimem
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["stats"], ["stats", "--json"]])
 def test_fast_stats_equals_typer_stats(demo_dir: Path, runner: CliRunner, args: list[str]) -> None:
     typer_path = runner.invoke(app, ["--dir", str(demo_dir), *args])

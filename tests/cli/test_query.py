@@ -61,7 +61,7 @@ SUCCESSFUL_KEYS = {
     "success_rate",
     "wilson_low",
     "wilson_high",
-    "confidence",  # issue 7: the design's confidence next to the interval
+    "confidence",  # the pattern confidence next to the interval
     "last_success",
 }
 PATTERN_KEYS = {
@@ -97,7 +97,7 @@ MODEL_KEYS = {
     "last_seen",
     "last_updated",
     "performance_notes",
-    "effective_fix_stats",  # issue 7
+    "effective_fix_stats",
 }
 ANALYTICS_KEYS = {
     "daily_stats": {
@@ -168,7 +168,7 @@ def test_stats_on_an_empty_repository(empty: Path) -> None:
 @pytest.mark.parametrize(("args", "keys"), LISTINGS, ids=LISTING_IDS)
 def test_listing_formats_on_demo(demo: Path, args: list[str], keys: set[str]) -> None:
     as_json = ok(*args, "--format", "json").stdout
-    if args[0] != "similar":  # similar's JSON is the design's object, tested below
+    if args[0] != "similar":  # similar's JSON is one object of lists, tested below
         rows = orjson.loads(as_json)
         assert rows, args
         assert all(set(row) == keys for row in rows)
@@ -207,7 +207,7 @@ def test_listing_on_an_empty_repository(empty: Path, args: list[str], keys: set[
             "exact_matches": [],
             "model_matches": [],
             "type_matches": [],
-            "fingerprint_matches": [],  # issue 7: after the design's three
+            "fingerprint_matches": [],  # after the other three
         }
     else:
         assert ok_json(*args, "--json") == []
@@ -217,7 +217,7 @@ def test_similar_json_is_the_design_object(demo: Path) -> None:
     found = ok_json(
         "similar", "-m", "qwen2.5:7b", "-t", "TIMEOUT", "--prompt", "Hi", "-n", "3", "--json"
     )
-    # the design's three lists, then aimem's fingerprint_matches (issue 7)
+    # the three seed lists, then aimem's fingerprint_matches
     assert list(found) == ["exact_matches", "model_matches", "type_matches", "fingerprint_matches"]
     for key in found:
         assert len(found[key]) <= 3
@@ -279,7 +279,7 @@ def test_successful_filter(demo: Path) -> None:
 def test_patterns_filters(demo: Path) -> None:
     kinds = {r["kind"] for r in ok_json("patterns", "--json")}
     assert kinds == {"exact", "model", "general", "temporal"}
-    for kind in [*kinds, "fingerprint"]:  # fingerprint patterns only by kind (issue 7)
+    for kind in [*kinds, "fingerprint"]:  # fingerprint patterns only by kind
         rows = ok_json("patterns", "--kind", kind, "--json")
         assert rows and {r["kind"] for r in rows} == {kind}
     confident = ok_json("patterns", "--min-confidence", "0.9", "--json")
@@ -300,7 +300,7 @@ def test_analytics(demo: Path) -> None:
         "model_performance",
         "issue_trends",
         "fixer_comparison",
-        "cost",  # issue 7
+        "cost",
     ]
     for key, keys in ANALYTICS_KEYS.items():
         assert data[key], key

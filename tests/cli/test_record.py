@@ -163,6 +163,7 @@ def test_record_needs_a_repository(tmp_path: Path) -> None:
     assert not (tmp_path / "AIMemory").exists()
 
 
+@pytest.mark.slow
 def test_record_through_the_console_script(empty: Path) -> None:
     data = b"\n".join(orjson.dumps(attempt(n)) for n in range(2)) + b"\n"
     done = run_aimem("record", "--json", "-", input=data)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from aimem._version import __version__
-from aimem.cli._docs import root_help
 from tests.cli.conftest import fails, invoke, ok, ok_json
 from tests.conftest import run_aimem
+from tools.gen_docs import root_help
 
 NOT_A_REPOSITORY = (
     "aimem: error: not an aimem repository (no AIMemory/ here or in any parent); run 'aimem init'\n"
@@ -113,6 +113,7 @@ def test_aimem_dir_environment(demo: Path, monkeypatch: pytest.MonkeyPatch, tmp_
     assert ok_json("stats", "--json")["memory_directory"] == str(moved)
 
 
+@pytest.mark.slow
 def test_walks_up_from_a_subfolder(demo: Path, tmp_path: Path) -> None:
     deep = tmp_path / "project" / "src" / "deep"
     deep.mkdir(parents=True)
@@ -125,6 +126,7 @@ def test_walks_up_from_a_subfolder(demo: Path, tmp_path: Path) -> None:
     assert b"qwen2.5:7b" in inside.stdout
 
 
+@pytest.mark.slow
 def test_user_error_has_no_traceback_but_aimem_debug_shows_one(demo: Path) -> None:
     plain = run_aimem("model", "no-such-model")
     assert plain.returncode == 1
@@ -155,6 +157,7 @@ def test_closed_pipe_is_quiet(demo: Path) -> None:
     assert done.stdout.strip() == b"141"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [
@@ -174,7 +177,7 @@ def test_console_script_runs_only_the_invoked_command_with_the_same_result(
     demo: Path, args: list[str]
 ) -> None:
     """main() builds only the command it runs; output and exit code are the full app's."""
-    from aimem.cli.app import app, for_args
+    from aimem.cli.commands import app, for_args
 
     full = invoke(*args)
     fast = run_aimem(*args, cwd=demo.parent)
@@ -185,7 +188,7 @@ def test_console_script_runs_only_the_invoked_command_with_the_same_result(
 
 
 def test_trimming_keeps_the_whole_app_when_unsure() -> None:
-    from aimem.cli.app import app, for_args
+    from aimem.cli.commands import app, for_args
 
     assert for_args([]) is app
     assert for_args(["--version"]) is app

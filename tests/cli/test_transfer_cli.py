@@ -9,7 +9,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from aimem.cli.app import app
+from aimem.cli.commands import app
 from aimem.setup import init_repository
 from tests.conftest import run_aimem
 
@@ -47,6 +47,7 @@ def test_export_usage_errors_exit_2(runner: CliRunner, demo: Path) -> None:
     assert runner.invoke(app, ["export", "x", "--format", "xml"]).exit_code == 2
 
 
+@pytest.mark.slow
 def test_import_json_summary_and_dry_run(runner: CliRunner, demo: Path, tmp_path: Path) -> None:
     runner.invoke(app, ["export", str(tmp_path / "h.ndjson")], catch_exceptions=False)
     other = tmp_path / "B"
@@ -77,6 +78,7 @@ def test_import_malformed_line_exits_1_naming_file_and_line(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_import_from_stdin_subprocess(demo: Path, tmp_path: Path) -> None:
     exported = run_aimem("export", "-")
     assert exported.returncode == 0

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from aimem import AIMemory
-from aimem.cli.app import app
+from aimem.cli.commands import app
 from tests.reliability.conftest import items, row_count
 
 SETTINGS = settings(
@@ -72,6 +72,7 @@ def _clean_failure(result: Any) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(value=json_values)
 def test_arbitrary_json(repo: Path, value: Any) -> None:
@@ -84,6 +85,7 @@ def test_arbitrary_json(repo: Path, value: Any) -> None:
         assert _state(repo) == before
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(data=st.binary(max_size=300))
 def test_arbitrary_bytes(repo: Path, data: bytes) -> None:
@@ -112,6 +114,7 @@ def test_arbitrary_bytes(repo: Path, data: bytes) -> None:
     text=hostile_text,
     good_lines=st.integers(min_value=0, max_value=3),
 )
+@pytest.mark.slow
 def test_hostile_text_in_every_field(repo: Path, field: str, text: str, good_lines: int) -> None:
     item = items(1, seed=32)[0]
     if field in ("model", "issue_type", "description", "test_prompt"):

@@ -18,24 +18,22 @@ import pytest
 
 from aimem import AIMemory
 from tests.archive_helpers import all_rows, learned, seeded
+from tests.reliability.paused_aimem import CLEANUP_STEPS, THAW_STEPS
 
-CLEANUP_STEPS = (
-    "selected",
-    "encoded",
-    "pending",
-    "temp-written",
-    "renamed",
-    "verified",
-    "before-commit",
-    "committed",
-)
-THAW_STEPS = ("thaw-before-commit", "thaw-committed")
+pytestmark = pytest.mark.slow
+
+PAUSED_AIMEM = Path(__file__).with_name("paused_aimem.py")
 
 
-def _spawn(repo: Path, args: list[str], env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
+def _spawn(
+    repo: Path,
+    args: list[str],
+    env_extra: dict[str, str],
+    runner: tuple[str, ...] = ("-m", "aimem"),
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ, AIMEM_DIR=str(repo), **env_extra)
     return subprocess.Popen(
-        [sys.executable, "-m", "aimem", *args],
+        [sys.executable, *runner, *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -43,12 +41,9 @@ def _spawn(repo: Path, args: list[str], env_extra: dict[str, str]) -> subprocess
 
 
 def _kill_at(repo: Path, tmp: Path, args: list[str], step: str) -> None:
+    """Run ``aimem ARGS`` stopped at ``step`` (see paused_aimem.py), then kill -9 it there."""
     signal_file = tmp / f"paused-{step}"
-    proc = _spawn(
-        repo,
-        args,
-        {"AIMEM_TEST_PAUSE_AT": step, "AIMEM_TEST_PAUSE_SIGNAL": str(signal_file)},
-    )
+    proc = _spawn(repo, args, {}, (str(PAUSED_AIMEM), step, str(signal_file)))
     deadline = time.monotonic() + 60
     while not signal_file.exists():
         if proc.poll() is not None:
@@ -132,6 +127,7 @@ WRITER = """
 import sys
 from aimem import AIMemory
 from aimem.demo import demo_attempts
+
 items = list(demo_attempts(count=200, days=1, seed=9))
 with AIMemory(sys.argv[1]) as mem:
     for n in range(0, 200, 10):

@@ -20,12 +20,15 @@ from tests.reliability.conftest import (
     row_count,
 )
 
+pytestmark = pytest.mark.slow
+
 WRITER = """
 import sys, time, orjson
 from pathlib import Path
 from aimem import AIMemory
 repo, go, seed = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 from tests.reliability.conftest import items
+
 batch = items(15, seed=seed, tag=f"api{seed}")
 with AIMemory(repo, create=False) as memory:
     while not go.exists():

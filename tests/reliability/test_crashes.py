@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 from aimem import AIMemory
 from tests.reliability.conftest import (
@@ -24,6 +25,8 @@ from tests.reliability.conftest import (
     ndjson,
     row_count,
 )
+
+pytestmark = pytest.mark.slow
 
 FRACTIONS = (0.2, 0.4, 0.6, 0.75, 0.85, 0.95)
 
@@ -112,6 +115,7 @@ import os, sys
 from aimem import AIMemory
 from aimem.store.sqlite_store import Store
 from tests.reliability.conftest import items
+
 real = Store.set_meta
 def set_meta(self, key, value):
     if key == "kb_file":

@@ -60,6 +60,7 @@ def _big_batch(count: int = 60) -> bytes:
 # ---- full disk ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_file_size_limit_refuses_the_batch_cleanly(seeded: Path) -> None:
     # Python ignores SIGXFSZ, so writes past RLIMIT_FSIZE fail with EFBIG as on a full disk.
     before = _snapshot(seeded)
@@ -130,6 +131,7 @@ def read_only_view(seeded: Path, tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(view)], capture_output=True)
 
 
+@pytest.mark.slow
 def test_read_only_repository(seeded: Path, read_only_view: Path) -> None:
     before = _snapshot(seeded)
     result = _aimem(
@@ -158,6 +160,7 @@ def test_missing_knowledge_base_is_rebuilt(seeded: Path) -> None:
     assert orjson.loads((seeded / "knowledge_base.json").read_bytes())["format"]
 
 
+@pytest.mark.slow
 def test_corrupt_knowledge_base_is_reported_and_kept(seeded: Path) -> None:
     damaged = b'{"format": "aimem-knowledge-base", "issue_types": {"TIMEOUT": [1, 2'
     (seeded / "knowledge_base.json").write_bytes(damaged)
@@ -174,6 +177,7 @@ def test_corrupt_knowledge_base_is_reported_and_kept(seeded: Path) -> None:
     assert _aimem(seeded, "stats").returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keep", [0.5, 0.1, 0.0])
 def test_truncated_database(seeded: Path, keep: float) -> None:
     db = seeded / "ai_memory.db"
@@ -216,6 +220,7 @@ os._exit(0)  # no close: the commits stay in the WAL, no checkpoint
 """
 
 
+@pytest.mark.slow
 def test_corrupted_wal_keeps_every_whole_transaction(seeded: Path) -> None:
     before = row_count(seeded)
     done = subprocess.run(

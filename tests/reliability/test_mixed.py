@@ -14,9 +14,12 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 from aimem import AIMemory
 from tests.reliability.conftest import aimem_argv, child_env, items, ndjson, row_count
+
+pytestmark = pytest.mark.slow
 
 
 def _all_uids(repo: Path) -> list[str]:

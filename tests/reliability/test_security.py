@@ -56,6 +56,7 @@ def test_files_and_folders_are_private(repo_dir: Path) -> None:
         assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
 
 
+@pytest.mark.slow
 def test_no_secret_survives_into_storage_or_context(repo_dir: Path, tmp_path: Path) -> None:
     import subprocess
 
@@ -111,6 +112,7 @@ def test_no_secret_survives_into_storage_or_context(repo_dir: Path, tmp_path: Pa
     assert b"plainvalue123" not in stored  # values under secret-named keys go entirely
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "hostile",
     ["$(touch pwned) `touch pwned`", "x; touch pwned && touch pwned | touch pwned"],

@@ -1,0 +1,1 @@
+"""Build-time tools of a source checkout (not installed with aimem)."""
