@@ -82,9 +82,9 @@ LIMITS = {
 def normalize_fixer(name: str) -> str:
     """The one spelling a fixer's name is stored and compared in: trimmed, lower case.
 
-    ``Claude``, ``CLAUDE`` and ``claude`` are one fixer, as the design names
-    them (claude, qwen, gpt, gemini, custom), the way ``timeout`` is the issue
-    type TIMEOUT. Every place that takes a fixer's name calls this.
+    ``Claude``, ``CLAUDE`` and ``claude`` are one fixer, spelled as the seed
+    schema's fixer types are (claude, qwen, gpt, gemini, custom), the way
+    ``timeout`` is the issue type TIMEOUT. Every place that takes a fixer's name calls this.
     """
     return name.strip().lower()
 

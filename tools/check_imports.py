@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "aimem.redact",
             "aimem.search",
             "aimem.export_formats",
+            "aimem.csvformat",
             "aimem.demo",
         ),
     ),

@@ -1,6 +1,6 @@
-"""Command-line values that used to end in internal errors (or did the wrong thing):
-each is now a usage error (exit 2) on one line naming the flag as typed, and the
-repository is byte for byte unchanged."""
+"""Hostile or mistaken command-line values (NaN, out-of-range dates, empty names,
+folders, paths under a file): each is a usage error (exit 2) on one line naming
+the flag as typed, and the repository is byte for byte unchanged."""
 
 from __future__ import annotations
 
