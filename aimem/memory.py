@@ -559,11 +559,14 @@ class AIMemory:
         issue_data: Mapping[str, Any],
         limit: int = advice.DEFAULT_SUGGEST_LIMIT,
         max_failures: int = advice.DEFAULT_MAX_FAILURES,
+        seed: int | None = None,
     ) -> dict[str, Any]:
-        """Fixes worth trying for this issue, ranked by Wilson lower bound; what already
-        failed for its fingerprint; a one-line recommendation (see ``aimem.advice``)."""
+        """Fixes worth trying for this issue on this model, ranked by Thompson sampling
+        over pooled estimates; whether to ask for a new fix (``explore``); the fixes
+        not worth trying again (``avoid``); a one-line recommendation (see
+        ``aimem.advice.suggest``). ``seed`` makes the ranking repeatable."""
         _check_limit(limit)
-        return advice.suggest(self.store, issue_data, limit, max_failures)
+        return advice.suggest(self.store, issue_data, limit, max_failures, seed)
 
     def gate(
         self,
