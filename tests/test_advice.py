@@ -273,7 +273,10 @@ def test_wilson_ranking_everywhere(memory: AIMemory) -> None:
     assert [s["fix_commands"] for s in stats] == [["# solid"], ["# busy"], ["# lucky"]]
     assert stats[0]["confidence"] == 1.0 and stats[2]["confidence"] == 0.1
     text = memory.build_context(issue())
-    assert text.index("`# solid`") < text.index("`# busy`") < text.index("`# lucky`")
+    strategies = text.split("## Strategies that worked")[1]
+    assert strategies.index("`# solid`") < strategies.index("`# busy`")
+    assert strategies.index("`# busy`") < strategies.index("`# lucky`")
+    assert "Do not repeat (known failure here): `# busy`" in text
     assert "95% CI" in text and "confidence" in text
     advice = memory.suggest(issue(), seed=1)
     means = {f["fix_commands"][0]: f["estimate"]["mean"] for f in advice["ranked_fixes"]}
