@@ -151,8 +151,8 @@ def is_repeated_failure(attempts: int, successes: int, max_failures: int) -> boo
 # family's and the model's own fixes are read in full, so a fix that only works
 # here is never missed; the type's long tail is.
 TYPE_CANDIDATES = 200
-# A fix that failed here is not worth trying again when the chance that it
-# beats the best known fix is under this (and it works half as often at most).
+# A fix that failed here repeatedly is not worth trying again when the chance
+# that it beats the best known fix is under this.
 AVOID_BELOW = 0.05
 CREDIBLE = 0.95
 
@@ -223,16 +223,22 @@ def suggest(
             base,
         )
 
-    failed, blocked = _failed_for_fingerprint(by_print, model, max_failures)
+    failed = _failed_for_fingerprint(by_print, model, max_failures)
     worked = {k for k in posteriors if type_counts.get(k, estimate.Counts()).successes > 0}
-    best_mean = max((posteriors[k].mean for k in worked - blocked), default=None)
-    avoid_keys = set(blocked & set(posteriors))
-    for fkey, posterior in posteriors.items():
-        own = _counts(by_model.get(fkey))
-        if is_repeated_failure(own.attempts, own.successes, max_failures) or _dominated(
-            posterior, best_mean, own.failures or _counts(by_family.get(fkey)).failures
-        ):
-            avoid_keys.add(fkey)
+    best = max(worked, key=lambda k: (posteriors[k].mean, k), default=None)
+    # Clearly worse than the best means worse than what the best does at least,
+    # not than its estimate: a best known from a few lucky tries proves little.
+    bar = posteriors[best].quantile(AVOID_BELOW) if best is not None else None
+    avoid_keys = {
+        fkey
+        for fkey, posterior in posteriors.items()
+        if _known_failure(
+            posterior,
+            bar if fkey in worked else None,
+            (_counts(by_model.get(fkey)), _counts(by_print.get(fkey))),
+            max_failures,
+        )
+    }
 
     rng = estimate.seeded_rng(seed, model, issue_type, type_attempts)
     new_fix = estimate.new_fix_prior([posteriors[k].mean for k in posteriors], base)
@@ -296,15 +302,27 @@ def suggest(
     }
 
 
-def _dominated(posterior: estimate.Posterior, best_mean: float | None, failures: int) -> bool:
-    """A known failure: it failed here (this model or its family), it works at most half
-    as often as the best known fix, and the chance that it beats that fix is small."""
-    return (
-        best_mean is not None
-        and failures > 0
-        and posterior.mean <= best_mean / 2
-        and posterior.prob_above(best_mean) < AVOID_BELOW
-    )
+def _known_failure(
+    posterior: estimate.Posterior,
+    bar: float | None,
+    here: tuple[estimate.Counts, ...],
+    max_failures: int,
+) -> bool:
+    """Whether a fix is not worth trying again for this issue on this model.
+
+    It failed at least ``max_failures`` times here (on this model, or for this
+    failure's fingerprint), and either it never worked anywhere (``bar`` None)
+    and never here, or the chance that it reaches ``bar`` (the best known
+    fix's lower bound) is under ``AVOID_BELOW`` given everything pooled.
+    Failures elsewhere alone never exclude a fix: what fails on one model may
+    be the best fix for another.
+    """
+    repeated = [c for c in here if c.failures >= max_failures]
+    if not repeated:
+        return False
+    if bar is None:
+        return any(c.successes == 0 for c in repeated)
+    return posterior.prob_above(bar) < AVOID_BELOW
 
 
 def _level_stats(outcome: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -313,16 +331,13 @@ def _level_stats(outcome: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 def _failed_for_fingerprint(
     by_print: dict[str, dict[str, Any]], model: str, max_failures: int
-) -> tuple[list[dict[str, Any]], set[str]]:
+) -> list[dict[str, Any]]:
     failed: list[dict[str, Any]] = []
-    blocked: set[str] = set()
     for fkey, outcome in by_print.items():
         failures = outcome["attempts"] - outcome["successes"]
         if failures <= 0:
             continue
         repeated = is_repeated_failure(outcome["attempts"], outcome["successes"], max_failures)
-        if repeated:
-            blocked.add(fkey)
         failed.append(
             {
                 "fix_commands": fill(outcome["fix_commands"], model),
@@ -338,7 +353,7 @@ def _failed_for_fingerprint(
     failed.sort(key=lambda f: commands_text(f["fix_commands"]))
     failed.sort(key=lambda f: f["last_attempt"] or "", reverse=True)
     failed.sort(key=lambda f: -f["failures"])
-    return failed, blocked
+    return failed
 
 
 def _fixers(store: Store, issue_type: str) -> dict[str, list[dict[str, Any]]]:

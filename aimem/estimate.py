@@ -9,7 +9,8 @@ the prior of the level below it, with a bounded weight, so
   attempts, until the model has its own record;
 - its record on other families is worth at most ``TYPE_WEIGHT`` attempts in
   the family's estimate;
-- with no record anywhere, a fix starts at the issue type's base rate.
+- with no record anywhere, a fix starts at the issue type's base rate (all
+  attempts of the type), worth ``BASE_WEIGHT`` attempts.
 
 The prior *means* come from the data of the level above (empirical Bayes); the
 weights are fixed pseudo-counts, so one noisy family cannot swamp a model's
@@ -29,7 +30,8 @@ import math
 import random
 from dataclasses import dataclass
 
-TYPE_WEIGHT = 2.0
+BASE_WEIGHT = 2.0
+TYPE_WEIGHT = 4.0
 FAMILY_WEIGHT = 4.0
 # Bounds on the new-fix prior's weight: at least one pseudo-attempt (wide when
 # little is known), at most 20 (a long tail of known fixes is not certainty
@@ -124,9 +126,9 @@ def pooled(model: Counts, family: Counts, issue_type: Counts, base: float) -> Po
         issue_type.attempts - family.attempts, issue_type.successes - family.successes
     )
     siblings = Counts(family.attempts - model.attempts, family.successes - model.successes)
-    a, b = _prior(base, TYPE_WEIGHT)
+    a, b = _prior(base, BASE_WEIGHT)
     type_mean = (a + other_families.successes) / (a + b + other_families.attempts)
-    a, b = _prior(type_mean, FAMILY_WEIGHT)
+    a, b = _prior(type_mean, TYPE_WEIGHT)
     family_mean = (a + siblings.successes) / (a + b + siblings.attempts)
     a, b = _prior(family_mean, FAMILY_WEIGHT)
     return Posterior(a + model.successes, b + model.failures)

@@ -201,10 +201,13 @@ def run_world(seed: int, steps: int, folder: Path) -> dict[str, Any]:
     wrong_model = 0
     suggest_ms: list[float] = []
     explored = 0
+    late_explored = 0
+    late_exploit_gap: list[float] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         memory = AIMemory(folder / f"world-{seed}")
-        for issue in stream:
+        for step, issue in enumerate(stream):
+            late = step >= steps - steps // 3
             context = (issue.model, issue.issue_type)
             rates = world.rates[context]
             count = len(rates)
@@ -239,22 +242,28 @@ def run_world(seed: int, steps: int, folder: Path) -> dict[str, Any]:
                 "description": issue.description,
             }
             start = time.perf_counter()
-            advice = memory.suggest(issue_data, limit=5)
+            advice = memory.suggest(issue_data, limit=len(FIXES[issue.issue_type]))
             suggest_ms.append((time.perf_counter() - start) * 1000)
             candidates = {
                 tuple(world.commands(issue.issue_type, i, issue.model)): i for i in range(count)
             }
             ranked = advice["ranked_fixes"]
-            if advice["explore"] or not ranked:
+            avoid = {tuple(c) for c in advice["avoid"]}
+            known = {tuple(f["fix_commands"]) for f in ranked}
+            fresh = [i for c, i in candidates.items() if c not in avoid and c not in known]
+            if (advice["explore"] and fresh) or not ranked:
+                # A new fix: one aimem neither ranks nor lists as a known failure. When
+                # the fixer has no such idea left, it reuses rank 1.
                 explored += 1
-                avoid = {tuple(c) for c in advice["avoid"]}
-                known = {tuple(f["fix_commands"]) for f in ranked}
-                fresh = [i for c, i in candidates.items() if c not in avoid and c not in known]
+                late_explored += late
                 allowed = fresh or [i for c, i in candidates.items() if c not in avoid]
                 index = rng.choice(allowed or list(candidates.values()))
                 commands = world.commands(issue.issue_type, index, issue.model)
             else:
                 commands = ranked[0]["fix_commands"]
+                chosen = candidates.get(tuple(commands))
+                if late and chosen is not None:
+                    late_exploit_gap.append(max(rates) - rates[chosen])
             if world.names_other_model(commands, issue.model):
                 wrong_model += 1
                 ok = False
@@ -284,6 +293,10 @@ def run_world(seed: int, steps: int, folder: Path) -> dict[str, Any]:
     )
     result["wrong_model_suggestions"] = wrong_model
     result["explored"] = explored
+    result["explored_last_third"] = late_explored
+    result["exploit_gap_last_third"] = round(
+        sum(late_exploit_gap) / max(1, len(late_exploit_gap)), 4
+    )
     result["suggest_ms"] = {
         "median": round(statistics.median(suggest_ms), 3),
         "p95": round(sorted(suggest_ms)[int(len(suggest_ms) * 0.95)], 3),
