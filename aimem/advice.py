@@ -333,7 +333,7 @@ def _failed_for_fingerprint(
     by_print: dict[str, dict[str, Any]], model: str, max_failures: int
 ) -> list[dict[str, Any]]:
     failed: list[dict[str, Any]] = []
-    for fkey, outcome in by_print.items():
+    for outcome in by_print.values():
         failures = outcome["attempts"] - outcome["successes"]
         if failures <= 0:
             continue
