@@ -39,6 +39,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "aimem.search",
             "aimem.export_formats",
             "aimem.demo",
+            "aimem.templates",
+            "aimem.estimate",
         ),
     ),
     # Validated records and the segment file format: what the store reads and writes.
