@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aimem import estimate
 from aimem.errors import AimemError, InvalidInputError
 from aimem.signatures import (
     fix_key,
@@ -31,8 +32,9 @@ from aimem.signatures import (
     generate_issue_signature,
     model_family,
 )
-from aimem.stats_math import confidence, rank_by_wilson, rate, wilson_interval
+from aimem.stats_math import confidence, rate, wilson_interval
 from aimem.store import Store
+from aimem.templates import fill, names_other_model, template_commands
 
 DEFAULT_MAX_FAILURES = 3
 DEFAULT_SUGGEST_LIMIT = 5
@@ -43,6 +45,7 @@ EXIT_SKIP_REPEATED = 3
 EXIT_SKIP_LOW_CONFIDENCE = 4
 
 BASIS_LABELS = {
+    "model": "this model and issue type",
     "fingerprint": "this failure (same fingerprint)",
     "model_family": "this model family and issue type",
     "issue_type": "this issue type on any model",
@@ -144,117 +147,232 @@ def is_repeated_failure(attempts: int, successes: int, max_failures: int) -> boo
     return successes == 0 and attempts - successes >= max_failures
 
 
+# Candidate fixes read from the issue type's record, most successes first: the
+# family's and the model's own fixes are read in full, so a fix that only works
+# here is never missed; the type's long tail is.
+TYPE_CANDIDATES = 200
+# A fix that failed here repeatedly is not worth trying again when the chance
+# that it beats the best known fix is under this.
+AVOID_BELOW = 0.05
+CREDIBLE = 0.95
+
+
+def _estimate(posterior: estimate.Posterior) -> dict[str, float]:
+    tail = (1 - CREDIBLE) / 2
+    return {
+        "mean": round(posterior.mean, 4),
+        "low": round(posterior.quantile(tail), 4),
+        "high": round(posterior.quantile(1 - tail), 4),
+    }
+
+
+def _counts(outcome: Mapping[str, Any] | None) -> estimate.Counts:
+    if outcome is None:
+        return estimate.Counts()
+    return estimate.Counts(int(outcome["attempts"]), int(outcome["successes"]))
+
+
 def suggest(
     store: Store,
     issue_data: Mapping[str, Any],
     limit: int = DEFAULT_SUGGEST_LIMIT,
     max_failures: int = DEFAULT_MAX_FAILURES,
+    seed: int | None = None,
 ) -> dict[str, Any]:
-    """Ranked fixes for this issue, what already failed for it, and a recommendation."""
-    max_failures = _check_max_failures(max_failures)
-    key = issue_key(issue_data)
-    issue_type, family, fingerprint = key["issue_type"], key["model_family"], key["fingerprint"]
-    # Only fixes verified somewhere can be suggested; the type scope is the largest.
-    by_type = _by_key(store.fix_outcomes("type", issue_type, min_successes=1))
-    by_family = _by_key(store.fix_outcomes("family_type", f"{family}|{issue_type}"))
-    by_print = _by_key(store.fix_outcomes("fingerprint", fingerprint)) if fingerprint else {}
+    """Ranked fixes for this issue, whether to explore, what to avoid, and a recommendation.
 
-    fixers: dict[str, list[dict[str, Any]]] = {}
-    for row in store.fixers_of_successes(issue_type):
-        fixers.setdefault(fix_key(row["fix_commands"]), []).append(
+    Each known fix's success rate on this model is a pooled Beta posterior
+    (``aimem.estimate``): this model's record, then its family's, then the issue
+    type's. Fixes are ranked by one draw from each posterior (Thompson
+    sampling), and a new fix competes as one more arm: ``explore`` is true
+    when its draw wins. ``seed`` makes the draws repeatable; without it they
+    are a function of the question and the amount of evidence.
+    """
+    max_failures = _check_max_failures(max_failures)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise InvalidInputError("seed", "must be a whole number")
+    key = issue_key(issue_data)
+    model, issue_type = key["model"], key["issue_type"]
+    family, fingerprint = key["model_family"], key["fingerprint"]
+    by_type = _by_key(store.fix_outcomes("type", issue_type, TYPE_CANDIDATES, min_successes=1))
+    by_family = _by_key(store.fix_outcomes("family_type", f"{family}|{issue_type}"))
+    by_model = _by_key(store.fix_outcomes("model_type", f"{model}|{issue_type}"))
+    by_print = _by_key(store.fix_outcomes("fingerprint", fingerprint)) if fingerprint else {}
+    missing = [(issue_type, k) for k in {*by_family, *by_model} if k not in by_type]
+    type_counts = {
+        k: estimate.Counts(*v) for (_, k), v in store.fix_outcome_pairs("type", missing).items()
+    }
+    type_counts.update({k: _counts(o) for k, o in by_type.items()})
+
+    type_attempts, type_successes = store.scope_totals("type", issue_type)
+    base = estimate.base_rate(type_attempts, type_successes)
+    known_models = store.distinct_values("model_name", limit=100_000)
+
+    posteriors: dict[str, estimate.Posterior] = {}
+    commands: dict[str, list[str]] = {}
+    for fkey in {*by_type, *by_family, *by_model}:
+        template = (by_model.get(fkey) or by_family.get(fkey) or by_type[fkey])["fix_commands"]
+        filled = fill(template, model)
+        if names_other_model(filled, model, known_models):
+            continue
+        commands[fkey] = filled
+        posteriors[fkey] = estimate.pooled(
+            _counts(by_model.get(fkey)),
+            _counts(by_family.get(fkey)),
+            type_counts.get(fkey, estimate.Counts()),
+            base,
+        )
+
+    failed = _failed_for_fingerprint(by_print, model, max_failures)
+    worked = {k for k in posteriors if type_counts.get(k, estimate.Counts()).successes > 0}
+    best = max(worked, key=lambda k: (posteriors[k].mean, k), default=None)
+    # Clearly worse than the best means worse than what the best does at least,
+    # not than its estimate: a best known from a few lucky tries proves little.
+    bar = posteriors[best].quantile(AVOID_BELOW) if best is not None else None
+    avoid_keys = {
+        fkey
+        for fkey, posterior in posteriors.items()
+        if _known_failure(
+            posterior,
+            bar if fkey in worked else None,
+            (_counts(by_model.get(fkey)), _counts(by_print.get(fkey))),
+            max_failures,
+        )
+    }
+
+    rng = estimate.seeded_rng(seed, model, issue_type, type_attempts)
+    new_fix = estimate.new_fix_prior([posteriors[k].mean for k in posteriors], base)
+    draws = {k: posteriors[k].sample(rng) for k in sorted(worked - avoid_keys)}
+    new_draw = new_fix.sample(rng)
+    order = sorted(draws, key=lambda k: (-draws[k], k))
+    explore = not order or new_draw > draws[order[0]]
+
+    fixers = _fixers(store, issue_type)
+    ranked = []
+    for position, fkey in enumerate(order[:limit], 1):
+        levels = (("model", by_model), ("model_family", by_family))
+        basis, chosen = next(
+            ((name, table[fkey]) for name, table in levels if fkey in table),
+            ("issue_type", None),
+        )
+        counts = _counts(chosen) if chosen else type_counts[fkey]
+        template = (by_model.get(fkey) or by_family.get(fkey) or by_type[fkey])["fix_commands"]
+        ranked.append(
             {
-                "fixer_type": row["fixer_type"],
-                "fixer_model": row["fixer_model"],
-                "successes": row["successes"],
+                "rank": position,
+                "fix_commands": commands[fkey],
+                "template": list(template),
+                "basis": basis,
+                **_stats(counts.successes, counts.attempts),
+                "estimate": _estimate(posteriors[fkey]),
+                "score": round(draws[fkey], 4),
+                "last_success": ((chosen or {}).get("last_success"))
+                or (by_type[fkey]["last_success"] if fkey in by_type else None),
+                "fixers": fixers.get(fkey, []),
+                "evidence": {
+                    "model": _level_stats(by_model.get(fkey)),
+                    "fingerprint": _level_stats(by_print.get(fkey)),
+                    "model_family": _level_stats(by_family.get(fkey)),
+                    "issue_type": _stats(type_counts[fkey].successes, type_counts[fkey].attempts),
+                },
             }
         )
-    for listed in fixers.values():
-        listed.sort(key=lambda f: (-f["successes"], f["fixer_type"], f["fixer_model"] or ""))
+    avoid = sorted((commands[k] for k in avoid_keys), key=commands_text)
+    history = {
+        "model": _totals(store, "model_type", f"{model}|{issue_type}"),
+        "fingerprint": _stats(
+            sum(o["successes"] for o in by_print.values()),
+            sum(o["attempts"] for o in by_print.values()),
+        ),
+        "model_family": _totals(store, "family_type", f"{family}|{issue_type}"),
+        "issue_type": _stats(type_successes, type_attempts),
+    }
+    new_estimate = {**_estimate(new_fix), "score": round(new_draw, 4)}
+    return {
+        **key,
+        "max_failures": max_failures,
+        "seed": seed,
+        "history": history,
+        "ranked_fixes": ranked,
+        "explore": explore,
+        "new_fix": new_estimate,
+        "avoid": avoid,
+        "failed_for_fingerprint": failed,
+        "recommendation": _recommendation(key, history, ranked, explore, avoid, failed),
+    }
 
+
+def _known_failure(
+    posterior: estimate.Posterior,
+    bar: float | None,
+    here: tuple[estimate.Counts, ...],
+    max_failures: int,
+) -> bool:
+    """Whether a fix is not worth trying again for this issue on this model.
+
+    It failed at least ``max_failures`` times here (on this model, or for this
+    failure's fingerprint), and either it never worked anywhere (``bar`` None)
+    and never here, or the chance that it reaches ``bar`` (the best known
+    fix's lower bound) is under ``AVOID_BELOW`` given everything pooled.
+    Failures elsewhere alone never exclude a fix: what fails on one model may
+    be the best fix for another.
+    """
+    repeated = [c for c in here if c.failures >= max_failures]
+    if not repeated:
+        return False
+    if bar is None:
+        return any(c.successes == 0 for c in repeated)
+    return posterior.prob_above(bar) < AVOID_BELOW
+
+
+def _level_stats(outcome: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if outcome is None else _stats(outcome["successes"], outcome["attempts"])
+
+
+def _failed_for_fingerprint(
+    by_print: dict[str, dict[str, Any]], model: str, max_failures: int
+) -> list[dict[str, Any]]:
     failed: list[dict[str, Any]] = []
-    blocked_keys: set[str] = set()
-    for fkey, outcome in by_print.items():
+    for outcome in by_print.values():
         failures = outcome["attempts"] - outcome["successes"]
         if failures <= 0:
             continue
-        blocked = is_repeated_failure(outcome["attempts"], outcome["successes"], max_failures)
-        if blocked:
-            blocked_keys.add(fkey)
+        repeated = is_repeated_failure(outcome["attempts"], outcome["successes"], max_failures)
         failed.append(
             {
-                "fix_commands": outcome["fix_commands"],
+                "fix_commands": fill(outcome["fix_commands"], model),
                 "failures": failures,
                 "successes": outcome["successes"],
                 "attempts": outcome["attempts"],
                 "last_attempt": outcome["last_attempt"],
                 "last_success": outcome["last_success"],
-                "repeated_failure": blocked,
+                "repeated_failure": repeated,
             }
         )
     # most failures first, then the most recently tried, then by commands
     failed.sort(key=lambda f: commands_text(f["fix_commands"]))
     failed.sort(key=lambda f: f["last_attempt"] or "", reverse=True)
     failed.sort(key=lambda f: -f["failures"])
+    return failed
 
-    # The pool: fixes verified on this model family and issue type when there are
-    # any (a fix for another family often names another model), else on the issue type.
-    family_pool = {k for k, o in by_family.items() if o["successes"] > 0}
-    candidates: list[dict[str, Any]] = []
-    for fkey, outcome in by_type.items():
-        if outcome["successes"] < 1 or fkey in blocked_keys:
-            continue
-        if family_pool and fkey not in family_pool:
-            continue
-        if fkey in by_print:
-            basis, chosen = "fingerprint", by_print[fkey]
-        elif fkey in by_family:
-            basis, chosen = "model_family", by_family[fkey]
-        else:
-            basis, chosen = "issue_type", outcome
-        evidence = {
-            "fingerprint": _stats(by_print[fkey]["successes"], by_print[fkey]["attempts"])
-            if fkey in by_print
-            else None,
-            "model_family": _stats(by_family[fkey]["successes"], by_family[fkey]["attempts"])
-            if fkey in by_family
-            else None,
-            "issue_type": _stats(outcome["successes"], outcome["attempts"]),
-        }
-        candidates.append(
-            {
-                "fix_commands": outcome["fix_commands"],
-                "basis": basis,
-                **_stats(chosen["successes"], chosen["attempts"]),
-                "last_success": chosen["last_success"] or outcome["last_success"],
-                "fixers": fixers.get(fkey, []),
-                "evidence": evidence,
-                "_tie": fkey,
-            }
-        )
-    ranked = rank_by_wilson(
-        candidates,
-        lambda c: (c["successes"], c["attempts"], c["last_success"], c["_tie"]),
-    )[:limit]
-    ranked = [
-        {"rank": position, **{k: v for k, v in item.items() if k != "_tie"}}
-        for position, item in enumerate(ranked, 1)
-    ]
 
-    history = {
-        "fingerprint": _stats(
-            sum(o["successes"] for o in by_print.values()),
-            sum(o["attempts"] for o in by_print.values()),
-        ),
-        "model_family": _totals(store, "family_type", f"{family}|{issue_type}"),
-        "issue_type": _totals(store, "type", issue_type),
-    }
+def _fixers(store: Store, issue_type: str) -> dict[str, list[dict[str, Any]]]:
+    """Which fixers produced the latest verified successes of each fix (by template)."""
+    counts: dict[str, dict[tuple[str, str | None], int]] = {}
+    for row in store.fixers_of_successes(issue_type):
+        template = template_commands(row["fix_commands"], row["model_name"])
+        per_fixer = counts.setdefault(fix_key(template), {})
+        who = (row["fixer_type"], row["fixer_model"])
+        per_fixer[who] = per_fixer.get(who, 0) + row["successes"]
     return {
-        **key,
-        "max_failures": max_failures,
-        "history": history,
-        "ranked_fixes": ranked,
-        "failed_for_fingerprint": failed,
-        "recommendation": _recommendation(key, history, ranked, failed, max_failures),
+        fkey: sorted(
+            (
+                {"fixer_type": fixer, "fixer_model": version, "successes": n}
+                for (fixer, version), n in per_fixer.items()
+            ),
+            key=lambda f: (-f["successes"], f["fixer_type"], f["fixer_model"] or ""),
+        )
+        for fkey, per_fixer in counts.items()
     }
 
 
@@ -262,28 +380,34 @@ def _recommendation(
     key: dict[str, Any],
     history: dict[str, Any],
     ranked: list[dict[str, Any]],
+    explore: bool,
+    avoid: list[list[str]],
     failed: list[dict[str, Any]],
-    max_failures: int,
 ) -> str:
-    repeated = [f for f in failed if f["repeated_failure"]]
-    avoid = ""
-    if repeated:
-        worst = repeated[0]
-        avoid = (
-            f"; do not repeat `{commands_text(worst['fix_commands'])}` "
-            f"(failed {worst['failures']}x on this failure, never worked)"
+    dont = ""
+    if avoid:
+        dont = f"; do not repeat `{commands_text(avoid[0])}`" + (
+            f" (and {len(avoid) - 1} more known failures)" if len(avoid) > 1 else ""
+        )
+    if ranked and not explore:
+        best = ranked[0]
+        return (
+            f"Try `{commands_text(best['fix_commands'])}`: estimated "
+            f"{best['estimate']['mean']:.0%} to work on {key['model']} "
+            f"({best['successes']}/{best['attempts']} verified on "
+            f"{BASIS_LABELS[best['basis']]}){dont}."
         )
     if ranked:
         best = ranked[0]
         return (
-            f"Try `{commands_text(best['fix_commands'])}`: {best['successes']}/{best['attempts']} "
-            f"verified on {BASIS_LABELS[best['basis']]}, 95% lower bound "
-            f"{best['wilson_low']:.0%}{avoid}."
+            f"Explore: ask the fixer for a new fix; the best known, "
+            f"`{commands_text(best['fix_commands'])}`, is estimated at "
+            f"{best['estimate']['mean']:.0%}, and a new fix may do better{dont}."
         )
-    if repeated:
+    if avoid or any(f["repeated_failure"] for f in failed):
         return (
-            f"Escalate: every fix known for this failure failed at least {max_failures} times "
-            f"and none has worked for {key['issue_type']}{avoid}."
+            f"Explore: no known fix is worth trying for {key['issue_type']} on "
+            f"{key['model']}; ask the fixer for a new one{dont}."
         )
     attempts = history["issue_type"]["attempts"]
     if attempts:
@@ -305,37 +429,48 @@ def gate(
 ) -> dict[str, Any]:
     """Whether an attempt is worth making, with the exit code a pipeline acts on.
 
-    - ``try`` / 0, reason ``evidence``: a fix that did not fail repeatedly here has
-      a Wilson lower bound of at least ``min_rate``;
+    The estimate is ``suggest``'s pooled posterior; the bar is its 95% credible
+    lower bound (``low``), so little evidence cannot pass a high ``min_rate``.
+
+    - ``try`` / 0, reason ``evidence``: a fix not to be avoided has a lower
+      bound of at least ``min_rate``;
     - ``skip`` / 3, reason ``repeated-failure``: otherwise, when a fix failed at least
-      ``max_failures`` times for this fingerprint and never worked for it;
+      ``max_failures`` times for this fingerprint (or model) and never worked there;
     - ``try`` / 0, reason ``no-history``: nothing was ever recorded for this issue type;
     - ``skip`` / 4, reason ``low-confidence``: the best lower bound is under ``min_rate``;
     - ``try`` / 0, reason ``no-known-fix``: history but no verified fix, and ``min_rate`` 0.
     """
     min_rate = _check_min_rate(min_rate)
-    advice = suggest(store, issue_data, limit=1, max_failures=max_failures)
+    advice = suggest(store, issue_data, limit=DEFAULT_SUGGEST_LIMIT, max_failures=max_failures)
     ranked = advice["ranked_fixes"]
-    best = ranked[0] if ranked else None
-    best_low = best["wilson_low"] if best else 0.0
+    best = max(ranked, key=lambda f: f["estimate"]["low"], default=None)
+    best_low = best["estimate"]["low"] if best else 0.0
     repeated = [f for f in advice["failed_for_fingerprint"] if f["repeated_failure"]]
     if best is not None and best_low >= min_rate:
         decision, code, reason = "try", EXIT_TRY, "evidence"
-        message = advice["recommendation"]
-    elif repeated:
-        decision, code, reason = "skip", EXIT_SKIP_REPEATED, "repeated-failure"
         message = (
-            f"skip: `{commands_text(repeated[0]['fix_commands'])}` failed "
-            f"{repeated[0]['failures']} times on this failure and nothing else "
-            f"clears a lower bound of {min_rate:.0%}"
+            f"try `{commands_text(best['fix_commands'])}`: estimated "
+            f"{best['estimate']['mean']:.0%}, 95% lower bound {best_low:.0%}"
+        )
+    elif repeated or (advice["avoid"] and not ranked):
+        decision, code, reason = "skip", EXIT_SKIP_REPEATED, "repeated-failure"
+        worst = repeated[0]["fix_commands"] if repeated else advice["avoid"][0]
+        failures = (
+            f" failed {repeated[0]['failures']} times on this failure"
+            if repeated
+            else (" keeps failing here")
+        )
+        message = (
+            f"`{commands_text(worst)}`{failures} and nothing else clears a lower bound "
+            f"of {min_rate:.0%}"
         )
     elif advice["history"]["issue_type"]["attempts"] == 0:
         decision, code, reason = "try", EXIT_TRY, "no-history"
-        message = f"try: no history for {advice['issue_type']}; record the outcome"
+        message = f"no history for {advice['issue_type']}; record the outcome"
     elif min_rate > 0:
         decision, code, reason = "skip", EXIT_SKIP_LOW_CONFIDENCE, "low-confidence"
         message = (
-            f"skip: the best known fix has a 95% lower bound of {best_low:.0%}, "
+            f"the best known fix has a 95% lower bound of {best_low:.0%}, "
             f"under the required {min_rate:.0%}"
         )
     else:
@@ -353,7 +488,10 @@ def gate(
         "issue_signature": advice["issue_signature"],
         "fingerprint": advice["fingerprint"],
         "best_fix": best,
-        "best_wilson_low": best_low,
+        "best_wilson_low": best["wilson_low"] if best else 0.0,
+        "best_low": best_low,
+        "explore": advice["explore"],
+        "avoid": advice["avoid"],
         "repeated_failures": repeated,
         "history": advice["history"],
     }
@@ -368,7 +506,14 @@ def repeated_fixes(
     caller's write transaction, so concurrent writers cannot slip past strict mode.
     """
     keyed = [
-        (index, attempt, (attempt.fingerprint, fix_key(attempt.fix_commands)))
+        (
+            index,
+            attempt,
+            (
+                attempt.fingerprint,
+                fix_key(template_commands(attempt.fix_commands, attempt.model_name)),
+            ),
+        )
         for index, attempt in enumerate(attempts)
         if attempt.fix_commands and attempt.fingerprint
     ]

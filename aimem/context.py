@@ -51,9 +51,12 @@ def build_sections(
     strategies: list[dict[str, Any]],
     notes: list[str],
     failed: list[dict[str, Any]] | None = None,
+    guidance: dict[str, Any] | None = None,
 ) -> list[tuple[str, list[str]]]:
     """The context's sections as (heading, lines), most important first."""
     sections: list[tuple[str, list[str]]] = []
+    if guidance is not None:
+        sections.append(("## Advice", _advice_lines(guidance)))
     record: list[str] = []
     if insights["total_tests"]:
         record.append(
@@ -131,6 +134,29 @@ def build_sections(
     if notes:
         sections.append(("## Knowledge base notes", [f"- {_one_line(n, 240)}" for n in notes]))
     return sections
+
+
+def _advice_lines(guidance: dict[str, Any]) -> list[str]:
+    """What to do next: the recommendation, whether to explore, and what not to repeat."""
+    lines = [f"- {guidance['recommendation']}"]
+    ranked = guidance["ranked_fixes"]
+    if guidance["explore"] and ranked:
+        lines.append(
+            "- Exploring is worth it: propose a fix that is not listed below as a known "
+            "failure; a new fix is estimated at "
+            f"{guidance['new_fix']['mean']:.0%} against {ranked[0]['estimate']['mean']:.0%} "
+            "for the best known one."
+        )
+    elif guidance["explore"]:
+        lines.append("- Propose a new fix: no known fix is worth reusing here.")
+    else:
+        lines.append(
+            "- Reuse the fix above rather than inventing a new one: it is estimated at "
+            f"{ranked[0]['estimate']['mean']:.0%} on this model."
+        )
+    for commands in guidance["avoid"][:5]:
+        lines.append(f"- Do not repeat (known failure here): {_commands(commands)}")
+    return lines
 
 
 def render(

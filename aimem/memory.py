@@ -594,11 +594,14 @@ class AIMemory:
         issue_data: Mapping[str, Any],
         limit: int = advice.DEFAULT_SUGGEST_LIMIT,
         max_failures: int = advice.DEFAULT_MAX_FAILURES,
+        seed: int | None = None,
     ) -> dict[str, Any]:
-        """Fixes worth trying for this issue, ranked by Wilson lower bound; what already
-        failed for its fingerprint; a one-line recommendation (see ``aimem.advice``)."""
+        """Fixes worth trying for this issue on this model, ranked by Thompson sampling
+        over pooled estimates; whether to ask for a new fix (``explore``); the fixes
+        not worth trying again (``avoid``); a one-line recommendation (see
+        ``aimem.advice.suggest``). ``seed`` makes the ranking repeatable."""
         _check_limit(limit)
-        return advice.suggest(self.store, issue_data, limit, max_failures)
+        return advice.suggest(self.store, issue_data, limit, max_failures, seed)
 
     def gate(
         self,
@@ -661,11 +664,14 @@ class AIMemory:
         imported = self.store.kb_imported().get("issue_types", {})
         if isinstance(imported, dict) and isinstance(imported.get(issue_type), dict):
             notes += [str(n) for n in imported[issue_type].get("notes", [])][:3]
-        failed = (
-            advice.suggest(self.store, issue_data, limit=1)["failed_for_fingerprint"]
-            if issue_data.get("description")
-            else []
-        )
+        guidance = advice.suggest(self.store, issue_data, limit=3)
+        known_models = self.store.distinct_values("model_name", limit=100_000)
+        found = [_for_model(p, "best_fix", model, known_models) for p in found]
+        strategies = [
+            s
+            for s in (_for_model(s, "fix_commands", model, known_models) for s in strategies)
+            if s["fix_commands"] is not None
+        ]
         sections = context.build_sections(
             model,
             issue_type,
@@ -674,7 +680,8 @@ class AIMemory:
             found,
             strategies,
             notes,
-            failed,
+            guidance["failed_for_fingerprint"] if issue_data.get("description") else [],
+            guidance,
         )
         return context.render(model, issue_type, sections, max_chars)
 
@@ -981,3 +988,16 @@ class AIMemory:
         from aimem.backup import restore_bundle
 
         return restore_bundle(path, target, force, dry_run)
+
+
+def _for_model(
+    item: dict[str, Any], field: str, model: str, known_models: list[str]
+) -> dict[str, Any]:
+    """``item`` with its commands filled in for ``model``; None when they name another model."""
+    from aimem.templates import fill, names_other_model
+
+    commands = item.get(field)
+    if not commands:
+        return item
+    filled = fill(commands, model)
+    return {**item, field: None if names_other_model(filled, model, known_models) else filled}

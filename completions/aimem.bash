@@ -36,7 +36,7 @@ _aimem_options() {
     'cleanup') REPLY="--keep-successful --purge --yes -y --dry-run -n --json --keep-failures-per-fingerprint --help -h" ;;
     'check') REPLY="--quick --repair --yes -y --dry-run -n --json --help -h" ;;
     'gc') REPLY="--vacuum --no-vacuum --json --help -h" ;;
-    'suggest') REPLY="--model -m --issue-type -t --description -d --prompt --response --limit -n --max-failures --json --help -h" ;;
+    'suggest') REPLY="--model -m --issue-type -t --description -d --prompt --response --limit -n --max-failures --seed --json --help -h" ;;
     'gate') REPLY="--model -m --issue-type -t --description -d --prompt --response --min-rate --max-failures --json --help -h" ;;
     'alerts') REPLY="--days --drift-days --kind -k --now --format -f --json --help -h" ;;
     'kb') REPLY="--help -h" ;;
@@ -142,6 +142,7 @@ _aimem_option_kind() {
     'suggest --limit') REPLY='text' ;;
     'suggest -n') REPLY='text' ;;
     'suggest --max-failures') REPLY='text' ;;
+    'suggest --seed') REPLY='text' ;;
     'gate --model') REPLY='models' ;;
     'gate -m') REPLY='models' ;;
     'gate --issue-type') REPLY='issue-types' ;;

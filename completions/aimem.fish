@@ -15,7 +15,7 @@ end
 
 function __aimem_takes_value --description 'aimem: option takes a value'
     switch "$argv[1] $argv[2]"
-        case ' --dir' ' -C' 'init --seed' 'models --format' 'models -f' 'recent --limit' 'recent -n' 'recent --format' 'recent -f' 'successful --issue-type' 'successful -t' 'successful --limit' 'successful -n' 'successful --format' 'successful -f' 'patterns --kind' 'patterns -k' 'patterns --min-confidence' 'patterns --issue-type' 'patterns -t' 'patterns --limit' 'patterns -n' 'patterns --format' 'patterns -f' 'analytics --days' 'similar --model' 'similar -m' 'similar --issue-type' 'similar -t' 'similar --prompt' 'similar --response' 'similar --description' 'similar -d' 'similar --limit' 'similar -n' 'similar --format' 'similar -f' 'context --model' 'context -m' 'context --issue-type' 'context -t' 'context --prompt' 'context --response' 'context --description' 'context -d' 'context --max-chars' 'search --limit' 'search -n' 'search --format' 'search -f' 'record --model' 'record -m' 'record --issue-type' 'record -t' 'record --description' 'record -d' 'record --fixer' 'record --analysis' 'record --command' 'record -c' 'record --time' 'record --notes' 'record --prompt' 'record --response' 'record --json' 'record --tokens-in' 'record --tokens-out' 'record --cost' 'record --fixer-model' 'record --max-failures' 'export --format' 'export -f' 'export --since' 'import --format' 'import -f' 'backup --keep' 'cleanup --keep-successful' 'cleanup --keep-failures-per-fingerprint' 'suggest --model' 'suggest -m' 'suggest --issue-type' 'suggest -t' 'suggest --description' 'suggest -d' 'suggest --prompt' 'suggest --response' 'suggest --limit' 'suggest -n' 'suggest --max-failures' 'gate --model' 'gate -m' 'gate --issue-type' 'gate -t' 'gate --description' 'gate -d' 'gate --prompt' 'gate --response' 'gate --min-rate' 'gate --max-failures' 'alerts --days' 'alerts --drift-days' 'alerts --kind' 'alerts -k' 'alerts --now' 'alerts --format' 'alerts -f' 'archive list --format' 'archive list -f'
+        case ' --dir' ' -C' 'init --seed' 'models --format' 'models -f' 'recent --limit' 'recent -n' 'recent --format' 'recent -f' 'successful --issue-type' 'successful -t' 'successful --limit' 'successful -n' 'successful --format' 'successful -f' 'patterns --kind' 'patterns -k' 'patterns --min-confidence' 'patterns --issue-type' 'patterns -t' 'patterns --limit' 'patterns -n' 'patterns --format' 'patterns -f' 'analytics --days' 'similar --model' 'similar -m' 'similar --issue-type' 'similar -t' 'similar --prompt' 'similar --response' 'similar --description' 'similar -d' 'similar --limit' 'similar -n' 'similar --format' 'similar -f' 'context --model' 'context -m' 'context --issue-type' 'context -t' 'context --prompt' 'context --response' 'context --description' 'context -d' 'context --max-chars' 'search --limit' 'search -n' 'search --format' 'search -f' 'record --model' 'record -m' 'record --issue-type' 'record -t' 'record --description' 'record -d' 'record --fixer' 'record --analysis' 'record --command' 'record -c' 'record --time' 'record --notes' 'record --prompt' 'record --response' 'record --json' 'record --tokens-in' 'record --tokens-out' 'record --cost' 'record --fixer-model' 'record --max-failures' 'export --format' 'export -f' 'export --since' 'import --format' 'import -f' 'backup --keep' 'cleanup --keep-successful' 'cleanup --keep-failures-per-fingerprint' 'suggest --model' 'suggest -m' 'suggest --issue-type' 'suggest -t' 'suggest --description' 'suggest -d' 'suggest --prompt' 'suggest --response' 'suggest --limit' 'suggest -n' 'suggest --max-failures' 'suggest --seed' 'gate --model' 'gate -m' 'gate --issue-type' 'gate -t' 'gate --description' 'gate -d' 'gate --prompt' 'gate --response' 'gate --min-rate' 'gate --max-failures' 'alerts --days' 'alerts --drift-days' 'alerts --kind' 'alerts -k' 'alerts --now' 'alerts --format' 'alerts -f' 'archive list --format' 'archive list -f'
             return 0
     end
     return 1
@@ -105,7 +105,7 @@ complete -c aimem -n '__aimem_at \'\'' -a 'restore' -d 'Restore a bundle into th
 complete -c aimem -n '__aimem_at \'\'' -a 'cleanup' -d 'Archive rows older than DAYS into compressed segments (statistics a...'
 complete -c aimem -n '__aimem_at \'\'' -a 'check' -d 'Verify the database, the archive and the knowledge base; exit 1 on...'
 complete -c aimem -n '__aimem_at \'\'' -a 'gc' -d 'Checkpoint the WAL, optimize, analyze and (when worth it) vacuum th...'
-complete -c aimem -n '__aimem_at \'\'' -a 'suggest' -d 'Rank the fixes worth trying for this issue, and say what already fa...'
+complete -c aimem -n '__aimem_at \'\'' -a 'suggest' -d 'Rank the fixes worth trying for this issue on this model; say wheth...'
 complete -c aimem -n '__aimem_at \'\'' -a 'gate' -d 'Decide whether a fix attempt is worth paying for; the exit code says.'
 complete -c aimem -n '__aimem_at \'\'' -a 'alerts' -d 'Report regressions, fixer drift and issue spikes; exit 3 when any i...'
 complete -c aimem -n '__aimem_at \'\'' -a 'kb' -d 'Show, import and export the knowledge base.'
@@ -236,6 +236,7 @@ complete -c aimem -n '__aimem_in \'suggest\'' -l 'prompt' -x -d 'The test prompt
 complete -c aimem -n '__aimem_in \'suggest\'' -l 'response' -x -d 'The model\'s response.'
 complete -c aimem -n '__aimem_in \'suggest\'' -l 'limit' -s 'n' -x -d 'At most this many fixes.'
 complete -c aimem -n '__aimem_in \'suggest\'' -l 'max-failures' -x -d 'A fix that failed this many times for this fingerprint (and never w...'
+complete -c aimem -n '__aimem_in \'suggest\'' -l 'seed' -x -d 'Seed of the ranking\'s random draws, for a repeatable answer (defaul...'
 complete -c aimem -n '__aimem_in \'suggest\'' -l 'json' -d 'Shortcut for --format json.'
 complete -c aimem -n '__aimem_in \'suggest\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_in \'gate\'' -l 'model' -s 'm' -x -a '(__aimem_values models)' -d 'Model name, e.g. qwen2.5:7b.'
@@ -243,7 +244,7 @@ complete -c aimem -n '__aimem_in \'gate\'' -l 'issue-type' -s 't' -x -a '(__aime
 complete -c aimem -n '__aimem_in \'gate\'' -l 'description' -s 'd' -x -d 'What went wrong (gives the failure fingerprint).'
 complete -c aimem -n '__aimem_in \'gate\'' -l 'prompt' -x -d 'The test prompt.'
 complete -c aimem -n '__aimem_in \'gate\'' -l 'response' -x -d 'The model\'s response.'
-complete -c aimem -n '__aimem_in \'gate\'' -l 'min-rate' -x -d 'Skip (exit 4) unless some fix has a 95% lower bound at least this h...'
+complete -c aimem -n '__aimem_in \'gate\'' -l 'min-rate' -x -d 'Skip (exit 4) unless some fix\'s estimated chance of working on this...'
 complete -c aimem -n '__aimem_in \'gate\'' -l 'max-failures' -x -d 'A fix that failed this many times for this fingerprint (and never w...'
 complete -c aimem -n '__aimem_in \'gate\'' -l 'json' -d 'Shortcut for --format json.'
 complete -c aimem -n '__aimem_in \'gate\'' -l 'help' -s 'h' -d 'Show this message and exit.'

@@ -20,16 +20,6 @@ from aimem import AIMemory
 # from either module runs the complete command line.
 importlib.import_module("aimem.cli.commands")
 
-DEFAULT_MARKEXPR = "not slow"  # the fast loop, from addopts in pyproject.toml
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # CI runs the whole suite even when its command line names no marker; a
-    # marker given on the command line (-m ...) still wins.
-    if os.environ.get("CI") == "true" and config.option.markexpr == DEFAULT_MARKEXPR:
-        config.option.markexpr = "slow or not slow"
-
-
 def sql(db: Path, statement: str, params: Sequence[Any] = ()) -> list[Any]:
     """Run one statement on the database file ``db`` as another program would
     (a connection of its own, autocommit); return its rows."""

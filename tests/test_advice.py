@@ -273,14 +273,17 @@ def test_wilson_ranking_everywhere(memory: AIMemory) -> None:
     assert [s["fix_commands"] for s in stats] == [["# solid"], ["# busy"], ["# lucky"]]
     assert stats[0]["confidence"] == 1.0 and stats[2]["confidence"] == 0.1
     text = memory.build_context(issue())
-    assert text.index("`# solid`") < text.index("`# busy`") < text.index("`# lucky`")
+    strategies = text.split("## Strategies that worked")[1]
+    assert strategies.index("`# solid`") < strategies.index("`# busy`")
+    assert strategies.index("`# busy`") < strategies.index("`# lucky`")
+    assert "Do not repeat (known failure here): `# busy`" in text
     assert "95% CI" in text and "confidence" in text
-    advice = memory.suggest(issue())
-    assert [f["fix_commands"] for f in advice["ranked_fixes"]] == [
-        ["# solid"],
-        ["# busy"],
-        ["# lucky"],
-    ]
+    advice = memory.suggest(issue(), seed=1)
+    means = {f["fix_commands"][0]: f["estimate"]["mean"] for f in advice["ranked_fixes"]}
+    assert set(means) == {"# solid", "# lucky"}
+    assert means["# solid"] > means["# lucky"]
+    # 45/150 next to 40/50: a known failure, not worth trying again
+    assert advice["avoid"] == [["# busy"]]
 
 
 def _aggregates(memory: AIMemory) -> Any:
@@ -332,14 +335,19 @@ SUGGEST_KEYS = [
     "issue_signature",
     "fingerprint",
     "max_failures",
+    "seed",
     "history",
     "ranked_fixes",
+    "explore",
+    "new_fix",
+    "avoid",
     "failed_for_fingerprint",
     "recommendation",
 ]
 RANKED_KEYS = [
     "rank",
     "fix_commands",
+    "template",
     "basis",
     "successes",
     "attempts",
@@ -347,6 +355,8 @@ RANKED_KEYS = [
     "confidence",
     "wilson_low",
     "wilson_high",
+    "estimate",
+    "score",
     "last_success",
     "fixers",
     "evidence",
@@ -371,21 +381,40 @@ def test_suggest_contract_and_ranking(memory: AIMemory) -> None:
         record(memory, ["# raise timeout"], True, at=10 + i, description=desc, fixer="qwen")
     record(memory, ["# raise timeout"], False, at=20, description=desc)
     record(memory, ["# pull"], True, at=30, description="other failure", fixer="gpt")
-    result = memory.suggest(issue(description="Model response timeout after 90s"))
+    result = memory.suggest(issue(description="Model response timeout after 90s"), seed=3)
     assert list(result) == SUGGEST_KEYS
+    assert result == memory.suggest(issue(description="Model response timeout after 90s"), seed=3)
     ranked = result["ranked_fixes"]
     assert [list(r) for r in ranked] == [RANKED_KEYS] * len(ranked)
-    assert [r["fix_commands"] for r in ranked] == [["# raise timeout"], ["# pull"]]
-    top = ranked[0]
-    assert (top["basis"], top["successes"], top["attempts"]) == ("fingerprint", 6, 7)
+    by_fix = {r["fix_commands"][0]: r for r in ranked}
+    assert set(by_fix) == {"# raise timeout", "# pull"}
+    assert [r["score"] for r in ranked] == sorted((r["score"] for r in ranked), reverse=True)
+    top = by_fix["# raise timeout"]
+    assert top["estimate"]["mean"] > by_fix["# pull"]["estimate"]["mean"]
+    assert (top["basis"], top["successes"], top["attempts"]) == ("model", 6, 7)
+    assert top["evidence"]["fingerprint"]["attempts"] == 7
     assert top["fixers"] == [{"fixer_type": "qwen", "fixer_model": None, "successes": 6}]
-    assert ranked[1]["basis"] == "model_family"
+    assert by_fix["# pull"]["basis"] == "model"
+    assert result["explore"] is (result["new_fix"]["score"] > ranked[0]["score"])
+    assert result["avoid"] == [["# restart"]]
+    # over many draws the better-supported fix comes first most of the time
+    firsts = [
+        memory.suggest(issue(description="Model response timeout after 90s"), seed=s)[
+            "ranked_fixes"
+        ][0]["fix_commands"][0]
+        for s in range(40)
+    ]
+    assert firsts.count("# raise timeout") > firsts.count("# pull")
+    result = memory.suggest(issue(description="Model response timeout after 90s"), seed=4)
+    assert result["ranked_fixes"][0]["fix_commands"] == ["# raise timeout"]
+    assert result["explore"] is False
     failed = result["failed_for_fingerprint"]
     assert [list(f) for f in failed] == [FAILED_KEYS] * 2
     assert failed[0]["fix_commands"] == ["# restart"]
     assert failed[0]["failures"] == 4 and failed[0]["repeated_failure"] is True
     assert failed[1]["repeated_failure"] is False  # it also worked here
-    assert result["recommendation"].startswith("Try `# raise timeout`: 6/7 verified")
+    assert result["recommendation"].startswith("Try `# raise timeout`: estimated ")
+    assert "(6/7 verified on this model and issue type)" in result["recommendation"]
     assert "do not repeat `# restart`" in result["recommendation"]
     assert result["history"]["fingerprint"]["attempts"] == 11
     text = memory.build_context(issue(description="Model response timeout after 90s"))
@@ -572,8 +601,10 @@ def test_demo_repository_advice(demo_dir: Path) -> None:
             issue("qwen2.5:7b", "TIMEOUT", "Model response timeout after 30 seconds")
         )
         assert result["ranked_fixes"], result
-        lows = [r["wilson_low"] for r in result["ranked_fixes"]]
-        assert lows == sorted(lows, reverse=True)
+        scores = [r["score"] for r in result["ranked_fixes"]]
+        assert scores == sorted(scores, reverse=True)
+        for fix in result["ranked_fixes"]:
+            assert fix["estimate"]["low"] <= fix["estimate"]["mean"] <= fix["estimate"]["high"]
         assert memory.gate(issue("qwen2.5:7b", "TIMEOUT", "timeout"))["exit_code"] in (0, 3, 4)
         cost = memory.get_cost_analysis()["by_fixer"]
         assert {r["fixer_type"] for r in cost} == {"claude", "qwen", "gpt"}

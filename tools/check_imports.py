@@ -40,6 +40,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "aimem.export_formats",
             "aimem.csvformat",
             "aimem.demo",
+            "aimem.templates",
+            "aimem.estimate",
         ),
     ),
     # Validated records and the segment file format: what the store reads and writes.

@@ -62,13 +62,24 @@ def suggest_command(
         int, typer.Option("--limit", "-n", help="At most this many fixes.", min=1, max=10000)
     ] = 5,
     max_failures: MaxFailuresOpt = 3,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            help="Seed of the ranking's random draws, for a repeatable answer "
+            "(default: fixed for the same question on the same history).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Rank the fixes worth trying for this issue, and say what already failed for it.
+    """Rank the fixes worth trying for this issue on this model; say whether to explore.
 
-    Fixes are ranked by the 95% Wilson lower bound of their verified-success rate
-    on the most specific history that tried them (this failure's fingerprint,
-    else model family and issue type, else issue type).
+    Each fix's chance of working on this model is estimated from its record on
+    the model, then its family, then the issue type. Rank 1 is the fix to try
+    now (Thompson sampling: drawn in proportion to the chance it is the best).
+    "explore: yes" means asking the fixer for a new fix is worth more than
+    reusing rank 1; the fixes under "Avoid" are known failures not to repeat.
+    Commands that name a model are shown for the model asked about.
 
     \b
     Examples:
@@ -81,40 +92,51 @@ def suggest_command(
         ),
         limit,
         max_failures,
+        seed,
     )
     if as_json:
         emit_json(result)
         return
-    write(result["recommendation"] + "\n\nRanked fixes\n")
-    rows = [{**item, "fixers_text": _fixers(item)} for item in result["ranked_fixes"]]
+    new_fix = result["new_fix"]
+    write(
+        result["recommendation"]
+        + f"\nexplore: {'yes' if result['explore'] else 'no'} (a new fix is estimated at "
+        + f"{new_fix['mean']:.0%}, 95% interval {new_fix['low']:.0%}-{new_fix['high']:.0%})"
+        + "\n\nRanked fixes\n"
+    )
+    rows = [
+        {
+            **item,
+            "fixers_text": _fixers(item),
+            "estimate_text": f"{item['estimate']['mean']:.0%}",
+            "interval_text": f"{item['estimate']['low']:.0%}-{item['estimate']['high']:.0%}",
+            "record_text": f"{item['successes']}/{item['attempts']}",
+        }
+        for item in result["ranked_fixes"]
+    ]
     emit_rows(
         rows,
         [
             "rank",
             "fix_commands",
-            "successes",
-            "attempts",
-            "wilson_low",
-            "wilson_high",
-            "confidence",
+            "estimate_text",
+            "interval_text",
+            "record_text",
             "basis",
             "last_success",
             "fixers_text",
         ],
         Format.table,
-        [
-            "#",
-            "fix",
-            "verified",
-            "attempts",
-            "rate ≥ (95%)",
-            "rate ≤ (95%)",
-            "confidence",
-            "evidence",
-            "last success",
-            "fixers",
-        ],
+        ["#", "fix", "estimate", "95% interval", "verified", "evidence", "last success", "fixers"],
         "(no verified fix yet)",
+    )
+    write("\nAvoid (known failures here)\n")
+    emit_rows(
+        [{"fix_commands": commands} for commands in result["avoid"]],
+        ["fix_commands"],
+        Format.table,
+        ["fix"],
+        "(none)",
     )
     write("\nTried for this failure and failed\n")
     emit_rows(
@@ -138,7 +160,8 @@ def gate_command(
         float,
         typer.Option(
             "--min-rate",
-            help="Skip (exit 4) unless some fix has a 95% lower bound at least this high.",
+            help="Skip (exit 4) unless some fix's estimated chance of working on this "
+            "model has a 95% lower bound at least this high.",
             min=0.0,
             max=1.0,
             callback=finite,
@@ -149,9 +172,10 @@ def gate_command(
 ) -> None:
     """Decide whether a fix attempt is worth paying for; the exit code says.
 
-    Exit 0: try. Exit 3: skip, a fix failed --max-failures times for this
-    failure and nothing else clears --min-rate. Exit 4: skip, the best 95% lower
-    bound is under --min-rate. (1 is an error, 2 a usage error.)
+    The estimate is suggest's (this model, then its family, then the issue
+    type). Exit 0: try. Exit 3: skip, a fix failed --max-failures times for
+    this failure and nothing else clears --min-rate. Exit 4: skip, the best
+    95% lower bound is under --min-rate. (1 is an error, 2 a usage error.)
 
     \b
     Examples:

@@ -29,6 +29,7 @@ import orjson
 from aimem.signatures import fix_key, model_family
 from aimem.stats_math import wilson_low
 from aimem.store.sqlparams import in_chunks
+from aimem.templates import template_json
 from aimem.timeutil import now_iso
 
 TOP_COMMON_ISSUES = 5
@@ -39,6 +40,12 @@ SCOPE_FAMILY_TYPE = "family_type"  # ... a model family and issue type ("family|
 SCOPE_TYPE = "type"  # ... an issue type across models
 SCOPE_MODEL = "model"  # ... one model
 SCOPE_FINGERPRINT = "fingerprint"  # ... one failure fingerprint
+SCOPE_MODEL_TYPE = "model_type"  # ... one model and issue type ("model|TYPE")
+# Scopes that span models (or pool with those that do) learn a fix as its
+# template (``ollama pull {model}``), so every model counts toward one fix;
+# the signature and model scopes keep the commands as recorded, which is what
+# the seed's ``best_fix`` and ``effective_fixes`` columns show.
+TEMPLATED_SCOPES = (SCOPE_FAMILY_TYPE, SCOPE_TYPE, SCOPE_FINGERPRINT, SCOPE_MODEL_TYPE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,17 +200,20 @@ class Rollup:
             family = model_family(model)
             commands = row[7]
             fkey = fix_key_for(commands)
-            for scope, scope_key in (
-                (SCOPE_SIGNATURE, signature),
-                (SCOPE_FAMILY_TYPE, f"{family}|{issue_type}"),
-                (SCOPE_TYPE, issue_type),
-                (SCOPE_MODEL, model),
-                (SCOPE_FINGERPRINT, row[14] or ""),
+            template = template_json(commands, model)
+            template_key = fkey if template is commands else fix_key_for(template)
+            for scope, scope_key, okey_fix, stored in (
+                (SCOPE_SIGNATURE, signature, fkey, commands),
+                (SCOPE_FAMILY_TYPE, f"{family}|{issue_type}", template_key, template),
+                (SCOPE_TYPE, issue_type, template_key, template),
+                (SCOPE_MODEL, model, fkey, commands),
+                (SCOPE_FINGERPRINT, row[14] or "", template_key, template),
+                (SCOPE_MODEL_TYPE, f"{model}|{issue_type}", template_key, template),
             ):
-                okey = (scope, scope_key, fkey)
+                okey = (scope, scope_key, okey_fix)
                 orow = outcomes.get(okey)
                 if orow is None:
-                    orow = outcomes[okey] = [commands, 0, 0, ts, None]
+                    orow = outcomes[okey] = [stored, 0, 0, ts, None]
                 orow[1] += 1
                 orow[2] += ok
                 if ts > orow[3]:
@@ -332,6 +342,10 @@ class AggregateWriter:
                     ON CONFLICT DO UPDATE SET {update}""",
                 ((*k, *v) for k, v in outcomes.items() if bool(v[2]) is gained),
             )
+
+    def write_outcomes(self, outcomes: dict[tuple[str, str, str], list[Any]]) -> None:
+        """Add fix outcomes alone (a migration recomputing some scopes)."""
+        self._write_rollups({}, {}, {}, outcomes)
 
     def _write_costs(self, costs: dict[tuple[str, str, str], list[Any]]) -> None:
         self.conn.executemany(

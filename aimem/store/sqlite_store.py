@@ -21,6 +21,7 @@ from aimem.store.aggregates import (
     SCOPE_FAMILY_TYPE,
     SCOPE_FINGERPRINT,
     SCOPE_MODEL,
+    SCOPE_MODEL_TYPE,
     SCOPE_SIGNATURE,
     SCOPE_TYPE,
     AggregateWriter,
@@ -57,6 +58,7 @@ SCOPES = {
     "type": SCOPE_TYPE,
     "model": SCOPE_MODEL,
     "fingerprint": SCOPE_FINGERPRINT,
+    "model_type": SCOPE_MODEL_TYPE,
 }
 
 
@@ -1136,26 +1138,29 @@ class Store:
         return int(row[0]), int(row[1])
 
     def fixers_of_successes(self, issue_type: str, limit: int = 2000) -> list[dict[str, Any]]:
-        """Which fixers produced the latest ``limit`` verified successes of an issue type.
+        """Which fixers produced the latest ``limit`` verified successes of an issue type,
+        by commands and model.
 
         Bounded by the (issue_type, success, timestamp) index, whatever the history size.
         """
         rows = self._query(
-            """SELECT fix_commands, fixer_type, coalesce(fixer_model, ''), count(*),
+            """SELECT fix_commands, model_name, fixer_type, coalesce(fixer_model, ''), count(*),
                       max(timestamp)
-               FROM (SELECT fix_commands, fixer_type, fixer_model, timestamp FROM fix_history
+               FROM (SELECT fix_commands, model_name, fixer_type, fixer_model, timestamp
+                     FROM fix_history
                      WHERE issue_type = ? AND verification_success = 1 AND fix_success = 1
                      ORDER BY timestamp DESC LIMIT ?)
-               GROUP BY 1, 2, 3""",
+               GROUP BY 1, 2, 3, 4""",
             (issue_type, limit),
         )
         return [
             {
                 "fix_commands": loads_or_text(r[0], []),
-                "fixer_type": r[1],
-                "fixer_model": r[2] or None,
-                "successes": r[3],
-                "last_success": r[4],
+                "model_name": r[1],
+                "fixer_type": r[2],
+                "fixer_model": r[3] or None,
+                "successes": r[4],
+                "last_success": r[5],
             }
             for r in rows
         ]

@@ -78,8 +78,12 @@ SUGGEST_KEYS = [
     "issue_signature",
     "fingerprint",
     "max_failures",
+    "seed",
     "history",
     "ranked_fixes",
+    "explore",
+    "new_fix",
+    "avoid",
     "failed_for_fingerprint",
     "recommendation",
 ]
@@ -96,6 +100,9 @@ GATE_KEYS = [
     "fingerprint",
     "best_fix",
     "best_wilson_low",
+    "best_low",
+    "explore",
+    "avoid",
     "repeated_failures",
     "history",
 ]
@@ -126,12 +133,14 @@ def test_suggest_and_gate_exit_codes(runner: CliRunner, repo: None) -> None:
             "--verified",
         )
     go = aimem(runner, "gate", *TIMEOUT, "--min-rate", "0.4")
-    assert go.exit_code == 0 and go.stdout.startswith("try (evidence): Try `# Increase")
-    suggestion = json.loads(ok(runner, "suggest", *TIMEOUT, "--json").stdout)
+    assert go.exit_code == 0 and go.stdout.startswith("try (evidence): try `# Increase")
+    suggestion = json.loads(ok(runner, "suggest", *TIMEOUT, "--json", "--seed", "7").stdout)
     assert list(suggestion) == SUGGEST_KEYS
+    assert suggestion["seed"] == 7
     assert suggestion["ranked_fixes"][0]["fix_commands"] == ["# Increase timeout to 120 seconds"]
+    assert suggestion["avoid"] == [["systemctl restart ollama"]]
     assert suggestion["failed_for_fingerprint"][0]["repeated_failure"] is True
-    text = ok(runner, "suggest", *TIMEOUT).stdout
+    text = ok(runner, "suggest", *TIMEOUT, "--seed", "7").stdout
     assert text.splitlines()[0] == suggestion["recommendation"]
     assert "Tried for this failure and failed" in text
     usage = aimem(runner, "gate", *TIMEOUT, "--min-rate", "2")
