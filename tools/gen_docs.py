@@ -186,7 +186,7 @@ def _values(path: tuple[str, ...], param: click.Parameter) -> str:
         )
         if kind:
             return kind
-    if isinstance(param.type, TyperPath):
+    if isinstance(param.type, TyperPath) or hasattr(param.type, "file_okay"):  # aimem's paths too
         return "file" if param.type.file_okay else "dir"
     if param.metavar in ("FILE", "PATH"):  # e.g. record --json FILE, which also takes '-'
         return "file"

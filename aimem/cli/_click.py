@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from typer import _click as click
 from typer._click import exceptions as click_exceptions
+from typer._click import types as click_types
 
-__all__ = ["click", "click_exceptions"]
+__all__ = ["click", "click_exceptions", "click_types"]

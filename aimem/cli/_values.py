@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
-from typer.models import TyperPath
 
-from aimem.cli._click import click, click_exceptions
+from aimem.cli._click import click, click_exceptions, click_types
 
 # Upper bounds of numeric flags the library bounds too (aimem.records,
 # aimem.timeutil.MAX_DAYS): past them a value is a typo, not a request.
@@ -93,22 +92,37 @@ def one_of(*choices: str) -> Any:
     return check
 
 
-class NamedPath(TyperPath):
-    """A path that must be named (``''`` is not the current folder) and whose
-    nearest existing part is a folder (``FILE/x`` cannot be created)."""
+class NamedPath(click_types.ParamType):
+    """A path that must be named (``''`` is not the current folder), is a file
+    or a folder as the parameter wants, and whose nearest existing part is a
+    folder (``FILE/x`` cannot be created). The value is a ``pathlib.Path``."""
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: Any) -> Any:
-        if isinstance(value, str):
-            if not value.strip():
-                self.fail("must not be empty", param, ctx)
-            for part in (Path(value), *Path(value).parents):
-                if part.exists():
-                    if not part.is_dir() and part != Path(value):
-                        self.fail(f"{part} is a file, not a folder", param, ctx)
-                    break
-        return super().convert(value, param, ctx)
+    def __init__(self, file_okay: bool = True, dir_okay: bool = True) -> None:
+        self.file_okay = file_okay
+        self.dir_okay = dir_okay
+        self.name = "directory" if not file_okay else ("file" if not dir_okay else "path")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: Any) -> Path:
+        if isinstance(value, Path):
+            return value
+        text = os.fspath(value)
+        if not text.strip():
+            self.fail("must not be empty", param, ctx)
+        path = Path(text)
+        if path.exists():
+            if not self.file_okay and not path.is_dir():
+                self.fail(f"Directory {text!r} is a file.", param, ctx)
+            if not self.dir_okay and path.is_dir():
+                self.fail(f"File {text!r} is a directory.", param, ctx)
+            return path
+        for part in path.parents:
+            if part.exists():
+                if not part.is_dir():
+                    self.fail(f"{part} is a file, not a folder", param, ctx)
+                break
+        return path
 
 
 def path(file_okay: bool = True, dir_okay: bool = True) -> NamedPath:
     """The click type of a path argument or option (a ``pathlib.Path`` value)."""
-    return NamedPath(file_okay=file_okay, dir_okay=dir_okay, path_type=Path)
+    return NamedPath(file_okay=file_okay, dir_okay=dir_okay)
