@@ -54,6 +54,7 @@ from aimem.fsutil import (
     atomic_output,
     destination,
     fsync_dir,
+    pause_for_test,
     remove_stale,
     translate_os_error,
 )
@@ -230,6 +231,7 @@ def _write_bundle(memory: AIMemory, repo_id: str, work: Path, target: Path) -> d
 
     raw_db = work / DATABASE_NAME
     snapshot.snapshot_to(memory.store.conn, raw_db, memory.store.path)
+    pause_for_test("backup-snapshot-taken")
     # The knowledge base file, rendered from the snapshot itself.
     snap = Store(raw_db)
     try:
@@ -615,12 +617,15 @@ def _line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 
-def _check_database(db: Path, manifest: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
-    """Problems of the bundle's database (one line each) and its segment index."""
+def _check_database(
+    db: Path, manifest: dict[str, Any]
+) -> tuple[list[str], dict[str, Any] | None]:
+    """Problems of the bundle's database (one line each) and its segment index
+    (None when the database itself is refused: nothing in it can be trusted)."""
     info = snapshot.inspect_database(db)
     if info["problems"]:
         kind, detail = info["problems"][0]
-        return [f"{kind} {DATABASE_NAME}: {detail}"], {}
+        return [f"{kind} {_database_entry(manifest)['name']}: {detail}"], None
     problems = []
     version = info["schema_version"]
     if version != manifest.get("schema_version"):
@@ -649,9 +654,7 @@ def _segment_problems(manifest: dict[str, Any], index: dict[str, Any]) -> list[s
         if segment not in index:
             problems.append(f"unknown-member {entry['name']}: not in the bundle's segment index")
         elif index[segment]["sha256"] != entry["sha256"]:
-            problems.append(
-                f"hash-mismatch {entry['name']}: the segment index has another sha256"
-            )
+            problems.append(f"hash-mismatch {entry['name']}: the segment index has another sha256")
     for segment in sorted(set(index) - listed):
         problems.append(
             f"missing-member {ARCHIVE_NAME}/{segment}: in the segment index, not in the bundle"
@@ -773,8 +776,11 @@ def _unpack(bundle: _Bundle, staging: Path) -> list[str]:
         if problems:
             return problems
         if entry["path"] == DATABASE_NAME:
-            problems, index = _check_database(staging / DATABASE_NAME, bundle.manifest)
-            problems += _segment_problems(bundle.manifest, index)
+            problems, found = _check_database(staging / DATABASE_NAME, bundle.manifest)
+            if problems or found is None:
+                return problems
+            index = found
+            problems = _segment_problems(bundle.manifest, index)
             if problems:
                 return problems
     fsync_dir(staging / ARCHIVE_NAME)
@@ -872,7 +878,9 @@ def restore_bundle(
         try:
             parent.mkdir(parents=True, exist_ok=True)
             remove_stale(parent, f".aimem-restore-{target_path.name}.")
-            staging = parent / f".aimem-restore-{target_path.name}.{os.getpid()}.{time.monotonic_ns()}"
+            staging = (
+                parent / f".aimem-restore-{target_path.name}.{os.getpid()}.{time.monotonic_ns()}"
+            )
             staging.mkdir(mode=DIR_MODE)
         except OSError as error:
             raise _os_error(error, target_path) from error

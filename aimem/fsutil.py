@@ -46,6 +46,21 @@ def temp_path_for(target: Path) -> Path:
     return target.with_name(f"{TEMP_MARKER}{target.name}.{os.getpid()}.{time.monotonic_ns()}")
 
 
+def pause_for_test(step: str) -> None:
+    """Test hook: with AIMEM_TEST_PAUSE_AT=<step>, signal and sleep at that step.
+
+    The crash tests set it to stop a real command at a named moment, wait
+    for the file named by AIMEM_TEST_PAUSE_SIGNAL, then kill -9 it (or let
+    it go on after AIMEM_TEST_PAUSE_SECONDS).
+    """
+    if os.environ.get("AIMEM_TEST_PAUSE_AT") != step:
+        return
+    signal = os.environ.get("AIMEM_TEST_PAUSE_SIGNAL")
+    if signal:
+        Path(signal).write_text(step)
+    time.sleep(float(os.environ.get("AIMEM_TEST_PAUSE_SECONDS", "600")))
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process ``pid`` runs on this machine."""
     try:
@@ -151,7 +166,9 @@ def translate_os_error(error: OSError, what: Path) -> Exception:
     return error
 
 
-def atomic_write(target: Path, data: bytes, mode: int = 0o600, *, into_special: bool = True) -> None:
+def atomic_write(
+    target: Path, data: bytes, mode: int = 0o600, *, into_special: bool = True
+) -> None:
     """Replace ``target`` with ``data`` durably; the old content survives any failure.
 
     A special file is written into (see the module's docstring); with
@@ -316,6 +333,7 @@ def atomic_output(target: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
         handle = _SyncingWriter(fd)
         try:
             yield handle
+            pause_for_test("output-written")
             handle.finish()
         finally:
             handle.stop_syncing()  # before the fd closes

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,7 +35,14 @@ from aimem.errors import (
     LockTimeoutError,
     NotFoundError,
 )
-from aimem.fsutil import TEMP_MARKER, file_lock, fsync_dir, remove_temp, stale_temps
+from aimem.fsutil import (
+    TEMP_MARKER,
+    file_lock,
+    fsync_dir,
+    pause_for_test,
+    remove_temp,
+    stale_temps,
+)
 from aimem.knowledge import KnowledgeFile
 from aimem.paths import Layout
 from aimem.records import attempt_from_row
@@ -53,17 +59,8 @@ REPAIR = "aimem check --repair"
 
 
 def _pause(step: str) -> None:
-    """Test hook: with AIMEM_TEST_PAUSE_AT=<step>, signal and sleep at that step.
-
-    The crash tests set it to stop a real ``aimem cleanup`` at a named moment,
-    wait for the file named by AIMEM_TEST_PAUSE_SIGNAL, then kill -9 it.
-    """
-    if os.environ.get("AIMEM_TEST_PAUSE_AT") != step:
-        return
-    signal = os.environ.get("AIMEM_TEST_PAUSE_SIGNAL")
-    if signal:
-        Path(signal).write_text(step)
-    time.sleep(float(os.environ.get("AIMEM_TEST_PAUSE_SECONDS", "600")))
+    """Test hook: see aimem.fsutil.pause_for_test (the crash tests stop ``aimem cleanup`` there)."""
+    pause_for_test(step)
 
 
 @contextmanager

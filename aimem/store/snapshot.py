@@ -193,7 +193,11 @@ def inspect_database(path: Path) -> dict[str, Any]:
                 }
             problem = schema_problem(conn, version)
             if problem is not None:
-                return {"problems": [("foreign-schema", problem)], **empty, "schema_version": version}
+                return {
+                    "problems": [("foreign-schema", problem)],
+                    **empty,
+                    "schema_version": version,
+                }
             found = counts(conn)
             segments = segment_files(conn)
             index = segment_index(conn)
@@ -245,17 +249,20 @@ def set_repository_identity(path: Path, repository_id: str | None, folder: Path)
     """Give the database file ``path`` its repository id (a new one when None), bound
     to the repository ``folder``; return the id."""
     new_id = repository_id or secrets.token_hex(6)
-    conn = sqlite3.connect(path, isolation_level=None)
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(
-            "INSERT INTO aimem_meta(key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [("repository_id", new_id), ("repository_path", str(folder))],
-        )
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "INSERT INTO aimem_meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [("repository_id", new_id), ("repository_path", str(folder))],
+            )
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+    except sqlite3.Error as error:
+        raise translate_sqlite_error(error, path) from error
     return new_id
 
 
