@@ -230,7 +230,7 @@ def _write_bundle(memory: AIMemory, repo_id: str, work: Path, target: Path) -> d
     from aimem.store import Store
 
     raw_db = work / DATABASE_NAME
-    snapshot.snapshot_to(memory.store.conn, raw_db, memory.store.path)
+    snapshot.snapshot_to(memory.store.conn, raw_db, memory.store.path, target)
     pause_for_test("backup-snapshot-taken")
     # The knowledge base file, rendered from the snapshot itself.
     snap = Store(raw_db)
@@ -328,7 +328,7 @@ def _write_tar(target: Path, manifest: dict[str, Any], files: dict[str, Path]) -
     manifest_bytes = orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"
     with (
         atomic_output(target, FILE_MODE) as raw,
-        tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT) as tar,
     ):
         tar.addfile(_tarinfo(MANIFEST_NAME, len(manifest_bytes)), io.BytesIO(manifest_bytes))
         for entry in manifest["members"]:

@@ -21,11 +21,15 @@ from aimem.store.connection import translate_sqlite_error
 COUNTED_TABLES = ("fix_history", "issue_patterns", "model_characteristics", "aimem_segments")
 
 
-def snapshot_to(conn: sqlite3.Connection, dest: Path, source_path: Path) -> None:
+def snapshot_to(
+    conn: sqlite3.Connection, dest: Path, source_path: Path, label: Path | None = None
+) -> None:
     """Copy the database behind ``conn`` into a new file ``dest`` (consistent snapshot).
 
     ``dest`` is scratch in WAL mode: it is not fsynced (whatever is made from
     it must be); the caller switches it to ``journal_mode = DELETE`` when done.
+    A failed write (a full disk) is reported as writing ``label`` (what the
+    scratch copy is for), anything else as an error of ``source_path``.
     """
     try:
         target = sqlite3.connect(dest, isolation_level=None)
@@ -41,7 +45,10 @@ def snapshot_to(conn: sqlite3.Connection, dest: Path, source_path: Path) -> None
         finally:
             target.close()
     except sqlite3.Error as error:
-        raise translate_sqlite_error(error, source_path) from error
+        name = str(getattr(error, "sqlite_errorname", ""))
+        failed_write = name.startswith(("SQLITE_FULL", "SQLITE_IOERR"))
+        where = label if failed_write and label is not None else source_path
+        raise translate_sqlite_error(error, where) from error
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
