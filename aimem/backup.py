@@ -617,9 +617,7 @@ def _line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 
-def _check_database(
-    db: Path, manifest: dict[str, Any]
-) -> tuple[list[str], dict[str, Any] | None]:
+def _check_database(db: Path, manifest: dict[str, Any]) -> tuple[list[str], dict[str, Any] | None]:
     """Problems of the bundle's database (one line each) and its segment index
     (None when the database itself is refused: nothing in it can be trusted)."""
     info = snapshot.inspect_database(db)

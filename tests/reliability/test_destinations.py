@@ -272,7 +272,7 @@ def test_backup_beside_a_concurrent_thaw(runner: CliRunner, repo: Path, tmp_path
         capture_output=True,
         timeout=120,
     )
-    stdout, stderr = backup.communicate(timeout=120)
+    _, stderr = backup.communicate(timeout=120)
     assert backup.returncode == 0, stderr
     assert thaw.returncode == 0, thaw.stderr
     (bundle,) = out.glob("aimem-*.tar")
