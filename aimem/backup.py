@@ -11,19 +11,31 @@ A bundle is one uncompressed tar file (mode 0600) whose members are, in order:
 - ``knowledge_base.json``: rendered from that same snapshot, so the bundle is
   self-consistent;
 - ``archive/<segment>``: every archive segment the snapshot's segment index
-  names (already compressed; stored as is).
+  names (already compressed; stored as is), copied under the shared archive
+  lock taken before the snapshot, so no cleanup or thaw retires one meanwhile.
 
-Verification checks every checksum, decompresses every member, runs
-``PRAGMA integrity_check`` on the database inside and compares the counts with
-the manifest. Findings are data (``<kind> <subject>: <detail>`` lines).
+Verification checks every checksum and decompresses every member, the
+database first: ``PRAGMA integrity_check`` (its first finding, in one line),
+then its schema against a blank database migrated to the same version
+(``sqlite_master`` compared: no foreign trigger, view or index is ever
+installed), then the counts of the manifest. Archive members must be the
+segments of that database's own index, with the same sha256; each is read as
+it streams, its rows capped (archive.MAX_ROW_BYTES) and its decompression
+stopped at the header's size. Nothing is inflated past its declared size, the
+database's first block must be a SQLite header, and the database's scratch
+copy is written only where there is room for it. Findings are data
+(``<kind> <subject>: <detail>`` lines, one per refused member).
 
 Restore refuses hostile bundles (absolute paths, ``..``, links, members that
 are not regular files, unknown members, sizes beyond the manifest, more data
-than free space) from the tar index alone, before writing anything. It then
-unpacks into a staging folder beside the target, verifying every byte as it is
-written, checks the staged database, and swaps it in atomically
-(``renameat2(RENAME_EXCHANGE)`` where the kernel has it, else rename the old
-repository aside, rename staging in, fsync, and only then remove the old one).
+than free space) from the tar index alone, and a target that is a symbolic
+link, before writing anything. It then unpacks into a staging folder beside
+the target, verifying every byte as it is written (the checks above), and
+swaps it in atomically (``renameat2(RENAME_EXCHANGE)`` where the kernel has
+it, else rename the old repository aside, rename staging in, fsync, and only
+then remove the old one). Staging left by a killed restore is removed by the
+next one. A repository id names each repository's bundles; a restored
+repository keeps it only where it replaces the repository of that id.
 """
 
 from __future__ import annotations
@@ -543,17 +555,16 @@ class _Hashed:
 
 
 def _sqlite_header_problem(first: bytes, declared: int) -> str | None:
-    # Checked on the first block: a bomb of zeros, or anything else that is
-    # not a database, is refused before the rest is inflated.
+    # Checked on the first 100 bytes: a bomb of zeros, or anything else that
+    # is not a database, is refused before the rest is inflated.
     if not first.startswith(SQLITE_MAGIC):
         return "not a SQLite database"
-    if len(first) >= 100:
-        page_size = int.from_bytes(first[16:18], "big")
-        page_size = 65536 if page_size == 1 else page_size
-        pages = int.from_bytes(first[28:32], "big")
-        valid = first[92:96] == first[24:28]  # the header's page count is current
-        if valid and pages and page_size * pages != declared:
-            return f"its header says {page_size * pages} bytes, the manifest {declared}"
+    page_size = int.from_bytes(first[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(first[28:32], "big")
+    valid = first[92:96] == first[24:28]  # the header's page count is current
+    if valid and pages and page_size * pages != declared:
+        return f"its header says {page_size * pages} bytes, the manifest {declared}"
     return None
 
 
@@ -591,11 +602,15 @@ def _stream_member(
             reader: Any = handle
             if entry["compression"] == "zstd":
                 reader = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
+            header = b"" if entry["path"] == DATABASE_NAME else None
             while chunk := reader.read(CHUNK):
-                if size == 0 and entry["path"] == DATABASE_NAME:
-                    problem = _sqlite_header_problem(chunk, entry["size"])
-                    if problem is not None:
-                        return [f"corrupt-member {name}: {problem}"]
+                if header is not None:
+                    header += chunk[: 100 - len(header)]
+                    if len(header) == 100:
+                        problem = _sqlite_header_problem(header, entry["size"])
+                        if problem is not None:
+                            return [f"corrupt-member {name}: {problem}"]
+                        header = None
                 size += len(chunk)
                 if size > entry["size"]:
                     return [
@@ -606,6 +621,8 @@ def _stream_member(
                     sink.write(chunk)
         except (zstandard.ZstdError, tarfile.TarError, OSError, EOFError) as error:
             return [f"corrupt-member {name}: {_line(error)}"]
+        if header is not None:  # shorter than a SQLite header
+            return [f"corrupt-member {name}: not a SQLite database"]
     if size != entry["size"]:
         return [f"size-mismatch {name}: {size} bytes, manifest says {entry['size']}"]
     if digest.hexdigest() != entry["sha256"]:
