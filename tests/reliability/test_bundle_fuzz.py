@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aimem import AIMemory, AimemError
+from aimem import AimemError, AIMemory
 from tests.reliability.bundle_helpers import archived_repository, read_members, write_members
 
 _SMALL: dict[str, bytes] = {}
