@@ -137,7 +137,7 @@ def repository_id(memory: AIMemory) -> str:
     """
     existing = memory.store.get_meta("repository_id")
     bound = memory.store.get_meta("repository_path")
-    here = str(Path(memory.memory_dir).absolute())
+    here = str(Path(memory.memory_dir).resolve())  # one folder, whatever link leads to it
     if existing and re.fullmatch(r"[0-9a-f]{12}", existing):
         if bound == here:
             return existing
@@ -906,7 +906,7 @@ def restore_bundle(
             snapshot.set_repository_identity(
                 staging / DATABASE_NAME,
                 _kept_identity(target_path, occupied, bundle.manifest),
-                target_path,
+                target_path.resolve(),
             )
             _swap(staging, target_path, exists)
         except OSError as error:

@@ -171,13 +171,16 @@ def atomic_write(
 ) -> None:
     """Replace ``target`` with ``data`` durably; the old content survives any failure.
 
-    A special file is written into (see the module's docstring); with
-    ``into_special`` False (aimem's own files) it is replaced like a file.
+    A special file is written into (see the module's docstring). With
+    ``into_special`` False (aimem's own files in the repository) the path
+    itself is replaced, whatever stands there: a link planted in its place
+    is not followed.
     """
-    target, special = destination(target)
-    if special and into_special:
-        _write_into(target, lambda handle: handle.write(data))
-        return
+    if into_special:
+        target, special = destination(target)
+        if special:
+            _write_into(target, lambda handle: handle.write(data))
+            return
     remove_stale(_parent(target))
     temp = temp_path_for(target)
     try:

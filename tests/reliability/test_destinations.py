@@ -278,3 +278,37 @@ def test_backup_beside_a_concurrent_thaw(runner: CliRunner, repo: Path, tmp_path
     (bundle,) = out.glob("aimem-*.tar")
     assert runner.invoke(app, ["verify", str(bundle)]).exit_code == 0
     assert not (repo / "archive" / segment).exists()
+
+
+def test_repository_files_are_replaced_never_followed(
+    runner: CliRunner, repo: Path, tmp_path: Path
+) -> None:
+    # A link planted in place of the repository's own knowledge base file is
+    # replaced; the file it names is not written (aimem may run as root).
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"not aimem's")
+    kb = repo / "knowledge_base.json"
+    kb.unlink()
+    kb.symlink_to(outside)
+    done = runner.invoke(
+        app,
+        [
+            "--dir",
+            str(repo),
+            "record",
+            "-m",
+            "qwen2.5:7b",
+            "-t",
+            "TIMEOUT",
+            "-d",
+            "slow",
+            "--success",
+            "--verified",
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    assert outside.read_bytes() == b"not aimem's"  # a modified file is left alone ...
+    repaired = runner.invoke(app, ["--dir", str(repo), "check", "--repair", "--yes"])
+    assert repaired.exit_code == 0, repaired.output
+    assert outside.read_bytes() == b"not aimem's"  # ... and --repair replaces the link itself
+    assert not kb.is_symlink() and kb.is_file()

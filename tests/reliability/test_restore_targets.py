@@ -185,3 +185,16 @@ def test_pruning_reads_the_manifest_not_only_the_name(
     done = runner.invoke(app, ["--dir", str(repo_a), "backup", str(folder), "--keep", "1"])
     assert done.exit_code == 0, done.output
     assert disguised.exists() and not mine.exists()
+
+
+def test_one_repository_reached_through_a_link_keeps_one_id(
+    runner: CliRunner, origin: tuple[Path, Path], tmp_path: Path
+) -> None:
+    repo_a, folder = origin
+    (first,) = _bundles(folder)
+    link = tmp_path / "via-link"
+    link.symlink_to(repo_a, target_is_directory=True)
+    done = runner.invoke(app, ["--dir", str(link), "backup", str(folder), "--keep", "1"])
+    assert done.exit_code == 0, done.output
+    (kept,) = _bundles(folder)  # the same series: the older bundle was pruned
+    assert kept != first
