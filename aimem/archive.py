@@ -347,6 +347,24 @@ def iter_lines(data: bytes, offset: int, name: str = "segment") -> Iterator[byte
         raise CorruptRepositoryError(f"{name}: cannot decompress: {error}") from None
 
 
+class _Counting:
+    """A stream's bytes, hashed and counted as read; reading stops past ``limit``."""
+
+    def __init__(self, reader: Any, limit: int) -> None:
+        self.reader = reader
+        self.limit = limit
+        self.size = 0
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        if self.size > self.limit:
+            return b""
+        block: bytes = self.reader.read(size)
+        self.size += len(block)
+        self.digest.update(block)
+        return block
+
+
 def check_stream(reader: Any, name: str, expected: dict[str, Any]) -> str | None:
     """Read a segment from a stream (a bundle member); None when it is sound, else why.
 
@@ -373,29 +391,32 @@ def check_stream(reader: Any, name: str, expected: dict[str, Any]) -> str | None
     for key in ("kind", "row_count", "raw_bytes"):
         if header.get(key) != expected.get(key):
             return f"its header's {key} {header.get(key)!r} differs from the segment index"
-    raw = hashlib.sha256()
-    size = rows = 0
+    raw = _Counting(
+        zstandard.ZstdDecompressor().stream_reader(reader, read_across_frames=True),
+        expected["raw_bytes"],
+    )
+    rows = 0
     try:
-        decompressing = zstandard.ZstdDecompressor().stream_reader(reader, read_across_frames=True)
-        for line in split_lines(decompressing, name):
+        for line in split_lines(raw, name):
             rows += 1
-            size += len(line) + 1
-            if rows > expected["row_count"] or size > expected["raw_bytes"]:
-                return "it holds more data than its header says"
+            if rows > expected["row_count"]:
+                return "it holds more rows than its header says"
             row = orjson.loads(line)
             if not isinstance(row, dict) or not isinstance(row.get("timestamp"), str):
                 return f"row {rows} is not a record with a timestamp"
-            raw.update(line)
-            raw.update(b"\n")
     except zstandard.ZstdError as error:
         return f"cannot decompress: {error}"
     except orjson.JSONDecodeError:
         return f"row {rows} is not JSON"
     except CorruptRepositoryError as error:
+        if raw.size > expected["raw_bytes"]:  # reading stopped there, mid-row
+            return "it holds more data than its header says"
         return str(error).replace(f"{name}: ", "")
-    if rows != expected["row_count"] or size != expected["raw_bytes"]:
-        return f"{rows} rows in {size} bytes, its header says {expected['row_count']} rows"
-    if header.get("raw_sha256") not in (None, raw.hexdigest()):
+    if raw.size > expected["raw_bytes"]:
+        return "it holds more data than its header says"
+    if rows != expected["row_count"] or raw.size != expected["raw_bytes"]:
+        return f"{rows} rows in {raw.size} bytes, its header says {expected['row_count']} rows"
+    if header.get("raw_sha256") not in (None, raw.digest.hexdigest()):
         return "its rows do not match the header's sha256"
     return None
 
