@@ -44,9 +44,9 @@ KIND_FACTS = "facts"
 PREFIX = {KIND_ROWS: "seg", KIND_FACTS: "facts"}
 SUFFIX = ".ndjson.zst"
 SKIPPABLE_MAGIC = 0x184D2A50
-# The longest row a segment may hold (a record is a few KB; the biggest seen,
-# with long logs, under 11 MB). Reading stops there: a segment whose row
-# has no end cannot make a reader buffer without bound.
+# The longest row a segment may hold: a record is a few KB, one carrying
+# long logs a few MB. Reading stops there, so a segment whose row has no
+# end cannot make a reader buffer without bound.
 MAX_ROW_BYTES = 64 << 20
 HEADER_LIMIT = 1 << 20
 READ_BLOCK = 1 << 20
