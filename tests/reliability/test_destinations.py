@@ -256,6 +256,7 @@ def test_disk_full_is_one_line_and_changes_nothing(
     assert kept(tree_digest(repo)) == kept(before)
 
 
+@pytest.mark.slow
 def test_backup_beside_a_concurrent_thaw(runner: CliRunner, repo: Path, tmp_path: Path) -> None:
     with AIMemory(repo) as memory:
         (segment,) = [s["name"] for s in memory.archive_segments()]

@@ -157,6 +157,7 @@ def test_corrupt_database_is_one_line(
     assert "\n" not in line and "and " in line  # several findings, summed up in one line
 
 
+@pytest.mark.slow
 def test_segment_with_an_endless_row_is_refused_quickly(
     runner: CliRunner, source: tuple[Path, Path], target: Path, tmp_path: Path
 ) -> None:
@@ -267,6 +268,7 @@ def test_database_bomb_beyond_free_space_is_refused_before_writing(
     assert list(scratch.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_database_that_is_not_sqlite_is_refused_on_its_first_block(
     runner: CliRunner, source: tuple[Path, Path], target: Path, tmp_path: Path
 ) -> None:
