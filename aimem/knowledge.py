@@ -177,7 +177,7 @@ class KnowledgeFile:
             if isinstance(content, dict) and content.get("format") != FORMAT:
                 backup = self.path.with_name(self.path.name + ".legacy")
                 if not backup.exists():
-                    atomic_write(backup, self.path.read_bytes())
+                    atomic_write(backup, self.path.read_bytes(), into_special=False)
                 merge_entries(self.store, content, str(self.path))
             else:
                 # An aimem file this database has no record of (the database was
@@ -185,7 +185,7 @@ class KnowledgeFile:
                 orphan = self.path.with_name(self.path.name + ".orphan")
                 if orphan.exists():
                     orphan = self.path.with_name(f"{self.path.name}.orphan-{os.getpid()}")
-                atomic_write(orphan, self.path.read_bytes())
+                atomic_write(orphan, self.path.read_bytes(), into_special=False)
             self._write()
         return True
 
@@ -204,7 +204,7 @@ class KnowledgeFile:
                 if not force:
                     return state
                 keep = self.path.with_name(f"{self.path.name}.{state}-{os.getpid()}")
-                atomic_write(keep, self.path.read_bytes())
+                atomic_write(keep, self.path.read_bytes(), into_special=False)
             if state != "current":
                 self._write()
         return "current"
@@ -230,7 +230,8 @@ class KnowledgeFile:
         # Announced before the rename, so a kill between the rename and the final
         # record still leaves a file aimem knows as its own (not "modified" forever).
         self.store.set_meta("kb_file_pending", record)
-        atomic_write(self.path, data)
+        # The repository's own file: whatever stands in its place is replaced.
+        atomic_write(self.path, data, into_special=False)
         self.store.set_meta("kb_file", record)
 
     def load(self) -> dict[str, Any]:

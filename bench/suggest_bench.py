@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import datagen  # noqa: E402
+import datagen
 
-from aimem import AIMemory  # noqa: E402
+from aimem import AIMemory
 
 QUESTIONS = [
     (model, issue_type, description)

@@ -20,6 +20,7 @@ from aimem import AIMemory
 # from either module runs the complete command line.
 importlib.import_module("aimem.cli.commands")
 
+
 def sql(db: Path, statement: str, params: Sequence[Any] = ()) -> list[Any]:
     """Run one statement on the database file ``db`` as another program would
     (a connection of its own, autocommit); return its rows."""
