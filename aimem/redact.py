@@ -109,7 +109,9 @@ def _factored(alternatives: tuple[str, ...]) -> str:
     for alternative in alternatives:
         if alternative.startswith("(?:"):
             for head in alternative[3 : alternative.index(")")].split("|"):
-                groups.setdefault(head[0], []).append(head[1:] + alternative[alternative.index(")") + 1 :])
+                groups.setdefault(head[0], []).append(
+                    head[1:] + alternative[alternative.index(")") + 1 :]
+                )
         else:
             groups.setdefault(alternative[0], []).append(alternative[1:])
     return "|".join(
@@ -128,7 +130,9 @@ _NAME_RUN = re.compile(r"[A-Za-z0-9_.-]*")
 # inside a shell string), then ``=`` or ``:``.
 _ASSIGN = re.compile(r"(?:\\?[\"'])?[ \t]{0,8}[:=][ \t]{0,8}")
 _FLAG_GAP = re.compile(r"=|[ \t]{1,8}(?=[^\s-])")
-_CONFIG_SET = re.compile(r"(?:configure|config)[ \t]{1,8}(?:set|--global|--local|--system)[ \t]{1,8}\Z")
+_CONFIG_SET = re.compile(
+    r"(?:configure|config)[ \t]{1,8}(?:set|--global|--local|--system)[ \t]{1,8}\Z"
+)
 _SPACE_GAP = re.compile(r"[ \t]{1,8}")
 _AUTH_SCHEME = re.compile(
     r"(?i:bearer|basic|token|digest|negotiate|ntlm|apikey|api-key|key|oauth|jwt|hawk|ssws"
@@ -157,23 +161,117 @@ _CAMEL = re.compile(r"[a-z0-9]+|[A-Z]+(?![a-z])|[A-Z][a-z0-9]*")
 # (``TOKEN_FILE``, ``SECRET_NAME``), or a language model's special tokens
 # (``eos_token``).
 _NOT_SECRET_PARTS = frozenset(
-    "max min num number count counts limit limits len length size budget usage rate "
-    "per total used remaining ratio id ids type types name names file files path paths dir "
-    "dirs filename location url uri endpoint env var header field prefix suffix format mode "
-    "ttl expiry expires expiration timeout lifetime interval stdin prompt ask no required "
-    "enabled disabled policy pattern regex index idx eos bos pad unk sep cls mask stop "
-    "special start end begin fail failed failure success rule rules helper process source "
-    "provider manager store cache".split()
+    [
+        "max",
+        "min",
+        "num",
+        "number",
+        "count",
+        "counts",
+        "limit",
+        "limits",
+        "len",
+        "length",
+        "size",
+        "budget",
+        "usage",
+        "rate",
+        "per",
+        "total",
+        "used",
+        "remaining",
+        "ratio",
+        "id",
+        "ids",
+        "type",
+        "types",
+        "name",
+        "names",
+        "file",
+        "files",
+        "path",
+        "paths",
+        "dir",
+        "dirs",
+        "filename",
+        "location",
+        "url",
+        "uri",
+        "endpoint",
+        "env",
+        "var",
+        "header",
+        "field",
+        "prefix",
+        "suffix",
+        "format",
+        "mode",
+        "ttl",
+        "expiry",
+        "expires",
+        "expiration",
+        "timeout",
+        "lifetime",
+        "interval",
+        "stdin",
+        "prompt",
+        "ask",
+        "no",
+        "required",
+        "enabled",
+        "disabled",
+        "policy",
+        "pattern",
+        "regex",
+        "index",
+        "idx",
+        "eos",
+        "bos",
+        "pad",
+        "unk",
+        "sep",
+        "cls",
+        "mask",
+        "stop",
+        "special",
+        "start",
+        "end",
+        "begin",
+        "fail",
+        "failed",
+        "failure",
+        "success",
+        "rule",
+        "rules",
+        "helper",
+        "process",
+        "source",
+        "provider",
+        "manager",
+        "store",
+        "cache",
+    ]
 )
-_SECRET_PARTS = frozenset("pwd pass passwd credential credentials".split())
+_SECRET_PARTS = frozenset(["pwd", "pass", "passwd", "credential", "credentials"])
 _SECRET_COMPOUNDS = tuple(
     f"{word}key"
-    for word in (
-        "api access private account master signing encryption client auth license "
-        "subscription shared secret"
-    ).split()
+    for word in [
+        "api",
+        "access",
+        "private",
+        "account",
+        "master",
+        "signing",
+        "encryption",
+        "client",
+        "auth",
+        "license",
+        "subscription",
+        "shared",
+        "secret",
+    ]
 )
-_KEEP_VALUES = frozenset("true false null none yes no".split())
+_KEEP_VALUES = frozenset(["true", "false", "null", "none", "yes", "no"])
 
 
 @lru_cache(maxsize=4096)
@@ -452,19 +550,34 @@ def _lowered(text: str) -> str:
 
 
 def redact_value(value: Any) -> Any:
-    """Redact strings inside a JSON-like value; values under secret-named keys go entirely."""
+    """Redact strings inside a JSON-like value; values under secret-named keys go entirely.
+
+    Walks with its own stack, so a deeply nested value cannot exhaust Python's.
+    """
     if isinstance(value, str):
         return redact_text(value)
-    if isinstance(value, list):
-        return [redact_value(item) for item in value]
-    if isinstance(value, dict):
-        return {
-            (redact_text(key) if isinstance(key, str) else key): (
-                REDACTED if _secret_entry(key, item) else redact_value(item)
-            )
-            for key, item in value.items()
-        }
-    return value
+    if not isinstance(value, (dict, list)):
+        return value
+    result: list[Any] = [None]
+    stack: list[tuple[Any, Any]] = [([value], result)]
+    while stack:
+        source, target = stack.pop()
+        pairs = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in pairs:
+            if isinstance(source, dict):
+                if _secret_entry(key, item):
+                    target[key] = REDACTED
+                    continue
+                if isinstance(key, str):
+                    key = redact_text(key)
+            if isinstance(item, str):
+                item = redact_text(item)
+            elif isinstance(item, (dict, list)):
+                copy: Any = {} if isinstance(item, dict) else [None] * len(item)
+                stack.append((item, copy))
+                item = copy
+            target[key] = item
+    return result[0]
 
 
 def _secret_entry(key: Any, item: Any) -> bool:
@@ -475,12 +588,3 @@ def _secret_entry(key: Any, item: Any) -> bool:
     if isinstance(item, str):
         return not _is_placeholder(item, key)
     return not (isinstance(item, (list, dict)) and not item)
-
-
-def might_hold_secret(text: str) -> bool:
-    """False when ``redact_text`` would find nothing to look at in ``text``.
-
-    It is the first step of ``redact_text`` itself (the scanner's first
-    candidate), so a False here means ``redact_text(text) == text``.
-    """
-    return _SCANNER.search(_lowered(text)) is not None
