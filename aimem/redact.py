@@ -138,7 +138,8 @@ _AUTH_SCHEME = re.compile(
     r"(?i:bearer|basic|token|digest|negotiate|ntlm|apikey|api-key|key|oauth|jwt|hawk|ssws"
     r"|splunk|aws4-hmac-sha256)[ \t]{1,8}"
 )
-_OPEN_QUOTE = re.compile(r"\\?[\"']?")
+# An opening quote, with a Python string prefix (f"Bearer {token}").
+_OPEN_QUOTE = re.compile(r"(?:[fFrRbBuU]{1,2}(?=[\"']))?\\?[\"']?")
 # An unquoted value: up to whitespace, a quote (also ``\"`` inside a quoted
 # string), or shell and JSON punctuation. The two alternatives start with
 # different characters, so the run cannot backtrack into itself.
