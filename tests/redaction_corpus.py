@@ -85,7 +85,7 @@ ORDINARY: tuple[str, ...] = (
     "curl -sS 'http://localhost:8080/search?q=token+limits&max_tokens=100'",
     "curl https://user@example.com/private/repo.git",
     "wget -q -O - http://localhost:11434/api/version",
-    "curl -X DELETE http://localhost:11434/api/delete -d '{\"name\": \"llama2\"}'",
+    'curl -X DELETE http://localhost:11434/api/delete -d \'{"name": "llama2"}\'',
     "curl --data-urlencode 'text=Bearer tokens are short' http://localhost:5000/classify",
     'curl -H "Authorization: Bearer <your-token>" https://api.example.com',
     "curl -H 'Authorization: Bearer [REDACTED]' https://api.example.com",
@@ -154,7 +154,7 @@ ORDINARY: tuple[str, ...] = (
     "cat <<'EOF' > Modelfile\nFROM llama3\nPARAMETER num_ctx 8192\nEOF",
     'printf "%s\\n" "$MODEL" | xargs -n1 ollama pull',
     "echo 'test passed' >> results.log",
-    "echo \"it's fine\" && echo 'say \"hi\"'",
+    'echo "it\'s fine" && echo \'say "hi"\'',
     'echo "nested \\"quotes\\" stay" > out.txt',
     "echo $'tab\\tseparated'",
     "bash -c \"ollama run llama3 'summarize: $(cat notes.txt)'\"",
@@ -256,16 +256,28 @@ ORDINARY: tuple[str, ...] = (
 
 # (text, the part that must never be stored). One of each shape.
 SECRETS: tuple[tuple[str, str], ...] = (
-    ("export OPENAI_API_KEY=sk-Qw3rTy7UiOp9AsDfGh1JkLzXcVbNm0QwErTyUiOpAs1Df", "sk-Qw3rTy7UiOp9AsDfGh1"),
+    (
+        "export OPENAI_API_KEY=sk-Qw3rTy7UiOp9AsDfGh1JkLzXcVbNm0QwErTyUiOpAs1Df",
+        "sk-Qw3rTy7UiOp9AsDfGh1",
+    ),
     ("key sk-proj-Zx9Cv8Bn7Mq6Wr5Te4Yu3Io2Pa1SdFgHjKl leaked", "sk-proj-Zx9Cv8Bn7Mq6Wr5Te4"),
     ("sk-svcacct-Aa1Bb2Cc3Dd4Ee5Ff6Gg7Hh8Ii9Jj0Kk", "sk-svcacct-Aa1Bb2Cc3Dd4"),
     ("ANTHROPIC key sk-ant-api03-Lm4Nk5Oj6Pi7Qh8Rg9Sf0Te1Ud2Vc3Wb", "sk-ant-api03-Lm4Nk5Oj6"),
     ("admin key sk-ant-admin01-Hx7Gy6Fz5Ea4Db3Cc2Bd1Ae0ZfYgXh", "sk-ant-admin01-Hx7Gy6Fz5"),
-    ("git clone with ghp_R7tY8uI9oP0aS1dF2gH3jK4lZ5xC6vB7nM8q", "ghp_R7tY8uI9oP0aS1dF2gH3jK4lZ5xC6vB7nM8q"),
+    (
+        "git clone with ghp_R7tY8uI9oP0aS1dF2gH3jK4lZ5xC6vB7nM8q",
+        "ghp_R7tY8uI9oP0aS1dF2gH3jK4lZ5xC6vB7nM8q",
+    ),
     ("oauth gho_Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8", "gho_Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8"),
-    ("user token ghu_Mn8Bv7Cx6Zl5Kj4Hg3Fd2Sa1Qp0Wo9Ei8Ru7", "ghu_Mn8Bv7Cx6Zl5Kj4Hg3Fd2Sa1Qp0Wo9Ei8Ru7"),
+    (
+        "user token ghu_Mn8Bv7Cx6Zl5Kj4Hg3Fd2Sa1Qp0Wo9Ei8Ru7",
+        "ghu_Mn8Bv7Cx6Zl5Kj4Hg3Fd2Sa1Qp0Wo9Ei8Ru7",
+    ),
     ("TOKEN=ghs_supersecretvalue1234567890abcdefXYZ", "ghs_supersecretvalue1234567890"),
-    ("refresh ghr_Tz5Yx4Wv3Us2Rq1Po0Nm9Lk8Ji7Hg6Fe5Dc4", "ghr_Tz5Yx4Wv3Us2Rq1Po0Nm9Lk8Ji7Hg6Fe5Dc4"),
+    (
+        "refresh ghr_Tz5Yx4Wv3Us2Rq1Po0Nm9Lk8Ji7Hg6Fe5Dc4",
+        "ghr_Tz5Yx4Wv3Us2Rq1Po0Nm9Lk8Ji7Hg6Fe5Dc4",
+    ),
     (
         "github_pat_11ABCDEFG0aBcDeFgHiJkL_mNoPqRsTuVwXyZ0123456789abcdefGHIJKLmnop",
         "github_pat_11ABCDEFG0aBcDeFgHiJkL",
@@ -273,15 +285,33 @@ SECRETS: tuple[tuple[str, str], ...] = (
     ("gitlab glpat-Xy7Zw6Vu5Ts4Rq3Po2Nm1L", "glpat-Xy7Zw6Vu5Ts4Rq3Po2Nm1L"),
     ("aws key AKIAQWERTYUIOPASDFGH used", "AKIAQWERTYUIOPASDFGH"),
     ("temporary ASIAZXCVBNMLKJHGFDSA session", "ASIAZXCVBNMLKJHGFDSA"),
-    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY1", "wJalrXUtnFEMI/K7MDENG/bPxRfiCY"),
-    ("aws configure set aws_secret_access_key Hq8Kz2Lm4Np6Rt8Vx0Zb2Dc4Fg6Hj8Kl0Mn2Pq4", "Hq8Kz2Lm4Np6Rt8Vx0Zb2"),
-    ("export AWS_SECRET_ACCESS_KEY=Pz9Ox8Nw7Mv6Lu5Kt4Js3Ir2Hq1Gp0Fo9En8Dm7", "Pz9Ox8Nw7Mv6Lu5Kt4Js3"),
-    ("aws configure set aws_session_token FwoGZXIvYXdzEJr7Session9Token8Value", "FwoGZXIvYXdzEJr7Session9"),
-    ("slack xoxb-2222222222-3333333333-Ab4Cd5Ef6Gh7Ij8Kl9Mn0Op", "xoxb-2222222222-3333333333-Ab4Cd5"),
+    (
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY1",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCY",
+    ),
+    (
+        "aws configure set aws_secret_access_key Hq8Kz2Lm4Np6Rt8Vx0Zb2Dc4Fg6Hj8Kl0Mn2Pq4",
+        "Hq8Kz2Lm4Np6Rt8Vx0Zb2",
+    ),
+    (
+        "export AWS_SECRET_ACCESS_KEY=Pz9Ox8Nw7Mv6Lu5Kt4Js3Ir2Hq1Gp0Fo9En8Dm7",
+        "Pz9Ox8Nw7Mv6Lu5Kt4Js3",
+    ),
+    (
+        "aws configure set aws_session_token FwoGZXIvYXdzEJr7Session9Token8Value",
+        "FwoGZXIvYXdzEJr7Session9",
+    ),
+    (
+        "slack xoxb-2222222222-3333333333-Ab4Cd5Ef6Gh7Ij8Kl9Mn0Op",
+        "xoxb-2222222222-3333333333-Ab4Cd5",
+    ),
     ("slack user xoxp-4444444444-5555555555-Qr1St2Uv3Wx4", "xoxp-4444444444-5555555555-Qr1St2"),
     ("app token xapp-1-A0BCDEF1234-5678901234-abcdef0123", "xapp-1-A0BCDEF1234-5678901234"),
     ("google AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q", "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q"),
-    ("huggingface-cli login --token hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "hf_AbCdEfGhIjKlMnOpQrStUvWxYz"),
+    (
+        "huggingface-cli login --token hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+        "hf_AbCdEfGhIjKlMnOpQrStUvWxYz",
+    ),
     ("stripe sk_live_51HxYzAbCdEfGhIjKlMnOpQr", "sk_live_51HxYzAbCdEfGhIjKlMnOpQr"),
     ("restricted rk_live_51JkLmNoPqRsTuVwXyZ0aB", "rk_live_51JkLmNoPqRsTuVwXyZ0aB"),
     ("webhook whsec_Mz1Ny2Ox3Pw4Qv5Ru6St7Tu8Uv9V", "whsec_Mz1Ny2Ox3Pw4Qv5Ru6St7Tu8Uv9V"),
@@ -290,9 +320,18 @@ SECRETS: tuple[tuple[str, str], ...] = (
         "eyJzdWIiOiJmaXhlci1ib3QifQ",
     ),
     ("log line: Bearer a7F3kQ9zL2mX8pW4vN6bR1tY used", "a7F3kQ9zL2mX8pW4vN6bR1tY"),
-    ('curl -H "Authorization: Bearer Hn4Jm6Kl8Pq0Rs2Tu4Vw6" https://api.x.io', "Hn4Jm6Kl8Pq0Rs2Tu4Vw6"),
-    ("curl -H 'Authorization: Basic YWRtaW46czNjcjN0UGFzcw==' http://x", "YWRtaW46czNjcjN0UGFzcw=="),
-    ('curl -H "Authorization: token Zq1Xw2Ec3Rv4Tb5Yn6Um7" https://api.github.com', "Zq1Xw2Ec3Rv4Tb5Yn6Um7"),
+    (
+        'curl -H "Authorization: Bearer Hn4Jm6Kl8Pq0Rs2Tu4Vw6" https://api.x.io',
+        "Hn4Jm6Kl8Pq0Rs2Tu4Vw6",
+    ),
+    (
+        "curl -H 'Authorization: Basic YWRtaW46czNjcjN0UGFzcw==' http://x",
+        "YWRtaW46czNjcjN0UGFzcw==",
+    ),
+    (
+        'curl -H "Authorization: token Zq1Xw2Ec3Rv4Tb5Yn6Um7" https://api.github.com',
+        "Zq1Xw2Ec3Rv4Tb5Yn6Um7",
+    ),
     ('{"Authorization": "Bearer Lk9Jh8Gf7Ds6Ap5Zo4Xi3"}', "Lk9Jh8Gf7Ds6Ap5Zo4Xi3"),
     ("git clone https://deploy:Gr8Pa55w0rdHere@github.com/org/repo.git", "Gr8Pa55w0rdHere"),
     ("redis-cli -u redis://:R3disOnlyPass@cache:6379/0 ping", "R3disOnlyPass"),
@@ -319,13 +358,19 @@ SECRETS: tuple[tuple[str, str], ...] = (
     ("export API_KEY='Sq7Ap1Ke9Yv4Lu3'", "Sq7Ap1Ke9Yv4Lu3"),
     ("SECRET=Tr0ub4dor-and-3", "Tr0ub4dor-and-3"),
     ("client_secret: Cl13ntS3cr3tValue99", "Cl13ntS3cr3tValue99"),
-    ('curl -d \'{"username": "bot", "password": "Js0nP4ssw0rd!"}\' http://x/login', "Js0nP4ssw0rd!"),
+    (
+        'curl -d \'{"username": "bot", "password": "Js0nP4ssw0rd!"}\' http://x/login',
+        "Js0nP4ssw0rd!",
+    ),
     ("mysql --password Fl4gSp4ceValue -u root", "Fl4gSp4ceValue"),
     ("mysql --password=Fl4gEqu4lsValue -u root", "Fl4gEqu4lsValue"),
     ("llm --api-key Ap1K3yFl4gValue77 prompt", "Ap1K3yFl4gValue77"),
     ("tool --token=T0k3nFl4gValue88 run", "T0k3nFl4gValue88"),
     ('curl -H "X-API-Key: XaP1kEyHeaderV4lue" https://api.x.io', "XaP1kEyHeaderV4lue"),
-    ("npm token npm_Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78", "npm_Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78"),
+    (
+        "npm token npm_Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78",
+        "npm_Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78",
+    ),
     (
         "twine upload -p pypi-AgEIcHlwaS5vcmcCJGFiY2RlZmdoLWlqa2wtbW5vcC1xcnN0LXV2d3h5ejAxMjM0",
         "pypi-AgEIcHlwaS5vcmcCJGFiY2RlZmdo",
@@ -342,7 +387,10 @@ SECRETS: tuple[tuple[str, str], ...] = (
         "curl -X POST https://hooks.slack.com/services/T01ABCDEF/B02GHIJKL/WebhookPathSecret99",
         "WebhookPathSecret99",
     ),
-    ("git remote set-url origin https://x-access-token:Gh5AppInst4llT0ken@github.com/o/r", "Gh5AppInst4llT0ken"),
+    (
+        "git remote set-url origin https://x-access-token:Gh5AppInst4llT0ken@github.com/o/r",
+        "Gh5AppInst4llT0ken",
+    ),
     ("HF_TOKEN=hf_ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210", "hf_ZyXwVuTsRqPoNmLkJiHgFeDcBa"),
     (
         "DefaultEndpointsProtocol=https;AccountName=store1;AccountKey=Az5Ure6St0rageKey7==;EndpointSuffix=core.windows.net",

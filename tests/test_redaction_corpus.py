@@ -143,9 +143,7 @@ def test_no_secret_reaches_storage_exports_bundles_context_or_kb(
     assert (repo_dir / "knowledge_base.json").exists()
 
 
-def test_import_redacts_rows_from_a_repository_that_did_not(
-    tmp_path: Path, repo_dir: Path
-) -> None:
+def test_import_redacts_rows_from_a_repository_that_did_not(tmp_path: Path, repo_dir: Path) -> None:
     plain = tmp_path / "plain"
     _record_batch(
         tmp_path,
@@ -171,7 +169,14 @@ def test_import_of_a_legacy_database_redacts(tmp_path: Path, repo_dir: Path) -> 
         conn.execute(
             "UPDATE fix_history SET description = ?, claude_analysis = ?, fix_commands = ?,"
             " notes = ?, system_info = ? WHERE id = ?",
-            (text, text, orjson.dumps([text]).decode(), text, orjson.dumps({"env": text}).decode(), row_id),
+            (
+                text,
+                text,
+                orjson.dumps([text]).decode(),
+                text,
+                orjson.dumps({"env": text}).decode(),
+                row_id,
+            ),
         )
     conn.commit()
     conn.close()
