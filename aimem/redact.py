@@ -33,6 +33,8 @@ REDACTED = "[REDACTED]"
 # ``--api-key``, ``X-Auth-Token``).
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _MAX_NAME = 80
+# What can follow a secret's name when a value comes next (quote, separator, space).
+_AFTER_NAME = frozenset("\"'\\:= \t")
 
 # Provider key shapes, exactly: a literal prefix, then a run of the key's
 # alphabet. A group, where there is one, is the part replaced.
@@ -152,7 +154,6 @@ _ESCAPED_DOUBLE = re.compile(r'\\"[^\n]*?\\"')
 _ESCAPED_SINGLE = re.compile(r"\\'[^\n]*?\\'")
 _TOKEN_RUN = re.compile(r"[A-Za-z0-9._~+/=-]*")
 _LINE_REST = re.compile(r"[^\n]*")
-_CURL = re.compile(r"\b(?:curl|wget|http|https)\b")
 _PATH = re.compile(r"(?:~|\.{1,2})?/[\w./~-]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _CAMEL = re.compile(r"[a-z0-9]+|[A-Z]+(?![a-z])|[A-Z][a-z0-9]*")
@@ -399,6 +400,8 @@ def _word(scan: _Scan, match: re.Match[str]) -> int:
         # A run too long for a name (``token.token.token...``): skip all of it.
         return _NAME_RUN.match(text, match.start()).end()  # type: ignore[union-attr]
     left, right = span
+    if text[right : right + 1] not in _AFTER_NAME:
+        return right  # neither assigned nor followed by a value
     name = text[left:right]
     if not secret_name(name.strip(".-")):
         return right
@@ -471,8 +474,11 @@ def _url(scan: _Scan, match: re.Match[str]) -> int:
 def _user(scan: _Scan, match: re.Match[str]) -> int:
     # curl -u user:password; elsewhere -u is a user id (docker run -u 1000:1000).
     text = scan.text
-    line_start = text.rfind("\n", max(0, match.start() - 200), match.start()) + 1
-    if not _CURL.search(text, max(line_start, match.start() - 200), match.start()):
+    start = text.rfind("\n", max(0, match.start() - 200), match.start()) + 1
+    if (
+        text.rfind("curl", start, match.start()) < 0
+        and text.rfind("wget", start, match.start()) < 0
+    ):
         return match.end()
     at = _OPEN_QUOTE.match(text, match.end()).end()  # type: ignore[union-attr]
     end = _BARE_VALUE.match(text, at).end()  # type: ignore[union-attr]
@@ -509,6 +515,7 @@ def _block(scan: _Scan, match: re.Match[str]) -> int:
     return footer.end() if footer else len(text)
 
 
+@lru_cache(maxsize=256)
 def _handler(found: str) -> Callable[[_Scan, re.Match[str]], int]:
     """The handler of a candidate, told by its text (the scanner has no groups:
     capturing groups made every position of the scan several times slower)."""
