@@ -158,126 +158,39 @@ _PATH = re.compile(r"(?:~|\.{1,2})?/[\w./~-]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _CAMEL = re.compile(r"[a-z0-9]+|[A-Z]+(?![a-z])|[A-Z][a-z0-9]*")
 
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 # Parts of a name that make it the name of something other than a secret: a
 # count or limit (``MAX_TOKENS``, ``token_limit``), where a secret is kept
 # (``TOKEN_FILE``, ``SECRET_NAME``), or a language model's special tokens
 # (``eos_token``).
 _NOT_SECRET_PARTS = frozenset(
-    [
-        "max",
-        "min",
-        "num",
-        "number",
-        "count",
-        "counts",
-        "limit",
-        "limits",
-        "len",
-        "length",
-        "size",
-        "budget",
-        "usage",
-        "rate",
-        "per",
-        "total",
-        "used",
-        "remaining",
-        "ratio",
-        "id",
-        "ids",
-        "type",
-        "types",
-        "name",
-        "names",
-        "file",
-        "files",
-        "path",
-        "paths",
-        "dir",
-        "dirs",
-        "filename",
-        "location",
-        "url",
-        "uri",
-        "endpoint",
-        "env",
-        "var",
-        "header",
-        "field",
-        "prefix",
-        "suffix",
-        "format",
-        "mode",
-        "ttl",
-        "expiry",
-        "expires",
-        "expiration",
-        "timeout",
-        "lifetime",
-        "interval",
-        "stdin",
-        "prompt",
-        "ask",
-        "no",
-        "required",
-        "enabled",
-        "disabled",
-        "policy",
-        "pattern",
-        "regex",
-        "index",
-        "idx",
-        "eos",
-        "bos",
-        "pad",
-        "unk",
-        "sep",
-        "cls",
-        "mask",
-        "stop",
-        "special",
-        "start",
-        "end",
-        "begin",
-        "fail",
-        "failed",
-        "failure",
-        "success",
-        "rule",
-        "rules",
-        "helper",
-        "process",
-        "source",
-        "provider",
-        "manager",
-        "store",
-        "cache",
-    ]
+    _words(
+        "max min num number count counts limit limits len length size budget usage rate per "
+        "total used remaining ratio id ids type types name names file files path paths dir dirs "
+        "filename location url uri endpoint env var header field prefix suffix format mode ttl "
+        "expiry expires expiration timeout lifetime interval stdin prompt ask no required "
+        "enabled disabled policy pattern regex index idx eos bos pad unk sep cls mask stop "
+        "special start end begin fail failed failure success rule rules helper process source "
+        "provider manager store cache"
+    )
 )
-_SECRET_PARTS = frozenset(["pwd", "pass", "passwd", "credential", "credentials"])
+_SECRET_PARTS = frozenset(("pwd", "pass", "passwd", "credential", "credentials"))
 _SECRET_COMPOUNDS = tuple(
     f"{word}key"
-    for word in [
-        "api",
-        "access",
-        "private",
-        "account",
-        "master",
-        "signing",
-        "encryption",
-        "client",
-        "auth",
-        "license",
-        "subscription",
-        "shared",
-        "secret",
-    ]
+    for word in _words(
+        "api access private account master signing encryption client auth license "
+        "subscription shared secret"
+    )
 )
-_KEEP_VALUES = frozenset(["true", "false", "null", "none", "yes", "no"])
+_KEEP_VALUES = frozenset(("true", "false", "null", "none", "yes", "no"))
 
 
 @lru_cache(maxsize=4096)
-def secret_name(name: str) -> bool:
+def _secret_name(name: str) -> bool:
     """Whether a variable, key, flag or header name names a secret.
 
     ``OPENAI_API_KEY``, ``HF_TOKEN``, ``PGPASSWORD``, ``--api-key``, ``clientSecret``
@@ -306,7 +219,7 @@ def secret_name(name: str) -> bool:
 
 
 def _is_placeholder(value: str, name: str = "") -> bool:
-    """Values that are not secrets: references, templates, placeholders, flags."""
+    """Whether a value is no literal secret: a reference, template, placeholder or path."""
     if not value or value.startswith(REDACTED):
         return True
     first = value[0]
@@ -321,7 +234,7 @@ def _is_placeholder(value: str, name: str = "") -> bool:
         if "." not in value:
             return value.lower() == name.lower()
         last = value.rsplit(".", 1)[-1]
-        return last.lower() == name.lower() or secret_name(last)
+        return last.lower() == name.lower() or _secret_name(last)
     return False
 
 
@@ -403,7 +316,7 @@ def _word(scan: _Scan, match: re.Match[str]) -> int:
     if text[right : right + 1] not in _AFTER_NAME:
         return right  # neither assigned nor followed by a value
     name = text[left:right]
-    if not secret_name(name.strip(".-")):
+    if not _secret_name(name.strip(".-")):
         return right
     assign = _ASSIGN.match(text, right)
     gap = None
@@ -589,7 +502,7 @@ def redact_value(value: Any) -> Any:
 
 
 def _secret_entry(key: Any, item: Any) -> bool:
-    if not isinstance(key, str) or not secret_name(key):
+    if not isinstance(key, str) or not _secret_name(key):
         return False
     if item is None or isinstance(item, bool):
         return False
