@@ -122,6 +122,12 @@ def _factored(alternatives: tuple[str, ...]) -> str:
 
 
 _SCANNER = re.compile(_factored(_CANDIDATES))
+# The candidates as they start right after a redacted span: a second pass sees
+# the span's closing "]" there, which no lookbehind refuses, so neither may the
+# first (redacting twice must change nothing).
+_AFTER_REDACTION = re.compile(
+    _factored(tuple(re.sub(r"\(\?<!\[[^\]]*\][a-z-]*\)", "", c) for c in _CANDIDATES))
+)
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 _BLOCK_HEADER = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
@@ -292,44 +298,34 @@ def _value_span(text: str, start: int, name: str) -> tuple[int, int, int]:
     return inner, end, end
 
 
-def _name_around(text: str, at: int, floor: int) -> tuple[int, int] | None:
-    """The name run that holds the word at ``at``; None when it is too long to be a name."""
-    left = at
-    limit = max(floor, at - _MAX_NAME)
-    while left > limit and text[left - 1] in _NAME_CHARS:
-        left -= 1
-    right = _NAME_RUN.match(text, at).end()  # type: ignore[union-attr]
-    if (left == limit and left > floor and text[left - 1] in _NAME_CHARS) or (
-        right - left > _MAX_NAME
-    ):
-        return None
-    return left, right
-
-
 def _word(scan: _Scan, match: re.Match[str]) -> int:
     text = scan.text
-    span = _name_around(text, match.start(), scan.pos)
-    if span is None:
-        # A run too long for a name (``token.token.token...``): skip all of it.
-        return _NAME_RUN.match(text, match.start()).end()  # type: ignore[union-attr]
-    left, right = span
-    if text[right : right + 1] not in _AFTER_NAME:
+    at, right = match.start(), match.end()
+    if text[right : right + 1] in _NAME_CHARS:
+        right = _NAME_RUN.match(text, right).end()  # type: ignore[union-attr]
+    after = text[right : right + 1]
+    if after not in _AFTER_NAME:
         return right  # neither assigned nor followed by a value
+    left = at
+    limit = max(scan.pos, at - _MAX_NAME)
+    while left > limit and text[left - 1] in _NAME_CHARS:
+        left -= 1
+    if right - left > _MAX_NAME or (left == limit > scan.pos and text[left - 1] in _NAME_CHARS):
+        return right  # a run too long for a name (``token.token.token...``): all of it skipped
     name = text[left:right]
     if not _secret_name(name.strip(".-")):
         return right
     assign = _ASSIGN.match(text, right)
-    gap = None
     if assign is None:
-        if name.startswith("-"):
-            gap = _FLAG_GAP.match(text, right)  # --password VALUE
+        # A value after a space only follows a flag or ``config set``.
+        if name[0] == "-":
+            assign = _FLAG_GAP.match(text, right)  # --password VALUE
         elif text.rfind("config", max(0, left - 40), left) >= 0 and _CONFIG_SET.search(
             text, max(0, left - 40), left
         ):
-            gap = _SPACE_GAP.match(text, right)  # aws configure set aws_secret_access_key VALUE
-        if gap is None:
+            assign = _SPACE_GAP.match(text, right)  # aws configure set aws_secret_access_key V
+        if assign is None:
             return right
-        assign = gap
     start, end, resume = _value_span(text, assign.end(), name.lstrip("-"))
     if end > start:
         scan.replace(start, end)
@@ -457,7 +453,10 @@ def redact_text(text: str) -> str:
     while match is not None:
         resume = _handler(match.group())(scan, match)
         # Every handler moves forward, which bounds the loop by the text's length.
-        match = search(lowered, max(resume, match.start() + 1, scan.pos))
+        pos = max(resume, match.start() + 1, scan.pos)
+        match = (_AFTER_REDACTION.match(lowered, pos) if pos == scan.pos else None) or search(
+            lowered, pos
+        )
     return scan.result()
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from aimem import AIMemory
 from aimem.redact import REDACTED, redact_text, redact_value
+from tests.redaction_corpus import SECRETS as SECRETS_CORPUS
 
 SECRETS = [
     "sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345",
@@ -189,6 +190,7 @@ SECRET_SNIPPETS = [
 ]
 FRAGMENTS = st.one_of(
     st.sampled_from(SECRET_SNIPPETS),
+    st.sampled_from([text for text, _ in SECRETS_CORPUS]),
     st.text(max_size=12),
     st.sampled_from(list("\"'\\=:@/ \n\t-_.$[]{}()")),
 )
@@ -201,6 +203,13 @@ def test_redaction_is_idempotent(parts: list[str]) -> None:
     text = "".join(parts)
     once = redact_text(text)
     assert redact_text(once) == once
+
+
+def test_a_secret_right_after_another_is_redacted_once_and_for_all() -> None:
+    # A fixed-length key directly followed by a header: the first pass must see
+    # what the second sees after the key became [REDACTED].
+    text = "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6QAuthorization: Bearer abc.def"
+    assert redact_text(text) == "[REDACTED]Authorization: Bearer [REDACTED]"
 
 
 @settings(max_examples=300, deadline=None)
