@@ -135,8 +135,8 @@ _BLOCK_FOOTER = re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----
 _AUTHORITY = re.compile(r"[^\s/?#\"'`<>\\]*")
 _NAME_RUN = re.compile(r"[A-Za-z0-9_.-]*")
 # What joins a name to its value: a closing quote of the name (JSON, or JSON
-# inside a shell string), then ``=`` or ``:``.
-_ASSIGN = re.compile(r"(?:\\?[\"'])?[ \t]{0,8}[:=][ \t]{0,8}")
+# inside a shell string), then ``=``, ``:`` or ``=>`` (not ``==``, a comparison).
+_ASSIGN = re.compile(r"(?:\\?[\"'])?[ \t]{0,8}(?:=>|[:=](?!=))[ \t]{0,8}")
 _FLAG_GAP = re.compile(r"=|[ \t]{1,8}(?=[^\s-])")
 _CONFIG_SET = re.compile(
     r"(?:configure|config)[ \t]{1,8}(?:set|--global|--local|--system)[ \t]{1,8}\Z"
@@ -148,11 +148,12 @@ _AUTH_SCHEME = re.compile(
 )
 # An opening quote, with a Python string prefix (f"Bearer {token}").
 _OPEN_QUOTE = re.compile(r"(?:[fFrRbBuU]{1,2}(?=[\"']))?\\?[\"']?")
-# An unquoted value: up to whitespace, a quote (also ``\"`` inside a quoted
-# string), or shell and JSON punctuation. The two alternatives start with
-# different characters, so the run cannot backtrack into itself.
-_BARE_VALUE = re.compile(r"(?:[^\s\"'`,;&|<>(){}\[\\]|\\(?![\"']))*")
-_DOUBLE_QUOTED = re.compile(r"\"((?:[^\"\\\n]|\\.)*)\"")
+# Runs of one character class only: Python's re slows down more than linearly
+# on a repeated group with many iterations (``(?:a|b)*`` over 400 KB took 50
+# times as long as over 50 KB), so values with escapes are read by a loop over
+# these runs (``_bare_end``, ``_closing_quote``).
+_BARE_RUN = re.compile(r"[^\s\"'`,;&|<>(){}\[\\]*")
+_DOUBLE_QUOTED_RUN = re.compile(r"[^\"\\\n]*")
 _SINGLE_QUOTED = re.compile(r"'([^'\n]*)'")
 # A string quoted inside a quoted string (``"{\\"token\\": \\"abc\\"}"``): lazy, so
 # each step checks for the closing pair and stops at the first.
@@ -161,7 +162,6 @@ _ESCAPED_SINGLE = re.compile(r"\\'[^\n]*?\\'")
 _TOKEN_RUN = re.compile(r"[A-Za-z0-9._~+/=-]*")
 _LINE_REST = re.compile(r"[^\n]*")
 _PATH = re.compile(r"(?:~|\.{1,2})?/[\w./~-]*")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _CAMEL = re.compile(r"[a-z0-9]+|[A-Z]+(?![a-z])|[A-Z][a-z0-9]*")
 
 
@@ -192,7 +192,11 @@ _SECRET_COMPOUNDS = tuple(
         "subscription shared secret"
     )
 )
-_KEEP_VALUES = frozenset(("true", "false", "null", "none", "yes", "no"))
+# Values that are no secret: booleans and nulls, and the type in an annotated
+# parameter (``token: str = None``, ``password: string``).
+_KEEP_VALUES = frozenset(
+    _words("true false null none yes no str string bytes int bool float any optional secretstr")
+)
 
 
 @lru_cache(maxsize=4096)
@@ -235,7 +239,7 @@ def _is_placeholder(value: str, name: str = "") -> bool:
         return True  # booleans, null, "***", "xxxx"
     if first in "/~." and _PATH.fullmatch(value):
         return True  # a path to where the secret is kept
-    if name and _IDENTIFIER.fullmatch(value):
+    if name and value.isascii() and all(part.isidentifier() for part in value.split(".")):
         # Code passing a secret along (``api_key=api_key``, ``token=args.token``).
         if "." not in value:
             return value.lower() == name.lower()
@@ -266,6 +270,28 @@ class _Scan:
         return "".join(self.out)
 
 
+def _bare_end(text: str, start: int) -> int:
+    """Where an unquoted value that begins at ``start`` ends: at whitespace, a quote
+    (also ``\\"`` inside a quoted string), or shell and JSON punctuation."""
+    end = _BARE_RUN.match(text, start).end()  # type: ignore[union-attr]
+    while text.startswith("\\", end) and text[end + 1 : end + 2] not in ('"', "'"):
+        end = _BARE_RUN.match(text, end + 1).end()  # type: ignore[union-attr]
+    return end
+
+
+def _closing_quote(text: str, start: int) -> int:
+    """The closing ``"`` of a string whose text begins at ``start`` (JSON escapes
+    skipped); -1 when the line ends first."""
+    at = start
+    while True:
+        at = _DOUBLE_QUOTED_RUN.match(text, at).end()  # type: ignore[union-attr]
+        if text.startswith('"', at):
+            return at
+        if not text.startswith("\\", at) or text[at + 1 : at + 2] in ("", "\n"):
+            return -1
+        at += 2
+
+
 def _value_span(text: str, start: int, name: str) -> tuple[int, int, int]:
     """(secret start, secret end, resume) of the value that begins at ``start``.
 
@@ -278,9 +304,10 @@ def _value_span(text: str, start: int, name: str) -> tuple[int, int, int]:
         match = (_ESCAPED_DOUBLE if text[start + 1] == '"' else _ESCAPED_SINGLE).match(text, start)
         end = match.end() - 2 if match else _LINE_REST.match(text, inner).end()  # type: ignore[union-attr]
     elif first == '"':
-        match = _DOUBLE_QUOTED.match(text, start)
         inner = start + 1
-        end = match.end() - 1 if match else _LINE_REST.match(text, inner).end()  # type: ignore[union-attr]
+        end = _closing_quote(text, inner)
+        if end < 0:
+            end = _LINE_REST.match(text, inner).end()  # type: ignore[union-attr]
     elif first == "'":
         match = _SINGLE_QUOTED.match(text, start)
         inner = start + 1
@@ -288,7 +315,7 @@ def _value_span(text: str, start: int, name: str) -> tuple[int, int, int]:
     else:
         if text.startswith(REDACTED, start):
             return start, start, start + len(REDACTED)
-        end = _BARE_VALUE.match(text, start).end()  # type: ignore[union-attr]
+        end = _bare_end(text, start)
         if text[end : end + 1] in ("(", "["):
             return start, start, end  # a call or an index: code, not a literal
         inner = start
@@ -343,7 +370,7 @@ def _authorization(scan: _Scan, match: re.Match[str]) -> int:
         at = scheme.end()
     if text.startswith(REDACTED, at):
         return at + len(REDACTED)
-    end = _BARE_VALUE.match(text, at).end()  # type: ignore[union-attr]
+    end = _bare_end(text, at)
     if end > at and not _is_placeholder(text[at:end]):
         scan.replace(at, end)
     return end
@@ -390,7 +417,7 @@ def _user(scan: _Scan, match: re.Match[str]) -> int:
     ):
         return match.end()
     at = _OPEN_QUOTE.match(text, match.end()).end()  # type: ignore[union-attr]
-    end = _BARE_VALUE.match(text, at).end()  # type: ignore[union-attr]
+    end = _bare_end(text, at)
     colon = text.find(":", at, end)
     if colon >= 0 and not _is_placeholder(text[colon + 1 : end]):
         scan.replace(colon + 1, end)

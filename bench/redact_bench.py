@@ -44,6 +44,10 @@ ADVERSARIAL = {
     "sk-": "sk-",
     "eyJaaaaaaaaa.": "eyJaaaaaaaaa.",
     "A*79 _TOKEN ": "A" * 79 + "_TOKEN ",
+    'token="\\a\\a': 'token="\\a\\a\\a\\a',
+    "token=\\a\\a": "token=\\a\\a\\a\\a",
+    'token=\\"a\\" ': 'token=\\"a\\" ',
+    "api_key=a.a.": "api_key=a.a.a.a.",
     "ordinary command": "export OLLAMA_NUM_CTX=4096 && ollama run llama3 --num_predict 128\n",
 }
 

@@ -227,6 +227,11 @@ ORDINARY: tuple[str, ...] = (
     "MAX_TOKENS = 4096",
     "num_predict = 128",
     "model = 'llama3.1:8b'",
+    'if password == "": raise SystemExit("set PASSWORD")',
+    "def login(token: str, password: str = None) -> bool:",
+    "function auth(apiKey: string): void {}",
+    "proxy_set_header Authorization $http_authorization;",
+    "kubectl create secret generic app --from-literal=token=$(cat token.txt)",
     # text that mentions secrets without holding one
     "The request failed with 401: check that the API key is set",
     "Rotate the token, then restart the service",
