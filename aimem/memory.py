@@ -101,7 +101,7 @@ class AIMemory:
         self.redact_secrets = redact_secrets
         self.memory_dir = self.layout.root
         self.store = Store(self.layout.database)
-        self.knowledge_file = KnowledgeFile(self.layout, self.store)
+        self.knowledge_file = KnowledgeFile(self.layout, self.store, redact=self.redact_secrets)
         self._wrote = False
         self.knowledge_file.adopt_legacy()
         self._finish_half_done()
@@ -683,7 +683,7 @@ class AIMemory:
     def import_knowledge_base(self, source_file: str | os.PathLike[str]) -> dict[str, Any]:
         """Merge an external knowledge base file."""
         path = Path(source_file)
-        summary = merge_entries(self.store, parse_file(path), str(path))
+        summary = merge_entries(self.store, parse_file(path), str(path), redact=self.redact_secrets)
         self._wrote = True
         return summary
 
