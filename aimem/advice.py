@@ -236,7 +236,8 @@ def suggest(
         if _known_failure(
             posterior,
             bar if fkey in worked else None,
-            (_counts(by_model.get(fkey)), _counts(by_print.get(fkey))),
+            _counts(by_model.get(fkey)),
+            _counts(by_print.get(fkey)),
             max_failures,
         )
     }
@@ -306,24 +307,25 @@ def suggest(
 def _known_failure(
     posterior: estimate.Posterior,
     bar: float | None,
-    here: tuple[estimate.Counts, ...],
+    on_model: estimate.Counts,
+    on_fingerprint: estimate.Counts,
     max_failures: int,
 ) -> bool:
     """Whether a fix is not worth trying again for this issue on this model.
 
-    It failed at least ``max_failures`` times here (on this model, or for this
-    failure's fingerprint), and either it never worked anywhere (``bar`` None)
-    and never here, or the chance that it reaches ``bar`` (the best known
-    fix's lower bound) is under ``AVOID_BELOW`` given everything pooled.
-    Failures elsewhere alone never exclude a fix: what fails on one model may
-    be the best fix for another.
+    Either it never worked anywhere (``bar`` None) and failed at least
+    ``max_failures`` times on this model or for this failure's fingerprint;
+    or it failed that often on this model itself and the chance that it
+    reaches ``bar`` (the best known fix's lower bound) is under
+    ``AVOID_BELOW`` given everything pooled. Failures on other models alone
+    never exclude a fix that worked somewhere: what fails on one model may be
+    the best fix for another, and only trying it here can tell.
     """
-    repeated = [c for c in here if c.failures >= max_failures]
-    if not repeated:
-        return False
     if bar is None:
-        return any(c.successes == 0 for c in repeated)
-    return posterior.prob_above(bar) < AVOID_BELOW
+        return any(
+            c.failures >= max_failures and c.successes == 0 for c in (on_model, on_fingerprint)
+        )
+    return on_model.failures >= max_failures and posterior.prob_above(bar) < AVOID_BELOW
 
 
 def _level_stats(outcome: Mapping[str, Any] | None) -> dict[str, Any] | None:
