@@ -34,7 +34,8 @@ from aimem.signatures import (
 )
 from aimem.stats_math import confidence, rate, wilson_interval
 from aimem.store import Store
-from aimem.templates import fill, names_other_model, template_commands
+from aimem.store.aggregates import canonical_commands, fix_key_for
+from aimem.templates import fill, other_model_finder, template_commands, template_json
 
 DEFAULT_MAX_FAILURES = 3
 DEFAULT_SUGGEST_LIMIT = 5
@@ -206,14 +207,14 @@ def suggest(
 
     type_attempts, type_successes = store.scope_totals("type", issue_type)
     base = estimate.base_rate(type_attempts, type_successes)
-    known_models = store.distinct_values("model_name", limit=100_000)
+    names_other_model = other_model_finder(model, store.model_names())
 
     posteriors: dict[str, estimate.Posterior] = {}
     commands: dict[str, list[str]] = {}
     for fkey in {*by_type, *by_family, *by_model}:
         template = (by_model.get(fkey) or by_family.get(fkey) or by_type[fkey])["fix_commands"]
         filled = fill(template, model)
-        if names_other_model(filled, model, known_models):
+        if names_other_model(filled):
             continue
         commands[fkey] = filled
         posteriors[fkey] = estimate.pooled(
@@ -235,7 +236,8 @@ def suggest(
         if _known_failure(
             posterior,
             bar if fkey in worked else None,
-            (_counts(by_model.get(fkey)), _counts(by_print.get(fkey))),
+            _counts(by_model.get(fkey)),
+            _counts(by_print.get(fkey)),
             max_failures,
         )
     }
@@ -305,24 +307,25 @@ def suggest(
 def _known_failure(
     posterior: estimate.Posterior,
     bar: float | None,
-    here: tuple[estimate.Counts, ...],
+    on_model: estimate.Counts,
+    on_fingerprint: estimate.Counts,
     max_failures: int,
 ) -> bool:
     """Whether a fix is not worth trying again for this issue on this model.
 
-    It failed at least ``max_failures`` times here (on this model, or for this
-    failure's fingerprint), and either it never worked anywhere (``bar`` None)
-    and never here, or the chance that it reaches ``bar`` (the best known
-    fix's lower bound) is under ``AVOID_BELOW`` given everything pooled.
-    Failures elsewhere alone never exclude a fix: what fails on one model may
-    be the best fix for another.
+    Either it never worked anywhere (``bar`` None) and failed at least
+    ``max_failures`` times on this model or for this failure's fingerprint;
+    or it failed that often on this model itself and the chance that it
+    reaches ``bar`` (the best known fix's lower bound) is under
+    ``AVOID_BELOW`` given everything pooled. Failures on other models alone
+    never exclude a fix that worked somewhere: what fails on one model may be
+    the best fix for another, and only trying it here can tell.
     """
-    repeated = [c for c in here if c.failures >= max_failures]
-    if not repeated:
-        return False
     if bar is None:
-        return any(c.successes == 0 for c in repeated)
-    return posterior.prob_above(bar) < AVOID_BELOW
+        return any(
+            c.failures >= max_failures and c.successes == 0 for c in (on_model, on_fingerprint)
+        )
+    return on_model.failures >= max_failures and posterior.prob_above(bar) < AVOID_BELOW
 
 
 def _level_stats(outcome: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -360,8 +363,9 @@ def _fixers(store: Store, issue_type: str) -> dict[str, list[dict[str, Any]]]:
     """Which fixers produced the latest verified successes of each fix (by template)."""
     counts: dict[str, dict[tuple[str, str | None], int]] = {}
     for row in store.fixers_of_successes(issue_type):
-        template = template_commands(row["fix_commands"], row["model_name"])
-        per_fixer = counts.setdefault(fix_key(template), {})
+        commands = canonical_commands(row["fix_commands"])
+        template = template_json(commands, row["model_name"])
+        per_fixer = counts.setdefault(fix_key_for(template), {})
         who = (row["fixer_type"], row["fixer_model"])
         per_fixer[who] = per_fixer.get(who, 0) + row["successes"]
     return {

@@ -44,6 +44,12 @@ KIND_FACTS = "facts"
 PREFIX = {KIND_ROWS: "seg", KIND_FACTS: "facts"}
 SUFFIX = ".ndjson.zst"
 SKIPPABLE_MAGIC = 0x184D2A50
+# The longest row a segment may hold: a record is a few KB, one carrying
+# long logs a few MB. Reading stops there, so a segment whose row has no
+# end cannot make a reader buffer without bound.
+MAX_ROW_BYTES = 64 << 20
+HEADER_LIMIT = 1 << 20
+READ_BLOCK = 1 << 20
 # Rows per segment: bounds memory (a segment is built in memory) and the work
 # a crash can interrupt; a big cleanup writes several segments.
 SEGMENT_MAX_ROWS = 100_000
@@ -291,6 +297,36 @@ def read_header(data: bytes, name: str = "segment") -> tuple[dict[str, Any], int
     return header, 8 + length
 
 
+def split_lines(reader: Any, name: str, limit: int | None = None) -> Iterator[bytes]:
+    """The lines of a stream (``read(n)``), each at most ``limit`` bytes.
+
+    Linear in the stream's size: a line that spans blocks is kept as pieces
+    and joined once (joining at every block made a line without a newline
+    quadratic), and refused as soon as it outgrows ``limit``.
+    """
+    limit = MAX_ROW_BYTES if limit is None else limit
+    pieces: list[bytes] = []
+    pending = 0
+    while block := reader.read(READ_BLOCK):
+        lines = block.split(b"\n")
+        tail = lines.pop()
+        if lines:
+            if pieces:
+                pieces.append(lines[0])
+                lines[0] = b"".join(pieces)
+                pieces, pending = [], 0
+                if len(lines[0]) > limit:
+                    raise CorruptRepositoryError(f"{name}: a row is longer than {limit} bytes")
+            yield from lines
+        if tail:
+            pieces.append(tail)
+            pending += len(tail)
+            if pending > limit:
+                raise CorruptRepositoryError(f"{name}: a row is longer than {limit} bytes")
+    if pieces:
+        raise CorruptRepositoryError(f"{name}: truncated (last row has no end)")
+
+
 def iter_lines(data: bytes, offset: int, name: str = "segment") -> Iterator[bytes]:
     """Decompressed NDJSON lines of a segment's data frames (checksums verified)."""
     import zstandard
@@ -298,20 +334,84 @@ def iter_lines(data: bytes, offset: int, name: str = "segment") -> Iterator[byte
     reader = zstandard.ZstdDecompressor().stream_reader(
         io.BytesIO(data[offset:]), read_across_frames=True
     )
-    rest = b""
     try:
-        while True:
-            block = reader.read(1 << 20)
-            if not block:
-                break
-            block = rest + block
-            lines = block.split(b"\n")
-            rest = lines.pop()
-            yield from lines
+        yield from split_lines(reader, name)
     except zstandard.ZstdError as error:
         raise CorruptRepositoryError(f"{name}: cannot decompress: {error}") from None
-    if rest:
-        raise CorruptRepositoryError(f"{name}: truncated (last row has no end)")
+
+
+class _Counting:
+    """A stream's bytes, hashed and counted as read; reading stops past ``limit``."""
+
+    def __init__(self, reader: Any, limit: int) -> None:
+        self.reader = reader
+        self.limit = limit
+        self.size = 0
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        if self.size > self.limit:
+            return b""
+        block: bytes = self.reader.read(size)
+        self.size += len(block)
+        self.digest.update(block)
+        return block
+
+
+def check_stream(reader: Any, name: str, expected: dict[str, Any]) -> str | None:
+    """Read a segment from a stream (a bundle member); None when it is sound, else why.
+
+    ``expected`` is its segment-index entry (``kind``, ``row_count``,
+    ``raw_bytes``). The work is bounded before it is done: the header is at
+    most HEADER_LIMIT bytes, decompression stops past the header's raw size or
+    row count, and a row longer than MAX_ROW_BYTES is refused, so a small file
+    that inflates without end is refused after MAX_ROW_BYTES at most.
+    """
+    import zstandard
+
+    prefix = reader.read(8)
+    if len(prefix) < 8:
+        return "too short to be a segment"
+    magic, length = struct.unpack("<II", prefix)
+    if magic != SKIPPABLE_MAGIC or length > HEADER_LIMIT:
+        return "no aimem segment header"
+    head = prefix + reader.read(length)
+    try:
+        header, _ = read_header(head, name)
+    except CorruptRepositoryError as error:
+        return str(error).replace(f"{name}: ", "")
+    header.setdefault("kind", KIND_ROWS)  # segments from before purge segments existed
+    for key in ("kind", "row_count", "raw_bytes"):
+        if header.get(key) != expected.get(key):
+            return f"its header's {key} {header.get(key)!r} differs from the segment index"
+    raw = _Counting(
+        zstandard.ZstdDecompressor().stream_reader(reader, read_across_frames=True),
+        expected["raw_bytes"],
+    )
+    rows = 0
+    try:
+        for line in split_lines(raw, name):
+            rows += 1
+            if rows > expected["row_count"]:
+                return "it holds more rows than its header says"
+            row = orjson.loads(line)
+            if not isinstance(row, dict) or not isinstance(row.get("timestamp"), str):
+                return f"row {rows} is not a record with a timestamp"
+    except zstandard.ZstdError as error:
+        return f"cannot decompress: {error}"
+    except orjson.JSONDecodeError:
+        return f"row {rows} is not JSON"
+    except CorruptRepositoryError as error:
+        if raw.size > expected["raw_bytes"]:  # reading stopped there, mid-row
+            return "it holds more data than its header says"
+        return str(error).replace(f"{name}: ", "")
+    if raw.size > expected["raw_bytes"]:
+        return "it holds more data than its header says"
+    if rows != expected["row_count"] or raw.size != expected["raw_bytes"]:
+        return f"{rows} rows in {raw.size} bytes, its header says {expected['row_count']} rows"
+    if header.get("raw_sha256") not in (None, raw.digest.hexdigest()):
+        return "its rows do not match the header's sha256"
+    return None
 
 
 def iter_segment_rows(path: Path, expected_sha256: str | None = None) -> Iterator[dict[str, Any]]:

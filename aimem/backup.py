@@ -11,19 +11,31 @@ A bundle is one uncompressed tar file (mode 0600) whose members are, in order:
 - ``knowledge_base.json``: rendered from that same snapshot, so the bundle is
   self-consistent;
 - ``archive/<segment>``: every archive segment the snapshot's segment index
-  names (already compressed; stored as is).
+  names (already compressed; stored as is), copied under the shared archive
+  lock taken before the snapshot, so no cleanup or thaw retires one meanwhile.
 
-Verification checks every checksum, decompresses every member, runs
-``PRAGMA integrity_check`` on the database inside and compares the counts with
-the manifest. Findings are data (``<kind> <subject>: <detail>`` lines).
+Verification checks every checksum and decompresses every member, the
+database first: ``PRAGMA integrity_check`` (its first finding, in one line),
+then its schema against a blank database migrated to the same version
+(``sqlite_master`` compared: no foreign trigger, view or index is ever
+installed), then the counts of the manifest. Archive members must be the
+segments of that database's own index, with the same sha256; each is read as
+it streams, its rows capped (archive.MAX_ROW_BYTES) and its decompression
+stopped at the header's size. Nothing is inflated past its declared size, the
+database's first block must be a SQLite header, and the database's scratch
+copy is written only where there is room for it. Findings are data
+(``<kind> <subject>: <detail>`` lines, one per refused member).
 
 Restore refuses hostile bundles (absolute paths, ``..``, links, members that
 are not regular files, unknown members, sizes beyond the manifest, more data
-than free space) from the tar index alone, before writing anything. It then
-unpacks into a staging folder beside the target, verifying every byte as it is
-written, checks the staged database, and swaps it in atomically
-(``renameat2(RENAME_EXCHANGE)`` where the kernel has it, else rename the old
-repository aside, rename staging in, fsync, and only then remove the old one).
+than free space) from the tar index alone, and a target that is a symbolic
+link, before writing anything. It then unpacks into a staging folder beside
+the target, verifying every byte as it is written (the checks above), and
+swaps it in atomically (``renameat2(RENAME_EXCHANGE)`` where the kernel has
+it, else rename the old repository aside, rename staging in, fsync, and only
+then remove the old one). Staging left by a killed restore is removed by the
+next one. A repository id names each repository's bundles; a restored
+repository keeps it only where it replaces the repository of that id.
 """
 
 from __future__ import annotations
@@ -45,9 +57,18 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from aimem import archive
 from aimem._version import __version__
+from aimem.archive import is_segment_name
 from aimem.errors import BundleError
-from aimem.fsutil import TEMP_MARKER, atomic_output, fsync_dir, translate_os_error
+from aimem.fsutil import (
+    TEMP_MARKER,
+    atomic_output,
+    destination,
+    fsync_dir,
+    remove_stale,
+    translate_os_error,
+)
 from aimem.paths import ARCHIVE_NAME, DATABASE_NAME, DIR_MODE, FILE_MODE, KNOWLEDGE_BASE_NAME
 from aimem.store import snapshot
 from aimem.timeutil import now_iso, utcnow
@@ -82,6 +103,9 @@ ZSTD_LEVEL = 1
 ZSTD_THREADS = 2
 CHUNK = 1 << 20
 BUNDLE_SUFFIX = ".tar"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+# Room left free when checking or restoring (the file system's own needs).
+SPACE_MARGIN = 16 << 20
 _SEGMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}$")
 _STAMP = "%Y%m%dT%H%M%S"
 Progress = Callable[[str], None]
@@ -118,12 +142,25 @@ def _compress_file(source: Path, dest: Path) -> tuple[str, int, int]:
 
 
 def repository_id(memory: Repository) -> str:
-    """A stable id of this repository (created on first use), naming its bundles."""
+    """A stable id of this repository (created on first use), naming its bundles.
+
+    The id is bound to the repository's folder: a copy of the database in
+    another folder (copied by hand, or restored from a bundle) gets an id of
+    its own on its first backup, so ``--keep`` of one never prunes the other's
+    bundles. A repository moved by hand starts a new series the same way.
+    """
     existing = memory.store.get_meta("repository_id")
+    bound = memory.store.get_meta("repository_path")
+    here = str(Path(memory.memory_dir).resolve())  # one folder, whatever link leads to it
     if existing and re.fullmatch(r"[0-9a-f]{12}", existing):
-        return existing
+        if bound == here:
+            return existing
+        if bound is None:  # written before ids were bound to a folder
+            memory.store.set_meta("repository_path", here)
+            return existing
     new = os.urandom(6).hex()
     memory.store.set_meta("repository_id", new)
+    memory.store.set_meta("repository_path", here)
     return memory.store.get_meta("repository_id") or new
 
 
@@ -164,8 +201,7 @@ def create_bundle(
     of this repository in that folder are removed so that ``keep`` remain.
     Returns the manifest summary (with ``bundle``, its path, and ``removed``).
     """
-    from aimem.knowledge import render
-    from aimem.store import Store
+    from aimem.maintenance import archive_lock
 
     if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
         raise BundleError("--keep must be a whole number of at least 1")
@@ -175,94 +211,29 @@ def create_bundle(
     name = f"aimem-{repo_id}-{stamp.strftime(_STAMP)}.{stamp.microsecond:06d}Z{BUNDLE_SUFFIX}"
     if dest.is_dir():
         target = dest / name
+        scratch = dest
     else:
         if keep is not None:
             raise BundleError(f"--keep needs DEST to be a folder; {dest} is not one")
         if not dest.parent.is_dir():
             raise BundleError(f"cannot write {dest}: folder {dest.parent} does not exist")
-        target = dest
-    folder = target.parent
-    work = folder / f"{TEMP_MARKER}backup.{os.getpid()}.{time.monotonic_ns()}"
+        target, special = destination(dest)
+        # A device or a pipe is written into; the scratch copy then lives in
+        # the repository (check reports it if a kill leaves it there).
+        scratch = memory.memory_dir if special else target.parent
+    remove_stale(scratch)
+    work = scratch / f"{TEMP_MARKER}backup.{os.getpid()}.{time.monotonic_ns()}"
     try:
         work.mkdir(mode=DIR_MODE)
     except OSError as error:
         raise translate_os_error(error, work) from error
     try:
-        raw_db = work / DATABASE_NAME
-        snapshot.snapshot_to(memory.store.conn, raw_db, memory.store.path)
-        # The knowledge base file, rendered from the snapshot itself.
-        snap = Store(raw_db)
-        try:
-            snap.conn.execute("PRAGMA synchronous = OFF")  # scratch; the bundle is fsynced
-            kb_data = orjson.dumps(render(snap), option=orjson.OPT_INDENT_2) + b"\n"
-            kb_meta = {
-                "generation": snap.generation(),
-                "sha256": hashlib.sha256(kb_data).hexdigest(),
-                "size": len(kb_data),
-            }
-            snap.set_meta("kb_file", orjson.dumps(kb_meta).decode())
-            snap.conn.execute("PRAGMA journal_mode = DELETE")
-            schema_version = snap.schema_version()
-        finally:
-            snap.close()
-        # Counts and segment list of the snapshot itself (integrity_check is
-        # verify's job: it runs on the bundle's own copy, and before --keep prunes).
-        info = snapshot.describe_database(raw_db)
-        kb_path = work / KNOWLEDGE_BASE_NAME
-        kb_path.write_bytes(kb_data)
-        zst = work / DB_MEMBER
-        db_sha, db_size, db_stored = _compress_file(raw_db, zst)
-        members: list[dict[str, Any]] = [
-            {
-                "name": DB_MEMBER,
-                "path": DATABASE_NAME,
-                "compression": "zstd",
-                "size": db_size,
-                "sha256": db_sha,
-                "stored_size": db_stored,
-            },
-            {
-                "name": KNOWLEDGE_BASE_NAME,
-                "path": KNOWLEDGE_BASE_NAME,
-                "compression": "none",
-                "size": len(kb_data),
-                "sha256": kb_meta["sha256"],
-                "stored_size": len(kb_data),
-            },
-        ]
-        files: dict[str, Path] = {DB_MEMBER: zst, KNOWLEDGE_BASE_NAME: kb_path}
-        for segment, _sha in sorted(info["segments"]):
-            if not _SEGMENT_NAME.match(segment):
-                continue
-            source = memory.layout.archive / segment
-            if not source.is_file():
-                raise BundleError(f"archive segment {segment} is indexed but missing")
-            seg_sha, seg_size = _hash_file(source)
-            member = f"{ARCHIVE_NAME}/{segment}"
-            members.append(
-                {
-                    "name": member,
-                    "path": member,
-                    "compression": "none",
-                    "size": seg_size,
-                    "sha256": seg_sha,
-                    "stored_size": seg_size,
-                }
-            )
-            files[member] = source
-        os.unlink(raw_db)
-        manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "aimem_version": __version__,
-            "schema_version": schema_version,
-            "created_at": now_iso(),
-            "repository_id": repo_id,
-            "source": str(memory.memory_dir),
-            "counts": info["counts"],
-            "members": members,
-        }
-        _write_tar(target, manifest, files)
+        # Shared archive lock from the snapshot until every segment it names
+        # is copied: a cleanup or thaw (exclusive) cannot retire one meanwhile.
+        with archive_lock(memory.layout, shared=True):
+            manifest = _write_bundle(memory, repo_id, work, target)
+    except OSError as error:
+        raise _write_error(error, target) from error
     finally:
         shutil.rmtree(work, ignore_errors=True)
     removed: list[str] = []
@@ -273,10 +244,100 @@ def create_bundle(
                 f"the new bundle {target} failed verification ({report['problems'][0]}); "
                 "no older bundle was removed"
             )
-        removed = _prune(folder, repo_id, keep, target)
+        removed = _prune(target.parent, repo_id, keep, target)
     summary = manifest_summary(manifest, target)
     summary["removed"] = removed
     return summary
+
+
+def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) -> dict[str, Any]:
+    """Snapshot, render, compress into ``work``; write the bundle to ``target``."""
+    from aimem.knowledge import render
+    from aimem.store import Store
+
+    raw_db = work / DATABASE_NAME
+    snapshot.snapshot_to(memory.store.conn, raw_db, memory.store.path, target)
+    # The knowledge base file, rendered from the snapshot itself.
+    snap = Store(raw_db)
+    try:
+        snap.conn.execute("PRAGMA synchronous = OFF")  # scratch; the bundle is fsynced
+        kb_data = orjson.dumps(render(snap), option=orjson.OPT_INDENT_2) + b"\n"
+        kb_meta = {
+            "generation": snap.generation(),
+            "sha256": hashlib.sha256(kb_data).hexdigest(),
+            "size": len(kb_data),
+        }
+        snap.set_meta("kb_file", orjson.dumps(kb_meta).decode())
+        snap.conn.execute("PRAGMA journal_mode = DELETE")
+        schema_version = snap.schema_version()
+    finally:
+        snap.close()
+    # Counts and segment list of the snapshot itself (integrity_check is
+    # verify's job: it runs on the bundle's own copy, and before --keep prunes).
+    info = snapshot.describe_database(raw_db)
+    kb_path = work / KNOWLEDGE_BASE_NAME
+    kb_path.write_bytes(kb_data)
+    zst = work / DB_MEMBER
+    db_sha, db_size, db_stored = _compress_file(raw_db, zst)
+    members: list[dict[str, Any]] = [
+        {
+            "name": DB_MEMBER,
+            "path": DATABASE_NAME,
+            "compression": "zstd",
+            "size": db_size,
+            "sha256": db_sha,
+            "stored_size": db_stored,
+        },
+        {
+            "name": KNOWLEDGE_BASE_NAME,
+            "path": KNOWLEDGE_BASE_NAME,
+            "compression": "none",
+            "size": len(kb_data),
+            "sha256": kb_meta["sha256"],
+            "stored_size": len(kb_data),
+        },
+    ]
+    files: dict[str, Path] = {DB_MEMBER: zst, KNOWLEDGE_BASE_NAME: kb_path}
+    for segment, _sha in sorted(info["segments"]):
+        if not _SEGMENT_NAME.match(segment):
+            continue
+        source = memory.layout.archive / segment
+        if not source.is_file():
+            raise BundleError(f"archive segment {segment} is indexed but missing")
+        seg_sha, seg_size = _hash_file(source)
+        member = f"{ARCHIVE_NAME}/{segment}"
+        members.append(
+            {
+                "name": member,
+                "path": member,
+                "compression": "none",
+                "size": seg_size,
+                "sha256": seg_sha,
+                "stored_size": seg_size,
+            }
+        )
+        files[member] = source
+    os.unlink(raw_db)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "aimem_version": __version__,
+        "schema_version": schema_version,
+        "created_at": now_iso(),
+        "repository_id": repo_id,
+        "source": str(memory.memory_dir),
+        "counts": info["counts"],
+        "members": members,
+    }
+    _write_tar(target, manifest, files)
+    return manifest
+
+
+def _write_error(error: OSError, target: Path) -> Exception:
+    translated = translate_os_error(error, target)
+    if isinstance(translated, OSError):
+        return BundleError(f"cannot write {target}: {_line(error)}")
+    return translated
 
 
 def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
@@ -292,7 +353,7 @@ def _write_tar(target: Path, manifest: dict[str, Any], files: dict[str, Path]) -
     manifest_bytes = orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"
     with (
         atomic_output(target, FILE_MODE) as raw,
-        tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT) as tar,
     ):
         tar.addfile(_tarinfo(MANIFEST_NAME, len(manifest_bytes)), io.BytesIO(manifest_bytes))
         for entry in manifest["members"]:
@@ -301,19 +362,41 @@ def _write_tar(target: Path, manifest: dict[str, Any], files: dict[str, Path]) -
 
 
 def _prune(folder: Path, repo_id: str, keep: int, newest: Path) -> list[str]:
+    """Remove the oldest bundles of ``repo_id`` in ``folder`` beyond ``keep``.
+
+    A bundle counts only when both its name and its own manifest say it is
+    this repository's: a renamed or foreign file is never removed.
+    """
     pattern = _bundle_pattern(repo_id)
-    bundles = sorted((p for p in folder.iterdir() if pattern.match(p.name)), reverse=True)
-    if newest not in bundles:
-        bundles.insert(0, newest)
+    bundles = sorted(
+        (p for p in folder.iterdir() if pattern.match(p.name) and p != newest), reverse=True
+    )
     removed = []
-    for old in bundles[keep:]:
-        if old == newest:
+    for old in bundles[keep - 1 :]:
+        if _manifest_repository(old) != repo_id:
             continue
         old.unlink(missing_ok=True)
         removed.append(str(old))
     if removed:
         fsync_dir(folder)
     return removed
+
+
+def _manifest_repository(path: Path) -> str | None:
+    """The repository id a bundle's own manifest names (None if it cannot be read)."""
+    try:
+        with tarfile.open(path, mode="r:") as tar:
+            first = tar.next()
+            if first is None or first.name != MANIFEST_NAME or not first.isreg():
+                return None
+            if first.size > MANIFEST_LIMIT:
+                return None
+            handle = tar.extractfile(first)
+            manifest = orjson.loads(handle.read()) if handle is not None else None
+    except (tarfile.TarError, OSError, EOFError, orjson.JSONDecodeError):
+        return None
+    value = manifest.get("repository_id") if isinstance(manifest, dict) else None
+    return value if isinstance(value, str) else None
 
 
 # ---- reading bundles safely ------------------------------------------------------
@@ -381,7 +464,11 @@ def _check_manifest(manifest: Any) -> list[str]:
             r"[0-9a-f]{64}", entry["sha256"]
         ):
             problems.append(f"bad-manifest {name}: sha256 is not a sha256")
-        if entry.get("compression") not in ("zstd", "none"):
+        if path.startswith(ARCHIVE_NAME + "/") and (
+            not is_segment_name(path.split("/", 1)[1]) or entry.get("compression") != "none"
+        ):
+            problems.append(f"unknown-member {name}: not an archive segment")
+        elif entry.get("compression") not in ("zstd", "none"):
             problems.append(f"bad-manifest {name}: unknown compression")
         elif entry.get("compression") == "none" and entry.get("size") != entry.get("stored_size"):
             problems.append(f"bad-manifest {name}: stored size differs from size")
@@ -458,70 +545,117 @@ def _open_bundle(path: Path) -> tuple[_Bundle | None, list[str]]:
     return _Bundle(tar, manifest, found), []
 
 
-def _stream_member(bundle: _Bundle, entry: dict[str, Any], sink: IO[bytes] | None) -> list[str]:
-    """Read one member, decompressing it, capped at its declared size; check size and sha256."""
+class _Hashed:
+    """A member's stored bytes, hashed (and copied to ``sink``) as they are read."""
+
+    def __init__(self, handle: IO[bytes], sink: IO[bytes] | None) -> None:
+        self.handle = handle
+        self.sink = sink
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        self.digest.update(data)
+        self.size += len(data)
+        if self.sink is not None:
+            self.sink.write(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+
+def _sqlite_header_problem(first: bytes, declared: int) -> str | None:
+    # Checked on the first 100 bytes: a bomb of zeros, or anything else that
+    # is not a database, is refused before the rest is inflated.
+    if not first.startswith(SQLITE_MAGIC):
+        return "not a SQLite database"
+    page_size = int.from_bytes(first[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(first[28:32], "big")
+    valid = first[92:96] == first[24:28]  # the header's page count is current
+    if valid and pages and page_size * pages != declared:
+        return f"its header says {page_size * pages} bytes, the manifest {declared}"
+    return None
+
+
+def _stream_member(
+    bundle: _Bundle,
+    entry: dict[str, Any],
+    sink: IO[bytes] | None,
+    segment: dict[str, Any] | None = None,
+) -> list[str]:
+    """Read one member, decompressing it, capped at its declared size; check size and sha256.
+
+    A segment (stored as it is) is checked as it streams against ``segment``,
+    its entry in the bundle's own segment index.
+    """
     import zstandard
 
     name = entry["name"]
     handle = bundle.tar.extractfile(bundle.members[name])
     if handle is None:
         return [f"unreadable-member {name}: no data"]
-    digest = hashlib.sha256()
-    limit = entry["size"]
-    size = 0
-    try:
-        reader: Any = handle
-        if entry["compression"] == "zstd":
-            reader = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
-        while True:
-            chunk = reader.read(CHUNK)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > limit:
-                return [f"size-mismatch {name}: more data than the manifest's {limit} bytes"]
-            digest.update(chunk)
-            if sink is not None:
-                sink.write(chunk)
-    except (zstandard.ZstdError, tarfile.TarError, OSError, EOFError) as error:
-        return [f"corrupt-member {name}: {error}"]
-    if size != limit:
-        return [f"size-mismatch {name}: {size} bytes, manifest says {limit}"]
+    if segment is not None:
+        hashed = _Hashed(handle, sink)
+        try:
+            problem = archive.check_stream(hashed, name, segment)
+            hashed.drain()
+        except (tarfile.TarError, OSError, EOFError) as error:
+            return [f"corrupt-member {name}: {_line(error)}"]
+        if problem is not None:
+            return [f"corrupt-segment {name}: {problem}"]
+        size, digest = hashed.size, hashed.digest
+    else:
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            reader: Any = handle
+            if entry["compression"] == "zstd":
+                reader = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
+            header = b"" if entry["path"] == DATABASE_NAME else None
+            while chunk := reader.read(CHUNK):
+                if header is not None:
+                    header += chunk[: 100 - len(header)]
+                    if len(header) == 100:
+                        problem = _sqlite_header_problem(header, entry["size"])
+                        if problem is not None:
+                            return [f"corrupt-member {name}: {problem}"]
+                        header = None
+                size += len(chunk)
+                if size > entry["size"]:
+                    return [
+                        f"size-mismatch {name}: more data than the manifest's {entry['size']} bytes"
+                    ]
+                digest.update(chunk)
+                if sink is not None:
+                    sink.write(chunk)
+        except (zstandard.ZstdError, tarfile.TarError, OSError, EOFError) as error:
+            return [f"corrupt-member {name}: {_line(error)}"]
+        if header is not None:  # shorter than a SQLite header
+            return [f"corrupt-member {name}: not a SQLite database"]
+    if size != entry["size"]:
+        return [f"size-mismatch {name}: {size} bytes, manifest says {entry['size']}"]
     if digest.hexdigest() != entry["sha256"]:
         return [f"hash-mismatch {name}: content does not match the manifest's sha256"]
-    if entry["path"].startswith(ARCHIVE_NAME + "/") and entry["path"].endswith(".zst"):
-        return _check_segment(bundle, entry)
     return []
 
 
-def _check_segment(bundle: _Bundle, entry: dict[str, Any]) -> list[str]:
-    """A segment is a zstd file itself: check that it decompresses (output discarded)."""
-    import zstandard
-
-    handle = bundle.tar.extractfile(bundle.members[entry["name"]])
-    assert handle is not None
-    try:
-        reader = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
-        while reader.read(CHUNK):
-            pass
-    except (zstandard.ZstdError, OSError) as error:
-        return [f"corrupt-member {entry['name']}: segment does not decompress: {error}"]
-    return []
+def _line(error: BaseException) -> str:
+    return " ".join(str(error).split())
 
 
-def _check_database(db: Path, manifest: dict[str, Any]) -> list[str]:
-    from aimem.store.migrations import MIGRATIONS
-
+def _check_database(db: Path, manifest: dict[str, Any]) -> tuple[list[str], dict[str, Any] | None]:
+    """Problems of the bundle's database (one line each) and its segment index
+    (None when the database itself is refused: nothing in it can be trusted)."""
     info = snapshot.inspect_database(db)
-    problems = [f"integrity {DATABASE_NAME}: {p}" for p in info["problems"]]
-    if problems:
-        return problems
+    if info["problems"]:
+        kind, detail = info["problems"][0]
+        return [f"{kind} {_database_entry(manifest)['name']}: {detail}"], None
+    problems = []
     version = info["schema_version"]
-    if version is None or version > len(MIGRATIONS):
-        problems.append(
-            f"unsupported-version {DATABASE_NAME}: schema version {version} is newer than "
-            f"this aimem ({len(MIGRATIONS)})"
-        )
     if version != manifest.get("schema_version"):
         problems.append(
             f"count-mismatch {DATABASE_NAME}: schema version {version}, "
@@ -533,37 +667,99 @@ def _check_database(db: Path, manifest: dict[str, Any]) -> list[str]:
             problems.append(
                 f"count-mismatch {key}: {value} in the database, manifest says {expected[key]}"
             )
+    return problems, info["segment_index"]
+
+
+def _segment_problems(manifest: dict[str, Any], index: dict[str, Any]) -> list[str]:
+    """Archive members against the database's segment index (before any is read)."""
+    problems = []
+    listed = set()
+    for entry in manifest["members"]:
+        if not entry["path"].startswith(ARCHIVE_NAME + "/"):
+            continue
+        segment = entry["path"].split("/", 1)[1]
+        listed.add(segment)
+        if segment not in index:
+            problems.append(f"unknown-member {entry['name']}: not in the bundle's segment index")
+        elif index[segment]["sha256"] != entry["sha256"]:
+            problems.append(f"hash-mismatch {entry['name']}: the segment index has another sha256")
+    for segment in sorted(set(index) - listed):
+        problems.append(
+            f"missing-member {ARCHIVE_NAME}/{segment}: in the segment index, not in the bundle"
+        )
     return problems
+
+
+def _ordered(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    # The database first: its segment index says what each segment must be.
+    return sorted(manifest["members"], key=lambda entry: entry["path"] != DATABASE_NAME)
+
+
+def _database_entry(manifest: dict[str, Any]) -> dict[str, Any]:
+    return next(e for e in manifest["members"] if e["path"] == DATABASE_NAME)
+
+
+def _space_problem(folder: Path, needed: int, what: str) -> str | None:
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError as error:
+        return f"no-space {folder}: {_line(error)}"
+    if needed + SPACE_MARGIN > free:
+        return f"no-space {folder}: {what} needs {needed} bytes, {free} are free"
+    return None
 
 
 def verify_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Check a bundle completely; return ``{bundle, ok, problems, manifest}``.
 
     ``problems`` are ``<kind> <subject>: <detail>`` lines; ``ok`` is True when
-    there are none. A missing file raises BundleError.
+    there are none. A missing file raises BundleError. The database is
+    checked first (integrity, schema, counts); segments are then checked
+    against its segment index; nothing is inflated past its declared size,
+    and the database's copy is written to the temporary folder only when it
+    has room for it.
     """
     bundle_path = Path(path)
     bundle, problems = _open_bundle(bundle_path)
     manifest_info: dict[str, Any] | None = None
     if bundle is not None:
         manifest_info = manifest_summary(bundle.manifest, bundle_path)
-        with bundle.tar, tempfile.TemporaryDirectory(prefix="aimem-verify-") as work:
-            for entry in bundle.manifest["members"]:
-                if entry["path"] == DATABASE_NAME:
-                    db = Path(work) / DATABASE_NAME
-                    with db.open("wb") as sink:
-                        found = _stream_member(bundle, entry, sink)
-                    problems += found
-                    if not found:
-                        problems += _check_database(db, bundle.manifest)
-                else:
-                    problems += _stream_member(bundle, entry, None)
+        with bundle.tar:
+            problems = _verify_members(bundle)
     return {
         "bundle": str(bundle_path),
         "ok": not problems,
         "problems": problems,
         "manifest": manifest_info,
     }
+
+
+def _verify_members(bundle: _Bundle) -> list[str]:
+    work = Path(tempfile.gettempdir())
+    entry = _database_entry(bundle.manifest)
+    space = _space_problem(work, int(entry["size"]), f"checking {entry['name']}")
+    if space is not None:
+        return [space]
+    problems: list[str] = []
+    index: dict[str, Any] | None = None
+    with tempfile.TemporaryDirectory(prefix="aimem-verify-") as scratch:
+        db = Path(scratch) / DATABASE_NAME
+        with db.open("wb") as sink:
+            found = _stream_member(bundle, entry, sink)
+        if not found:
+            found, index = _check_database(db, bundle.manifest)
+        problems += found
+    if index is not None:
+        problems += _segment_problems(bundle.manifest, index)
+    refused = {p.split(" ", 2)[1].rstrip(":") for p in problems}
+    for entry in _ordered(bundle.manifest)[1:]:
+        segment = None
+        if entry["path"].startswith(ARCHIVE_NAME + "/"):
+            if index is None or entry["name"] in refused:
+                continue  # not read: the database or the index already refused it
+            segment = index[entry["path"].split("/", 1)[1]]
+        problems += _stream_member(bundle, entry, None, segment)
+    return problems
 
 
 # ---- restore -----------------------------------------------------------------------
@@ -591,33 +787,68 @@ def _is_repository(target: Path) -> bool:
 
 
 def _unpack(bundle: _Bundle, staging: Path) -> list[str]:
-    problems: list[str] = []
+    """Write every member into ``staging``, checked as it streams: the database
+    first (integrity, schema, counts), then the segments its index names."""
     (staging / ARCHIVE_NAME).mkdir(mode=DIR_MODE)
-    for entry in bundle.manifest["members"]:
-        dest = staging / entry["path"]
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    entries = _ordered(bundle.manifest)
+    index: dict[str, Any] = {}
+    for entry in entries:
+        segment = None
+        if entry["path"].startswith(ARCHIVE_NAME + "/"):
+            segment = index[entry["path"].split("/", 1)[1]]
+        fd = os.open(staging / entry["path"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         with os.fdopen(fd, "wb") as sink:
-            problems += _stream_member(bundle, entry, sink)
+            problems = _stream_member(bundle, entry, sink, segment)
             sink.flush()
             os.fsync(sink.fileno())
         if problems:
             return problems
+        if entry["path"] == DATABASE_NAME:
+            problems, found = _check_database(staging / DATABASE_NAME, bundle.manifest)
+            if problems or found is None:
+                return problems
+            index = found
+            problems = _segment_problems(bundle.manifest, index)
+            if problems:
+                return problems
     fsync_dir(staging / ARCHIVE_NAME)
     fsync_dir(staging)
-    return _check_database(staging / DATABASE_NAME, bundle.manifest)
+    return []
 
 
 @contextlib.contextmanager
 def _opened(path: Path) -> Iterator[_Bundle]:
     bundle, problems = _open_bundle(path)
     if bundle is None:
-        raise BundleError(
-            f"{path} was refused: {problems[0]}"
-            + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""),
-            hint=f"run 'aimem verify {path}' for every finding",
-        )
+        raise _refused(path, problems)
     with bundle.tar:
         yield bundle
+
+
+def _refused(path: Path, problems: list[str], target: Path | None = None) -> BundleError:
+    more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+    unchanged = f"; {target} was not changed" if target is not None else ""
+    return BundleError(
+        f"{path} was refused: {problems[0]}{more}{unchanged}",
+        hint=f"run 'aimem verify {path}' for every finding",
+    )
+
+
+def _existing_ancestor(folder: Path) -> Path:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise BundleError(f"cannot restore below {folder}: it is not a folder")
+    return folder
+
+
+def _kept_identity(target: Path, occupied: bool, manifest: dict[str, Any]) -> str | None:
+    """The bundle's repository id when it is restored over the repository it came
+    from, else None (a new id): two repositories never share one."""
+    if not occupied:
+        return None
+    old = snapshot.repository_identity(target / DATABASE_NAME)
+    return old if old is not None and old == manifest.get("repository_id") else None
 
 
 def restore_bundle(
@@ -628,17 +859,28 @@ def restore_bundle(
 ) -> dict[str, Any]:
     """Restore a bundle into the repository folder ``target``, atomically.
 
-    Refuses (BundleError, nothing written) a hostile or damaged bundle, and an
-    existing repository at ``target`` unless ``force``. Returns a summary with
-    ``bundle``, ``target``, ``replaced`` (an existing repository was replaced),
-    ``dry_run`` and the manifest's ``counts``.
+    Refuses (BundleError, nothing written) a hostile or damaged bundle, a
+    target that is a symbolic link or not a folder, and an existing
+    repository at ``target`` unless ``force``. ``dry_run`` checks the whole
+    bundle and creates nothing. The restored repository keeps the bundle's
+    repository id only when it replaces the repository of that id; anywhere
+    else it gets a new one (so ``backup --keep`` of the two never prunes the
+    other's bundles). Returns a summary with ``bundle``, ``target``,
+    ``replaced`` (an existing repository was replaced), ``dry_run`` and the
+    manifest's ``counts``.
     """
     bundle_path = Path(path)
     target_path = Path(target).absolute()
+    if target_path.is_symlink():
+        raise BundleError(
+            f"{target_path} is a symbolic link; it was not changed",
+            hint=f"restore into the folder it points to: {os.path.realpath(target_path)}",
+        )
     exists = target_path.exists()
     if exists and not target_path.is_dir():
         raise BundleError(f"{target_path} exists and is not a folder")
     occupied = exists and _is_repository(target_path)
+    parent = target_path.parent
     with _opened(bundle_path) as bundle:
         if occupied and not force:
             raise BundleError(
@@ -646,13 +888,9 @@ def restore_bundle(
                 hint="pass --force to replace it (the old one is kept until the swap succeeds)",
             )
         needed = sum(int(e["size"]) for e in bundle.manifest["members"])
-        parent = target_path.parent
-        parent.mkdir(parents=True, exist_ok=True)
-        free = shutil.disk_usage(parent).free
-        if needed > free:
-            raise BundleError(
-                f"restoring needs {needed} bytes but {parent} has {free} free; nothing was written"
-            )
+        space = _space_problem(_existing_ancestor(parent), needed, "restoring")
+        if space is not None:
+            raise BundleError(f"{space}; nothing was written")
         summary = {
             "bundle": str(bundle_path),
             "target": str(target_path),
@@ -661,23 +899,42 @@ def restore_bundle(
             "counts": bundle.manifest.get("counts"),
         }
         if dry_run:
+            problems = _verify_members(bundle)
+            if problems:
+                raise _refused(bundle_path, problems, target_path)
             return summary
-        staging = parent / f".aimem-restore-{target_path.name}.{os.getpid()}.{time.monotonic_ns()}"
-        staging.mkdir(mode=DIR_MODE)
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            remove_stale(parent, f".aimem-restore-{target_path.name}.")
+            staging = (
+                parent / f".aimem-restore-{target_path.name}.{os.getpid()}.{time.monotonic_ns()}"
+            )
+            staging.mkdir(mode=DIR_MODE)
+        except OSError as error:
+            raise _os_error(error, target_path) from error
         try:
             problems = _unpack(bundle, staging)
             if problems:
-                raise BundleError(
-                    f"{bundle_path} failed verification: {problems[0]}; "
-                    f"{target_path} was not changed"
-                )
+                raise _refused(bundle_path, problems, target_path)
+            snapshot.set_repository_identity(
+                staging / DATABASE_NAME,
+                _kept_identity(target_path, occupied, bundle.manifest),
+                target_path.resolve(),
+            )
             _swap(staging, target_path, exists)
         except OSError as error:
-            raise translate_os_error(error, target_path) from error
+            raise _os_error(error, target_path) from error
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
     return summary
+
+
+def _os_error(error: OSError, target: Path) -> Exception:
+    translated = translate_os_error(error, target)
+    if isinstance(translated, OSError):
+        return BundleError(f"cannot restore into {target}: {_line(error)}")
+    return translated
 
 
 def _swap(staging: Path, target: Path, exists: bool) -> None:

@@ -3,15 +3,24 @@
 ``atomic_write`` follows restic's local backend: temp file in the same folder,
 write, fsync, rename over the target, fsync the folder. A reader sees the old
 file or the new one, never a mix, and a crash leaves at most a temp file that
-``aimem check`` reports and ``check --repair`` removes.
+``aimem check`` reports and ``check --repair`` removes (inside a repository),
+and that the next write into the same folder removes (anywhere).
+
+What a destination is decides how it is written: a regular file (or a
+symbolic link to one: the file it names) is replaced atomically; a device,
+pipe or other special file is written into as it is (``/dev/null``, a FIFO a
+reader waits on), never replaced; a folder is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import io
 import os
+import shutil
+import stat
 import sys
 import threading
 import time
@@ -38,6 +47,87 @@ def temp_path_for(target: Path) -> Path:
     return target.with_name(f"{TEMP_MARKER}{target.name}.{os.getpid()}.{time.monotonic_ns()}")
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def writer_pid(name: str) -> int | None:
+    """The writer's pid in a temp name (``<prefix>.<pid>.<ns>``), or None."""
+    parts = name.split(".")
+    return int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
+
+
+def stale_temps(folder: Path, prefix: str = TEMP_MARKER, own: bool = False) -> list[Path]:
+    """Temp files and folders in ``folder`` whose writer is no longer running
+    (with ``own``, this process's too)."""
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return []
+    found = []
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        pid = writer_pid(name)
+        if pid == os.getpid():
+            if not own:
+                continue  # this process's own, maybe still being written
+        elif pid is not None and pid_alive(pid):
+            continue
+        found.append(folder / name)
+    return sorted(found)
+
+
+def remove_temp(path: Path) -> None:
+    """Remove a temp file or folder (never following a link)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def remove_stale(folder: Path, prefix: str = TEMP_MARKER) -> list[Path]:
+    """Remove what interrupted writes (killed, say) left in ``folder``; return it."""
+    found = stale_temps(folder, prefix)
+    for path in found:
+        with contextlib.suppress(OSError):
+            remove_temp(path)
+    return found
+
+
+def destination(target: Path) -> tuple[Path, bool]:
+    """Where writing ``target`` goes: (path, True) for a special file written into,
+    (path, False) for a file replaced atomically (a link's own file when it is one).
+
+    Raises InvalidInputError for a folder.
+    """
+    try:
+        status = os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        return target, False
+    except OSError:
+        return target, False  # the write itself will say why
+    if stat.S_ISDIR(status.st_mode):
+        raise InvalidInputError("", "is a folder, not a file", str(target))
+    if not stat.S_ISREG(status.st_mode):
+        return target, True
+    if target.is_symlink():
+        return Path(os.path.realpath(target)), False
+    return target, False
+
+
+def _parent(target: Path) -> Path:
+    return target.parent if str(target.parent) else Path(".")
+
+
 def file_identity(path: Path) -> tuple[int, int]:
     """(device, inode) of a file: which file a path names right now."""
     status = os.stat(path)
@@ -62,8 +152,22 @@ def translate_os_error(error: OSError, what: Path) -> Exception:
     return error
 
 
-def atomic_write(target: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace ``target`` with ``data`` durably; the old content survives any failure."""
+def atomic_write(
+    target: Path, data: bytes, mode: int = 0o600, *, into_special: bool = True
+) -> None:
+    """Replace ``target`` with ``data`` durably; the old content survives any failure.
+
+    A special file is written into (see the module's docstring). With
+    ``into_special`` False (aimem's own files in the repository) the path
+    itself is replaced, whatever stands there: a link planted in its place
+    is not followed.
+    """
+    if into_special:
+        target, special = destination(target)
+        if special:
+            _write_into(target, lambda handle: handle.write(data))
+            return
+    remove_stale(_parent(target))
     temp = temp_path_for(target)
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -172,14 +276,43 @@ class _SyncingWriter(io.BufferedWriter):
         os.fsync(self.fileno())
 
 
+def _write_into(target: Path, write: Any) -> None:
+    """Write into a special file as it is (no temp file, no rename, no fsync)."""
+    try:
+        with open(target, "wb", buffering=WRITE_BUFFER) as handle:
+            write(handle)
+    except OSError as error:
+        raise translate_os_error(error, target) from error
+
+
+@contextmanager
+def _special_output(target: Path) -> Iterator[BinaryIO]:
+    try:
+        handle = open(target, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115 (closed below)
+    except OSError as error:
+        raise translate_os_error(error, target) from error
+    try:
+        with handle:
+            yield handle
+    except OSError as error:
+        raise translate_os_error(error, target) from error
+
+
 @contextmanager
 def atomic_output(target: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
     """A binary file that replaces ``target`` atomically when the block succeeds.
 
     Written to a temp file beside ``target`` (synced in the background as it
     grows), fsynced, renamed over it, folder fsynced; on any error the temp
-    file is removed and ``target`` is untouched.
+    file is removed and ``target`` is untouched. A special file (a device, a
+    pipe) is written into instead; a folder is refused.
     """
+    target, special = destination(target)
+    if special:
+        with _special_output(target) as handle:
+            yield handle
+        return
+    remove_stale(_parent(target))
     temp = temp_path_for(target)
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -194,7 +327,7 @@ def atomic_output(target: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
             handle.stop_syncing()  # before the fd closes
             handle.close()
         os.replace(temp, target)
-        fsync_dir(target.parent if str(target.parent) else Path("."))
+        fsync_dir(_parent(target))
     except OSError as error:
         temp.unlink(missing_ok=True)
         raise translate_os_error(error, target) from error

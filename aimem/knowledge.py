@@ -95,11 +95,15 @@ def _deep_merge(old: Any, new: Any) -> Any:
     return new
 
 
-def merge_entries(store: Store, external: Any, source: str) -> dict[str, Any]:
+def merge_entries(
+    store: Store, external: Any, source: str, *, redact: bool = True
+) -> dict[str, Any]:
     """Merge an external knowledge base (as ``knowledge_base.update`` did in the seed system).
 
     Top-level entries are deep-merged into the imported part; an aimem knowledge
-    base file contributes its learned sections under their own names.
+    base file contributes its learned sections under their own names. With
+    ``redact``, secrets in the entries are replaced as in recorded attempts
+    (``aimem.redact``) before anything is stored.
     """
     if not isinstance(external, dict):
         raise InvalidInputError("", "a knowledge base must be a JSON object", source, 1)
@@ -110,6 +114,10 @@ def merge_entries(store: Store, external: Any, source: str) -> dict[str, Any]:
                 entries[f"{section}"] = external[section]
     else:
         entries = {k: v for k, v in external.items() if k not in RESERVED_KEYS}
+    if redact:
+        from aimem.redact import redact_value
+
+        entries = redact_value(entries)
     current = store.kb_imported()
     merged = {
         key: _deep_merge(current.get(key), value) if key in current else value
@@ -132,10 +140,11 @@ def _fingerprint(path: Path) -> dict[str, Any] | None:
 class KnowledgeFile:
     """``knowledge_base.json`` of one repository."""
 
-    def __init__(self, layout: Layout, store: Store) -> None:
+    def __init__(self, layout: Layout, store: Store, *, redact: bool = True) -> None:
         self.path = layout.knowledge_base
         self.lock = layout.lock
         self.store = store
+        self.redact = redact
 
     def state(self) -> str:
         """One of: missing, current, stale, modified (edited outside aimem), corrupt."""
@@ -177,15 +186,15 @@ class KnowledgeFile:
             if isinstance(content, dict) and content.get("format") != FORMAT:
                 backup = self.path.with_name(self.path.name + ".legacy")
                 if not backup.exists():
-                    atomic_write(backup, self.path.read_bytes())
-                merge_entries(self.store, content, str(self.path))
+                    atomic_write(backup, self.path.read_bytes(), into_special=False)
+                merge_entries(self.store, content, str(self.path), redact=self.redact)
             else:
                 # An aimem file this database has no record of (the database was
                 # replaced or re-created): keep it before writing the new one.
                 orphan = self.path.with_name(self.path.name + ".orphan")
                 if orphan.exists():
                     orphan = self.path.with_name(f"{self.path.name}.orphan-{os.getpid()}")
-                atomic_write(orphan, self.path.read_bytes())
+                atomic_write(orphan, self.path.read_bytes(), into_special=False)
             self._write()
         return True
 
@@ -204,7 +213,7 @@ class KnowledgeFile:
                 if not force:
                     return state
                 keep = self.path.with_name(f"{self.path.name}.{state}-{os.getpid()}")
-                atomic_write(keep, self.path.read_bytes())
+                atomic_write(keep, self.path.read_bytes(), into_special=False)
             if state != "current":
                 self._write()
         return "current"
@@ -230,7 +239,8 @@ class KnowledgeFile:
         # Announced before the rename, so a kill between the rename and the final
         # record still leaves a file aimem knows as its own (not "modified" forever).
         self.store.set_meta("kb_file_pending", record)
-        atomic_write(self.path, data)
+        # The repository's own file: whatever stands in its place is replaced.
+        atomic_write(self.path, data, into_special=False)
         self.store.set_meta("kb_file", record)
 
     def load(self) -> dict[str, Any]:

@@ -35,7 +35,13 @@ from aimem.errors import (
     LockTimeoutError,
     NotFoundError,
 )
-from aimem.fsutil import TEMP_MARKER, file_lock, fsync_dir
+from aimem.fsutil import (
+    TEMP_MARKER,
+    file_lock,
+    fsync_dir,
+    remove_temp,
+    stale_temps,
+)
 from aimem.knowledge import KnowledgeFile
 from aimem.paths import Layout
 from aimem.records import attempt_from_row
@@ -52,9 +58,13 @@ REPAIR = "aimem check --repair"
 
 
 @contextmanager
-def archive_lock(layout: Layout, timeout: float = 60.0) -> Iterator[None]:
-    """One cleanup, thaw or repair at a time per repository (released even on kill -9)."""
-    with file_lock(layout.root / ARCHIVE_LOCK_NAME, timeout=timeout):
+def archive_lock(layout: Layout, timeout: float = 60.0, shared: bool = False) -> Iterator[None]:
+    """One cleanup, thaw or repair at a time per repository (released even on kill -9).
+
+    ``shared``: for readers that need the segment files to stay as the index
+    says (check, backup); they exclude the writers, not each other.
+    """
+    with file_lock(layout.root / ARCHIVE_LOCK_NAME, timeout=timeout, shared=shared):
         yield
 
 
@@ -454,30 +464,17 @@ def unopenable_report(error: AimemError, database: str = "ai_memory.db") -> Chec
     return report
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def leftover_temp_files(layout: Layout) -> list[Path]:
-    """Temp files of interrupted writes (their writer is no longer running)."""
+    """Temp files and folders of interrupted writes anywhere in the repository
+    (their writer is no longer running): an export or a backup written into
+    it leaves them where its destination was."""
     found = []
-    for folder in (layout.root, layout.archive):
-        with contextlib.suppress(FileNotFoundError):
-            for name in os.listdir(folder):
-                if not name.startswith(TEMP_MARKER):
-                    continue
-                parts = name.split(".")
-                pid = int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
-                if pid is not None and pid != os.getpid() and _pid_alive(pid):
-                    continue
-                found.append(folder / name)
-    return found
+    for folder, dirs, _ in os.walk(layout.root):
+        here = Path(folder)
+        temps = stale_temps(here, own=True)
+        found += temps
+        dirs[:] = [d for d in dirs if not d.startswith(TEMP_MARKER)]
+    return sorted(found)
 
 
 def _rel(layout: Layout, path: Path) -> str:
@@ -698,7 +695,7 @@ def _repair(
             actions += recover(store, layout, orphans=True)
     if "leftover-temp" in kinds:
         for temp in leftover_temp_files(layout):
-            temp.unlink(missing_ok=True)
+            remove_temp(temp)
             actions.append(f"removed {_rel(layout, temp)}")
     if "aggregate-drift" in kinds and segments_sound:
         store.rebuild_aggregates(iter_archived_facts(store, layout))

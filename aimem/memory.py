@@ -132,7 +132,7 @@ class AIMemory:
         self.redact_secrets = redact_secrets
         self.memory_dir = self.layout.root
         self.store = Store(self.layout.database)
-        self.knowledge_file = KnowledgeFile(self.layout, self.store)
+        self.knowledge_file = KnowledgeFile(self.layout, self.store, redact=self.redact_secrets)
         self._wrote = False
         self.knowledge_file.adopt_legacy()
         self._finish_half_done()
@@ -406,7 +406,7 @@ class AIMemory:
             "effective_fix_stats": self._ranked_outcomes("model", model_name, 5),
         }
 
-    def _ranked_outcomes(self, scope: str, key: str, limit: int) -> list[dict[str, Any]]:
+    def _ranked_outcomes(self, scope: str, key: str, limit: int | None) -> list[dict[str, Any]]:
         """Fixes with a verified success in one scope, ranked by Wilson lower bound."""
         outcomes = self.store.fix_outcomes(scope, key, min_successes=1)
         ranked = rank_by_wilson(
@@ -486,20 +486,31 @@ class AIMemory:
         return self.store.recent_rows(days_ago_iso(days), limit)
 
     def successful_strategies(
-        self, issue_type: str | None = None, limit: int = 10
+        self, issue_type: str | None = None, limit: int = 10, model: str | None = None
     ) -> list[dict[str, Any]]:
         """Fixes that worked, per issue type (``aimem successful``), ranked by the
-        95% Wilson lower bound of their success rate (1/1 does not outrank 40/50)."""
+        95% Wilson lower bound of their success rate (1/1 does not outrank 40/50).
+
+        Fixes are templates (``ollama pull {model}``); with ``model`` they are
+        filled in for it, and fixes naming another known model are left out.
+        """
         _check_limit(limit)
         types = (
             [issue_type]
             if issue_type
             else [r["issue_type"] for r in self.store.totals_by("issue_type")]
         )
+        known_models = self.store.model_names() if model else []
         result = []
         for name in types:
-            for outcome in self._ranked_outcomes("type", name, limit):
+            for outcome in self._ranked_outcomes("type", name, None if model else limit):
+                if model:
+                    outcome = _for_model(outcome, "fix_commands", model, known_models)
+                    if outcome["fix_commands"] is None:
+                        continue
                 result.append({"issue_type": name, **outcome})
+                if sum(1 for r in result if r["issue_type"] == name) >= limit:
+                    break
         return result
 
     def patterns(
@@ -665,7 +676,7 @@ class AIMemory:
         if isinstance(imported, dict) and isinstance(imported.get(issue_type), dict):
             notes += [str(n) for n in imported[issue_type].get("notes", [])][:3]
         guidance = advice.suggest(self.store, issue_data, limit=3)
-        known_models = self.store.distinct_values("model_name", limit=100_000)
+        known_models = self.store.model_names()
         found = [_for_model(p, "best_fix", model, known_models) for p in found]
         strategies = [
             s
@@ -707,7 +718,7 @@ class AIMemory:
     def import_knowledge_base(self, source_file: str | os.PathLike[str]) -> dict[str, Any]:
         """Merge an external knowledge base file."""
         path = Path(source_file)
-        summary = merge_entries(self.store, parse_file(path), str(path))
+        summary = merge_entries(self.store, parse_file(path), str(path), redact=self.redact_secrets)
         self._wrote = True
         return summary
 

@@ -23,7 +23,7 @@ Invariant: ``fill(template_of(commands, m), m) == commands`` for every model
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
 import orjson
@@ -122,8 +122,8 @@ def _other_models_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile(f"(?<!{_NAME_CHAR})(?:{alternatives})(?![\\w.\\-/:])")
 
 
-def names_other_model(commands: Iterable[str], model: str, known_models: Iterable[str]) -> bool:
-    """Whether filled-in ``commands`` name a known model other than ``model``.
+def other_model_finder(model: str, known_models: Iterable[str]) -> Callable[[Iterable[str]], bool]:
+    """A test of whether commands name a known model other than ``model``.
 
     Only whole names count (``qwen2.5:14b``, or a base such as ``llama3`` used
     alone), so ``qwen2.5:7b`` does not match ``qwen2.5:7b-instruct``.
@@ -138,6 +138,13 @@ def names_other_model(commands: Iterable[str], model: str, known_models: Iterabl
         if other_base != base:
             others.add(other_base)
     pattern = _other_models_pattern(tuple(sorted(others)))
-    if pattern is None:
-        return False
-    return any(pattern.search(command) for command in commands)
+
+    def names_other(commands: Iterable[str]) -> bool:
+        return pattern is not None and any(pattern.search(c) for c in commands)
+
+    return names_other
+
+
+def names_other_model(commands: Iterable[str], model: str, known_models: Iterable[str]) -> bool:
+    """Whether ``commands`` name a known model other than ``model`` (see ``other_model_finder``)."""
+    return other_model_finder(model, known_models)(commands)

@@ -42,7 +42,7 @@ from aimem.errors import InvalidInputError
 from aimem.fsutil import stdin_bytes
 from aimem.import_pipeline import read_messages, reader_process, should_fork, write_messages
 from aimem.records import EXPORT_COLUMNS, attempt_from_row, stored_values_from_row
-from aimem.redact import might_hold_secret
+from aimem.redact import redact_text, redact_value
 from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
 from aimem.store.sqlite_store import attempt_params
 from aimem.timeutil import since_timestamp
@@ -398,19 +398,25 @@ def _peek(stream: IO[bytes], size: int = 512) -> tuple[IO[bytes], bytes]:
     return buffered, buffered.peek(size)[:size]
 
 
-def _row_might_hold_secret(row: Any) -> bool:
-    """One cheap pre-check over all of a row's text instead of one per field."""
+def _redaction_keeps(row: Any) -> bool:
+    """Whether redaction leaves every stored text of an export row as it is.
+
+    It runs the same redaction as ``attempt_from_row``: a row it leaves alone
+    may take the fast path, which stores the row's values unchanged.
+    """
     if not isinstance(row, dict):
-        return True
-    parts = [row.get(k) for k in ("description", "claude_analysis", "notes")]
+        return False
+    for column in ("description", "claude_analysis", "notes"):
+        text = row.get(column)
+        if isinstance(text, str) and redact_text(text) != text:
+            return False
     commands = row.get("fix_commands")
     if isinstance(commands, list):
-        parts.extend(commands)
-    try:
-        parts.append(orjson.dumps(row.get("system_info")).decode())
-    except TypeError:
-        return True
-    return might_hold_secret("\n".join(p for p in parts if isinstance(p, str)))
+        for command in commands:
+            if isinstance(command, str) and redact_text(command) != command:
+                return False
+    system_info = row.get("system_info")
+    return system_info is None or redact_value(system_info) == system_info
 
 
 def iter_insert_rows(
@@ -419,17 +425,13 @@ def iter_insert_rows(
     """Validate each (line, row) into the store's insert parameters (``attempt_params``);
     the first bad row raises ``FILE:LINE``.
 
-    Redaction runs only on rows whose text could hold a secret at all (the
-    result is the same; most rows skip the per-field regex scans).
-
-    Rows of the common shape with nothing to redact take the fast path
-    (``stored_values_from_row``: the same values, no Attempt built).
+    Rows of the common shape that redaction leaves as they are take the fast
+    path (``stored_values_from_row``: the same values, no Attempt built).
     """
     for line, row in rows:
-        clean = redact and _row_might_hold_secret(row)
-        values = None if clean else stored_values_from_row(row)
+        values = stored_values_from_row(row) if not redact or _redaction_keeps(row) else None
         if values is None:
-            values = attempt_params(attempt_from_row(row, redact=clean, source=source, line=line))
+            values = attempt_params(attempt_from_row(row, redact=redact, source=source, line=line))
         yield values
 
 

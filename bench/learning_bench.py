@@ -194,7 +194,8 @@ class Tally:
 def run_world(seed: int, steps: int, folder: Path) -> dict[str, Any]:
     world = World.generate(seed)
     stream = issue_stream(world, steps, seed)
-    rng = random.Random(seed * 31 + 5)
+    # One generator per fixer, so that no fixer's choices shift another's draws.
+    rngs = {name: random.Random(seed * 31 + index) for index, name in enumerate(FIXERS)}
     tallies = {name: Tally() for name in FIXERS}
     raw: dict[tuple[str, str], dict[int, list[int]]] = {}
     beta: dict[tuple[str, str], dict[int, list[int]]] = {}
@@ -215,7 +216,7 @@ def run_world(seed: int, steps: int, folder: Path) -> dict[str, Any]:
             def outcome(index: int, rates: list[float] = rates, draw: float = issue.draw) -> bool:
                 return draw < rates[index]
 
-            tallies["no_memory"].add(outcome(rng.randrange(count)))
+            tallies["no_memory"].add(outcome(rngs["no_memory"].randrange(count)))
             tallies["oracle"].add(outcome(max(range(count), key=rates.__getitem__)))
 
             seen = raw.setdefault(context, {})
@@ -223,7 +224,7 @@ def run_world(seed: int, steps: int, folder: Path) -> dict[str, Any]:
             if worked:
                 choice = max(worked, key=lambda i: (seen[i][0] / seen[i][1], seen[i][1]))
             else:
-                choice = rng.randrange(count)
+                choice = rngs["raw_rate"].randrange(count)
             ok = outcome(choice)
             counts = seen.setdefault(choice, [0, 0])
             counts[0] += ok
@@ -231,7 +232,7 @@ def run_world(seed: int, steps: int, folder: Path) -> dict[str, Any]:
             tallies["raw_rate"].add(ok)
 
             posterior = beta.setdefault(context, {i: [1, 1] for i in range(count)})
-            choice = max(range(count), key=lambda i: rng.betavariate(*posterior[i]))
+            choice = max(range(count), key=lambda i: rngs["thompson"].betavariate(*posterior[i]))
             ok = outcome(choice)
             posterior[choice][0 if ok else 1] += 1
             tallies["thompson"].add(ok)
@@ -257,7 +258,7 @@ def run_world(seed: int, steps: int, folder: Path) -> dict[str, Any]:
                 explored += 1
                 late_explored += late
                 allowed = fresh or [i for c, i in candidates.items() if c not in avoid]
-                index = rng.choice(allowed or list(candidates.values()))
+                index = rngs["aimem"].choice(allowed or list(candidates.values()))
                 commands = world.commands(issue.issue_type, index, issue.model)
             else:
                 commands = ranked[0]["fix_commands"]

@@ -21,7 +21,7 @@ _aimem_options() {
     'model') REPLY="--help -h" ;;
     'models') REPLY="--format -f --json --help -h" ;;
     'recent') REPLY="--limit -n --format -f --json --include-archive --help -h" ;;
-    'successful') REPLY="--issue-type -t --limit -n --format -f --json --help -h" ;;
+    'successful') REPLY="--issue-type -t --model -m --limit -n --format -f --json --help -h" ;;
     'patterns') REPLY="--kind -k --min-confidence --issue-type -t --limit -n --format -f --json --help -h" ;;
     'analytics') REPLY="--days --json --help -h" ;;
     'similar') REPLY="--model -m --issue-type -t --prompt --response --description -d --limit -n --format -f --json --help -h" ;;
@@ -64,6 +64,8 @@ _aimem_option_kind() {
     'recent -f') REPLY='choice:table json ndjson csv' ;;
     'successful --issue-type') REPLY='issue-types' ;;
     'successful -t') REPLY='issue-types' ;;
+    'successful --model') REPLY='models' ;;
+    'successful -m') REPLY='models' ;;
     'successful --limit') REPLY='text' ;;
     'successful -n') REPLY='text' ;;
     'successful --format') REPLY='choice:table json ndjson csv' ;;

@@ -232,7 +232,8 @@ def test_decompression_bomb_is_refused(bundle: Path, tmp_path: Path) -> None:
     members[1] = (members[1][0], bomb)
     bad = tmp_path / "bomb.tar"
     _write_tar(bad, members)
-    _refused(bad, tmp_path, "size-mismatch ai_memory.db.zst: more data")
+    # Zeros are not a database: refused on the first block, before the rest inflates.
+    _refused(bad, tmp_path, "corrupt-member ai_memory.db.zst: not a SQLite database")
 
 
 def test_unknown_format_version_is_refused(bundle: Path, tmp_path: Path) -> None:

@@ -239,8 +239,8 @@ _BASE = {
 def test_the_fast_path_gives_what_the_long_way_gives(
     changes: dict[str, Any], removed: set[str]
 ) -> None:
-    # A valid row with a few fields changed or removed. (Rows that might hold a
-    # secret never take the fast path: the caller checks.)
+    # A valid row with a few fields changed or removed. (Rows that redaction
+    # would change never take the fast path: the caller checks.)
     row = {k: v for k, v in {**_BASE, **changes}.items() if k not in removed}
     fast = stored_values_from_row(row)
     try:
@@ -251,6 +251,39 @@ def test_the_fast_path_gives_what_the_long_way_gives(
         assert fast == slow
     if not changes and not removed - {"id", "notes", "fixer_model", "tokens_out"}:
         assert fast is not None  # the common shape does take the fast path
+
+
+_REDACTABLE = st.sampled_from(
+    [
+        "export MAX_TOKENS=512",
+        "export HF_TOKEN=hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+        'curl -H "Authorization: Bearer abc123" http://x',
+        "postgres://app:p@ss@db/app",
+        "timeout after 30 s",
+    ]
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "description": _REDACTABLE,
+            "claude_analysis": _REDACTABLE,
+            "notes": _REDACTABLE,
+            "fix_commands": st.lists(_REDACTABLE, max_size=3),
+            "system_info": st.dictionaries(
+                st.sampled_from(["os", "api_key", "env", "max_tokens"]), _REDACTABLE, max_size=3
+            ),
+        },
+    )
+)
+def test_import_with_redaction_stores_what_the_long_way_stores(changes: dict[str, Any]) -> None:
+    # Rows that redaction leaves alone take the fast path; both give the same values.
+    row = {**_BASE, **changes}
+    (values,) = transfer.iter_insert_rows([(1, row)], "rows.ndjson", True)
+    assert values == attempt_params(attempt_from_row(row, redact=True))
 
 
 @pytest.mark.slow

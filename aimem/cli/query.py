@@ -251,19 +251,30 @@ def recent_command(
 def successful_command(
     ctx: typer.Context,
     issue_type: IssueTypeFilterOpt = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Show commands filled in for this model, and leave out those naming another.",
+        ),
+    ] = None,
     limit: LimitOpt = 10,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the fix strategies that worked, per issue type, best 95% lower bound first.
 
+    Fixes are learned as templates ({model} for the model's name); --model
+    shows them as they read for one model.
+
     \b
     Examples:
       aimem successful
-      aimem successful --issue-type TIMEOUT --json
+      aimem successful --issue-type TIMEOUT --model qwen2.5:7b --json
     """
     chosen = resolve_format(fmt, as_json)
-    rows = repo(ctx).successful_strategies(issue_type, limit)
+    rows = repo(ctx).successful_strategies(issue_type, limit, model=model)
     emit_rows(
         rows,
         [

@@ -8,6 +8,8 @@ and reports its integrity, schema version and record counts.
 
 from __future__ import annotations
 
+import re
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,11 +21,15 @@ from aimem.store.connection import translate_sqlite_error
 COUNTED_TABLES = ("fix_history", "issue_patterns", "model_characteristics", "aimem_segments")
 
 
-def snapshot_to(conn: sqlite3.Connection, dest: Path, source_path: Path) -> None:
+def snapshot_to(
+    conn: sqlite3.Connection, dest: Path, source_path: Path, label: Path | None = None
+) -> None:
     """Copy the database behind ``conn`` into a new file ``dest`` (consistent snapshot).
 
     ``dest`` is scratch in WAL mode: it is not fsynced (whatever is made from
     it must be); the caller switches it to ``journal_mode = DELETE`` when done.
+    A failed write (a full disk) is reported as writing ``label`` (what the
+    scratch copy is for), anything else as an error of ``source_path``.
     """
     try:
         target = sqlite3.connect(dest, isolation_level=None)
@@ -39,7 +45,10 @@ def snapshot_to(conn: sqlite3.Connection, dest: Path, source_path: Path) -> None
         finally:
             target.close()
     except sqlite3.Error as error:
-        raise translate_sqlite_error(error, source_path) from error
+        name = str(getattr(error, "sqlite_errorname", ""))
+        failed_write = name.startswith(("SQLITE_FULL", "SQLITE_IOERR"))
+        where = label if failed_write and label is not None else source_path
+        raise translate_sqlite_error(error, where) from error
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
@@ -84,22 +93,184 @@ def read_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             conn.execute("COMMIT")
 
 
+# What ANALYZE (run by 'aimem gc') adds; SQLite's own text for them.
+_STAT_TABLES = {
+    "sqlite_stat1": "CREATE TABLE sqlite_stat1(tbl,idx,stat)",
+    "sqlite_stat4": "CREATE TABLE sqlite_stat4(tbl,idx,neq,nlt,ndlt,sample)",
+}
+SchemaObject = tuple[str, str, str, str]  # type, name, table, normalized SQL
+
+
+def _normalize_sql(sql: str | None) -> str:
+    # A database adopted from the design's system keeps its own CREATE TABLE
+    # text (other indentation); whitespace carries no meaning outside literals.
+    if sql is None:
+        return ""
+    text = re.sub(r"\s+", " ", sql.strip())
+    return re.sub(r" ?([(),;]) ?", r"\1", text)
+
+
+def _schema_objects(conn: sqlite3.Connection) -> set[SchemaObject]:
+    return {
+        (str(kind), str(name), str(table), _normalize_sql(sql))
+        for kind, name, table, sql in conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master"
+        )
+    }
+
+
+def expected_schema(version: int) -> set[SchemaObject]:
+    """The schema objects of a blank database migrated to ``version`` (built in memory)."""
+    from aimem.store.migrations import MIGRATIONS
+
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        conn.execute("BEGIN")
+        for step in MIGRATIONS[:version]:
+            step(conn)
+        conn.execute("COMMIT")
+        return _schema_objects(conn)
+    finally:
+        conn.close()
+
+
+def schema_problem(conn: sqlite3.Connection, version: int) -> str | None:
+    """None when the schema is exactly aimem's at ``version``; else what differs (one line).
+
+    A database restored from a bundle is run by aimem as it is: a foreign
+    trigger would fire on every write, a view in place of a table would be
+    read by every query. Only ANALYZE's statistics tables may be extra.
+    """
+    actual = _schema_objects(conn)
+    expected = expected_schema(version)
+    kinds = {(kind, name): sql for kind, name, _, sql in expected}
+    names = {name: kind for kind, name, _, _ in expected}
+    for kind, name, table, sql in sorted(actual - expected):
+        if kind == "table" and _STAT_TABLES.get(name) == sql:
+            continue
+        if name in names and names[name] != kind:
+            return f"{name} is a {kind}, aimem's schema has a {names[name]}"
+        if (kind, name) in kinds:
+            return f"{kind} {name} differs from aimem's schema version {version}"
+        return f"{kind} {name} (on {table}) is not part of aimem's schema version {version}"
+    missing = sorted(expected - actual)
+    if missing:
+        kind, name = missing[0][0], missing[0][1]
+        return f"{kind} {name} of aimem's schema version {version} is missing"
+    return None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def inspect_database(path: Path) -> dict[str, Any]:
-    """Integrity problems (empty when fine), schema version and counts of a database file."""
+    """Problems (empty when fine), schema version and counts of a database file.
+
+    A problem is (kind, one line): the first finding of ``integrity_check`` (with how
+    many there were), or how the schema differs from aimem's for its version.
+    Counts are read only from a sound database.
+    """
+    from aimem.store.migrations import MIGRATIONS
+
+    empty: dict[str, Any] = {"schema_version": None, "counts": {}, "segments": []}
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
         try:
-            problems = [
-                str(r[0]) for r in conn.execute("PRAGMA integrity_check(20)") if r[0] != "ok"
+            findings = [
+                _one_line(str(r[0]))
+                for r in conn.execute("PRAGMA integrity_check(20)")
+                if r[0] != "ok"
             ]
+            if findings:
+                more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+                return {"problems": [("corrupt-database", f"{findings[0]}{more}")], **empty}
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            found = counts(conn) if not problems else {}
-            segments = segment_files(conn) if not problems else []
+            if not 0 < version <= len(MIGRATIONS):
+                return {
+                    "problems": [
+                        (
+                            "unsupported-version",
+                            f"schema version {version} is not one this aimem reads "
+                            f"(1 to {len(MIGRATIONS)})",
+                        )
+                    ],
+                    **empty,
+                    "schema_version": version,
+                }
+            problem = schema_problem(conn, version)
+            if problem is not None:
+                return {
+                    "problems": [("foreign-schema", problem)],
+                    **empty,
+                    "schema_version": version,
+                }
+            found = counts(conn)
+            segments = segment_files(conn)
+            index = segment_index(conn)
         finally:
             conn.close()
     except sqlite3.Error as error:
-        return {"problems": [str(error)], "schema_version": None, "counts": {}, "segments": []}
-    return {"problems": problems, "schema_version": version, "counts": found, "segments": segments}
+        return {"problems": [("corrupt-database", _one_line(str(error)))], **empty}
+    return {
+        "problems": [],
+        "schema_version": version,
+        "counts": found,
+        "segments": segments,
+        "segment_index": index,
+    }
+
+
+def segment_index(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """Every segment of the index by name: sha256, kind, row_count, raw_bytes."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "aimem_segments" not in tables:
+        return {}
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(aimem_segments)")}
+    kind = "kind" if "kind" in columns else "'rows'"  # the column came with schema version 11
+    return {
+        str(name): {"sha256": sha, "kind": k, "row_count": rows, "raw_bytes": raw}
+        for name, sha, k, rows, raw in conn.execute(
+            f"SELECT name, sha256, {kind}, row_count, raw_bytes FROM aimem_segments"
+        )
+    }
+
+
+def repository_identity(path: Path) -> str | None:
+    """The repository id stored in the database file ``path`` (None if it has none or
+    cannot be read)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        try:
+            row = conn.execute(
+                "SELECT value FROM aimem_meta WHERE key = 'repository_id'"
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return None if row is None else str(row[0])
+
+
+def set_repository_identity(path: Path, repository_id: str | None, folder: Path) -> str:
+    """Give the database file ``path`` its repository id (a new one when None), bound
+    to the repository ``folder``; return the id."""
+    new_id = repository_id or secrets.token_hex(6)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "INSERT INTO aimem_meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [("repository_id", new_id), ("repository_path", str(folder))],
+            )
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+    except sqlite3.Error as error:
+        raise translate_sqlite_error(error, path) from error
+    return new_id
 
 
 def describe_database(path: Path) -> dict[str, Any]:

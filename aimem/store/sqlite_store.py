@@ -452,6 +452,10 @@ class Store:
         )
         return [{"fixer_type": r[0], "attempts": r[1], "successes": r[2]} for r in rows]
 
+    def model_names(self) -> list[str]:
+        """Every model with a row in the seed's model_characteristics table."""
+        return [r[0] for r in self._query("SELECT model_name FROM model_characteristics")]
+
     def distinct_values(self, column: str, prefix: str = "", limit: int = 200) -> list[str]:
         """Distinct model names, issue types or fixer types (for completion)."""
         if column not in ("model_name", "issue_type", "fixer_type"):
@@ -1137,9 +1141,9 @@ class Store:
         )
         return int(row[0]), int(row[1])
 
-    def fixers_of_successes(self, issue_type: str, limit: int = 2000) -> list[dict[str, Any]]:
+    def fixers_of_successes(self, issue_type: str, limit: int = 500) -> list[dict[str, Any]]:
         """Which fixers produced the latest ``limit`` verified successes of an issue type,
-        by commands and model.
+        by commands (their stored JSON text) and model.
 
         Bounded by the (issue_type, success, timestamp) index, whatever the history size.
         """
@@ -1155,7 +1159,7 @@ class Store:
         )
         return [
             {
-                "fix_commands": loads_or_text(r[0], []),
+                "fix_commands": r[0],
                 "model_name": r[1],
                 "fixer_type": r[2],
                 "fixer_model": r[3] or None,

@@ -86,6 +86,7 @@ def test_every_writer_is_silent_into_a_closed_pipe(archived: Path) -> None:
         assert done.returncode in (0, 141), (args, done.returncode, said)
 
 
+@pytest.mark.slow
 def test_export_csv_into_head(archived: Path) -> None:
     script = (
         f"{sys.executable} -m aimem export - --format csv | head -2; "
@@ -102,6 +103,7 @@ def test_export_csv_into_head(archived: Path) -> None:
     assert done.stderr.decode().splitlines() == ["exit=141"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [

@@ -12,6 +12,12 @@ that moment. Nothing in aimem knows about it.
 Steps of a cleanup, in order: selected, encoded, pending, temp-written,
 renamed, verified, before-commit (inside the transaction), committed.
 Steps of a thaw: thaw-before-commit (inside the transaction), thaw-committed.
+Other steps: backup-snapshot-taken (a backup holds its snapshot and the
+archive lock), output-written (an export or backup wrote its temp file and
+has not renamed it yet).
+
+The pause lasts PAUSED_AIMEM_SECONDS (default 600) seconds, then the command
+goes on.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aimem import archive
+from aimem import archive, fsutil
 from aimem.paths import ARCHIVE_NAME
+from aimem.store import snapshot
 from aimem.store.sqlite_store import Store
 
 CLEANUP_STEPS = (
@@ -38,17 +45,19 @@ CLEANUP_STEPS = (
     "committed",
 )
 THAW_STEPS = ("thaw-before-commit", "thaw-committed")
+OTHER_STEPS = ("backup-snapshot-taken", "output-written")
 
 
 def install(step: str, signal_file: Path) -> None:
     """Patch the library so that the process stops at ``step``."""
-    if step not in CLEANUP_STEPS + THAW_STEPS:
+    if step not in CLEANUP_STEPS + THAW_STEPS + OTHER_STEPS:
         raise SystemExit(f"unknown step: {step}")
+    seconds = float(os.environ.get("PAUSED_AIMEM_SECONDS", "600"))
 
     def pause(name: str) -> None:
         if name == step:
             signal_file.write_text(name)
-            time.sleep(600)  # the test kills the process long before
+            time.sleep(seconds)  # a crash test kills the process long before
 
     encode_segment = archive.encode_segment
     verify_written = archive.verify_written
@@ -56,6 +65,17 @@ def install(step: str, signal_file: Path) -> None:
     commit_segments = Store.commit_segments
     thaw_segment = Store.thaw_segment
     replace = os.replace
+    snapshot_to = snapshot.snapshot_to
+    finish = fsutil._SyncingWriter.finish
+
+    def paused_snapshot_to(*args: Any, **kwargs: Any) -> Any:
+        result = snapshot_to(*args, **kwargs)
+        pause("backup-snapshot-taken")
+        return result
+
+    def paused_finish(self: Any) -> None:
+        pause("output-written")
+        finish(self)
 
     def paused_encode_segment(*args: Any, **kwargs: Any) -> Any:
         pause("selected")
@@ -98,6 +118,8 @@ def install(step: str, signal_file: Path) -> None:
         (Store, "add_pending", paused_add_pending),
         (Store, "commit_segments", paused_commit_segments),
         (Store, "thaw_segment", paused_thaw_segment),
+        (snapshot, "snapshot_to", paused_snapshot_to),
+        (fsutil._SyncingWriter, "finish", paused_finish),
     ]
     for owner, name, function in patches:
         setattr(owner, name, function)

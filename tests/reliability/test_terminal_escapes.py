@@ -145,6 +145,7 @@ def _on_a_terminal(*args: str) -> bytes:
         os.close(leader)
 
 
+@pytest.mark.slow  # real processes on a pty
 @pytest.mark.parametrize(
     "args", [["recent"], ["recent", "--format", "csv"], ["context", "-m", MODEL, "-t", "TIMEOUT"]]
 )
