@@ -38,7 +38,16 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO
 import orjson
 
 from aimem.errors import InvalidInputError
+from aimem import input_limits
 from aimem.import_pipeline import read_messages, reader_process, should_fork, write_messages
+from aimem.input_limits import (
+    exceeds_depth,
+    iter_json_array,
+    iter_lines,
+    loads_bounded,
+    too_deep,
+    too_long,
+)
 from aimem.records import EXPORT_COLUMNS, attempt_from_row, stored_values_from_row
 from aimem.redact import might_hold_secret
 from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
@@ -241,31 +250,27 @@ def import_format_for(path: Path | None, head: bytes, fmt: str) -> str:
     return "csv" if head.strip() else "ndjson"
 
 
-def _loads_line(data: bytes, source: str, line: int) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInputError("", f"invalid JSON: {error.msg}", source, line) from None
-
-
 def iter_ndjson(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
-    """(line number, value) per non-blank line."""
-    for number, line in enumerate(stream, 1):
+    """(line number, value) per non-blank line; lines and nesting bounded (input_limits)."""
+    for number, line in iter_lines(stream, source):
         if line.strip():
-            yield number, _loads_line(line, source, number)
+            yield number, loads_bounded(line, source, number)
 
 
 def iter_json(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
-    """A JSON array of records: streamed when one record per line, else read whole."""
-    first = stream.readline()
-    number = 1
-    while first and not first.strip():
-        first = stream.readline()
-        number += 1
-    if first.strip() != b"[":
-        yield from _iter_json_whole(first + stream.read(), source)
+    """A JSON array of records, streamed: line by line in aimem's one-record-per-line
+    layout, else element by element (``iter_json_array``)."""
+    lines = iter_lines(stream, source)
+    head: list[bytes] = []
+    number = 0
+    for number, raw in lines:
+        head.append(raw)
+        if raw.strip():
+            break
+    if not head or head[-1].strip() != b"[":
+        yield from iter_json_array(stream, source, b"".join(head))
         return
-    for number, raw in enumerate(stream, number + 1):  # noqa: B020 (continues the count)
+    for number, raw in lines:  # noqa: B020 (continues the count)
         line = raw.strip()
         if not line:
             continue
@@ -277,28 +282,13 @@ def iter_json(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
             value = orjson.loads(line)
         except orjson.JSONDecodeError:
             if number <= 3:
-                # Not aimem's one-record-per-line layout: read the document whole.
-                yield from _iter_json_whole(b"[" + raw + stream.read(), source)
+                # Not aimem's one-record-per-line layout: split the rest as it comes.
+                yield from iter_json_array(stream, source, b"[" + raw, number)
                 return
             raise InvalidInputError("", "invalid JSON record", source, number) from None
+        if line.count(b"{") + line.count(b"[") > input_limits.MAX_DEPTH and exceeds_depth(value):
+            raise too_deep(source, number)
         yield number, value
-
-
-def _iter_json_whole(data: bytes, source: str) -> Iterator[tuple[int, Any]]:
-    try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInputError("", f"invalid JSON: {error.msg}", source, error.lineno) from None
-    if isinstance(document, dict) and "statistics" in document and "model_insights" in document:
-        raise InvalidInputError(
-            "",
-            "is an aimem report (export --format report), which holds no records",
-            source,
-            hint="export records with 'aimem export FILE --format ndjson' and import that",
-        )
-    if not isinstance(document, list):
-        raise InvalidInputError("", "a JSON import must be an array of records", source, 1)
-    yield from enumerate(document, 1)
 
 
 def _csv_value(column: str, text: str, source: str, line: int) -> Any:
@@ -306,9 +296,9 @@ def _csv_value(column: str, text: str, source: str, line: int) -> Any:
         return None
     if column in ("fix_commands", "system_info"):
         try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            raise InvalidInputError(column, "is not valid JSON text", source, line) from None
+            return loads_bounded(text.encode(), source, line)
+        except InvalidInputError as error:
+            raise InvalidInputError(column, f"is not valid JSON text ({error.problem})", source, line) from None
     if column in ("fix_success", "verification_success"):
         return _CSV_BOOL.get(text.strip().lower(), text)
     if column in ("execution_time_seconds", "cost_usd"):
@@ -324,11 +314,37 @@ def _csv_value(column: str, text: str, source: str, line: int) -> Any:
     return text
 
 
+class _CsvLines:
+    """The text lines csv.reader asks for, each and every record bounded in bytes.
+
+    A quoted field may span lines: ``record_bytes`` counts what was read since
+    the last whole record (the reader resets it), so a record never grows past
+    the limit either.
+    """
+
+    def __init__(self, stream: IO[bytes], source: str) -> None:
+        self.lines = iter_lines(stream, source)
+        self.source = source
+        self.record_bytes = 0
+        self.line = 0
+
+    def __iter__(self) -> Iterator[str]:
+        limit = input_limits.MAX_LINE_BYTES
+        for self.line, raw in self.lines:
+            self.record_bytes += len(raw)
+            if self.record_bytes > limit:
+                raise too_long(self.source, self.line, "a record")
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidInputError("", "is not UTF-8 text", self.source, self.line) from None
+
+
 def iter_csv(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
     """Rows of a CSV export (header = export columns), typed back from text."""
-    csv.field_size_limit(64 * 1024 * 1024)
-    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
-    reader = csv.reader(text)
+    csv.field_size_limit(input_limits.MAX_LINE_BYTES)
+    lines = _CsvLines(stream, source)
+    reader = csv.reader(lines)
     try:
         header = next(reader, None)
         if header is None:
@@ -339,7 +355,9 @@ def iter_csv(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
                 unknown[0], "is not a column of the export row format", source, 1
             )
         start = reader.line_num + 1
+        lines.record_bytes = 0
         for cells in reader:
+            lines.record_bytes = 0
             line = start
             start = reader.line_num + 1
             if not cells:
@@ -354,11 +372,6 @@ def iter_csv(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
             )
     except csv.Error as error:
         raise InvalidInputError("", f"invalid CSV: {error}", source, reader.line_num) from None
-    except UnicodeDecodeError:
-        raise InvalidInputError("", "is not UTF-8 text", source, reader.line_num) from None
-    finally:
-        with contextlib.suppress(ValueError):  # the source may be closed already
-            text.detach()
 
 
 @contextmanager
