@@ -6,9 +6,13 @@ Invariants:
   file beside it and renamed into place only when complete (a reader never
   sees half an export).
 - Import is all or nothing per file: every row is validated
-  (``attempt_from_row``, naming ``FILE:LINE``) and inserted inside ONE write
-  transaction, in batches; any bad row rolls the whole file back, so the
-  repository is unchanged. Memory stays flat (one batch at a time).
+  (``attempt_from_row``, naming ``FILE:LINE``) and staged before the write
+  lock is taken, then merged inside ONE write transaction, in batches; any bad
+  row refuses the whole file, so the repository is unchanged. Memory stays
+  flat (one batch, one line at a time; see ``aimem.input_limits``).
+- The write lock is held only for the merge, and announced while held
+  (``WriteQueue.merging``), so concurrent writers wait for it instead of
+  failing at their busy timeout.
 - Import is idempotent: a record whose uid is already stored is skipped, so
   importing a file twice or two overlapping exports adds each record once.
   Aggregates and the search index are updated as if recorded one by one.
@@ -16,8 +20,8 @@ Invariants:
   exactly what a real import would do.
 
 The export row format is ``aimem.records.EXPORT_COLUMNS``. The JSON export is
-an array with one record per line, which import reads back as a stream; other
-JSON arrays are read whole (record numbers stand in for line numbers).
+an array with one record per line, which import reads back line by line; any
+other JSON array is split into its elements as it is read.
 In CSV the JSON fields are JSON text, booleans ``true``/``false``, and an
 empty cell is null (so CSV cannot tell an empty ``notes`` from no notes).
 """
@@ -39,7 +43,13 @@ import orjson
 
 from aimem.errors import InvalidInputError
 from aimem import input_limits
-from aimem.import_pipeline import read_messages, reader_process, should_fork, write_messages
+from aimem.import_pipeline import (
+    Spool,
+    read_messages,
+    reader_process,
+    should_fork,
+    write_messages,
+)
 from aimem.input_limits import (
     exceeds_depth,
     iter_json_array,
@@ -504,19 +514,24 @@ def import_records(
     The summary's keys: ``source``, ``format``, ``records`` (read), ``added``,
     ``already_present`` (uid already stored, or repeated in the file), ``dry_run``.
     """
-    with open_rows(file, fmt) as (source, resolved, rows):
-        messages = read_messages(iter_insert_rows(rows, source, redact))
-        size = _source_size(file)
-        parallel = resolved != "sqlite" and should_fork(size)
+    with Spool(store.path.parent) as spool:
+        with open_rows(file, fmt) as (source, resolved, rows):
+            messages = read_messages(iter_insert_rows(rows, source, redact))
+            size = _source_size(file)
+            parallel = resolved != "sqlite" and should_fork(size)
+            # Reading and validating, the slow part, happens before the write
+            # lock is taken: writers wait only for the merge below.
+            with reader_process(messages) if parallel else nullcontext(messages) as stream:
+                spool.stage(stream, progress)
         try:
             with (
                 import_cache(store.conn),
                 store.transaction() as conn,
+                store.write_queue.merging(),
                 deferred_indexes(conn) if _dwarfs_repository(size, store) else nullcontext(),
                 deferred_full_text(conn),
-                reader_process(messages) if parallel else nullcontext(messages) as stream,
             ):
-                read, added = write_messages(conn, stream, progress)
+                read, added = write_messages(conn, spool.replay())
                 if dry_run:
                     raise _DryRun(read, added)
         except _DryRun as unwound:
