@@ -97,3 +97,7 @@ class UnwritableValueError(AimemError):
             "it cannot be written as JSON or CSV",
             hint=remedy + ", then run the command again",
         )
+
+
+class KnowledgeFileWarning(UserWarning):
+    """Records were stored, but ``knowledge_base.json`` could not be brought up to date."""
