@@ -205,7 +205,7 @@ def _scan_element(buf: _Buffer, start: int, source: str) -> tuple[int, int, bool
             # Nothing complete left in the buffer: read on (a lone '"' is a string
             # whose end is in the next chunk).
             resume = len(buf.data) if match is None else match.start()
-            if resume - start > limit:
+            if len(buf.data) - start > limit:  # all of it belongs to this element
                 raise too_long(source, buf.line_at(start), "the record starting here")
             if buf.eof:
                 raise InvalidInputError(

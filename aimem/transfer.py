@@ -270,16 +270,17 @@ def iter_ndjson(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
 def iter_json(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
     """A JSON array of records, streamed: line by line in aimem's one-record-per-line
     layout, else element by element (``iter_json_array``)."""
-    lines = iter_lines(stream, source)
-    head: list[bytes] = []
-    number = 0
-    for number, raw in lines:
-        head.append(raw)
-        if raw.strip():
+    limit = input_limits.MAX_LINE_BYTES
+    number, first = 0, b""
+    while True:  # the first line that is not blank; an array on one line is no line
+        first = stream.readline(limit + 1)
+        number += 1
+        if not first or first.strip() or len(first) > limit:
             break
-    if not head or head[-1].strip() != b"[":
-        yield from iter_json_array(stream, source, b"".join(head))
+    if first.strip() != b"[":
+        yield from iter_json_array(stream, source, first, number)
         return
+    lines = iter_lines(stream, source, number + 1)
     for number, raw in lines:  # noqa: B020 (continues the count)
         line = raw.strip()
         if not line:
@@ -340,10 +341,13 @@ class _CsvLines:
 
     def __iter__(self) -> Iterator[str]:
         limit = input_limits.MAX_LINE_BYTES
+        start = 1
         for self.line, raw in self.lines:
+            if self.record_bytes == 0:
+                start = self.line
             self.record_bytes += len(raw)
             if self.record_bytes > limit:
-                raise too_long(self.source, self.line, "a record")
+                raise too_long(self.source, start, "a record")
             try:
                 yield raw.decode("utf-8")
             except UnicodeDecodeError:
