@@ -56,7 +56,9 @@ class InvalidInputError(AimemError):
         where = ""
         if source is not None:
             where = f"{source}:{line}: " if line is not None else f"{source}: "
-        label = f"{field}: " if field else ""
+        # A field name read from the input (a CSV header, a JSON key) may hold a
+        # line break or an escape sequence: quoted then, so the message stays one line.
+        label = "" if not field else f"{field}: " if field.isprintable() else f"{field!r}: "
         super().__init__(f"{where}{label}{problem}", hint)
         self.field = field
         self.problem = problem

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,18 @@ def ndjson(rows: list[Any]) -> bytes:
 
 
 def snapshot(repo: Path) -> dict[str, bytes]:
-    """Every file of the repository by name, with its bytes (the WAL checkpointed away
-    by the closing connection, so equal snapshots mean an unchanged repository)."""
+    """Every file of the repository by name, with its bytes.
+
+    The WAL is folded into the database first (a checkpoint, which changes no
+    content), so two snapshots are equal exactly when nothing was written.
+    """
+    database = repo / "ai_memory.db"
+    if database.exists():
+        conn = sqlite3.connect(database)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            conn.close()  # the last connection removes the -wal and -shm files
     return {
         str(path.relative_to(repo)): path.read_bytes()
         for path in sorted(repo.rglob("*"))
