@@ -42,7 +42,7 @@ from typing import IO, Any, BinaryIO
 
 from aimem.errors import AimemError, StorageFullError
 from aimem.store.aggregates import AggregateWriter, Rollup
-from aimem.store.bulk import insert_new
+from aimem.store.bulk import insert_new, last_row_id, rows_after
 from aimem.store.sqlite_store import bump_generation
 
 BATCH = 1000  # about 650 KB pickled: fits the pipe
@@ -79,14 +79,20 @@ def write_messages(
 ) -> tuple[int, int]:
     """The writer, inside the caller's write transaction: return (rows read, rows added).
 
-    The rows it inserts are folded into a rollup, written every WINDOW rows;
-    best fixes and model characteristics are ranked once at the end.
+    ``messages`` are a ``Spool``'s: ``("rows", batch)`` messages, each window
+    of them followed by ``("rollup", fold)``, the fold of all its rows made
+    before the lock was taken. When every row of a window was new (the usual
+    case) that fold is written as it is; when some were already stored, the
+    rows the window did insert are read back and folded here instead, so each
+    stored record counts once either way. Best fixes and model
+    characteristics are ranked once at the end.
     """
     writer = AggregateWriter(conn)
     read = added = 0
-    rollup = Rollup()
     signatures: set[str] = set()
     models: set[str] = set()
+    window_start = last_row_id(conn)
+    window_whole = True
 
     def flush(rollup: Rollup) -> None:
         writer.write(rollup, rank=False)
@@ -96,17 +102,22 @@ def write_messages(
     for kind, payload in messages:
         if kind == "done":
             break
+        if kind == "rollup":
+            rollup = payload
+            if not window_whole:
+                rollup = Rollup()
+                rollup.add_rows(rows_after(conn, window_start))
+            if rollup.count:
+                flush(rollup)
+            window_start = last_row_id(conn)
+            window_whole = True
+            continue
         new = insert_new(conn, payload)
-        rollup.add_rows(new)
         read += len(payload)
         added += len(new)
-        if rollup.count >= WINDOW:
-            flush(rollup)
-            rollup = Rollup()
+        window_whole = window_whole and len(new) == len(payload)
         if progress:
             progress(read)
-    if rollup.count:
-        flush(rollup)
     if added:
         writer.rank(sorted(signatures), models)
         bump_generation(conn)
@@ -133,7 +144,7 @@ class Spool:
                 self.file = tempfile.TemporaryFile(prefix="aimem-import-")
             except OSError as error:
                 raise self._failed(error) from None
-        self.batches = 0
+        self.messages = 0
 
     def __enter__(self) -> Spool:
         return self
@@ -148,27 +159,42 @@ class Spool:
         )
 
     def stage(self, messages: Iterable[Message], progress: Progress | None = None) -> int:
-        """Write the reader's ``("rows", batch)`` messages; return the number of rows."""
+        """Write the reader's ``("rows", batch)`` messages; return the number of rows.
+
+        Every WINDOW rows, and after the last, the fold of those rows follows
+        them (``("rollup", fold)``): folding is Python work, done here, while
+        the reader parses and no lock is held.
+        """
         rows = 0
+        rollup = Rollup()
         try:
             for kind, payload in messages:
                 if kind == "done":
                     break
-                pickle.dump(payload, self.file, protocol=pickle.HIGHEST_PROTOCOL)
-                self.batches += 1
+                self._put(("rows", payload))
+                rollup.add_rows(payload)
                 rows += len(payload)
+                if rollup.count >= WINDOW:
+                    self._put(("rollup", rollup))
+                    rollup = Rollup()
                 if progress:
                     progress(rows)
+            if rollup.count:
+                self._put(("rollup", rollup))
             self.file.flush()
         except OSError as error:
             raise self._failed(error) from None
         return rows
 
+    def _put(self, message: Message) -> None:
+        pickle.dump(message, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.messages += 1
+
     def replay(self) -> Iterator[Message]:
-        """The staged batches as the writer takes them (``write_messages``)."""
+        """The staged messages as the writer takes them (``write_messages``)."""
         self.file.seek(0)
-        for _ in range(self.batches):
-            yield "rows", pickle.load(self.file)
+        for _ in range(self.messages):
+            yield pickle.load(self.file)
         yield "done", None
 
 
