@@ -137,11 +137,11 @@ class Spool:
         self.where = directory
         self.file: IO[bytes]
         try:
-            self.file = tempfile.TemporaryFile(dir=directory, prefix=".aimem-import-")
+            self.file = tempfile.TemporaryFile(dir=directory, prefix=".aimem-import-")  # noqa: SIM115 (closed in __exit__)
         except OSError:
             self.where = Path(tempfile.gettempdir())
             try:
-                self.file = tempfile.TemporaryFile(prefix="aimem-import-")
+                self.file = tempfile.TemporaryFile(prefix="aimem-import-")  # noqa: SIM115
             except OSError as error:
                 raise self._failed(error) from None
         self.messages = 0

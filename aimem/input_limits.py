@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import orjson
 
@@ -159,14 +159,15 @@ def iter_json_array(
     buf = _Buffer(stream, head, first_line)
     pos, _ = buf.skip_space(0)
     if pos >= len(buf.data) or buf.data[pos : pos + 1] != b"[":
-        yield from _not_an_array(buf, pos, source)
-        return
+        _not_an_array(buf, pos, source)
     pos += 1
     record = 0
     while True:
         pos, _ = buf.skip_space(pos)
         if pos >= len(buf.data):
-            raise InvalidInputError("", "invalid JSON: the array is not closed", source, buf.line_at(pos))
+            raise InvalidInputError(
+                "", "invalid JSON: the array is not closed", source, buf.line_at(pos)
+            )
         if record == 0 and buf.data[pos : pos + 1] == b"]":
             _expect_end(buf, pos + 1, source)
             return
@@ -229,7 +230,9 @@ def _scan_element(buf: _Buffer, start: int, source: str) -> tuple[int, int, bool
         elif char in b"]}":
             if depth == 0:
                 if char == b"}":
-                    raise InvalidInputError("", "invalid JSON: unexpected '}'", source, buf.line_at(at))
+                    raise InvalidInputError(
+                        "", "invalid JSON: unexpected '}'", source, buf.line_at(at)
+                    )
                 return start, at, True
             depth -= 1
         elif depth == 0:  # ','
@@ -247,7 +250,7 @@ def _expect_end(buf: _Buffer, pos: int, source: str) -> None:
         )
 
 
-def _not_an_array(buf: _Buffer, pos: int, source: str) -> Iterator[tuple[int, Any]]:
+def _not_an_array(buf: _Buffer, pos: int, source: str) -> NoReturn:
     """A document that is not an array: read it (bounded) only to say what it is."""
     limit = MAX_LINE_BYTES
     while not buf.eof and len(buf.data) <= limit:
@@ -270,4 +273,3 @@ def _not_an_array(buf: _Buffer, pos: int, source: str) -> Iterator[tuple[int, An
             hint="export records with 'aimem export FILE --format ndjson' and import that",
         )
     raise InvalidInputError("", "a JSON import must be an array of records", source, buf.line)
-    yield  # pragma: no cover (a generator that only refuses)

@@ -28,7 +28,6 @@ empty cell is null (so CSV cannot tell an empty ``notes`` from no notes).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
@@ -41,8 +40,8 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
-from aimem.errors import InvalidInputError
 from aimem import input_limits
+from aimem.errors import InvalidInputError
 from aimem.import_pipeline import (
     Spool,
     read_messages,
@@ -281,7 +280,7 @@ def iter_json(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
         yield from iter_json_array(stream, source, first, number)
         return
     lines = iter_lines(stream, source, number + 1)
-    for number, raw in lines:  # noqa: B020 (continues the count)
+    for number, raw in lines:
         line = raw.strip()
         if not line:
             continue
@@ -309,7 +308,9 @@ def _csv_value(column: str, text: str, source: str, line: int) -> Any:
         try:
             return loads_bounded(text.encode(), source, line)
         except InvalidInputError as error:
-            raise InvalidInputError(column, f"is not valid JSON text ({error.problem})", source, line) from None
+            raise InvalidInputError(
+                column, f"is not valid JSON text ({error.problem})", source, line
+            ) from None
     if column in ("fix_success", "verification_success"):
         return _CSV_BOOL.get(text.strip().lower(), text)
     if column in ("execution_time_seconds", "cost_usd"):
@@ -342,9 +343,10 @@ class _CsvLines:
     def __iter__(self) -> Iterator[str]:
         limit = input_limits.MAX_LINE_BYTES
         start = 1
-        for self.line, raw in self.lines:
+        for number, raw in self.lines:
+            self.line = number
             if self.record_bytes == 0:
-                start = self.line
+                start = number
             self.record_bytes += len(raw)
             if self.record_bytes > limit:
                 raise too_long(self.source, start, "a record")

@@ -148,5 +148,3 @@ def _check_text(line: bytes, source: str, number: int) -> None:
             line.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInputError("", "is not valid UTF-8", source, number) from None
-
-

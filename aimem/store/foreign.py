@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from aimem.errors import InvalidInputError
 from aimem import input_limits
+from aimem.errors import InvalidInputError
 from aimem.input_limits import exceeds_depth
 from aimem.jsontext import FLAG_COLUMNS, loads_or_text
 from aimem.records import DESIGN_COLUMNS, EXPORT_COLUMNS, design_row_payload
@@ -65,9 +65,7 @@ def iter_database_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
         yield from _iter_rows(path)
     except sqlite3.Error as error:
-        raise InvalidInputError(
-            "", f"cannot read fix_history: {error}", str(path)
-        ) from None
+        raise InvalidInputError("", f"cannot read fix_history: {error}", str(path)) from None
 
 
 def _iter_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -103,7 +101,9 @@ def _iter_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     flags[flag] = _flag(row[flag])
                     if flags[flag] is None:
                         raise _row_error(
-                            path, position, row_id,
+                            path,
+                            position,
+                            row_id,
                             f"{flag} must be 0, 1, true or false, not {row[flag]!r}",
                         )
                 record: dict[str, Any]
@@ -128,7 +128,9 @@ def _iter_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 record.update(flags)
                 if exceeds_depth(record["system_info"]) or exceeds_depth(record["fix_commands"]):
                     raise _row_error(
-                        path, position, row_id,
+                        path,
+                        position,
+                        row_id,
                         f"a JSON column is nested deeper than {input_limits.MAX_DEPTH} levels",
                     )
                 record["id"] = row_id

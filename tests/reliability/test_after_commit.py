@@ -10,10 +10,10 @@ store the attempt twice.
 from __future__ import annotations
 
 import errno
-from typing import Any
 import resource
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -100,7 +100,9 @@ def test_check_reports_and_repairs_a_stale_file(
     assert "stale-knowledge-base" not in CliRunner().invoke(app, ["check"]).stdout
 
 
-def test_the_library_warns_instead_of_raising(seeded: Path, disk_full_for_kb: dict[str, bool]) -> None:
+def test_the_library_warns_instead_of_raising(
+    seeded: Path, disk_full_for_kb: dict[str, bool]
+) -> None:
     memory = AIMemory(seeded, create=False)
     record_id = memory.record_fix_attempt(
         {"model": "m:1", "issue_type": "ERROR", "description": "x"}, {}, False, False, None

@@ -177,7 +177,9 @@ sql_values = st.one_of(
 @given(
     base=st.integers(min_value=0, max_value=10**6),
     changes=st.lists(
-        st.tuples(st.integers(min_value=0, max_value=2), st.sampled_from(DESIGN_COLUMNS), sql_values),
+        st.tuples(
+            st.integers(min_value=0, max_value=2), st.sampled_from(DESIGN_COLUMNS), sql_values
+        ),
         max_size=4,
     ),
 )

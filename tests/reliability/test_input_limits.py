@@ -124,7 +124,12 @@ def test_csv_record_over_the_limit(repo: Path, tmp_path: Path) -> None:
         writer = csv.writer(out)
         writer.writerow(list(rows[0]))
         for row in rows:
-            writer.writerow([orjson.dumps(v).decode() if isinstance(v, (list, dict)) else v for v in row.values()])
+            writer.writerow(
+                [
+                    orjson.dumps(v).decode() if isinstance(v, (list, dict)) else v
+                    for v in row.values()
+                ]
+            )
     message = _refused(["import", str(source)], repo, f"{source}:4")  # where it starts
     assert f"longer than {LINE} bytes" in message
 
@@ -258,7 +263,12 @@ def test_api_deep_system_info_is_a_clean_refusal(repo: Path) -> None:
     before = snapshot(repo)
     with AIMemory(repo, create=False) as memory, pytest.raises(InvalidInputError) as refused:
         memory.record_fix_attempt(
-            {"model": "m:1", "issue_type": "ERROR", "description": "x", "system_info": _nested(5000)},
+            {
+                "model": "m:1",
+                "issue_type": "ERROR",
+                "description": "x",
+                "system_info": _nested(5000),
+            },
             {},
             False,
             False,

@@ -98,9 +98,12 @@ def test_other_flag_values_are_refused_naming_the_row(
 def test_a_text_id_is_refused_naming_the_row(repo: Path, tmp_path: Path) -> None:
     source = tmp_path / "text-id.db"
     # A foreign schema that declares id as text: the design's columns, any types.
-    ddl = DESIGN_DDL.split(");", 1)[0].replace(
-        "id INTEGER PRIMARY KEY AUTOINCREMENT", "id TEXT PRIMARY KEY"
-    ) + ");"
+    ddl = (
+        DESIGN_DDL.split(");", 1)[0].replace(
+            "id INTEGER PRIMARY KEY AUTOINCREMENT", "id TEXT PRIMARY KEY"
+        )
+        + ");"
+    )
     _sql(source, ddl)
     _sql(
         source,
