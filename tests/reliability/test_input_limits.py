@@ -278,3 +278,11 @@ def test_api_deep_system_info_is_a_clean_refusal(repo: Path) -> None:
         f"issue_data.system_info: is nested deeper than {limits.MAX_DEPTH} levels"
     )
     assert snapshot(repo) == before
+
+
+def test_kb_import_deep_nesting_is_a_clean_refusal(repo: Path, tmp_path: Path) -> None:
+    # Merging used to fail with an internal error (orjson writes at most 254 levels).
+    source = tmp_path / "kb.json"
+    source.write_bytes(b'{"a": ' * 300 + b"1" + b"}" * 300)
+    message = _refused(["kb", "import", str(source)], repo, str(source))
+    assert message.endswith(f"is nested deeper than {limits.MAX_DEPTH} levels")
