@@ -2,6 +2,8 @@
 
 Usage:  python bench/hostile_input_bench.py [--array-mb 300] [--line-mib 1024] [--rows 100000]
 
+(0 skips that part.)
+
 - ``array``: ``aimem import`` of a JSON array of valid records written on ONE
   line (``--array-mb`` MB): every record is imported, the array is split as it
   is read; figure: peak RSS of the whole command (its forked reader included).
@@ -106,6 +108,57 @@ def measure(argv: list[str]) -> dict[str, Any]:
     return report
 
 
+AIMEM = [sys.executable, "-m", "aimem", "--dir"]
+
+
+def bench_array(work: Path, megabytes: int) -> dict[str, Any]:
+    array = work / "array.json"
+    count = write_array(array, megabytes)
+    size = array.stat().st_size
+    run = measure([*AIMEM, str(work / "repo-array"), "import", str(array), "--json"])
+    array.unlink()
+    return {
+        "command": f"aimem import array.json ({size / 1e6:.0f} MB, one line, {count} records)",
+        "exit": run["exit"],
+        "seconds": round(run["seconds"], 1),
+        "peak_rss_mib": round(run["peak_rss_mib"], 1),
+    }
+
+
+def bench_line(work: Path, mebibytes: int) -> dict[str, Any]:
+    line = work / "line.ndjson"
+    write_line(line, mebibytes)
+    run = measure([*AIMEM, str(work / "repo-line"), "import", str(line)])
+    line.unlink()
+    return {
+        "command": f"aimem import line.ndjson (one line of {mebibytes} MiB)",
+        "exit": run["exit"],
+        "seconds": round(run["seconds"], 2),
+        "peak_rss_mib": round(run["peak_rss_mib"], 1),
+        "stderr": run["stderr"].replace(str(work) + "/", ""),
+    }
+
+
+def bench_lock(work: Path, rows: int) -> dict[str, Any]:
+    source = work / "rows.ndjson"
+    make_rows(source, rows)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", TIMED_IMPORT, str(work / "repo-lock"), str(source)],
+        env=_env(),
+        capture_output=True,
+        check=True,
+    )
+    timing = json.loads(done.stdout)
+    return {
+        "command": f"aimem import rows.ndjson ({rows} records, empty repository)",
+        "added": timing["added"],
+        "seconds": round(timing["seconds"], 1),
+        "longest_write_lock_seconds": round(timing["longest_lock"], 1),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--array-mb", type=int, default=300)
@@ -115,49 +168,12 @@ def main() -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="aimem-hostile-") as tmp:
         work = Path(tmp)
-        aimem = [sys.executable, "-m", "aimem", "--dir"]
-
-        array = work / "array.json"
-        count = write_array(array, args.array_mb)
-        run = measure([*aimem, str(work / "repo-array"), "import", str(array), "--json"])
-        results["array"] = {
-            "command": f"aimem import array.json ({array.stat().st_size / 1e6:.0f} MB, one line, "
-            f"{count} records)",
-            "exit": run["exit"],
-            "seconds": round(run["seconds"], 1),
-            "peak_rss_mib": round(run["peak_rss_mib"], 1),
-        }
-        array.unlink()
-
-        line = work / "line.ndjson"
-        write_line(line, args.line_mib)
-        run = measure([*aimem, str(work / "repo-line"), "import", str(line)])
-        results["line"] = {
-            "command": f"aimem import line.ndjson (one line of {args.line_mib} MiB)",
-            "exit": run["exit"],
-            "seconds": round(run["seconds"], 2),
-            "peak_rss_mib": round(run["peak_rss_mib"], 1),
-            "stderr": run["stderr"].replace(str(work) + "/", ""),
-        }
-        line.unlink()
-
-        rows = work / "rows.ndjson"
-        make_rows(rows, args.rows)
-        started = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-c", TIMED_IMPORT, str(work / "repo-lock"), str(rows)],
-            env=_env(),
-            capture_output=True,
-            check=True,
-        )
-        timing = json.loads(done.stdout)
-        results["lock"] = {
-            "command": f"aimem import rows.ndjson ({args.rows} records, empty repository)",
-            "added": timing["added"],
-            "seconds": round(timing["seconds"], 1),
-            "longest_write_lock_seconds": round(timing["longest_lock"], 1),
-            "wall_seconds": round(time.perf_counter() - started, 1),
-        }
+        if args.array_mb:
+            results["array"] = bench_array(work, args.array_mb)
+        if args.line_mib:
+            results["line"] = bench_line(work, args.line_mib)
+        if args.rows:
+            results["lock"] = bench_lock(work, args.rows)
     print(json.dumps(results, indent=2))
     return 0
 
