@@ -118,6 +118,10 @@ def write_messages(
         window_whole = window_whole and len(new) == len(payload)
         if progress:
             progress(read)
+    if last_row_id(conn) > window_start:  # rows that came without a fold
+        rollup = Rollup()
+        rollup.add_rows(rows_after(conn, window_start))
+        flush(rollup)
     if added:
         writer.rank(sorted(signatures), models)
         bump_generation(conn)

@@ -40,16 +40,19 @@ main()
 RECORDER = (
     PATCHED
     + """
-import time, orjson
+import itertools, time, orjson
 from pathlib import Path
 from aimem import AIMemory
 from aimem.errors import AimemError
 from tests.reliability.conftest import items
 repo, done, ready = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 waits, failures, ids = [], [], []
-batch = items(400, seed=7, tag="during")
+deadline = time.monotonic() + 600
 ready.touch()
-for item in batch:
+# Until the import has ended (and a few more): each record a process-like open and close.
+for item in itertools.cycle(items(50, seed=7, tag="during")):
+    if time.monotonic() > deadline:
+        break
     start = time.monotonic()
     try:
         with AIMemory(repo, create=False) as memory:
