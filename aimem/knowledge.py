@@ -73,7 +73,7 @@ def render(store: Store) -> dict[str, Any]:
 
 
 def parse_file(path: Path) -> Any:
-    """Read a JSON file, naming the line and column of a syntax error."""
+    """Read a JSON file, naming the line of a syntax error; nesting within the input limit."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -81,9 +81,17 @@ def parse_file(path: Path) -> Any:
     except OSError as error:
         raise InvalidInputError("", f"cannot read: {error.strerror}", str(path)) from None
     try:
-        return orjson.loads(data)
+        document = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise InvalidInputError("", f"invalid JSON: {error.msg}", str(path), error.lineno) from None
+    from aimem import input_limits
+
+    # Merging and storing walk it recursively (orjson writes at most 254 levels).
+    if input_limits.exceeds_depth(document):
+        raise InvalidInputError(
+            "", f"is nested deeper than {input_limits.MAX_DEPTH} levels", str(path)
+        )
+    return document
 
 
 def _deep_merge(old: Any, new: Any) -> Any:

@@ -550,6 +550,18 @@ def _check_knowledge(knowledge: KnowledgeFile, layout: Layout, report: CheckRepo
             "not valid JSON",
             remedy=f"{REPAIR} (regenerates it and keeps a copy)",
         )
+    elif state == "stale" or (state == "missing" and knowledge.store.generation() > 0):
+        # A write whose file update failed (a full disk) leaves the file behind;
+        # the next write catches it up too.
+        report.add(
+            "stale-knowledge-base",
+            subject,
+            "behind the database (a write could not update it)"
+            if state == "stale"
+            else "missing (a write could not create it)",
+            severity=HINT,
+            remedy=f"{REPAIR} (rewrites it from the database)",
+        )
     elif state == "modified":
         report.add(
             "modified-knowledge-base",
@@ -696,6 +708,9 @@ def _repair(
     if kinds & {"corrupt-knowledge-base", "modified-knowledge-base"}:
         knowledge.sync(force=True)
         actions.append(f"regenerated {layout.knowledge_base.name} (a copy of the old one was kept)")
+    elif "stale-knowledge-base" in kinds:
+        knowledge.sync()
+        actions.append(f"updated {layout.knowledge_base.name} from the database")
     return actions
 
 

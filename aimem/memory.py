@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import orjson
 
 from aimem import advice, alerts, analytics, context, learning
-from aimem.errors import CorruptRepositoryError, InvalidInputError, NotFoundError
+from aimem.errors import (
+    AimemError,
+    CorruptRepositoryError,
+    InvalidInputError,
+    KnowledgeFileWarning,
+    NotFoundError,
+)
 from aimem.fsutil import atomic_output, atomic_write
 from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
 from aimem.paths import FILE_MODE, Layout, create_layout, require_existing, resolve_repository
@@ -114,10 +120,27 @@ class AIMemory:
             return
         try:
             if self._wrote:
-                self.knowledge_file.sync()
+                self._sync_after_write()
         finally:
             self.store.close()
             self.store = None  # type: ignore[assignment]
+
+    def _sync_after_write(self) -> None:
+        # What was written is committed: a file that cannot follow (a full disk)
+        # must not make the write look failed, or a retry would store it twice.
+        # The file stays stale (never half-written) until the next sync.
+        try:
+            self.knowledge_file.sync()
+        except (AimemError, OSError) as error:
+            import warnings
+
+            warnings.warn(
+                KnowledgeFileWarning(
+                    f"the changes are stored, but {self.knowledge_file.path.name} could not be "
+                    f"updated ({error}); the next write or 'aimem check --repair' updates it"
+                ),
+                stacklevel=3,
+            )
 
     def __enter__(self) -> AIMemory:
         return self

@@ -212,6 +212,11 @@ class _Checker:
             return {}
         if not isinstance(value, dict):
             raise self.fail(name, f"must be an object, not {_kind(value)}")
+        from aimem import input_limits
+
+        # Redaction and serialisation walk it recursively: bound the depth first.
+        if input_limits.exceeds_depth(value):
+            raise self.fail(name, f"is nested deeper than {input_limits.MAX_DEPTH} levels")
         return value
 
 

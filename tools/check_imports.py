@@ -41,6 +41,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "aimem.demo",
             "aimem.templates",
             "aimem.estimate",
+            "aimem.input_limits",
         ),
     ),
     # Validated records and the segment file format: what the store reads and writes.

@@ -30,6 +30,7 @@ from aimem.store.aggregates import (
 )
 from aimem.store.connection import (
     CHECKPOINT_EVERY,
+    MERGE_LOCK_NAME,
     WRITE_QUEUE_NAME,
     WriteQueue,
     atomic,
@@ -144,7 +145,7 @@ class Store:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
-        self.write_queue = WriteQueue(path.parent / WRITE_QUEUE_NAME)
+        self.write_queue = WriteQueue(path.parent / WRITE_QUEUE_NAME, path.parent / MERGE_LOCK_NAME)
         self._commits = 0
         self.conn = connect(path, readonly=readonly)
         # Which file this connection opened (export's helper must read the same one).
