@@ -40,6 +40,7 @@ from aimem.fsutil import TEMP_MARKER, file_lock, fsync_dir
 from aimem.knowledge import KnowledgeFile
 from aimem.paths import Layout
 from aimem.records import attempt_from_row
+from aimem.signatures import normalize_issue_type
 from aimem.store import Store
 from aimem.store.aggregates import Fact, canonical_commands
 from aimem.store.migrations import MIGRATIONS
@@ -92,7 +93,7 @@ def fact_from_row(row: dict[str, Any]) -> Fact:
     return Fact(
         timestamp=row["timestamp"],
         model_name=row["model_name"],
-        issue_type=row["issue_type"],
+        issue_type=normalize_issue_type(str(row["issue_type"])),
         issue_signature=row["issue_signature"],
         fingerprint=row.get("fingerprint") or "",
         fixer_type=row["fixer_type"],

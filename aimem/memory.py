@@ -22,7 +22,7 @@ from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
 from aimem.paths import FILE_MODE, Layout, create_layout, require_existing, resolve_repository
 from aimem.records import Attempt, attempt_from_call
 from aimem.search import to_match_query
-from aimem.signatures import generate_fingerprint
+from aimem.signatures import generate_fingerprint, normalize_issue_type
 from aimem.signatures import generate_issue_signature as _signature
 from aimem.stats_math import confidence, rank_by_wilson, rate, wilson_interval
 from aimem.store import Store
@@ -314,7 +314,7 @@ class AIMemory:
         found: dict[str, Any] = self.store.similar_rows(
             _signature(issue_data),
             str(issue_data.get("model", "")),
-            str(issue_data.get("issue_type", "")),
+            normalize_issue_type(str(issue_data.get("issue_type", ""))),
             limit,
         )
         fingerprint = (
@@ -457,7 +457,7 @@ class AIMemory:
         95% Wilson lower bound of their success rate (1/1 does not outrank 40/50)."""
         _check_limit(limit)
         types = (
-            [issue_type]
+            [normalize_issue_type(issue_type)]
             if issue_type
             else [r["issue_type"] for r in self.store.totals_by("issue_type")]
         )
@@ -486,6 +486,8 @@ class AIMemory:
             raise InvalidInputError("min_confidence", "must be between 0 and 1")
         if limit is not None:
             _check_limit(limit)
+        if issue_type is not None:
+            issue_type = normalize_issue_type(issue_type)
         return learning.patterns(self.store, kind, float(min_confidence), issue_type, limit)
 
     def search(
@@ -605,7 +607,7 @@ class AIMemory:
         if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 200:
             raise InvalidInputError("max_chars", "must be a whole number of at least 200")
         model = str(issue_data.get("model", "")).strip()
-        issue_type = str(issue_data.get("issue_type", "")).strip()
+        issue_type = normalize_issue_type(str(issue_data.get("issue_type", "")))
         if not model:
             raise InvalidInputError("issue_data.model", "is missing")
         if not issue_type:

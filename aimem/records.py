@@ -24,6 +24,7 @@ from aimem.signatures import (
     generate_fingerprint,
     generate_issue_signature,
     new_uid,
+    normalize_issue_type,
 )
 from aimem.timeutil import is_storage_form, normalize_timestamp, now_iso
 
@@ -75,6 +76,8 @@ LIMITS = {
     "response": 10_000_000,
     "system_info": 100_000,
     "fixer_model": 256,
+    "fixer_text": 1000,
+    "issue_type_text": 1000,
 }
 
 
@@ -180,11 +183,8 @@ class _Checker:
         ]
 
     def issue_type(self, name: str, value: Any) -> str:
-        text = self.text(name, value, 64, required=True).strip()
-        upper = text.upper()
-        if upper in STANDARD_ISSUE_TYPES:
-            return upper
-        if _CUSTOM_TYPE.match(text):
+        text = normalize_issue_type(self.text(name, value, 64, required=True))
+        if text in STANDARD_ISSUE_TYPES or _CUSTOM_TYPE.match(text):
             return text
         raise self.fail(
             name,
@@ -198,6 +198,21 @@ class _Checker:
         text = self.text(name, value, 64, required=True).strip()
         if not _FIXER.match(text):
             raise self.fail(name, f"invalid fixer type {text!r} (letters, digits, _ . : + -)")
+        return text
+
+    def stored_fixer(self, name: str, value: Any) -> str:
+        # A stored row keeps any fixer text the design's schema took (TEXT NOT
+        # NULL): 'Claude 3.5 Sonnet' from the design's own system is history,
+        # not bad input. Only new attempts get the strict spelling above.
+        if value is None:
+            raise self.fail(name, "is missing")
+        return self.text(name, value, LIMITS["fixer_text"], required=False)
+
+    def stored_issue_type(self, name: str, value: Any) -> str:
+        # Stored rows hold whatever the design's schema took; normalized, not refused.
+        text = normalize_issue_type(self.text(name, value, LIMITS["issue_type_text"], required=True))
+        if not text:
+            raise self.fail(name, "must not be empty")
         return text
 
     def timestamp(self, name: str, value: Any) -> str:
@@ -377,12 +392,12 @@ def attempt_from_row(
     if unknown:
         raise check.fail(sorted(unknown)[0], "is not a column of the export row format")
     model = check.text("model_name", row.get("model_name"), LIMITS["model"], required=True)
-    issue_type = check.text("issue_type", row.get("issue_type"), 64, required=True)
+    issue_type = check.stored_issue_type("issue_type", row.get("issue_type"))
     signature = check.text("issue_signature", row.get("issue_signature"), 64, required=True)
     description = check.text(
         "description", row.get("description"), LIMITS["description"], required=True
     )
-    fixer = check.fixer("fixer_type", row.get("fixer_type"))
+    fixer = check.stored_fixer("fixer_type", row.get("fixer_type"))
     analysis = check.text(
         "claude_analysis", row.get("claude_analysis"), LIMITS["analysis"], required=False
     )
@@ -517,6 +532,7 @@ def stored_values_from_row(row: Any) -> tuple[Any, ...] | None:
     if not (
         _filled(get("model_name"), LIMITS["model"])
         and _filled(get("issue_type"), 64)
+        and normalize_issue_type(row["issue_type"]) == row["issue_type"]
         and _filled(get("issue_signature"), 64)
         and _filled(get("description"), LIMITS["description"])
         and type(fixer) is str

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from aimem.signatures import fix_key, model_family
+from aimem.signatures import fix_key, model_family, normalize_issue_type
 from aimem.stats_math import wilson_low
 from aimem.store.sqlparams import in_chunks
 from aimem.timeutil import now_iso
@@ -814,7 +814,9 @@ def facts_from_rows(rows: Iterable[Sequence[Any]]) -> list[Fact]:
         Fact(
             timestamp=r[0],
             model_name=r[1],
-            issue_type=r[2],
+            # Rows another program wrote may spell a type otherwise; the
+            # aggregates know one spelling (aimem.signatures.normalize_issue_type).
+            issue_type=normalize_issue_type(r[2]) if isinstance(r[2], str) else r[2],
             issue_signature=r[3],
             fingerprint=r[4] or "",
             fixer_type=r[5],
