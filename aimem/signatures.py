@@ -18,17 +18,16 @@ import orjson
 
 
 def normalize_issue_type(issue_type: str) -> str:
-    """The one spelling of an issue type: trimmed, upper case, words joined by ``_``.
+    """The one spelling of an issue type: surrounding white space dropped, upper case.
 
-    ``timeout``, ``Timeout`` and `` TIMEOUT `` are the same type, and so are
-    ``model-not-available`` and ``MODEL_NOT_AVAILABLE``. The design's standard
-    types (``TIMEOUT``, ``MODEL_NOT_AVAILABLE``, ...) are already in this form,
-    so their signatures stay the design's byte for byte. Every path that
-    stores, matches or groups issue types goes through this function.
+    ``timeout``, ``Timeout`` and `` TIMEOUT `` are the same type. The design's
+    standard types (``TIMEOUT``, ``MODEL_NOT_AVAILABLE``, ...) are already in
+    this form, so their signatures stay the design's byte for byte. Every path
+    that stores, matches or groups issue types goes through this function.
     """
-    if issue_type.isupper() and issue_type.isidentifier():
+    if issue_type.isupper() and not issue_type[0].isspace() and not issue_type[-1].isspace():
         return issue_type  # the usual case, already canonical: no copies
-    return "_".join(issue_type.replace("-", " ").split()).upper()
+    return issue_type.strip().upper()
 
 
 def generate_issue_signature(issue_data: Mapping[str, Any]) -> str:

@@ -49,6 +49,7 @@ def test_migration_names_are_append_only() -> None:
         "m011_segment_kind_and_pending",
         "m012_advice_cost_and_fingerprints",
         "m013_archived_uids",
+        "m014_one_issue_type_spelling",
     ]
 
 
