@@ -680,22 +680,15 @@ class AIMemory:
     # ---- reports -------------------------------------------------------------
 
     def insights_report(self) -> dict[str, Any]:
-        """The design's comprehensive report: statistics, model insights, knowledge base, trends."""
-        return {
-            "generated_at": now_iso(),
-            "statistics": self.get_memory_stats(),
-            "model_insights": {
-                m["model_name"]: self.get_model_insights(m["model_name"]) for m in self.models()
-            },
-            "knowledge_base": self.knowledge_base,
-            "historical_trends": self.analytics(),
-            "patterns": self.patterns(limit=200),
-        }
+        """The design's comprehensive report: statistics, model insights, knowledge base,
+        trends, every pattern of every kind and ``pattern_counts`` (see aimem.report)."""
+        from aimem import report
+
+        return report.report(self)
 
     def export_insights(self, output_file: str | os.PathLike[str]) -> None:
-        """Write ``insights_report()`` to ``output_file`` as JSON (atomically)."""
-        data = orjson.dumps(self.insights_report(), option=orjson.OPT_INDENT_2) + b"\n"
-        _write_file(output_file, data)
+        """Write the report to ``output_file`` as JSON (atomically), streamed."""
+        self.export_records(output_file, "report")
 
     # ---- archive, retention and integrity (issue #4) ----------------------
 
@@ -843,7 +836,10 @@ class AIMemory:
 
         def write(out: BinaryIO) -> int | None:
             if resolved == "report":
-                out.write(orjson.dumps(self.insights_report(), option=orjson.OPT_INDENT_2) + b"\n")
+                from aimem.report import iter_report
+
+                for piece in iter_report(self):
+                    out.write(piece)
                 return None
             if not include_archive and resolved != "csv":
                 # Hot rows built a chunk at a time (same bytes as a dict per row),

@@ -137,6 +137,27 @@ def attempt_fact(attempt: Attempt) -> Fact:
     )
 
 
+_EXACT_COLUMNS = (
+    "id, pattern_name, issue_signature, coalesce(success_count, 0), "
+    "coalesce(failure_count, 0), best_fix, last_seen, confidence_score, issue_type, model_family"
+)
+
+
+def _exact_row(r: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "id": r[0],
+        "pattern_name": r[1],
+        "issue_signature": r[2],
+        "success_count": r[3],
+        "failure_count": r[4],
+        "best_fix": loads_or_text(r[5], None),
+        "last_seen": r[6],
+        "confidence_score": r[7],
+        "issue_type": r[8],
+        "model_family": r[9],
+    }
+
+
 def bump_generation(conn: sqlite3.Connection) -> None:
     """Mark what has been learned as changed (readers' caches key on the generation)."""
     conn.execute(
@@ -531,29 +552,27 @@ class Store:
             params.append(signature)
         params.append(-1 if limit is None else limit)
         rows = self._query(
-            f"""SELECT id, pattern_name, issue_signature, coalesce(success_count, 0),
-                       coalesce(failure_count, 0), best_fix, last_seen, confidence_score,
-                       issue_type, model_family
+            f"""SELECT {_EXACT_COLUMNS}
                 FROM issue_patterns WHERE {" AND ".join(clauses)}
                 ORDER BY {orders[order]}
                 LIMIT ?""",
             params,
         )
-        return [
-            {
-                "id": r[0],
-                "pattern_name": r[1],
-                "issue_signature": r[2],
-                "success_count": r[3],
-                "failure_count": r[4],
-                "best_fix": loads_or_text(r[5], None),
-                "last_seen": r[6],
-                "confidence_score": r[7],
-                "issue_type": r[8],
-                "model_family": r[9],
-            }
-            for r in rows
-        ]
+        return [_exact_row(r) for r in rows]
+
+    def iter_exact_patterns(self, chunk: int = 2000) -> Iterator[dict[str, Any]]:
+        """Every exact-signature pattern row, most attempts first then by name, streamed."""
+        cursor = self.conn.execute(
+            f"""SELECT {_EXACT_COLUMNS} FROM issue_patterns
+                ORDER BY coalesce(success_count, 0) + coalesce(failure_count, 0) DESC,
+                         pattern_name"""
+        )
+        try:
+            while rows := cursor.fetchmany(chunk):
+                for r in rows:
+                    yield _exact_row(r)
+        finally:
+            cursor.close()
 
     def learned_patterns(self, limit: int) -> tuple[list[dict[str, Any]], int]:
         """Exact patterns with a verified success, most recently seen first, and their count."""
@@ -1172,32 +1191,43 @@ class Store:
     ) -> list[dict[str, Any]]:
         """Per fingerprint: attempts, successes, last attempt, and its latest hot row's
         issue type, model and description (None when every row is archived)."""
-        rows = self._query(
+        return [
+            row
+            for row in self.iter_fingerprint_summaries(min_attempts)
+            if issue_type is None or row["issue_type"] == issue_type
+        ]
+
+    def iter_fingerprint_summaries(
+        self, min_attempts: int = 2, chunk: int = 2000
+    ) -> Iterator[dict[str, Any]]:
+        """``fingerprint_summaries`` of every issue type, most attempts first, streamed."""
+        cursor = self.conn.execute(
             """SELECT o.scope_key, sum(o.attempts), sum(o.successes), max(o.last_attempt),
                       (SELECT h.issue_type || char(31) || h.model_name || char(31) || h.description
                        FROM fix_history h WHERE h.fingerprint = o.scope_key
                        ORDER BY h.timestamp DESC LIMIT 1)
                FROM aimem_fix_outcomes o WHERE o.scope = 'fingerprint'
-               GROUP BY o.scope_key HAVING sum(o.attempts) >= ?""",
+               GROUP BY o.scope_key HAVING sum(o.attempts) >= ?
+               ORDER BY 2 DESC, 1""",
             (min_attempts,),
         )
-        result = []
-        for key, attempts, successes, last_attempt, sample in rows:
-            kind, model, description = sample.split("\x1f", 2) if sample else [None] * 3
-            if issue_type is not None and kind != issue_type:
-                continue
-            result.append(
-                {
-                    "fingerprint": key,
-                    "attempts": attempts,
-                    "successes": successes,
-                    "last_attempt": last_attempt,
-                    "issue_type": kind,
-                    "model_name": model,
-                    "description": description,
-                }
-            )
-        return result
+        try:
+            while rows := cursor.fetchmany(chunk):
+                for key, attempts, successes, last_attempt, sample in rows:
+                    kind, model, description = (
+                        sample.split("\x1f", 2) if sample else [None] * 3
+                    )
+                    yield {
+                        "fingerprint": key,
+                        "attempts": attempts,
+                        "successes": successes,
+                        "last_attempt": last_attempt,
+                        "issue_type": kind,
+                        "model_name": model,
+                        "description": description,
+                    }
+        finally:
+            cursor.close()
 
     def cost_rows(self) -> list[dict[str, Any]]:
         """The cost rollup: per fixer, fixer model and issue type (failed attempts included)."""
