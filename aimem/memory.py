@@ -2,13 +2,18 @@
 
 It composes the store (SQL), learning (patterns), analytics, context and the
 knowledge base. Every method returns plain JSON-ready values. One instance
-owns one SQLite connection; use one instance per thread, and close it (or use
-``with AIMemory() as memory:``) so the knowledge base file is brought up to date.
+owns one SQLite connection; use one instance per thread. ``knowledge_base.json``
+follows every write: ``close()`` (or ``with AIMemory() as memory:``) brings it up
+to date, and so does the end of a process that never closed (an exit hook),
+and ``get_memory_stats()`` right away.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -43,6 +48,29 @@ STATS_KEYS = (
     "memory_directory",
 )
 MAX_LIMIT = 10_000
+
+
+def _sync_at_exit(ref: weakref.ref[AIMemory], layout: Layout) -> None:
+    """Bring ``knowledge_base.json`` up to date for an instance that wrote and was
+    never closed. Nobody is left to tell of a failure: the file then stays
+    stale, and the next ``get_memory_stats`` or ``close`` rewrites it."""
+    memory = ref()
+    if memory is not None and getattr(memory, "store", None) is not None:
+        try:
+            memory.close()
+            return
+        except Exception:
+            pass  # e.g. its connection belongs to another thread: use a new one
+    if not layout.database.is_file():
+        return  # removed since: opening would make a new, empty one
+    try:
+        store = Store(layout.database)
+        try:
+            KnowledgeFile(layout, store).sync()
+        finally:
+            store.close()
+    except Exception:
+        pass
 
 
 def _check_limit(limit: Any, name: str = "limit") -> int:
@@ -103,6 +131,7 @@ class AIMemory:
         self.store = Store(self.layout.database)
         self.knowledge_file = KnowledgeFile(self.layout, self.store)
         self._wrote = False
+        self._exit_hook: Callable[[], None] | None = None
         self.knowledge_file.adopt_legacy()
         self._finish_half_done()
 
@@ -112,12 +141,26 @@ class AIMemory:
         """Bring ``knowledge_base.json`` up to date (if this instance wrote) and close."""
         if getattr(self, "store", None) is None:
             return
+        if self._exit_hook is not None:
+            atexit.unregister(self._exit_hook)
+            self._exit_hook = None
         try:
             if self._wrote:
                 self.knowledge_file.sync()
         finally:
             self.store.close()
             self.store = None  # type: ignore[assignment]
+
+    def _written(self) -> None:
+        """Note a committed write: the knowledge base file is now stale."""
+        if self._wrote:
+            return
+        self._wrote = True
+        # The design's own usage records and never closes: the file is then
+        # brought up to date when the process exits. Registered once per
+        # instance, so recording pays nothing more for it.
+        self._exit_hook = functools.partial(_sync_at_exit, weakref.ref(self), self.layout)
+        atexit.register(self._exit_hook)
 
     def __enter__(self) -> AIMemory:
         return self
@@ -200,7 +243,7 @@ class AIMemory:
                 ids = self.store.insert_attempts_in(conn, attempts)
             else:
                 ids = self.store.insert_prepared(conn, prepared)
-        self._wrote = True
+        self._written()
         for index, attempt, failures in repeats:
             warnings.warn(
                 advice.repeat_message(attempt, failures, None if single else index),
@@ -298,9 +341,21 @@ class AIMemory:
             "models_encountered": totals["models"],
             "issue_types_seen": totals["issue_types"],
             "recent_activity_7days": self._count_since(days_ago_iso(7)),
-            "knowledge_base_size": self.knowledge_file.size(),
+            "knowledge_base_size": self._knowledge_base_size(),
             "memory_directory": str(self.memory_dir),
         }
+
+    def _knowledge_base_size(self) -> int:
+        # The size of the file as it stands for this history: a stale file is
+        # rewritten first (the generation mark says so without reading it).
+        if self.knowledge_file.stale_mark():
+            from aimem.errors import AimemError
+
+            try:
+                self.knowledge_file.sync()
+            except (AimemError, OSError):
+                pass  # a read-only folder, a held lock: the file's size as it is
+        return self.knowledge_file.size()
 
     def query_similar_issues(self, issue_data: Mapping[str, Any], limit: int = 5) -> dict[str, Any]:
         """Past attempts like this issue: ``exact_matches`` (same signature),
@@ -668,7 +723,7 @@ class AIMemory:
         """Merge an external knowledge base file (the design's "Knowledge Base Import")."""
         path = Path(source_file)
         summary = merge_entries(self.store, parse_file(path), str(path))
-        self._wrote = True
+        self._written()
         return summary
 
     def export_knowledge_base(self, output_file: str | os.PathLike[str]) -> str:
@@ -699,7 +754,7 @@ class AIMemory:
         from aimem import maintenance
 
         if maintenance.recover_if_idle(self.store, self.layout):
-            self._wrote = True
+            self._written()
 
     def _count_since(self, since: str) -> int:
         hot = self.store.count_since(since)
@@ -736,7 +791,7 @@ class AIMemory:
             keep_failures_per_fingerprint=keep_failures_per_fingerprint,
         )
         if result["segments"]:
-            self._wrote = True
+            self._written()
         return result
 
     def archive_segments(self) -> list[dict[str, Any]]:
@@ -758,7 +813,7 @@ class AIMemory:
         from aimem import maintenance
 
         result = maintenance.thaw(self.store, self.layout, name)
-        self._wrote = True
+        self._written()
         return result
 
     def check(
@@ -907,7 +962,7 @@ class AIMemory:
             progress=progress,
         )
         if summary["added"] and not dry_run:
-            self._wrote = True
+            self._written()
         return summary
 
     def backup(
