@@ -25,7 +25,7 @@ from aimem.errors import CorruptRepositoryError, InvalidInputError, NotFoundErro
 from aimem.fsutil import atomic_output, atomic_write
 from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
 from aimem.paths import FILE_MODE, Layout, create_layout, require_existing, resolve_repository
-from aimem.records import Attempt, attempt_from_call
+from aimem.records import Attempt, attempt_from_call, performance_note
 from aimem.search import to_match_query
 from aimem.signatures import generate_fingerprint, normalize_issue_type
 from aimem.signatures import generate_issue_signature as _signature
@@ -421,6 +421,30 @@ class AIMemory:
             "performance_notes": base["performance_notes"],
             "effective_fix_stats": self._ranked_outcomes("model", model_name, 5),
         }
+
+    def set_performance_notes(self, model_name: str, notes: str | None) -> dict[str, Any]:
+        """Replace a model's ``performance_notes`` (None or "" clears them); return its insights.
+
+        The notes are the design's free text about how a model behaves (speed,
+        memory, quirks); secrets in them are redacted as in attempts.
+        """
+        model, text = performance_note(model_name, "" if notes is None else notes, required=False)
+        stored = self._redacted(text) if text else None
+        self.store.set_performance_notes(model, stored, append=False)
+        return self.get_model_insights(model)
+
+    def add_performance_note(self, model_name: str, note: str) -> dict[str, Any]:
+        """Add one line to a model's ``performance_notes``; return its insights."""
+        model, text = performance_note(model_name, note, required=True)
+        self.store.set_performance_notes(model, self._redacted(text), append=True)
+        return self.get_model_insights(model)
+
+    def _redacted(self, text: str) -> str:
+        if not self.redact_secrets:
+            return text
+        from aimem.redact import redact_text
+
+        return redact_text(text)
 
     def _ranked_outcomes(self, scope: str, key: str, limit: int) -> list[dict[str, Any]]:
         """Fixes with a verified success in one scope, ranked by Wilson lower bound."""

@@ -261,6 +261,13 @@ def default_system_info() -> dict[str, Any]:
     return dict(_SYSTEM_INFO)
 
 
+def performance_note(model_name: Any, text: Any, *, required: bool) -> tuple[str, str]:
+    """A model name and a performance note, checked (``model_characteristics.performance_notes``)."""
+    check = _Checker(None, None)
+    model = check.text("model_name", model_name, LIMITS["model"], required=True)
+    return model, check.text("notes", text, LIMITS["notes"], required=required)
+
+
 def _json_size(value: Any) -> int:
     import orjson
 

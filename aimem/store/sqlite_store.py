@@ -444,6 +444,27 @@ class Store:
             "performance_notes": row[6],
         }
 
+    def set_performance_notes(self, model_name: str, text: str | None, *, append: bool) -> None:
+        """Replace (or with ``append`` add a line to) a model's performance notes.
+
+        A model with no attempts yet gets its ``model_characteristics`` row now;
+        aggregate updates keep the notes (they never write that column).
+        """
+        if append:
+            value = (
+                "CASE WHEN performance_notes IS NULL OR performance_notes = '' THEN ? "
+                "ELSE performance_notes || char(10) || ? END"
+            )
+            params: tuple[Any, ...] = (model_name, text, text, text)
+        else:
+            value, params = "?", (model_name, text, text)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO model_characteristics(model_name, performance_notes) VALUES (?, ?) "
+                f"ON CONFLICT(model_name) DO UPDATE SET performance_notes = {value}",
+                params,
+            )
+
     def model_totals(self, model_name: str | None = None) -> list[dict[str, Any]]:
         """Per model: attempts, fix successes, verified successes, time, first/last seen."""
         where = "WHERE model_name = ?" if model_name is not None else ""
