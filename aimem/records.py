@@ -237,28 +237,80 @@ def _kind(value: Any) -> str:
 
 
 _SYSTEM_INFO: dict[str, Any] | None = None
+# Device files a GPU runtime that ollama can use leaves: NVIDIA's driver, AMD's ROCm.
+GPU_DEVICE_PATTERNS = ("/dev/nvidia[0-9]*", "/proc/driver/nvidia/gpus/*", "/dev/kfd")
+OLLAMA_TIMEOUT_SECONDS = 2.0
 
 
 def default_system_info() -> dict[str, Any]:
-    """Facts about this machine, gathered once per process (the design's ``system_info``)."""
+    """Facts about this machine, gathered once per process (the design's ``system_info``).
+
+    The design's keys ``os``, ``ram_gb``, ``gpu_available`` and
+    ``ollama_version`` (None when ollama is not installed or does not answer
+    within OLLAMA_TIMEOUT_SECONDS), then aimem's. Gathered on the first
+    attempt recorded without ``system_info``, never at import: asking ollama
+    starts a program.
+    """
     global _SYSTEM_INFO
     if _SYSTEM_INFO is None:
         import platform
 
-        info: dict[str, Any] = {
-            "os": platform.system(),
-            "os_release": platform.release(),
-            "machine": platform.machine(),
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-        }
+        info: dict[str, Any] = {"os": platform.system()}
         try:
             pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
             info["ram_gb"] = round(pages / 2**30, 1)
         except (ValueError, OSError, AttributeError):
             pass
+        info["gpu_available"] = gpu_available()
+        info["ollama_version"] = ollama_version()
+        info.update(
+            {
+                "os_release": platform.release(),
+                "machine": platform.machine(),
+                "python": platform.python_version(),
+                "cpu_count": os.cpu_count(),
+            }
+        )
         _SYSTEM_INFO = info
     return dict(_SYSTEM_INFO)
+
+
+def gpu_available() -> bool:
+    """Whether this machine has a GPU that ollama can use (NVIDIA, AMD ROCm, Apple silicon)."""
+    import glob
+    import platform
+
+    if platform.system() == "Darwin" and platform.machine() == "arm64":
+        return True  # Metal, on every Apple silicon Mac
+    return any(glob.glob(pattern) for pattern in GPU_DEVICE_PATTERNS)
+
+
+def ollama_version() -> str | None:
+    """The installed ollama's version (``ollama --version``), or None."""
+    import shutil
+    import subprocess
+
+    program = shutil.which("ollama")
+    if program is None:
+        return None
+    try:
+        done = subprocess.run(
+            [program, "--version"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=OLLAMA_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return parse_ollama_version((done.stdout + b"\n" + done.stderr).decode("utf-8", "replace"))
+
+
+def parse_ollama_version(output: str) -> str | None:
+    """The version in ``ollama --version`` output: "ollama version is 0.1.17", or
+    "Warning: client version is 0.5.7" when no server is running."""
+    match = re.search(r"version is v?([0-9][\w.+-]*)", output)
+    return match.group(1) if match else None
 
 
 def performance_note(model_name: Any, text: Any, *, required: bool) -> tuple[str, str]:
