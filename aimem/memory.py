@@ -32,7 +32,7 @@ from aimem.signatures import generate_issue_signature as _signature
 from aimem.stats_math import confidence, rank_by_wilson, rate, wilson_interval
 from aimem.store import Store
 from aimem.store.sqlite_store import BULK_MIN_ROWS, prepare_attempts
-from aimem.timeutil import days_ago_iso, now_iso
+from aimem.timeutil import days_ago_iso
 
 if TYPE_CHECKING:
     from aimem import maintenance as maintenance_types
@@ -349,12 +349,13 @@ class AIMemory:
         # The size of the file as it stands for this history: a stale file is
         # rewritten first (the generation mark says so without reading it).
         if self.knowledge_file.stale_mark():
+            from contextlib import suppress
+
             from aimem.errors import AimemError
 
-            try:
+            # A read-only folder, a held lock: the file's size as it stands.
+            with suppress(AimemError, OSError):
                 self.knowledge_file.sync()
-            except (AimemError, OSError):
-                pass  # a read-only folder, a held lock: the file's size as it is
         return self.knowledge_file.size()
 
     def query_similar_issues(self, issue_data: Mapping[str, Any], limit: int = 5) -> dict[str, Any]:

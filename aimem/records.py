@@ -210,7 +210,9 @@ class _Checker:
 
     def stored_issue_type(self, name: str, value: Any) -> str:
         # Stored rows hold whatever the design's schema took; normalized, not refused.
-        text = normalize_issue_type(self.text(name, value, LIMITS["issue_type_text"], required=True))
+        text = normalize_issue_type(
+            self.text(name, value, LIMITS["issue_type_text"], required=True)
+        )
         if not text:
             raise self.fail(name, "must not be empty")
         return text

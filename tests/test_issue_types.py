@@ -93,8 +93,10 @@ def test_cli_record_lower_case_then_query_in_any_case(runner: CliRunner) -> None
     assert runner.invoke(app, ["init"]).exit_code == 0
     recorded = runner.invoke(
         app,
-        ["record", "-m", "qwen2.5:7b", "-t", "timeout", "-d", "timeout after 30s"]
-        + ["-c", "ollama pull qwen2.5:7b", "--success", "--verified"],
+        [
+            *("record", "-m", "qwen2.5:7b", "-t", "timeout", "-d", "timeout after 30s"),
+            *("-c", "ollama pull qwen2.5:7b", "--success", "--verified"),
+        ],
         catch_exceptions=False,
     )
     assert recorded.exit_code == 0, recorded.output
@@ -140,7 +142,9 @@ def test_import_of_a_design_database_respells(runner: CliRunner, tmp_path: Path)
     _legacy_with_spellings(legacy)
     result = runner.invoke(app, ["import", str(legacy)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    types = sql(tmp_path / "AIMemory" / "ai_memory.db", "SELECT DISTINCT issue_type FROM fix_history")
+    types = sql(
+        tmp_path / "AIMemory" / "ai_memory.db", "SELECT DISTINCT issue_type FROM fix_history"
+    )
     assert sorted(t for (t,) in types) == ["MODEL_NOT_AVAILABLE", "NO_OUTPUT", "TIMEOUT"]
 
 

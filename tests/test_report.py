@@ -40,6 +40,7 @@ def test_report_holds_every_pattern_of_every_kind(demo_dir: Path, tmp_path: Path
     report = orjson.loads(data)
     assert list(report) == REPORT_KEYS
     assert len(expected) > 200  # more than the old cap
+
     def by_name(found: list[dict[str, object]]) -> list[dict[str, object]]:
         return sorted(found, key=lambda p: (str(p["kind"]), str(p["name"])))
 

@@ -350,8 +350,7 @@ def m014_one_issue_type_spelling(conn: sqlite3.Connection) -> None:
         return
     for stored, spelled in renamed.items():
         rows = conn.execute(
-            "SELECT id, model_name, description, fingerprint FROM fix_history "
-            "WHERE issue_type = ?",
+            "SELECT id, model_name, description, fingerprint FROM fix_history WHERE issue_type = ?",
             (stored,),
         ).fetchall()
         updates = []

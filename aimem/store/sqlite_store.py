@@ -1235,9 +1235,7 @@ class Store:
         try:
             while rows := cursor.fetchmany(chunk):
                 for key, attempts, successes, last_attempt, sample in rows:
-                    kind, model, description = (
-                        sample.split("\x1f", 2) if sample else [None] * 3
-                    )
+                    kind, model, description = sample.split("\x1f", 2) if sample else [None] * 3
                     yield {
                         "fingerprint": key,
                         "attempts": attempts,
