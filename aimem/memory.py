@@ -10,7 +10,6 @@ and ``get_memory_stats()`` right away.
 
 from __future__ import annotations
 
-import atexit
 import functools
 import os
 import weakref
@@ -142,6 +141,8 @@ class AIMemory:
         if getattr(self, "store", None) is None:
             return
         if self._exit_hook is not None:
+            import atexit
+
             atexit.unregister(self._exit_hook)
             self._exit_hook = None
         try:
@@ -159,6 +160,8 @@ class AIMemory:
         # The design's own usage records and never closes: the file is then
         # brought up to date when the process exits. Registered once per
         # instance, so recording pays nothing more for it.
+        import atexit
+
         self._exit_hook = functools.partial(_sync_at_exit, weakref.ref(self), self.layout)
         atexit.register(self._exit_hook)
 
