@@ -178,3 +178,27 @@ def test_cli_json_record_with_lower_case_type(runner: CliRunner, tmp_path: Path)
     assert runner.invoke(app, ["record", "--json", str(source)]).exit_code == 0
     found = runner.invoke(app, ["successful", "-t", "No_Output", "--json"])
     assert [r["issue_type"] for r in orjson.loads(found.stdout)] == ["NO_OUTPUT"]
+
+
+def test_respelling_keeps_what_archived_rows_taught(repo_dir: Path) -> None:
+    from tests.archive_helpers import learned, seeded
+
+    seeded(repo_dir, count=300)
+    with AIMemory(repo_dir) as memory:
+        assert memory.cleanup(30)["segments"]
+        before = learned(memory)
+    db = repo_dir / "ai_memory.db"
+    # Another program wrote lower-case types into an older aimem's database.
+    sql(db, "UPDATE fix_history SET issue_type = lower(issue_type)")
+    sql(db, "PRAGMA user_version = 13")
+    generation = "SELECT value FROM aimem_meta WHERE key = 'generation'"
+    old_generation = int(sql(db, generation)[0][0])
+    with AIMemory(repo_dir) as memory:
+        # Recomputed (archived facts included), not left as it was.
+        assert int(sql(db, generation)[0][0]) > old_generation
+        assert sql(
+            db, "SELECT count(*) FROM fix_history WHERE issue_type != upper(issue_type)"
+        ) == [(0,)]
+        assert learned(memory) == before
+        report = memory.check()
+        assert [f for f in report.findings if f.severity == "error"] == []
