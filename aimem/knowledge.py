@@ -4,8 +4,9 @@ Its truth lives in the database (derived from the aggregates, plus entries
 imported from other knowledge base files), so it is updated in the same
 transaction as every attempt. ``knowledge_base.json`` is its file form,
 rewritten atomically under an inter-process lock when it is stale: when a
-process that wrote closes or exits, when statistics are read, or on demand. aimem never overwrites a file it
-did not write last: a corrupt or hand-edited file is reported instead.
+process that wrote closes or exits, when statistics are read, or on demand.
+aimem never overwrites a file it did not write last: a corrupt or hand-edited
+file is reported instead.
 """
 
 from __future__ import annotations
