@@ -2,8 +2,8 @@
 base, historical trends, and every learned pattern of every kind.
 
 The report is written as it is read: one model's insights, one pattern at a
-time, from a single read transaction, so memory stays flat however many
-patterns there are. The bytes are exactly ``orjson.dumps(report,
+time, from a single read snapshot whose sorts spill to temporary files, so
+memory stays flat however many patterns there are. The bytes are exactly ``orjson.dumps(report,
 OPT_INDENT_2)`` of the whole document (a test compares them), and
 ``pattern_counts`` at the end says how many patterns of each kind it holds.
 """
@@ -55,11 +55,9 @@ def iter_report(memory: AIMemory) -> Iterator[bytes]:
     The statistics come first and outside the read transaction: they may
     bring ``knowledge_base.json`` up to date, which is a write.
     """
-    from aimem.store.snapshot import read_transaction
-
     generated = now_iso()
     statistics = memory.get_memory_stats()
-    with read_transaction(memory.store.conn):
+    with memory.store.streaming_snapshot():
         yield b"{\n" + _member("generated_at", generated) + _member("statistics", statistics)
         models = [m["model_name"] for m in memory.models()]
         if models:
