@@ -76,8 +76,8 @@ LIMITS = {
     "response": 10_000_000,
     "system_info": 100_000,
     "fixer_model": 256,
-    "fixer_text": 1000,
-    "issue_type_text": 1000,
+    "fixer_text": 100_000,
+    "issue_type_text": 100_000,
 }
 
 
