@@ -96,14 +96,21 @@ def test_cli_record_lower_case_then_query_in_any_case(runner: CliRunner) -> None
         [
             *("record", "-m", "qwen2.5:7b", "-t", "timeout", "-d", "timeout after 30s"),
             *("-c", "ollama pull qwen2.5:7b", "--success", "--verified"),
+            *("--prompt", "Write a haiku", "--response", "..."),
         ],
         catch_exceptions=False,
     )
     assert recorded.exit_code == 0, recorded.output
     for spelling in ("timeout", "Timeout", "TIMEOUT"):
         ask = ["-m", "qwen2.5:7b", "-t", spelling]
-        similar = runner.invoke(app, ["similar", *ask, "--json"], catch_exceptions=False)
-        assert len(orjson.loads(similar.stdout)["type_matches"]) == 1
+        exact = ["--prompt", "Write a haiku", "--response", "..."]
+        similar = runner.invoke(app, ["similar", *ask, *exact, "--json"], catch_exceptions=False)
+        found = orjson.loads(similar.stdout)
+        assert len(found["type_matches"]) == len(found["exact_matches"]) == 1
+        assert found["exact_matches"][0]["issue_signature"] == design_signature(
+            {"issue_type": "TIMEOUT", "model": "qwen2.5:7b", "test_prompt": "Write a haiku"}
+            | {"actual_response": "..."}
+        )
         found = runner.invoke(app, ["successful", "-t", spelling, "--json"])
         assert [r["issue_type"] for r in orjson.loads(found.stdout)] == ["TIMEOUT"]
         patterns = runner.invoke(app, ["patterns", "-t", spelling, "--json"])
