@@ -118,3 +118,17 @@ def test_exit_hook_does_not_recreate_a_removed_repository(tmp_path: Path) -> Non
     done = _run(script)
     assert done.returncode == 0, done.stderr
     assert not folder.exists()
+
+
+def test_an_instance_of_another_thread_never_closed(tmp_path: Path) -> None:
+    folder = tmp_path / "AIMemory"
+    body = textwrap.indent(RECORD.format(folder=str(folder)), "    ")
+    script = (
+        "import threading\nkeep = []\ndef work():\n"
+        + body
+        + "    keep.append(memory)\n"
+        + "thread = threading.Thread(target=work)\nthread.start()\nthread.join()\n"
+    )
+    done = _run(script)
+    assert done.returncode == 0, done.stderr
+    _assert_current(folder, 3)
