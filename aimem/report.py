@@ -29,16 +29,16 @@ _BATCH = 500
 def iter_patterns(memory: AIMemory) -> Iterator[dict[str, Any]]:
     """Every pattern of every kind, in ``learning.PATTERN_KINDS`` order, streamed.
 
-    Within a kind: most attempts first, then by name (exact and fingerprint
-    patterns come from the database in that order, a row at a time).
+    Within a kind: most attempts first, then by name (fingerprint patterns:
+    by fingerprint). Exact and fingerprint patterns, the many, come from the
+    database a row at a time.
     """
     store = memory.store
     for row in store.iter_exact_patterns():
         yield learning.exact_pattern(row)
     for kind in ("model", "general", "temporal"):
         # One per issue type (and family): few, so built as a list.
-        found = memory.patterns(kind=kind)
-        yield from found
+        yield from memory.patterns(kind=kind)
     for row in store.iter_fingerprint_summaries(learning.FINGERPRINT_MIN_ATTEMPTS):
         yield learning.fingerprint_pattern(store, row)
 
