@@ -290,22 +290,34 @@ def gpu_available() -> bool:
 def ollama_version() -> str | None:
     """The installed ollama's version (``ollama --version``), or None."""
     import shutil
+    import signal
     import subprocess
 
     program = shutil.which("ollama")
     if program is None:
         return None
     try:
-        done = subprocess.run(
+        # Its own process group: a wrapper script's children that keep the
+        # output pipe open are stopped with it when it does not answer in time.
+        child = subprocess.Popen(
             [program, "--version"],
             stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=OLLAMA_TIMEOUT_SECONDS,
-            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-    except (OSError, subprocess.SubprocessError):
+    except OSError:
         return None
-    return parse_ollama_version((done.stdout + b"\n" + done.stderr).decode("utf-8", "replace"))
+    try:
+        output, _ = child.communicate(timeout=OLLAMA_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        from contextlib import suppress
+
+        with suppress(OSError):  # already gone
+            os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        return None
+    return parse_ollama_version(output.decode("utf-8", "replace"))
 
 
 def parse_ollama_version(output: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -91,12 +92,24 @@ def test_no_ollama_gives_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert records.ollama_version() is None
 
 
-def test_an_ollama_that_hangs_is_given_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        "#!/bin/sh\nexec sleep 30\n",
+        # A wrapper whose child keeps the output pipe open after it is stopped.
+        "#!/bin/sh\nsleep 30 &\nsleep 30\necho 'ollama version is 9'\n",
+    ],
+)
+def test_an_ollama_that_hangs_is_given_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str
+) -> None:
     folder = tmp_path / "bin"
-    _fake_ollama(folder, tmp_path / "calls", "#!/bin/sh\nsleep 30\n")
-    monkeypatch.setenv("PATH", str(folder))
+    _fake_ollama(folder, tmp_path / "calls", body)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}/usr/bin{os.pathsep}/bin")
     monkeypatch.setattr(records, "OLLAMA_TIMEOUT_SECONDS", 0.2)
+    started = time.monotonic()
     assert records.ollama_version() is None
+    assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize(
