@@ -3,9 +3,10 @@
 Its truth lives in the database (derived from the aggregates, plus entries
 imported from other knowledge base files), so it is updated in the same
 transaction as every attempt. ``knowledge_base.json`` is its file form,
-rewritten atomically under an inter-process lock when it is stale (after a
-process that wrote closes, or on demand). aimem never overwrites a file it
-did not write last: a corrupt or hand-edited file is reported instead.
+rewritten atomically under an inter-process lock when it is stale: when a
+process that wrote closes or exits, when statistics are read, or on demand.
+aimem never overwrites a file it did not write last: a corrupt or hand-edited
+file is reported instead.
 """
 
 from __future__ import annotations
@@ -172,6 +173,12 @@ class KnowledgeFile:
                 return "corrupt"
             return "modified"
         return "current" if recorded.get("generation") == self.store.generation() else "stale"
+
+    def stale_mark(self) -> bool:
+        """Whether the file was last written for an older history (or never), by
+        the generation recorded when aimem wrote it: no file read, no hashing."""
+        recorded = self._recorded()
+        return recorded is None or recorded.get("generation") != self.store.generation()
 
     def _recorded(self, key: str = "kb_file") -> dict[str, Any] | None:
         text = self.store.get_meta(key)

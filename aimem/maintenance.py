@@ -46,7 +46,7 @@ from aimem.knowledge import KnowledgeFile
 from aimem.paths import Layout
 from aimem.records import attempt_from_row
 from aimem.store import Store
-from aimem.store.aggregates import Fact, canonical_commands
+from aimem.store.aggregates import Fact, fact_from_row
 from aimem.store.migrations import MIGRATIONS
 from aimem.store.sqlite_store import ArchiveRow
 from aimem.timeutil import days_ago_iso, now_iso
@@ -81,26 +81,6 @@ def iter_archived_rows(store: Store, layout: Layout) -> Iterator[dict[str, Any]]
     """
     for entry in store.segments(archive.KIND_ROWS):
         yield from archive.iter_segment_rows(layout.archive / entry["name"], entry["sha256"])
-
-
-def fact_from_row(row: dict[str, Any]) -> Fact:
-    return Fact(
-        timestamp=row["timestamp"],
-        model_name=row["model_name"],
-        issue_type=row["issue_type"],
-        issue_signature=row["issue_signature"],
-        fingerprint=row.get("fingerprint") or "",
-        fixer_type=row["fixer_type"],
-        fix_commands=canonical_commands(row["fix_commands"]),
-        fix_success=bool(row["fix_success"]),
-        verification_success=bool(row["verification_success"]),
-        execution_time_seconds=row.get("execution_time_seconds"),
-        # the cost rollup counts archived and purged attempts too
-        cost_usd=row.get("cost_usd"),
-        tokens_in=row.get("tokens_in"),
-        tokens_out=row.get("tokens_out"),
-        fixer_model=row.get("fixer_model"),
-    )
 
 
 def iter_archived_facts(store: Store, layout: Layout) -> Iterator[Fact]:

@@ -60,6 +60,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "aimem.backup",
             "aimem.transfer",
             "aimem.import_pipeline",
+            "aimem.report",
         ),
     ),
     ("facade", ("aimem.memory",)),
