@@ -31,6 +31,7 @@ from aimem.signatures import (
     generate_fingerprint,
     generate_issue_signature,
     model_family,
+    normalize_issue_type,
 )
 from aimem.stats_math import confidence, rate, wilson_interval
 from aimem.store import Store
@@ -94,12 +95,7 @@ def issue_key(issue_data: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidInputError("issue_data.model", "is missing")
     if not isinstance(issue_type, str) or not issue_type.strip():
         raise InvalidInputError("issue_data.issue_type", "is missing")
-    issue_type = issue_type.strip()
-    upper = issue_type.upper()
-    from aimem.records import STANDARD_ISSUE_TYPES
-
-    if upper in STANDARD_ISSUE_TYPES:
-        issue_type = upper
+    issue_type = normalize_issue_type(issue_type)
     description = issue_data.get("description")
     response = issue_data.get("actual_response") or ""
     for name, value in (("description", description), ("actual_response", response)):

@@ -56,7 +56,9 @@ class InvalidInputError(AimemError):
         where = ""
         if source is not None:
             where = f"{source}:{line}: " if line is not None else f"{source}: "
-        label = f"{field}: " if field else ""
+        # A field name read from the input (a CSV header, a JSON key) may hold a
+        # line break or an escape sequence: quoted then, so the message stays one line.
+        label = "" if not field else f"{field}: " if field.isprintable() else f"{field!r}: "
         super().__init__(f"{where}{label}{problem}", hint)
         self.field = field
         self.problem = problem
@@ -97,3 +99,7 @@ class UnwritableValueError(AimemError):
             "it cannot be written as JSON or CSV",
             hint=remedy + ", then run the command again",
         )
+
+
+class KnowledgeFileWarning(UserWarning):
+    """Records were stored, but ``knowledge_base.json`` could not be brought up to date."""

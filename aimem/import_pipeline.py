@@ -1,17 +1,24 @@
-"""Bulk import as a pipeline: a reader turns rows into inserts, a writer stores them.
+"""Bulk import as a pipeline: a reader turns rows into inserts, a spool stages
+them, a writer merges them.
 
 Reading a file (parsing JSON, validating and redacting every field) is Python
 work; storing the rows (B-tree inserts into the table and its indexes, the
 aggregates, the search index) is mostly SQLite's. On a machine with two cores
-the reader runs in a forked child process and the two overlap (``aimem
-import`` of a large file).
+the reader runs in a forked child process (``aimem import`` of a large file)
+and this process stages what it sends.
 
 Invariants:
-- The writer (this process) holds the one write transaction: all or nothing
-  per file, as before. The reader never touches the repository: no SQLite is
-  used in the child (a SQLite connection must not cross a fork).
-- A bad row in the reader (``FILE:LINE: ...``) or the reader dying reaches the
-  writer as an exception, and the transaction rolls back.
+- No write lock while the file is read: every row is validated and staged in
+  a ``Spool`` (an unlinked temporary file: nothing is left behind, even after
+  kill -9) before the write transaction starts, so a concurrent ``record``
+  waits only for the merge, never for the reading, and a bad row refuses the
+  file without the lock ever being taken.
+- The writer (this process) merges the staged rows in ONE write transaction:
+  all or nothing per file, as before. The reader never touches the
+  repository: no SQLite is used in the child (a SQLite connection must not
+  cross a fork).
+- A bad row in the reader (``FILE:LINE: ...``) or the reader dying reaches
+  this process as an exception before anything is written.
 - The writer folds exactly the rows it inserted into the aggregate counts (a
   row whose uid is already stored, or repeated in the file, is skipped), so
   each stored record counts once. (Folding in the reader and re-reading the
@@ -27,13 +34,15 @@ import os
 import pickle
 import signal
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any, BinaryIO
+from pathlib import Path
+from typing import IO, Any, BinaryIO
 
-from aimem.errors import AimemError
+from aimem.errors import AimemError, StorageFullError
 from aimem.store.aggregates import AggregateWriter, Rollup
-from aimem.store.bulk import insert_new
+from aimem.store.bulk import insert_new, last_row_id, rows_after
 from aimem.store.sqlite_store import bump_generation
 
 BATCH = 1000  # about 650 KB pickled: fits the pipe
@@ -70,14 +79,20 @@ def write_messages(
 ) -> tuple[int, int]:
     """The writer, inside the caller's write transaction: return (rows read, rows added).
 
-    The rows it inserts are folded into a rollup, written every WINDOW rows;
-    best fixes and model characteristics are ranked once at the end.
+    ``messages`` are a ``Spool``'s: ``("rows", batch)`` messages, each window
+    of them followed by ``("rollup", fold)``, the fold of all its rows made
+    before the lock was taken. When every row of a window was new (the usual
+    case) that fold is written as it is; when some were already stored, the
+    rows the window did insert are read back and folded here instead, so each
+    stored record counts once either way. Best fixes and model
+    characteristics are ranked once at the end.
     """
     writer = AggregateWriter(conn)
     read = added = 0
-    rollup = Rollup()
     signatures: set[str] = set()
     models: set[str] = set()
+    window_start = last_row_id(conn)
+    window_whole = True
 
     def flush(rollup: Rollup) -> None:
         writer.write(rollup, rank=False)
@@ -87,21 +102,104 @@ def write_messages(
     for kind, payload in messages:
         if kind == "done":
             break
+        if kind == "rollup":
+            rollup = payload
+            if not window_whole:
+                rollup = Rollup()
+                rollup.add_rows(rows_after(conn, window_start))
+            if rollup.count:
+                flush(rollup)
+            window_start = last_row_id(conn)
+            window_whole = True
+            continue
         new = insert_new(conn, payload)
-        rollup.add_rows(new)
         read += len(payload)
         added += len(new)
-        if rollup.count >= WINDOW:
-            flush(rollup)
-            rollup = Rollup()
+        window_whole = window_whole and len(new) == len(payload)
         if progress:
             progress(read)
-    if rollup.count:
+    if last_row_id(conn) > window_start:  # rows that came without a fold
+        rollup = Rollup()
+        rollup.add_rows(rows_after(conn, window_start))
         flush(rollup)
     if added:
         writer.rank(sorted(signatures), models)
         bump_generation(conn)
     return read, added
+
+
+class Spool:
+    """Validated insert batches staged in an unlinked temporary file, read back once.
+
+    The file is created in ``directory`` (the repository's folder: the same
+    disk the rows are going to; the system's temporary folder if that cannot
+    be written) and unlinked at once, so it never shows up in the folder and
+    goes away with the process however it ends.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.where = directory
+        self.file: IO[bytes]
+        try:
+            self.file = tempfile.TemporaryFile(dir=directory, prefix=".aimem-import-")  # noqa: SIM115 (closed in __exit__)
+        except OSError:
+            self.where = Path(tempfile.gettempdir())
+            try:
+                self.file = tempfile.TemporaryFile(prefix="aimem-import-")  # noqa: SIM115
+            except OSError as error:
+                raise self._failed(error) from None
+        self.messages = 0
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+    def _failed(self, error: OSError) -> StorageFullError:
+        return StorageFullError(
+            f"cannot stage the import in {self.where}: {error.strerror or error}; "
+            "the disk may be full; nothing was changed"
+        )
+
+    def stage(self, messages: Iterable[Message], progress: Progress | None = None) -> int:
+        """Write the reader's ``("rows", batch)`` messages; return the number of rows.
+
+        Every WINDOW rows, and after the last, the fold of those rows follows
+        them (``("rollup", fold)``): folding is Python work, done here, while
+        the reader parses and no lock is held.
+        """
+        rows = 0
+        rollup = Rollup()
+        try:
+            for kind, payload in messages:
+                if kind == "done":
+                    break
+                self._put(("rows", payload))
+                rollup.add_rows(payload)
+                rows += len(payload)
+                if rollup.count >= WINDOW:
+                    self._put(("rollup", rollup))
+                    rollup = Rollup()
+                if progress:
+                    progress(rows)
+            if rollup.count:
+                self._put(("rollup", rollup))
+            self.file.flush()
+        except OSError as error:
+            raise self._failed(error) from None
+        return rows
+
+    def _put(self, message: Message) -> None:
+        pickle.dump(message, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.messages += 1
+
+    def replay(self) -> Iterator[Message]:
+        """The staged messages as the writer takes them (``write_messages``)."""
+        self.file.seek(0)
+        for _ in range(self.messages):
+            yield pickle.load(self.file)
+        yield "done", None
 
 
 def should_fork(size: int | None) -> bool:

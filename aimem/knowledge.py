@@ -3,9 +3,10 @@
 Its truth lives in the database (derived from the aggregates, plus entries
 imported from other knowledge base files), so it is updated in the same
 transaction as every attempt. ``knowledge_base.json`` is its file form,
-rewritten atomically under an inter-process lock when it is stale (after a
-process that wrote closes, or on demand). aimem never overwrites a file it
-did not write last: a corrupt or hand-edited file is reported instead.
+rewritten atomically under an inter-process lock when it is stale: when a
+process that wrote closes or exits, when statistics are read, or on demand.
+aimem never overwrites a file it did not write last: a corrupt or hand-edited
+file is reported instead.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def render(store: Store) -> dict[str, Any]:
 
 
 def parse_file(path: Path) -> Any:
-    """Read a JSON file, naming the line and column of a syntax error."""
+    """Read a JSON file, naming the line of a syntax error; nesting within the input limit."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -81,9 +82,17 @@ def parse_file(path: Path) -> Any:
     except OSError as error:
         raise InvalidInputError("", f"cannot read: {error.strerror}", str(path)) from None
     try:
-        return orjson.loads(data)
+        document = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise InvalidInputError("", f"invalid JSON: {error.msg}", str(path), error.lineno) from None
+    from aimem import input_limits
+
+    # Merging and storing walk it recursively (orjson writes at most 254 levels).
+    if input_limits.exceeds_depth(document):
+        raise InvalidInputError(
+            "", f"is nested deeper than {input_limits.MAX_DEPTH} levels", str(path)
+        )
+    return document
 
 
 def _deep_merge(old: Any, new: Any) -> Any:
@@ -164,6 +173,12 @@ class KnowledgeFile:
                 return "corrupt"
             return "modified"
         return "current" if recorded.get("generation") == self.store.generation() else "stale"
+
+    def stale_mark(self) -> bool:
+        """Whether the file was last written for an older history (or never), by
+        the generation recorded when aimem wrote it: no file read, no hashing."""
+        recorded = self._recorded()
+        return recorded is None or recorded.get("generation") != self.store.generation()
 
     def _recorded(self, key: str = "kb_file") -> dict[str, Any] | None:
         text = self.store.get_meta(key)

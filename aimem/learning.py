@@ -77,17 +77,7 @@ def exact_patterns(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     return [
-        _pattern(
-            "exact",
-            row["pattern_name"],
-            row["issue_type"],
-            row["model_family"],
-            row["issue_signature"],
-            row["success_count"],
-            row["success_count"] + row["failure_count"],
-            row["best_fix"],
-            row["last_seen"],
-        )
+        exact_pattern(row)
         for row in store.exact_patterns(
             issue_type=issue_type,
             signature=signature,
@@ -96,6 +86,21 @@ def exact_patterns(
             order="attempts" if limit is None else "name",
         )
     ]
+
+
+def exact_pattern(row: dict[str, Any]) -> dict[str, Any]:
+    """The exact pattern of one ``issue_patterns`` row (as the store reads it)."""
+    return _pattern(
+        "exact",
+        row["pattern_name"],
+        row["issue_type"],
+        row["model_family"],
+        row["issue_signature"],
+        row["success_count"],
+        row["success_count"] + row["failure_count"],
+        row["best_fix"],
+        row["last_seen"],
+    )
 
 
 def model_patterns(store: Store, issue_type: str | None = None) -> list[dict[str, Any]]:
@@ -139,27 +144,30 @@ def best_outcome(store: Store, scope: str, key: str) -> list[str] | None:
 
 def fingerprint_patterns(store: Store, issue_type: str | None = None) -> list[dict[str, Any]]:
     """One pattern per failure fingerprint seen at least twice."""
-    patterns = []
-    for row in store.fingerprint_summaries(issue_type, FINGERPRINT_MIN_ATTEMPTS):
-        description = " ".join((row["description"] or "(archived)").split())
-        if len(description) > 60:
-            description = description[:59] + "…"
-        family = model_family(row["model_name"]) if row["model_name"] else None
-        patterns.append(
-            _pattern(
-                "fingerprint",
-                f"{row['issue_type'] or '?'}/{family or '?'}: {description} [{row['fingerprint']}]",
-                row["issue_type"],
-                family,
-                None,
-                row["successes"],
-                row["attempts"],
-                best_outcome(store, "fingerprint", row["fingerprint"]),
-                row["last_attempt"],
-                {"fingerprint": row["fingerprint"], "latest_description": row["description"]},
-            )
-        )
-    return patterns
+    return [
+        fingerprint_pattern(store, row)
+        for row in store.fingerprint_summaries(issue_type, FINGERPRINT_MIN_ATTEMPTS)
+    ]
+
+
+def fingerprint_pattern(store: Store, row: dict[str, Any]) -> dict[str, Any]:
+    """The pattern of one ``fingerprint_summaries`` row."""
+    description = " ".join((row["description"] or "(archived)").split())
+    if len(description) > 60:
+        description = description[:59] + "…"
+    family = model_family(row["model_name"]) if row["model_name"] else None
+    return _pattern(
+        "fingerprint",
+        f"{row['issue_type'] or '?'}/{family or '?'}: {description} [{row['fingerprint']}]",
+        row["issue_type"],
+        family,
+        None,
+        row["successes"],
+        row["attempts"],
+        best_outcome(store, "fingerprint", row["fingerprint"]),
+        row["last_attempt"],
+        {"fingerprint": row["fingerprint"], "latest_description": row["description"]},
+    )
 
 
 def general_patterns(store: Store, issue_type: str | None = None) -> list[dict[str, Any]]:

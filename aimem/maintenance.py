@@ -46,7 +46,7 @@ from aimem.knowledge import KnowledgeFile
 from aimem.paths import Layout
 from aimem.records import attempt_from_row
 from aimem.store import Store
-from aimem.store.aggregates import Fact, canonical_commands
+from aimem.store.aggregates import Fact, fact_from_row
 from aimem.store.migrations import MIGRATIONS
 from aimem.store.sqlite_store import ArchiveRow
 from aimem.timeutil import days_ago_iso, now_iso
@@ -81,26 +81,6 @@ def iter_archived_rows(store: Store, layout: Layout) -> Iterator[dict[str, Any]]
     """
     for entry in store.segments(archive.KIND_ROWS):
         yield from archive.iter_segment_rows(layout.archive / entry["name"], entry["sha256"])
-
-
-def fact_from_row(row: dict[str, Any]) -> Fact:
-    return Fact(
-        timestamp=row["timestamp"],
-        model_name=row["model_name"],
-        issue_type=row["issue_type"],
-        issue_signature=row["issue_signature"],
-        fingerprint=row.get("fingerprint") or "",
-        fixer_type=row["fixer_type"],
-        fix_commands=canonical_commands(row["fix_commands"]),
-        fix_success=bool(row["fix_success"]),
-        verification_success=bool(row["verification_success"]),
-        execution_time_seconds=row.get("execution_time_seconds"),
-        # the cost rollup counts archived and purged attempts too
-        cost_usd=row.get("cost_usd"),
-        tokens_in=row.get("tokens_in"),
-        tokens_out=row.get("tokens_out"),
-        fixer_model=row.get("fixer_model"),
-    )
 
 
 def iter_archived_facts(store: Store, layout: Layout) -> Iterator[Fact]:
@@ -309,10 +289,7 @@ def thaw(store: Store, layout: Layout, name: str) -> dict[str, Any]:
                 f"{entry['name']}: {len(rows)} rows, the index says {entry['row_count']}"
             )
         attempts = [
-            (
-                row.get("id"),
-                attempt_from_row(row, redact=False, source=entry["name"], line=n, canonical=False),
-            )
+            (row.get("id"), attempt_from_row(row, redact=False, source=entry["name"], line=n))
             for n, row in enumerate(rows, 1)
         ]
         store.add_pending(entry["name"], "thaw", len(rows), now_iso())
@@ -560,6 +537,18 @@ def _check_knowledge(knowledge: KnowledgeFile, layout: Layout, report: CheckRepo
             "not valid JSON",
             remedy=f"{REPAIR} (regenerates it and keeps a copy)",
         )
+    elif state == "stale" or (state == "missing" and knowledge.store.generation() > 0):
+        # A write whose file update failed (a full disk) leaves the file behind;
+        # the next write catches it up too.
+        report.add(
+            "stale-knowledge-base",
+            subject,
+            "behind the database (a write could not update it)"
+            if state == "stale"
+            else "missing (a write could not create it)",
+            severity=HINT,
+            remedy=f"{REPAIR} (rewrites it from the database)",
+        )
     elif state == "modified":
         report.add(
             "modified-knowledge-base",
@@ -706,6 +695,9 @@ def _repair(
     if kinds & {"corrupt-knowledge-base", "modified-knowledge-base"}:
         knowledge.sync(force=True)
         actions.append(f"regenerated {layout.knowledge_base.name} (a copy of the old one was kept)")
+    elif "stale-knowledge-base" in kinds:
+        knowledge.sync()
+        actions.append(f"updated {layout.knowledge_base.name} from the database")
     return actions
 
 

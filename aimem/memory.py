@@ -2,13 +2,17 @@
 
 It composes the store (SQL), learning (patterns), analytics, context and the
 knowledge base. Every method returns plain JSON-ready values. One instance
-owns one SQLite connection; use one instance per thread, and close it (or use
-``with AIMemory() as memory:``) so the knowledge base file is brought up to date.
+owns one SQLite connection; use one instance per thread. ``knowledge_base.json``
+follows every write: ``close()`` (or ``with AIMemory() as memory:``) brings it up
+to date, and so does the end of a process that never closed (an exit hook),
+and ``get_memory_stats()`` right away.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,18 +21,24 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 import orjson
 
 from aimem import advice, alerts, analytics, context, learning
-from aimem.errors import CorruptRepositoryError, InvalidInputError, NotFoundError
+from aimem.errors import (
+    AimemError,
+    CorruptRepositoryError,
+    InvalidInputError,
+    KnowledgeFileWarning,
+    NotFoundError,
+)
 from aimem.fsutil import atomic_output, atomic_write
 from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
 from aimem.paths import FILE_MODE, Layout, create_layout, require_existing, resolve_repository
-from aimem.records import Attempt, attempt_from_call
+from aimem.records import Attempt, attempt_from_call, performance_note
 from aimem.search import to_match_query
-from aimem.signatures import generate_fingerprint
+from aimem.signatures import generate_fingerprint, normalize_issue_type
 from aimem.signatures import generate_issue_signature as _signature
 from aimem.stats_math import confidence, rank_by_wilson, rate, wilson_interval
 from aimem.store import Store
 from aimem.store.sqlite_store import BULK_MIN_ROWS, prepare_attempts
-from aimem.timeutil import days_ago_iso, now_iso
+from aimem.timeutil import days_ago_iso
 
 if TYPE_CHECKING:
     from aimem import maintenance as maintenance_types
@@ -44,6 +54,29 @@ STATS_KEYS = (
     "memory_directory",
 )
 MAX_LIMIT = 10_000
+
+
+def _sync_at_exit(ref: weakref.ref[AIMemory], layout: Layout) -> None:
+    """Bring ``knowledge_base.json`` up to date for an instance that wrote and was
+    never closed. Nobody is left to tell of a failure: the file then stays
+    stale, and the next ``get_memory_stats`` or ``close`` rewrites it."""
+    memory = ref()
+    if memory is not None and getattr(memory, "store", None) is not None:
+        try:
+            memory.close()
+            return
+        except Exception:
+            pass  # e.g. its connection belongs to another thread: use a new one
+    if not layout.database.is_file():
+        return  # removed since: opening would make a new, empty one
+    try:
+        store = Store(layout.database)
+        try:
+            KnowledgeFile(layout, store).sync()
+        finally:
+            store.close()
+    except Exception:
+        pass
 
 
 def _check_limit(limit: Any, name: str = "limit") -> int:
@@ -134,6 +167,7 @@ class AIMemory:
         self.store = Store(self.layout.database)
         self.knowledge_file = KnowledgeFile(self.layout, self.store, redact=self.redact_secrets)
         self._wrote = False
+        self._exit_hook: Callable[[], None] | None = None
         self.knowledge_file.adopt_legacy()
         self._finish_half_done()
 
@@ -143,12 +177,47 @@ class AIMemory:
         """Bring ``knowledge_base.json`` up to date (if this instance wrote) and close."""
         if getattr(self, "store", None) is None:
             return
+        if self._exit_hook is not None:
+            import atexit
+
+            atexit.unregister(self._exit_hook)
+            self._exit_hook = None
         try:
             if self._wrote:
-                self.knowledge_file.sync()
+                self._sync_after_write()
         finally:
             self.store.close()
             self.store = None  # type: ignore[assignment]
+
+    def _sync_after_write(self) -> None:
+        # What was written is committed: a file that cannot follow (a full disk)
+        # must not make the write look failed, or a retry would store it twice.
+        # The file stays stale (never half-written) until the next sync.
+        try:
+            self.knowledge_file.sync()
+        except (AimemError, OSError) as error:
+            import warnings
+
+            warnings.warn(
+                KnowledgeFileWarning(
+                    f"the changes are stored, but {self.knowledge_file.path.name} could not be "
+                    f"updated ({error}); the next write or 'aimem check --repair' updates it"
+                ),
+                stacklevel=3,
+            )
+
+    def _written(self) -> None:
+        """Note a committed write: the knowledge base file is now stale."""
+        if self._wrote:
+            return
+        self._wrote = True
+        # The seed API's usage records and never closes: the file is then
+        # brought up to date when the process exits. Registered once per
+        # instance, so recording pays nothing more for it.
+        import atexit
+
+        self._exit_hook = functools.partial(_sync_at_exit, weakref.ref(self), self.layout)
+        atexit.register(self._exit_hook)
 
     def __enter__(self) -> AIMemory:
         return self
@@ -231,7 +300,7 @@ class AIMemory:
                 ids = self.store.insert_attempts_in(conn, attempts)
             else:
                 ids = self.store.insert_prepared(conn, prepared)
-        self._wrote = True
+        self._written()
         for index, attempt, failures in repeats:
             warnings.warn(
                 advice.repeat_message(attempt, failures, None if single else index),
@@ -333,9 +402,22 @@ class AIMemory:
             "models_encountered": totals["models"],
             "issue_types_seen": totals["issue_types"],
             "recent_activity_7days": self._count_since(days_ago_iso(7)),
-            "knowledge_base_size": self.knowledge_file.size(),
+            "knowledge_base_size": self._knowledge_base_size(),
             "memory_directory": str(self.memory_dir),
         }
+
+    def _knowledge_base_size(self) -> int:
+        # The size of the file as it stands for this history: a stale file is
+        # rewritten first (the generation mark says so without reading it).
+        if self.knowledge_file.stale_mark():
+            from contextlib import suppress
+
+            from aimem.errors import AimemError
+
+            # A read-only folder, a held lock: the file's size as it stands.
+            with suppress(AimemError, OSError):
+                self.knowledge_file.sync()
+        return self.knowledge_file.size()
 
     def query_similar_issues(self, issue_data: Mapping[str, Any], limit: int = 5) -> dict[str, Any]:
         """Past attempts like this issue: ``exact_matches`` (same signature),
@@ -353,7 +435,7 @@ class AIMemory:
         found: dict[str, Any] = self.store.similar_rows(
             _signature(issue_data),
             str(issue_data.get("model", "")),
-            str(issue_data.get("issue_type", "")),
+            normalize_issue_type(str(issue_data.get("issue_type", ""))),
             limit,
         )
         fingerprint = (
@@ -405,6 +487,30 @@ class AIMemory:
             "performance_notes": base["performance_notes"],
             "effective_fix_stats": self._ranked_outcomes("model", model_name, 5),
         }
+
+    def set_performance_notes(self, model_name: str, notes: str | None) -> dict[str, Any]:
+        """Replace a model's ``performance_notes`` (None or "" clears them); return its insights.
+
+        The notes are the seed's free text about how a model behaves (speed,
+        memory, quirks); secrets in them are redacted as in attempts.
+        """
+        model, text = performance_note(model_name, "" if notes is None else notes, required=False)
+        stored = self._redacted(text) if text else None
+        self.store.set_performance_notes(model, stored, append=False)
+        return self.get_model_insights(model)
+
+    def add_performance_note(self, model_name: str, note: str) -> dict[str, Any]:
+        """Add one line to a model's ``performance_notes``; return its insights."""
+        model, text = performance_note(model_name, note, required=True)
+        self.store.set_performance_notes(model, self._redacted(text), append=True)
+        return self.get_model_insights(model)
+
+    def _redacted(self, text: str) -> str:
+        if not self.redact_secrets:
+            return text
+        from aimem.redact import redact_text
+
+        return redact_text(text)
 
     def _ranked_outcomes(self, scope: str, key: str, limit: int | None) -> list[dict[str, Any]]:
         """Fixes with a verified success in one scope, ranked by Wilson lower bound."""
@@ -496,7 +602,7 @@ class AIMemory:
         """
         _check_limit(limit)
         types = (
-            [issue_type]
+            [normalize_issue_type(issue_type)]
             if issue_type
             else [r["issue_type"] for r in self.store.totals_by("issue_type")]
         )
@@ -532,6 +638,8 @@ class AIMemory:
             raise InvalidInputError("min_confidence", "must be between 0 and 1")
         if limit is not None:
             _check_limit(limit)
+        if issue_type is not None:
+            issue_type = normalize_issue_type(issue_type)
         return learning.patterns(self.store, kind, float(min_confidence), issue_type, limit)
 
     def search(
@@ -654,7 +762,7 @@ class AIMemory:
         if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 200:
             raise InvalidInputError("max_chars", "must be a whole number of at least 200")
         model = str(issue_data.get("model", "")).strip()
-        issue_type = str(issue_data.get("issue_type", "")).strip()
+        issue_type = normalize_issue_type(str(issue_data.get("issue_type", "")))
         if not model:
             raise InvalidInputError("issue_data.model", "is missing")
         if not issue_type:
@@ -719,7 +827,7 @@ class AIMemory:
         """Merge an external knowledge base file."""
         path = Path(source_file)
         summary = merge_entries(self.store, parse_file(path), str(path), redact=self.redact_secrets)
-        self._wrote = True
+        self._written()
         return summary
 
     def export_knowledge_base(self, output_file: str | os.PathLike[str]) -> str:
@@ -731,22 +839,15 @@ class AIMemory:
     # ---- reports -------------------------------------------------------------
 
     def insights_report(self) -> dict[str, Any]:
-        """The comprehensive report: statistics, model insights, knowledge base, trends."""
-        return {
-            "generated_at": now_iso(),
-            "statistics": self.get_memory_stats(),
-            "model_insights": {
-                m["model_name"]: self.get_model_insights(m["model_name"]) for m in self.models()
-            },
-            "knowledge_base": self.knowledge_base,
-            "historical_trends": self.analytics(),
-            "patterns": self.patterns(limit=200),
-        }
+        """The comprehensive report: statistics, model insights, knowledge base,
+        trends, every pattern of every kind and ``pattern_counts`` (see aimem.report)."""
+        from aimem import report
+
+        return report.report(self)
 
     def export_insights(self, output_file: str | os.PathLike[str]) -> None:
-        """Write ``insights_report()`` to ``output_file`` as JSON (atomically)."""
-        data = orjson.dumps(self.insights_report(), option=orjson.OPT_INDENT_2) + b"\n"
-        _write_file(output_file, data)
+        """Write the report to ``output_file`` as JSON (atomically), streamed."""
+        self.export_records(output_file, "report")
 
     # ---- archive, retention and integrity ---------------------------------
 
@@ -757,7 +858,7 @@ class AIMemory:
         from aimem import maintenance
 
         if maintenance.recover_if_idle(self.store, self.layout):
-            self._wrote = True
+            self._written()
 
     def _count_since(self, since: str) -> int:
         hot = self.store.count_since(since)
@@ -794,7 +895,7 @@ class AIMemory:
             keep_failures_per_fingerprint=keep_failures_per_fingerprint,
         )
         if result["segments"]:
-            self._wrote = True
+            self._written()
         return result
 
     def archive_segments(self) -> list[dict[str, Any]]:
@@ -816,7 +917,7 @@ class AIMemory:
         from aimem import maintenance
 
         result = maintenance.thaw(self.store, self.layout, name)
-        self._wrote = True
+        self._written()
         return result
 
     def check(
@@ -896,7 +997,10 @@ class AIMemory:
 
         def write(out: BinaryIO) -> int | None:
             if resolved == "report":
-                out.write(orjson.dumps(self.insights_report(), option=orjson.OPT_INDENT_2) + b"\n")
+                from aimem.report import iter_report
+
+                for piece in iter_report(self):
+                    out.write(piece)
                 return None
             if not include_archive and resolved != "csv":
                 # Hot rows built a chunk at a time (same bytes as a dict per row),
@@ -970,7 +1074,7 @@ class AIMemory:
             progress=progress,
         )
         if summary["added"] and not dry_run:
-            self._wrote = True
+            self._written()
         return summary
 
     def backup(

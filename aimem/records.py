@@ -24,6 +24,7 @@ from aimem.signatures import (
     generate_fingerprint,
     generate_issue_signature,
     new_uid,
+    normalize_issue_type,
 )
 from aimem.timeutil import is_storage_form, normalize_timestamp, now_iso
 
@@ -61,7 +62,6 @@ STORED_COLUMNS = tuple(c for c in EXPORT_COLUMNS if c != "id")
 
 _CUSTOM_TYPE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _FIXER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$")
-_CANONICAL_FIXER = re.compile(r"[a-z0-9][a-z0-9_.:+-]{0,63}")  # fullmatch
 _UID = re.compile(r"[0-9a-f]{32}")  # fullmatch: "$" would let a trailing newline in
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 
@@ -76,6 +76,8 @@ LIMITS = {
     "response": 10_000_000,
     "system_info": 100_000,
     "fixer_model": 256,
+    "fixer_text": 100_000,
+    "issue_type_text": 100_000,
 }
 
 
@@ -83,8 +85,10 @@ def normalize_fixer(name: str) -> str:
     """The one spelling a fixer's name is stored and compared in: trimmed, lower case.
 
     ``Claude``, ``CLAUDE`` and ``claude`` are one fixer, spelled as the seed
-    schema's fixer types are (claude, qwen, gpt, gemini, custom), the way
-    ``timeout`` is the issue type TIMEOUT. Every place that takes a fixer's name calls this.
+    schema's fixer types are (claude, qwen, gpt, gemini, custom), as
+    ``signatures.normalize_issue_type`` makes ``timeout`` the issue type
+    TIMEOUT. Every new attempt's fixer goes through this; a stored row read
+    back (an import, a thaw) keeps its text (``_Checker.stored_fixer``).
     """
     return name.strip().lower()
 
@@ -191,11 +195,8 @@ class _Checker:
         ]
 
     def issue_type(self, name: str, value: Any) -> str:
-        text = self.text(name, value, 64, required=True).strip()
-        upper = text.upper()
-        if upper in STANDARD_ISSUE_TYPES:
-            return upper
-        if _CUSTOM_TYPE.match(text):
+        text = normalize_issue_type(self.text(name, value, 64, required=True))
+        if text in STANDARD_ISSUE_TYPES or _CUSTOM_TYPE.match(text):
             return text
         raise self.fail(
             name,
@@ -205,11 +206,28 @@ class _Checker:
             + " or a custom name in UPPER_SNAKE_CASE",
         )
 
-    def fixer(self, name: str, value: Any, canonical: bool = True) -> str:
+    def fixer(self, name: str, value: Any) -> str:
         text = self.text(name, value, 64, required=True).strip()
         if not _FIXER.match(text):
             raise self.fail(name, f"invalid fixer type {text!r} (letters, digits, _ . : + -)")
-        return normalize_fixer(text) if canonical else text
+        return normalize_fixer(text)
+
+    def stored_fixer(self, name: str, value: Any) -> str:
+        # A stored row keeps any fixer text the seed schema took (TEXT NOT
+        # NULL): 'Claude 3.5 Sonnet' from the seed system is history,
+        # not bad input. Only new attempts get the strict spelling above.
+        if value is None:
+            raise self.fail(name, "is missing")
+        return self.text(name, value, LIMITS["fixer_text"], required=False)
+
+    def stored_issue_type(self, name: str, value: Any) -> str:
+        # Stored rows hold whatever the seed schema took; normalized, not refused.
+        text = normalize_issue_type(
+            self.text(name, value, LIMITS["issue_type_text"], required=True)
+        )
+        if not text:
+            raise self.fail(name, "must not be empty")
+        return text
 
     def timestamp(self, name: str, value: Any) -> str:
         text = self.text(name, value, 64, required=True)
@@ -223,6 +241,11 @@ class _Checker:
             return {}
         if not isinstance(value, dict):
             raise self.fail(name, f"must be an object, not {_kind(value)}")
+        from aimem import input_limits
+
+        # Redaction and serialisation walk it recursively: bound the depth first.
+        if input_limits.exceeds_depth(value):
+            raise self.fail(name, f"is nested deeper than {input_limits.MAX_DEPTH} levels")
         return value
 
 
@@ -233,28 +256,99 @@ def _kind(value: Any) -> str:
 
 
 _SYSTEM_INFO: dict[str, Any] | None = None
+# Device files a GPU runtime that ollama can use leaves: NVIDIA's driver, AMD's ROCm.
+GPU_DEVICE_PATTERNS = ("/dev/nvidia[0-9]*", "/proc/driver/nvidia/gpus/*", "/dev/kfd")
+OLLAMA_TIMEOUT_SECONDS = 2.0
 
 
 def default_system_info() -> dict[str, Any]:
-    """Facts about this machine, gathered once per process (the ``system_info`` column)."""
+    """Facts about this machine, gathered once per process (the ``system_info`` column).
+
+    The seed's keys ``os``, ``ram_gb``, ``gpu_available`` and
+    ``ollama_version`` (None when ollama is not installed or does not answer
+    within OLLAMA_TIMEOUT_SECONDS), then aimem's. Gathered on the first
+    attempt recorded without ``system_info``, never at import: asking ollama
+    starts a program.
+    """
     global _SYSTEM_INFO
     if _SYSTEM_INFO is None:
         import platform
 
-        info: dict[str, Any] = {
-            "os": platform.system(),
-            "os_release": platform.release(),
-            "machine": platform.machine(),
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-        }
+        info: dict[str, Any] = {"os": platform.system()}
         try:
             pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
             info["ram_gb"] = round(pages / 2**30, 1)
         except (ValueError, OSError, AttributeError):
             pass
+        info["gpu_available"] = gpu_available()
+        info["ollama_version"] = ollama_version()
+        info.update(
+            {
+                "os_release": platform.release(),
+                "machine": platform.machine(),
+                "python": platform.python_version(),
+                "cpu_count": os.cpu_count(),
+            }
+        )
         _SYSTEM_INFO = info
     return dict(_SYSTEM_INFO)
+
+
+def gpu_available() -> bool:
+    """Whether this machine has a GPU that ollama can use (NVIDIA, AMD ROCm, Apple silicon)."""
+    import glob
+    import platform
+
+    if platform.system() == "Darwin" and platform.machine() == "arm64":
+        return True  # Metal, on every Apple silicon Mac
+    return any(glob.glob(pattern) for pattern in GPU_DEVICE_PATTERNS)
+
+
+def ollama_version() -> str | None:
+    """The installed ollama's version (``ollama --version``), or None."""
+    import shutil
+    import signal
+    import subprocess
+
+    program = shutil.which("ollama")
+    if program is None:
+        return None
+    try:
+        # Its own process group: a wrapper script's children that keep the
+        # output pipe open are stopped with it when it does not answer in time.
+        child = subprocess.Popen(
+            [program, "--version"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError:
+        return None
+    try:
+        output, _ = child.communicate(timeout=OLLAMA_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        from contextlib import suppress
+
+        with suppress(OSError):  # already gone
+            os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        return None
+    return parse_ollama_version(output.decode("utf-8", "replace"))
+
+
+def parse_ollama_version(output: str) -> str | None:
+    """The version in ``ollama --version`` output: "ollama version is 0.1.17", or
+    "Warning: client version is 0.5.7" when no server is running."""
+    match = re.search(r"version is v?([0-9][\w.+-]*)", output)
+    return match.group(1) if match else None
+
+
+def performance_note(model_name: Any, text: Any, *, required: bool) -> tuple[str, str]:
+    """A model name and a performance note, checked (``model_characteristics.performance_notes``)."""
+    check = _Checker(None, None)
+    model = check.text("model_name", model_name, LIMITS["model"], required=True)
+    return model, check.text("notes", text, LIMITS["notes"], required=required)
 
 
 def _json_size(value: Any) -> int:
@@ -379,13 +473,8 @@ def attempt_from_row(
     redact: bool = True,
     source: str | None = None,
     line: int | None = None,
-    canonical: bool = True,
 ) -> Attempt:
-    """Validate one export row (from an export file or a segment) into an Attempt.
-
-    ``canonical=False`` keeps the fixer's name as stored: rows that come back
-    from the archive are already counted under it.
-    """
+    """Validate one export row (from an export file or a segment) into an Attempt."""
     check = _Checker(source, line)
     if not isinstance(row, Mapping):
         raise check.fail("", f"a record must be a JSON object, not {_kind(row)}")
@@ -393,12 +482,12 @@ def attempt_from_row(
     if unknown:
         raise check.fail(sorted(unknown)[0], "is not a column of the export row format")
     model = check.text("model_name", row.get("model_name"), LIMITS["model"], required=True)
-    issue_type = check.text("issue_type", row.get("issue_type"), 64, required=True)
+    issue_type = check.stored_issue_type("issue_type", row.get("issue_type"))
     signature = check.text("issue_signature", row.get("issue_signature"), 64, required=True)
     description = check.text(
         "description", row.get("description"), LIMITS["description"], required=True
     )
-    fixer = check.fixer("fixer_type", row.get("fixer_type"), canonical)
+    fixer = check.stored_fixer("fixer_type", row.get("fixer_type"))
     analysis = check.text(
         "claude_analysis", row.get("claude_analysis"), LIMITS["analysis"], required=False
     )
@@ -533,10 +622,11 @@ def stored_values_from_row(row: Any) -> tuple[Any, ...] | None:
     if not (
         _filled(get("model_name"), LIMITS["model"])
         and _filled(get("issue_type"), 64)
+        and normalize_issue_type(row["issue_type"]) == row["issue_type"]
         and _filled(get("issue_signature"), 64)
         and _filled(get("description"), LIMITS["description"])
         and type(fixer) is str
-        and _CANONICAL_FIXER.fullmatch(fixer)
+        and _FIXER.fullmatch(fixer)
         and (analysis is None or _plain(analysis, LIMITS["analysis"]))
         and (notes is None or _plain(notes, LIMITS["notes"]))
         and (fixer_model is None or _plain(fixer_model, LIMITS["fixer_model"]))

@@ -17,10 +17,30 @@ from typing import Any
 import orjson
 
 
+def normalize_issue_type(issue_type: str) -> str:
+    """The one spelling of an issue type: surrounding white space dropped, upper case.
+
+    ``timeout``, ``Timeout`` and `` TIMEOUT `` are the same type. The seed's
+    standard types (``TIMEOUT``, ``MODEL_NOT_AVAILABLE``, ...) are already in
+    this form, so their signatures stay the seed's byte for byte. Every path
+    that stores, matches or groups issue types goes through this function.
+    """
+    if issue_type.isupper() and not issue_type[0].isspace() and not issue_type[-1].isspace():
+        return issue_type  # the usual case, already canonical: no copies
+    return issue_type.strip().upper()
+
+
 def generate_issue_signature(issue_data: Mapping[str, Any]) -> str:
-    """The 16-hex-character signature of an issue (type, model family, prompt, length)."""
+    """The 16-hex-character signature of an issue (type, model family, prompt, length).
+
+    The issue type is normalized first (``normalize_issue_type``), so every
+    spelling of a type gives the signature the seed gives its canonical one.
+    """
+    issue_type = issue_data.get("issue_type", "")
+    if isinstance(issue_type, str):
+        issue_type = normalize_issue_type(issue_type)
     signature_parts = [
-        issue_data.get("issue_type", ""),
+        issue_type,
         issue_data.get("model", "").split(":")[0],
         issue_data.get("test_prompt", "")[:50],
         str(len(issue_data.get("actual_response", ""))),
@@ -171,6 +191,12 @@ def generate_fingerprint(
     issue_type: str, model_name: str, description: str, response: str = ""
 ) -> str:
     """A 16-hex fingerprint grouping rewordings of the same failure (aimem's extension)."""
+    return _fingerprint_of(normalize_issue_type(issue_type), model_name, description, response)
+
+
+def _fingerprint_of(issue_type: str, model_name: str, description: str, response: str = "") -> str:
+    # The issue type as given: what aimem stored before issue types had one
+    # spelling (migration m014 recognises those fingerprints to recompute them).
     parts = [
         issue_type,
         normalize_text(model_family(model_name)),

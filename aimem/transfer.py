@@ -6,9 +6,13 @@ Invariants:
   file beside it and renamed into place only when complete (a reader never
   sees half an export).
 - Import is all or nothing per file: every row is validated
-  (``attempt_from_row``, naming ``FILE:LINE``) and inserted inside ONE write
-  transaction, in batches; any bad row rolls the whole file back, so the
-  repository is unchanged. Memory stays flat (one batch at a time).
+  (``attempt_from_row``, naming ``FILE:LINE``) and staged before the write
+  lock is taken, then merged inside ONE write transaction, in batches; any bad
+  row refuses the whole file, so the repository is unchanged. Memory stays
+  flat (one batch, one line at a time; see ``aimem.input_limits``).
+- The write lock is held only for the merge, and announced while held
+  (``WriteQueue.merging``), so concurrent writers wait for it instead of
+  failing at their busy timeout.
 - Import is idempotent: a record whose uid is already stored is skipped, so
   importing a file twice or two overlapping exports adds each record once.
   Aggregates and the search index are updated as if recorded one by one.
@@ -16,8 +20,8 @@ Invariants:
   exactly what a real import would do.
 
 The export row format is ``aimem.records.EXPORT_COLUMNS``. The JSON export is
-an array with one record per line, which import reads back as a stream; other
-JSON arrays are read whole (record numbers stand in for line numbers).
+an array with one record per line, which import reads back line by line; any
+other JSON array is split into its elements as it is read.
 In CSV (``aimem.csvformat``) the JSON fields are JSON text, booleans
 ``true``/``false``, a text starting like a spreadsheet formula has a leading
 ``'`` that import removes, and an empty cell is null (so CSV cannot tell an
@@ -26,7 +30,6 @@ empty ``notes`` from no notes).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
@@ -37,10 +40,24 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
-from aimem import csvformat
+from aimem import csvformat, input_limits
 from aimem.errors import InvalidInputError
 from aimem.fsutil import stdin_bytes
-from aimem.import_pipeline import read_messages, reader_process, should_fork, write_messages
+from aimem.import_pipeline import (
+    Spool,
+    read_messages,
+    reader_process,
+    should_fork,
+    write_messages,
+)
+from aimem.input_limits import (
+    exceeds_depth,
+    iter_json_array,
+    iter_lines,
+    loads_bounded,
+    too_deep,
+    too_long,
+)
 from aimem.records import EXPORT_COLUMNS, attempt_from_row, stored_values_from_row
 from aimem.redact import redact_text, redact_value
 from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
@@ -239,31 +256,28 @@ def import_format_for(path: Path | None, head: bytes, fmt: str) -> str:
     return "csv" if head.strip() else "ndjson"
 
 
-def _loads_line(data: bytes, source: str, line: int) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInputError("", f"invalid JSON: {error.msg}", source, line) from None
-
-
 def iter_ndjson(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
-    """(line number, value) per non-blank line."""
-    for number, line in enumerate(stream, 1):
+    """(line number, value) per non-blank line; lines and nesting bounded (input_limits)."""
+    for number, line in iter_lines(stream, source):
         if line.strip():
-            yield number, _loads_line(line, source, number)
+            yield number, loads_bounded(line, source, number)
 
 
 def iter_json(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
-    """A JSON array of records: streamed when one record per line, else read whole."""
-    first = stream.readline()
-    number = 1
-    while first and not first.strip():
-        first = stream.readline()
+    """A JSON array of records, streamed: line by line in aimem's one-record-per-line
+    layout, else element by element (``iter_json_array``)."""
+    limit = input_limits.MAX_LINE_BYTES
+    number, first = 0, b""
+    while True:  # the first line that is not blank; an array on one line is no line
+        first = stream.readline(limit + 1)
         number += 1
+        if not first or first.strip() or len(first) > limit:
+            break
     if first.strip() != b"[":
-        yield from _iter_json_whole(first + stream.read(), source)
+        yield from iter_json_array(stream, source, first, number)
         return
-    for number, raw in enumerate(stream, number + 1):  # noqa: B020 (continues the count)
+    lines = iter_lines(stream, source, number + 1)
+    for number, raw in lines:
         line = raw.strip()
         if not line:
             continue
@@ -275,28 +289,13 @@ def iter_json(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
             value = orjson.loads(line)
         except orjson.JSONDecodeError:
             if number <= 3:
-                # Not aimem's one-record-per-line layout: read the document whole.
-                yield from _iter_json_whole(b"[" + raw + stream.read(), source)
+                # Not aimem's one-record-per-line layout: split the rest as it comes.
+                yield from iter_json_array(stream, source, b"[" + raw, number)
                 return
             raise InvalidInputError("", "invalid JSON record", source, number) from None
+        if line.count(b"{") + line.count(b"[") > input_limits.MAX_DEPTH and exceeds_depth(value):
+            raise too_deep(source, number)
         yield number, value
-
-
-def _iter_json_whole(data: bytes, source: str) -> Iterator[tuple[int, Any]]:
-    try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInputError("", f"invalid JSON: {error.msg}", source, error.lineno) from None
-    if isinstance(document, dict) and "statistics" in document and "model_insights" in document:
-        raise InvalidInputError(
-            "",
-            "is an aimem report (export --format report), which holds no records",
-            source,
-            hint="export records with 'aimem export FILE --format ndjson' and import that",
-        )
-    if not isinstance(document, list):
-        raise InvalidInputError("", "a JSON import must be an array of records", source, 1)
-    yield from enumerate(document, 1)
 
 
 def _csv_value(column: str, text: str, source: str, line: int) -> Any:
@@ -304,9 +303,11 @@ def _csv_value(column: str, text: str, source: str, line: int) -> Any:
         return None
     if column in ("fix_commands", "system_info"):
         try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            raise InvalidInputError(column, "is not valid JSON text", source, line) from None
+            return loads_bounded(text.encode(), source, line)
+        except InvalidInputError as error:
+            raise InvalidInputError(
+                column, f"is not valid JSON text ({error.problem})", source, line
+            ) from None
     if column in ("fix_success", "verification_success"):
         return _CSV_BOOL.get(text.strip().lower(), text)
     if column in ("execution_time_seconds", "cost_usd"):
@@ -322,16 +323,46 @@ def _csv_value(column: str, text: str, source: str, line: int) -> Any:
     return text
 
 
+class _CsvLines:
+    """The text lines csv.reader asks for, each and every record bounded in bytes.
+
+    A quoted field may span lines: ``record_bytes`` counts what was read since
+    the last whole record (the reader resets it), so a record never grows past
+    the limit either.
+    """
+
+    def __init__(self, stream: IO[bytes], source: str) -> None:
+        self.lines = iter_lines(stream, source)
+        self.source = source
+        self.record_bytes = 0
+        self.line = 0
+
+    def __iter__(self) -> Iterator[str]:
+        limit = input_limits.MAX_LINE_BYTES
+        start = 1
+        for number, raw in self.lines:
+            self.line = number
+            if self.record_bytes == 0:
+                start = number
+            self.record_bytes += len(raw)
+            if self.record_bytes > limit:
+                raise too_long(self.source, start, "a record")
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidInputError("", "is not UTF-8 text", self.source, self.line) from None
+
+
 def iter_csv(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
     """Rows of a CSV export (header = export columns), typed back from text.
 
     Each cell loses the one leading ``'`` that the writer adds to a text starting
     like a formula or with ``'`` (``aimem.csvformat``), so every value comes back exact.
     """
-    csv.field_size_limit(64 * 1024 * 1024)
+    csv.field_size_limit(input_limits.MAX_LINE_BYTES)
     read_cell = csvformat.read_cell
-    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
-    reader = csv.reader(text)
+    lines = _CsvLines(stream, source)
+    reader = csv.reader(lines)
     try:
         header = next(reader, None)
         if header is None:
@@ -342,7 +373,9 @@ def iter_csv(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
                 unknown[0], "is not a column of the export row format", source, 1
             )
         start = reader.line_num + 1
+        lines.record_bytes = 0
         for cells in reader:
+            lines.record_bytes = 0
             line = start
             start = reader.line_num + 1
             if not cells:
@@ -360,11 +393,6 @@ def iter_csv(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
             )
     except csv.Error as error:
         raise InvalidInputError("", f"invalid CSV: {error}", source, reader.line_num) from None
-    except UnicodeDecodeError:
-        raise InvalidInputError("", "is not UTF-8 text", source, reader.line_num) from None
-    finally:
-        with contextlib.suppress(ValueError):  # the source may be closed already
-            text.detach()
 
 
 @contextmanager
@@ -499,19 +527,24 @@ def import_records(
     The summary's keys: ``source``, ``format``, ``records`` (read), ``added``,
     ``already_present`` (uid already stored, or repeated in the file), ``dry_run``.
     """
-    with open_rows(file, fmt) as (source, resolved, rows):
-        messages = read_messages(iter_insert_rows(rows, source, redact))
-        size = _source_size(file)
-        parallel = resolved != "sqlite" and should_fork(size)
+    with Spool(store.path.parent) as spool:
+        with open_rows(file, fmt) as (source, resolved, rows):
+            messages = read_messages(iter_insert_rows(rows, source, redact))
+            size = _source_size(file)
+            parallel = resolved != "sqlite" and should_fork(size)
+            # Reading and validating, the slow part, happens before the write
+            # lock is taken: writers wait only for the merge below.
+            with reader_process(messages) if parallel else nullcontext(messages) as stream:
+                spool.stage(stream, progress)
         try:
             with (
                 import_cache(store.conn),
                 store.transaction() as conn,
+                store.write_queue.merging(),
                 deferred_indexes(conn) if _dwarfs_repository(size, store) else nullcontext(),
                 deferred_full_text(conn),
-                reader_process(messages) if parallel else nullcontext(messages) as stream,
             ):
-                read, added = write_messages(conn, stream, progress)
+                read, added = write_messages(conn, spool.replay())
                 if dry_run:
                     raise _DryRun(read, added)
         except _DryRun as unwound:

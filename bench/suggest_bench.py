@@ -6,7 +6,7 @@
 The 100k repository is bench/datagen.py's cached one. The 1M repository is
 that history copied ten times in SQL (each copy a day later, with fresh uids),
 its aggregates recomputed once (generating 1M attempts one by one takes over
-half an hour). Each size is opened once (timing the open, which runs any
+half an hour); it is cached beside datagen's repositories. Each size is opened once (timing the open, which runs any
 pending migration), then ``suggest`` is asked about the models and issue types
 of the history in turn. Prints one JSON object: median and 95th percentile in
 milliseconds per operation and size.
@@ -107,12 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="aimem-suggest-") as tmp:
         for size in sizes:
             target = Path(tmp) / f"repo-{size}"
-            if size == 100_000:
-                shutil.copytree(base, target)
-            elif size % 100_000 == 0:
-                grow(base, target, size // 100_000)
-            else:
+            if size % 100_000:
                 raise SystemExit("sizes are multiples of 100000")
+            cached = datagen.CACHE / f"grown-{size}" / "AIMemory"
+            if size == 100_000:
+                cached = base
+            elif not (cached.parent / "complete").exists():
+                shutil.rmtree(cached.parent, ignore_errors=True)
+                grow(base, cached, size // 100_000)
+                (cached.parent / "complete").write_text("")
+            shutil.copytree(cached, target)
             start = time.perf_counter()
             memory = AIMemory(target)
             opened = time.perf_counter() - start

@@ -18,7 +18,7 @@ _aimem_options() {
     '') REPLY="--dir -C --version -V --help -h" ;;
     'init') REPLY="--demo --seed --json --help -h" ;;
     'stats') REPLY="--json --help -h" ;;
-    'model') REPLY="--help -h" ;;
+    'model') REPLY="--note --set-notes --help -h" ;;
     'models') REPLY="--format -f --json --help -h" ;;
     'recent') REPLY="--limit -n --format -f --json --include-archive --help -h" ;;
     'successful') REPLY="--issue-type -t --model -m --limit -n --format -f --json --help -h" ;;
@@ -56,6 +56,8 @@ _aimem_option_kind() {
     ' --dir') REPLY='dir' ;;
     ' -C') REPLY='dir' ;;
     'init --seed') REPLY='text' ;;
+    'model --note') REPLY='text' ;;
+    'model --set-notes') REPLY='text' ;;
     'models --format') REPLY='choice:table json ndjson csv' ;;
     'models -f') REPLY='choice:table json ndjson csv' ;;
     'recent --limit') REPLY='text' ;;

@@ -50,6 +50,7 @@ def test_migration_names_are_append_only() -> None:
         "m012_advice_cost_and_fingerprints",
         "m013_archived_uids",
         "m014_fix_templates",
+        "m015_one_issue_type_spelling",
     ]
 
 

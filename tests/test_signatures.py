@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aimem import AIMemory
-from aimem.signatures import content_uid, generate_fingerprint, generate_issue_signature
+from aimem.records import STANDARD_ISSUE_TYPES
+from aimem.signatures import (
+    content_uid,
+    generate_fingerprint,
+    generate_issue_signature,
+    normalize_issue_type,
+)
 
 
 def design_signature(issue_data: dict[str, Any]) -> str:
@@ -35,8 +41,48 @@ def design_signature(issue_data: dict[str, Any]) -> str:
         },
     )
 )
-def test_signature_is_the_design_algorithm(issue_data: dict[str, Any]) -> None:
-    assert generate_issue_signature(issue_data) == design_signature(issue_data)
+def test_signature_is_the_design_algorithm_on_the_normalized_type(
+    issue_data: dict[str, Any],
+) -> None:
+    # Any spelling signs as the design signs the one spelling; a type already
+    # in that spelling is the design's algorithm unchanged.
+    normalized = dict(issue_data)
+    if "issue_type" in issue_data:
+        normalized["issue_type"] = normalize_issue_type(issue_data["issue_type"])
+    assert generate_issue_signature(issue_data) == design_signature(normalized)
+    if normalized == issue_data:
+        assert generate_issue_signature(issue_data) == design_signature(issue_data)
+
+
+@given(
+    st.sampled_from(STANDARD_ISSUE_TYPES),
+    st.text(max_size=30),
+    st.text(max_size=120),
+    st.text(max_size=200),
+)
+def test_standard_types_sign_byte_for_byte_as_the_design(
+    issue_type: str, model: str, prompt: str, answer: str
+) -> None:
+    data = {"issue_type": issue_type, "model": model, "test_prompt": prompt}
+    data["actual_response"] = answer
+    assert generate_issue_signature(data) == design_signature(data)
+
+
+@given(st.text(max_size=40))
+def test_normalization_is_idempotent_and_its_fast_path_agrees(text: str) -> None:
+    once = normalize_issue_type(text)
+    assert normalize_issue_type(once) == once
+    assert once == text.strip().upper()
+
+
+def test_every_spelling_of_a_type_is_one_type() -> None:
+    spellings = ["timeout", "Timeout", "TIMEOUT", " timeout\t", "TimeOut"]
+    assert {normalize_issue_type(s) for s in spellings} == {"TIMEOUT"}
+    assert normalize_issue_type("model_not_available") == "MODEL_NOT_AVAILABLE"
+    base = {"model": "qwen2.5:7b", "test_prompt": "Hi", "actual_response": "x"}
+    assert {generate_issue_signature({**base, "issue_type": s}) for s in spellings} == {
+        design_signature({**base, "issue_type": "TIMEOUT"})
+    }
 
 
 def test_known_signature_value() -> None:

@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "aimem.demo",
             "aimem.templates",
             "aimem.estimate",
+            "aimem.input_limits",
         ),
     ),
     # Validated records and the segment file format: what the store reads and writes.
@@ -60,6 +61,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "aimem.backup",
             "aimem.transfer",
             "aimem.import_pipeline",
+            "aimem.report",
         ),
     ),
     ("facade", ("aimem.memory",)),

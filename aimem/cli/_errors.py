@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from aimem.errors import AimemError
+from aimem.errors import AimemError, KnowledgeFileWarning
 
 
 def debug() -> bool:
@@ -54,7 +56,8 @@ def internal_error_line(failure: Exception) -> None:
 def run_guarded(action: Callable[[], None]) -> int:
     """Run ``action``; turn every failure into aimem's one-line report and exit code."""
     try:
-        action()
+        with aftermath_warnings():
+            action()
     except AimemError as failure:
         if debug():
             raise
@@ -72,3 +75,22 @@ def run_guarded(action: Callable[[], None]) -> int:
         internal_error_line(failure)
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def aftermath_warnings() -> Iterator[None]:
+    """Show ``KnowledgeFileWarning`` (the write succeeded, a file could not follow) as
+    ``aimem: warning: ...`` on stderr, every time; other warnings as Python shows them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", KnowledgeFileWarning)
+        shown = warnings.showwarning
+
+        def show(message: Any, category: type[Warning], *rest: Any, **extra: Any) -> None:
+            if issubclass(category, KnowledgeFileWarning):
+                sys.stderr.write(f"aimem: warning: {message}\n")
+                sys.stderr.flush()
+            else:
+                shown(message, category, *rest, **extra)
+
+        warnings.showwarning = show
+        yield

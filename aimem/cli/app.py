@@ -22,7 +22,13 @@ from typer.core import TyperGroup
 from aimem._version import __version__
 from aimem.cli._click import click, click_exceptions
 from aimem.cli._context import RepoHandle
-from aimem.cli._errors import debug, error_line, internal_error_line, quiet_stdout
+from aimem.cli._errors import (
+    aftermath_warnings,
+    debug,
+    error_line,
+    internal_error_line,
+    quiet_stdout,
+)
 from aimem.cli._values import path as value_path
 from aimem.errors import AimemError
 
@@ -42,13 +48,14 @@ class AimemGroup(TyperGroup):
     ) -> Any:
         code = 0
         try:
-            result = super().main(
-                args=args,
-                prog_name=prog_name or "aimem",
-                complete_var=complete_var,
-                standalone_mode=False,
-                **extra,
-            )
+            with aftermath_warnings():
+                result = super().main(
+                    args=args,
+                    prog_name=prog_name or "aimem",
+                    complete_var=complete_var,
+                    standalone_mode=False,
+                    **extra,
+                )
             code = result if isinstance(result, int) else 0
         except typer.Exit as stop:
             code = stop.exit_code

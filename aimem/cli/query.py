@@ -170,14 +170,34 @@ def model_command(
     name: Annotated[
         str, typer.Argument(help="Model name, e.g. qwen2.5:7b.", metavar="NAME", callback=filled)
     ],
+    note: Annotated[
+        str | None,
+        typer.Option("--note", help="Add a line to the model's performance notes.", metavar="TEXT"),
+    ] = None,
+    set_notes: Annotated[
+        str | None,
+        typer.Option(
+            "--set-notes", help="Replace the performance notes ('' clears).", metavar="TEXT"
+        ),
+    ] = None,
 ) -> None:
-    """Show one model's insights as JSON: success rate, issues, effective fixes.
+    """Show one model's insights as JSON; --note or --set-notes writes its performance notes.
 
     \b
-    Example:
+    Examples:
       aimem model qwen2.5:7b
+      aimem model qwen2.5:7b --note "needs 12 GB VRAM at 8k context"
+      aimem model qwen2.5:7b --set-notes ""
     """
-    emit_json(repo(ctx).get_model_insights(name, strict=True))
+    if note is not None and set_notes is not None:
+        raise typer.BadParameter("give --note or --set-notes, not both", param_hint="--note")
+    memory = repo(ctx)
+    if note is not None:
+        emit_json(memory.add_performance_note(name, note))
+    elif set_notes is not None:
+        emit_json(memory.set_performance_notes(name, set_notes))
+    else:
+        emit_json(memory.get_model_insights(name, strict=True))
 
 
 @app.command(name="models")

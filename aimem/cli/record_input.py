@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
 from aimem.cli._click import click_exceptions
 from aimem.errors import InvalidInputError
@@ -108,52 +108,84 @@ def _check_flags(item: dict[str, Any]) -> None:
 
 
 def read_attempts(name: str) -> tuple[str, list[Any], list[int]]:
-    """Parse one JSON object (possibly spanning lines) or NDJSON, naming file and line on error."""
-    import orjson
+    """Parse one JSON object (possibly spanning lines) or NDJSON, naming file and line on error.
 
+    Read line by line within the input limits (aimem.input_limits): a line
+    longer than the limit or nesting deeper than it is refused as it is read.
+    One object spanning lines is at most one line's limit in all.
+    """
     source = "<stdin>" if name == "-" else name
     try:
-        data = stdin_bytes().read() if name == "-" else open(name, "rb").read()  # noqa: SIM115
+        stream = stdin_bytes() if name == "-" else open(name, "rb")  # noqa: SIM115
     except OSError as error:
         raise InvalidInputError("", f"cannot read: {error.strerror}", source) from None
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise InvalidInputError("", "is not valid UTF-8", source, line) from None
-    if not text.strip():
-        raise InvalidInputError("", "no attempts in the input", source)
-    try:
-        whole = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        whole = None
+        return _read_stream(stream, source)
+    except OSError as error:
+        raise InvalidInputError("", f"cannot read: {error.strerror}", source) from None
+    finally:
+        if name != "-":
+            stream.close()
+
+
+def _read_stream(stream: IO[bytes], source: str) -> tuple[str, list[Any], list[int]]:
+    import orjson
+
+    from aimem import input_limits
+
+    lines = input_limits.iter_lines(stream, source)
+    head: list[tuple[int, bytes]] = []
+    size = 0
+    # While the input could still be one object spanning lines, keep its lines.
+    for number, line in lines:
+        _check_text(line, source, number)
+        head.append((number, line))
+        size += len(line)
+        if size > input_limits.MAX_LINE_BYTES:
+            break
     else:
+        data = b"".join(line for _, line in head)
+        if not data.strip():
+            raise InvalidInputError("", "no attempts in the input", source)
+        try:
+            whole = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            whole = None
         if isinstance(whole, dict):
+            if input_limits.exceeds_depth(whole):
+                raise input_limits.too_deep(source, _first_line(head))
             return source, [whole], [1]
         if isinstance(whole, list):
             raise InvalidInputError(
                 "", "expected one JSON object or NDJSON lines, not an array", source, 1
             )
     items: list[Any] = []
-    for number, text_line in enumerate(text.splitlines(), 1):
-        if not text_line.strip():
-            continue
+    numbers: list[int] = []
+
+    def take(number: int, line: bytes) -> None:
+        if not line.strip():
+            return
+        value = input_limits.loads_bounded(line, source, number)
+        if not isinstance(value, dict):
+            raise InvalidInputError("", "each line must be a JSON object", source, number)
+        items.append(value)
+        numbers.append(number)
+
+    for number, line in head:
+        take(number, line)
+    for number, line in lines:
+        _check_text(line, source, number)
+        take(number, line)
+    return source, items, numbers
+
+
+def _first_line(head: list[tuple[int, bytes]]) -> int:
+    return next((number for number, line in head if line.strip()), 1)
+
+
+def _check_text(line: bytes, source: str, number: int) -> None:
+    if not line.isascii():
         try:
-            items.append(_Located(orjson.loads(text_line), number))
-        except orjson.JSONDecodeError as error:
-            raise InvalidInputError("", f"invalid JSON: {error.msg}", source, number) from None
-    return source, [_unwrap(item, source) for item in items], [item.line for item in items]
-
-
-class _Located:
-    __slots__ = ("line", "value")
-
-    def __init__(self, value: Any, line: int) -> None:
-        self.value = value
-        self.line = line
-
-
-def _unwrap(item: _Located, source: str) -> Any:
-    if not isinstance(item.value, dict):
-        raise InvalidInputError("", "each line must be a JSON object", source, item.line)
-    return item.value
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInputError("", "is not valid UTF-8", source, number) from None

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from aimem.signatures import fix_key, model_family
+from aimem.signatures import fix_key, model_family, normalize_issue_type
 from aimem.stats_math import wilson_low
 from aimem.store.sqlparams import in_chunks
 from aimem.templates import template_json
@@ -828,7 +828,9 @@ def facts_from_rows(rows: Iterable[Sequence[Any]]) -> list[Fact]:
         Fact(
             timestamp=r[0],
             model_name=r[1],
-            issue_type=r[2],
+            # Rows another program wrote may spell a type otherwise; the
+            # aggregates know one spelling (aimem.signatures.normalize_issue_type).
+            issue_type=normalize_issue_type(r[2]) if isinstance(r[2], str) else r[2],
             issue_signature=r[3],
             fingerprint=r[4] or "",
             fixer_type=r[5],
@@ -850,3 +852,24 @@ FACT_COLUMNS = (
     "fix_commands, fix_success, verification_success, execution_time_seconds, "
     "cost_usd, tokens_in, tokens_out, fixer_model"
 )
+
+
+def fact_from_row(row: dict[str, Any]) -> Fact:
+    """The aggregate fact of one exported or archived row."""
+    return Fact(
+        timestamp=row["timestamp"],
+        model_name=row["model_name"],
+        issue_type=normalize_issue_type(str(row["issue_type"])),
+        issue_signature=row["issue_signature"],
+        fingerprint=row.get("fingerprint") or "",
+        fixer_type=row["fixer_type"],
+        fix_commands=canonical_commands(row["fix_commands"]),
+        fix_success=bool(row["fix_success"]),
+        verification_success=bool(row["verification_success"]),
+        execution_time_seconds=row.get("execution_time_seconds"),
+        # the cost rollup counts archived and purged attempts too
+        cost_usd=row.get("cost_usd"),
+        tokens_in=row.get("tokens_in"),
+        tokens_out=row.get("tokens_out"),
+        fixer_model=row.get("fixer_model"),
+    )

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from aimem.records import STORED_COLUMNS
 from aimem.store.connection import page_cache
 from aimem.store.schema import INSERT_ATTEMPT, UID_PARAM
 from aimem.store.sqlparams import in_chunks
@@ -97,6 +98,17 @@ def insert_new(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> lis
             new.append(row)
     conn.executemany(INSERT_ATTEMPT, new)
     return new
+
+
+def rows_after(conn: sqlite3.Connection, last_id: int) -> Iterator[tuple[Any, ...]]:
+    """The ``fix_history`` rows with an id above ``last_id``, laid out as ``_INSERT``'s
+    parameters (stored values: JSON text, 0/1 flags)."""
+    cursor = conn.execute(
+        f"SELECT {', '.join(STORED_COLUMNS)} FROM fix_history WHERE id > ? ORDER BY id",
+        (last_id,),
+    )
+    while batch := cursor.fetchmany(1000):
+        yield from batch
 
 
 # Page cache for one import: the uid and fingerprint indexes take random keys,

@@ -180,6 +180,9 @@ def atomic(conn: sqlite3.Connection, *, poll: bool = True) -> Iterator[sqlite3.C
 
 
 WRITE_QUEUE_NAME = ".aimem-write.lock"
+# Held (flock) by an import while it merges: writers queued behind it keep
+# waiting past the busy timeout while it is held (see WriteQueue).
+MERGE_LOCK_NAME = ".aimem-merge.lock"
 
 
 class WriteQueue:
@@ -196,10 +199,16 @@ class WriteQueue:
     Writers that do not take part (the seed system's SQL, the ``sqlite3`` shell) are
     still excluded by SQLite's own lock, which is always taken after this one.
     A kill -9 releases the lock with the process.
+
+    A bulk merge (``merging``) may hold the turn longer than the busy timeout;
+    it says so by holding the merge lock, and a waiter keeps waiting while
+    that lock is held, so an import of any size never makes a writer fail.
+    The merge lock, too, goes with its holder: a dead import holds nothing.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, merge_path: Path | None = None) -> None:
         self.path = path
+        self.merge_path = merge_path
         self._fd: int | None = None
         self._disabled = False
         self._depth = 0
@@ -211,12 +220,50 @@ class WriteQueue:
             self._fd = None
 
     @contextmanager
-    def turn(self, timeout: float = BUSY_TIMEOUT_MS / 1000) -> Iterator[bool]:
+    def merging(self) -> Iterator[None]:
+        """Announce a long hold of the turn (the caller holds it) for the block."""
+        fd = None
+        if self.merge_path is not None:
+            try:
+                fd = os.open(self.merge_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                # Unannounced, the merge still runs; waiters fall back to the timeout.
+                if fd is not None:
+                    os.close(fd)
+                fd = None
+        try:
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)  # releases the flock
+
+    def _merge_running(self) -> bool:
+        if self.merge_path is None:
+            return False
+        try:
+            fd = os.open(self.merge_path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+        return False
+
+    @contextmanager
+    def turn(self, timeout: float | None = None) -> Iterator[bool]:
         """Hold this repository's writer turn; yields whether it is held.
 
         Re-entrant; yields False when the lock file cannot be opened (a read-only
         folder) or the bounded wait gave up.
         """
+        if timeout is None:
+            timeout = BUSY_TIMEOUT_MS / 1000
         if self._depth:
             self._depth += 1
             try:
@@ -284,6 +331,9 @@ class WriteQueue:
         threading.Thread(target=wait, name="aimem-write-queue", daemon=True).start()
         if got.wait(timeout):
             return fd
+        while self._merge_running():
+            if got.wait(min(timeout, 1.0)):
+                return fd
         with guard:
             if got.is_set():
                 return fd

@@ -12,7 +12,7 @@ Never edit a shipped migration: append a new one (a test pins the names).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -403,3 +403,75 @@ def m014_fix_templates(conn: sqlite3.Connection) -> None:
             for r in archive.iter_segment_rows(path, sha256)
         ]
         fold(rows)
+
+
+@migration
+def m015_one_issue_type_spelling(conn: sqlite3.Connection) -> None:
+    # The seed system stored issue types as given ('timeout', 'Timeout'),
+    # and imports did too: rows are brought to the one spelling queries use
+    # (aimem.signatures.normalize_issue_type). Signatures stay as stored (they
+    # are history, and the seed's standard types never change spelling); a
+    # fingerprint made from the type as given is remade from the new spelling.
+    # Aggregates are recomputed only when a row changed, archived facts included.
+    from aimem.signatures import _fingerprint_of, normalize_issue_type
+
+    renamed = {
+        stored: normalize_issue_type(stored)
+        for (stored,) in conn.execute("SELECT DISTINCT issue_type FROM fix_history")
+        if isinstance(stored, str) and normalize_issue_type(stored) not in ("", stored)
+    }
+    if not renamed:
+        return
+    for stored, spelled in renamed.items():
+        rows = conn.execute(
+            "SELECT id, model_name, description, fingerprint FROM fix_history WHERE issue_type = ?",
+            (stored,),
+        ).fetchall()
+        updates = []
+        for row_id, model_name, description, fingerprint in rows:
+            if fingerprint == _fingerprint_of(stored, str(model_name), str(description)):
+                fingerprint = _fingerprint_of(spelled, str(model_name), str(description))
+            updates.append((spelled, fingerprint, row_id))
+        conn.executemany(
+            "UPDATE fix_history SET issue_type = ?, fingerprint = ? WHERE id = ?", updates
+        )
+    if not _segments_readable(conn):
+        # Recomputing without a segment's facts would lose its counts: the
+        # aggregates stay as they are, for 'check --repair' once it is back.
+        return
+    from aimem.store.rebuild import rebuild_aggregates
+
+    rebuild_aggregates(conn, _archived_facts(conn))
+    conn.execute(
+        "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+    )
+
+
+def _segment_rows(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    """Every row of every segment (m013's way of finding them), sha256 checked."""
+    database = conn.execute("PRAGMA database_list").fetchone()[2]
+    segments = conn.execute("SELECT name, sha256 FROM aimem_segments").fetchall()
+    if not database or not segments:
+        return
+    from aimem import archive
+    from aimem.paths import ARCHIVE_NAME
+
+    folder = Path(database).parent / ARCHIVE_NAME
+    for name, sha256 in segments:
+        yield from archive.iter_segment_rows(folder / name, sha256)
+
+
+def _segments_readable(conn: sqlite3.Connection) -> bool:
+    try:
+        for _ in _segment_rows(conn):
+            pass
+    except Exception:  # missing, corrupt, not zstd: any of these means 'not now'
+        return False
+    return True
+
+
+def _archived_facts(conn: sqlite3.Connection) -> Iterator[Any]:
+    from aimem.store.aggregates import fact_from_row
+
+    for row in _segment_rows(conn):
+        yield fact_from_row(row)

@@ -102,7 +102,7 @@ SchemaObject = tuple[str, str, str, str]  # type, name, table, normalized SQL
 
 
 def _normalize_sql(sql: str | None) -> str:
-    # A database adopted from the design's system keeps its own CREATE TABLE
+    # A database adopted from the seed system keeps its own CREATE TABLE
     # text (other indentation); whitespace carries no meaning outside literals.
     if sql is None:
         return ""

@@ -65,7 +65,10 @@ def _assert_whole(repo: Path, before: dict, uids: set[str]) -> None:
         assert learned(mem) == before
         report = mem.check()
         assert report.ok, [f.line() for f in report.findings]
-        assert [f for f in report.findings if f.kind != "leftover-temp"] == []
+        # A kill between the commit and the knowledge base file's update leaves
+        # the file one write behind: a hint, caught up by the next write.
+        expected = ("leftover-temp", "stale-knowledge-base")
+        assert [f for f in report.findings if f.kind not in expected] == []
 
 
 @pytest.fixture
