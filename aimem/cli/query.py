@@ -172,7 +172,12 @@ def model_command(
     ],
     note: Annotated[
         str | None,
-        typer.Option("--note", help="Add a line to the model's performance notes.", metavar="TEXT"),
+        typer.Option(
+            "--note",
+            help="Add a line to the model's performance notes.",
+            metavar="TEXT",
+            callback=filled,
+        ),
     ] = None,
     set_notes: Annotated[
         str | None,
@@ -277,6 +282,7 @@ def successful_command(
             "--model",
             "-m",
             help="Show commands filled in for this model, and leave out those naming another.",
+            callback=filled,
         ),
     ] = None,
     limit: LimitOpt = 10,

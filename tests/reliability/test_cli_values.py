@@ -61,6 +61,8 @@ def one_segment(repo_dir: Path) -> Path:
         (["gate", "-m", "a", "-t", "TIMEOUT", "--min-rate", "nan"], "'--min-rate'"),
         (["gate", "-m", "a", "-t", "TIMEOUT", "--max-failures", "9" * 30], "'--max-failures'"),
         (["model", ""], "'NAME'"),
+        (["model", "qwen2.5:7b", "--note", " "], "'--note'"),
+        (["successful", "--model", ""], "'--model'"),
         (["search", ""], "'TEXT...'"),
         (["import", ""], "'FILE'"),
         (["backup", ""], "'DEST'"),
