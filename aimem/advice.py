@@ -194,6 +194,7 @@ def suggest(
     by_type = _by_key(store.fix_outcomes("type", issue_type, TYPE_CANDIDATES, min_successes=1))
     by_family = _by_key(store.fix_outcomes("family_type", f"{family}|{issue_type}"))
     by_model = _by_key(store.fix_outcomes("model_type", f"{model}|{issue_type}"))
+    known_models = store.model_names()
     by_print = _by_key(store.fix_outcomes("fingerprint", fingerprint)) if fingerprint else {}
     missing = [(issue_type, k) for k in {*by_family, *by_model} if k not in by_type]
     type_counts = {
@@ -203,7 +204,7 @@ def suggest(
 
     type_attempts, type_successes = store.scope_totals("type", issue_type)
     base = estimate.base_rate(type_attempts, type_successes)
-    names_other_model = other_model_finder(model, store.model_names())
+    names_other_model = other_model_finder(model, known_models)
 
     posteriors: dict[str, estimate.Posterior] = {}
     commands: dict[str, list[str]] = {}

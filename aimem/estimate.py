@@ -93,8 +93,8 @@ class Posterior:
                 high = x
             density = math.exp(log_norm + (a - 1) * math.log(x) + (b - 1) * math.log1p(-x))
             step = x - error / density if density > 0 else -1.0
-            x = step if low < step < high else (low + high) / 2
-            if high - low < 1e-12:
+            previous, x = x, step if low < step < high else (low + high) / 2
+            if abs(x - previous) <= 1e-12 * previous:
                 break
         return x
 

@@ -138,9 +138,20 @@ def other_model_finder(model: str, known_models: Iterable[str]) -> Callable[[Ite
         if other_base != base:
             others.add(other_base)
     pattern = _other_models_pattern(tuple(sorted(others)))
+    # Another tag of a known family names another model even if aimem never saw
+    # that tag recorded (``qwen2.5:7b-instruct`` next to ``qwen2.5:7b``).
+    bases = sorted({base} | {split_model(name)[0] for name in known_models}, key=len, reverse=True)
+    tagged = re.compile(
+        f"(?<!{_NAME_CHAR})(?:{'|'.join(re.escape(b) for b in bases if b)}):[\\w.\\-]+"
+    )
 
     def names_other(commands: Iterable[str]) -> bool:
-        return pattern is not None and any(pattern.search(c) for c in commands)
+        for command in commands:
+            if pattern is not None and pattern.search(command):
+                return True
+            if any(m.group(0).rstrip(".-") != model for m in tagged.finditer(command)):
+                return True
+        return False
 
     return names_other
 

@@ -1,0 +1,50 @@
+"""The pooled estimate: each level stands in for the one below until that has its own record."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aimem.estimate import (
+    Counts,
+    Posterior,
+    new_fix_prior,
+    pooled,
+    regularized_beta,
+)
+
+
+def test_a_models_own_record_outweighs_its_family_as_it_grows() -> None:
+    family = Counts(100, 90)  # the fix works on the siblings
+    few = pooled(Counts(2, 0), Counts(102, 90), Counts(102, 90), 0.5)
+    many = pooled(Counts(40, 4), Counts(140, 94), Counts(140, 94), 0.5)
+    none = pooled(Counts(), family, family, 0.5)
+    assert none.mean > 0.8  # the family stands in for a model that never tried it
+    assert 0.4 < few.mean < none.mean  # two failures move it, without erasing the family
+    assert many.mean < 0.2  # forty tries on this model decide
+
+
+def test_no_record_anywhere_starts_at_the_base_rate() -> None:
+    assert abs(pooled(Counts(), Counts(), Counts(), 0.3).mean - 0.3) < 1e-9
+
+
+@given(st.floats(0.01, 0.99), st.floats(0.2, 200), st.floats(0.2, 200), st.floats(0.001, 0.999))
+def test_the_quantile_inverts_the_cdf(q: float, a: float, b: float, _: float) -> None:
+    x = Posterior(a, b).quantile(q)
+    assert abs(regularized_beta(x, a, b) - q) < 1e-6
+
+
+def test_the_cdf_matches_sampling() -> None:
+    rng = random.Random(3)
+    for a, b, x in ((0.5, 3.0, 0.2), (10.0, 20.0, 0.33), (3.6, 0.4, 0.5)):
+        draws = [rng.betavariate(a, b) < x for _ in range(20000)]
+        assert abs(sum(draws) / len(draws) - regularized_beta(x, a, b)) < 0.015
+
+
+def test_a_new_fix_is_worth_more_when_known_fixes_are_poor() -> None:
+    poor = new_fix_prior([0.1, 0.2, 0.15, 0.3], 0.2)
+    good = new_fix_prior([0.9, 0.95, 0.85], 0.9)
+    assert poor.prob_above(0.3) < good.prob_above(0.3)
+    assert new_fix_prior([], 0.4).mean == 0.4
