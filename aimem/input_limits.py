@@ -1,4 +1,4 @@
-"""Bounds on what ``import`` and ``record --json`` read: line length and nesting depth.
+"""Bounds on what ``import`` and ``record --input`` read: line length and nesting depth.
 
 Invariants:
 - No line, JSON array element or CSV record longer than ``MAX_LINE_BYTES`` is

@@ -86,7 +86,7 @@ def _check_limit(limit: Any, name: str = "limit") -> int:
 
 
 _T = TypeVar("_T")
-# The shape of one attempt as record_many (and 'aimem record --json') reads it.
+# The shape of one attempt as record_many (and 'aimem record --input') reads it.
 ATTEMPT_EXAMPLE = (
     'an attempt looks like {"issue_data": {"model": "qwen2.5:7b", "issue_type": "TIMEOUT", '
     '"description": "timeout after 30s"}, "ai_response": {"fix_commands": ["ollama pull '

@@ -467,6 +467,13 @@ def attempt_from_call(
     )
 
 
+# Listings (recent, search, similar --json) add display fields; import reads export rows.
+EXPORT_HINT = (
+    "import reads what 'aimem export' writes (ndjson, json or csv), not the output "
+    "of listing commands such as 'aimem recent --json'"
+)
+
+
 def attempt_from_row(
     row: Any,
     *,
@@ -480,7 +487,9 @@ def attempt_from_row(
         raise check.fail("", f"a record must be a JSON object, not {_kind(row)}")
     unknown = row.keys() - _EXPORT_COLUMN_SET
     if unknown:
-        raise check.fail(sorted(unknown)[0], "is not a column of the export row format")
+        raise check.fail(
+            sorted(unknown)[0], "is not a column of the export row format", EXPORT_HINT
+        )
     model = check.text("model_name", row.get("model_name"), LIMITS["model"], required=True)
     issue_type = check.stored_issue_type("issue_type", row.get("issue_type"))
     signature = check.text("issue_signature", row.get("issue_signature"), 64, required=True)

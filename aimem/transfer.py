@@ -58,7 +58,7 @@ from aimem.input_limits import (
     too_deep,
     too_long,
 )
-from aimem.records import EXPORT_COLUMNS, attempt_from_row, stored_values_from_row
+from aimem.records import EXPORT_COLUMNS, EXPORT_HINT, attempt_from_row, stored_values_from_row
 from aimem.redact import redact_text, redact_value
 from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
 from aimem.store.sqlite_store import attempt_params
@@ -370,7 +370,7 @@ def iter_csv(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
         unknown = [c for c in header if c not in EXPORT_COLUMNS]
         if unknown:
             raise InvalidInputError(
-                unknown[0], "is not a column of the export row format", source, 1
+                unknown[0], "is not a column of the export row format", source, 1, EXPORT_HINT
             )
         start = reader.line_num + 1
         lines.record_bytes = 0

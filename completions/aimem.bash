@@ -18,7 +18,7 @@ _aimem_options() {
     '') REPLY="--dir -C --version -V --help -h" ;;
     'init') REPLY="--demo --seed --json --help -h" ;;
     'stats') REPLY="--json --help -h" ;;
-    'model') REPLY="--note --set-notes --help -h" ;;
+    'model') REPLY="--note --set-notes --json --help -h" ;;
     'models') REPLY="--format -f --json --help -h" ;;
     'recent') REPLY="--limit -n --format -f --json --include-archive --help -h" ;;
     'successful') REPLY="--issue-type -t --model -m --limit -n --format -f --json --help -h" ;;
@@ -27,7 +27,7 @@ _aimem_options() {
     'similar') REPLY="--model -m --issue-type -t --prompt --response --description -d --limit -n --format -f --json --help -h" ;;
     'context') REPLY="--model -m --issue-type -t --prompt --response --description -d --max-chars --help -h" ;;
     'search') REPLY="--limit -n --include-archive --format -f --json --help -h" ;;
-    'record') REPLY="--model -m --issue-type -t --description -d --fixer --analysis --command -c --success --failure --verified --unverified --time --notes --prompt --response --json --print-json --tokens-in --tokens-out --cost --fixer-model --strict --max-failures --help -h" ;;
+    'record') REPLY="--model -m --issue-type -t --description -d --fixer --analysis --command -c --success --failure --verified --unverified --time --notes --prompt --response --input -i --print-json --tokens-in --tokens-out --cost --fixer-model --strict --max-failures --help -h" ;;
     'export') REPLY="--format -f --since --include-archive --json --help -h" ;;
     'import') REPLY="--format -f --dry-run -n --json --help -h" ;;
     'backup') REPLY="--keep --json --help -h" ;;
@@ -40,7 +40,7 @@ _aimem_options() {
     'gate') REPLY="--model -m --issue-type -t --description -d --prompt --response --min-rate --max-failures --json --help -h" ;;
     'alerts') REPLY="--days --drift-days --kind -k --now --format -f --json --help -h" ;;
     'kb') REPLY="--help -h" ;;
-    'kb show') REPLY="--help -h" ;;
+    'kb show') REPLY="--json --help -h" ;;
     'kb import') REPLY="--json --help -h" ;;
     'kb export') REPLY="--help -h" ;;
     'archive') REPLY="--help -h" ;;
@@ -121,7 +121,8 @@ _aimem_option_kind() {
     'record --notes') REPLY='text' ;;
     'record --prompt') REPLY='text' ;;
     'record --response') REPLY='text' ;;
-    'record --json') REPLY='file' ;;
+    'record --input') REPLY='file' ;;
+    'record -i') REPLY='file' ;;
     'record --tokens-in') REPLY='text' ;;
     'record --tokens-out') REPLY='text' ;;
     'record --cost') REPLY='text' ;;

@@ -15,7 +15,7 @@ end
 
 function __aimem_takes_value --description 'aimem: option takes a value'
     switch "$argv[1] $argv[2]"
-        case ' --dir' ' -C' 'init --seed' 'model --note' 'model --set-notes' 'models --format' 'models -f' 'recent --limit' 'recent -n' 'recent --format' 'recent -f' 'successful --issue-type' 'successful -t' 'successful --model' 'successful -m' 'successful --limit' 'successful -n' 'successful --format' 'successful -f' 'patterns --kind' 'patterns -k' 'patterns --min-confidence' 'patterns --issue-type' 'patterns -t' 'patterns --limit' 'patterns -n' 'patterns --format' 'patterns -f' 'analytics --days' 'similar --model' 'similar -m' 'similar --issue-type' 'similar -t' 'similar --prompt' 'similar --response' 'similar --description' 'similar -d' 'similar --limit' 'similar -n' 'similar --format' 'similar -f' 'context --model' 'context -m' 'context --issue-type' 'context -t' 'context --prompt' 'context --response' 'context --description' 'context -d' 'context --max-chars' 'search --limit' 'search -n' 'search --format' 'search -f' 'record --model' 'record -m' 'record --issue-type' 'record -t' 'record --description' 'record -d' 'record --fixer' 'record --analysis' 'record --command' 'record -c' 'record --time' 'record --notes' 'record --prompt' 'record --response' 'record --json' 'record --tokens-in' 'record --tokens-out' 'record --cost' 'record --fixer-model' 'record --max-failures' 'export --format' 'export -f' 'export --since' 'import --format' 'import -f' 'backup --keep' 'cleanup --keep-successful' 'cleanup --keep-failures-per-fingerprint' 'suggest --model' 'suggest -m' 'suggest --issue-type' 'suggest -t' 'suggest --description' 'suggest -d' 'suggest --prompt' 'suggest --response' 'suggest --limit' 'suggest -n' 'suggest --max-failures' 'suggest --seed' 'gate --model' 'gate -m' 'gate --issue-type' 'gate -t' 'gate --description' 'gate -d' 'gate --prompt' 'gate --response' 'gate --min-rate' 'gate --max-failures' 'alerts --days' 'alerts --drift-days' 'alerts --kind' 'alerts -k' 'alerts --now' 'alerts --format' 'alerts -f' 'archive list --format' 'archive list -f'
+        case ' --dir' ' -C' 'init --seed' 'model --note' 'model --set-notes' 'models --format' 'models -f' 'recent --limit' 'recent -n' 'recent --format' 'recent -f' 'successful --issue-type' 'successful -t' 'successful --model' 'successful -m' 'successful --limit' 'successful -n' 'successful --format' 'successful -f' 'patterns --kind' 'patterns -k' 'patterns --min-confidence' 'patterns --issue-type' 'patterns -t' 'patterns --limit' 'patterns -n' 'patterns --format' 'patterns -f' 'analytics --days' 'similar --model' 'similar -m' 'similar --issue-type' 'similar -t' 'similar --prompt' 'similar --response' 'similar --description' 'similar -d' 'similar --limit' 'similar -n' 'similar --format' 'similar -f' 'context --model' 'context -m' 'context --issue-type' 'context -t' 'context --prompt' 'context --response' 'context --description' 'context -d' 'context --max-chars' 'search --limit' 'search -n' 'search --format' 'search -f' 'record --model' 'record -m' 'record --issue-type' 'record -t' 'record --description' 'record -d' 'record --fixer' 'record --analysis' 'record --command' 'record -c' 'record --time' 'record --notes' 'record --prompt' 'record --response' 'record --input' 'record -i' 'record --tokens-in' 'record --tokens-out' 'record --cost' 'record --fixer-model' 'record --max-failures' 'export --format' 'export -f' 'export --since' 'import --format' 'import -f' 'backup --keep' 'cleanup --keep-successful' 'cleanup --keep-failures-per-fingerprint' 'suggest --model' 'suggest -m' 'suggest --issue-type' 'suggest -t' 'suggest --description' 'suggest -d' 'suggest --prompt' 'suggest --response' 'suggest --limit' 'suggest -n' 'suggest --max-failures' 'suggest --seed' 'gate --model' 'gate -m' 'gate --issue-type' 'gate -t' 'gate --description' 'gate -d' 'gate --prompt' 'gate --response' 'gate --min-rate' 'gate --max-failures' 'alerts --days' 'alerts --drift-days' 'alerts --kind' 'alerts -k' 'alerts --now' 'alerts --format' 'alerts -f' 'archive list --format' 'archive list -f'
             return 0
     end
     return 1
@@ -122,6 +122,7 @@ complete -c aimem -n '__aimem_in \'stats\'' -l 'json' -d 'Shortcut for --format 
 complete -c aimem -n '__aimem_in \'stats\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_in \'model\'' -l 'note' -x -d 'Add a line to the model\'s performance notes.'
 complete -c aimem -n '__aimem_in \'model\'' -l 'set-notes' -x -d 'Replace the performance notes (\'\' clears).'
+complete -c aimem -n '__aimem_in \'model\'' -l 'json' -d 'JSON output (the only format; accepted for scripts).'
 complete -c aimem -n '__aimem_in \'model\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_at \'model\' 0' -a '(__aimem_values models)'
 complete -c aimem -n '__aimem_in \'models\'' -l 'format' -s 'f' -x -a 'table json ndjson csv' -d 'Output format: table, json, ndjson or csv.'
@@ -183,7 +184,7 @@ complete -c aimem -n '__aimem_in \'record\'' -l 'time' -x -d 'Seconds the fix to
 complete -c aimem -n '__aimem_in \'record\'' -l 'notes' -x -d 'Free-form notes.'
 complete -c aimem -n '__aimem_in \'record\'' -l 'prompt' -x -d 'The test prompt (for the signature).'
 complete -c aimem -n '__aimem_in \'record\'' -l 'response' -x -d 'The model\'s actual response (for the signature).'
-complete -c aimem -n '__aimem_in \'record\'' -l 'json' -r -F -d 'Read attempts from FILE (\'-\' for stdin): one JSON object or NDJSON...'
+complete -c aimem -n '__aimem_in \'record\'' -l 'input' -s 'i' -r -F -d 'Read attempts from FILE (\'-\' for stdin): one JSON object or NDJSON...'
 complete -c aimem -n '__aimem_in \'record\'' -l 'print-json' -d 'Print {"ids": [...]} instead of ids.'
 complete -c aimem -n '__aimem_in \'record\'' -l 'tokens-in' -x -d 'Tokens the fixer read.'
 complete -c aimem -n '__aimem_in \'record\'' -l 'tokens-out' -x -d 'Tokens the fixer wrote.'
@@ -262,6 +263,7 @@ complete -c aimem -n '__aimem_at \'kb\'' -a 'show' -d 'Print the knowledge base 
 complete -c aimem -n '__aimem_at \'kb\'' -a 'import' -d 'Merge a knowledge base file into this repository\'s.'
 complete -c aimem -n '__aimem_at \'kb\'' -a 'export' -d 'Write the knowledge base to FILE (atomically).'
 complete -c aimem -n '__aimem_in \'kb\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'kb show\'' -l 'json' -d 'JSON output (the only format; accepted for scripts).'
 complete -c aimem -n '__aimem_in \'kb show\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_in \'kb import\'' -l 'json' -d 'Print a JSON summary.'
 complete -c aimem -n '__aimem_in \'kb import\'' -l 'help' -s 'h' -d 'Show this message and exit.'

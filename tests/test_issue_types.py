@@ -182,7 +182,7 @@ def test_cli_json_record_with_lower_case_type(runner: CliRunner, tmp_path: Path)
     source = tmp_path / "a.ndjson"
     source.write_text(json.dumps(line) + "\n")
     assert runner.invoke(app, ["init"]).exit_code == 0
-    assert runner.invoke(app, ["record", "--json", str(source)]).exit_code == 0
+    assert runner.invoke(app, ["record", "--input", str(source)]).exit_code == 0
     found = runner.invoke(app, ["successful", "-t", "No_Output", "--json"])
     assert [r["issue_type"] for r in orjson.loads(found.stdout)] == ["NO_OUTPUT"]
 

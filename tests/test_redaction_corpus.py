@@ -42,7 +42,7 @@ def _record_batch(folder: Path, attempts: list[dict[str, Any]], **env: str) -> N
     batch = folder / "batch.ndjson"
     batch.write_bytes(b"".join(orjson.dumps(a) + b"\n" for a in attempts))
     assert invoke("init", **env).exit_code == 0
-    result = invoke("record", "--json", str(batch), **env)
+    result = invoke("record", "--input", str(batch), **env)
     assert result.exit_code == 0, result.stderr
 
 

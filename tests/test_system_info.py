@@ -55,7 +55,7 @@ def test_record_collects_the_design_keys_and_asks_ollama_once(tmp_path: Path) ->
         + b"\n"
         for n in range(3)
     )
-    done = run_aimem("--dir", str(repo), "record", "--json", "-", env=env, input=lines)
+    done = run_aimem("--dir", str(repo), "record", "--input", "-", env=env, input=lines)
     assert done.returncode == 0, done.stderr
     infos = _stored_system_info(repo)
     assert len(infos) == 3

@@ -23,7 +23,12 @@ app.add_typer(kb_app, name="kb")
 
 
 @kb_app.command(name="show")
-def kb_show(ctx: typer.Context) -> None:
+def kb_show(
+    ctx: typer.Context,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON output (the only format; accepted for scripts).")
+    ] = False,
+) -> None:
     """Print the knowledge base as JSON (always current).
 
     \b

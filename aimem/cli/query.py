@@ -185,6 +185,9 @@ def model_command(
             "--set-notes", help="Replace the performance notes ('' clears).", metavar="TEXT"
         ),
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON output (the only format; accepted for scripts).")
+    ] = False,
 ) -> None:
     """Show one model's insights as JSON; --note or --set-notes writes its performance notes.
 

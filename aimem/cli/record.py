@@ -8,7 +8,7 @@ import typer
 
 from aimem.cli._click import click_exceptions
 from aimem.cli._context import repo
-from aimem.cli._output import emit_json, write
+from aimem.cli._output import emit_json, note, write
 from aimem.cli._values import MAX_AMOUNT, MAX_COUNT, filled, finite
 from aimem.cli.app import app
 
@@ -106,14 +106,26 @@ def record_command(
             metavar="TEXT",
         ),
     ] = None,
-    json_file: Annotated[
+    input_file: Annotated[
         str | None,
         typer.Option(
-            "--json",
+            "--input",
+            "-i",
             help="Read attempts from FILE ('-' for stdin): one JSON object or NDJSON lines "
             "with record_fix_attempt's arguments.",
             metavar="FILE",
             callback=filled,
+        ),
+    ] = None,
+    json_file: Annotated[
+        str | None,
+        typer.Option(
+            "--json",
+            help="Deprecated spelling of --input FILE (--json will mean JSON output, as on "
+            "every other command).",
+            metavar="FILE",
+            callback=filled,
+            hidden=True,
         ),
     ] = None,
     as_json: Annotated[
@@ -161,15 +173,15 @@ def record_command(
 ) -> None:
     """Record fix attempts; prints the new id(s), one per line.
 
-    A success needs both --success and --verified. With --json, every line is
+    A success needs both --success and --verified. With --input, every line is
     checked before anything is written: one bad line rejects the whole input.
 
     \b
     Examples:
       aimem record -m qwen2.5:7b -t TIMEOUT -d "timeout after 30s" \\
           --fixer qwen -c "# Increase timeout to 60 seconds" --success --verified --time 45.2
-      aimem record --json attempts.ndjson
-      some-fixer | aimem record --json -
+      aimem record --input attempts.ndjson
+      some-fixer | aimem record --input -
       aimem record -m qwen2.5:7b -t TIMEOUT -d "timeout after 30s" -c "ollama pull qwen2.5:7b" \\
           --failure --tokens-in 1200 --tokens-out 300 --cost 0.0081 --fixer-model claude-3-5-sonnet
     """
@@ -178,13 +190,20 @@ def record_command(
     applied = outcome_from_flags(("--success", success), ("--failure", failure))
     checked = outcome_from_flags(("--verified", verified), ("--unverified", unverified))
     if json_file is not None:
+        if input_file is not None:
+            raise click_exceptions.UsageError("give --input FILE, not both --input and --json")
+        note(
+            "aimem: warning: --json FILE is deprecated: use --input FILE (--json will mean JSON output)"
+        )
+        input_file = json_file
+    if input_file is not None:
         flags = (model, issue_type, description, fixer, analysis, command, applied, checked)
         cost_flags = (tokens_in, tokens_out, cost, fixer_model)
         if any(f is not None for f in (*flags, seconds, notes, prompt, response, *cost_flags)):
             raise click_exceptions.UsageError(
-                "--json FILE cannot be combined with per-attempt flags"
+                "--input FILE cannot be combined with per-attempt flags"
             )
-        source, items, lines = read_attempts(json_file)
+        source, items, lines = read_attempts(input_file)
     else:
         source, lines, items = (
             None,

@@ -50,7 +50,7 @@ def test_record_cost_flags_feed_analytics(runner: CliRunner, repo: None) -> None
     assert model["fixer_model"] == "claude-3-5-sonnet"
     table = ok(runner, "analytics").stdout
     assert "Cost per verified success" in table and "TIMEOUT" in table
-    bad = aimem(runner, "record", "--json", "-", "--cost", "1")
+    bad = aimem(runner, "record", "--input", "-", "--cost", "1")
     assert bad.exit_code == 2
 
 
@@ -165,7 +165,7 @@ def test_alerts_exit_codes(runner: CliRunner, repo: None) -> None:
         ("2025-06-15T10:00:00Z", "--failure"),
     ):
         extra = ["--verified"] if outcome == "--success" else []
-        args = ["record", "--json", "-"]
+        args = ["record", "--input", "-"]
         line = {
             "issue_data": {
                 "model": "qwen2.5:7b",

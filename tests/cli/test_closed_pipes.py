@@ -110,7 +110,7 @@ def test_export_csv_into_head(archived: Path) -> None:
         ["cleanup", "1", "--purge"],
         ["check", "--repair"],
         ["restore", "bundle.tar", "--force"],
-        ["record", "--json", "-"],
+        ["record", "--input", "-"],
         ["import", "-"],
     ],
     ids=lambda args: " ".join(args),

@@ -351,3 +351,10 @@ def test_json_is_utf8_and_stable(demo: Path) -> None:
     first = ok("models", "--json").stdout
     assert first == ok("models", "--json").stdout
     assert first.startswith("[\n  {\n")
+
+
+def test_commands_that_only_print_json_accept_json(demo: object) -> None:
+    from tests.cli.conftest import ok
+
+    assert ok("model", "qwen2.5:7b", "--json").stdout == ok("model", "qwen2.5:7b").stdout
+    assert ok("kb", "show", "--json").stdout == ok("kb", "show").stdout

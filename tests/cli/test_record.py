@@ -88,7 +88,7 @@ def test_record_from_flags(empty: Path) -> None:
         (["record", "-m", "m", "-t", "T", "--failure"], "--description is required"),
         (["record", "-m", "m", "-t", "T", "-d", "x"], "--success or --failure"),
         (["record", "-m", "m", "-t", "T", "-d", "x", "--success"], "--verified or --unverified"),
-        (["record", "--json", "-", "-m", "m"], "cannot be combined"),
+        (["record", "--input", "-", "-m", "m"], "cannot be combined"),
         (["record", "-m", "m", "-t", "T", "-d", "x", "--failure", "--time", "-1"], "--time"),
     ],
 )
@@ -107,17 +107,17 @@ def test_record_invalid_values_write_nothing(empty: Path) -> None:
 def test_record_from_a_json_file(empty: Path, tmp_path: Path) -> None:
     single = tmp_path / "one.json"
     single.write_bytes(orjson.dumps(attempt(), option=orjson.OPT_INDENT_2))
-    assert ok("record", "--json", str(single)).stdout == "1\n"
+    assert ok("record", "--input", str(single)).stdout == "1\n"
     many = tmp_path / "many.ndjson"
     many.write_bytes(b"\n".join(orjson.dumps(attempt(n)) for n in range(1, 4)) + b"\n")
-    assert ok("record", "--json", str(many)).stdout == "2\n3\n4\n"
+    assert ok("record", "--input", str(many)).stdout == "2\n3\n4\n"
     assert count() == 4
     assert ok_json("stats", "--json")["successful_fixes"] == 2
 
 
 def test_record_ndjson_from_stdin(empty: Path) -> None:
     lines = b"\n".join(orjson.dumps(attempt(n)) for n in range(3)) + b"\n\n"
-    result = ok("record", "--json", "-", input=lines)
+    result = ok("record", "--input", "-", input=lines)
     assert result.stdout == "1\n2\n3\n"
     assert count() == 3
 
@@ -135,7 +135,7 @@ def test_record_ndjson_from_stdin(empty: Path) -> None:
 def test_record_bad_ndjson_line_writes_nothing(empty: Path, bad_line: bytes, message: str) -> None:
     good = [orjson.dumps(attempt(n)) for n in range(4)]
     data = b"\n".join([*good[:2], bad_line, *good[2:]]) + b"\n"
-    result = fails(1, "record", "--json", "-", input=data)
+    result = fails(1, "record", "--input", "-", input=data)
     assert result.stderr.startswith("aimem: error: " + message), result.stderr
     assert len(result.stderr.splitlines()) <= 2
     assert result.stdout == ""
@@ -145,14 +145,14 @@ def test_record_bad_ndjson_line_writes_nothing(empty: Path, bad_line: bytes, mes
 def test_record_bad_file_is_named(empty: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.ndjson"
     bad.write_bytes(orjson.dumps(attempt()) + b"\n{oops\n")
-    result = fails(1, "record", "--json", str(bad))
+    result = fails(1, "record", "--input", str(bad))
     assert result.stderr.startswith(f"aimem: error: {bad}:2: invalid JSON")
     missing = tmp_path / "missing.json"
-    result = fails(1, "record", "--json", str(missing))
+    result = fails(1, "record", "--input", str(missing))
     assert result.stderr == f"aimem: error: {missing}: cannot read: No such file or directory\n"
     empty_file = tmp_path / "empty.json"
     empty_file.write_bytes(b"\n")
-    assert "no attempts" in fails(1, "record", "--json", str(empty_file)).stderr
+    assert "no attempts" in fails(1, "record", "--input", str(empty_file)).stderr
     assert count() == 0
 
 
@@ -166,10 +166,25 @@ def test_record_needs_a_repository(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_record_through_the_console_script(empty: Path) -> None:
     data = b"\n".join(orjson.dumps(attempt(n)) for n in range(2)) + b"\n"
-    done = run_aimem("record", "--json", "-", input=data)
+    done = run_aimem("record", "--input", "-", input=data)
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"1\n2\n"
-    bad = run_aimem("record", "--json", "-", input=data + b"{\n")
+    bad = run_aimem("record", "--input", "-", input=data + b"{\n")
     assert bad.returncode == 1
     assert bad.stderr.startswith(b"aimem: error: <stdin>:3: invalid JSON")
     assert count() == 2
+
+
+def test_the_old_json_spelling_still_reads_attempts_with_a_deprecation_note(
+    empty: Path, tmp_path: Path
+) -> None:
+    single = tmp_path / "one.json"
+    single.write_bytes(orjson.dumps(attempt()))
+    result = ok("record", "--json", str(single))
+    assert result.stdout == "1\n"
+    assert result.stderr == (
+        "aimem: warning: --json FILE is deprecated: use --input FILE "
+        "(--json will mean JSON output)\n"
+    )
+    assert "not both" in fails(2, "record", "--json", str(single), "--input", str(single)).stderr
+    assert count() == 1

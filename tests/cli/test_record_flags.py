@@ -49,7 +49,7 @@ def test_fixer_names_are_one_fixer_whatever_the_case(empty: Path, tmp_path: Path
         "verification_success": False,
         "fixer_type": "Qwen",
     }
-    ok("record", "--json", "-", input=orjson.dumps(line))
+    ok("record", "--input", "-", input=orjson.dumps(line))
     assert sorted(row["fixer_type"] for row in _rows()) == ["claude", "claude", "claude", "qwen"]
     fixers = ok_json("analytics", "--json")["fixer_comparison"]
     assert {f["fixer_type"]: f["total_attempts"] for f in fixers} == {"claude": 3, "qwen": 1}
@@ -78,9 +78,9 @@ def test_a_bad_fixer_name_names_the_flag(empty: Path) -> None:
 
 def test_a_flat_document_gets_an_example_of_the_shape(empty: Path) -> None:
     flat = {"model": "qwen2.5:7b", "issue_type": "TIMEOUT", "description": "x"}
-    result = fails(1, "record", "--json", "-", input=orjson.dumps(flat))
+    result = fails(1, "record", "--input", "-", input=orjson.dumps(flat))
     first, hint = result.stderr.splitlines()
     assert first == "aimem: error: <stdin>:1: description: is not an argument of record_fix_attempt"
     example = orjson.loads(hint[hint.index("{") :])
     assert set(example) == {"issue_data", "ai_response", "fix_success", "verification_success"}
-    ok("record", "--json", "-", input=orjson.dumps(example))  # the example itself is valid
+    ok("record", "--input", "-", input=orjson.dumps(example))  # the example itself is valid

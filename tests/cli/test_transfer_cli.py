@@ -154,3 +154,23 @@ def test_dry_run_import_does_not_create_a_repository(
     )
     assert result.exit_code == 1 and "not an aimem repository" in result.stderr
     assert not (tmp_path / "new").exists()
+
+
+def test_import_of_a_listings_json_says_what_import_reads(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from aimem.cli.app import app
+
+    runner = CliRunner()
+    source = tmp_path / "src" / "AIMemory"
+    assert runner.invoke(app, ["init", str(source.parent), "--demo"]).exit_code == 0
+    listing = runner.invoke(app, ["--dir", str(source), "recent", "--json"])
+    assert listing.exit_code == 0
+    (tmp_path / "recent.json").write_text(listing.stdout)
+    target = tmp_path / "dst" / "AIMemory"
+    assert runner.invoke(app, ["init", str(target.parent)]).exit_code == 0
+    before = (target / "ai_memory.db").read_bytes()
+    refused = runner.invoke(app, ["--dir", str(target), "import", str(tmp_path / "recent.json")])
+    assert refused.exit_code == 1
+    assert refused.stderr.splitlines()[1].startswith("hint: import reads what 'aimem export'")
+    assert (target / "ai_memory.db").read_bytes() == before

@@ -26,7 +26,7 @@ FIXES = (
 
 
 def attempt_item(rng: random.Random, tag: str = "") -> dict[str, Any]:
-    """One ``record_many`` / ``record --json`` item."""
+    """One ``record_many`` / ``record --input`` item."""
     model = rng.choice(MODELS)
     issue_type = rng.choice(TYPES)
     ok = rng.random() < 0.6

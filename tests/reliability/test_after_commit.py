@@ -165,7 +165,7 @@ def test_record_that_cannot_commit_is_one_line_and_changes_nothing(seeded: Path)
         item["ai_response"]["analysis"] = "a long analysis " * 1500
     before = snapshot(seeded)
     largest = max(p.stat().st_size for p in seeded.iterdir() if p.is_file())
-    result = _limited(seeded, largest + 64 * 1024, "record", "--json", "-", stdin=ndjson(big))
+    result = _limited(seeded, largest + 64 * 1024, "record", "--input", "-", stdin=ndjson(big))
     assert result.returncode == 1
     lines = result.stderr.decode().splitlines()
     assert lines[0].startswith("aimem: error: ") and "Traceback" not in result.stderr.decode()

@@ -1,4 +1,4 @@
-"""Hostile input to ``aimem record --json``: a clean error and an unchanged repository,
+"""Hostile input to ``aimem record --input``: a clean error and an unchanged repository,
 or a correct insert. Driven by Hypothesis through the real command (CliRunner)."""
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _state(repo: Path) -> tuple[int, bytes]:
 
 
 def _record(data: bytes) -> Any:
-    return CliRunner().invoke(app, ["record", "--print-json", "--json", "-"], input=data)
+    return CliRunner().invoke(app, ["record", "--print-json", "--input", "-"], input=data)
 
 
 def _clean_failure(result: Any) -> None:

@@ -55,7 +55,7 @@ def test_concurrent_cli_and_api_writers(seeded: Path, tmp_path: Path) -> None:
     go = tmp_path / "go"
     env = child_env(AIMEM_DIR=str(seeded))
     procs: list[tuple[str, subprocess.Popen[bytes], int]] = []
-    # Three `record --json` batches (all or nothing each), read from stdin after GO.
+    # Three `record --input` batches (all or nothing each), read from stdin after GO.
     batches = [items(25, seed=100 + n, tag=f"cli{n}") for n in range(3)]
     for n, batch in enumerate(batches):
         (tmp_path / f"b{n}.ndjson").write_bytes(ndjson(batch))
@@ -64,7 +64,7 @@ def test_concurrent_cli_and_api_writers(seeded: Path, tmp_path: Path) -> None:
             "import sys, time, pathlib, runpy;"
             f"go = pathlib.Path({str(go)!r});"
             "[time.sleep(0.002) for _ in iter(lambda: not go.exists(), False)];"
-            f"sys.argv = ['aimem', 'record', '--print-json', '--json', {str(tmp_path / f'b{n}.ndjson')!r}];"
+            f"sys.argv = ['aimem', 'record', '--print-json', '--input', {str(tmp_path / f'b{n}.ndjson')!r}];"
             "runpy.run_module('aimem', run_name='__main__')"
         )
         procs.append(

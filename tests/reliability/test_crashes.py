@@ -55,7 +55,7 @@ def test_kill_during_batch_record_is_all_or_nothing(seeded: Path, tmp_path: Path
     batch = tmp_path / "batch.ndjson"
     size = 150
     batch.write_bytes(ndjson(items(size, seed=5, tag="batch")))
-    argv = aimem_argv("record", "--json", str(batch))
+    argv = aimem_argv("record", "--input", str(batch))
     full = _run(argv, env)  # one uninterrupted run: +size
     committed = row_count(seeded)
     outcomes = []

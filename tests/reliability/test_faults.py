@@ -66,14 +66,14 @@ def test_file_size_limit_refuses_the_batch_cleanly(seeded: Path) -> None:
     before = _snapshot(seeded)
     size = max(p.stat().st_size for p in seeded.iterdir() if p.is_file())
     result = _aimem(
-        seeded, "record", "--json", "-", limit_bytes=size + 64 * 1024, stdin=_big_batch()
+        seeded, "record", "--input", "-", limit_bytes=size + 64 * 1024, stdin=_big_batch()
     )
     assert result.returncode == 1
     assert_one_line_error(result.stderr)
     assert b"space" in result.stderr or b"full" in result.stderr
     assert _snapshot(seeded) == before
     assert_consistent(seeded)
-    ok = _aimem(seeded, "record", "--json", "-", stdin=ndjson(items(2, seed=12)))
+    ok = _aimem(seeded, "record", "--input", "-", stdin=ndjson(items(2, seed=12)))
     assert ok.returncode == 0, ok.stderr
     assert row_count(seeded) == before[0] + 2
 
@@ -98,7 +98,7 @@ def test_full_filesystem(tiny_disk: Path) -> None:
     with AIMemory(repo) as memory:
         memory.record_many(items(10, seed=13))
     before = _snapshot(repo)
-    result = _aimem(repo, "record", "--json", "-", stdin=_big_batch())
+    result = _aimem(repo, "record", "--input", "-", stdin=_big_batch())
     assert result.returncode == 1
     assert_one_line_error(result.stderr)
     assert _snapshot(repo) == before
@@ -155,7 +155,7 @@ def test_missing_knowledge_base_is_rebuilt(seeded: Path) -> None:
     shown = _aimem(seeded, "kb", "show")
     assert shown.returncode == 0, shown.stderr
     assert orjson.loads(shown.stdout)["format"] == "aimem-knowledge-base"
-    recorded = _aimem(seeded, "record", "--json", "-", stdin=ndjson(items(1, seed=14)))
+    recorded = _aimem(seeded, "record", "--input", "-", stdin=ndjson(items(1, seed=14)))
     assert recorded.returncode == 0, recorded.stderr
     assert orjson.loads((seeded / "knowledge_base.json").read_bytes())["format"]
 
@@ -170,7 +170,7 @@ def test_corrupt_knowledge_base_is_reported_and_kept(seeded: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     assert orjson.loads(shown.stdout)["format"] == "aimem-knowledge-base"
     # Recording still works, and aimem never overwrites a file it did not write.
-    recorded = _aimem(seeded, "record", "--json", "-", stdin=ndjson(items(2, seed=15)))
+    recorded = _aimem(seeded, "record", "--input", "-", stdin=ndjson(items(2, seed=15)))
     assert recorded.returncode == 0, recorded.stderr
     assert row_count(seeded) == count + 2
     assert (seeded / "knowledge_base.json").read_bytes() == damaged

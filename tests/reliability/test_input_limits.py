@@ -1,4 +1,4 @@
-"""Input bounds for ``import`` and ``record --json``: line length and nesting depth.
+"""Input bounds for ``import`` and ``record --input``: line length and nesting depth.
 
 Every refusal is one line naming FILE:LINE, exit 1, and leaves the repository
 byte for byte as it was. The limits are shrunk here (a few KiB) so that the
@@ -142,7 +142,7 @@ def test_record_json_line_over_the_limit(repo: Path) -> None:
     }
     small = dict(item, issue_data=dict(item["issue_data"], description="ok"))
     data = orjson.dumps(small) + b"\n" + orjson.dumps(item) + b"\n"
-    message = _refused(["record", "--json", "-"], repo, "<stdin>:2", input=data)
+    message = _refused(["record", "--input", "-"], repo, "<stdin>:2", input=data)
     assert f"longer than {LINE} bytes" in message
 
 
@@ -254,7 +254,7 @@ def test_record_json_deep_system_info(repo: Path) -> None:
         "verification_success": False,
     }
     data = orjson.dumps(item).replace(b'"DEEP"', _deep_json(500))
-    message = _refused(["record", "--json", "-"], repo, "<stdin>:1", input=data)
+    message = _refused(["record", "--input", "-"], repo, "<stdin>:1", input=data)
     assert "nested deeper than" in message
 
 

@@ -51,7 +51,7 @@ def test_record_import_archive_backup_check_at_once(seeded: Path, tmp_path: Path
     expected |= set(_all_uids(seeded))
     backups = tmp_path / "backups"
     backups.mkdir()
-    commands = [aimem_argv("record", "--json", str(b)) for b in batches]
+    commands = [aimem_argv("record", "--input", str(b)) for b in batches]
     commands += [
         aimem_argv("import", str(imported)),
         aimem_argv("cleanup", "0", "--yes"),

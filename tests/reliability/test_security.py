@@ -64,7 +64,7 @@ def test_no_secret_survives_into_storage_or_context(repo_dir: Path, tmp_path: Pa
     batch = tmp_path / "leaky.ndjson"
     batch.write_bytes(ndjson(_leaky_items()))
     env = child_env(AIMEM_DIR=str(repo_dir))
-    done = subprocess.run(aimem_argv("record", "--json", str(batch)), env=env, capture_output=True)
+    done = subprocess.run(aimem_argv("record", "--input", str(batch)), env=env, capture_output=True)
     assert done.returncode == 0, done.stderr
     flags = subprocess.run(
         aimem_argv(
