@@ -110,7 +110,7 @@ GLOBAL_VALUES = ("--dir", "-C")
 GLOBAL_FLAGS = ("--version", "-V")
 
 
-def misplaced_global_hint(usage: click.UsageError, args: list[str]) -> str | None:
+def misplaced_global_hint(usage: click_exceptions.UsageError, args: list[str]) -> str | None:
     """``aimem stats --dir X``: say that --dir goes before the command, and show where."""
     if not isinstance(usage, click_exceptions.NoSuchOption) or usage.ctx is None:
         return None

@@ -186,7 +186,9 @@ def test_init_keeps_an_existing_repository_where_it_is(tmp_path: Path) -> None:
     # not nested: init PATH and --dir PATH both find it.
     legacy = tmp_path / "legacy"
     AIMemory(legacy).close()
-    assert ok("init", str(legacy)).stdout == f"Reinitialized existing aimem repository in {legacy}\n"
+    assert (
+        ok("init", str(legacy)).stdout == f"Reinitialized existing aimem repository in {legacy}\n"
+    )
     assert ok("--dir", str(legacy), "init").stdout.endswith(f"repository in {legacy}\n")
     assert not (legacy / "AIMemory").exists()
 
@@ -245,7 +247,7 @@ def test_search_errors_name_the_folder_searched_from(tmp_path: Path) -> None:
 def test_typer_free_path_reports_like_typer(tmp_path: Path) -> None:
     (tmp_path / "lone").mkdir()
     for args in (["-C", "lone", "stats"], ["--dir", "lone", "stats", "--json"]):
-        code, out, err = run_without_env(*args, cwd=tmp_path)
+        code, _, err = run_without_env(*args, cwd=tmp_path)
         full = invoke(*args)
         assert code == full.exit_code == 1
         assert err == full.stderr
@@ -272,7 +274,10 @@ def test_python_api_names_the_path() -> None:
         (["stats", "--dir", "X"], "--dir is a global option: aimem --dir X stats"),
         (["stats", "--dir=X"], "--dir is a global option: aimem --dir=X stats"),
         (["recent", "30", "-C", "/p"], "-C is a global option: aimem -C /p recent 30"),
-        (["kb", "show", "--dir", "my dir"], "--dir is a global option: aimem --dir 'my dir' kb show"),
+        (
+            ["kb", "show", "--dir", "my dir"],
+            "--dir is a global option: aimem --dir 'my dir' kb show",
+        ),
         (["models", "--version"], "--version is a global option: aimem --version"),
         (["stats", "-V"], "-V is a global option: aimem -V"),
     ],

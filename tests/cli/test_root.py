@@ -13,7 +13,6 @@ from tests.conftest import run_aimem
 from tools.gen_docs import root_help
 
 
-
 def not_a_repository(folder: Path) -> str:
     """The error outside any repository, searched from ``folder``."""
     return (
