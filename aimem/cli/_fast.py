@@ -1,6 +1,6 @@
 """Typer-free paths for the commands CI calls thousands of times.
 
-``aimem [--dir D] stats [--json]`` and the common forms of ``aimem [--dir D]
+``aimem [--dir D] [-C D] stats [--json]`` and the common forms of ``aimem [--dir D]
 export FILE [--format X] [--since S] [--include-archive] [--json]`` are
 answered here without importing typer (typer + click are 60-100 ms of a run,
 measured with ``python -X importtime``; a script pays for the whole
