@@ -30,7 +30,7 @@ from aimem.errors import (
 )
 from aimem.fsutil import atomic_output, atomic_write
 from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
-from aimem.paths import FILE_MODE, Layout, create_layout, require_existing, resolve_repository
+from aimem.paths import FILE_MODE, Layout, Location, create_layout, locate
 from aimem.records import Attempt, attempt_from_call, performance_note
 from aimem.search import to_match_query
 from aimem.signatures import generate_fingerprint, normalize_issue_type
@@ -131,27 +131,29 @@ def _cannot_write(output_file: str | os.PathLike[str], error: OSError) -> Invali
 class AIMemory:
     """The memory of an AI auto-fix framework, stored in one repository folder.
 
-    ``memory_dir`` is the repository folder itself (``AIMemory/``);
-    when omitted it is ``$AIMEM_DIR``, else the nearest ``AIMemory/`` in the
-    current folder or a parent, else ``./AIMemory``. With ``create=False`` a
-    missing repository raises NotARepositoryError instead of being created.
+    ``memory_dir`` is the repository folder itself (``AIMemory/``) or a folder
+    holding one; when omitted it is ``$AIMEM_DIR``, else the nearest
+    ``AIMemory/`` in the current folder or a parent, else ``./AIMemory``. An
+    ``aimem.paths.Location`` (``locate()``) says the same and names the setting
+    in errors. With ``create=False`` a missing repository raises
+    NotARepositoryError instead of being created.
     """
 
     def __init__(
         self,
-        memory_dir: str | os.PathLike[str] | None = None,
+        memory_dir: str | os.PathLike[str] | Location | None = None,
         *,
         create: bool = True,
         redact_secrets: bool | None = None,
     ) -> None:
-        root = resolve_repository(memory_dir)
+        location = memory_dir if isinstance(memory_dir, Location) else locate(memory_dir)
         if create:
-            self.layout = create_layout(root)
+            self.layout = create_layout(location.find() or location.to_create())
             fresh = not self.layout.database.exists()
             if fresh:
                 os.close(os.open(self.layout.database, os.O_WRONLY | os.O_CREAT, FILE_MODE))
         else:
-            self.layout = require_existing(root)
+            self.layout = location.require()
             if self.layout.database.stat().st_size == 0:
                 # Opening would silently make it a new, blank database (found by
                 # tests/reliability/test_faults.py): refuse; 'aimem init' re-creates.

@@ -2,8 +2,10 @@
 
 A repository is a folder (conventionally named ``AIMemory``) holding
 ``ai_memory.db``, ``knowledge_base.json`` and ``archive/``. It is found, in order,
-from an explicit path, the ``AIMEM_DIR`` environment variable, or the nearest
-``AIMemory/`` in the current folder or a parent (as git finds ``.git``).
+from an explicit path (``--dir``), a folder to search from (``-C``), the
+``AIMEM_DIR`` environment variable, or the nearest ``AIMemory/`` in the current
+folder or a parent (as git finds ``.git``). A named folder may also be the one
+that holds ``AIMemory/``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ ARCHIVE_NAME = "archive"
 LOCK_NAME = ".aimem.lock"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+ENVIRONMENT_VARIABLE = "AIMEM_DIR"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,27 @@ class Layout:
         return self.database.is_file()
 
 
+def repository_in(folder: Path) -> Path | None:
+    """``folder`` if it holds a database, else its ``AIMemory/`` if that does."""
+    if (folder / DATABASE_NAME).is_file():
+        return folder
+    inner = folder / REPOSITORY_NAME
+    if (inner / DATABASE_NAME).is_file():
+        return inner
+    return None
+
+
+def repository_to_create(folder: Path) -> Path:
+    """Where ``aimem init FOLDER`` puts the repository: the one already in
+    ``folder``; else ``folder`` itself when it is named ``AIMemory``; else
+    ``folder/AIMemory``. Never a database directly in a folder of another
+    name, which the search from the parent would not find."""
+    existing = repository_in(folder)
+    if existing is not None:
+        return existing
+    return folder if folder.name == REPOSITORY_NAME else folder / REPOSITORY_NAME
+
+
 def find_repository(start: Path | None = None) -> Path | None:
     """Return the nearest ``AIMemory/`` holding a database, walking up from ``start``."""
     here = (start or Path.cwd()).resolve()
@@ -61,27 +85,128 @@ def find_repository(start: Path | None = None) -> Path | None:
     return None
 
 
-def resolve_repository(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Pick the repository folder: explicit, ``AIMEM_DIR``, nearest, else ``./AIMemory``."""
-    if explicit is not None and str(explicit) != "":
-        return Path(explicit).expanduser().absolute()
-    env = os.environ.get("AIMEM_DIR")
+@dataclass(frozen=True)
+class Location:
+    """Where to look for the repository, and which setting said so.
+
+    ``setting`` is how errors name it: ``--dir``, ``AIMEM_DIR`` or ``-C`` on the
+    command line, ``""`` for a path given to the Python API or the current folder.
+    A named folder (``--dir``, ``AIMEM_DIR``, a path) is the repository or holds
+    it as ``AIMemory/``; a searched folder (``-C``, the current folder) is the
+    start of a walk up to the nearest ``AIMemory/``, as git finds ``.git``.
+    """
+
+    folder: Path
+    setting: str = ""
+    searched: bool = False
+
+    def describe(self) -> str:
+        if self.setting == ENVIRONMENT_VARIABLE:
+            return f"{ENVIRONMENT_VARIABLE}={self.folder}"
+        if self.setting:
+            return f"{self.setting} {self.folder}"
+        return str(self.folder)
+
+    def naming(self, folder: Path) -> str:
+        """The same setting pointing at ``folder`` (for a hint)."""
+        if self.setting == ENVIRONMENT_VARIABLE:
+            return f"{ENVIRONMENT_VARIABLE}={folder}"
+        if self.setting and not self.searched:
+            return f"{self.setting} {folder}"
+        return str(folder)
+
+    def find(self) -> Path | None:
+        """The repository this location means, if it exists."""
+        if self.searched:
+            return find_repository(self.folder)
+        return repository_in(self.folder)
+
+    def to_create(self) -> Path:
+        """Where a new repository goes: the one already there, else a folder named
+        ``AIMemory`` (a searched folder's child; a named folder itself when so
+        named, else its child), so that discovery from its parent finds it.
+        A path given to the Python API is taken as the repository folder itself."""
+        if self.searched:
+            return self.folder / REPOSITORY_NAME
+        if not self.setting:
+            return repository_in(self.folder) or self.folder
+        return repository_to_create(self.folder)
+
+    def require(self) -> Layout:
+        """The layout of the existing repository, or NotARepositoryError naming the setting."""
+        found = self.find()
+        if found is not None:
+            return Layout(found)
+        raise self._missing()
+
+    def _missing(self) -> NotARepositoryError:
+        where = self.describe()
+        if self.searched:
+            prefix = f": {where}" if self.setting else ""
+            init = f"aimem {where} init" if self.setting else "aimem init"
+            return NotARepositoryError(
+                f"not an aimem repository{prefix} (no {REPOSITORY_NAME}/ in {self.folder} "
+                "or any parent)",
+                hint=f"run '{init}' to create {self.folder / REPOSITORY_NAME}, "
+                "or name one with --dir DIR",
+            )
+        folder = self.folder
+        if not folder.exists():
+            why = "no such folder"
+        elif not folder.is_dir():
+            why = "a file, not a folder"
+        else:
+            why = f"no {DATABASE_NAME} in it or in its {REPOSITORY_NAME}/"
+        nearest = next((part for part in (folder, *folder.parents) if part.is_dir()), None)
+        found = find_repository(nearest) if nearest is not None else None
+        if found is not None:
+            hint = f"did you mean {self.naming(found)}?"
+        elif self.setting == ENVIRONMENT_VARIABLE:
+            hint = f"run 'aimem init' to create {self.to_create()}, or unset {self.setting}"
+        elif self.setting:
+            hint = f"run 'aimem {where} init' to create {self.to_create()}"
+        else:
+            hint = "run 'aimem init' to create one"
+        return NotARepositoryError(f"not an aimem repository: {where} ({why})", hint=hint)
+
+
+def _absolute(folder: str | os.PathLike[str]) -> Path:
+    return Path(folder).expanduser().absolute()
+
+
+def locate(
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    start: str | os.PathLike[str] | None = None,
+    command_line: bool = False,
+) -> Location:
+    """Which setting decides where the repository is.
+
+    In order: ``directory`` (``--dir``), ``start`` (``-C``: search from there),
+    ``$AIMEM_DIR``, else search from the current folder. A setting given on the
+    command line beats the environment. ``command_line`` names the first two
+    ``--dir`` and ``-C`` in errors.
+    """
+    if directory is not None and str(directory) != "":
+        return Location(_absolute(directory), "--dir" if command_line else "")
+    if start is not None and str(start) != "":
+        return Location(_absolute(start), "-C" if command_line else "", searched=True)
+    env = os.environ.get(ENVIRONMENT_VARIABLE)
     if env:
-        return Path(env).expanduser().absolute()
-    found = find_repository()
-    if found is not None:
-        return found
-    return (Path.cwd() / REPOSITORY_NAME).absolute()
+        return Location(_absolute(env), ENVIRONMENT_VARIABLE)
+    return Location(Path.cwd().absolute(), searched=True)
+
+
+def resolve_repository(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Pick the repository folder: explicit, ``AIMEM_DIR``, nearest, else where
+    ``aimem init`` would create it (``Location.to_create``)."""
+    location = locate(explicit)
+    return location.find() or location.to_create()
 
 
 def require_existing(root: Path) -> Layout:
     """Return the layout of an existing repository, or raise NotARepositoryError."""
-    layout = Layout(root)
-    if not layout.exists():
-        raise NotARepositoryError(
-            "not an aimem repository (no AIMemory/ here or in any parent); run 'aimem init'"
-        )
-    return layout
+    return Location(root).require()
 
 
 def create_layout(root: Path) -> Layout:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from aimem.errors import AimemError
-from aimem.paths import REPOSITORY_NAME
+from aimem.paths import Location, locate, repository_to_create
 
 
 def init_repository(
@@ -14,8 +14,13 @@ def init_repository(
     directory: Path | None = None,
     demo: bool = False,
     seed: int = 7,
+    location: Location | None = None,
 ) -> dict[str, Any]:
     """Create ``AIMemory/`` in ``path`` (or at ``directory``, else the default place).
+
+    ``path`` follows ``aimem.paths.repository_to_create``; ``directory`` is the
+    repository folder itself; without either, ``location`` (default
+    ``aimem.paths.locate()``) decides, by ``Location.to_create``.
 
     With ``demo`` the new repository is filled with a generated history.
     Returns ``memory_directory``, ``existed`` and ``demo_records``.
@@ -23,16 +28,11 @@ def init_repository(
     from aimem.memory import AIMemory
 
     if path is not None:
-        root = Path(path).expanduser().absolute()
-        if root.name != REPOSITORY_NAME:
-            root = root / REPOSITORY_NAME
+        root = repository_to_create(Path(path).expanduser().absolute())
     elif directory is not None:
         root = Path(directory).expanduser().absolute()
     else:
-        import os
-
-        env = os.environ.get("AIMEM_DIR")
-        root = Path(env).expanduser().absolute() if env else Path.cwd().absolute() / REPOSITORY_NAME
+        root = (location or locate()).to_create()
     existed = (root / "ai_memory.db").exists()
     added = 0
     with AIMemory(root, create=True) as memory:

@@ -31,7 +31,10 @@ def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert find_repository() == (project / "AIMemory").resolve()
     assert resolve_repository() == (project / "AIMemory").resolve()
     monkeypatch.setenv("AIMEM_DIR", str(tmp_path / "elsewhere"))
-    assert resolve_repository() == tmp_path / "elsewhere"
+    # A new repository is always a folder named AIMemory (aimem.paths.repository_to_create).
+    assert resolve_repository() == tmp_path / "elsewhere" / "AIMemory"
+    monkeypatch.setenv("AIMEM_DIR", str(project))  # the folder holding AIMemory/
+    assert resolve_repository() == project / "AIMemory"
     assert resolve_repository(tmp_path / "explicit") == tmp_path / "explicit"
     monkeypatch.delenv("AIMEM_DIR")
     monkeypatch.chdir(tmp_path)

@@ -80,8 +80,9 @@ EXIT_STATUS_OTHER = "Any other non-zero code also means failure."
 ENVIRONMENT = (
     (
         "AIMEM_DIR",
-        "The repository folder (as --dir). Without either, aimem uses the nearest "
-        "AIMemory/ in the current folder or a parent.",
+        "The repository folder, or the folder that holds AIMemory/ (as --dir, which "
+        "wins; not used with -C). Without either, aimem uses the nearest AIMemory/ in "
+        "the current folder or a parent.",
     ),
     ("AIMEM_DEBUG", "Set to 1 to print a Python traceback for errors instead of one line."),
     (

@@ -66,8 +66,12 @@ def _database(directory: str | None) -> str | None:
     """The database of ``--dir``, else ``$AIMEM_DIR``, else the nearest ``AIMemory/``."""
     chosen = directory or os.environ.get("AIMEM_DIR")
     if chosen:
-        path = os.path.join(os.path.expanduser(chosen), DATABASE_NAME)
-        return path if os.path.isfile(path) else None
+        # --dir and $AIMEM_DIR may name the folder that holds AIMemory/.
+        for folder in (chosen, os.path.join(chosen, REPOSITORY_NAME)):
+            path = os.path.join(os.path.expanduser(folder), DATABASE_NAME)
+            if os.path.isfile(path):
+                return path
+        return None
     try:
         return _find_database(os.getcwd())
     except OSError:

@@ -5,24 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import typer
-
 if TYPE_CHECKING:
+    import typer
+
     from aimem.memory import AIMemory
+    from aimem.paths import Location
 
 
 class RepoHandle:
-    """Knows which repository the command line means; opens it on first use."""
+    """Knows which repository the command line means; opens it on first use.
 
-    def __init__(self, directory: Path | None) -> None:
+    ``directory`` is ``--dir`` and ``start`` is ``-C`` (the folder the command
+    runs in), both absolute; errors name whichever decided.
+    """
+
+    def __init__(self, directory: Path | None, start: Path | None = None) -> None:
         self.directory = directory
+        self.start = start
         self._memory: AIMemory | None = None
+
+    def location(self) -> Location:
+        from aimem.paths import locate
+
+        return locate(self.directory, start=self.start, command_line=True)
 
     def open(self, create: bool = False) -> AIMemory:
         if self._memory is None:
             from aimem.memory import AIMemory
 
-            self._memory = AIMemory(self.directory, create=create)
+            self._memory = AIMemory(self.location(), create=create)
         return self._memory
 
     def close(self) -> None:
@@ -31,12 +42,17 @@ class RepoHandle:
             memory.close()
 
 
-def repo(ctx: typer.Context, create: bool = False) -> AIMemory:
-    """The repository of this invocation (NotARepositoryError when there is none)."""
+def handle_of(ctx: typer.Context) -> RepoHandle:
+    """The invocation's handle (a bare one when the root callback did not run)."""
     root = ctx.find_root()
     handle = root.obj
     if not isinstance(handle, RepoHandle):
         handle = RepoHandle(None)
         root.obj = handle
         root.call_on_close(handle.close)
-    return handle.open(create=create)
+    return handle
+
+
+def repo(ctx: typer.Context, create: bool = False) -> AIMemory:
+    """The repository of this invocation (NotARepositoryError when there is none)."""
+    return handle_of(ctx).open(create=create)

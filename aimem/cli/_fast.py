@@ -1,6 +1,6 @@
 """Typer-free paths for the commands CI calls thousands of times.
 
-``aimem [--dir D] stats [--json]`` and the common forms of ``aimem [--dir D]
+``aimem [--dir D] [-C D] stats [--json]`` and the common forms of ``aimem [--dir D]
 export FILE [--format X] [--since S] [--include-archive] [--json]`` are
 answered here without importing typer (typer + click are 60-100 ms of a run,
 measured with ``python -X importtime``; a script pays for the whole
@@ -16,20 +16,36 @@ own usage error.
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aimem.paths import Location
 
 STATS_TITLE = "🧠 Claude Memory Statistics:"
 
 
-def split_directory(args: list[str]) -> tuple[str | None, list[str]] | None:
-    """Peel a leading ``--dir D`` / ``-C D`` / ``--dir=D``; None when malformed."""
-    if args and args[0].startswith("--dir="):
-        value = args[0].split("=", 1)[1]
-        return (value, args[1:]) if _plain_directory(value) else None
-    if args and args[0] in ("--dir", "-C"):
-        if len(args) < 2 or args[1].startswith("-") or not _plain_directory(args[1]):
+def split_directory(args: list[str]) -> tuple[str | None, str | None, list[str]] | None:
+    """Peel leading ``--dir D`` / ``--dir=D`` and ``-C D`` (each at most once):
+    (``--dir``, ``-C``, the rest); None when malformed."""
+    found: dict[str, str] = {}
+    while args:
+        if args[0].startswith("--dir="):
+            name, value, args = "--dir", args[0].split("=", 1)[1], args[1:]
+        elif args[0] in ("--dir", "-C"):
+            if len(args) < 2 or args[1].startswith("-"):
+                return None
+            name, value, args = args[0], args[1], args[2:]
+        else:
+            break
+        if name in found or not _plain_directory(value):
             return None
-        return args[1], args[2:]
-    return None, args
+        if name == "-C" and not os.path.isdir(value):
+            return None  # typer words the usage error
+        found[name] = value
+    if "-C" in found and "--dir" in found and not os.path.isabs(found["--dir"]):
+        return None  # --dir is then read from -C's folder: typer checks it there
+    return found.get("--dir"), found.get("-C"), args
 
 
 def _plain_directory(value: str) -> bool:
@@ -107,19 +123,27 @@ def try_fast(args: list[str]) -> int | None:
     split = split_directory(args)
     if split is None:
         return None
-    directory, rest = split
+    directory, start, rest = split
+    if rest[:1] != ["export"] and rest not in (["stats"], ["stats", "--json"]):
+        return None
+    before = os.getcwd()
+    if start is not None:
+        os.chdir(start)  # as typer's -C: the command runs in DIR
+        start = os.getcwd()
+    location = _location(directory, start)
     if rest[:1] == ["export"]:
         export = parse_export(rest)
-        return None if export is None else _export(directory, export)
-    if rest not in (["stats"], ["stats", "--json"]):
-        return None
+        if export is None:
+            os.chdir(before)  # typer reads the arguments again, from the start
+            return None
+        return _export(location, export)
     from aimem.cli._errors import run_guarded
 
     def stats() -> None:
         from aimem.cli._output import emit_json, emit_mapping
         from aimem.memory import AIMemory
 
-        with AIMemory(directory, create=False) as memory:
+        with AIMemory(location, create=False) as memory:
             values = memory.get_memory_stats()
         if rest == ["stats", "--json"]:
             emit_json(values)
@@ -129,7 +153,17 @@ def try_fast(args: list[str]) -> int | None:
     return run_guarded(stats)
 
 
-def _export(directory: str | None, options: dict[str, str]) -> int:
+def _location(directory: str | None, start: str | None) -> Location:
+    from aimem.cli._context import RepoHandle
+
+    handle = RepoHandle(
+        Path(directory).expanduser().absolute() if directory is not None else None,
+        Path(start) if start is not None else None,
+    )
+    return handle.location()
+
+
+def _export(location: Location, options: dict[str, str]) -> int:
     from aimem.cli._errors import run_guarded
     from aimem.cli._export_run import ExportFormat, run_export
 
@@ -137,14 +171,14 @@ def _export(directory: str | None, options: dict[str, str]) -> int:
         if "include_archive" not in options and _lines_format(options):
             # A large export runs on two processes: start the second one now,
             # so that its start-up overlaps ours (aimem.store.export_parallel).
-            from aimem.paths import DATABASE_NAME, resolve_repository
+            from aimem.paths import DATABASE_NAME
             from aimem.store.export_parallel import prestart
 
-            prestart(resolve_repository(directory) / DATABASE_NAME)
+            prestart((location.find() or location.to_create()) / DATABASE_NAME)
         from aimem.memory import AIMemory
 
         fmt = ExportFormat(options["format"]) if "format" in options else None
-        with AIMemory(directory, create=False) as memory:
+        with AIMemory(location, create=False) as memory:
             run_export(
                 memory,
                 options["file"],

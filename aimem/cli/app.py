@@ -65,7 +65,9 @@ class AimemGroup(TyperGroup):
             code = bare.exit_code
         except click_exceptions.UsageError as usage:
             command = usage.ctx.command_path if usage.ctx is not None else "aimem"
-            error_line(usage.format_message(), f"see '{command} --help'")
+            given = list(sys.argv[1:] if args is None else args)
+            hint = misplaced_global_hint(usage, given) or f"see '{command} --help'"
+            error_line(usage.format_message(), hint)
             code = 2
         except click_exceptions.ClickException as failure:
             error_line(failure.format_message())
@@ -103,6 +105,36 @@ class AimemGroup(TyperGroup):
             raise typer.Exit(141) from None
 
 
+# The root's options that take a value; --version and -V take none.
+GLOBAL_VALUES = ("--dir", "-C")
+GLOBAL_FLAGS = ("--version", "-V")
+
+
+def misplaced_global_hint(usage: click_exceptions.UsageError, args: list[str]) -> str | None:
+    """``aimem stats --dir X``: say that --dir goes before the command, and show where."""
+    if not isinstance(usage, click_exceptions.NoSuchOption) or usage.ctx is None:
+        return None
+    name = usage.option_name
+    if usage.ctx.parent is None or name not in GLOBAL_VALUES + GLOBAL_FLAGS:
+        return None
+    if name in GLOBAL_FLAGS:
+        return f"{name} is a global option: aimem {name}"
+    # The misplaced one is the last: a leading -C/--dir is the real global option.
+    for index in reversed(range(len(args))):
+        arg = args[index]
+        if arg == name and index + 1 < len(args):
+            moved, rest = args[index : index + 2], args[:index] + args[index + 2 :]
+            break
+        if arg.startswith(name + "=") and name.startswith("--"):
+            moved, rest = [arg], args[:index] + args[index + 1 :]
+            break
+    else:
+        return f"{name} is a global option: aimem {name} DIR COMMAND ..."
+    import shlex
+
+    return f"{name} is a global option: aimem {shlex.join(moved + rest)}"
+
+
 app = typer.Typer(
     cls=AimemGroup,
     name="aimem",
@@ -126,6 +158,24 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _chdir(ctx: typer.Context, param: typer.CallbackParam, value: Path | None) -> Path | None:
+    # -C goes first (is_eager): --dir and every later path argument are then
+    # read from DIR, as git does with -C.
+    if value is None:
+        return None
+    import os
+
+    before = os.getcwd()
+    try:
+        os.chdir(value)
+    except OSError as error:
+        raise click_exceptions.BadParameter(
+            f"cannot change to {str(value)!r}: {error.strerror or error}"
+        ) from None
+    ctx.call_on_close(lambda: os.chdir(before))
+    return Path.cwd()
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -133,11 +183,23 @@ def root(
         Path | None,
         typer.Option(
             "--dir",
+            metavar="DIR",
+            help="The repository folder (AIMemory/) or the folder that holds it. "
+            "Default: $AIMEM_DIR, else the nearest AIMemory/ here or in a parent.",
+            click_type=value_path(file_okay=False),
+        ),
+    ] = None,
+    start: Annotated[
+        Path | None,
+        typer.Option(
             "-C",
             metavar="DIR",
-            help="The repository folder (AIMemory/). Default: $AIMEM_DIR, else the nearest "
-            "AIMemory/ here or in a parent.",
+            help="Run as if aimem was started in DIR: relative paths start there, and "
+            "the repository is the nearest AIMemory/ there or in a parent (unless "
+            "--dir; $AIMEM_DIR is not used).",
             click_type=value_path(file_okay=False),
+            callback=_chdir,
+            is_eager=True,
         ),
     ] = None,
     version: Annotated[
@@ -158,6 +220,7 @@ def root(
       aimem init --demo && aimem stats
       aimem context --model qwen2.5:7b --issue-type TIMEOUT
     """
-    handle = RepoHandle(directory)
+    absolute = directory.expanduser().absolute() if directory is not None else None
+    handle = RepoHandle(absolute, start)
     ctx.obj = handle
     ctx.call_on_close(handle.close)

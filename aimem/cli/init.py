@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from aimem.cli._context import handle_of
 from aimem.cli._output import emit_json, note, write
 from aimem.cli._values import path as path_type
 from aimem.cli.app import app
@@ -18,7 +19,8 @@ def init_command(
     path: Annotated[
         Path | None,
         typer.Argument(
-            help="Folder in which to create AIMemory/ (default: --dir, else here).",
+            help="Folder in which to create AIMemory/, or the AIMemory/ folder itself "
+            "(default: --dir, else -C or $AIMEM_DIR, else here).",
             click_type=path_type(file_okay=False),
             metavar="PATH",
         ),
@@ -34,17 +36,22 @@ def init_command(
 ) -> None:
     """Create an aimem repository (AIMemory/), optionally with demo history.
 
+    The repository is always a folder named AIMemory, so that aimem finds it
+    from the folder above: PATH (or --dir, or $AIMEM_DIR) is used as it is
+    when it is named AIMemory or already holds a repository; otherwise
+    AIMemory/ is created inside it. Without any of them: ./AIMemory.
+
     \b
     Examples:
       aimem init
       aimem init --demo && aimem stats
       aimem init ~/project --demo
+      aimem -C ~/project init
     """
     from aimem.setup import init_repository
 
-    handle = ctx.find_root().obj
-    explicit = handle.directory if handle is not None else None
-    summary = init_repository(path=path, directory=explicit, demo=demo, seed=seed)
+    location = handle_of(ctx).location()
+    summary = init_repository(path=path, location=location, demo=demo, seed=seed)
     if as_json:
         emit_json(summary)
         return

@@ -32,9 +32,14 @@ def test_init_path_creates_aimemory_inside(tmp_path: Path) -> None:
 
 
 def test_init_dir_option(tmp_path: Path) -> None:
+    # A folder not named AIMemory gets one inside: the search from it finds that.
     target = tmp_path / "elsewhere" / "mem"
     ok("--dir", str(target), "init")
-    assert (target / "ai_memory.db").is_file()
+    assert (target / "AIMemory" / "ai_memory.db").is_file()
+    assert not (target / "ai_memory.db").exists()
+    named = tmp_path / "elsewhere" / "AIMemory"
+    ok("--dir", str(named), "init")
+    assert (named / "ai_memory.db").is_file()
 
 
 def test_init_here_without_aimem_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,9 +12,15 @@ from tests.cli.conftest import fails, invoke, ok, ok_json
 from tests.conftest import run_aimem
 from tools.gen_docs import root_help
 
-NOT_A_REPOSITORY = (
-    "aimem: error: not an aimem repository (no AIMemory/ here or in any parent); run 'aimem init'\n"
-)
+
+def not_a_repository(folder: Path) -> str:
+    """The error outside any repository, searched from ``folder``."""
+    return (
+        f"aimem: error: not an aimem repository (no AIMemory/ in {folder} or any parent)\n"
+        f"hint: run 'aimem init' to create {folder / 'AIMemory'}, or name one with --dir DIR\n"
+    )
+
+
 READ_COMMANDS = [
     ["stats"],
     ["stats", "--json"],
@@ -81,7 +87,12 @@ def test_read_command_outside_a_repository(args: list[str], tmp_path: Path) -> N
     result = invoke(*args)
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == NOT_A_REPOSITORY
+    # $AIMEM_DIR (tmp/AIMemory, see tests/conftest.py) is the setting that pointed there.
+    assert result.stderr == (
+        f"aimem: error: not an aimem repository: AIMEM_DIR={tmp_path / 'AIMemory'} "
+        "(no such folder)\n"
+        f"hint: run 'aimem init' to create {tmp_path / 'AIMemory'}, or unset AIMEM_DIR\n"
+    )
     assert not (tmp_path / "AIMemory").exists()
 
 
@@ -92,7 +103,7 @@ def test_outside_a_repository_through_the_console_script(tmp_path: Path) -> None
     result = run_aimem("stats", cwd=outside, env={"AIMEM_DIR": ""} | env)
     assert result.returncode == 1
     assert result.stdout == b""
-    assert result.stderr.decode() == NOT_A_REPOSITORY
+    assert result.stderr.decode() == not_a_repository(outside)
 
 
 def test_dir_option_beats_aimem_dir(demo: Path, tmp_path: Path) -> None:
