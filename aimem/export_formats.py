@@ -1,8 +1,4 @@
-"""Which format an export writes (a light module: the command line asks early).
-
-The command line decides from the format whether to start the export helper
-process before it loads the rest of aimem (``aimem.store.export_parallel``).
-"""
+"""Which format an export writes (a light module: the command line asks early)."""
 
 from __future__ import annotations
 

@@ -1005,20 +1005,15 @@ class AIMemory:
                     out.write(piece)
                 return None
             if not include_archive and resolved != "csv":
-                # Hot rows built a chunk at a time (same bytes as a dict per row),
-                # on two cores for a large export.
-                from aimem.store import export_parallel
+                # Hot rows built a chunk at a time (same bytes as a dict per row).
+                from aimem.store.connection import page_cache
+                from aimem.store.export_rows import SCAN_CACHE_KIB, iter_export_chunks
 
                 separator = b",\n" if resolved == "json" else b"\n"
                 with (
-                    export_parallel.export_chunks(
-                        self.store.conn,
-                        self.store.path,
-                        self.store.identity,
-                        start,
-                        separator,
-                    ) as chunks,
-                    closed_after(chunks),  # before the snapshot ends (see below)
+                    page_cache(self.store.conn, SCAN_CACHE_KIB),
+                    read_transaction(self.store.conn) as conn,
+                    closed_after(iter_export_chunks(conn, start, separator=separator)) as chunks,
                 ):
                     return transfer.write_chunks(out, chunks, resolved, progress)
             # The row generators are closed here, while the connection is open:

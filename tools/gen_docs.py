@@ -91,11 +91,6 @@ ENVIRONMENT = (
         "passwords) are replaced by [REDACTED] before they are stored.",
     ),
     (
-        "AIMEM_EXPORT_HELPER",
-        "Set to 0 to run export in one process; by default a large export (20,000 ids "
-        "or more) has a second process build every other chunk of lines.",
-    ),
-    (
         "AIMEM_SYNCHRONOUS",
         "SQLite synchronous mode for writes: FULL (default), NORMAL, OFF or EXTRA. "
         "NORMAL is faster and may lose the last commits on power loss, never consistency.",

@@ -168,13 +168,6 @@ def _export(location: Location, options: dict[str, str]) -> int:
     from aimem.cli._export_run import ExportFormat, run_export
 
     def export() -> None:
-        if "include_archive" not in options and _lines_format(options):
-            # A large export runs on two processes: start the second one now,
-            # so that its start-up overlaps ours (aimem.store.export_parallel).
-            from aimem.paths import DATABASE_NAME
-            from aimem.store.export_parallel import prestart
-
-            prestart((location.find() or location.to_create()) / DATABASE_NAME)
         from aimem.memory import AIMemory
 
         fmt = ExportFormat(options["format"]) if "format" in options else None
@@ -189,15 +182,3 @@ def _export(location: Location, options: dict[str, str]) -> int:
             )
 
     return run_guarded(export)
-
-
-def _lines_format(options: dict[str, str]) -> bool:
-    """Whether this export writes lines of records (ndjson, json): the formats a
-    helper process builds."""
-    from aimem.errors import AimemError
-    from aimem.export_formats import export_format_for
-
-    try:
-        return export_format_for(options["file"], options.get("format")) in ("ndjson", "json")
-    except AimemError:
-        return False

@@ -3,8 +3,8 @@
 Learning, context, knowledge and the command line talk to ``Store`` only, so a
 second backend (PostgreSQL for CI fleets) can implement the same methods.
 
-``Store`` loads on first use: the export helper process imports
-``aimem.store.export_parallel`` and must not pay for the whole store layer.
+``Store`` loads on first use: a light module of the layer (the export
+formats, the SQL parameter helpers) must not pay for the whole store.
 """
 
 from __future__ import annotations

@@ -47,6 +47,10 @@ _COLUMNS = ", ".join(EXPORT_COLUMNS)
 # 4e-05 as 0.00004). Nested JSON keeps orjson's form.
 REAL_COLUMNS = ("execution_time_seconds", "cost_usd")
 
+# Page cache of an export's scan: each page is read once, so a large cache only
+# costs fresh memory for every page (1M rows: peak RSS 98 -> 28 MB, no slower).
+SCAN_CACHE_KIB = 2048
+
 
 class _Bools(dict[Any, Any]):
     """A stored flag -> its export form (``bool(value)``, as ``row_to_dict`` does)."""
