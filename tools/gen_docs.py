@@ -83,6 +83,11 @@ ENVIRONMENT = (
         "The repository folder (as --dir). Without either, aimem uses the nearest "
         "AIMemory/ in the current folder or a parent.",
     ),
+    (
+        "AIMEM_BACKUP_DIR",
+        "The folder of backup bundles when 'aimem backup', 'verify latest' and 'restore "
+        "latest' name none; it wins over the folder set with 'aimem backup --set-default'.",
+    ),
     ("AIMEM_DEBUG", "Set to 1 to print a Python traceback for errors instead of one line."),
     (
         "AIMEM_REDACT",

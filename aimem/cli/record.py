@@ -9,7 +9,7 @@ import typer
 from aimem.cli._click import click_exceptions
 from aimem.cli._context import repo
 from aimem.cli._output import emit_json, write
-from aimem.cli._values import MAX_AMOUNT, MAX_COUNT, filled, finite
+from aimem.cli._values import MAX_AMOUNT, MAX_COUNT, QuietOpt, filled, finite
 from aimem.cli.app import app
 
 
@@ -25,7 +25,7 @@ def _record_warning_on_repeat(
     import warnings
 
     from aimem.advice import RepeatedFixWarning
-    from aimem.cli._output import note
+    from aimem.cli._output import warning as warn
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RepeatedFixWarning)
@@ -34,7 +34,7 @@ def _record_warning_on_repeat(
         )
     for warning in caught:
         if issubclass(warning.category, RepeatedFixWarning):
-            note(f"aimem: warning: {warning.message}")
+            warn(str(warning.message))
     return ids
 
 
@@ -158,6 +158,7 @@ def record_command(
             max=MAX_COUNT,
         ),
     ] = 3,
+    quiet_: QuietOpt = False,
 ) -> None:
     """Record fix attempts; prints the new id(s), one per line.
 
