@@ -1162,9 +1162,7 @@ def set_backup_destination(memory: Repository, folder: Path) -> Path:
     """Remember ``folder`` (an existing folder, stored absolute) as the default destination."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise BundleError(
-            f"{folder} is not a folder", hint=f"create it first: mkdir -p {folder}"
-        )
+        raise BundleError(f"{folder} is not a folder", hint=f"create it first: mkdir -p {folder}")
     absolute = folder.resolve()
     memory.store.set_meta(DESTINATION_META, str(absolute))
     return absolute
@@ -1218,7 +1216,9 @@ def latest_bundle(folder: Path, repo_id: str | None) -> Path:
     """
     folder = Path(folder)
     named = [(p, _NAME.match(p.name)) for p in _bundle_files(folder)]
-    ours = [(p, m) for p, m in named if m is not None and (repo_id is None or m.group(1) == repo_id)]
+    ours = [
+        (p, m) for p, m in named if m is not None and (repo_id is None or m.group(1) == repo_id)
+    ]
     if not ours:
         whose = f"of repository {repo_id} " if repo_id else ""
         raise BundleError(

@@ -42,6 +42,7 @@ from aimem.timeutil import days_ago_iso
 
 if TYPE_CHECKING:
     from aimem import maintenance as maintenance_types
+    from aimem.backup import Retention
 
 STATS_KEYS = (
     "total_fixes_attempted",

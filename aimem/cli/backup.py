@@ -372,11 +372,14 @@ def restore_command(
     if force and not dry_run and not yes and not interactive():
         raise click_exceptions.UsageError("--force without a terminal needs --yes")
     chosen = AIMemory.find_bundle(bundle, target, source)
-    if force and not dry_run and not yes:
-        if (target / "ai_memory.db").exists() and not typer.confirm(
-            f"Replace the repository in {target} with {chosen}?", err=True
-        ):
-            raise typer.Abort()
+    if (
+        force
+        and not dry_run
+        and not yes
+        and (target / "ai_memory.db").exists()
+        and not typer.confirm(f"Replace the repository in {target} with {chosen}?", err=True)
+    ):
+        raise typer.Abort()
     summary = AIMemory.restore_bundle(chosen, target, force=force, dry_run=dry_run)
     if as_json:
         emit_json(summary)

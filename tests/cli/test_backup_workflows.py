@@ -231,9 +231,7 @@ def test_backup_list_table_json_and_csv(demo: Path, tmp_path: Path) -> None:
     bad = next(r for r in rows if r["bundle"].endswith("broken.tar"))
     assert bad["verified"] is False and bad["problems"] and bad["records"] is None
     csv_lines = ok("backup", "list", str(dest), "--format", "csv").stdout.splitlines()
-    assert csv_lines[0] == (
-        "created_at,size,records,repository_id,verified,bundle,check,problems"
-    )
+    assert csv_lines[0] == ("created_at,size,records,repository_id,verified,bundle,check,problems")
     assert len(csv_lines) == 4
     fails(2, "backup", "list", str(dest), "--json", "--format", "csv")
 
