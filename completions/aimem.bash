@@ -194,6 +194,8 @@ _aimem_argument_kind() {
     'model 0') REPLY='models' ;;
     'export 0') REPLY='file' ;;
     'import 0') REPLY='file' ;;
+    'verify 0') REPLY='file' ;;
+    'restore 0') REPLY='file' ;;
     'kb import 0') REPLY='file' ;;
     'kb export 0') REPLY='file' ;;
     'backup create 0') REPLY='file' ;;

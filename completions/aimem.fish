@@ -212,6 +212,7 @@ complete -c aimem -n '__aimem_in \'verify\'' -l 'from' -x -a '(__fish_complete_d
 complete -c aimem -n '__aimem_in \'verify\'' -l 'json' -d 'Print JSON.'
 complete -c aimem -n '__aimem_in \'verify\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
 complete -c aimem -n '__aimem_in \'verify\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_at \'verify\' 0' -F
 complete -c aimem -n '__aimem_in \'restore\'' -l 'from' -x -a '(__fish_complete_directories)' -d 'With \'latest\': the folder of bundles (default: $AIMEM_BACKUP_DIR, e...'
 complete -c aimem -n '__aimem_in \'restore\'' -l 'force' -d 'Replace an existing repository (needs --yes).'
 complete -c aimem -n '__aimem_in \'restore\'' -l 'yes' -s 'y' -d 'Do not ask before replacing (scripts).'
@@ -219,6 +220,7 @@ complete -c aimem -n '__aimem_in \'restore\'' -l 'dry-run' -s 'n' -d 'Check ever
 complete -c aimem -n '__aimem_in \'restore\'' -l 'json' -d 'Print JSON.'
 complete -c aimem -n '__aimem_in \'restore\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
 complete -c aimem -n '__aimem_in \'restore\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_at \'restore\' 0' -F
 complete -c aimem -n '__aimem_in \'cleanup\'' -l 'keep-successful' -x -d 'Keep verified successes hot this many days.'
 complete -c aimem -n '__aimem_in \'cleanup\'' -l 'purge' -d 'Delete the rows instead of archiving them.'
 complete -c aimem -n '__aimem_in \'cleanup\'' -l 'yes' -s 'y' -d 'Do not ask for confirmation.'

@@ -283,10 +283,11 @@ def _target_repository(ctx: typer.Context) -> Path:
 def verify_command(
     ctx: typer.Context,
     bundle: Annotated[
-        str,
+        Path,
         typer.Argument(
             help="A bundle, a folder of bundles (each is verified), or 'latest' (this "
             "repository's newest bundle).",
+            click_type=path(),
             metavar="BUNDLE|DIR|latest",
         ),
     ],
@@ -306,9 +307,7 @@ def verify_command(
     """
     from aimem.memory import AIMemory
 
-    if not bundle.strip():
-        raise click_exceptions.BadParameter("must not be empty", param_hint="'BUNDLE|DIR|latest'")
-    folder = bundle != "latest" and source is None and Path(bundle).is_dir()
+    folder = str(bundle) != "latest" and source is None and bundle.is_dir()
     if folder:
         reports = AIMemory.verify_bundles(bundle)
     else:
@@ -333,10 +332,11 @@ def verify_command(
 def restore_command(
     ctx: typer.Context,
     bundle: Annotated[
-        str,
+        Path,
         typer.Argument(
             help="A bundle written by 'aimem backup', or 'latest' (the newest bundle of the "
             "repository being restored).",
+            click_type=path(),
             metavar="BUNDLE|latest",
         ),
     ],
@@ -366,8 +366,6 @@ def restore_command(
     """
     from aimem.memory import AIMemory
 
-    if not bundle.strip():
-        raise click_exceptions.BadParameter("must not be empty", param_hint="'BUNDLE|latest'")
     target = _target_repository(ctx)
     if force and not dry_run and not yes and not interactive():
         raise click_exceptions.UsageError("--force without a terminal needs --yes")
