@@ -43,7 +43,7 @@ _aimem_options() {
     'kb show') REPLY="--help -h" ;;
     'kb import') REPLY="--json --help -h" ;;
     'kb export') REPLY="--help -h" ;;
-    'backup') REPLY="--help -h" ;;
+    'backup') REPLY="--help -h --keep-last --keep-daily --keep-weekly --keep-within --keep --set-default --json --quiet -q" ;;
     'backup create') REPLY="--keep-last --keep-daily --keep-weekly --keep-within --keep --set-default --json --quiet -q --help -h" ;;
     'backup list') REPLY="--verify --format -f --json --help -h" ;;
     'backup prune') REPLY="--keep-last --keep-daily --keep-weekly --keep-within --dry-run -n --json --quiet -q --help -h" ;;
@@ -169,6 +169,12 @@ _aimem_option_kind() {
     'alerts --now') REPLY='text' ;;
     'alerts --format') REPLY='choice:table json ndjson csv' ;;
     'alerts -f') REPLY='choice:table json ndjson csv' ;;
+    'backup --keep-last') REPLY='text' ;;
+    'backup --keep-daily') REPLY='text' ;;
+    'backup --keep-weekly') REPLY='text' ;;
+    'backup --keep-within') REPLY='text' ;;
+    'backup --keep') REPLY='text' ;;
+    'backup --set-default') REPLY='dir' ;;
     'backup create --keep-last') REPLY='text' ;;
     'backup create --keep-daily') REPLY='text' ;;
     'backup create --keep-weekly') REPLY='text' ;;

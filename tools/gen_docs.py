@@ -161,6 +161,17 @@ class Node:
         first = self.help.split("\n\n")[0]
         return " ".join(first.split())
 
+    @property
+    def completion_options(self) -> list[Param]:
+        """The options to complete here: a group that runs a default subcommand
+        (``aimem backup DEST`` is ``aimem backup create DEST``) offers its options too."""
+        name = getattr(self.command, "default_command", None)
+        default = next((c for c in self.children if c.path[-1] == name), None)
+        if default is None:
+            return self.options
+        mine = {n for o in self.options for n in o.names}
+        return self.options + [o for o in default.options if not mine & set(o.names)]
+
     def walk(self) -> Iterator[Node]:
         yield self
         for child in self.children:
@@ -452,7 +463,12 @@ def _short(text: str, limit: int = 70) -> str:
 
 def _value_options(node: Node) -> list[tuple[str, str]]:
     """(option name, value kind) for every option that takes a value; kind 'text' if free."""
-    return [(name, o.values or "text") for o in node.options if o.takes_value for name in o.names]
+    return [
+        (name, o.values or "text")
+        for o in node.completion_options
+        if o.takes_value
+        for name in o.names
+    ]
 
 
 def _argument_kinds(node: Node) -> list[tuple[str, str]]:
@@ -483,7 +499,7 @@ def bash_completion(root: Node | None = None) -> str:
             out.append(f'    {_sq(node.key)}) REPLY="{names}" ;;')
     out += ['    *) REPLY="" ;;', "    esac", "}", "", "_aimem_options() {", '    case "$1" in']
     for node in nodes:
-        names = " ".join(name for o in node.options for name in o.names)
+        names = " ".join(name for o in node.completion_options for name in o.names)
         out.append(f'    {_sq(node.key)}) REPLY="{names}" ;;')
     out += [
         '    *) REPLY="" ;;',
@@ -644,7 +660,9 @@ def zsh_completion(root: Node | None = None) -> str:
             out.append(f"    ({_sq(node.key)}) reply=({items}) ;;")
     out += ["    (*) reply=() ;;", "    esac", "}", "", "_aimem_options() {", "    case $1 in"]
     for node in nodes:
-        items = " ".join(described(name, o.help) for o in node.options for name in o.names)
+        items = " ".join(
+            described(name, o.help) for o in node.completion_options for name in o.names
+        )
         out.append(f"    ({_sq(node.key)}) reply=({items}) ;;")
     out += [
         "    (*) reply=() ;;",
@@ -784,7 +802,7 @@ def fish_completion(root: Node | None = None) -> str:
                 f"complete -c aimem -n {at} -a {_fish_sq(child.path[-1])}"
                 f" -d {_fish_sq(_short(child.summary))}"
             )
-        for option in node.options:
+        for option in node.completion_options:
             flags = []
             for name in option.names:
                 if name.startswith("--"):

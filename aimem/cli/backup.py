@@ -46,9 +46,11 @@ class BackupGroup(TyperGroup):
     """``aimem backup [DEST] [OPTIONS]`` runs ``aimem backup create``: the common form
     stays short, and ``list``/``prune`` sit beside it as git's ``stash list`` does."""
 
+    default_command = "create"
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
-            args = ["create", *args]
+            args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 
 
