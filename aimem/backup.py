@@ -210,7 +210,7 @@ def create_bundle(
 
     retention = Retention.of(keep)
     if dest is None:
-        dest = backup_destination(memory)
+        dest = _configured_folder(memory, None)
         if dest is None:
             raise BundleError(NO_DESTINATION, hint=DESTINATION_HINT)
     dest = Path(dest)
@@ -1123,7 +1123,7 @@ def prune_bundles(
 
 def _folder(memory: Repository, folder: Path | None) -> Path:
     if folder is None:
-        folder = backup_destination(memory)
+        folder = _configured_folder(memory, None)
         if folder is None:
             raise BundleError(NO_DESTINATION, hint=DESTINATION_HINT)
     folder = Path(folder)
@@ -1146,16 +1146,39 @@ def backup_destination(memory: Repository | None, repository: Path | None = None
     """Where backups go when no folder is named: ``$AIMEM_BACKUP_DIR``, else the
     folder remembered by ``set_backup_destination`` (``memory``'s, or read from
     the database in the folder ``repository`` without opening it for writing)."""
+    configured = _configured(memory, repository)
+    return None if configured is None else configured[0]
+
+
+def _configured(memory: Repository | None, repository: Path | None) -> tuple[Path, str] | None:
+    """The default destination and the setting that names it."""
     env = os.environ.get(DESTINATION_ENV)
     if env:
-        return Path(env).expanduser()
+        return Path(env).expanduser(), DESTINATION_ENV
     if memory is not None:
         stored = memory.store.get_meta(DESTINATION_META)
     elif repository is not None:
         stored = _read_meta(repository / DATABASE_NAME, DESTINATION_META)
     else:
         stored = None
-    return Path(stored) if stored else None
+    return (Path(stored), "the folder set with 'aimem backup --set-default'") if stored else None
+
+
+def _configured_folder(memory: Repository | None, repository: Path | None) -> Path | None:
+    """The default destination, which must be an existing folder: a missing one is
+    never taken for a file name to write a bundle as."""
+    configured = _configured(memory, repository)
+    if configured is None:
+        return None
+    folder, setting = configured
+    if not folder.is_dir():
+        raise BundleError(
+            f"the backup folder {folder} ({setting}) is not a folder",
+            hint=f"create it (mkdir -p {folder}) or point {setting} elsewhere"
+            if setting == DESTINATION_ENV
+            else f"create it (mkdir -p {folder}) or set another: aimem backup --set-default DIR",
+        )
+    return folder
 
 
 def set_backup_destination(memory: Repository, folder: Path) -> Path:
@@ -1244,7 +1267,7 @@ def find_bundle(
         if source is not None:
             raise BundleError("--from goes with 'latest' only; a bundle path names its folder")
         return Path(spec)
-    folder = source or backup_destination(None, repository)
+    folder = source or _configured_folder(None, repository)
     if folder is None:
         raise BundleError(
             "'latest' needs a folder of bundles",

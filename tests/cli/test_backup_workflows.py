@@ -98,6 +98,22 @@ def test_set_default_then_backup_and_the_environment_wins(demo: Path, tmp_path: 
     fails(2, "backup", str(env), "--set-default", str(stored))
 
 
+def test_a_configured_folder_that_is_gone_is_never_written_as_a_file(
+    demo: Path, tmp_path: Path
+) -> None:
+    gone = tmp_path / "gone"
+    result = invoke("backup", AIMEM_BACKUP_DIR=str(gone))
+    assert result.exit_code == 1 and "AIMEM_BACKUP_DIR" in result.stderr
+    assert "mkdir -p" in result.stderr and not gone.exists()
+    stored = tmp_path / "stored"
+    stored.mkdir()
+    ok("backup", "--set-default", str(stored))
+    stored.rmdir()
+    result = fails(1, "backup")
+    assert "--set-default" in result.stderr and not stored.exists()
+    assert "--set-default" in fails(1, "verify", "latest").stderr
+
+
 def test_set_default_refuses_a_missing_folder(demo: Path, tmp_path: Path) -> None:
     result = fails(1, "backup", "--set-default", str(tmp_path / "nope"))
     assert "is not a folder" in result.stderr and "mkdir -p" in result.stderr
