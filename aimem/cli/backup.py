@@ -290,7 +290,7 @@ def verify_command(
             help="A bundle, a folder of bundles (each is verified), or 'latest' (this "
             "repository's newest bundle).",
             click_type=path(),
-            metavar="BUNDLE|DIR|latest",
+            metavar="BUNDLE",
         ),
     ],
     source: FromOpt = None,
@@ -339,7 +339,7 @@ def restore_command(
             help="A bundle written by 'aimem backup', or 'latest' (the newest bundle of the "
             "repository being restored).",
             click_type=path(),
-            metavar="BUNDLE|latest",
+            metavar="BUNDLE",
         ),
     ],
     source: FromOpt = None,
