@@ -36,6 +36,13 @@ it, else rename the old repository aside, rename staging in, fsync, and only
 then remove the old one). Staging left by a killed restore is removed by the
 next one. A repository id names each repository's bundles; a restored
 repository keeps it only where it replaces the repository of that id.
+
+Retention (restic's ``forget`` rules, combined: kept by any rule is kept)
+runs only after the new bundle verified, and only removes a bundle whose
+name and own manifest both carry this repository's id. Without a
+destination, nothing is written: ``$AIMEM_BACKUP_DIR`` or the folder stored
+by ``set_backup_destination`` must name an existing folder, never the
+current one by default.
 """
 
 from __future__ import annotations
