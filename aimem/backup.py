@@ -36,6 +36,13 @@ it, else rename the old repository aside, rename staging in, fsync, and only
 then remove the old one). Staging left by a killed restore is removed by the
 next one. A repository id names each repository's bundles; a restored
 repository keeps it only where it replaces the repository of that id.
+
+Retention (restic's ``forget`` rules, combined: kept by any rule is kept)
+runs only after the new bundle verified, and only removes a bundle whose
+name and own manifest both carry this repository's id. Without a
+destination, nothing is written: ``$AIMEM_BACKUP_DIR`` or the folder stored
+by ``set_backup_destination`` must name an existing folder, never the
+current one by default.
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -193,19 +202,25 @@ def manifest_summary(manifest: dict[str, Any], path: Path | None = None) -> dict
 
 
 def create_bundle(
-    memory: Repository, dest: Path | None = None, keep: int | None = None
+    memory: Repository, dest: Path | None = None, keep: int | Retention | None = None
 ) -> dict[str, Any]:
     """Write one bundle of ``memory`` into ``dest`` (a folder, or the bundle's path).
 
-    With ``keep``, after the new bundle is written and verified, older bundles
-    of this repository in that folder are removed so that ``keep`` remain.
+    ``dest`` None means the configured destination (``backup_destination``);
+    with none configured, BundleError: a bundle is never written into the
+    current folder by default. With ``keep`` (a count, as ``--keep-last``, or
+    a Retention), after the new bundle is written and verified, older bundles
+    of this repository in that folder that no rule keeps are removed.
     Returns the manifest summary (with ``bundle``, its path, and ``removed``).
     """
     from aimem.maintenance import archive_lock
 
-    if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
-        raise BundleError("--keep must be a whole number of at least 1")
-    dest = Path(dest) if dest is not None else Path.cwd()
+    retention = Retention.of(keep)
+    if dest is None:
+        dest = _configured_folder(memory, None)
+        if dest is None:
+            raise BundleError(NO_DESTINATION, hint=DESTINATION_HINT)
+    dest = Path(dest)
     repo_id = repository_id(memory)
     stamp = utcnow()
     name = f"aimem-{repo_id}-{stamp.strftime(_STAMP)}.{stamp.microsecond:06d}Z{BUNDLE_SUFFIX}"
@@ -213,8 +228,8 @@ def create_bundle(
         target = dest / name
         scratch = dest
     else:
-        if keep is not None:
-            raise BundleError(f"--keep needs DEST to be a folder; {dest} is not one")
+        if retention is not None:
+            raise BundleError(f"retention needs DEST to be a folder; {dest} is not one")
         if not dest.parent.is_dir():
             raise BundleError(f"cannot write {dest}: folder {dest.parent} does not exist")
         target, special = destination(dest)
@@ -237,14 +252,15 @@ def create_bundle(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     removed: list[str] = []
-    if keep is not None:
+    if retention is not None:
         report = verify_bundle(target)
         if not report["ok"]:
             raise BundleError(
                 f"the new bundle {target} failed verification ({report['problems'][0]}); "
                 "no older bundle was removed"
             )
-        removed = _prune(target.parent, repo_id, keep, target)
+        plan = plan_retention(target.parent, repo_id, retention)
+        removed = _remove(target.parent, repo_id, plan, target)
     summary = manifest_summary(manifest, target)
     summary["removed"] = removed
     return summary
@@ -361,18 +377,15 @@ def _write_tar(target: Path, manifest: dict[str, Any], files: dict[str, Path]) -
                 tar.addfile(_tarinfo(entry["name"], entry["stored_size"]), handle)
 
 
-def _prune(folder: Path, repo_id: str, keep: int, newest: Path) -> list[str]:
-    """Remove the oldest bundles of ``repo_id`` in ``folder`` beyond ``keep``.
-
-    A bundle counts only when both its name and its own manifest say it is
-    this repository's: a renamed or foreign file is never removed.
-    """
-    pattern = _bundle_pattern(repo_id)
-    bundles = sorted(
-        (p for p in folder.iterdir() if pattern.match(p.name) and p != newest), reverse=True
-    )
+def _remove(folder: Path, repo_id: str, plan: list[dict[str, Any]], newest: Path) -> list[str]:
+    """Remove the bundles ``plan`` does not keep (never ``newest``); their paths."""
     removed = []
-    for old in bundles[keep - 1 :]:
+    for entry in plan:
+        old = folder / entry["name"]
+        if entry["keep"] or old == newest:
+            continue
+        # The name said so; its own manifest must agree (a renamed or foreign
+        # file is never removed).
         if _manifest_repository(old) != repo_id:
             continue
         old.unlink(missing_ok=True)
@@ -962,3 +975,362 @@ def _swap(staging: Path, target: Path, exists: bool) -> None:
         raise
     fsync_dir(parent)
     shutil.rmtree(aside)
+
+
+# ---- destinations, retention, listing ---------------------------------------------
+
+DESTINATION_ENV = "AIMEM_BACKUP_DIR"
+DESTINATION_META = "backup_dir"
+NO_DESTINATION = "no backup destination: name a folder"
+DESTINATION_HINT = (
+    "aimem backup DIR, or remember one with 'aimem backup --set-default DIR' "
+    f"(or set {DESTINATION_ENV})"
+)
+_NAME = re.compile(r"^aimem-([0-9a-f]{12})-(\d{8}T\d{6}\.\d{6})Z\.tar$")
+_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?$")
+_MAX_DURATION_DAYS = 36500
+
+
+def parse_duration(text: str) -> timedelta:
+    """``--keep-within``: weeks, days and hours such as ``7d``, ``12h``, ``2w``, ``1d12h``.
+
+    ValueError with the reason for anything else (zero included).
+    """
+    match = _DURATION.match(text.strip())
+    if not text.strip() or match is None:
+        raise ValueError(f"{text!r} is not a duration (examples: 7d, 12h, 2w, 1d12h)")
+    weeks, days, hours = (int(part or 0) for part in match.groups())
+    total = timedelta(weeks=weeks, days=days, hours=hours) if weeks + days + hours < 10**7 else None
+    if total is None or total > timedelta(days=_MAX_DURATION_DAYS):
+        raise ValueError(f"{text!r} is longer than {_MAX_DURATION_DAYS} days")
+    if not total:
+        raise ValueError(f"{text!r} keeps nothing; give a duration above zero")
+    return total
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Which bundles of a repository to keep (restic's ``forget`` rules).
+
+    ``last``: the newest N; ``daily``/``weekly``: the newest bundle of each
+    of the last N days/ISO weeks that have one (UTC); ``within``: every
+    bundle no older than this before the newest. A bundle kept by any rule
+    is kept; 0 (or None) turns a rule off.
+    """
+
+    last: int = 0
+    daily: int = 0
+    weekly: int = 0
+    within: timedelta | None = None
+
+    @classmethod
+    def of(cls, keep: int | Retention | None) -> Retention | None:
+        """``keep`` as a checked Retention: a count means ``last``; None keeps everything."""
+        if keep is None:
+            return None
+        retention = keep if isinstance(keep, Retention) else cls(last=_count("keep", keep))
+        for name in ("last", "daily", "weekly"):
+            _count(f"keep_{name}", getattr(retention, name), allow_zero=True)
+        if retention.within is not None and (
+            not isinstance(retention.within, timedelta) or retention.within <= timedelta(0)
+        ):
+            raise BundleError("keep_within must be a duration above zero")
+        if not (retention.last or retention.daily or retention.weekly or retention.within):
+            raise BundleError("a retention policy needs at least one rule above zero")
+        return retention
+
+    def to_dict(self) -> dict[str, Any]:
+        within = None if self.within is None else int(self.within.total_seconds())
+        return {
+            "keep_last": self.last,
+            "keep_daily": self.daily,
+            "keep_weekly": self.weekly,
+            "keep_within_seconds": within,
+        }
+
+
+def _count(name: str, value: Any, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
+        least = 0 if allow_zero else 1
+        raise BundleError(f"{name} must be a whole number of at least {least}")
+    return value
+
+
+def _bundle_time(name: str) -> datetime | None:
+    match = _NAME.match(name)
+    if match is None:
+        return None
+    return datetime.strptime(match.group(2), "%Y%m%dT%H%M%S.%f").replace(tzinfo=timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def plan_retention(folder: Path, repo_id: str, retention: Retention) -> list[dict[str, Any]]:
+    """Every bundle of ``repo_id`` in ``folder``, newest first, with ``keep`` and the
+    ``reasons`` (rules) that keep it. Other files and other repositories' bundles
+    are not listed: they are never touched."""
+    pattern = _bundle_pattern(repo_id)
+    found = sorted(
+        (p.name for p in folder.iterdir() if pattern.match(p.name) and p.is_file()), reverse=True
+    )
+    plan: list[dict[str, Any]] = []
+    buckets: dict[str, Any] = {"daily": None, "weekly": None}
+    left = {"daily": retention.daily, "weekly": retention.weekly}
+    newest: datetime | None = None
+    for index, name in enumerate(found):
+        moment = _bundle_time(name)
+        assert moment is not None  # the pattern matched
+        newest = newest or moment
+        reasons = []
+        if index < retention.last:
+            reasons.append("last")
+        keys = {"daily": moment.date(), "weekly": moment.isocalendar()[:2]}
+        for rule, key in keys.items():
+            if left[rule] > 0 and key != buckets[rule]:
+                buckets[rule] = key
+                left[rule] -= 1
+                reasons.append(rule)
+        if retention.within is not None and moment >= newest - retention.within:
+            reasons.append("within")
+        plan.append(
+            {"name": name, "created_at": _iso(moment), "keep": bool(reasons), "reasons": reasons}
+        )
+    return plan
+
+
+def prune_bundles(
+    memory: Repository, folder: Path | None, keep: int | Retention, dry_run: bool = False
+) -> dict[str, Any]:
+    """Remove this repository's bundles in ``folder`` (default: the configured
+    destination) that ``keep`` does not keep; ``dry_run`` removes nothing.
+
+    Returns ``{folder, dry_run, policy, bundles, removed}``: ``bundles`` is the
+    plan (newest first, each with ``keep`` and ``reasons``), ``removed`` the
+    paths removed (or that would be).
+    """
+    retention = Retention.of(keep)
+    assert retention is not None
+    folder = _folder(memory, folder)
+    repo_id = current_repository_id(memory)
+    plan = plan_retention(folder, repo_id, retention) if repo_id else []
+    if dry_run or repo_id is None:
+        removed = [str(folder / e["name"]) for e in plan if not e["keep"]]
+    else:
+        removed = _remove(folder, repo_id, plan, folder / plan[0]["name"]) if plan else []
+    return {
+        "folder": str(folder),
+        "dry_run": dry_run,
+        "policy": retention.to_dict(),
+        "bundles": plan,
+        "removed": removed,
+    }
+
+
+def _folder(memory: Repository, folder: Path | None) -> Path:
+    if folder is None:
+        folder = _configured_folder(memory, None)
+        if folder is None:
+            raise BundleError(NO_DESTINATION, hint=DESTINATION_HINT)
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BundleError(f"{folder} is not a folder")
+    return folder
+
+
+def current_repository_id(memory: Repository) -> str | None:
+    """This repository's bundle id, read only (None before its first backup here)."""
+    existing = memory.store.get_meta("repository_id")
+    bound = memory.store.get_meta("repository_path")
+    here = str(Path(memory.memory_dir).resolve())
+    if existing and re.fullmatch(r"[0-9a-f]{12}", existing) and bound in (here, None):
+        return existing
+    return None
+
+
+def backup_destination(memory: Repository | None, repository: Path | None = None) -> Path | None:
+    """Where backups go when no folder is named: ``$AIMEM_BACKUP_DIR``, else the
+    folder remembered by ``set_backup_destination`` (``memory``'s, or read from
+    the database in the folder ``repository`` without opening it for writing)."""
+    configured = _configured(memory, repository)
+    return None if configured is None else configured[0]
+
+
+def _configured(memory: Repository | None, repository: Path | None) -> tuple[Path, str] | None:
+    """The default destination and the setting that names it."""
+    env = os.environ.get(DESTINATION_ENV)
+    if env:
+        return Path(env).expanduser(), DESTINATION_ENV
+    if memory is not None:
+        stored = memory.store.get_meta(DESTINATION_META)
+    elif repository is not None:
+        stored = _read_meta(repository / DATABASE_NAME, DESTINATION_META)
+    else:
+        stored = None
+    return (Path(stored), "the folder set with 'aimem backup --set-default'") if stored else None
+
+
+def _configured_folder(memory: Repository | None, repository: Path | None) -> Path | None:
+    """The default destination, which must be an existing folder: a missing one is
+    never taken for a file name to write a bundle as."""
+    configured = _configured(memory, repository)
+    if configured is None:
+        return None
+    folder, setting = configured
+    if not folder.is_dir():
+        raise BundleError(
+            f"the backup folder {folder} ({setting}) is not a folder",
+            hint=f"create it (mkdir -p {folder}) or point {setting} elsewhere"
+            if setting == DESTINATION_ENV
+            else f"create it (mkdir -p {folder}) or set another: aimem backup --set-default DIR",
+        )
+    return folder
+
+
+def set_backup_destination(memory: Repository, folder: Path) -> Path:
+    """Remember ``folder`` (an existing folder, stored absolute) as the default destination."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise BundleError(f"{folder} is not a folder", hint=f"create it first: mkdir -p {folder}")
+    absolute = folder.resolve()
+    memory.store.set_meta(DESTINATION_META, str(absolute))
+    return absolute
+
+
+def _read_meta(db: Path, key: str) -> str | None:
+    import sqlite3
+
+    if not db.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None)
+        try:
+            row = conn.execute("SELECT value FROM aimem_meta WHERE key = ?", (key,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return None if row is None else str(row[0])
+
+
+def _bound_id(repository: Path) -> str | None:
+    db = repository / DATABASE_NAME
+    existing = _read_meta(db, "repository_id")
+    bound = _read_meta(db, "repository_path")
+    if existing is None or not re.fullmatch(r"[0-9a-f]{12}", existing):
+        return None
+    return existing if bound in (str(repository.resolve()), None) else None
+
+
+def _bundle_files(folder: Path) -> list[Path]:
+    """Files in ``folder`` that may be bundles: ``*.tar``, not hidden (temp files are)."""
+    if not folder.is_dir():
+        raise BundleError(f"{folder} is not a folder")
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as error:
+        raise BundleError(f"cannot read {folder}: {_line(error)}") from error
+    return [
+        folder / name
+        for name in names
+        if name.endswith(BUNDLE_SUFFIX) and not name.startswith(".") and (folder / name).is_file()
+    ]
+
+
+def latest_bundle(folder: Path, repo_id: str | None) -> Path:
+    """The newest bundle of ``repo_id`` in ``folder`` (by the UTC time in its name).
+
+    Without an id, the newest bundle of the only repository with bundles
+    there; BundleError when there are none, or several repositories' bundles.
+    """
+    folder = Path(folder)
+    named = [(p, _NAME.match(p.name)) for p in _bundle_files(folder)]
+    ours = [
+        (p, m) for p, m in named if m is not None and (repo_id is None or m.group(1) == repo_id)
+    ]
+    if not ours:
+        whose = f"of repository {repo_id} " if repo_id else ""
+        raise BundleError(
+            f"no bundle {whose}in {folder}", hint=f"list what is there: aimem backup list {folder}"
+        )
+    ids = sorted({m.group(1) for _, m in ours})
+    if len(ids) > 1:
+        raise BundleError(
+            f"{folder} holds bundles of {len(ids)} repositories ({', '.join(ids)}); "
+            "which one is meant is unknown",
+            hint=f"name the bundle; 'aimem backup list {folder}' shows them",
+        )
+    return max(ours, key=lambda pair: pair[1].group(2))[0]
+
+
+def find_bundle(
+    spec: str | os.PathLike[str], repository: Path | None, source: Path | None = None
+) -> Path:
+    """The bundle ``spec`` names: a path, or ``latest``: the newest bundle of the
+    repository in the folder ``repository`` (the only repository's, if it has
+    no id yet) in ``source``, else in the default destination."""
+    if str(spec) != "latest":
+        if source is not None:
+            raise BundleError("--from goes with 'latest' only; a bundle path names its folder")
+        return Path(spec)
+    folder = source or _configured_folder(None, repository)
+    if folder is None:
+        raise BundleError(
+            "'latest' needs a folder of bundles",
+            hint=f"pass --from DIR, or set a default: aimem backup --set-default DIR "
+            f"(or {DESTINATION_ENV})",
+        )
+    return latest_bundle(Path(folder), _bound_id(repository) if repository else None)
+
+
+def list_bundles(folder: Path, verify: bool = False) -> list[dict[str, Any]]:
+    """The bundles in ``folder``, newest first: ``{bundle, created_at, size, records,
+    repository_id, verified, check, problems}``.
+
+    ``verified`` is the manifest and the tar index checking out (``check``:
+    ``manifest``; nothing is decompressed), or with ``verify`` a full
+    verify_bundle (``check``: ``full``).
+    """
+    rows = []
+    for path in _bundle_files(Path(folder)):
+        manifest: dict[str, Any] | None = None
+        if verify:
+            report = verify_bundle(path)
+            problems = report["problems"]
+            bundle, _ = _open_bundle(path)
+        else:
+            bundle, problems = _open_bundle(path)
+        if bundle is not None:
+            manifest = bundle.manifest
+            bundle.tar.close()
+        counts = (manifest or {}).get("counts") or {}
+        records = None
+        if isinstance(counts.get("fix_history"), int):
+            records = counts["fix_history"] + int(counts.get("archived_records") or 0)
+        moment = _bundle_time(path.name)
+        created = (manifest or {}).get("created_at") or (_iso(moment) if moment else None)
+        if isinstance(created, str):
+            created = created.replace(" ", "T", 1)  # ISO 8601 as parsers expect it
+        rows.append(
+            {
+                "bundle": str(path),
+                "created_at": created,
+                "size": path.stat().st_size,
+                "records": records,
+                "repository_id": (manifest or {}).get("repository_id"),
+                "verified": not problems,
+                "check": "full" if verify else "manifest",
+                "problems": problems,
+            }
+        )
+    rows.sort(key=lambda row: (row["created_at"] or "", row["bundle"]), reverse=True)
+    return rows
+
+
+def verify_folder(folder: Path) -> list[dict[str, Any]]:
+    """verify_bundle of every bundle in ``folder``, oldest first (BundleError if none)."""
+    paths = _bundle_files(Path(folder))
+    if not paths:
+        raise BundleError(f"no bundle in {folder}")
+    return [verify_bundle(path) for path in paths]

@@ -42,6 +42,7 @@ from aimem.timeutil import days_ago_iso
 
 if TYPE_CHECKING:
     from aimem import maintenance as maintenance_types
+    from aimem.backup import Retention
 
 STATS_KEYS = (
     "total_fixes_attempted",
@@ -1075,12 +1076,70 @@ class AIMemory:
         return summary
 
     def backup(
-        self, dest: str | os.PathLike[str] | None = None, keep: int | None = None
+        self,
+        dest: str | os.PathLike[str] | None = None,
+        keep: int | Retention | None = None,
     ) -> dict[str, Any]:
-        """Write one backup bundle into ``dest`` (folder or file); see aimem.backup."""
+        """Write one backup bundle into ``dest`` (folder or file; None: the configured
+        destination), then apply ``keep`` (a count of newest bundles, or a
+        Retention) to this repository's bundles there; see aimem.backup."""
         from aimem.backup import create_bundle
 
         return create_bundle(self, None if dest is None else Path(dest), keep)
+
+    def prune_bundles(
+        self,
+        folder: str | os.PathLike[str] | None,
+        keep: int | Retention,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Remove this repository's bundles in ``folder`` that ``keep`` does not keep."""
+        from aimem.backup import prune_bundles
+
+        return prune_bundles(self, None if folder is None else Path(folder), keep, dry_run)
+
+    def backup_destination(self) -> Path | None:
+        """The folder backups go to when none is named ($AIMEM_BACKUP_DIR, else the stored one)."""
+        from aimem.backup import backup_destination
+
+        return backup_destination(self)
+
+    def set_backup_destination(self, folder: str | os.PathLike[str]) -> Path:
+        """Remember ``folder`` as this repository's default backup destination."""
+        from aimem.backup import set_backup_destination
+
+        return set_backup_destination(self, Path(folder))
+
+    @staticmethod
+    def list_bundles(folder: str | os.PathLike[str], verify: bool = False) -> list[dict[str, Any]]:
+        """The bundles in ``folder``, newest first (``verify``: a full check of each)."""
+        from aimem.backup import list_bundles
+
+        return list_bundles(Path(folder), verify)
+
+    @staticmethod
+    def verify_bundles(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
+        """A full verify_bundle report of every bundle in ``folder``."""
+        from aimem.backup import verify_folder
+
+        return verify_folder(Path(folder))
+
+    @staticmethod
+    def find_bundle(
+        spec: str | os.PathLike[str],
+        repository: str | os.PathLike[str] | None = None,
+        source: str | os.PathLike[str] | None = None,
+    ) -> Path:
+        """The bundle ``spec`` names: a path, or ``latest`` (the newest bundle of the
+        repository in the folder ``repository``, in ``source`` or the default
+        destination)."""
+        from aimem.backup import find_bundle
+
+        return find_bundle(
+            spec,
+            None if repository is None else Path(repository),
+            None if source is None else Path(source),
+        )
 
     @staticmethod
     def verify_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:

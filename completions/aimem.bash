@@ -6,8 +6,9 @@
 
 _aimem_commands() {
     case "$1" in
-    '') REPLY="init stats model models recent successful patterns analytics similar context search record export import backup verify restore cleanup check gc suggest gate alerts kb archive" ;;
+    '') REPLY="init stats model models recent successful patterns analytics similar context search record export import verify restore cleanup check gc suggest gate alerts kb backup archive" ;;
     'kb') REPLY="show import export" ;;
+    'backup') REPLY="create list prune" ;;
     'archive') REPLY="list thaw" ;;
     *) REPLY="" ;;
     esac
@@ -27,15 +28,14 @@ _aimem_options() {
     'similar') REPLY="--model -m --issue-type -t --prompt --response --description -d --limit -n --format -f --json --help -h" ;;
     'context') REPLY="--model -m --issue-type -t --prompt --response --description -d --max-chars --help -h" ;;
     'search') REPLY="--limit -n --include-archive --format -f --json --help -h" ;;
-    'record') REPLY="--model -m --issue-type -t --description -d --fixer --analysis --command -c --success --failure --verified --unverified --time --notes --prompt --response --input -i --print-json --tokens-in --tokens-out --cost --fixer-model --strict --max-failures --help -h" ;;
-    'export') REPLY="--format -f --since --include-archive --json --help -h" ;;
-    'import') REPLY="--format -f --dry-run -n --json --help -h" ;;
-    'backup') REPLY="--keep --json --help -h" ;;
-    'verify') REPLY="--json --help -h" ;;
-    'restore') REPLY="--force --yes -y --dry-run -n --json --help -h" ;;
-    'cleanup') REPLY="--keep-successful --purge --yes -y --dry-run -n --json --keep-failures-per-fingerprint --help -h" ;;
-    'check') REPLY="--quick --repair --yes -y --dry-run -n --json --help -h" ;;
-    'gc') REPLY="--vacuum --no-vacuum --json --help -h" ;;
+    'record') REPLY="--model -m --issue-type -t --description -d --fixer --analysis --command -c --success --failure --verified --unverified --time --notes --prompt --response --input -i --print-json --tokens-in --tokens-out --cost --fixer-model --strict --max-failures --quiet -q --help -h" ;;
+    'export') REPLY="--format -f --since --include-archive --json --quiet -q --help -h" ;;
+    'import') REPLY="--format -f --dry-run -n --json --quiet -q --help -h" ;;
+    'verify') REPLY="--from --json --quiet -q --help -h" ;;
+    'restore') REPLY="--from --force --yes -y --dry-run -n --json --quiet -q --help -h" ;;
+    'cleanup') REPLY="--keep-successful --purge --yes -y --dry-run -n --json --keep-failures-per-fingerprint --quiet -q --help -h" ;;
+    'check') REPLY="--quick --repair --yes -y --dry-run -n --json --quiet -q --help -h" ;;
+    'gc') REPLY="--vacuum --no-vacuum --json --quiet -q --help -h" ;;
     'suggest') REPLY="--model -m --issue-type -t --description -d --prompt --response --limit -n --max-failures --seed --json --help -h" ;;
     'gate') REPLY="--model -m --issue-type -t --description -d --prompt --response --min-rate --max-failures --json --help -h" ;;
     'alerts') REPLY="--days --drift-days --kind -k --now --format -f --json --help -h" ;;
@@ -43,6 +43,10 @@ _aimem_options() {
     'kb show') REPLY="--json --help -h" ;;
     'kb import') REPLY="--json --help -h" ;;
     'kb export') REPLY="--help -h" ;;
+    'backup') REPLY="--help -h --keep-last --keep-daily --keep-weekly --keep-within --keep --set-default --json --quiet -q" ;;
+    'backup create') REPLY="--keep-last --keep-daily --keep-weekly --keep-within --keep --set-default --json --quiet -q --help -h" ;;
+    'backup list') REPLY="--verify --format -f --json --help -h" ;;
+    'backup prune') REPLY="--keep-last --keep-daily --keep-weekly --keep-within --dry-run -n --json --quiet -q --help -h" ;;
     'archive') REPLY="--help -h" ;;
     'archive list') REPLY="--format -f --json --help -h" ;;
     'archive thaw') REPLY="--json --help -h" ;;
@@ -133,7 +137,8 @@ _aimem_option_kind() {
     'export --since') REPLY='text' ;;
     'import --format') REPLY='choice:auto ndjson json csv sqlite' ;;
     'import -f') REPLY='choice:auto ndjson json csv sqlite' ;;
-    'backup --keep') REPLY='text' ;;
+    'verify --from') REPLY='dir' ;;
+    'restore --from') REPLY='dir' ;;
     'cleanup --keep-successful') REPLY='text' ;;
     'cleanup --keep-failures-per-fingerprint') REPLY='text' ;;
     'suggest --model') REPLY='models' ;;
@@ -165,6 +170,24 @@ _aimem_option_kind() {
     'alerts --now') REPLY='text' ;;
     'alerts --format') REPLY='choice:table json ndjson csv' ;;
     'alerts -f') REPLY='choice:table json ndjson csv' ;;
+    'backup --keep-last') REPLY='text' ;;
+    'backup --keep-daily') REPLY='text' ;;
+    'backup --keep-weekly') REPLY='text' ;;
+    'backup --keep-within') REPLY='text' ;;
+    'backup --keep') REPLY='text' ;;
+    'backup --set-default') REPLY='dir' ;;
+    'backup create --keep-last') REPLY='text' ;;
+    'backup create --keep-daily') REPLY='text' ;;
+    'backup create --keep-weekly') REPLY='text' ;;
+    'backup create --keep-within') REPLY='text' ;;
+    'backup create --keep') REPLY='text' ;;
+    'backup create --set-default') REPLY='dir' ;;
+    'backup list --format') REPLY='choice:table json ndjson csv' ;;
+    'backup list -f') REPLY='choice:table json ndjson csv' ;;
+    'backup prune --keep-last') REPLY='text' ;;
+    'backup prune --keep-daily') REPLY='text' ;;
+    'backup prune --keep-weekly') REPLY='text' ;;
+    'backup prune --keep-within') REPLY='text' ;;
     'archive list --format') REPLY='choice:table json ndjson csv' ;;
     'archive list -f') REPLY='choice:table json ndjson csv' ;;
     *) REPLY="" && return 1 ;;
@@ -178,11 +201,13 @@ _aimem_argument_kind() {
     'model 0') REPLY='models' ;;
     'export 0') REPLY='file' ;;
     'import 0') REPLY='file' ;;
-    'backup 0') REPLY='file' ;;
     'verify 0') REPLY='file' ;;
     'restore 0') REPLY='file' ;;
     'kb import 0') REPLY='file' ;;
     'kb export 0') REPLY='file' ;;
+    'backup create 0') REPLY='file' ;;
+    'backup list 0') REPLY='dir' ;;
+    'backup prune 0') REPLY='dir' ;;
     'archive thaw 0') REPLY='segments' ;;
     *) REPLY="" ;;
     esac

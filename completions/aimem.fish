@@ -5,9 +5,11 @@
 function __aimem_commands --description 'aimem: subcommands of a command path'
     switch "$argv[1]"
         case ''
-            printf '%s\n' init stats model models recent successful patterns analytics similar context search record export import backup verify restore cleanup check gc suggest gate alerts kb archive
+            printf '%s\n' init stats model models recent successful patterns analytics similar context search record export import verify restore cleanup check gc suggest gate alerts kb backup archive
         case 'kb'
             printf '%s\n' show import export
+        case 'backup'
+            printf '%s\n' create list prune
         case 'archive'
             printf '%s\n' list thaw
     end
@@ -15,7 +17,7 @@ end
 
 function __aimem_takes_value --description 'aimem: option takes a value'
     switch "$argv[1] $argv[2]"
-        case ' --dir' ' -C' 'init --seed' 'model --note' 'model --set-notes' 'models --format' 'models -f' 'recent --limit' 'recent -n' 'recent --format' 'recent -f' 'successful --issue-type' 'successful -t' 'successful --model' 'successful -m' 'successful --limit' 'successful -n' 'successful --format' 'successful -f' 'patterns --kind' 'patterns -k' 'patterns --min-confidence' 'patterns --issue-type' 'patterns -t' 'patterns --limit' 'patterns -n' 'patterns --format' 'patterns -f' 'analytics --days' 'similar --model' 'similar -m' 'similar --issue-type' 'similar -t' 'similar --prompt' 'similar --response' 'similar --description' 'similar -d' 'similar --limit' 'similar -n' 'similar --format' 'similar -f' 'context --model' 'context -m' 'context --issue-type' 'context -t' 'context --prompt' 'context --response' 'context --description' 'context -d' 'context --max-chars' 'search --limit' 'search -n' 'search --format' 'search -f' 'record --model' 'record -m' 'record --issue-type' 'record -t' 'record --description' 'record -d' 'record --fixer' 'record --analysis' 'record --command' 'record -c' 'record --time' 'record --notes' 'record --prompt' 'record --response' 'record --input' 'record -i' 'record --tokens-in' 'record --tokens-out' 'record --cost' 'record --fixer-model' 'record --max-failures' 'export --format' 'export -f' 'export --since' 'import --format' 'import -f' 'backup --keep' 'cleanup --keep-successful' 'cleanup --keep-failures-per-fingerprint' 'suggest --model' 'suggest -m' 'suggest --issue-type' 'suggest -t' 'suggest --description' 'suggest -d' 'suggest --prompt' 'suggest --response' 'suggest --limit' 'suggest -n' 'suggest --max-failures' 'suggest --seed' 'gate --model' 'gate -m' 'gate --issue-type' 'gate -t' 'gate --description' 'gate -d' 'gate --prompt' 'gate --response' 'gate --min-rate' 'gate --max-failures' 'alerts --days' 'alerts --drift-days' 'alerts --kind' 'alerts -k' 'alerts --now' 'alerts --format' 'alerts -f' 'archive list --format' 'archive list -f'
+        case ' --dir' ' -C' 'init --seed' 'model --note' 'model --set-notes' 'models --format' 'models -f' 'recent --limit' 'recent -n' 'recent --format' 'recent -f' 'successful --issue-type' 'successful -t' 'successful --model' 'successful -m' 'successful --limit' 'successful -n' 'successful --format' 'successful -f' 'patterns --kind' 'patterns -k' 'patterns --min-confidence' 'patterns --issue-type' 'patterns -t' 'patterns --limit' 'patterns -n' 'patterns --format' 'patterns -f' 'analytics --days' 'similar --model' 'similar -m' 'similar --issue-type' 'similar -t' 'similar --prompt' 'similar --response' 'similar --description' 'similar -d' 'similar --limit' 'similar -n' 'similar --format' 'similar -f' 'context --model' 'context -m' 'context --issue-type' 'context -t' 'context --prompt' 'context --response' 'context --description' 'context -d' 'context --max-chars' 'search --limit' 'search -n' 'search --format' 'search -f' 'record --model' 'record -m' 'record --issue-type' 'record -t' 'record --description' 'record -d' 'record --fixer' 'record --analysis' 'record --command' 'record -c' 'record --time' 'record --notes' 'record --prompt' 'record --response' 'record --input' 'record -i' 'record --tokens-in' 'record --tokens-out' 'record --cost' 'record --fixer-model' 'record --max-failures' 'export --format' 'export -f' 'export --since' 'import --format' 'import -f' 'verify --from' 'restore --from' 'cleanup --keep-successful' 'cleanup --keep-failures-per-fingerprint' 'suggest --model' 'suggest -m' 'suggest --issue-type' 'suggest -t' 'suggest --description' 'suggest -d' 'suggest --prompt' 'suggest --response' 'suggest --limit' 'suggest -n' 'suggest --max-failures' 'suggest --seed' 'gate --model' 'gate -m' 'gate --issue-type' 'gate -t' 'gate --description' 'gate -d' 'gate --prompt' 'gate --response' 'gate --min-rate' 'gate --max-failures' 'alerts --days' 'alerts --drift-days' 'alerts --kind' 'alerts -k' 'alerts --now' 'alerts --format' 'alerts -f' 'backup --keep-last' 'backup --keep-daily' 'backup --keep-weekly' 'backup --keep-within' 'backup --keep' 'backup --set-default' 'backup create --keep-last' 'backup create --keep-daily' 'backup create --keep-weekly' 'backup create --keep-within' 'backup create --keep' 'backup create --set-default' 'backup list --format' 'backup list -f' 'backup prune --keep-last' 'backup prune --keep-daily' 'backup prune --keep-weekly' 'backup prune --keep-within' 'archive list --format' 'archive list -f'
             return 0
     end
     return 1
@@ -99,8 +101,7 @@ complete -c aimem -n '__aimem_at \'\'' -a 'search' -d 'Full-text search over des
 complete -c aimem -n '__aimem_at \'\'' -a 'record' -d 'Record fix attempts; prints the new id(s), one per line.'
 complete -c aimem -n '__aimem_at \'\'' -a 'export' -d 'Export records (ndjson, json, csv) or the full report (report).'
 complete -c aimem -n '__aimem_at \'\'' -a 'import' -d 'Import records, all or nothing; records already present are skipped.'
-complete -c aimem -n '__aimem_at \'\'' -a 'backup' -d 'Write one bundle file: database snapshot, knowledge base, segments,...'
-complete -c aimem -n '__aimem_at \'\'' -a 'verify' -d 'Check a bundle: checksums, decompression, integrity_check, counts....'
+complete -c aimem -n '__aimem_at \'\'' -a 'verify' -d 'Check bundles: checksums, decompression, integrity_check, counts. E...'
 complete -c aimem -n '__aimem_at \'\'' -a 'restore' -d 'Restore a bundle into the repository folder (--dir), verified and a...'
 complete -c aimem -n '__aimem_at \'\'' -a 'cleanup' -d 'Archive rows older than DAYS into compressed segments (statistics a...'
 complete -c aimem -n '__aimem_at \'\'' -a 'check' -d 'Verify the database, the archive and the knowledge base; exit 1 on...'
@@ -109,6 +110,7 @@ complete -c aimem -n '__aimem_at \'\'' -a 'suggest' -d 'Rank the fixes worth try
 complete -c aimem -n '__aimem_at \'\'' -a 'gate' -d 'Decide whether a fix attempt is worth paying for; the exit code says.'
 complete -c aimem -n '__aimem_at \'\'' -a 'alerts' -d 'Report regressions, fixer drift and issue spikes; exit 3 when any i...'
 complete -c aimem -n '__aimem_at \'\'' -a 'kb' -d 'Show, import and export the knowledge base.'
+complete -c aimem -n '__aimem_at \'\'' -a 'backup' -d 'Write, list and prune backup bundles; \'aimem backup DEST\' is \'aimem...'
 complete -c aimem -n '__aimem_at \'\'' -a 'archive' -d 'List and thaw archive segments (old rows moved out by \'aimem cleanu...'
 complete -c aimem -n '__aimem_in \'\'' -l 'dir' -x -a '(__fish_complete_directories)' -d 'The repository folder (AIMemory/) or the folder that holds it. Defa...'
 complete -c aimem -n '__aimem_in \'\'' -s 'C' -x -a '(__fish_complete_directories)' -d 'Run as if aimem was started in DIR: relative paths start there, and...'
@@ -193,29 +195,32 @@ complete -c aimem -n '__aimem_in \'record\'' -l 'cost' -x -d 'What the attempt c
 complete -c aimem -n '__aimem_in \'record\'' -l 'fixer-model' -x -d 'The fixer\'s model version, e.g. claude-3-5-sonnet.'
 complete -c aimem -n '__aimem_in \'record\'' -l 'strict' -d 'Refuse (write nothing) when a fix repeats one that already failed -...'
 complete -c aimem -n '__aimem_in \'record\'' -l 'max-failures' -x -d 'Failures that make a fix a repeated failure.'
+complete -c aimem -n '__aimem_in \'record\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
 complete -c aimem -n '__aimem_in \'record\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_in \'export\'' -l 'format' -s 'f' -x -a 'report json ndjson csv' -d 'report (default for *.json), json, ndjson (default otherwise) or csv.'
 complete -c aimem -n '__aimem_in \'export\'' -l 'since' -x -d 'Only records from this date on (2025-01-15, or 30d).'
 complete -c aimem -n '__aimem_in \'export\'' -l 'include-archive' -d 'Also export archived records.'
 complete -c aimem -n '__aimem_in \'export\'' -l 'json' -d 'Print a JSON summary (not with FILE \'-\').'
+complete -c aimem -n '__aimem_in \'export\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
 complete -c aimem -n '__aimem_in \'export\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_at \'export\' 0' -F
 complete -c aimem -n '__aimem_in \'import\'' -l 'format' -s 'f' -x -a 'auto ndjson json csv sqlite' -d 'auto (default), ndjson, json, csv or sqlite.'
 complete -c aimem -n '__aimem_in \'import\'' -l 'dry-run' -s 'n' -d 'Report what would be added; change nothing.'
 complete -c aimem -n '__aimem_in \'import\'' -l 'json' -d 'Print a JSON summary.'
+complete -c aimem -n '__aimem_in \'import\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
 complete -c aimem -n '__aimem_in \'import\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_at \'import\' 0' -F
-complete -c aimem -n '__aimem_in \'backup\'' -l 'keep' -x -d 'Then keep only the N newest bundles of this repository in DEST.'
-complete -c aimem -n '__aimem_in \'backup\'' -l 'json' -d 'Print JSON.'
-complete -c aimem -n '__aimem_in \'backup\'' -l 'help' -s 'h' -d 'Show this message and exit.'
-complete -c aimem -n '__aimem_at \'backup\' 0' -F
+complete -c aimem -n '__aimem_in \'verify\'' -l 'from' -x -a '(__fish_complete_directories)' -d 'With \'latest\': the folder of bundles (default: $AIMEM_BACKUP_DIR, e...'
 complete -c aimem -n '__aimem_in \'verify\'' -l 'json' -d 'Print JSON.'
+complete -c aimem -n '__aimem_in \'verify\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
 complete -c aimem -n '__aimem_in \'verify\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_at \'verify\' 0' -F
+complete -c aimem -n '__aimem_in \'restore\'' -l 'from' -x -a '(__fish_complete_directories)' -d 'With \'latest\': the folder of bundles (default: $AIMEM_BACKUP_DIR, e...'
 complete -c aimem -n '__aimem_in \'restore\'' -l 'force' -d 'Replace an existing repository (needs --yes).'
 complete -c aimem -n '__aimem_in \'restore\'' -l 'yes' -s 'y' -d 'Do not ask before replacing (scripts).'
 complete -c aimem -n '__aimem_in \'restore\'' -l 'dry-run' -s 'n' -d 'Check everything; write nothing.'
 complete -c aimem -n '__aimem_in \'restore\'' -l 'json' -d 'Print JSON.'
+complete -c aimem -n '__aimem_in \'restore\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
 complete -c aimem -n '__aimem_in \'restore\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_at \'restore\' 0' -F
 complete -c aimem -n '__aimem_in \'cleanup\'' -l 'keep-successful' -x -d 'Keep verified successes hot this many days.'
@@ -224,15 +229,18 @@ complete -c aimem -n '__aimem_in \'cleanup\'' -l 'yes' -s 'y' -d 'Do not ask for
 complete -c aimem -n '__aimem_in \'cleanup\'' -l 'dry-run' -s 'n' -d 'Show what would change.'
 complete -c aimem -n '__aimem_in \'cleanup\'' -l 'json' -d 'Output JSON.'
 complete -c aimem -n '__aimem_in \'cleanup\'' -l 'keep-failures-per-fingerprint' -x -d 'Only archive failures older than the latest N of their fingerprint;...'
+complete -c aimem -n '__aimem_in \'cleanup\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
 complete -c aimem -n '__aimem_in \'cleanup\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_in \'check\'' -l 'quick' -d 'quick_check; segment sizes only; no recomputation.'
 complete -c aimem -n '__aimem_in \'check\'' -l 'repair' -d 'Fix what can be derived; never deletes rows.'
 complete -c aimem -n '__aimem_in \'check\'' -l 'yes' -s 'y' -d 'Do not ask for confirmation.'
 complete -c aimem -n '__aimem_in \'check\'' -l 'dry-run' -s 'n' -d 'Show what would change.'
 complete -c aimem -n '__aimem_in \'check\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'check\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
 complete -c aimem -n '__aimem_in \'check\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_in \'gc\'' -l 'vacuum' -l 'no-vacuum' -d 'Force or skip VACUUM (default: when worth it).'
 complete -c aimem -n '__aimem_in \'gc\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'gc\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
 complete -c aimem -n '__aimem_in \'gc\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_in \'suggest\'' -l 'model' -s 'm' -x -a '(__aimem_values models)' -d 'Model name, e.g. qwen2.5:7b.'
 complete -c aimem -n '__aimem_in \'suggest\'' -l 'issue-type' -s 't' -x -a '(__aimem_values issue-types)' -d 'Issue type, e.g. TIMEOUT.'
@@ -271,6 +279,42 @@ complete -c aimem -n '__aimem_in \'kb import\'' -l 'help' -s 'h' -d 'Show this m
 complete -c aimem -n '__aimem_at \'kb import\' 0' -F
 complete -c aimem -n '__aimem_in \'kb export\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_at \'kb export\' 0' -F
+complete -c aimem -n '__aimem_at \'backup\'' -a 'create' -d 'Write one bundle file: database snapshot, knowledge base, segments,...'
+complete -c aimem -n '__aimem_at \'backup\'' -a 'list' -d 'List the bundles in a folder, newest first: time, size, records, re...'
+complete -c aimem -n '__aimem_at \'backup\'' -a 'prune' -d 'Remove this repository\'s bundles that no --keep-* rule keeps.'
+complete -c aimem -n '__aimem_in \'backup\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'backup\'' -l 'keep-last' -x -d 'Keep the N newest bundles.'
+complete -c aimem -n '__aimem_in \'backup\'' -l 'keep-daily' -x -d 'Keep the newest bundle of each of the last N days (UTC).'
+complete -c aimem -n '__aimem_in \'backup\'' -l 'keep-weekly' -x -d 'Keep the newest bundle of each of the last N ISO weeks.'
+complete -c aimem -n '__aimem_in \'backup\'' -l 'keep-within' -x -d 'Keep every bundle this close to the newest: 7d, 12h, 2w, 1d12h.'
+complete -c aimem -n '__aimem_in \'backup\'' -l 'keep' -x -d 'Same as --keep-last.'
+complete -c aimem -n '__aimem_in \'backup\'' -l 'set-default' -x -a '(__fish_complete_directories)' -d 'Remember DIR as this repository\'s backup folder and exit.'
+complete -c aimem -n '__aimem_in \'backup\'' -l 'json' -d 'Print JSON.'
+complete -c aimem -n '__aimem_in \'backup\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
+complete -c aimem -n '__aimem_in \'backup create\'' -l 'keep-last' -x -d 'Keep the N newest bundles.'
+complete -c aimem -n '__aimem_in \'backup create\'' -l 'keep-daily' -x -d 'Keep the newest bundle of each of the last N days (UTC).'
+complete -c aimem -n '__aimem_in \'backup create\'' -l 'keep-weekly' -x -d 'Keep the newest bundle of each of the last N ISO weeks.'
+complete -c aimem -n '__aimem_in \'backup create\'' -l 'keep-within' -x -d 'Keep every bundle this close to the newest: 7d, 12h, 2w, 1d12h.'
+complete -c aimem -n '__aimem_in \'backup create\'' -l 'keep' -x -d 'Same as --keep-last.'
+complete -c aimem -n '__aimem_in \'backup create\'' -l 'set-default' -x -a '(__fish_complete_directories)' -d 'Remember DIR as this repository\'s backup folder and exit.'
+complete -c aimem -n '__aimem_in \'backup create\'' -l 'json' -d 'Print JSON.'
+complete -c aimem -n '__aimem_in \'backup create\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
+complete -c aimem -n '__aimem_in \'backup create\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_at \'backup create\' 0' -F
+complete -c aimem -n '__aimem_in \'backup list\'' -l 'verify' -d 'Verify each bundle fully (default: its manifest and tar index).'
+complete -c aimem -n '__aimem_in \'backup list\'' -l 'format' -s 'f' -x -a 'table json ndjson csv' -d 'Output format: table, json, ndjson or csv.'
+complete -c aimem -n '__aimem_in \'backup list\'' -l 'json' -d 'Shortcut for --format json.'
+complete -c aimem -n '__aimem_in \'backup list\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_at \'backup list\' 0' -a '(__fish_complete_directories)'
+complete -c aimem -n '__aimem_in \'backup prune\'' -l 'keep-last' -x -d 'Keep the N newest bundles.'
+complete -c aimem -n '__aimem_in \'backup prune\'' -l 'keep-daily' -x -d 'Keep the newest bundle of each of the last N days (UTC).'
+complete -c aimem -n '__aimem_in \'backup prune\'' -l 'keep-weekly' -x -d 'Keep the newest bundle of each of the last N ISO weeks.'
+complete -c aimem -n '__aimem_in \'backup prune\'' -l 'keep-within' -x -d 'Keep every bundle this close to the newest: 7d, 12h, 2w, 1d12h.'
+complete -c aimem -n '__aimem_in \'backup prune\'' -l 'dry-run' -s 'n' -d 'Show what would be removed; remove nothing.'
+complete -c aimem -n '__aimem_in \'backup prune\'' -l 'json' -d 'Print JSON.'
+complete -c aimem -n '__aimem_in \'backup prune\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
+complete -c aimem -n '__aimem_in \'backup prune\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_at \'backup prune\' 0' -a '(__fish_complete_directories)'
 complete -c aimem -n '__aimem_at \'archive\'' -a 'list' -d 'List archive segments (the segment index).'
 complete -c aimem -n '__aimem_at \'archive\'' -a 'thaw' -d 'Move a segment\'s rows back into the hot table, then retire the segm...'
 complete -c aimem -n '__aimem_in \'archive\'' -l 'help' -s 'h' -d 'Show this message and exit.'

@@ -38,6 +38,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AIMEM_DIR", str(tmp_path / "AIMemory"))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("AIMEM_DEBUG", raising=False)
+    monkeypatch.delenv("AIMEM_BACKUP_DIR", raising=False)
     monkeypatch.delenv("AIMEM_REDACT", raising=False)
     return tmp_path
 

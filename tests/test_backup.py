@@ -401,3 +401,49 @@ def test_export_include_archive_and_bundle_segments(tmp_path: Path) -> None:
         assert sorted(s["name"] for s in restored.archive_segments()) == segments
         assert restored.get_memory_stats()["total_fixes_attempted"] == 25
         assert sum(1 for _ in restored.iter_archived_rows()) == 25 - hot
+
+
+def test_backup_needs_a_destination_and_never_writes_here(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    with AIMemory(demo) as memory, pytest.raises(BundleError, match="no backup destination"):
+        memory.backup()
+    assert sorted(os.listdir(tmp_path)) == before
+    dest = tmp_path / "configured"
+    dest.mkdir()
+    with AIMemory(demo) as memory:
+        assert memory.set_backup_destination(dest) == dest.resolve()
+        assert memory.backup_destination() == dest.resolve()
+        made = Path(memory.backup()["bundle"])
+    assert made.parent == dest.resolve()
+    assert AIMemory.find_bundle("latest", demo) == made
+    monkeypatch.setenv("AIMEM_BACKUP_DIR", str(tmp_path))
+    with AIMemory(demo) as memory:
+        assert memory.backup_destination() == tmp_path
+
+
+def test_retention_is_checked_and_combines_rules(demo: Path, tmp_path: Path) -> None:
+    from aimem.backup import Retention, parse_duration
+
+    assert parse_duration("1d12h") == timedelta(days=1, hours=12)
+    assert parse_duration("2w") == timedelta(weeks=2)
+    for bad in ("", "0d", "5x", "7 days", "h", "99999999w"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+    for policy in (Retention(), Retention(last=-1, daily=2), Retention(within=timedelta(0))):
+        with pytest.raises(BundleError):
+            Retention.of(policy)
+    with pytest.raises(BundleError, match="keep"):
+        Retention.of(0)
+    dest = tmp_path / "b"
+    dest.mkdir()
+    with AIMemory(demo) as memory:
+        made = [Path(memory.backup(dest)["bundle"]) for _ in range(3)]
+        plan = memory.prune_bundles(dest, Retention(last=1, within=timedelta(hours=1)), True)
+        assert [e["keep"] for e in plan["bundles"]] == [True, True, True]
+        assert plan["bundles"][0]["reasons"] == ["last", "within"]
+        done = memory.prune_bundles(dest, 2)
+    assert done["removed"] == [str(made[0])]
+    assert sorted(dest.iterdir()) == made[1:]

@@ -84,6 +84,11 @@ ENVIRONMENT = (
         "wins; not used with -C). Without either, aimem uses the nearest AIMemory/ in "
         "the current folder or a parent.",
     ),
+    (
+        "AIMEM_BACKUP_DIR",
+        "The folder of backup bundles when 'aimem backup', 'verify latest' and 'restore "
+        "latest' name none; it wins over the folder set with 'aimem backup --set-default'.",
+    ),
     ("AIMEM_DEBUG", "Set to 1 to print a Python traceback for errors instead of one line."),
     (
         "AIMEM_REDACT",
@@ -151,6 +156,17 @@ class Node:
     def summary(self) -> str:
         first = self.help.split("\n\n")[0]
         return " ".join(first.split())
+
+    @property
+    def completion_options(self) -> list[Param]:
+        """The options to complete here: a group that runs a default subcommand
+        (``aimem backup DEST`` is ``aimem backup create DEST``) offers its options too."""
+        name = getattr(self.command, "default_command", None)
+        default = next((c for c in self.children if c.path[-1] == name), None)
+        if default is None:
+            return self.options
+        mine = {n for o in self.options for n in o.names}
+        return self.options + [o for o in default.options if not mine & set(o.names)]
 
     def walk(self) -> Iterator[Node]:
         yield self
@@ -443,7 +459,12 @@ def _short(text: str, limit: int = 70) -> str:
 
 def _value_options(node: Node) -> list[tuple[str, str]]:
     """(option name, value kind) for every option that takes a value; kind 'text' if free."""
-    return [(name, o.values or "text") for o in node.options if o.takes_value for name in o.names]
+    return [
+        (name, o.values or "text")
+        for o in node.completion_options
+        if o.takes_value
+        for name in o.names
+    ]
 
 
 def _argument_kinds(node: Node) -> list[tuple[str, str]]:
@@ -474,7 +495,7 @@ def bash_completion(root: Node | None = None) -> str:
             out.append(f'    {_sq(node.key)}) REPLY="{names}" ;;')
     out += ['    *) REPLY="" ;;', "    esac", "}", "", "_aimem_options() {", '    case "$1" in']
     for node in nodes:
-        names = " ".join(name for o in node.options for name in o.names)
+        names = " ".join(name for o in node.completion_options for name in o.names)
         out.append(f'    {_sq(node.key)}) REPLY="{names}" ;;')
     out += [
         '    *) REPLY="" ;;',
@@ -635,7 +656,9 @@ def zsh_completion(root: Node | None = None) -> str:
             out.append(f"    ({_sq(node.key)}) reply=({items}) ;;")
     out += ["    (*) reply=() ;;", "    esac", "}", "", "_aimem_options() {", "    case $1 in"]
     for node in nodes:
-        items = " ".join(described(name, o.help) for o in node.options for name in o.names)
+        items = " ".join(
+            described(name, o.help) for o in node.completion_options for name in o.names
+        )
         out.append(f"    ({_sq(node.key)}) reply=({items}) ;;")
     out += [
         "    (*) reply=() ;;",
@@ -775,7 +798,7 @@ def fish_completion(root: Node | None = None) -> str:
                 f"complete -c aimem -n {at} -a {_fish_sq(child.path[-1])}"
                 f" -d {_fish_sq(_short(child.summary))}"
             )
-        for option in node.options:
+        for option in node.completion_options:
             flags = []
             for name in option.names:
                 if name.startswith("--"):

@@ -16,6 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from enum import Enum
 from typing import Any
 
@@ -203,6 +204,23 @@ def emit_mapping(pairs: dict[str, Any], title: str | None = None) -> None:
     write("\n".join(lines) + "\n")
 
 
+# Set by -q/--quiet for the one command being run (aimem.cli._values.QuietOpt),
+# reset when it ends: a cron job then hears only of failures.
+QUIET: ContextVar[bool] = ContextVar("aimem_quiet", default=False)
+
+
+def quiet() -> bool:
+    """Whether this command runs with -q: summaries and progress are not shown."""
+    return QUIET.get()
+
+
 def note(message: str) -> None:
-    """A message for people, on stderr (control characters escaped)."""
+    """A message for people, on stderr (control characters escaped); silent with -q."""
+    if QUIET.get():
+        return
     sys.stderr.write(printable(message, lines=True) + "\n")
+
+
+def warning(message: str) -> None:
+    """``aimem: warning: ...`` on stderr, also with -q (something needs a look)."""
+    sys.stderr.write("aimem: warning: " + printable(message, lines=True) + "\n")

@@ -1,4 +1,4 @@
-"""A tiny progress counter on stderr: only on a terminal and without NO_COLOR."""
+"""A tiny progress counter on stderr: only on a terminal, without NO_COLOR and without -q."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import sys
 import time
 from collections.abc import Callable
 
-from aimem.cli._output import colour_allowed
+from aimem.cli._output import colour_allowed, quiet
 
 
 def counter(label: str) -> Callable[[int], None] | None:
     """A callback printing ``label: N`` (at most ~10 times a second), or None when not allowed."""
-    if not colour_allowed(sys.stderr):
+    if quiet() or not colour_allowed(sys.stderr):
         return None
     last = [0.0]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -126,3 +126,24 @@ class NamedPath(click_types.ParamType):
 def path(file_okay: bool = True, dir_okay: bool = True) -> NamedPath:
     """The click type of a path argument or option (a ``pathlib.Path`` value)."""
     return NamedPath(file_okay=file_okay, dir_okay=dir_okay)
+
+
+def _quiet(ctx: typer.Context, param: typer.CallbackParam, value: bool) -> bool:
+    if value:
+        from aimem.cli._output import QUIET
+
+        token = QUIET.set(True)
+        ctx.call_on_close(lambda: QUIET.reset(token))
+    return value
+
+
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="Print only errors, warnings and requested data: no progress or summary.",
+        callback=_quiet,
+        is_eager=True,
+    ),
+]

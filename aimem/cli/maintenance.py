@@ -16,10 +16,11 @@ from aimem.cli._output import (
     emit_rows,
     interactive,
     note,
+    quiet,
     resolve_format,
     write,
 )
-from aimem.cli._values import MAX_COUNT, MAX_DAYS, filled, finite
+from aimem.cli._values import MAX_COUNT, MAX_DAYS, QuietOpt, filled, finite
 from aimem.cli.app import app
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Output JSON.")]
@@ -87,6 +88,7 @@ def cleanup_command(
             metavar="N",
         ),
     ] = None,
+    quiet_: QuietOpt = False,
 ) -> None:
     """Archive rows older than DAYS into compressed segments (statistics are unchanged).
 
@@ -108,6 +110,8 @@ def cleanup_command(
     )
     if as_json:
         emit_json(result)
+        return
+    if quiet():
         return
     verb = "would move" if dry_run else ("purged" if purge else "archived")
     span = f" ({result['min_timestamp']} .. {result['max_timestamp']})" if result["rows"] else ""
@@ -191,6 +195,7 @@ def check_command(
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
+    quiet_: QuietOpt = False,
 ) -> None:
     """Verify the database, the archive and the knowledge base; exit 1 on errors.
 
@@ -213,6 +218,8 @@ def check_command(
         emit_json(report.to_dict())
     else:
         for finding in report.findings:
+            if quiet() and finding.severity != "error":
+                continue  # a hint is no failure: cron stays silent
             write(finding.line() + "\n")
             if finding.remedy:
                 note(f"  {finding.severity}: fix with: {finding.remedy}")
@@ -231,6 +238,7 @@ def gc_command(
         typer.Option("--vacuum/--no-vacuum", help="Force or skip VACUUM (default: when worth it)."),
     ] = None,
     as_json: JsonOpt = False,
+    quiet_: QuietOpt = False,
 ) -> None:
     """Checkpoint the WAL, optimize, analyze and (when worth it) vacuum the database.
 
@@ -241,5 +249,5 @@ def gc_command(
     result = repo(ctx).gc(vacuum)
     if as_json:
         emit_json(result)
-    else:
+    elif not quiet():
         write(f"reclaimed {result['bytes_reclaimed']} bytes ({result['bytes_after']} now)\n")

@@ -8,8 +8,8 @@ import typer
 
 from aimem.cli._click import click_exceptions
 from aimem.cli._context import repo
-from aimem.cli._output import emit_json, note, write
-from aimem.cli._values import MAX_AMOUNT, MAX_COUNT, filled, finite
+from aimem.cli._output import emit_json, warning, write
+from aimem.cli._values import MAX_AMOUNT, MAX_COUNT, QuietOpt, filled, finite
 from aimem.cli.app import app
 
 
@@ -25,16 +25,15 @@ def _record_warning_on_repeat(
     import warnings
 
     from aimem.advice import RepeatedFixWarning
-    from aimem.cli._output import note
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RepeatedFixWarning)
         ids = repo(ctx, create=False).record_many(
             items, source=source, lines=lines, strict=strict, max_failures=max_failures
         )
-    for warning in caught:
-        if issubclass(warning.category, RepeatedFixWarning):
-            note(f"aimem: warning: {warning.message}")
+    for caught_warning in caught:
+        if issubclass(caught_warning.category, RepeatedFixWarning):
+            warning(str(caught_warning.message))
     return ids
 
 
@@ -170,6 +169,7 @@ def record_command(
             max=MAX_COUNT,
         ),
     ] = 3,
+    quiet_: QuietOpt = False,
 ) -> None:
     """Record fix attempts; prints the new id(s), one per line.
 
@@ -192,9 +192,7 @@ def record_command(
     if json_file is not None:
         if input_file is not None:
             raise click_exceptions.UsageError("give --input FILE, not both --input and --json")
-        note(
-            "aimem: warning: --json FILE is deprecated: use --input FILE (--json will mean JSON output)"
-        )
+        warning("--json FILE is deprecated: use --input FILE (--json will mean JSON output)")
         input_file = json_file
     if input_file is not None:
         flags = (model, issue_type, description, fixer, analysis, command, applied, checked)

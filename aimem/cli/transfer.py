@@ -10,9 +10,9 @@ import typer
 from aimem.cli._click import click_exceptions
 from aimem.cli._context import repo
 from aimem.cli._export_run import ExportFormat, run_export
-from aimem.cli._output import emit_json, write
+from aimem.cli._output import emit_json, quiet, write
 from aimem.cli._progress import counter, done
-from aimem.cli._values import filled, output_file, since
+from aimem.cli._values import QuietOpt, filled, output_file, since
 from aimem.cli.app import app
 
 
@@ -53,6 +53,7 @@ def export_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON summary (not with FILE '-').")
     ] = False,
+    quiet_: QuietOpt = False,
 ) -> None:
     """Export records (ndjson, json, csv) or the full report (report).
 
@@ -86,6 +87,7 @@ def import_command(
         bool, typer.Option("--dry-run", "-n", help="Report what would be added; change nothing.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    quiet_: QuietOpt = False,
 ) -> None:
     """Import records, all or nothing; records already present are skipped.
 
@@ -103,6 +105,8 @@ def import_command(
     done(progress)
     if as_json:
         emit_json(summary)
+        return
+    if quiet():
         return
     verb = "would add" if dry_run else "added"
     write(
