@@ -196,7 +196,8 @@ def bench(rows: int) -> dict[str, Any]:
 
         rounds = _rounds()
         for round_ in range(rounds):
-            env = {"AIMEM_DIR": str(work / f"A{round_}"), "NO_COLOR": "1", "AIMEM_REDACT": "1"}
+            repo = work / f"A{round_}" / "AIMemory"
+            env = {"AIMEM_DIR": str(repo), "NO_COLOR": "1", "AIMEM_REDACT": "1"}
             measure("aimem_import_ndjson", [*aimem, "import", str(data)], env)
             if round_ == 0:
                 measure("aimem_reimport_same_file", [*aimem, "import", str(data)], env)
@@ -216,8 +217,8 @@ def bench(rows: int) -> dict[str, Any]:
             if round_:
                 shutil.rmtree(work / f"A{round_}")  # exports and backups read A0
 
-        env = {"AIMEM_DIR": str(work / "A0"), "NO_COLOR": "1", "AIMEM_REDACT": "1"}
-        db = work / "A0" / "ai_memory.db"
+        env = {"AIMEM_DIR": str(work / "A0" / "AIMemory"), "NO_COLOR": "1", "AIMEM_REDACT": "1"}
+        db = work / "A0" / "AIMemory" / "ai_memory.db"
         out = work / "out.ndjson"
         bundles = work / "bundles"
         bundles.mkdir()
