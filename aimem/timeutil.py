@@ -82,19 +82,35 @@ def bounded_moment(text: str) -> datetime:
     return moment
 
 
+# ``--since``'s durations: N of these units back from now.
+_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+SINCE_HINT = "give a duration (7d, 12h, 30m, 2w) or a date (2026-01-15, 2026-01-15T08:00:00Z)"
+
+
 def since_timestamp(text: str) -> str:
-    """``--since``: a date or timestamp (naive = UTC) or ``Nd`` (N days ago, N <= 36500),
-    in the storage form; ValueError with the reason otherwise."""
+    """``--since``: a duration back from now (``7d``, ``12h``, ``30m``, ``45s``, ``2w``;
+    at most 36500 days) or a date or timestamp (naive = UTC), in the storage
+    form; ValueError with the reason otherwise."""
     cleaned = text.strip()
-    match = re.fullmatch(r"(\d+)d", cleaned)
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([wdhms])", cleaned)
     if match:
-        days = int(match.group(1))
-        if days > MAX_DAYS:
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+        if seconds > MAX_DAYS * 86400:
             raise ValueError(f"{text!r} is more than {MAX_DAYS} days back")
-        return days_ago_iso(days)
+        return format_utc(utcnow() - timedelta(seconds=seconds))
     try:
         return format_utc(bounded_moment(cleaned))
     except ValueError as error:
         if "outside" in str(error):
             raise
-        raise ValueError(f"{text!r} is not a date") from None
+        raise ValueError(f"{text!r} is neither a duration nor a date") from None
+
+
+def since_days(text: str) -> float:
+    """``--since`` as a number of days back from now (a date: the days since it);
+    ValueError as ``since_timestamp``, or when the date is in the future."""
+    cutoff = parse_timestamp(since_timestamp(text))
+    days = (utcnow() - cutoff).total_seconds() / 86400
+    if days <= 0:
+        raise ValueError(f"{text!r} is not in the past")
+    return days

@@ -44,7 +44,7 @@ def filled(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
 
 
 def since(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
-    """``--since``: a date from 1970 on, or Nd with N up to 36500."""
+    """``--since``: a date from 1970 on, or a duration (30d, 12h, 2w) up to 36500 days."""
     from aimem.timeutil import since_timestamp
 
     if value is None:
@@ -54,8 +54,22 @@ def since(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> 
     try:
         since_timestamp(value)
     except ValueError as error:
-        _bad(f"{error}; use 2025-01-15, 2025-01-15T12:00:00Z or 30d")
+        _bad(f"{error}; use 2025-01-15, 2025-01-15T12:00:00Z, 30d or 12h")
     return value
+
+
+def since_window(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> float | None:
+    """``--since`` where a command counts days back: the days it names (a duration,
+    or the time since a date)."""
+    from aimem.timeutil import since_days
+
+    since(ctx, param, value)
+    if value is None:
+        return None
+    try:
+        return since_days(value)
+    except ValueError as error:
+        _bad(f"{error}; use 2025-01-15, 2025-01-15T12:00:00Z, 30d or 12h")
 
 
 def moment(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:

@@ -7,14 +7,17 @@ from typing import Annotated, Any
 import typer
 
 from aimem.cli._context import repo
+from aimem.cli._listing import WideOpt
 from aimem.cli._output import (
     FORMAT_HELP,
     JSON_HELP,
     Format,
+    TableView,
     emit_json,
     emit_rows,
     note,
     resolve_format,
+    wrapped,
     write,
 )
 from aimem.cli._values import MAX_COUNT, filled, finite, moment, one_of
@@ -71,6 +74,7 @@ def suggest_command(
         ),
     ] = None,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Rank the fixes worth trying for this issue on this model; say whether to explore.
 
@@ -97,11 +101,14 @@ def suggest_command(
     if as_json:
         emit_json(result)
         return
+    view = TableView(wide=wide)
     new_fix = result["new_fix"]
     write(
-        result["recommendation"]
-        + f"\nexplore: {'yes' if result['explore'] else 'no'} (a new fix is estimated at "
-        + f"{new_fix['mean']:.0%}, 95% interval {new_fix['low']:.0%}-{new_fix['high']:.0%})"
+        wrapped(
+            result["recommendation"]
+            + f"\nexplore: {'yes' if result['explore'] else 'no'} (a new fix is estimated at "
+            + f"{new_fix['mean']:.0%}, 95% interval {new_fix['low']:.0%}-{new_fix['high']:.0%})"
+        )
         + "\n\nRanked fixes\n"
     )
     rows = [
@@ -129,6 +136,9 @@ def suggest_command(
         Format.table,
         ["#", "fix", "estimate", "95% interval", "verified", "evidence", "last success", "fixers"],
         "(no verified fix yet)",
+        view=view,
+        shrink="fix_commands",
+        drop=("fixers_text", "last_success", "interval_text", "basis"),
     )
     write("\nAvoid (known failures here)\n")
     emit_rows(
@@ -137,6 +147,8 @@ def suggest_command(
         Format.table,
         ["fix"],
         "(none)",
+        view=view,
+        shrink="fix_commands",
     )
     write("\nTried for this failure and failed\n")
     emit_rows(
@@ -145,6 +157,9 @@ def suggest_command(
         Format.table,
         ["fix", "failures", "verified", "last attempt", "repeated failure"],
         "(nothing failed for this fingerprint)",
+        view=view,
+        shrink="fix_commands",
+        drop=("last_attempt",),
     )
 
 
