@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import os
 
+# The seed's title; an output encoding without the emoji gets it without
+# (aimem.cli._output.ASCII_FALLBACKS).
 STATS_TITLE = "🧠 Claude Memory Statistics:"
+STATS_UNITS = {"knowledge_base_size": "bytes"}
 
 
 def split_directory(args: list[str]) -> tuple[str | None, list[str]] | None:
@@ -124,7 +127,7 @@ def try_fast(args: list[str]) -> int | None:
         if rest == ["stats", "--json"]:
             emit_json(values)
         else:
-            emit_mapping(values, STATS_TITLE)
+            emit_mapping(values, STATS_TITLE, STATS_UNITS)
 
     return run_guarded(stats)
 

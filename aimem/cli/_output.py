@@ -433,11 +433,23 @@ def wrapped(text: str) -> str:
     )
 
 
-def emit_mapping(pairs: dict[str, Any], title: str | None = None) -> None:
-    """``key: value`` lines (used by ``stats``)."""
+def emit_mapping(
+    pairs: dict[str, Any], title: str | None = None, units: dict[str, str] | None = None
+) -> None:
+    """``key: value`` lines (used by ``stats``); ``units`` follow their keys' values
+    (the JSON keys and values stay as they are)."""
+    units = units or {}
     lines = [title] if title else []
-    lines += [f"  {key}: {value}" for key, value in pairs.items()]
+    lines += [
+        f"  {key}: {value}" + (f" {units[key]}" if key in units else "")
+        for key, value in pairs.items()
+    ]
     write("\n".join(lines) + "\n")
+
+
+def deprecated(old: str, new: str) -> None:
+    """A warning on stderr that ``old`` still works and ``new`` is its spelling now."""
+    note(f"aimem: warning: {old} is deprecated; use {new}")
 
 
 def note(message: str) -> None:

@@ -58,18 +58,17 @@ def since(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> 
     return value
 
 
-def since_window(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> float | None:
-    """``--since`` where a command counts days back: the days it names (a duration,
-    or the time since a date)."""
+def since_window(value: str) -> float:
+    """A ``--since`` already checked by ``since``, as the days back it names (a
+    duration, or the time since a date); a date in the future is a usage error."""
     from aimem.timeutil import since_days
 
-    since(ctx, param, value)
-    if value is None:
-        return None
     try:
         return since_days(value)
     except ValueError as error:
-        _bad(f"{error}; use 2025-01-15, 2025-01-15T12:00:00Z, 30d or 12h")
+        raise click_exceptions.BadParameter(
+            f"{error}; use 2025-01-15, 2025-01-15T12:00:00Z, 30d or 12h", param_hint="'--since'"
+        ) from None
 
 
 def moment(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:

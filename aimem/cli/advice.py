@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 
 import typer
 
 from aimem.cli._context import repo
-from aimem.cli._listing import WideOpt
+from aimem.cli._listing import ColumnsOpt, NoHeadersOpt, WideOpt, table_view
 from aimem.cli._output import (
     FORMAT_HELP,
     JSON_HELP,
     Format,
     TableView,
+    deprecated,
     emit_json,
     emit_rows,
     note,
     resolve_format,
+    selected,
     wrapped,
     write,
 )
-from aimem.cli._values import MAX_COUNT, filled, finite, moment, one_of
+from aimem.cli._values import MAX_COUNT, filled, finite, moment, since_window
+from aimem.cli._values import since as since_option
 from aimem.cli.app import app
 from aimem.cli.query import issue_from_options
 
@@ -47,6 +51,15 @@ MaxFailuresOpt = Annotated[
         max=MAX_COUNT,
     ),
 ]
+
+
+class AlertKind(str, Enum):
+    regression = "regression"
+    drift = "drift"
+    spike = "spike"
+
+
+ALERT_CSV = ("kind", "subject", "message", "detail")
 
 
 def _fixers(item: dict[str, Any]) -> str:
@@ -215,16 +228,26 @@ def gate_command(
 @app.command(name="alerts")
 def alerts_command(
     ctx: typer.Context,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Regressions: failures since then, a duration (7d, 12h) or a date (default 7d).",
+            metavar="WHEN",
+            callback=since_option,
+        ),
+    ] = None,
     days: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--days",
-            help="Regressions: failures within this many days.",
+            help="Deprecated: --since Nd.",
             min=0.001,
             max=3650,
+            metavar="DAYS",
             callback=finite,
         ),
-    ] = 7,
+    ] = None,
     drift_days: Annotated[
         float,
         typer.Option(
@@ -232,39 +255,50 @@ def alerts_command(
             help="Drift: recent window compared with the history before it.",
             min=0.001,
             max=3650,
+            metavar="DAYS",
             callback=finite,
         ),
     ] = 7,
     kind: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--kind",
-            "-k",
-            help="regression, drift or spike (repeat for several).",
-            callback=one_of("regression", "drift", "spike"),
-        ),
+        list[AlertKind] | None,
+        typer.Option("--kind", "-k", help="Only this kind of alert (repeat for several)."),
     ] = None,
     now: Annotated[
         str | None,
         typer.Option(
-            "--now", help="Evaluate as of this ISO 8601 time (default: now).", callback=moment
+            "--now",
+            help="Evaluate as of this ISO 8601 time (default: now).",
+            metavar="TIME",
+            callback=moment,
         ),
     ] = None,
     fmt: Annotated[Format | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
     as_json: JsonOpt = False,
+    columns: ColumnsOpt = None,
+    no_headers: NoHeadersOpt = False,
 ) -> None:
     """Report regressions, fixer drift and issue spikes; exit 3 when any is found.
 
     \b
     Examples:
       aimem alerts || notify-team
-      aimem alerts --kind regression --days 1 --json
+      aimem alerts --kind regression --since 1d --json
     """
+    if days is not None:
+        if since is not None:
+            raise typer.BadParameter("give --since or --days, not both", param_hint="'--days'")
+        deprecated("--days N", "--since Nd")
+    window = since_window(since) if since is not None else (days if days is not None else 7)
+    if window > 3650:
+        raise typer.BadParameter("at most 3650 days back", param_hint="'--since'")
     chosen = resolve_format(fmt, as_json)
-    result = repo(ctx).alerts(days, drift_days, now, list(kind) if kind else None)
+    view = table_view(False, columns, no_headers, ALERT_CSV)
+    result = repo(ctx).alerts(window, drift_days, now, [k.value for k in kind] if kind else None)
     if chosen is Format.json:
+        if view.columns:
+            result = {**result, "alerts": [selected(a, view.columns) for a in result["alerts"]]}
         emit_json(result)
-    elif chosen is Format.table:
+    elif chosen is Format.table and not view.columns:
         # One line per alert, in check's "<kind> <subject>: <detail>" style.
         write("".join(f"{a['kind']} {a['subject']}: {a['message']}\n" for a in result["alerts"]))
         if not result["alerts"]:
@@ -274,7 +308,10 @@ def alerts_command(
             result["alerts"],
             ["kind", "subject", "message"],
             chosen,
-            csv_columns=("kind", "subject", "message", "detail"),
+            csv_columns=ALERT_CSV,
+            view=view,
+            shrink="message",
+            empty_message="no alerts",
         )
     if result["exit_code"]:
         raise typer.Exit(result["exit_code"])

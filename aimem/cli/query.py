@@ -3,18 +3,21 @@ similar, context, search."""
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from typing import Annotated, Any
 
 import typer
 
 from aimem.cli._context import repo
-from aimem.cli._fast import STATS_TITLE
+from aimem.cli._fast import STATS_TITLE, STATS_UNITS
 from aimem.cli._listing import ColumnsOpt, NoHeadersOpt, WideOpt, table_view
 from aimem.cli._output import (
     FORMAT_HELP,
     JSON_HELP,
     Format,
+    TableView,
+    deprecated,
     emit_json,
     emit_mapping,
     emit_rows,
@@ -24,7 +27,7 @@ from aimem.cli._output import (
     selected,
     write,
 )
-from aimem.cli._values import filled, finite
+from aimem.cli._values import filled, finite, since_window
 from aimem.cli._values import since as since_option
 from aimem.cli.app import app
 from aimem.records import EXPORT_COLUMNS
@@ -166,7 +169,7 @@ def stats_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(stats)
     else:
-        emit_mapping(stats, STATS_TITLE)
+        emit_mapping(stats, STATS_TITLE, STATS_UNITS)
 
 
 @app.command(name="model")
@@ -522,22 +525,39 @@ def patterns_command(
 @app.command(name="analytics")
 def analytics_command(
     ctx: typer.Context,
-    days: Annotated[
-        int,
+    since: Annotated[
+        str | None,
         typer.Option(
-            "--days", help="Window of the daily statistics.", min=1, max=3650, metavar="DAYS"
+            "--since",
+            help="Window of the daily statistics: a duration (90d, 2w) or a date "
+            "(default 30d; whole days).",
+            metavar="WHEN",
+            callback=since_option,
         ),
-    ] = 30,
+    ] = None,
+    days: Annotated[
+        int | None,
+        typer.Option("--days", help="Deprecated: --since Nd.", min=1, max=3650, metavar="DAYS"),
+    ] = None,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Show daily statistics, the model performance matrix, issue trends and fixer effectiveness.
 
     \b
     Examples:
       aimem analytics
-      aimem analytics --days 90 --json > analytics.json
+      aimem analytics --since 90d --json > analytics.json
     """
-    data = repo(ctx).analytics(days)
+    if days is not None:
+        if since is not None:
+            raise typer.BadParameter("give --since or --days, not both", param_hint="'--days'")
+        deprecated("--days N", "--since Nd")
+    window = math.ceil(since_window(since)) if since is not None else (days or 30)
+    if window > 3650:
+        raise typer.BadParameter("at most 3650 days back", param_hint="'--since'")
+    view = TableView(wide=wide)
+    data = repo(ctx).analytics(window)
     if as_json:
         emit_json(data)
         return
@@ -572,7 +592,7 @@ def analytics_command(
     )
     for index, (title, key, columns) in enumerate(sections):
         write(("\n" if index else "") + f"{title}\n")
-        emit_rows(data[key], columns, Format.table, empty_message="(none)")
+        emit_rows(data[key], columns, Format.table, empty_message="(none)", view=view)
     # cost per verified success, failed attempts' cost included
     write("\nCost per verified success (failed attempts included)\n")
     emit_rows(
@@ -589,6 +609,7 @@ def analytics_command(
         Format.table,
         ["fixer", "issue type", "attempts", "verified", "cost (USD)", "per success", "coverage"],
         "(none)",
+        view=view,
     )
 
 
