@@ -113,9 +113,10 @@ def _stored_bytes(what: str) -> Exception:
     )
 
 
-def emit_json(value: Any, pretty: bool = True) -> None:
-    """One JSON document on stdout, timestamps in ISO 8601's ``T`` form."""
-    value = iso_timestamps(value)
+def emit_json(value: Any, pretty: bool = True, stored: bool = False) -> None:
+    """One JSON document on stdout, timestamps in ISO 8601's ``T`` form; ``stored``
+    writes a stored document (the knowledge base file) exactly as it is."""
+    value = value if stored else iso_timestamps(value)
     sys.stdout.buffer.write(json_bytes(value, pretty) + b"\n") if hasattr(
         sys.stdout, "buffer"
     ) else sys.stdout.write(json_bytes(value, pretty).decode() + "\n")

@@ -30,7 +30,7 @@ def kb_show(ctx: typer.Context) -> None:
     Example:
       aimem kb show | jq '.issue_types.TIMEOUT.best_fixes'
     """
-    emit_json(repo(ctx).knowledge_base)
+    emit_json(repo(ctx).knowledge_base, stored=True)
 
 
 @kb_app.command(name="import")
