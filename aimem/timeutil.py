@@ -87,14 +87,19 @@ _UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 SINCE_HINT = "give a duration (7d, 12h, 30m, 2w) or a date (2026-01-15, 2026-01-15T08:00:00Z)"
 
 
+def duration_seconds(text: str) -> float | None:
+    """The seconds a ``--since`` duration (``7d``, ``12h``) names; None for anything else."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([wdhms])", text.strip())
+    return None if match is None else float(match.group(1)) * _UNITS[match.group(2)]
+
+
 def since_timestamp(text: str) -> str:
     """``--since``: a duration back from now (``7d``, ``12h``, ``30m``, ``45s``, ``2w``;
     at most 36500 days) or a date or timestamp (naive = UTC), in the storage
     form; ValueError with the reason otherwise."""
     cleaned = text.strip()
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([wdhms])", cleaned)
-    if match:
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    seconds = duration_seconds(cleaned)
+    if seconds is not None:
         if seconds > MAX_DAYS * 86400:
             raise ValueError(f"{text!r} is more than {MAX_DAYS} days back")
         return format_utc(utcnow() - timedelta(seconds=seconds))
@@ -110,7 +115,9 @@ def since_days(text: str) -> float:
     """``--since`` as a number of days back from now (a date: the days since it);
     ValueError as ``since_timestamp``, or when the date is in the future."""
     cutoff = parse_timestamp(since_timestamp(text))
-    days = (utcnow() - cutoff).total_seconds() / 86400
-    if days <= 0:
-        raise ValueError(f"{text!r} is not in the past")
-    return days
+    seconds = duration_seconds(text)
+    if seconds is None:
+        seconds = (utcnow() - cutoff).total_seconds()
+        if seconds < 0:
+            raise ValueError(f"{text!r} is in the future")
+    return seconds / 86400

@@ -289,8 +289,10 @@ def alerts_command(
             raise typer.BadParameter("give --since or --days, not both", param_hint="'--days'")
         deprecated("--days N", "--since Nd")
     window = since_window(since) if since is not None else (days if days is not None else 7)
-    if window > 3650:
-        raise typer.BadParameter("at most 3650 days back", param_hint="'--since'")
+    if not 0 < window <= 3650:
+        raise typer.BadParameter(
+            "must be more than 0 and at most 3650 days back", param_hint="'--since'"
+        )
     chosen = resolve_format(fmt, as_json)
     view = table_view(False, columns, no_headers, ALERT_CSV)
     result = repo(ctx).alerts(window, drift_days, now, [k.value for k in kind] if kind else None)

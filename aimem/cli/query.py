@@ -553,7 +553,7 @@ def analytics_command(
         if since is not None:
             raise typer.BadParameter("give --since or --days, not both", param_hint="'--days'")
         deprecated("--days N", "--since Nd")
-    window = math.ceil(since_window(since)) if since is not None else (days or 30)
+    window = max(1, math.ceil(since_window(since))) if since is not None else (days or 30)
     if window > 3650:
         raise typer.BadParameter("at most 3650 days back", param_hint="'--since'")
     view = TableView(wide=wide)
