@@ -29,6 +29,7 @@ class Format(str, Enum):
 
 FORMAT_HELP = "Output format: table, json, ndjson or csv."
 JSON_HELP = "Shortcut for --format json."
+JSON_ONLY_HELP = "Write JSON instead of text."
 
 
 def resolve_format(fmt: Format | None, as_json: bool, default: Format = Format.table) -> Format:

@@ -12,6 +12,7 @@ from aimem.cli._listing import ColumnsOpt, NoHeadersOpt, WideOpt, table_view
 from aimem.cli._output import (
     FORMAT_HELP,
     JSON_HELP,
+    JSON_ONLY_HELP,
     Format,
     TableView,
     deprecated,
@@ -29,24 +30,39 @@ from aimem.cli.app import app
 from aimem.cli.query import issue_from_options
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+JsonOnlyOpt = Annotated[bool, typer.Option("--json", help=JSON_ONLY_HELP)]
 ModelOpt = Annotated[
-    str, typer.Option("--model", "-m", help="Model name, e.g. qwen2.5:7b.", callback=filled)
+    str,
+    typer.Option(
+        "--model", "-m", help="Model name, e.g. qwen2.5:7b.", metavar="MODEL", callback=filled
+    ),
 ]
 TypeOpt = Annotated[
-    str, typer.Option("--issue-type", "-t", help="Issue type, e.g. TIMEOUT.", callback=filled)
+    str,
+    typer.Option(
+        "--issue-type", "-t", help="Issue type, e.g. TIMEOUT.", metavar="TYPE", callback=filled
+    ),
 ]
 DescriptionOpt = Annotated[
     str | None,
-    typer.Option("--description", "-d", help="What went wrong (gives the failure fingerprint)."),
+    typer.Option(
+        "--description",
+        "-d",
+        help="What went wrong (gives the failure fingerprint).",
+        metavar="TEXT",
+    ),
 ]
-PromptOpt = Annotated[str | None, typer.Option("--prompt", help="The test prompt.")]
-ResponseOpt = Annotated[str | None, typer.Option("--response", help="The model's response.")]
+PromptOpt = Annotated[str | None, typer.Option("--prompt", help="The test prompt.", metavar="TEXT")]
+ResponseOpt = Annotated[
+    str | None, typer.Option("--response", help="The model's response.", metavar="TEXT")
+]
 MaxFailuresOpt = Annotated[
     int,
     typer.Option(
         "--max-failures",
         help="A fix that failed this many times for this fingerprint (and never worked "
         "for it) is a repeated failure.",
+        metavar="N",
         min=1,
         max=MAX_COUNT,
     ),
@@ -75,7 +91,10 @@ def suggest_command(
     prompt: PromptOpt = None,
     response: ResponseOpt = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", help="At most this many fixes.", min=1, max=10000)
+        int,
+        typer.Option(
+            "--limit", "-n", help="At most this many ranked fixes.", min=1, max=10000, metavar="N"
+        ),
     ] = 5,
     max_failures: MaxFailuresOpt = 3,
     seed: Annotated[
@@ -84,9 +103,10 @@ def suggest_command(
             "--seed",
             help="Seed of the ranking's random draws, for a repeatable answer "
             "(default: fixed for the same question on the same history).",
+            metavar="N",
         ),
     ] = None,
-    as_json: JsonOpt = False,
+    as_json: JsonOnlyOpt = False,
     wide: WideOpt = False,
 ) -> None:
     """Rank the fixes worth trying for this issue on this model; say whether to explore.
@@ -190,13 +210,14 @@ def gate_command(
             "--min-rate",
             help="Skip (exit 4) unless some fix's estimated chance of working on this "
             "model has a 95% lower bound at least this high.",
+            metavar="RATE",
             min=0.0,
             max=1.0,
             callback=finite,
         ),
     ] = 0.0,
     max_failures: MaxFailuresOpt = 3,
-    as_json: JsonOpt = False,
+    as_json: JsonOnlyOpt = False,
 ) -> None:
     """Decide whether a fix attempt is worth paying for; the exit code says.
 

@@ -15,6 +15,7 @@ from aimem.cli._listing import ColumnsOpt, NoHeadersOpt, WideOpt, table_view
 from aimem.cli._output import (
     FORMAT_HELP,
     JSON_HELP,
+    JSON_ONLY_HELP,
     Format,
     TableView,
     deprecated,
@@ -34,6 +35,7 @@ from aimem.records import EXPORT_COLUMNS
 
 FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", help=FORMAT_HELP)]
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+JsonOnlyOpt = Annotated[bool, typer.Option("--json", help=JSON_ONLY_HELP)]
 LimitOpt = Annotated[
     int,
     typer.Option("--limit", "-n", help="At most this many rows.", min=1, max=10000, metavar="N"),
@@ -157,7 +159,7 @@ def issue_from_options(
 
 
 @app.command(name="stats")
-def stats_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def stats_command(ctx: typer.Context, as_json: JsonOnlyOpt = False) -> None:
     """Show the memory statistics as key: value lines.
 
     \b
@@ -349,7 +351,7 @@ def show_command(
     record_id: Annotated[
         int, typer.Argument(help="The attempt's id (see 'aimem recent').", min=1, metavar="ID")
     ],
-    as_json: JsonOpt = False,
+    as_json: JsonOnlyOpt = False,
 ) -> None:
     """Show one attempt with every field, hot or archived.
 
@@ -388,6 +390,7 @@ def successful_command(
             "--model",
             "-m",
             help="Show commands filled in for this model, and leave out those naming another.",
+            metavar="MODEL",
             callback=filled,
         ),
     ] = None,
@@ -539,7 +542,7 @@ def analytics_command(
         int | None,
         typer.Option("--days", help="Deprecated: --since Nd.", min=1, max=3650, metavar="DAYS"),
     ] = None,
-    as_json: JsonOpt = False,
+    as_json: JsonOnlyOpt = False,
     wide: WideOpt = False,
 ) -> None:
     """Show daily statistics, the model performance matrix, issue trends and fixer effectiveness.
