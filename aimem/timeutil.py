@@ -11,7 +11,22 @@ import re
 from datetime import datetime, timedelta, timezone
 
 STORAGE_FORMAT = "%Y-%m-%d %H:%M:%S.%fZ"
+# A stored timestamp (whatever its fraction): what output_timestamp converts.
+_STORAGE_PREFIX_RE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:")
 _STORAGE_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}Z$")
+
+
+def output_timestamp(value: object) -> object:
+    """A stored timestamp as machine output writes it: ISO 8601 with ``T``
+    (``2026-12-06T03:56:51.181256Z``); any other value as it is.
+
+    The one conversion of every JSON, NDJSON and CSV output (export too); the
+    database keeps the stored form. ``aimem.store.json_lines.OUTPUT_TIMESTAMP_SQL``
+    is the same rule in SQL, for the lines SQLite builds.
+    """
+    if type(value) is str and _STORAGE_PREFIX_RE.match(value) and value.endswith("Z"):
+        return value[:10] + "T" + value[11:]
+    return value
 
 
 def utcnow() -> datetime:

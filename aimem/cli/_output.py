@@ -143,18 +143,9 @@ def iso_timestamp(value: Any) -> Any:
     Machine output (JSON, NDJSON, CSV) goes through here; the database keeps
     the stored form, which compares as text against SQLite's ``datetime()``.
     """
-    if (
-        isinstance(value, str)
-        and len(value) >= _TIMESTAMP_LENGTH
-        and value[10] == " "
-        and value.endswith("Z")
-        and value[4] == "-"
-        and value[7] == "-"
-        and value[13] == ":"
-        and value[:4].isdigit()
-    ):
-        return value[:10] + "T" + value[11:]
-    return value
+    from aimem.timeutil import output_timestamp
+
+    return output_timestamp(value)
 
 
 def iso_timestamps(value: Any) -> Any:

@@ -39,10 +39,12 @@ from aimem.jsontext import FLAG_COLUMNS, JSON_COLUMNS, loads_or_text
 from aimem.records import EXPORT_COLUMNS
 from aimem.store import json_lines, unwritable
 from aimem.store.sqlparams import in_chunks
+from aimem.timeutil import output_timestamp
 
 CHUNK = 1024
 
 _COLUMNS = ", ".join(EXPORT_COLUMNS)
+STAMP = EXPORT_COLUMNS.index("timestamp")
 # REAL columns are written as Python's repr by exports (orjson would write
 # 4e-05 as 0.00004). Nested JSON keeps orjson's form.
 REAL_COLUMNS = ("execution_time_seconds", "cost_usd")
@@ -111,6 +113,7 @@ def export_row(row: tuple[Any, ...]) -> dict[str, Any]:
     from aimem.store.sqlite_store import row_to_dict
 
     record = row_to_dict(row)
+    record["timestamp"] = output_timestamp(record["timestamp"])
     reals = Reals()
     for column in REAL_COLUMNS:
         if type(record[column]) is float:
@@ -128,7 +131,7 @@ class ExportLines:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        line = json_lines.row_line_sql(conn, EXPORT_COLUMNS)
+        line = json_lines.row_line_sql(conn, EXPORT_COLUMNS, output_timestamps=True)
         self.select = f"SELECT {line} AS line, fix_commands, system_info, id FROM fix_history"
         self.commands = json_lines.CanonicalText("fix_commands")
         self.infos = json_lines.CanonicalText("system_info")
@@ -257,6 +260,7 @@ def iter_csv_rows(
             columns: list[Any] = list(zip(*rows, strict=True))
             for index, memo in maps:
                 columns[index] = list(map(memo.__getitem__, columns[index]))
+            columns[STAMP] = list(map(output_timestamp, columns[STAMP]))
             for index in texts:
                 columns[index] = _guarded_column(columns[index])
             cells = list(zip(*columns, strict=True))
