@@ -244,3 +244,27 @@ def test_cleanup_older_than_or_days(demo: Path) -> None:
     assert ok_json("cleanup", "--older-than", "1d", "--dry-run", "--json")["rows"] > 0
     fails(2, "cleanup", "--dry-run")
     fails(2, "cleanup", "30", "--older-than", "30d", "--dry-run")
+
+
+def test_export_writes_t_and_import_reads_both_forms(demo: Path, tmp_path: Path) -> None:
+    exported = tmp_path / "all.ndjson"
+    ok("export", str(exported))
+    rows = [orjson.loads(line) for line in exported.read_bytes().splitlines()]
+    assert rows and all(ISO_T.match(row["timestamp"]) for row in rows)
+    header, first = ok("export", "-", "--format", "csv").stdout.splitlines()[:2]
+    assert ISO_T.match(first.split(",")[header.split(",").index("timestamp")])
+    spaced = tmp_path / "spaced.ndjson"
+    spaced.write_bytes(
+        b"".join(
+            orjson.dumps({**row, "timestamp": row["timestamp"].replace("T", " ")}) + b"\n"
+            for row in rows[:5]
+        )
+    )
+    with AIMemory(demo) as memory:
+        stored = {row["uid"]: row["timestamp"] for row in memory.recent(36500)}
+    for source in (exported, spaced):
+        target = tmp_path / source.stem / "AIMemory"
+        with AIMemory(target) as memory:
+            memory.import_records(source)
+            again = {row["uid"]: row["timestamp"] for row in memory.recent(36500)}
+        assert again and all(stored[uid] == stamp for uid, stamp in again.items())
