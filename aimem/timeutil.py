@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 STORAGE_FORMAT = "%Y-%m-%d %H:%M:%S.%fZ"
 # A stored timestamp (whatever its fraction): what output_timestamp converts.
@@ -26,6 +27,17 @@ def output_timestamp(value: object) -> object:
     """
     if type(value) is str and _STORAGE_PREFIX_RE.match(value) and value.endswith("Z"):
         return value[:10] + "T" + value[11:]
+    return value
+
+
+def output_timestamps(value: Any) -> Any:
+    """``value`` with every stored timestamp in it, nested too, as ``output_timestamp``."""
+    if isinstance(value, str):
+        return output_timestamp(value)
+    if isinstance(value, dict):
+        return {key: output_timestamps(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [output_timestamps(item) for item in value]
     return value
 
 

@@ -150,13 +150,9 @@ def iso_timestamp(value: Any) -> Any:
 
 def iso_timestamps(value: Any) -> Any:
     """``value`` with every stored timestamp in it (nested too) in the ``T`` form."""
-    if isinstance(value, str):
-        return iso_timestamp(value)
-    if isinstance(value, dict):
-        return {key: iso_timestamps(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [iso_timestamps(item) for item in value]
-    return value
+    from aimem.timeutil import output_timestamps
+
+    return output_timestamps(value)
 
 
 def encodable(text: str, stream: Any = None) -> bool:
