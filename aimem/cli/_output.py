@@ -257,8 +257,10 @@ def _cut(text: str, width: int | None, ellipsis: str) -> str:
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?(e-?\d+)?")
 
-# The narrowest the free-text column gets before secondary columns go.
+# The narrowest the free-text column gets before secondary columns go, and
+# the narrowest any column gets before the last one goes.
 FREE_TEXT_MIN = 24
+NARROWEST = 4
 
 
 def fit_table(
@@ -268,12 +270,13 @@ def fit_table(
     shrink: int | None,
     drop: Sequence[int],
     ellipsis: str,
+    whole: Sequence[int] = (),
 ) -> tuple[list[list[str]], list[str]]:
     """Cells and headers cut and thinned so that no line is wider than ``width``.
 
     First the free-text column ``shrink`` narrows (down to FREE_TEXT_MIN), then
     the columns ``drop`` go, in that order, then the widest columns narrow, all
-    cut with an ellipsis.
+    cut with an ellipsis. A column in ``whole`` (a name to type) is never cut.
     """
     keep = list(range(len(headers)))
 
@@ -297,10 +300,17 @@ def fit_table(
                 room = width - total([limits[i] for i in keep if i != shrink]) - GAP
                 limits[shrink] = max(min(natural, room), min(limits[shrink], natural))
             continue
-        widest = max(keep, key=lambda i: limits[i])
-        if limits[widest] <= 1:
+        # then the widest columns narrow, none below a few characters; past
+        # that the last column goes (a number cut to its first digit would lie)
+        narrowable = [i for i in keep if i not in whole and limits[i] > NARROWEST]
+        if narrowable:
+            widest = max(narrowable, key=lambda i: limits[i])
+            limits[widest] = max(NARROWEST, limits[widest] - excess)
+            continue
+        last = [i for i in keep if i not in whole]
+        if len(keep) <= 1 or not last:
             break
-        limits[widest] = max(1, limits[widest] - max(1, min(excess, limits[widest] // 2)))
+        keep.remove(last[-1])
     cut = [[_cut(row[i], limits[i], ellipsis) for i in keep] for row in table]
     return cut, [_cut(headers[i], limits[i], ellipsis) for i in keep]
 
@@ -316,6 +326,7 @@ def emit_rows(
     view: TableView | None = None,
     shrink: str | None = None,
     drop: Sequence[str] = (),
+    whole: Sequence[str] = (),
 ) -> None:
     """Render rows: a table of ``columns``; JSON/NDJSON with every key of each row;
     CSV with the fixed header ``csv_columns`` (default ``columns``), whatever the rows.
@@ -323,7 +334,8 @@ def emit_rows(
     ``view`` carries --wide, --columns (JSON keys, every format) and
     --no-headers (table and CSV). A table on a terminal fits its width:
     ``shrink`` is the free-text column that narrows first, ``drop`` the
-    secondary columns that go, in that order (none with --wide).
+    secondary columns that go, in that order (none with --wide); ``whole``
+    columns (names a user types) are never cut.
     """
     view = view or TableView()
     if view.columns:
@@ -338,7 +350,7 @@ def emit_rows(
     elif fmt is Format.csv:
         emit_csv(rows, view.columns or csv_columns or columns, headers=view.headers)
     else:
-        _emit_table(list(rows), columns, headers, empty_message, view, shrink, drop)
+        _emit_table(list(rows), columns, headers, empty_message, view, shrink, drop, whole)
 
 
 def _emit_table(
@@ -349,6 +361,7 @@ def _emit_table(
     view: TableView,
     shrink: str | None,
     drop: Sequence[str],
+    whole: Sequence[str] = (),
 ) -> None:
     import tabulate as tabulate_module
     from tabulate import tabulate
@@ -375,6 +388,7 @@ def _emit_table(
             list(columns).index(shrink) if shrink is not None and shrink in columns else None,
             [list(columns).index(c) for c in drop if c in columns],
             ellipsis,
+            [list(columns).index(c) for c in whole if c in columns],
         )
     align = [
         "right" if all(_NUMBER.fullmatch(row[i]) for row in table) else "left"

@@ -177,7 +177,8 @@ def archive_list(
         "no archive segments",
         (*SEGMENT_FIELDS, "ratio"),
         view=view,
-        drop=("ratio", "compressed_bytes", "kind", "min_timestamp"),
+        drop=("ratio", "compressed_bytes", "kind", "min_timestamp", "max_timestamp"),
+        whole=("name",),
     )
 
 

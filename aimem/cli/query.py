@@ -252,6 +252,7 @@ def models_command(
         view=view,
         shrink="issue_types",
         drop=("last_seen", "wilson_low", "successes"),
+        whole=("model_name",),
     )
 
 

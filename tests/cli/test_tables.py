@@ -268,3 +268,24 @@ def test_export_writes_t_and_import_reads_both_forms(demo: Path, tmp_path: Path)
             memory.import_records(source)
             again = {row["uid"]: row["timestamp"] for row in memory.recent(36500)}
         assert again and all(stored[uid] == stamp for uid, stamp in again.items())
+
+
+def test_archive_list_never_cuts_the_segment_name(demo: Path) -> None:
+    ok("cleanup", "--older-than", "21d", "--yes")
+    name = ok_json("archive", "list", "--json")[0]["name"]
+    for width in ("80", "40"):
+        table = invoke("archive", "list", COLUMNS=width).stdout
+        assert name in table, table
+    assert "ratio" in invoke("archive", "list", COLUMNS="200").stdout
+
+
+def test_a_narrow_terminal_drops_columns_rather_than_cut_names_or_numbers(demo: Path) -> None:
+    lines = invoke("models", COLUMNS="30").stdout.splitlines()
+    assert max(len(line) for line in lines) <= 30
+    header = lines[0].split()
+    rows = ok_json("models", "--json")
+    for line, row in zip(lines[2:], rows, strict=True):
+        cells = line.split()
+        assert cells[0] == row["model_name"]
+        if "attempts" in header:
+            assert cells[header.index("attempts")] == str(row["attempts"])
