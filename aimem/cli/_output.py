@@ -12,10 +12,12 @@ and so does CSV unless stdout is a terminal (docs/output.md).
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from enum import Enum
 from typing import Any
 
@@ -343,10 +345,9 @@ def emit_rows(
     if fmt is Format.json:
         emit_json(list(rows))
     elif fmt is Format.ndjson:
-        out = sys.stdout
-        for row in rows:
-            out.write(json_bytes(iso_timestamps(row), pretty=False).decode() + "\n")
-        out.flush()
+        with utf8_stdout() as out:
+            for row in rows:
+                out.write(json_bytes(iso_timestamps(row), pretty=False).decode() + "\n")
     elif fmt is Format.csv:
         emit_csv(rows, view.columns or csv_columns or columns, headers=view.headers)
     else:
@@ -379,7 +380,9 @@ def _emit_table(
     if not table:
         note(empty_message)
         return
+    # what the encoding cannot carry is replaced before widths are measured
     shown = [for_stream(title, sys.stdout) for title in shown]
+    table = [[for_stream(cell, sys.stdout) for cell in row] for row in table]
     if width is not None:
         table, shown = fit_table(
             table,
@@ -408,19 +411,42 @@ def emit_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], headers: bo
     timestamps in ISO 8601's ``T`` form."""
     from aimem.csvformat import cell, writer
 
-    out = writer(sys.stdout)
-    if headers:
-        out.writerow(list(columns))
     # Straight to a terminal the cells are shown, not parsed: escape them there.
     shown = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
-    for row in rows:
-        if any(isinstance(value, bytes) for value in row.values()):
-            raise _stored_bytes("CSV")
-        cells = [cell(iso_timestamp(row.get(key))) for key in columns]
-        if shown:
-            cells = [printable(c) if isinstance(c, str) else c for c in cells]
-        out.writerow(cells)
-    sys.stdout.flush()
+    with utf8_stdout() as stream:
+        out = writer(stream)
+        if headers:
+            out.writerow(list(columns))
+        for row in rows:
+            if any(isinstance(value, bytes) for value in row.values()):
+                raise _stored_bytes("CSV")
+            cells = [cell(iso_timestamp(row.get(key))) for key in columns]
+            if shown:
+                cells = [
+                    for_stream(printable(c), sys.stdout) if isinstance(c, str) else c for c in cells
+                ]
+            out.writerow(cells)
+
+
+@contextmanager
+def utf8_stdout() -> Iterator[Any]:
+    """stdout as UTF-8 text, whatever its encoding (JSON and CSV are UTF-8 by
+    contract; a latin-1 or ASCII locale must not fail on a stored character);
+    flushed on the way out."""
+    stream = sys.stdout
+    encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
+    buffer = getattr(stream, "buffer", None)
+    if encoding in ("utf-8", "utf8") or buffer is None or stream.isatty():
+        yield stream
+        stream.flush()
+        return
+    stream.flush()
+    wrapper = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
+    try:
+        yield wrapper
+        wrapper.flush()
+    finally:
+        wrapper.detach()
 
 
 def wrapped(text: str) -> str:

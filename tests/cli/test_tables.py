@@ -289,3 +289,29 @@ def test_a_narrow_terminal_drops_columns_rather_than_cut_names_or_numbers(demo: 
         assert cells[0] == row["model_name"]
         if "attempts" in header:
             assert cells[header.index("attempts")] == str(row["attempts"])
+
+
+def test_machine_output_is_utf8_and_tables_escape_in_any_locale(demo: Path) -> None:
+    ok(
+        "record",
+        "-m",
+        "qwen2.5:7b",
+        "-t",
+        "TIMEOUT",
+        "-d",
+        "Zeitüberschreitung ☃ 超时",
+        "--fixer",
+        "claude",
+        "-c",
+        "echo ☃",
+        "--failure",
+    )
+    env = {"PYTHONIOENCODING": "ascii", "COLUMNS": "50"}
+    for fmt in ("csv", "ndjson"):
+        out = run_aimem("recent", "-n", "1", "-f", fmt, "-c", "description", env=env)
+        assert out.returncode == 0, out.stderr
+        assert "Zeitüberschreitung ☃ 超时" in out.stdout.decode("utf-8")
+    table = run_aimem("recent", "-n", "1", "-c", "id,description", env=env)
+    assert table.returncode == 0, table.stderr
+    assert b"\\u2603" in table.stdout
+    assert max(len(line) for line in table.stdout.splitlines()) <= 50
