@@ -25,20 +25,53 @@ def output_timestamp(value: object) -> object:
     database keeps the stored form. ``aimem.store.json_lines.OUTPUT_TIMESTAMP_SQL``
     is the same rule in SQL, for the lines SQLite builds.
     """
-    if type(value) is str and _STORAGE_PREFIX_RE.match(value) and value.endswith("Z"):
+    if type(value) is str and _stored_moment(value):
         return value[:10] + "T" + value[11:]
     return value
 
 
+def _stored_moment(text: str) -> bool:
+    # cheap tests first: this runs on every string of a JSON output
+    return (
+        len(text) > 16
+        and text[10] == " "
+        and text[-1] == "Z"
+        and text[13] == ":"
+        and _STORAGE_PREFIX_RE.match(text) is not None
+    )
+
+
 def output_timestamps(value: Any) -> Any:
     """``value`` with every stored timestamp in it, nested too, as ``output_timestamp``."""
-    if isinstance(value, str):
-        return output_timestamp(value)
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is str:
+        return value[:10] + "T" + value[11:] if _stored_moment(value) else value
+    if kind is dict:
         return {key: output_timestamps(item) for key, item in value.items()}
-    if isinstance(value, list):
+    if kind is list:
         return [output_timestamps(item) for item in value]
     return value
+
+
+# A JSON string that is exactly a stored timestamp (its opening quote; the
+# match ends with the closing one).
+_JSON_STORED_MOMENT = re.compile(rb'"(\d{4}-\d\d-\d\d) (\d\d:[0-9:.]*Z")')
+
+
+def _json_moment(match: re.Match[bytes]) -> bytes:
+    # An opening quote is never preceded by a backslash; an escaped quote
+    # inside a string always is: that is text, left as it is. (A lookbehind in
+    # the pattern costs four times the scan.)
+    at = match.start()
+    if at and match.string[at - 1] == 0x5C:
+        return match.group()
+    return b'"' + match.group(1) + b"T" + match.group(2)
+
+
+def output_timestamps_json(data: bytes) -> bytes:
+    """JSON text with every string that is a stored timestamp as ``output_timestamp``
+    writes it: ``output_timestamps`` on the encoded document, at C speed."""
+    return _JSON_STORED_MOMENT.sub(_json_moment, data)
 
 
 def utcnow() -> datetime:

@@ -82,7 +82,17 @@ def write(text: str) -> None:
     sys.stdout.write(for_stream(printable(text, lines=True), sys.stdout))
 
 
-def json_bytes(value: Any, pretty: bool = True) -> bytes:
+def json_bytes(value: Any, pretty: bool = True, stored: bool = False) -> bytes:
+    """``value`` as JSON for output: timestamps with ISO 8601's T unless ``stored``."""
+    data = _json_bytes(value, pretty)
+    if stored:
+        return data
+    from aimem.timeutil import output_timestamps_json
+
+    return output_timestamps_json(data)
+
+
+def _json_bytes(value: Any, pretty: bool) -> bytes:
     import orjson
 
     option = orjson.OPT_INDENT_2 if pretty else 0
@@ -119,10 +129,10 @@ def _stored_bytes(what: str) -> Exception:
 def emit_json(value: Any, pretty: bool = True, stored: bool = False) -> None:
     """One JSON document on stdout, timestamps in ISO 8601's ``T`` form; ``stored``
     writes a stored document (the knowledge base file) exactly as it is."""
-    value = value if stored else iso_timestamps(value)
-    sys.stdout.buffer.write(json_bytes(value, pretty) + b"\n") if hasattr(
-        sys.stdout, "buffer"
-    ) else sys.stdout.write(json_bytes(value, pretty).decode() + "\n")
+    data = json_bytes(value, pretty, stored)
+    sys.stdout.buffer.write(data + b"\n") if hasattr(sys.stdout, "buffer") else sys.stdout.write(
+        data.decode() + "\n"
+    )
     sys.stdout.flush()
 
 
@@ -148,13 +158,6 @@ def iso_timestamp(value: Any) -> Any:
     from aimem.timeutil import output_timestamp
 
     return output_timestamp(value)
-
-
-def iso_timestamps(value: Any) -> Any:
-    """``value`` with every stored timestamp in it (nested too) in the ``T`` form."""
-    from aimem.timeutil import output_timestamps
-
-    return output_timestamps(value)
 
 
 def encodable(text: str, stream: Any = None) -> bool:
@@ -347,7 +350,7 @@ def emit_rows(
     elif fmt is Format.ndjson:
         with utf8_stdout() as out:
             for row in rows:
-                out.write(json_bytes(iso_timestamps(row), pretty=False).decode() + "\n")
+                out.write(json_bytes(row, pretty=False).decode() + "\n")
     elif fmt is Format.csv:
         emit_csv(rows, view.columns or csv_columns or columns, headers=view.headers)
     else:

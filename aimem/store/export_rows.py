@@ -44,7 +44,11 @@ from aimem.timeutil import output_timestamp
 CHUNK = 1024
 
 _COLUMNS = ", ".join(EXPORT_COLUMNS)
-STAMP = EXPORT_COLUMNS.index("timestamp")
+# The CSV's columns: timestamps as output writes them, converted by SQLite
+# (json_lines.OUTPUT_TIMESTAMP_SQL, the SQL twin of timeutil.output_timestamp).
+_OUTPUT_COLUMNS = ", ".join(
+    json_lines.OUTPUT_TIMESTAMP_SQL.format(c=c) if c == "timestamp" else c for c in EXPORT_COLUMNS
+)
 # REAL columns are written as Python's repr by exports (orjson would write
 # 4e-05 as 0.00004). Nested JSON keeps orjson's form.
 REAL_COLUMNS = ("execution_time_seconds", "cost_usd")
@@ -100,7 +104,7 @@ def _select(
     conn: sqlite3.Connection, since: str | None, chunk: int | None
 ) -> Iterator[list[tuple[Any, ...]]]:
     where, params = row_filter(since)
-    sql = f"SELECT {_COLUMNS} FROM fix_history WHERE {where} ORDER BY id"
+    sql = f"SELECT {_OUTPUT_COLUMNS} FROM fix_history WHERE {where} ORDER BY id"
     # closed on the way out: an error kept by a caller keeps this frame, and an
     # open statement would block a later DROP on this connection (cleanup's)
     with closing(conn.execute(sql, params)) as cursor:
@@ -260,7 +264,6 @@ def iter_csv_rows(
             columns: list[Any] = list(zip(*rows, strict=True))
             for index, memo in maps:
                 columns[index] = list(map(memo.__getitem__, columns[index]))
-            columns[STAMP] = list(map(output_timestamp, columns[STAMP]))
             for index in texts:
                 columns[index] = _guarded_column(columns[index])
             cells = list(zip(*columns, strict=True))

@@ -315,3 +315,13 @@ def test_machine_output_is_utf8_and_tables_escape_in_any_locale(demo: Path) -> N
     assert table.returncode == 0, table.stderr
     assert b"\\u2603" in table.stdout
     assert max(len(line) for line in table.stdout.splitlines()) <= 50
+
+
+def test_text_that_holds_a_timestamp_stays_exact(demo: Path) -> None:
+    notes = 'seen "2026-12-06 03:56:51.181256Z" then \\"2026-12-06 03:56:51.181256Z"'
+    ok("record", "-m", "m1", "-t", "TIMEOUT", "-d", "d", "--notes", notes, "--failure")
+    for fmt in ("json", "ndjson"):
+        out = ok("recent", "-m", "m1", "-f", fmt, "-c", "timestamp,notes").stdout
+        row = orjson.loads(out)[0] if fmt == "json" else orjson.loads(out.splitlines()[0])
+        assert row["notes"] == notes
+        assert ISO_T.match(row["timestamp"])
