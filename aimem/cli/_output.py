@@ -46,9 +46,14 @@ def resolve_format(fmt: Format | None, as_json: bool, default: Format = Format.t
 
 
 def colour_allowed(stream: Any = None) -> bool:
-    """Colour and progress only on a terminal and without NO_COLOR."""
+    """Colour and progress only on a terminal, without NO_COLOR, and not TERM=dumb."""
     stream = stream or sys.stderr
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+    if "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return hasattr(stream, "isatty") and bool(stream.isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
 # C0 controls, DEL, C1 controls (8-bit CSI and OSC among them), and the bidi
@@ -239,7 +244,7 @@ def _cell(value: Any, width: int | None = CELL_WIDTH, ellipsis: str = "…") -> 
         and value[13] == ":"
     ):
         # Tables are for people: UTC to the minute (JSON keeps the full timestamp).
-        return value[:10] + " " + value[11:16]
+        return printable(value[:10] + " " + value[11:16])
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -400,13 +405,41 @@ def _emit_table(
         "right" if all(_NUMBER.fullmatch(row[i]) for row in table) else "left"
         for i in range(len(shown))
     ]
+    colour = colour_allowed(sys.stdout)
+    if colour:
+        table, shown = _coloured(table, shown)
     if not view.headers:
         text = tabulate(table, tablefmt="plain", disable_numparse=True, colalign=align)
     else:
         text = tabulate(
             table, headers=shown, tablefmt="simple", disable_numparse=True, colalign=align
         )
-    write(text + "\n")
+    if colour:
+        # every cell and title is escaped already (printable): only our codes remain
+        sys.stdout.write(text + "\n")
+    else:
+        write(text + "\n")
+
+
+# SGR codes, as git colours its output: bold titles, outcomes green/yellow/red.
+_BOLD, _RESET = "\x1b[1m", "\x1b[0m"
+_OUTCOME_COLOURS = {"verified": "\x1b[32m", "applied": "\x1b[33m", "failed": "\x1b[31m"}
+
+
+def _coloured(table: list[list[str]], titles: list[str]) -> tuple[list[list[str]], list[str]]:
+    """Titles in bold and outcomes in colour (tabulate measures without the codes)."""
+    outcome = titles.index("outcome") if "outcome" in titles else None
+    if outcome is not None:
+        table = [
+            [
+                _OUTCOME_COLOURS[cell] + cell + _RESET
+                if at == outcome and cell in _OUTCOME_COLOURS
+                else cell
+                for at, cell in enumerate(row)
+            ]
+            for row in table
+        ]
+    return table, [_BOLD + title + _RESET for title in titles]
 
 
 def emit_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], headers: bool = True) -> None:

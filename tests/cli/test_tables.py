@@ -325,3 +325,15 @@ def test_text_that_holds_a_timestamp_stays_exact(demo: Path) -> None:
         row = orjson.loads(out)[0] if fmt == "json" else orjson.loads(out.splitlines()[0])
         assert row["notes"] == notes
         assert ISO_T.match(row["timestamp"])
+
+
+def test_colour_on_a_terminal_only_and_never_under_no_color(demo: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR")}
+    env["TERM"] = "xterm"
+    coloured = run_in_pty(["recent", "--since", "3650d", "-n", "30"], 80, env)
+    assert "\x1b[1m" in coloured and "\x1b[32m" in coloured
+    plain_lines = re.sub(r"\x1b\[[0-9;]*m", "", coloured).splitlines()
+    assert max(len(line) for line in plain_lines) <= 80
+    assert "\x1b[" not in run_in_pty(["recent", "-n", "30"], 80, {**env, "NO_COLOR": "1"})
+    assert "\x1b[" not in run_in_pty(["recent", "-n", "30"], 80, {**env, "TERM": "dumb"})
+    assert b"\x1b[" not in run_aimem("recent", "-n", "30", env=env).stdout
