@@ -120,6 +120,13 @@ PATTERNS_CSV = (
 )
 SEARCH_CSV = (*EXPORT_COLUMNS, "rank", "snippet", "archived", "outcome")
 SIMILAR_CSV = ("match", *EXPORT_COLUMNS, "outcome")
+# similar's kinds of match: the "match" cell of flat formats, the list of its JSON.
+MATCH_KINDS = (
+    ("exact", "exact_matches"),
+    ("model", "model_matches"),
+    ("type", "type_matches"),
+    ("fingerprint", "fingerprint_matches"),
+)
 
 
 class PatternKind(str, Enum):
@@ -661,18 +668,20 @@ def similar_command(
     )
     if chosen is Format.json:
         if view.columns:
+            kinds = {key: match for match, key in MATCH_KINDS}
             found = {
-                key: [selected(row, view.columns) for row in rows] for key, rows in found.items()
+                key: [
+                    selected(
+                        {"match": kinds.get(key), **row, "outcome": _outcome(row)}, view.columns
+                    )
+                    for row in rows
+                ]
+                for key, rows in found.items()
             }
         emit_json(found)
         return
     rows = []
-    for match, key in (
-        ("exact", "exact_matches"),
-        ("model", "model_matches"),
-        ("type", "type_matches"),
-        ("fingerprint", "fingerprint_matches"),
-    ):
+    for match, key in MATCH_KINDS:
         for row in found[key]:
             rows.append({"match": match, **row, "outcome": _outcome(row)})
     emit_rows(

@@ -337,3 +337,13 @@ def test_colour_on_a_terminal_only_and_never_under_no_color(demo: Path) -> None:
     assert "\x1b[" not in run_in_pty(["recent", "-n", "30"], 80, {**env, "NO_COLOR": "1"})
     assert "\x1b[" not in run_in_pty(["recent", "-n", "30"], 80, {**env, "TERM": "dumb"})
     assert b"\x1b[" not in run_aimem("recent", "-n", "30", env=env).stdout
+
+
+def test_similar_json_keeps_its_lists_with_the_chosen_columns(demo: Path) -> None:
+    found = ok_json("similar", "-m", "qwen2.5:7b", "-t", "TIMEOUT", "-c", "id,outcome", "--json")
+    assert set(found) >= {"exact_matches", "model_matches", "type_matches"}
+    rows = [row for matches in found.values() for row in matches]
+    assert rows and all(list(row) == ["id", "outcome"] for row in rows)
+    assert {row["outcome"] for row in rows} <= {"verified", "applied", "failed"}
+    flat = ok("similar", "-m", "qwen2.5:7b", "-t", "TIMEOUT", "-f", "csv", "-c", "match,id")
+    assert flat.stdout.splitlines()[0] == "match,id"
