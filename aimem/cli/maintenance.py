@@ -106,10 +106,10 @@ def cleanup_command(
     \b
     Examples:
       aimem cleanup --older-than 90d
-      aimem cleanup 90
-      aimem cleanup 30 --keep-successful 365 --dry-run
-      aimem cleanup 365 --purge --yes
-      aimem cleanup 0 --keep-failures-per-fingerprint 3 --dry-run
+      aimem cleanup --older-than 30d --keep-successful 365 --dry-run
+      aimem cleanup --older-than 365d --purge --yes
+      aimem cleanup --older-than 0d --keep-failures-per-fingerprint 3 --dry-run
+      aimem cleanup 90 --dry-run
     """
     if (days is None) == (older_than is None):
         raise typer.BadParameter(
