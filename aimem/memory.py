@@ -31,14 +31,14 @@ from aimem.errors import (
 from aimem.fsutil import atomic_output, atomic_write
 from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
 from aimem.paths import FILE_MODE, Layout, Location, create_layout, locate
-from aimem.records import Attempt, attempt_from_call, performance_note
+from aimem.records import Attempt, attempt_from_call, normalize_fixer, performance_note
 from aimem.search import to_match_query
 from aimem.signatures import generate_fingerprint, normalize_issue_type
 from aimem.signatures import generate_issue_signature as _signature
 from aimem.stats_math import confidence, rank_by_wilson, rate, wilson_interval
 from aimem.store import Store
 from aimem.store.sqlite_store import BULK_MIN_ROWS, prepare_attempts
-from aimem.timeutil import days_ago_iso
+from aimem.timeutil import SINCE_HINT, days_ago_iso, since_timestamp
 
 if TYPE_CHECKING:
     from aimem import maintenance as maintenance_types
@@ -576,23 +576,72 @@ class AIMemory:
         return result
 
     def recent(
-        self, days: float = 7, limit: int | None = None, *, include_archive: bool = False
+        self,
+        days: float = 7,
+        limit: int | None = None,
+        *,
+        include_archive: bool = False,
+        since: str | None = None,
+        model: str | None = None,
+        issue_type: str | None = None,
+        fixer: str | None = None,
+        failed: bool = False,
     ) -> list[dict[str, Any]]:
-        """Attempts of the last ``days`` days, newest first (archived ones too if asked)."""
+        """Attempts of the last ``days`` days, newest first (archived ones too if asked).
+
+        ``since`` replaces ``days``: a duration (``7d``, ``12h``, ``30m``) or an
+        ISO 8601 date or time (naive = UTC). The filters keep only attempts on
+        this model, of this issue type (any spelling), by this fixer (any
+        case), or whose fix failed.
+        """
         # "not 0 < days <= 36500" also refuses NaN, which every comparison fails
         if isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 < days <= 36500:
             raise InvalidInputError("days", "must be a positive number of days (at most 36500)")
         if limit is not None:
             _check_limit(limit)
+        cutoff = days_ago_iso(days)
+        if since is not None:
+            try:
+                cutoff = since_timestamp(since)
+            except ValueError as error:
+                raise InvalidInputError("since", str(error), hint=SINCE_HINT) from None
+        filters: dict[str, Any] = {
+            "model": _named("model", model),
+            "issue_type": None if issue_type is None else normalize_issue_type(issue_type),
+            "fixer": None if fixer is None else normalize_fixer(_named("fixer", fixer) or ""),
+            "failed": failed,
+        }
+        rows = self.store.recent_rows(cutoff, limit, filters)
         if include_archive:
             from aimem import maintenance
 
-            since = days_ago_iso(days)
-            rows = self.store.recent_rows(since, limit)
-            rows += maintenance.archived_rows_since(self.store, self.layout, since)
+            rows += [
+                row
+                for row in maintenance.archived_rows_since(self.store, self.layout, cutoff)
+                if row_matches(row, filters)
+            ]
             rows.sort(key=lambda r: (r["timestamp"], r["id"] or 0), reverse=True)
             return rows[:limit] if limit is not None else rows
-        return self.store.recent_rows(days_ago_iso(days), limit)
+        return rows
+
+    def get_attempt(self, record_id: int) -> dict[str, Any]:
+        """One attempt by its id, every field (``aimem show``); an archived one too.
+
+        NotFoundError when no attempt, hot or archived, has this id.
+        """
+        if isinstance(record_id, bool) or not isinstance(record_id, int) or record_id < 1:
+            raise InvalidInputError("id", "must be a positive whole number")
+        row = self.store.get_row(record_id)
+        if row is not None:
+            row["archived"] = False
+            return row
+        from aimem import maintenance
+
+        for archived in maintenance.archived_rows_since(self.store, self.layout, ""):
+            if archived["id"] == record_id:
+                archived["archived"] = True
+                return archived
+        raise NotFoundError(f"no attempt with id {record_id}", hint="see 'aimem recent'")
 
     def successful_strategies(
         self, issue_type: str | None = None, limit: int = 10, model: str | None = None
@@ -1172,3 +1221,22 @@ def _for_model(
         return item
     filled = fill(commands, model)
     return {**item, field: None if names_other_model(filled, model, known_models) else filled}
+
+
+def _named(what: str, value: str | None) -> str | None:
+    """A filter's name: None for no filter; blank is refused (an unset shell variable)."""
+    if value is not None and not value.strip():
+        raise InvalidInputError(what, "must not be empty")
+    return value
+
+
+def row_matches(row: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
+    """Whether an attempt passes ``recent``'s filters (model, issue_type, fixer, failed)."""
+    if filters.get("model") is not None and row["model_name"] != filters["model"]:
+        return False
+    if filters.get("issue_type") is not None and row["issue_type"] != filters["issue_type"]:
+        return False
+    fixer = filters.get("fixer")
+    if fixer is not None and (row["fixer_type"] or "").strip().lower() != fixer:
+        return False
+    return not (filters.get("failed") and row["fix_success"])

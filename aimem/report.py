@@ -17,7 +17,7 @@ import orjson
 
 from aimem import learning
 from aimem.store import Store
-from aimem.timeutil import now_iso
+from aimem.timeutil import now_iso, output_timestamps
 
 
 class ReportSource(Protocol):
@@ -61,8 +61,10 @@ def iter_patterns(memory: ReportSource) -> Iterator[dict[str, Any]]:
         yield learning.fingerprint_pattern(store, row)
 
 
-def _member(key: str, value: Any, last: bool = False) -> bytes:
-    # One top-level member as orjson indents it inside the document.
+def _member(key: str, value: Any, last: bool = False, stored: bool = False) -> bytes:
+    # One top-level member as orjson indents it inside the document; timestamps
+    # as machine output writes them, except in a stored document (``stored``).
+    value = value if stored else output_timestamps(value)
     body = orjson.dumps(value, option=_INDENT).replace(b"\n", b"\n  ")
     return b'  "' + key.encode() + b'": ' + body + (b"\n" if last else b",\n")
 
@@ -81,14 +83,17 @@ def iter_report(memory: ReportSource) -> Iterator[bytes]:
         if models:
             yield b'  "model_insights": {\n'
             for n, name in enumerate(models):
-                insights = orjson.dumps({name: memory.get_model_insights(name)}, option=_INDENT)
+                insights = orjson.dumps(
+                    {name: output_timestamps(memory.get_model_insights(name))}, option=_INDENT
+                )
                 # '{\n  "name": {...}\n}' -> its member line, indented one level more.
                 inner = insights[2:-2].replace(b"\n", b"\n  ")
                 yield b"  " + inner + (b",\n" if n + 1 < len(models) else b"\n")
             yield b"  },\n"
         else:
             yield _member("model_insights", {})
-        yield _member("knowledge_base", memory.knowledge_base)
+        # the knowledge base file as it is stored, as 'aimem kb show' prints it
+        yield _member("knowledge_base", memory.knowledge_base, stored=True)
         yield _member("historical_trends", memory.analytics())
         counts = dict.fromkeys(learning.PATTERN_KINDS, 0)
         total = 0
@@ -96,7 +101,9 @@ def iter_report(memory: ReportSource) -> Iterator[bytes]:
         for pattern in iter_patterns(memory):
             counts[pattern["kind"]] += 1
             total += 1
-            body = orjson.dumps(pattern, option=_INDENT).replace(b"\n", b"\n    ")
+            body = orjson.dumps(output_timestamps(pattern), option=_INDENT).replace(
+                b"\n", b"\n    "
+            )
             batch.append((b'  "patterns": [\n    ' if total == 1 else b",\n    ") + body)
             if len(batch) >= _BATCH:
                 yield b"".join(batch)

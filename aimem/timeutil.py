@@ -9,9 +9,69 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 STORAGE_FORMAT = "%Y-%m-%d %H:%M:%S.%fZ"
+# A stored timestamp (whatever its fraction): what output_timestamp converts.
+_STORAGE_PREFIX_RE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:")
 _STORAGE_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}Z$")
+
+
+def output_timestamp(value: object) -> object:
+    """A stored timestamp as machine output writes it: ISO 8601 with ``T``
+    (``2026-12-06T03:56:51.181256Z``); any other value as it is.
+
+    The one conversion of every JSON, NDJSON and CSV output (export too); the
+    database keeps the stored form. ``aimem.store.json_lines.OUTPUT_TIMESTAMP_SQL``
+    is the same rule in SQL, for the lines SQLite builds.
+    """
+    if type(value) is str and _stored_moment(value):
+        return value[:10] + "T" + value[11:]
+    return value
+
+
+def _stored_moment(text: str) -> bool:
+    # cheap tests first: this runs on every string of a JSON output
+    return (
+        len(text) > 16
+        and text[10] == " "
+        and text[-1] == "Z"
+        and text[13] == ":"
+        and _STORAGE_PREFIX_RE.match(text) is not None
+    )
+
+
+def output_timestamps(value: Any) -> Any:
+    """``value`` with every stored timestamp in it, nested too, as ``output_timestamp``."""
+    kind = type(value)
+    if kind is str:
+        return value[:10] + "T" + value[11:] if _stored_moment(value) else value
+    if kind is dict:
+        return {key: output_timestamps(item) for key, item in value.items()}
+    if kind is list:
+        return [output_timestamps(item) for item in value]
+    return value
+
+
+# A JSON string that is exactly a stored timestamp (its opening quote; the
+# match ends with the closing one).
+_JSON_STORED_MOMENT = re.compile(rb'"(\d{4}-\d\d-\d\d) (\d\d:[0-9:.]*Z")')
+
+
+def _json_moment(match: re.Match[bytes]) -> bytes:
+    # An opening quote is never preceded by a backslash; an escaped quote
+    # inside a string always is: that is text, left as it is. (A lookbehind in
+    # the pattern costs four times the scan.)
+    at = match.start()
+    if at and match.string[at - 1] == 0x5C:
+        return match.group()
+    return b'"' + match.group(1) + b"T" + match.group(2)
+
+
+def output_timestamps_json(data: bytes) -> bytes:
+    """JSON text with every string that is a stored timestamp as ``output_timestamp``
+    writes it: ``output_timestamps`` on the encoded document, at C speed."""
+    return _JSON_STORED_MOMENT.sub(_json_moment, data)
 
 
 def utcnow() -> datetime:
@@ -82,19 +142,42 @@ def bounded_moment(text: str) -> datetime:
     return moment
 
 
+# ``--since``'s durations: N of these units back from now.
+_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+SINCE_HINT = "give a duration (7d, 12h, 30m, 2w) or a date (2026-01-15, 2026-01-15T08:00:00Z)"
+
+
+def duration_seconds(text: str) -> float | None:
+    """The seconds a ``--since`` duration (``7d``, ``12h``) names; None for anything else."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([wdhms])", text.strip())
+    return None if match is None else float(match.group(1)) * _UNITS[match.group(2)]
+
+
 def since_timestamp(text: str) -> str:
-    """``--since``: a date or timestamp (naive = UTC) or ``Nd`` (N days ago, N <= 36500),
-    in the storage form; ValueError with the reason otherwise."""
+    """``--since``: a duration back from now (``7d``, ``12h``, ``30m``, ``45s``, ``2w``;
+    at most 36500 days) or a date or timestamp (naive = UTC), in the storage
+    form; ValueError with the reason otherwise."""
     cleaned = text.strip()
-    match = re.fullmatch(r"(\d+)d", cleaned)
-    if match:
-        days = int(match.group(1))
-        if days > MAX_DAYS:
+    seconds = duration_seconds(cleaned)
+    if seconds is not None:
+        if seconds > MAX_DAYS * 86400:
             raise ValueError(f"{text!r} is more than {MAX_DAYS} days back")
-        return days_ago_iso(days)
+        return format_utc(utcnow() - timedelta(seconds=seconds))
     try:
         return format_utc(bounded_moment(cleaned))
     except ValueError as error:
         if "outside" in str(error):
             raise
-        raise ValueError(f"{text!r} is not a date") from None
+        raise ValueError(f"{text!r} is neither a duration nor a date") from None
+
+
+def since_days(text: str) -> float:
+    """``--since`` as a number of days back from now (a date: the days since it);
+    ValueError as ``since_timestamp``, or when the date is in the future."""
+    cutoff = parse_timestamp(since_timestamp(text))
+    seconds = duration_seconds(text)
+    if seconds is None:
+        seconds = (utcnow() - cutoff).total_seconds()
+        if seconds < 0:
+            raise ValueError(f"{text!r} is in the future")
+    return seconds / 86400

@@ -62,7 +62,7 @@ from aimem.records import EXPORT_COLUMNS, EXPORT_HINT, attempt_from_row, stored_
 from aimem.redact import redact_text, redact_value
 from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
 from aimem.store.sqlite_store import attempt_params
-from aimem.timeutil import since_timestamp
+from aimem.timeutil import output_timestamp, since_timestamp
 
 if TYPE_CHECKING:
     from aimem.store import Store
@@ -119,12 +119,20 @@ def _reals_as_repr(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         yield row
 
 
+def _output_timestamps(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for row in rows:
+        if "timestamp" in row:
+            row = {**row, "timestamp": output_timestamp(row["timestamp"])}
+        yield row
+
+
 def write_records(
     out: BinaryIO, rows: Iterable[dict[str, Any]], fmt: str, progress: Progress | None = None
 ) -> int:
     """Stream export rows to ``out`` as ndjson, json (one record per line) or csv."""
     count = 0
     dumps = orjson.dumps
+    rows = _output_timestamps(rows)
     if fmt in ("ndjson", "json"):
         rows = _reals_as_repr(rows)
     if fmt == "ndjson":

@@ -6,7 +6,7 @@
 
 _aimem_commands() {
     case "$1" in
-    '') REPLY="init stats model models recent successful patterns analytics similar context search record export import verify restore cleanup check gc suggest gate alerts kb backup archive" ;;
+    '') REPLY="init stats model models recent show successful patterns analytics similar context search record export import verify restore cleanup check gc suggest gate alerts kb backup archive" ;;
     'kb') REPLY="show import export" ;;
     'backup') REPLY="create list prune" ;;
     'archive') REPLY="list thaw" ;;
@@ -20,25 +20,26 @@ _aimem_options() {
     'init') REPLY="--demo --seed --json --help -h" ;;
     'stats') REPLY="--json --help -h" ;;
     'model') REPLY="--note --set-notes --json --help -h" ;;
-    'models') REPLY="--format -f --json --help -h" ;;
-    'recent') REPLY="--limit -n --format -f --json --include-archive --help -h" ;;
-    'successful') REPLY="--issue-type -t --model -m --limit -n --format -f --json --help -h" ;;
-    'patterns') REPLY="--kind -k --min-confidence --issue-type -t --limit -n --format -f --json --help -h" ;;
-    'analytics') REPLY="--days --json --help -h" ;;
-    'similar') REPLY="--model -m --issue-type -t --prompt --response --description -d --limit -n --format -f --json --help -h" ;;
+    'models') REPLY="--format -f --json --wide -w --columns -c --no-headers --help -h" ;;
+    'recent') REPLY="--since --model -m --issue-type -t --fixer --failed --limit -n --format -f --json --include-archive --wide -w --columns -c --no-headers --help -h" ;;
+    'show') REPLY="--json --help -h" ;;
+    'successful') REPLY="--issue-type -t --model -m --limit -n --format -f --json --wide -w --columns -c --no-headers --help -h" ;;
+    'patterns') REPLY="--kind -k --min-confidence --issue-type -t --limit -n --format -f --json --wide -w --columns -c --no-headers --help -h" ;;
+    'analytics') REPLY="--since --days --json --wide -w --help -h" ;;
+    'similar') REPLY="--model -m --issue-type -t --prompt --response --description -d --limit -n --format -f --json --wide -w --columns -c --no-headers --help -h" ;;
     'context') REPLY="--model -m --issue-type -t --prompt --response --description -d --max-chars --help -h" ;;
-    'search') REPLY="--limit -n --include-archive --format -f --json --help -h" ;;
+    'search') REPLY="--limit -n --include-archive --format -f --json --wide -w --columns -c --no-headers --help -h" ;;
     'record') REPLY="--model -m --issue-type -t --description -d --fixer --analysis --command -c --success --failure --verified --unverified --time --notes --prompt --response --input -i --print-json --tokens-in --tokens-out --cost --fixer-model --strict --max-failures --quiet -q --help -h" ;;
     'export') REPLY="--format -f --since --include-archive --json --quiet -q --help -h" ;;
     'import') REPLY="--format -f --dry-run -n --json --quiet -q --help -h" ;;
     'verify') REPLY="--from --json --quiet -q --help -h" ;;
     'restore') REPLY="--from --force --yes -y --dry-run -n --json --quiet -q --help -h" ;;
-    'cleanup') REPLY="--keep-successful --purge --yes -y --dry-run -n --json --keep-failures-per-fingerprint --quiet -q --help -h" ;;
+    'cleanup') REPLY="--older-than --keep-successful --purge --yes -y --dry-run -n --json --keep-failures-per-fingerprint --quiet -q --help -h" ;;
     'check') REPLY="--quick --repair --yes -y --dry-run -n --json --quiet -q --help -h" ;;
     'gc') REPLY="--vacuum --no-vacuum --json --quiet -q --help -h" ;;
-    'suggest') REPLY="--model -m --issue-type -t --description -d --prompt --response --limit -n --max-failures --seed --json --help -h" ;;
+    'suggest') REPLY="--model -m --issue-type -t --description -d --prompt --response --limit -n --max-failures --seed --json --wide -w --help -h" ;;
     'gate') REPLY="--model -m --issue-type -t --description -d --prompt --response --min-rate --max-failures --json --help -h" ;;
-    'alerts') REPLY="--days --drift-days --kind -k --now --format -f --json --help -h" ;;
+    'alerts') REPLY="--since --days --drift-days --kind -k --now --format -f --json --columns -c --no-headers --help -h" ;;
     'kb') REPLY="--help -h" ;;
     'kb show') REPLY="--json --help -h" ;;
     'kb import') REPLY="--json --help -h" ;;
@@ -48,7 +49,7 @@ _aimem_options() {
     'backup list') REPLY="--verify --format -f --json --help -h" ;;
     'backup prune') REPLY="--keep-last --keep-daily --keep-weekly --keep-within --dry-run -n --json --quiet -q --help -h" ;;
     'archive') REPLY="--help -h" ;;
-    'archive list') REPLY="--format -f --json --help -h" ;;
+    'archive list') REPLY="--format -f --json --wide -w --columns -c --no-headers --help -h" ;;
     'archive thaw') REPLY="--json --help -h" ;;
     *) REPLY="" ;;
     esac
@@ -64,10 +65,20 @@ _aimem_option_kind() {
     'model --set-notes') REPLY='text' ;;
     'models --format') REPLY='choice:table json ndjson csv' ;;
     'models -f') REPLY='choice:table json ndjson csv' ;;
+    'models --columns') REPLY='text' ;;
+    'models -c') REPLY='text' ;;
+    'recent --since') REPLY='text' ;;
+    'recent --model') REPLY='models' ;;
+    'recent -m') REPLY='models' ;;
+    'recent --issue-type') REPLY='issue-types' ;;
+    'recent -t') REPLY='issue-types' ;;
+    'recent --fixer') REPLY='fixers' ;;
     'recent --limit') REPLY='text' ;;
     'recent -n') REPLY='text' ;;
     'recent --format') REPLY='choice:table json ndjson csv' ;;
     'recent -f') REPLY='choice:table json ndjson csv' ;;
+    'recent --columns') REPLY='text' ;;
+    'recent -c') REPLY='text' ;;
     'successful --issue-type') REPLY='issue-types' ;;
     'successful -t') REPLY='issue-types' ;;
     'successful --model') REPLY='models' ;;
@@ -76,6 +87,8 @@ _aimem_option_kind() {
     'successful -n') REPLY='text' ;;
     'successful --format') REPLY='choice:table json ndjson csv' ;;
     'successful -f') REPLY='choice:table json ndjson csv' ;;
+    'successful --columns') REPLY='text' ;;
+    'successful -c') REPLY='text' ;;
     'patterns --kind') REPLY='choice:exact model general temporal fingerprint' ;;
     'patterns -k') REPLY='choice:exact model general temporal fingerprint' ;;
     'patterns --min-confidence') REPLY='text' ;;
@@ -85,6 +98,9 @@ _aimem_option_kind() {
     'patterns -n') REPLY='text' ;;
     'patterns --format') REPLY='choice:table json ndjson csv' ;;
     'patterns -f') REPLY='choice:table json ndjson csv' ;;
+    'patterns --columns') REPLY='text' ;;
+    'patterns -c') REPLY='text' ;;
+    'analytics --since') REPLY='text' ;;
     'analytics --days') REPLY='text' ;;
     'similar --model') REPLY='models' ;;
     'similar -m') REPLY='models' ;;
@@ -98,6 +114,8 @@ _aimem_option_kind() {
     'similar -n') REPLY='text' ;;
     'similar --format') REPLY='choice:table json ndjson csv' ;;
     'similar -f') REPLY='choice:table json ndjson csv' ;;
+    'similar --columns') REPLY='text' ;;
+    'similar -c') REPLY='text' ;;
     'context --model') REPLY='models' ;;
     'context -m') REPLY='models' ;;
     'context --issue-type') REPLY='issue-types' ;;
@@ -111,6 +129,8 @@ _aimem_option_kind() {
     'search -n') REPLY='text' ;;
     'search --format') REPLY='choice:table json ndjson csv' ;;
     'search -f') REPLY='choice:table json ndjson csv' ;;
+    'search --columns') REPLY='text' ;;
+    'search -c') REPLY='text' ;;
     'record --model') REPLY='models' ;;
     'record -m') REPLY='models' ;;
     'record --issue-type') REPLY='issue-types' ;;
@@ -139,6 +159,7 @@ _aimem_option_kind() {
     'import -f') REPLY='choice:auto ndjson json csv sqlite' ;;
     'verify --from') REPLY='dir' ;;
     'restore --from') REPLY='dir' ;;
+    'cleanup --older-than') REPLY='text' ;;
     'cleanup --keep-successful') REPLY='text' ;;
     'cleanup --keep-failures-per-fingerprint') REPLY='text' ;;
     'suggest --model') REPLY='models' ;;
@@ -163,13 +184,16 @@ _aimem_option_kind() {
     'gate --response') REPLY='text' ;;
     'gate --min-rate') REPLY='text' ;;
     'gate --max-failures') REPLY='text' ;;
+    'alerts --since') REPLY='text' ;;
     'alerts --days') REPLY='text' ;;
     'alerts --drift-days') REPLY='text' ;;
-    'alerts --kind') REPLY='text' ;;
-    'alerts -k') REPLY='text' ;;
+    'alerts --kind') REPLY='choice:regression drift spike' ;;
+    'alerts -k') REPLY='choice:regression drift spike' ;;
     'alerts --now') REPLY='text' ;;
     'alerts --format') REPLY='choice:table json ndjson csv' ;;
     'alerts -f') REPLY='choice:table json ndjson csv' ;;
+    'alerts --columns') REPLY='text' ;;
+    'alerts -c') REPLY='text' ;;
     'backup --keep-last') REPLY='text' ;;
     'backup --keep-daily') REPLY='text' ;;
     'backup --keep-weekly') REPLY='text' ;;
@@ -190,6 +214,8 @@ _aimem_option_kind() {
     'backup prune --keep-within') REPLY='text' ;;
     'archive list --format') REPLY='choice:table json ndjson csv' ;;
     'archive list -f') REPLY='choice:table json ndjson csv' ;;
+    'archive list --columns') REPLY='text' ;;
+    'archive list -c') REPLY='text' ;;
     *) REPLY="" && return 1 ;;
     esac
 }

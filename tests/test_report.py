@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from aimem import AIMemory
 from aimem.cli.app import app
 from aimem.learning import PATTERN_KINDS
+from aimem.timeutil import output_timestamps
 
 REPORT_KEYS = [
     "generated_at",
@@ -44,7 +45,8 @@ def test_report_holds_every_pattern_of_every_kind(demo_dir: Path, tmp_path: Path
     def by_name(found: list[dict[str, object]]) -> list[dict[str, object]]:
         return sorted(found, key=lambda p: (str(p["kind"]), str(p["name"])))
 
-    assert by_name(report["patterns"]) == by_name(expected)
+    # the report is machine output: timestamps with ISO 8601's T
+    assert by_name(report["patterns"]) == by_name(output_timestamps(expected))
     # Kind by kind in PATTERN_KINDS order, most attempts first within a kind.
     order = [(PATTERN_KINDS.index(p["kind"]), -p["attempts"]) for p in report["patterns"]]
     assert order == sorted(order)

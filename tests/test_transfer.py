@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from aimem import AimemError, AIMemory, InvalidInputError
 from aimem.records import EXPORT_COLUMNS, STANDARD_ISSUE_TYPES
 from aimem.setup import init_repository
+from aimem.timeutil import output_timestamp
 from tests.conftest import issue, response, sql
 from tests.transfer_helpers import DESIGN_SQL, db_digest, learned_state, rows_without_id
 
@@ -398,7 +399,11 @@ def test_sql_built_lines_equal_the_export_rows(demo: Path) -> None:
         lines = sink.getvalue().splitlines()
         rows = list(memory.store.iter_rows())
     parsed = [orjson.loads(line) for line in lines]
-    assert parsed == rows
+    # export writes the stored timestamps with ISO 8601's T
+    assert parsed == [{**row, "timestamp": output_timestamp(row["timestamp"])} for row in rows]
+    assert all(
+        "T" in p["timestamp"] and " " in r["timestamp"] for p, r in zip(parsed, rows, strict=True)
+    )
     assert all(list(p) == list(EXPORT_COLUMNS) for p in parsed)
 
 

@@ -74,6 +74,12 @@ EXIT_STATUS = (
         "file; check or verify found problems; an internal error.",
     ),
     ("2", "Usage error: unknown command or option, missing or invalid argument."),
+    (
+        "3",
+        "gate: skip, a fix already failed --max-failures times for this failure; "
+        "alerts: alerts were found.",
+    ),
+    ("4", "gate: skip, no fix's estimated 95% lower bound reaches --min-rate."),
     ("130", "Interrupted (Ctrl-C)."),
 )
 EXIT_STATUS_OTHER = "Any other non-zero code also means failure."

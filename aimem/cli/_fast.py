@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from aimem.paths import Location
 
+# The seed's title; an output encoding without the emoji gets it without
+# (aimem.cli._output.ASCII_FALLBACKS).
 STATS_TITLE = "🧠 Claude Memory Statistics:"
+STATS_UNITS = {"knowledge_base_size": "bytes"}
 
 
 def split_directory(args: list[str]) -> tuple[str | None, str | None, list[str]] | None:
@@ -148,7 +151,7 @@ def try_fast(args: list[str]) -> int | None:
         if rest == ["stats", "--json"]:
             emit_json(values)
         else:
-            emit_mapping(values, STATS_TITLE)
+            emit_mapping(values, STATS_TITLE, STATS_UNITS)
 
     return run_guarded(stats)
 

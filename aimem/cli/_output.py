@@ -12,10 +12,12 @@ and so does CSV unless stdout is a terminal (docs/output.md).
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import Enum
 from typing import Any
@@ -30,6 +32,7 @@ class Format(str, Enum):
 
 FORMAT_HELP = "Output format: table, json, ndjson or csv."
 JSON_HELP = "Shortcut for --format json."
+JSON_ONLY_HELP = "Write JSON instead of text."
 
 
 def resolve_format(fmt: Format | None, as_json: bool, default: Format = Format.table) -> Format:
@@ -44,9 +47,14 @@ def resolve_format(fmt: Format | None, as_json: bool, default: Format = Format.t
 
 
 def colour_allowed(stream: Any = None) -> bool:
-    """Colour and progress only on a terminal and without NO_COLOR."""
+    """Colour and progress only on a terminal, without NO_COLOR, and not TERM=dumb."""
     stream = stream or sys.stderr
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+    if "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return hasattr(stream, "isatty") and bool(stream.isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
 # C0 controls, DEL, C1 controls (8-bit CSI and OSC among them), and the bidi
@@ -75,11 +83,22 @@ def interactive() -> bool:
 
 
 def write(text: str) -> None:
-    """Text for people on stdout (control characters escaped; tabs and newlines kept)."""
-    sys.stdout.write(printable(text, lines=True))
+    """Text for people on stdout (control characters escaped; tabs and newlines kept;
+    characters the output encoding cannot carry in ASCII or as escapes)."""
+    sys.stdout.write(for_stream(printable(text, lines=True), sys.stdout))
 
 
-def json_bytes(value: Any, pretty: bool = True) -> bytes:
+def json_bytes(value: Any, pretty: bool = True, stored: bool = False) -> bytes:
+    """``value`` as JSON for output: timestamps with ISO 8601's T unless ``stored``."""
+    data = _json_bytes(value, pretty)
+    if stored:
+        return data
+    from aimem.timeutil import output_timestamps_json
+
+    return output_timestamps_json(data)
+
+
+def _json_bytes(value: Any, pretty: bool) -> bytes:
     import orjson
 
     option = orjson.OPT_INDENT_2 if pretty else 0
@@ -113,17 +132,108 @@ def _stored_bytes(what: str) -> Exception:
     )
 
 
-def emit_json(value: Any, pretty: bool = True) -> None:
-    sys.stdout.buffer.write(json_bytes(value, pretty) + b"\n") if hasattr(
-        sys.stdout, "buffer"
-    ) else sys.stdout.write(json_bytes(value, pretty).decode() + "\n")
+def emit_json(value: Any, pretty: bool = True, stored: bool = False) -> None:
+    """One JSON document on stdout, timestamps in ISO 8601's ``T`` form; ``stored``
+    writes a stored document (the knowledge base file) exactly as it is."""
+    data = json_bytes(value, pretty, stored)
+    sys.stdout.buffer.write(data + b"\n") if hasattr(sys.stdout, "buffer") else sys.stdout.write(
+        data.decode() + "\n"
+    )
     sys.stdout.flush()
 
 
 _TIMESTAMP_LENGTH = len("2026-01-15 12:34:56Z")
 
+# A stored cell longer than this is cut in a table that is not fitted to a
+# terminal (a pipe), unless --wide.
+CELL_WIDTH = 60
+# tabulate's "simple" format puts two spaces between columns.
+GAP = 2
+# Characters a table or a title may use, and what an encoding that cannot
+# carry them (latin-1, ASCII under LC_ALL=C) shows instead.
+ASCII_FALLBACKS = {"…": "...", "≥": ">=", "🧠 ": "", "🧠": "", "—": "-", "–": "-"}
 
-def _cell(value: Any, width: int | None = 60) -> str:
+
+def iso_timestamp(value: Any) -> Any:
+    """A stored timestamp (``2026-12-06 03:56:51.181256Z``) with ISO 8601's ``T``
+    (``2026-12-06T03:56:51.181256Z``); any other value as it is.
+
+    Machine output (JSON, NDJSON, CSV) goes through here; the database keeps
+    the stored form, which compares as text against SQLite's ``datetime()``.
+    """
+    from aimem.timeutil import output_timestamp
+
+    return output_timestamp(value)
+
+
+def encodable(text: str, stream: Any = None) -> bool:
+    """Whether ``stream`` (default stdout) can write ``text`` in its encoding."""
+    encoding = getattr(stream or sys.stdout, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def for_stream(text: str, stream: Any) -> str:
+    """``text`` as ``stream`` can carry it: the ASCII fallbacks, then ``\\u`` escapes."""
+    if encodable(text, stream):
+        return text
+    for char, plain in ASCII_FALLBACKS.items():
+        text = text.replace(char, plain)
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    return text.encode(encoding, "backslashreplace").decode(encoding)
+
+
+def terminal_width(stream: Any = None) -> int | None:
+    """The width tables fit: ``$COLUMNS`` when set to a number, else the terminal's;
+    None when stdout is not a terminal (a pipe or a file keeps whole rows)."""
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    stream = stream or sys.stdout
+    try:
+        if stream.isatty():
+            return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, OSError, ValueError):
+        pass
+    return None
+
+
+class TableView:
+    """How a listing shows: ``--wide``, ``--columns``, ``--no-headers``."""
+
+    def __init__(
+        self,
+        wide: bool = False,
+        columns: Sequence[str] | None = None,
+        headers: bool = True,
+    ) -> None:
+        self.wide = wide
+        self.columns = tuple(columns) if columns else None
+        self.headers = headers
+
+
+def parse_columns(value: str | None, valid: Sequence[str]) -> tuple[str, ...] | None:
+    """``--columns a,b,c``: the JSON keys chosen, in order; ValueError naming the bad one."""
+    if value is None:
+        return None
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    if not names:
+        raise ValueError("name at least one column")
+    for name in names:
+        if name not in valid:
+            raise ValueError(f"no column {name!r}; the columns are {','.join(valid)}")
+    return names
+
+
+def selected(row: dict[str, Any], columns: Sequence[str]) -> dict[str, Any]:
+    """``row`` with only these keys, in this order."""
+    return {key: row.get(key) for key in columns}
+
+
+def _cell(value: Any, width: int | None = CELL_WIDTH, ellipsis: str = "…") -> str:
     if value is None:
         return ""
     if (
@@ -135,7 +245,7 @@ def _cell(value: Any, width: int | None = 60) -> str:
         and value[13] == ":"
     ):
         # Tables are for people: UTC to the minute (JSON keeps the full timestamp).
-        return value[:10] + " " + value[11:16]
+        return printable(value[:10] + " " + value[11:16])
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -145,9 +255,75 @@ def _cell(value: Any, width: int | None = 60) -> str:
     elif isinstance(value, dict):
         value = json_bytes(value, pretty=False).decode()
     text = printable(" ".join(str(value).split()))
-    if width is not None and len(text) > width:
-        text = text[: width - 1] + "…"
-    return text
+    return _cut(text, width, ellipsis)
+
+
+def _cut(text: str, width: int | None, ellipsis: str) -> str:
+    if width is None or len(text) <= width:
+        return text
+    if width <= len(ellipsis):
+        return text[:width]
+    return text[: width - len(ellipsis)] + ellipsis
+
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?(e-?\d+)?")
+
+# The narrowest the free-text column gets before secondary columns go, and
+# the narrowest any column gets before the last one goes.
+FREE_TEXT_MIN = 24
+NARROWEST = 4
+
+
+def fit_table(
+    table: list[list[str]],
+    headers: list[str],
+    width: int,
+    shrink: int | None,
+    drop: Sequence[int],
+    ellipsis: str,
+    whole: Sequence[int] = (),
+) -> tuple[list[list[str]], list[str]]:
+    """Cells and headers cut and thinned so that no line is wider than ``width``.
+
+    First the free-text column ``shrink`` narrows (down to FREE_TEXT_MIN), then
+    the columns ``drop`` go, in that order, then the widest columns narrow, all
+    cut with an ellipsis. A column in ``whole`` (a name to type) is never cut.
+    """
+    keep = list(range(len(headers)))
+
+    def widths() -> list[int]:
+        return [max([len(headers[i])] + [len(row[i]) for row in table]) for i in keep]
+
+    def total(sizes: list[int]) -> int:
+        return sum(sizes) + GAP * (len(sizes) - 1)
+
+    limits = dict(zip(keep, widths(), strict=True))
+    pending = [index for index in drop if index in keep]
+    while total([limits[i] for i in keep]) > width:
+        excess = total([limits[i] for i in keep]) - width
+        if shrink in keep and limits[shrink] > FREE_TEXT_MIN:
+            limits[shrink] = max(FREE_TEXT_MIN, limits[shrink] - excess)
+            continue
+        if pending:
+            keep.remove(pending.pop(0))
+            if shrink in keep:  # the free text gets back what the dropped column had
+                natural = max([len(headers[shrink])] + [len(row[shrink]) for row in table])
+                room = width - total([limits[i] for i in keep if i != shrink]) - GAP
+                limits[shrink] = max(min(natural, room), min(limits[shrink], natural))
+            continue
+        # then the widest columns narrow, none below a few characters; past
+        # that the last column goes (a number cut to its first digit would lie)
+        narrowable = [i for i in keep if i not in whole and limits[i] > NARROWEST]
+        if narrowable:
+            widest = max(narrowable, key=lambda i: limits[i])
+            limits[widest] = max(NARROWEST, limits[widest] - excess)
+            continue
+        last = [i for i in keep if i not in whole]
+        if len(keep) <= 1 or not last:
+            break
+        keep.remove(last[-1])
+    cut = [[_cut(row[i], limits[i], ellipsis) for i in keep] for row in table]
+    return cut, [_cut(headers[i], limits[i], ellipsis) for i in keep]
 
 
 def emit_rows(
@@ -157,50 +333,183 @@ def emit_rows(
     headers: Sequence[str] | None = None,
     empty_message: str = "(nothing to show)",
     csv_columns: Sequence[str] | None = None,
+    *,
+    view: TableView | None = None,
+    shrink: str | None = None,
+    drop: Sequence[str] = (),
+    whole: Sequence[str] = (),
 ) -> None:
     """Render rows: a table of ``columns``; JSON/NDJSON with every key of each row;
-    CSV with the fixed header ``csv_columns`` (default ``columns``), whatever the rows."""
+    CSV with the fixed header ``csv_columns`` (default ``columns``), whatever the rows.
+
+    ``view`` carries --wide, --columns (JSON keys, every format) and
+    --no-headers (table and CSV). A table on a terminal fits its width:
+    ``shrink`` is the free-text column that narrows first, ``drop`` the
+    secondary columns that go, in that order (none with --wide); ``whole``
+    columns (names a user types) are never cut.
+    """
+    view = view or TableView()
+    if view.columns:
+        rows = (selected(row, view.columns) for row in rows)
     if fmt is Format.json:
         emit_json(list(rows))
     elif fmt is Format.ndjson:
-        out = sys.stdout
-        for row in rows:
-            out.write(json_bytes(row, pretty=False).decode() + "\n")
-        out.flush()
+        with utf8_stdout() as out:
+            for row in rows:
+                out.write(json_bytes(row, pretty=False).decode() + "\n")
     elif fmt is Format.csv:
-        emit_csv(rows, csv_columns or columns)
+        emit_csv(rows, view.columns or csv_columns or columns, headers=view.headers)
     else:
-        from tabulate import tabulate
-
-        table = [[_cell(row.get(c)) for c in columns] for row in rows]
-        if not table:
-            note(empty_message)
-            return
-        write(tabulate(table, headers=list(headers or columns), tablefmt="simple") + "\n")
+        _emit_table(list(rows), columns, headers, empty_message, view, shrink, drop, whole)
 
 
-def emit_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
-    """Rows as CSV (aimem.csvformat): this header, then one line per row, streamed."""
+def _emit_table(
+    rows: list[dict[str, Any]],
+    columns: Sequence[str],
+    headers: Sequence[str] | None,
+    empty_message: str,
+    view: TableView,
+    shrink: str | None,
+    drop: Sequence[str],
+    whole: Sequence[str] = (),
+) -> None:
+    import tabulate as tabulate_module
+    from tabulate import tabulate
+
+    # Columns as wide as their widest cell or title, no more: fit_table counts on it.
+    tabulate_module.MIN_PADDING = 0
+    titles = dict(zip(columns, headers or columns, strict=True))
+    if view.columns:
+        columns, drop = view.columns, ()
+    shown = [titles.get(column, column) for column in columns]
+    width = None if view.wide else terminal_width()
+    ellipsis = "…" if encodable("…") else "..."
+    cell_width = None if view.wide or width is not None else CELL_WIDTH
+    table = [[_cell(row.get(c), cell_width, ellipsis) for c in columns] for row in rows]
+    if not table:
+        note(empty_message)
+        return
+    # what the encoding cannot carry is replaced before widths are measured
+    shown = [for_stream(title, sys.stdout) for title in shown]
+    table = [[for_stream(cell, sys.stdout) for cell in row] for row in table]
+    if width is not None:
+        table, shown = fit_table(
+            table,
+            shown,
+            width,
+            list(columns).index(shrink) if shrink is not None and shrink in columns else None,
+            [list(columns).index(c) for c in drop if c in columns],
+            ellipsis,
+            [list(columns).index(c) for c in whole if c in columns],
+        )
+    align = [
+        "right" if all(_NUMBER.fullmatch(row[i]) for row in table) else "left"
+        for i in range(len(shown))
+    ]
+    colour = colour_allowed(sys.stdout)
+    if colour:
+        table, shown = _coloured(table, shown)
+    if not view.headers:
+        text = tabulate(table, tablefmt="plain", disable_numparse=True, colalign=align)
+    else:
+        text = tabulate(
+            table, headers=shown, tablefmt="simple", disable_numparse=True, colalign=align
+        )
+    if colour:
+        # every cell and title is escaped already (printable): only our codes remain
+        sys.stdout.write(text + "\n")
+    else:
+        write(text + "\n")
+
+
+# SGR codes, as git colours its output: bold titles, outcomes green/yellow/red.
+_BOLD, _RESET = "\x1b[1m", "\x1b[0m"
+_OUTCOME_COLOURS = {"verified": "\x1b[32m", "applied": "\x1b[33m", "failed": "\x1b[31m"}
+
+
+def _coloured(table: list[list[str]], titles: list[str]) -> tuple[list[list[str]], list[str]]:
+    """Titles in bold and outcomes in colour (tabulate measures without the codes)."""
+    outcome = titles.index("outcome") if "outcome" in titles else None
+    if outcome is not None:
+        table = [
+            [
+                _OUTCOME_COLOURS[cell] + cell + _RESET
+                if at == outcome and cell in _OUTCOME_COLOURS
+                else cell
+                for at, cell in enumerate(row)
+            ]
+            for row in table
+        ]
+    return table, [_BOLD + title + _RESET for title in titles]
+
+
+def emit_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], headers: bool = True) -> None:
+    """Rows as CSV (aimem.csvformat): this header, then one line per row, streamed;
+    timestamps in ISO 8601's ``T`` form."""
     from aimem.csvformat import cell, writer
 
-    out = writer(sys.stdout)
-    out.writerow(list(columns))
     # Straight to a terminal the cells are shown, not parsed: escape them there.
     shown = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
-    for row in rows:
-        if any(isinstance(value, bytes) for value in row.values()):
-            raise _stored_bytes("CSV")
-        cells = [cell(row.get(key)) for key in columns]
-        if shown:
-            cells = [printable(c) if isinstance(c, str) else c for c in cells]
-        out.writerow(cells)
-    sys.stdout.flush()
+    with utf8_stdout() as stream:
+        out = writer(stream)
+        if headers:
+            out.writerow(list(columns))
+        for row in rows:
+            if any(isinstance(value, bytes) for value in row.values()):
+                raise _stored_bytes("CSV")
+            cells = [cell(iso_timestamp(row.get(key))) for key in columns]
+            if shown:
+                cells = [
+                    for_stream(printable(c), sys.stdout) if isinstance(c, str) else c for c in cells
+                ]
+            out.writerow(cells)
 
 
-def emit_mapping(pairs: dict[str, Any], title: str | None = None) -> None:
-    """``key: value`` lines (used by ``stats``)."""
+@contextmanager
+def utf8_stdout() -> Iterator[Any]:
+    """stdout as UTF-8 text, whatever its encoding (JSON and CSV are UTF-8 by
+    contract; a latin-1 or ASCII locale must not fail on a stored character);
+    flushed on the way out."""
+    stream = sys.stdout
+    encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
+    buffer = getattr(stream, "buffer", None)
+    if encoding in ("utf-8", "utf8") or buffer is None or stream.isatty():
+        yield stream
+        stream.flush()
+        return
+    stream.flush()
+    wrapper = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
+    try:
+        yield wrapper
+        wrapper.flush()
+    finally:
+        wrapper.detach()
+
+
+def wrapped(text: str) -> str:
+    """``text`` wrapped to the terminal's width (as it is in a pipe or a file)."""
+    width = terminal_width()
+    if width is None:
+        return text
+    import textwrap
+
+    return "\n".join(
+        textwrap.fill(line, width, break_on_hyphens=False) if len(line) > width else line
+        for line in text.split("\n")
+    )
+
+
+def emit_mapping(
+    pairs: dict[str, Any], title: str | None = None, units: dict[str, str] | None = None
+) -> None:
+    """``key: value`` lines (used by ``stats``); ``units`` follow their keys' values
+    (the JSON keys and values stay as they are)."""
+    units = units or {}
     lines = [title] if title else []
-    lines += [f"  {key}: {value}" for key, value in pairs.items()]
+    lines += [
+        f"  {key}: {value}" + (f" {units[key]}" if key in units else "")
+        for key, value in pairs.items()
+    ]
     write("\n".join(lines) + "\n")
 
 
@@ -218,9 +527,16 @@ def note(message: str) -> None:
     """A message for people, on stderr (control characters escaped); silent with -q."""
     if QUIET.get():
         return
-    sys.stderr.write(printable(message, lines=True) + "\n")
+    sys.stderr.write(for_stream(printable(message, lines=True), sys.stderr) + "\n")
 
 
 def warning(message: str) -> None:
     """``aimem: warning: ...`` on stderr, also with -q (something needs a look)."""
-    sys.stderr.write("aimem: warning: " + printable(message, lines=True) + "\n")
+    sys.stderr.write(
+        for_stream("aimem: warning: " + printable(message, lines=True), sys.stderr) + "\n"
+    )
+
+
+def deprecated(old: str, new: str) -> None:
+    """A warning on stderr that ``old`` still works and ``new`` is its spelling now."""
+    warning(f"{old} is deprecated; use {new}")

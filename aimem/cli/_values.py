@@ -44,7 +44,7 @@ def filled(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
 
 
 def since(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
-    """``--since``: a date from 1970 on, or Nd with N up to 36500."""
+    """``--since``: a date from 1970 on, or a duration (30d, 12h, 2w) up to 36500 days."""
     from aimem.timeutil import since_timestamp
 
     if value is None:
@@ -54,8 +54,21 @@ def since(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> 
     try:
         since_timestamp(value)
     except ValueError as error:
-        _bad(f"{error}; use 2025-01-15, 2025-01-15T12:00:00Z or 30d")
+        _bad(f"{error}; use 2025-01-15, 2025-01-15T12:00:00Z, 30d or 12h")
     return value
+
+
+def since_window(value: str) -> float:
+    """A ``--since`` already checked by ``since``, as the days back it names (a
+    duration, or the time since a date); a date in the future is a usage error."""
+    from aimem.timeutil import since_days
+
+    try:
+        return since_days(value)
+    except ValueError as error:
+        raise click_exceptions.BadParameter(
+            f"{error}; use 2025-01-15, 2025-01-15T12:00:00Z, 30d or 12h", param_hint="'--since'"
+        ) from None
 
 
 def moment(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:

@@ -2,48 +2,80 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 
 import typer
 
 from aimem.cli._context import repo
+from aimem.cli._listing import ColumnsOpt, NoHeadersOpt, WideOpt, table_view
 from aimem.cli._output import (
     FORMAT_HELP,
     JSON_HELP,
+    JSON_ONLY_HELP,
     Format,
+    TableView,
+    deprecated,
     emit_json,
     emit_rows,
     note,
     resolve_format,
+    selected,
+    wrapped,
     write,
 )
-from aimem.cli._values import MAX_COUNT, filled, finite, moment, one_of
+from aimem.cli._values import MAX_COUNT, filled, finite, moment, since_window
+from aimem.cli._values import since as since_option
 from aimem.cli.app import app
 from aimem.cli.query import issue_from_options
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+JsonOnlyOpt = Annotated[bool, typer.Option("--json", help=JSON_ONLY_HELP)]
 ModelOpt = Annotated[
-    str, typer.Option("--model", "-m", help="Model name, e.g. qwen2.5:7b.", callback=filled)
+    str,
+    typer.Option(
+        "--model", "-m", help="Model name, e.g. qwen2.5:7b.", metavar="MODEL", callback=filled
+    ),
 ]
 TypeOpt = Annotated[
-    str, typer.Option("--issue-type", "-t", help="Issue type, e.g. TIMEOUT.", callback=filled)
+    str,
+    typer.Option(
+        "--issue-type", "-t", help="Issue type, e.g. TIMEOUT.", metavar="TYPE", callback=filled
+    ),
 ]
 DescriptionOpt = Annotated[
     str | None,
-    typer.Option("--description", "-d", help="What went wrong (gives the failure fingerprint)."),
+    typer.Option(
+        "--description",
+        "-d",
+        help="What went wrong (gives the failure fingerprint).",
+        metavar="TEXT",
+    ),
 ]
-PromptOpt = Annotated[str | None, typer.Option("--prompt", help="The test prompt.")]
-ResponseOpt = Annotated[str | None, typer.Option("--response", help="The model's response.")]
+PromptOpt = Annotated[str | None, typer.Option("--prompt", help="The test prompt.", metavar="TEXT")]
+ResponseOpt = Annotated[
+    str | None, typer.Option("--response", help="The model's response.", metavar="TEXT")
+]
 MaxFailuresOpt = Annotated[
     int,
     typer.Option(
         "--max-failures",
         help="A fix that failed this many times for this fingerprint (and never worked "
         "for it) is a repeated failure.",
+        metavar="N",
         min=1,
         max=MAX_COUNT,
     ),
 ]
+
+
+class AlertKind(str, Enum):
+    regression = "regression"
+    drift = "drift"
+    spike = "spike"
+
+
+ALERT_CSV = ("kind", "subject", "message", "detail")
 
 
 def _fixers(item: dict[str, Any]) -> str:
@@ -59,7 +91,10 @@ def suggest_command(
     prompt: PromptOpt = None,
     response: ResponseOpt = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", help="At most this many fixes.", min=1, max=10000)
+        int,
+        typer.Option(
+            "--limit", "-n", help="At most this many ranked fixes.", min=1, max=10000, metavar="N"
+        ),
     ] = 5,
     max_failures: MaxFailuresOpt = 3,
     seed: Annotated[
@@ -68,9 +103,11 @@ def suggest_command(
             "--seed",
             help="Seed of the ranking's random draws, for a repeatable answer "
             "(default: fixed for the same question on the same history).",
+            metavar="N",
         ),
     ] = None,
-    as_json: JsonOpt = False,
+    as_json: JsonOnlyOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Rank the fixes worth trying for this issue on this model; say whether to explore.
 
@@ -97,11 +134,14 @@ def suggest_command(
     if as_json:
         emit_json(result)
         return
+    view = TableView(wide=wide)
     new_fix = result["new_fix"]
     write(
-        result["recommendation"]
-        + f"\nexplore: {'yes' if result['explore'] else 'no'} (a new fix is estimated at "
-        + f"{new_fix['mean']:.0%}, 95% interval {new_fix['low']:.0%}-{new_fix['high']:.0%})"
+        wrapped(
+            result["recommendation"]
+            + f"\nexplore: {'yes' if result['explore'] else 'no'} (a new fix is estimated at "
+            + f"{new_fix['mean']:.0%}, 95% interval {new_fix['low']:.0%}-{new_fix['high']:.0%})"
+        )
         + "\n\nRanked fixes\n"
     )
     rows = [
@@ -129,6 +169,9 @@ def suggest_command(
         Format.table,
         ["#", "fix", "estimate", "95% interval", "verified", "evidence", "last success", "fixers"],
         "(no verified fix yet)",
+        view=view,
+        shrink="fix_commands",
+        drop=("fixers_text", "last_success", "interval_text", "basis"),
     )
     write("\nAvoid (known failures here)\n")
     emit_rows(
@@ -137,6 +180,8 @@ def suggest_command(
         Format.table,
         ["fix"],
         "(none)",
+        view=view,
+        shrink="fix_commands",
     )
     write("\nTried for this failure and failed\n")
     emit_rows(
@@ -145,6 +190,9 @@ def suggest_command(
         Format.table,
         ["fix", "failures", "verified", "last attempt", "repeated failure"],
         "(nothing failed for this fingerprint)",
+        view=view,
+        shrink="fix_commands",
+        drop=("last_attempt",),
     )
 
 
@@ -162,13 +210,14 @@ def gate_command(
             "--min-rate",
             help="Skip (exit 4) unless some fix's estimated chance of working on this "
             "model has a 95% lower bound at least this high.",
+            metavar="RATE",
             min=0.0,
             max=1.0,
             callback=finite,
         ),
     ] = 0.0,
     max_failures: MaxFailuresOpt = 3,
-    as_json: JsonOpt = False,
+    as_json: JsonOnlyOpt = False,
 ) -> None:
     """Decide whether a fix attempt is worth paying for; the exit code says.
 
@@ -200,16 +249,26 @@ def gate_command(
 @app.command(name="alerts")
 def alerts_command(
     ctx: typer.Context,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Regressions: failures since then, a duration (7d, 12h) or a date (default 7d).",
+            metavar="WHEN",
+            callback=since_option,
+        ),
+    ] = None,
     days: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--days",
-            help="Regressions: failures within this many days.",
+            help="Deprecated: --since Nd.",
             min=0.001,
             max=3650,
+            metavar="DAYS",
             callback=finite,
         ),
-    ] = 7,
+    ] = None,
     drift_days: Annotated[
         float,
         typer.Option(
@@ -217,39 +276,52 @@ def alerts_command(
             help="Drift: recent window compared with the history before it.",
             min=0.001,
             max=3650,
+            metavar="DAYS",
             callback=finite,
         ),
     ] = 7,
     kind: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--kind",
-            "-k",
-            help="regression, drift or spike (repeat for several).",
-            callback=one_of("regression", "drift", "spike"),
-        ),
+        list[AlertKind] | None,
+        typer.Option("--kind", "-k", help="Only this kind of alert (repeat for several)."),
     ] = None,
     now: Annotated[
         str | None,
         typer.Option(
-            "--now", help="Evaluate as of this ISO 8601 time (default: now).", callback=moment
+            "--now",
+            help="Evaluate as of this ISO 8601 time (default: now).",
+            metavar="TIME",
+            callback=moment,
         ),
     ] = None,
     fmt: Annotated[Format | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
     as_json: JsonOpt = False,
+    columns: ColumnsOpt = None,
+    no_headers: NoHeadersOpt = False,
 ) -> None:
     """Report regressions, fixer drift and issue spikes; exit 3 when any is found.
 
     \b
     Examples:
       aimem alerts || notify-team
-      aimem alerts --kind regression --days 1 --json
+      aimem alerts --kind regression --since 1d --json
     """
+    if days is not None:
+        if since is not None:
+            raise typer.BadParameter("give --since or --days, not both", param_hint="'--days'")
+        deprecated("--days N", "--since Nd")
+    window = since_window(since) if since is not None else (days if days is not None else 7)
+    if not 0 < window <= 3650:
+        raise typer.BadParameter(
+            "must be more than 0 and at most 3650 days back", param_hint="'--since'"
+        )
     chosen = resolve_format(fmt, as_json)
-    result = repo(ctx).alerts(days, drift_days, now, list(kind) if kind else None)
+    view = table_view(False, columns, no_headers, ALERT_CSV)
+    result = repo(ctx).alerts(window, drift_days, now, [k.value for k in kind] if kind else None)
     if chosen is Format.json:
+        if view.columns:
+            result = {**result, "alerts": [selected(a, view.columns) for a in result["alerts"]]}
         emit_json(result)
-    elif chosen is Format.table:
+    elif chosen is Format.table and not view.columns:
         # One line per alert, in check's "<kind> <subject>: <detail>" style.
         write("".join(f"{a['kind']} {a['subject']}: {a['message']}\n" for a in result["alerts"]))
         if not result["alerts"]:
@@ -259,7 +331,10 @@ def alerts_command(
             result["alerts"],
             ["kind", "subject", "message"],
             chosen,
-            csv_columns=("kind", "subject", "message", "detail"),
+            csv_columns=ALERT_CSV,
+            view=view,
+            shrink="message",
+            empty_message="no alerts",
         )
     if result["exit_code"]:
         raise typer.Exit(result["exit_code"])

@@ -223,6 +223,8 @@ def backup_list(
         ["time", "bytes", "records", "repository", "verified", "bundle"],
         f"no bundles in {folder}",
         [*_LIST_COLUMNS, "check", "problems"],
+        drop=("repository", "records"),
+        whole=("bundle",),
     )
 
 

@@ -35,7 +35,7 @@ def kb_show(
     Example:
       aimem kb show | jq '.issue_types.TIMEOUT.best_fixes'
     """
-    emit_json(repo(ctx).knowledge_base)
+    emit_json(repo(ctx).knowledge_base, stored=True)
 
 
 @kb_app.command(name="import")

@@ -8,6 +8,7 @@ import typer
 
 from aimem.cli._click import click_exceptions
 from aimem.cli._context import repo
+from aimem.cli._listing import ColumnsOpt, NoHeadersOpt, WideOpt, table_view
 from aimem.cli._output import (
     FORMAT_HELP,
     JSON_HELP,
@@ -20,7 +21,8 @@ from aimem.cli._output import (
     resolve_format,
     write,
 )
-from aimem.cli._values import MAX_COUNT, MAX_DAYS, QuietOpt, filled, finite
+from aimem.cli._values import MAX_COUNT, MAX_DAYS, QuietOpt, filled, finite, since_window
+from aimem.cli._values import since as since_option
 from aimem.cli.app import app
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Output JSON.")]
@@ -52,15 +54,24 @@ def _confirm(what: str, yes: bool) -> None:
 def cleanup_command(
     ctx: typer.Context,
     days: Annotated[
-        float,
+        float | None,
         typer.Argument(
-            help="Move rows older than this many days.",
+            help="Move rows older than this many days (--older-than says it any way).",
             min=0,
             max=MAX_DAYS,
             metavar="DAYS",
             callback=finite,
         ),
-    ],
+    ] = None,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            help="Move rows older than this: a duration (90d, 12h, 2w) or a date (2026-01-15).",
+            metavar="WHEN",
+            callback=since_option,
+        ),
+    ] = None,
     keep_successful: Annotated[
         float | None,
         typer.Option(
@@ -68,6 +79,7 @@ def cleanup_command(
             help="Keep verified successes hot this many days.",
             min=0,
             max=MAX_DAYS,
+            metavar="DAYS",
             callback=finite,
         ),
     ] = None,
@@ -90,19 +102,27 @@ def cleanup_command(
     ] = None,
     quiet_: QuietOpt = False,
 ) -> None:
-    """Archive rows older than DAYS into compressed segments (statistics are unchanged).
+    """Archive rows older than --older-than (or DAYS) into compressed segments
+    (statistics are unchanged).
 
     \b
     Examples:
-      aimem cleanup 90
-      aimem cleanup 30 --keep-successful 365 --dry-run
-      aimem cleanup 365 --purge --yes
-      aimem cleanup 0 --keep-failures-per-fingerprint 3 --dry-run
+      aimem cleanup --older-than 90d
+      aimem cleanup --older-than 30d --keep-successful 365 --dry-run
+      aimem cleanup --older-than 365d --purge --yes
+      aimem cleanup --older-than 0d --keep-failures-per-fingerprint 3 --dry-run
+      aimem cleanup 90 --dry-run
     """
+    if (days is None) == (older_than is None):
+        raise typer.BadParameter(
+            "give DAYS or --older-than (e.g. --older-than 90d), one of them",
+            param_hint="'--older-than'",
+        )
+    cutoff_days = days if days is not None else since_window(older_than or "")
     if purge and not dry_run:
         _confirm("purging old rows", yes)
     result = repo(ctx).cleanup(
-        days,
+        cutoff_days,
         keep_successful=keep_successful,
         purge=purge,
         dry_run=dry_run,
@@ -129,6 +149,9 @@ def archive_list(
     ctx: typer.Context,
     fmt: Annotated[Format | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
     as_json: ListJsonOpt = False,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
+    no_headers: NoHeadersOpt = False,
 ) -> None:
     """List archive segments (the segment index).
 
@@ -138,6 +161,7 @@ def archive_list(
     """
     from aimem.store.sqlite_store import SEGMENT_FIELDS
 
+    view = table_view(wide, columns, no_headers, (*SEGMENT_FIELDS, "ratio"))
     rows: list[dict[str, Any]] = repo(ctx).archive_segments()
     for row in rows:
         row["ratio"] = round(row["raw_bytes"] / row["compressed_bytes"], 2)
@@ -156,6 +180,9 @@ def archive_list(
         ["segment", "kind", "rows", "from", "to", "bytes", "ratio"],
         "no archive segments",
         (*SEGMENT_FIELDS, "ratio"),
+        view=view,
+        drop=("ratio", "compressed_bytes", "kind", "min_timestamp", "max_timestamp"),
+        whole=("name",),
     )
 
 

@@ -3,29 +3,39 @@ similar, context, search."""
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from typing import Annotated, Any
 
 import typer
 
 from aimem.cli._context import repo
-from aimem.cli._fast import STATS_TITLE
+from aimem.cli._fast import STATS_TITLE, STATS_UNITS
+from aimem.cli._listing import ColumnsOpt, NoHeadersOpt, WideOpt, table_view
 from aimem.cli._output import (
     FORMAT_HELP,
     JSON_HELP,
+    JSON_ONLY_HELP,
     Format,
+    TableView,
+    deprecated,
     emit_json,
     emit_mapping,
     emit_rows,
+    json_bytes,
+    printable,
     resolve_format,
+    selected,
     write,
 )
-from aimem.cli._values import filled, finite
+from aimem.cli._values import filled, finite, since_window
+from aimem.cli._values import since as since_option
 from aimem.cli.app import app
 from aimem.records import EXPORT_COLUMNS
 
 FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", help=FORMAT_HELP)]
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+JsonOnlyOpt = Annotated[bool, typer.Option("--json", help=JSON_ONLY_HELP)]
 LimitOpt = Annotated[
     int,
     typer.Option("--limit", "-n", help="At most this many rows.", min=1, max=10000, metavar="N"),
@@ -110,6 +120,13 @@ PATTERNS_CSV = (
 )
 SEARCH_CSV = (*EXPORT_COLUMNS, "rank", "snippet", "archived", "outcome")
 SIMILAR_CSV = ("match", *EXPORT_COLUMNS, "outcome")
+# similar's kinds of match: the "match" cell of flat formats, the list of its JSON.
+MATCH_KINDS = (
+    ("exact", "exact_matches"),
+    ("model", "model_matches"),
+    ("type", "type_matches"),
+    ("fingerprint", "fingerprint_matches"),
+)
 
 
 class PatternKind(str, Enum):
@@ -149,7 +166,7 @@ def issue_from_options(
 
 
 @app.command(name="stats")
-def stats_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def stats_command(ctx: typer.Context, as_json: JsonOnlyOpt = False) -> None:
     """Show the memory statistics as key: value lines.
 
     \b
@@ -161,7 +178,7 @@ def stats_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(stats)
     else:
-        emit_mapping(stats, STATS_TITLE)
+        emit_mapping(stats, STATS_TITLE, STATS_UNITS)
 
 
 @app.command(name="model")
@@ -209,7 +226,14 @@ def model_command(
 
 
 @app.command(name="models")
-def models_command(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+def models_command(
+    ctx: typer.Context,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
+    no_headers: NoHeadersOpt = False,
+) -> None:
     """List every model with its attempts and success rate.
 
     \b
@@ -218,6 +242,7 @@ def models_command(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt =
       aimem models --format csv > models.csv
     """
     chosen = resolve_format(fmt, as_json)
+    view = table_view(wide, columns, no_headers, MODELS_CSV)
     rows = repo(ctx).models()
     emit_rows(
         rows,
@@ -234,6 +259,10 @@ def models_command(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt =
         ["model", "attempts", "verified", "rate", "rate ≥ (95%)", "issue types", "last seen"],
         "no models recorded yet",
         MODELS_CSV,
+        view=view,
+        shrink="issue_types",
+        drop=("last_seen", "wilson_low", "successes"),
+        whole=("model_name",),
     )
 
 
@@ -241,28 +270,77 @@ def models_command(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt =
 def recent_command(
     ctx: typer.Context,
     days: Annotated[
-        float,
+        float | None,
         typer.Argument(
-            help="How many days back.", min=0.001, max=36500, metavar="DAYS", callback=finite
+            help="How many days back (default 7; --since says it any way).",
+            min=0.001,
+            max=36500,
+            metavar="DAYS",
+            callback=finite,
         ),
-    ] = 7,
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only attempts since then: a duration (7d, 12h, 30m, 2w) or a date "
+            "(2026-01-15, 2026-01-15T08:00:00Z).",
+            metavar="WHEN",
+            callback=since_option,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", "-m", help="Only attempts on this model.", metavar="MODEL", callback=filled
+        ),
+    ] = None,
+    issue_type: IssueTypeFilterOpt = None,
+    fixer: Annotated[
+        str | None,
+        typer.Option(
+            "--fixer",
+            help="Only attempts by this fixer (any case).",
+            metavar="FIXER",
+            callback=filled,
+        ),
+    ] = None,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Only attempts whose fix failed.")
+    ] = False,
     limit: OptionalLimitOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
     include_archive: Annotated[
         bool, typer.Option("--include-archive", help="Also read archive segments.")
     ] = False,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
+    no_headers: NoHeadersOpt = False,
 ) -> None:
-    """Show the attempts of the last DAYS days (default 7), newest first.
+    """Show the attempts of the last 7 days (or --since, or DAYS), newest first.
 
     \b
     Examples:
       aimem recent
-      aimem recent 30 --format ndjson
-      aimem recent 365 --include-archive
+      aimem recent --since 12h --failed
+      aimem recent --since 30d --model qwen2.5:7b --format ndjson
+      aimem recent --since 2026-01-01 --include-archive --fixer claude
     """
+    if days is not None and since is not None:
+        raise typer.BadParameter("give DAYS or --since, not both", param_hint="'--since'")
     chosen = resolve_format(fmt, as_json)
-    rows = repo(ctx).recent(days, limit, include_archive=include_archive)
+    view = table_view(wide, columns, no_headers, RECORD_CSV)
+    rows = repo(ctx).recent(
+        days or 7,
+        limit,
+        include_archive=include_archive,
+        since=since,
+        model=model,
+        issue_type=issue_type,
+        fixer=fixer,
+        failed=failed,
+    )
     for row in rows:
         row["outcome"] = _outcome(row)
     emit_rows(
@@ -270,9 +348,47 @@ def recent_command(
         ["id", "timestamp", "model_name", "issue_type", "fixer_type", "outcome", "fix_commands"],
         chosen,
         ["id", "time (UTC)", "model", "issue type", "fixer", "outcome", "commands"],
-        f"no attempts in the last {days:g} days",
+        f"no attempts since {since}" if since else f"no attempts in the last {days or 7:g} days",
         RECORD_CSV,
+        view=view,
+        shrink="fix_commands",
+        drop=("fixer_type", "issue_type", "id"),
     )
+
+
+@app.command(name="show")
+def show_command(
+    ctx: typer.Context,
+    record_id: Annotated[
+        int, typer.Argument(help="The attempt's id (see 'aimem recent').", min=1, metavar="ID")
+    ],
+    as_json: JsonOnlyOpt = False,
+) -> None:
+    """Show one attempt with every field, hot or archived.
+
+    \b
+    Examples:
+      aimem show 42
+      aimem show 42 --json | jq .fix_commands
+    """
+    row = repo(ctx).get_attempt(record_id)
+    row["outcome"] = _outcome(row)
+    if as_json:
+        emit_json(row)
+        return
+    width = max(len(key) for key in row)
+    lines = []
+    for key, value in row.items():
+        if isinstance(value, list):
+            shown = "\n".join(f"{'':{width + 2}}{item}" for item in value).lstrip() or "(none)"
+        elif isinstance(value, dict):
+            shown = json_bytes(value, pretty=False).decode()
+        elif isinstance(value, bool):
+            shown = "yes" if value else "no"
+        else:
+            shown = "" if value is None else str(value)
+        lines.append(f"{key + ':':{width + 2}}{printable(shown, lines=True)}")
+    write("\n".join(lines) + "\n")
 
 
 @app.command(name="successful")
@@ -285,12 +401,26 @@ def successful_command(
             "--model",
             "-m",
             help="Show commands filled in for this model, and leave out those naming another.",
+            metavar="MODEL",
             callback=filled,
         ),
     ] = None,
-    limit: LimitOpt = 10,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit",
+            "-n",
+            help="At most this many fixes per issue type.",
+            min=1,
+            max=10000,
+            metavar="N",
+        ),
+    ] = 10,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
+    no_headers: NoHeadersOpt = False,
 ) -> None:
     """List the fix strategies that worked, per issue type, best 95% lower bound first.
 
@@ -303,6 +433,7 @@ def successful_command(
       aimem successful --issue-type TIMEOUT --model qwen2.5:7b --json
     """
     chosen = resolve_format(fmt, as_json)
+    view = table_view(wide, columns, no_headers, SUCCESSFUL_CSV)
     rows = repo(ctx).successful_strategies(issue_type, limit, model=model)
     emit_rows(
         rows,
@@ -329,6 +460,9 @@ def successful_command(
         ],
         "no verified successes yet",
         SUCCESSFUL_CSV,
+        view=view,
+        shrink="fix_commands",
+        drop=("last_success", "confidence", "wilson_low", "successes"),
     )
 
 
@@ -354,6 +488,9 @@ def patterns_command(
     limit: OptionalLimitOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
+    no_headers: NoHeadersOpt = False,
 ) -> None:
     """List recurring issues and their success rates (exact, model, general, temporal,
     fingerprint); best fixes are ranked by the 95% Wilson lower bound.
@@ -366,6 +503,7 @@ def patterns_command(
       aimem patterns --kind fingerprint
     """
     chosen = resolve_format(fmt, as_json)
+    view = table_view(wide, columns, no_headers, PATTERNS_CSV)
     rows = repo(ctx).patterns(kind.value if kind else None, min_confidence, issue_type, limit)
     emit_rows(
         rows,
@@ -392,28 +530,48 @@ def patterns_command(
         ],
         "no patterns yet",
         PATTERNS_CSV,
+        view=view,
+        shrink="best_fix",
+        drop=("last_seen", "confidence", "wilson_low"),
     )
 
 
 @app.command(name="analytics")
 def analytics_command(
     ctx: typer.Context,
-    days: Annotated[
-        int,
+    since: Annotated[
+        str | None,
         typer.Option(
-            "--days", help="Window of the daily statistics.", min=1, max=3650, metavar="DAYS"
+            "--since",
+            help="Window of the daily statistics: a duration (90d, 2w) or a date "
+            "(default 30d; whole days).",
+            metavar="WHEN",
+            callback=since_option,
         ),
-    ] = 30,
-    as_json: JsonOpt = False,
+    ] = None,
+    days: Annotated[
+        int | None,
+        typer.Option("--days", help="Deprecated: --since Nd.", min=1, max=3650, metavar="DAYS"),
+    ] = None,
+    as_json: JsonOnlyOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Show daily statistics, the model performance matrix, issue trends and fixer effectiveness.
 
     \b
     Examples:
       aimem analytics
-      aimem analytics --days 90 --json > analytics.json
+      aimem analytics --since 90d --json > analytics.json
     """
-    data = repo(ctx).analytics(days)
+    if days is not None:
+        if since is not None:
+            raise typer.BadParameter("give --since or --days, not both", param_hint="'--days'")
+        deprecated("--days N", "--since Nd")
+    window = max(1, math.ceil(since_window(since))) if since is not None else (days or 30)
+    if window > 3650:
+        raise typer.BadParameter("at most 3650 days back", param_hint="'--since'")
+    view = TableView(wide=wide)
+    data = repo(ctx).analytics(window)
     if as_json:
         emit_json(data)
         return
@@ -448,7 +606,7 @@ def analytics_command(
     )
     for index, (title, key, columns) in enumerate(sections):
         write(("\n" if index else "") + f"{title}\n")
-        emit_rows(data[key], columns, Format.table, empty_message="(none)")
+        emit_rows(data[key], columns, Format.table, empty_message="(none)", view=view)
     # cost per verified success, failed attempts' cost included
     write("\nCost per verified success (failed attempts included)\n")
     emit_rows(
@@ -465,6 +623,7 @@ def analytics_command(
         Format.table,
         ["fixer", "issue type", "attempts", "verified", "cost (USD)", "per success", "coverage"],
         "(none)",
+        view=view,
     )
 
 
@@ -476,9 +635,22 @@ def similar_command(
     prompt: PromptOpt = None,
     response: ResponseOpt = None,
     description: DescriptionOpt = None,
-    limit: LimitOpt = 5,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit",
+            "-n",
+            help="At most this many attempts per kind of match.",
+            min=1,
+            max=10000,
+            metavar="N",
+        ),
+    ] = 5,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
+    no_headers: NoHeadersOpt = False,
 ) -> None:
     """Find past attempts like this issue: exact, same model and type, same type.
 
@@ -490,6 +662,7 @@ def similar_command(
       aimem similar --model qwen2.5:7b --issue-type TIMEOUT --prompt "Write a haiku"
     """
     chosen = resolve_format(fmt, as_json)
+    view = table_view(wide, columns, no_headers, SIMILAR_CSV)
     found = repo(ctx).query_similar_issues(
         issue_from_options(
             model, issue_type, description=description, prompt=prompt, response=response
@@ -497,15 +670,21 @@ def similar_command(
         limit,
     )
     if chosen is Format.json:
+        if view.columns:
+            kinds = {key: match for match, key in MATCH_KINDS}
+            found = {
+                key: [
+                    selected(
+                        {"match": kinds.get(key), **row, "outcome": _outcome(row)}, view.columns
+                    )
+                    for row in rows
+                ]
+                for key, rows in found.items()
+            }
         emit_json(found)
         return
     rows = []
-    for match, key in (
-        ("exact", "exact_matches"),
-        ("model", "model_matches"),
-        ("type", "type_matches"),
-        ("fingerprint", "fingerprint_matches"),
-    ):
+    for match, key in MATCH_KINDS:
         for row in found[key]:
             rows.append({"match": match, **row, "outcome": _outcome(row)})
     emit_rows(
@@ -515,6 +694,9 @@ def similar_command(
         ["match", "id", "time (UTC)", "model", "fixer", "outcome", "commands"],
         "no similar attempts",
         SIMILAR_CSV,
+        view=view,
+        shrink="fix_commands",
+        drop=("timestamp", "fixer_type", "id"),
     )
 
 
@@ -567,6 +749,9 @@ def search_command(
     ] = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
+    no_headers: NoHeadersOpt = False,
 ) -> None:
     """Full-text search over descriptions, analyses, commands and notes, best match first.
 
@@ -577,6 +762,7 @@ def search_command(
       aimem search --include-archive "cuda memory"
     """
     chosen = resolve_format(fmt, as_json)
+    view = table_view(wide, columns, no_headers, SEARCH_CSV)
     rows = repo(ctx).search(" ".join(text), limit, include_archive)
     for row in rows:
         row["outcome"] = _outcome(row)
@@ -587,4 +773,7 @@ def search_command(
         ["id", "time (UTC)", "model", "issue type", "outcome", "match"],
         "no matches",
         SEARCH_CSV,
+        view=view,
+        shrink="snippet",
+        drop=("timestamp", "issue_type"),
     )

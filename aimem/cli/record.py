@@ -132,17 +132,22 @@ def record_command(
     ] = False,
     tokens_in: Annotated[
         int | None,
-        typer.Option("--tokens-in", help="Tokens the fixer read.", min=0, max=int(MAX_AMOUNT)),
+        typer.Option(
+            "--tokens-in", help="Tokens the fixer read.", min=0, max=int(MAX_AMOUNT), metavar="N"
+        ),
     ] = None,
     tokens_out: Annotated[
         int | None,
-        typer.Option("--tokens-out", help="Tokens the fixer wrote.", min=0, max=int(MAX_AMOUNT)),
+        typer.Option(
+            "--tokens-out", help="Tokens the fixer wrote.", min=0, max=int(MAX_AMOUNT), metavar="N"
+        ),
     ] = None,
     cost: Annotated[
         float | None,
         typer.Option(
             "--cost",
             help="What the attempt cost, in USD.",
+            metavar="USD",
             min=0,
             max=MAX_AMOUNT,
             callback=finite,
@@ -150,7 +155,11 @@ def record_command(
     ] = None,
     fixer_model: Annotated[
         str | None,
-        typer.Option("--fixer-model", help="The fixer's model version, e.g. claude-3-5-sonnet."),
+        typer.Option(
+            "--fixer-model",
+            help="The fixer's model version, e.g. claude-3-5-sonnet.",
+            metavar="MODEL",
+        ),
     ] = None,
     strict: Annotated[
         bool,
@@ -165,6 +174,7 @@ def record_command(
         typer.Option(
             "--max-failures",
             help="Failures that make a fix a repeated failure.",
+            metavar="N",
             min=1,
             max=MAX_COUNT,
         ),

@@ -44,7 +44,10 @@ def export_command(
     since_date: Annotated[
         str | None,
         typer.Option(
-            "--since", help="Only records from this date on (2025-01-15, or 30d).", callback=since
+            "--since",
+            help="Only records since then: a date (2025-01-15) or a duration (30d, 12h).",
+            metavar="WHEN",
+            callback=since,
         ),
     ] = None,
     include_archive: Annotated[

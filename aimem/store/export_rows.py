@@ -39,10 +39,16 @@ from aimem.jsontext import FLAG_COLUMNS, JSON_COLUMNS, loads_or_text
 from aimem.records import EXPORT_COLUMNS
 from aimem.store import json_lines, unwritable
 from aimem.store.sqlparams import in_chunks
+from aimem.timeutil import output_timestamp
 
 CHUNK = 1024
 
 _COLUMNS = ", ".join(EXPORT_COLUMNS)
+# The CSV's columns: timestamps as output writes them, converted by SQLite
+# (json_lines.OUTPUT_TIMESTAMP_SQL, the SQL twin of timeutil.output_timestamp).
+_OUTPUT_COLUMNS = ", ".join(
+    json_lines.OUTPUT_TIMESTAMP_SQL.format(c=c) if c == "timestamp" else c for c in EXPORT_COLUMNS
+)
 # REAL columns are written as Python's repr by exports (orjson would write
 # 4e-05 as 0.00004). Nested JSON keeps orjson's form.
 REAL_COLUMNS = ("execution_time_seconds", "cost_usd")
@@ -102,7 +108,7 @@ def _select(
     conn: sqlite3.Connection, since: str | None, chunk: int | None
 ) -> Iterator[list[tuple[Any, ...]]]:
     where, params = row_filter(since)
-    sql = f"SELECT {_COLUMNS} FROM fix_history WHERE {where} ORDER BY id"
+    sql = f"SELECT {_OUTPUT_COLUMNS} FROM fix_history WHERE {where} ORDER BY id"
     # closed on the way out: an error kept by a caller keeps this frame, and an
     # open statement would block a later DROP on this connection (cleanup's)
     with closing(conn.execute(sql, params)) as cursor:
@@ -115,6 +121,7 @@ def export_row(row: tuple[Any, ...]) -> dict[str, Any]:
     from aimem.store.sqlite_store import row_to_dict
 
     record = row_to_dict(row)
+    record["timestamp"] = output_timestamp(record["timestamp"])
     reals = Reals()
     for column in REAL_COLUMNS:
         if type(record[column]) is float:
@@ -132,7 +139,7 @@ class ExportLines:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        line = json_lines.row_line_sql(conn, EXPORT_COLUMNS)
+        line = json_lines.row_line_sql(conn, EXPORT_COLUMNS, output_timestamps=True)
         self.select = f"SELECT {line} AS line, fix_commands, system_info, id FROM fix_history"
         self.commands = json_lines.CanonicalText("fix_commands")
         self.infos = json_lines.CanonicalText("system_info")

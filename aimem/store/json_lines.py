@@ -103,13 +103,24 @@ def _integer(column: str) -> str:
     return f"+{column} IS +CAST({column} AS INTEGER)"
 
 
-def line_sql(columns: Sequence[str], declared: dict[str, str]) -> str:
+# aimem.timeutil.output_timestamp in SQL: a stored timestamp with ISO 8601's T.
+OUTPUT_TIMESTAMP_SQL = (
+    "(CASE WHEN typeof({c}) = 'text' AND {c} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] "
+    "[0-9][0-9]:*Z' THEN substr({c}, 1, 10) || 'T' || substr({c}, 12) ELSE {c} END)"
+)
+
+
+def line_sql(
+    columns: Sequence[str], declared: dict[str, str], output_timestamps: bool = False
+) -> str:
     """SQL: the JSON object of a row with ``columns`` as keys in this order, or NULL
     when a value is one SQLite cannot be shown to print as the Python path does.
 
     Built by one ``printf`` (one copy of the line; ``||`` copied it once per
     piece): runs of scalar columns come from ``json_object`` with its braces
     trimmed, a lone number from CAST, the stored JSON texts as they are.
+    ``output_timestamps`` writes ``timestamp`` as machine output does (with T);
+    without it, as stored (archive segments).
     """
     kinds = {c: affinity(declared.get(c, "")) for c in columns}
     formats: list[str] = []
@@ -124,7 +135,12 @@ def line_sql(columns: Sequence[str], declared: dict[str, str]) -> str:
             formats.append(f'"{run[0]}":%s')
             args.append(f"coalesce(CAST({run[0]} AS TEXT), 'null')")
         elif run:
-            pairs = ", ".join(f"'{c}', {c}" for c in run)
+            pairs = ", ".join(
+                f"'{c}', {OUTPUT_TIMESTAMP_SQL.format(c=c)}"
+                if output_timestamps and c == "timestamp"
+                else f"'{c}', {c}"
+                for c in run
+            )
             formats.append("%s")
             args.append(f"json_object({pairs})")
             objects.append(len(args) - 1)
@@ -173,13 +189,15 @@ def utf8_database(conn: sqlite3.Connection) -> bool:
     return str(conn.execute("PRAGMA encoding").fetchone()[0]).upper() == "UTF-8"
 
 
-def row_line_sql(conn: sqlite3.Connection, columns: Sequence[str]) -> str:
+def row_line_sql(
+    conn: sqlite3.Connection, columns: Sequence[str], output_timestamps: bool = False
+) -> str:
     """SQL: ``line_sql`` for the table ``conn`` holds, or NULL for every row (all
     built in Python) when the database's text is not UTF-8 (a UTF-16 database:
     its bytes are not the line's)."""
     if not utf8_database(conn):
         return "NULL"
-    return line_sql(columns, declared_types(conn))
+    return line_sql(columns, declared_types(conn), output_timestamps)
 
 
 class TextMemo(dict[Any, Any]):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from operator import itemgetter
@@ -364,11 +364,28 @@ class Store:
     def count_rows(self) -> int:
         return int(self._one("SELECT count(*) FROM fix_history")[0])
 
-    def recent_rows(self, since: str, limit: int | None) -> list[dict[str, Any]]:
+    def recent_rows(
+        self, since: str, limit: int | None, filters: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows newer than ``since``, newest first; ``filters`` as ``row_matches`` reads them."""
+        where, params = ["timestamp > ?"], [since]
+        filters = filters or {}
+        if filters.get("model") is not None:
+            where.append("model_name = ?")
+            params.append(filters["model"])
+        if filters.get("issue_type") is not None:
+            where.append("issue_type = ?")
+            params.append(filters["issue_type"])
+        if filters.get("fixer") is not None:
+            # stored rows of other writers keep their fixer text: compare its one spelling
+            where.append("lower(trim(fixer_type)) = ?")
+            params.append(filters["fixer"])
+        if filters.get("failed"):
+            where.append("NOT coalesce(fix_success, 0)")
         rows = self._query(
-            f"SELECT {ROW_COLUMNS} FROM fix_history WHERE timestamp > ? "
+            f"SELECT {ROW_COLUMNS} FROM fix_history WHERE {' AND '.join(where)} "
             "ORDER BY timestamp DESC, id DESC LIMIT ?",
-            (since, -1 if limit is None else limit),
+            (*params, -1 if limit is None else limit),
         )
         return [row_to_dict(r) for r in rows]
 

@@ -184,6 +184,9 @@ def test_bash_completion(demo: Path, path_with_aimem: str, tmp_path: Path) -> No
         "temporal",
         "fingerprint",
     ]
+    assert complete("aimem", "alerts", "--kind", "") == ["regression", "drift", "spike"]
+    assert complete("aimem", "alerts", "-k", "d") == ["drift"]
+    assert complete("aimem", "recent", "--fixer", "q") == ["qwen"]
     assert complete("aimem", "models", "--format", "=", "n") == ["ndjson"]
     assert complete("aimem", "models", "--format", "c") == ["csv"]
     assert complete("aimem", "recent", "--limit", "") == []
@@ -223,6 +226,7 @@ def test_fish_completion(demo: Path, path_with_aimem: str, tmp_path: Path) -> No
     assert set(complete("aimem similar --model ")) == DEMO_MODELS
     assert set(complete("aimem model qwen")) == {"qwen2.5:7b", "qwen2.5:14b"}
     assert complete("aimem patterns --kind t") == ["temporal"]
+    assert complete("aimem alerts --kind s") == ["spike"]
     assert "--json" in complete("aimem stats -")
 
 

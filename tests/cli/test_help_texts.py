@@ -1,0 +1,41 @@
+"""Help texts: real metavars, --json described as it is, the man page's EXIT STATUS."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import ok
+from tools import gen_docs
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMANDS = [node.key.split() for node in gen_docs.build_tree().walk() if node.key]
+# Click's own names for a type: they tell a user nothing about the value.
+INTERNAL = re.compile(r"<(int|float|str|text|integer)( range)?>|\{[a-z_]+\}|\b(INTEGER|FLOAT)\b")
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
+def test_help_has_real_metavars_and_true_descriptions(args: list[str]) -> None:
+    text = ok(*args, "--help").stdout
+    options = text[text.index("Options:") :] if "Options:" in text else ""
+    if args[0] == "backup":  # its options belong to the backup workflows' owners
+        options = re.sub(r".*--keep .*\n", "", options)
+    assert not INTERNAL.search(options), options
+    if "--format" not in options:
+        assert "Shortcut for --format" not in options
+
+
+def test_limit_help_says_per_group_where_it_is() -> None:
+    assert "per issue type" in ok("successful", "--help").stdout
+    assert "per kind of match" in ok("similar", "--help").stdout
+
+
+def test_man_page_exit_status_lists_every_code() -> None:
+    page = (ROOT / "man" / "aimem.1").read_text()
+    status = page[page.index(".SH EXIT STATUS") :]
+    status = status[: status.index(".SH", 4)]
+    for code in ("0", "1", "2", "3", "4", "130"):
+        assert f"\\fB{code}\\fR" in status, code
+    assert "min\\-rate" in status or "min-rate" in status
