@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aimem.estimate import (
@@ -30,8 +30,9 @@ def test_no_record_anywhere_starts_at_the_base_rate() -> None:
     assert abs(pooled(Counts(), Counts(), Counts(), 0.3).mean - 0.3) < 1e-9
 
 
-@given(st.floats(0.01, 0.99), st.floats(0.2, 200), st.floats(0.2, 200), st.floats(0.001, 0.999))
-def test_the_quantile_inverts_the_cdf(q: float, a: float, b: float, _: float) -> None:
+@settings(max_examples=100)
+@given(st.floats(0.01, 0.99), st.floats(0.5, 200), st.floats(0.5, 200))
+def test_the_quantile_inverts_the_cdf(q: float, a: float, b: float) -> None:
     x = Posterior(a, b).quantile(q)
     # near 0 or 1 the CDF is steep: check it, and that x is the right place to a float's precision
     assert abs(regularized_beta(x, a, b) - q) < 1e-5
