@@ -180,9 +180,10 @@ def suggest(
 
     Each known fix's success rate on this model is a pooled Beta posterior
     (``aimem.estimate``): this model's record, then its family's, then the issue
-    type's. Fixes are ranked by one draw from each posterior (Thompson
-    sampling), and a new fix competes as one more arm: ``explore`` is true
-    when its draw wins. ``seed`` makes the draws repeatable; without it they
+    type's. Fixes are ranked by one draw from each posterior, never below its
+    mean (optimistic Thompson sampling: a well-known fix is not demoted by an
+    unlucky draw, an uncertain one still gets its chances), and a new fix
+    competes as one more arm: ``explore`` is true when its draw wins. ``seed`` makes the draws repeatable; without it they
     are a function of the question and the amount of evidence.
     """
     max_failures = _check_max_failures(max_failures)
@@ -241,8 +242,10 @@ def suggest(
 
     rng = estimate.seeded_rng(seed, model, issue_type, type_attempts)
     new_fix = estimate.new_fix_prior([posteriors[k].mean for k in posteriors], base)
-    draws = {k: posteriors[k].sample(rng) for k in sorted(worked - avoid_keys)}
-    new_draw = new_fix.sample(rng)
+    draws = {
+        k: max(posteriors[k].sample(rng), posteriors[k].mean) for k in sorted(worked - avoid_keys)
+    }
+    new_draw = max(new_fix.sample(rng), new_fix.mean)
     order = sorted(draws, key=lambda k: (-draws[k], k))
     explore = not order or new_draw > draws[order[0]]
 

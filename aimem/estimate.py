@@ -20,8 +20,9 @@ counted twice.
 A new fix, one nobody has recorded yet, is an arm too: its rate is drawn from
 the spread of the known fixes' estimates (a Beta fitted by moments), so
 exploring is worth it while known fixes are few or poor, and stops paying as
-good ones are found. Ranking draws one sample per arm (Thompson sampling):
-a fix is tried in proportion to the chance that it is the best.
+good ones are found. Ranking draws one sample per arm, never below the arm's
+mean (optimistic Thompson sampling): a fix is tried about in proportion to
+the chance that it is the best.
 """
 
 from __future__ import annotations
