@@ -1,7 +1,7 @@
 """Does following aimem's advice fix more issues? A simulated fleet, against bandits.
 
-    python bench/learning_bench.py                 # 3 worlds (seeds 1-3), 3,000 issues each
-    python bench/learning_bench.py --seeds 1,2,3,4,5 --steps 4000 --output learning.json
+    python bench/learning_bench.py                 # 3 worlds (seeds 1-3), 8,000 issues each
+    python bench/learning_bench.py --seeds 1,2,3,4,5 --output learning.json
 
 Each world has model families whose members share some fixes and not others
 (a fix's hidden success rate is the sum of an issue-type effect, a family
@@ -314,7 +314,7 @@ def run_world(seed: int, steps: int, folder: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="1,2,3", help="comma-separated world seeds")
-    parser.add_argument("--steps", type=int, default=3000, help="issues per world")
+    parser.add_argument("--steps", type=int, default=8000, help="issues per world")
     parser.add_argument("--output", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",") if s]
