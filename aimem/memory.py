@@ -38,6 +38,7 @@ from aimem.signatures import generate_issue_signature as _signature
 from aimem.stats_math import confidence, rank_by_wilson, rate, wilson_interval
 from aimem.store import Store
 from aimem.store.sqlite_store import BULK_MIN_ROWS, prepare_attempts
+from aimem.templates import fill, other_model_finder
 from aimem.timeutil import SINCE_HINT, days_ago_iso, since_timestamp
 
 if TYPE_CHECKING:
@@ -658,17 +659,15 @@ class AIMemory:
             if issue_type
             else [r["issue_type"] for r in self.store.totals_by("issue_type")]
         )
-        known_models = self.store.model_names() if model else []
+        names_other = other_model_finder(model, self.store.model_names()) if model else None
         result = []
         for name in types:
-            for outcome in self._ranked_outcomes("type", name, None if model else limit):
-                if model:
-                    outcome = _for_model(outcome, "fix_commands", model, known_models)
-                    if outcome["fix_commands"] is None:
-                        continue
-                result.append({"issue_type": name, **outcome})
-                if sum(1 for r in result if r["issue_type"] == name) >= limit:
-                    break
+            # With a model, fixes naming another one drop out: rank them all, then cut.
+            ranked = self._ranked_outcomes("type", name, None if model else limit)
+            if model and names_other is not None:
+                filled = (_for_model(o, "fix_commands", model, names_other) for o in ranked)
+                ranked = [o for o in filled if o["fix_commands"] is not None][:limit]
+            result += [{"issue_type": name, **outcome} for outcome in ranked]
         return result
 
     def patterns(
@@ -836,11 +835,11 @@ class AIMemory:
         if isinstance(imported, dict) and isinstance(imported.get(issue_type), dict):
             notes += [str(n) for n in imported[issue_type].get("notes", [])][:3]
         guidance = advice.suggest(self.store, issue_data, limit=3)
-        known_models = self.store.model_names()
-        found = [_for_model(p, "best_fix", model, known_models) for p in found]
+        names_other = other_model_finder(model, self.store.model_names())
+        found = [_for_model(p, "best_fix", model, names_other) for p in found]
         strategies = [
             s
-            for s in (_for_model(s, "fix_commands", model, known_models) for s in strategies)
+            for s in (_for_model(s, "fix_commands", model, names_other) for s in strategies)
             if s["fix_commands"] is not None
         ]
         sections = context.build_sections(
@@ -1211,16 +1210,15 @@ class AIMemory:
 
 
 def _for_model(
-    item: dict[str, Any], field: str, model: str, known_models: list[str]
+    item: dict[str, Any], field: str, model: str, names_other: Callable[[Iterable[str]], bool]
 ) -> dict[str, Any]:
-    """``item`` with its commands filled in for ``model``; None when they name another model."""
-    from aimem.templates import fill, names_other_model
-
+    """``item`` with its commands filled in for ``model``; None when they name another
+    model (``names_other``: ``aimem.templates.other_model_finder``)."""
     commands = item.get(field)
     if not commands:
         return item
     filled = fill(commands, model)
-    return {**item, field: None if names_other_model(filled, model, known_models) else filled}
+    return {**item, field: None if names_other(filled) else filled}
 
 
 def _named(what: str, value: str | None) -> str | None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -17,20 +15,9 @@ from aimem.cli.app import app
 from aimem.signatures import generate_issue_signature
 from tests.conftest import issue, response, sql
 from tests.legacy import build_legacy_database
+from tests.test_signatures import design_signature
 
 SPELLINGS = ("timeout", "Timeout", "TIMEOUT", " tImEoUt ")
-
-
-def design_signature(issue_data: dict[str, Any]) -> str:
-    # The design document's function, verbatim.
-    signature_parts = [
-        issue_data.get("issue_type", ""),
-        issue_data.get("model", "").split(":")[0],
-        issue_data.get("test_prompt", "")[:50],
-        str(len(issue_data.get("actual_response", ""))),
-    ]
-    signature_text = "|".join(signature_parts)
-    return hashlib.md5(signature_text.encode()).hexdigest()[:16]
 
 
 def _record_lower(memory: AIMemory) -> int:

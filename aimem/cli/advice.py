@@ -11,8 +11,6 @@ from aimem.cli._context import repo
 from aimem.cli._listing import ColumnsOpt, NoHeadersOpt, WideOpt, table_view
 from aimem.cli._output import (
     FORMAT_HELP,
-    JSON_HELP,
-    JSON_ONLY_HELP,
     Format,
     TableView,
     deprecated,
@@ -24,25 +22,11 @@ from aimem.cli._output import (
     wrapped,
     write,
 )
-from aimem.cli._values import MAX_COUNT, filled, finite, moment, since_window
+from aimem.cli._values import MAX_COUNT, finite, moment, since_window
 from aimem.cli._values import since as since_option
 from aimem.cli.app import app
-from aimem.cli.query import issue_from_options
+from aimem.cli.query import JsonOnlyOpt, JsonOpt, ModelOpt, TypeOpt, issue_from_options
 
-JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
-JsonOnlyOpt = Annotated[bool, typer.Option("--json", help=JSON_ONLY_HELP)]
-ModelOpt = Annotated[
-    str,
-    typer.Option(
-        "--model", "-m", help="Model name, e.g. qwen2.5:7b.", metavar="MODEL", callback=filled
-    ),
-]
-TypeOpt = Annotated[
-    str,
-    typer.Option(
-        "--issue-type", "-t", help="Issue type, e.g. TIMEOUT.", metavar="TYPE", callback=filled
-    ),
-]
 DescriptionOpt = Annotated[
     str | None,
     typer.Option(

@@ -45,7 +45,6 @@ SCOPE_MODEL_TYPE = "model_type"  # ... one model and issue type ("model|TYPE")
 # template (``ollama pull {model}``), so every model counts toward one fix;
 # the signature and model scopes keep the commands as recorded, which is what
 # the seed's ``best_fix`` and ``effective_fixes`` columns show.
-TEMPLATED_SCOPES = (SCOPE_FAMILY_TYPE, SCOPE_TYPE, SCOPE_FINGERPRINT, SCOPE_MODEL_TYPE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,10 +341,6 @@ class AggregateWriter:
                     ON CONFLICT DO UPDATE SET {update}""",
                 ((*k, *v) for k, v in outcomes.items() if bool(v[2]) is gained),
             )
-
-    def write_outcomes(self, outcomes: dict[tuple[str, str, str], list[Any]]) -> None:
-        """Add fix outcomes alone (a migration recomputing some scopes)."""
-        self._write_rollups({}, {}, {}, outcomes)
 
     def _write_costs(self, costs: dict[tuple[str, str, str], list[Any]]) -> None:
         self.conn.executemany(

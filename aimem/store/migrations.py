@@ -320,89 +320,18 @@ def m013_archived_uids(conn: sqlite3.Connection) -> None:
 def m014_fix_templates(conn: sqlite3.Connection) -> None:
     # Fixes that name their model are learned as templates (``ollama pull
     # {model}``) in the scopes that span models, and a new scope holds each
-    # model's own record per issue type. Those scopes are recomputed from every
-    # row, hot and archived; the seed's tables and the signature and model
-    # scopes are unchanged.
-    from aimem.store.aggregates import (
-        TEMPLATED_SCOPES,
-        AggregateWriter,
-        Rollup,
-        canonical_commands,
-    )
-
-    marks = ", ".join("?" * len(TEMPLATED_SCOPES))
-    conn.execute(f"DELETE FROM aimem_fix_outcomes WHERE scope IN ({marks})", TEMPLATED_SCOPES)
-    writer = AggregateWriter(conn)
-
-    def fold(rows: list[tuple[Any, ...]]) -> None:
-        rollup = Rollup()
-        rollup.add_rows(rows)
-        writer.write_outcomes(
-            {k: v for k, v in rollup.outcomes.items() if k[0] in TEMPLATED_SCOPES}
-        )
-
-    def as_params(
-        ts: str,
-        model: str,
-        issue_type: str,
-        fingerprint: str | None,
-        commands: Any,
-        fixed: Any,
-        verified: Any,
-    ) -> tuple[Any, ...]:
-        # The layout Rollup.add_rows reads: only these positions matter here.
-        return (
-            ts,
-            model,
-            issue_type,
-            "",
-            None,
-            "",
-            None,
-            canonical_commands(commands),
-            bool(fixed),
-            bool(verified),
-            None,
-            None,
-            None,
-            None,
-            fingerprint or "",
-            None,
-            None,
-            None,
-            None,
-        )
-
-    cursor = conn.execute(
-        "SELECT timestamp, model_name, issue_type, fingerprint, fix_commands, fix_success, "
-        "verification_success FROM fix_history ORDER BY id"
-    )
-    while batch := cursor.fetchmany(50_000):
-        fold([as_params(*row) for row in batch])
-    database = conn.execute("PRAGMA database_list").fetchone()[2]
-    if not database:
+    # model's own record per issue type: the aggregates are recomputed from
+    # every row, archived facts included. Without readable segments they stay
+    # as they are, for 'check --repair' once the segments are back (recomputing
+    # without a segment's facts would lose its counts).
+    if not _segments_readable(conn):
         return
-    from aimem import archive
-    from aimem.paths import ARCHIVE_NAME
+    from aimem.store.rebuild import rebuild_aggregates
 
-    folder = Path(database).parent / ARCHIVE_NAME
-    for name, sha256 in conn.execute("SELECT name, sha256 FROM aimem_segments").fetchall():
-        path = folder / name
-        if not path.is_file():
-            continue  # a missing segment is check's finding, not the migration's
-        rows = [
-            as_params(
-                r["timestamp"],
-                r["model_name"],
-                r["issue_type"],
-                r.get("fingerprint"),
-                r.get("fix_commands"),
-                r.get("fix_success"),
-                r.get("verification_success"),
-            )
-            for r in archive.iter_segment_rows(path, sha256)
-        ]
-        fold(rows)
+    rebuild_aggregates(conn, _archived_facts(conn))
+    conn.execute(
+        "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+    )
 
 
 @migration
