@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,26 @@ def child_env(**extra: str) -> dict[str, str]:
 
 def aimem_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "aimem", *args]
+
+
+def run_aimem_in(
+    repo: Path, *args: str, limit_bytes: int | None = None, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """``aimem ARGS`` on ``repo`` in a child process; with ``limit_bytes``, writes past
+    that size fail with EFBIG as on a full disk (Python ignores SIGXFSZ)."""
+
+    def limit() -> None:  # runs in the child only
+        if limit_bytes is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return subprocess.run(
+        aimem_argv(*args),
+        env=child_env(AIMEM_DIR=str(repo)),
+        capture_output=True,
+        input=stdin,
+        timeout=120,
+        preexec_fn=limit,
+    )
 
 
 def read_only(db: Path) -> sqlite3.Connection:

@@ -10,8 +10,6 @@ store the attempt twice.
 from __future__ import annotations
 
 import errno
-import resource
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +22,11 @@ from aimem import AIMemory, KnowledgeFileWarning
 from aimem.cli.app import app
 from aimem.fsutil import translate_os_error
 from tests.reliability.conftest import (
-    aimem_argv,
     assert_consistent,
-    child_env,
     items,
     ndjson,
     row_count,
+    run_aimem_in,
 )
 from tests.reliability.input_helpers import export_rows, snapshot
 from tests.reliability.input_helpers import ndjson as rows_ndjson
@@ -127,20 +124,6 @@ def test_import_succeeds_when_the_knowledge_base_cannot_be_written(
 # ---- a full disk before the commit: one line, nothing changed ------------------
 
 
-def _limited(repo: Path, limit: int, *args: str, stdin: bytes | None = None) -> Any:
-    def limit_size() -> None:  # in the child: writes past the limit fail with EFBIG
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return subprocess.run(
-        aimem_argv(*args),
-        env=child_env(AIMEM_DIR=str(repo)),
-        capture_output=True,
-        input=stdin,
-        timeout=120,
-        preexec_fn=limit_size,
-    )
-
-
 def test_import_that_cannot_stage_is_one_line_and_changes_nothing(
     seeded: Path, tmp_path: Path
 ) -> None:
@@ -151,7 +134,7 @@ def test_import_that_cannot_stage_is_one_line_and_changes_nothing(
     source.write_bytes(rows_ndjson(rows))
     before = snapshot(seeded)
     largest = max(p.stat().st_size for p in seeded.iterdir() if p.is_file())
-    result = _limited(seeded, largest + 64 * 1024, "import", str(source))
+    result = run_aimem_in(seeded, "import", str(source), limit_bytes=largest + 64 * 1024)
     assert result.returncode == 1
     lines = result.stderr.decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith("aimem: error: cannot stage the import"), lines
@@ -165,7 +148,9 @@ def test_record_that_cannot_commit_is_one_line_and_changes_nothing(seeded: Path)
         item["ai_response"]["analysis"] = "a long analysis " * 1500
     before = snapshot(seeded)
     largest = max(p.stat().st_size for p in seeded.iterdir() if p.is_file())
-    result = _limited(seeded, largest + 64 * 1024, "record", "--input", "-", stdin=ndjson(big))
+    result = run_aimem_in(
+        seeded, "record", "--input", "-", limit_bytes=largest + 64 * 1024, stdin=ndjson(big)
+    )
     assert result.returncode == 1
     lines = result.stderr.decode().splitlines()
     assert lines[0].startswith("aimem: error: ") and "Traceback" not in result.stderr.decode()

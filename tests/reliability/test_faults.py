@@ -7,7 +7,6 @@ state, and loses nothing that was committed before.
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -19,31 +18,14 @@ import pytest
 
 from aimem import AIMemory
 from tests.reliability.conftest import (
-    aimem_argv,
     assert_consistent,
     assert_one_line_error,
     child_env,
     items,
     ndjson,
     row_count,
+    run_aimem_in,
 )
-
-
-def _aimem(
-    repo: Path, *args: str, limit_bytes: int | None = None, stdin: bytes | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    def limit() -> None:  # runs in the child only
-        if limit_bytes is not None:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
-
-    return subprocess.run(
-        aimem_argv(*args),
-        env=child_env(AIMEM_DIR=str(repo)),
-        capture_output=True,
-        input=stdin,
-        timeout=120,
-        preexec_fn=limit,
-    )
 
 
 def _snapshot(repo: Path) -> tuple[int, bytes]:
@@ -65,7 +47,7 @@ def test_file_size_limit_refuses_the_batch_cleanly(seeded: Path) -> None:
     # Python ignores SIGXFSZ, so writes past RLIMIT_FSIZE fail with EFBIG as on a full disk.
     before = _snapshot(seeded)
     size = max(p.stat().st_size for p in seeded.iterdir() if p.is_file())
-    result = _aimem(
+    result = run_aimem_in(
         seeded, "record", "--input", "-", limit_bytes=size + 64 * 1024, stdin=_big_batch()
     )
     assert result.returncode == 1
@@ -73,7 +55,7 @@ def test_file_size_limit_refuses_the_batch_cleanly(seeded: Path) -> None:
     assert b"space" in result.stderr or b"full" in result.stderr
     assert _snapshot(seeded) == before
     assert_consistent(seeded)
-    ok = _aimem(seeded, "record", "--input", "-", stdin=ndjson(items(2, seed=12)))
+    ok = run_aimem_in(seeded, "record", "--input", "-", stdin=ndjson(items(2, seed=12)))
     assert ok.returncode == 0, ok.stderr
     assert row_count(seeded) == before[0] + 2
 
@@ -98,7 +80,7 @@ def test_full_filesystem(tiny_disk: Path) -> None:
     with AIMemory(repo) as memory:
         memory.record_many(items(10, seed=13))
     before = _snapshot(repo)
-    result = _aimem(repo, "record", "--input", "-", stdin=_big_batch())
+    result = run_aimem_in(repo, "record", "--input", "-", stdin=_big_batch())
     assert result.returncode == 1
     assert_one_line_error(result.stderr)
     assert _snapshot(repo) == before
@@ -134,12 +116,12 @@ def read_only_view(seeded: Path, tmp_path: Path) -> Iterator[Path]:
 @pytest.mark.slow
 def test_read_only_repository(seeded: Path, read_only_view: Path) -> None:
     before = _snapshot(seeded)
-    result = _aimem(
+    result = run_aimem_in(
         read_only_view, "record", "-m", "qwen2.5:7b", "-t", "ERROR", "-d", "boom", "--failure"
     )
     assert result.returncode == 1
     assert_one_line_error(result.stderr)
-    stats = _aimem(read_only_view, "stats", "--json")
+    stats = run_aimem_in(read_only_view, "stats", "--json")
     if stats.returncode == 0:
         assert orjson.loads(stats.stdout)["total_fixes_attempted"] == before[0]
     else:
@@ -152,10 +134,10 @@ def test_read_only_repository(seeded: Path, read_only_view: Path) -> None:
 
 def test_missing_knowledge_base_is_rebuilt(seeded: Path) -> None:
     (seeded / "knowledge_base.json").unlink()
-    shown = _aimem(seeded, "kb", "show")
+    shown = run_aimem_in(seeded, "kb", "show")
     assert shown.returncode == 0, shown.stderr
     assert orjson.loads(shown.stdout)["format"] == "aimem-knowledge-base"
-    recorded = _aimem(seeded, "record", "--input", "-", stdin=ndjson(items(1, seed=14)))
+    recorded = run_aimem_in(seeded, "record", "--input", "-", stdin=ndjson(items(1, seed=14)))
     assert recorded.returncode == 0, recorded.stderr
     assert orjson.loads((seeded / "knowledge_base.json").read_bytes())["format"]
 
@@ -166,15 +148,15 @@ def test_corrupt_knowledge_base_is_reported_and_kept(seeded: Path) -> None:
     (seeded / "knowledge_base.json").write_bytes(damaged)
     count = row_count(seeded)
     # The knowledge lives in the database; the file is only its copy, so reads go on.
-    shown = _aimem(seeded, "kb", "show")
+    shown = run_aimem_in(seeded, "kb", "show")
     assert shown.returncode == 0, shown.stderr
     assert orjson.loads(shown.stdout)["format"] == "aimem-knowledge-base"
     # Recording still works, and aimem never overwrites a file it did not write.
-    recorded = _aimem(seeded, "record", "--input", "-", stdin=ndjson(items(2, seed=15)))
+    recorded = run_aimem_in(seeded, "record", "--input", "-", stdin=ndjson(items(2, seed=15)))
     assert recorded.returncode == 0, recorded.stderr
     assert row_count(seeded) == count + 2
     assert (seeded / "knowledge_base.json").read_bytes() == damaged
-    assert _aimem(seeded, "stats").returncode == 0
+    assert run_aimem_in(seeded, "stats").returncode == 0
 
 
 @pytest.mark.slow
@@ -191,7 +173,7 @@ def test_truncated_database(seeded: Path, keep: float) -> None:
         ("recent", "--json"),
         ("record", "-m", "m:1", "-t", "ERROR", "-d", "x", "--failure"),
     ):
-        result = _aimem(seeded, *args)
+        result = run_aimem_in(seeded, *args)
         assert result.returncode == 1, (args, result.stdout)
         assert_one_line_error(result.stderr)
     assert (seeded / "knowledge_base.json").read_bytes() == knowledge
@@ -199,9 +181,12 @@ def test_truncated_database(seeded: Path, keep: float) -> None:
         # An empty file is a valid empty database to SQLite: aimem refuses to
         # treat it as one; 'aimem init' starts over and keeps the old knowledge base.
         assert db.stat().st_size == 0
-        assert _aimem(seeded, "init").returncode == 0
+        assert run_aimem_in(seeded, "init").returncode == 0
         assert (seeded / "knowledge_base.json.orphan").read_bytes() == knowledge
-        assert orjson.loads(_aimem(seeded, "stats", "--json").stdout)["total_fixes_attempted"] == 0
+        assert (
+            orjson.loads(run_aimem_in(seeded, "stats", "--json").stdout)["total_fixes_attempted"]
+            == 0
+        )
     if keep:
         assert sorted(
             p.name for p in seeded.iterdir() if not p.name.endswith(("-wal", "-shm"))
@@ -239,7 +224,7 @@ def test_corrupted_wal_keeps_every_whole_transaction(seeded: Path) -> None:
         data[offset] ^= 0xFF
     wal.write_bytes(bytes(data))
     (seeded / "ai_memory.db-shm").unlink(missing_ok=True)
-    result = _aimem(seeded, "stats", "--json")
+    result = run_aimem_in(seeded, "stats", "--json")
     if result.returncode != 0:
         assert_one_line_error(result.stderr)
         return
@@ -252,7 +237,7 @@ def test_corrupted_wal_keeps_every_whole_transaction(seeded: Path) -> None:
 def test_garbage_wal_is_ignored(seeded: Path) -> None:
     before = row_count(seeded)
     (seeded / "ai_memory.db-wal").write_bytes(os.urandom(40_000))
-    result = _aimem(seeded, "stats", "--json")
+    result = run_aimem_in(seeded, "stats", "--json")
     if result.returncode == 0:
         assert orjson.loads(result.stdout)["total_fixes_attempted"] == before
         assert_consistent(seeded)
