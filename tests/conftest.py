@@ -103,3 +103,68 @@ def run_aimem(
         cwd=cwd,
         timeout=120,
     )
+
+
+# --- PostgreSQL -------------------------------------------------------------
+# A server for the tests that need one: the one AIMEM_TEST_PG_URL names (CI
+# starts it), else a private cluster this pytest process starts in its temp
+# folder. Without server binaries or psycopg those tests are skipped with the
+# reason, unless AIMEM_REQUIRE_POSTGRES=1 (set by .ci/run), which turns the
+# skip into a failure.
+
+
+def _postgres_missing(reason: str) -> None:
+    if os.environ.get("AIMEM_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"PostgreSQL required (AIMEM_REQUIRE_POSTGRES=1): {reason}", pytrace=False)
+    pytest.skip(f"PostgreSQL unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """The URL (no password; PGPASSWORD carries it) of a server for this session."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _postgres_missing("psycopg is not installed (pip install -e '.[test]')")
+    given = os.environ.get("AIMEM_TEST_PG_URL")
+    if given:
+        yield given
+        return
+    from tests import pg_cluster
+
+    try:
+        cluster = pg_cluster.start()
+    except pg_cluster.ClusterUnavailable as exc:
+        _postgres_missing(str(exc))
+    os.environ.setdefault("AIMEM_TEST_PG_PASSWORD", pg_cluster.PASSWORD)
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop(remove=True)
+
+
+def _password() -> str:
+    from tests import pg_cluster
+
+    return os.environ.get("AIMEM_TEST_PG_PASSWORD", pg_cluster.PASSWORD)
+
+
+@pytest.fixture
+def pg_url(pg_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, empty database of its own for one test; dropped afterwards.
+
+    The password is in PGPASSWORD (as libpq reads it), never in the URL."""
+    import uuid
+
+    import psycopg
+
+    monkeypatch.setenv("PGPASSWORD", _password())
+    name = "t_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = pg_server.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
