@@ -79,6 +79,7 @@ from aimem.fsutil import (
     translate_os_error,
 )
 from aimem.paths import ARCHIVE_NAME, DATABASE_NAME, DIR_MODE, FILE_MODE, KNOWLEDGE_BASE_NAME
+from aimem.segment_storage import SegmentFiles, SegmentStorage, segment_storage
 from aimem.store import snapshot
 from aimem.timeutil import now_iso, utcnow
 
@@ -245,7 +246,7 @@ def create_bundle(
     try:
         # Shared archive lock from the snapshot until every segment it names
         # is copied: a cleanup or thaw (exclusive) cannot retire one meanwhile.
-        with archive_lock(memory.layout, shared=True):
+        with archive_lock(memory.store, memory.layout, shared=True):
             manifest = _write_bundle(memory, repo_id, work, target)
     except OSError as error:
         raise _write_error(error, target) from error
@@ -314,12 +315,11 @@ def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) ->
         },
     ]
     files: dict[str, Path] = {DB_MEMBER: zst, KNOWLEDGE_BASE_NAME: kb_path}
-    for segment, _sha in sorted(info["segments"]):
+    storage = segment_storage(memory.store, memory.layout)
+    for segment, sha in sorted(info["segments"]):
         if not _SEGMENT_NAME.match(segment):
             continue
-        source = memory.layout.archive / segment
-        if not source.is_file():
-            raise BundleError(f"archive segment {segment} is indexed but missing")
+        source = _segment_source(storage, segment, sha, work)
         seg_sha, seg_size = _hash_file(source)
         member = f"{ARCHIVE_NAME}/{segment}"
         members.append(
@@ -347,6 +347,22 @@ def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) ->
     }
     _write_tar(target, manifest, files)
     return manifest
+
+
+def _segment_source(storage: SegmentStorage, name: str, sha256: str, work: Path) -> Path:
+    """A file holding segment ``name``: its own file, or a scratch copy of its bytes
+    taken from the database."""
+    if isinstance(storage, SegmentFiles):
+        path = storage.folder / name
+        if not path.is_file():
+            raise BundleError(f"archive segment {name} is indexed but missing")
+        return path
+    data = storage.get({"name": name, "sha256": sha256})
+    if data is None:
+        raise BundleError(f"archive segment {name} is indexed but missing")
+    copy = work / name
+    copy.write_bytes(data)
+    return copy
 
 
 def _write_error(error: OSError, target: Path) -> Exception:

@@ -168,6 +168,9 @@ def bump_generation(conn: sqlite3.Connection) -> None:
 class Store:
     """One open SQLite database of one repository."""
 
+    # Archive segments are files in the repository's archive/ folder (aimem.segment_storage).
+    segments_in_database = False
+
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self.write_queue = WriteQueue(path.parent / WRITE_QUEUE_NAME, path.parent / MERGE_LOCK_NAME)
@@ -941,11 +944,17 @@ class Store:
         segments: Sequence[dict[str, Any]],
         ids: Sequence[int],
         before_commit: Callable[[], None] | None = None,
+        *,
+        contents: Mapping[str, bytes] | None = None,
     ) -> None:
         """Register written, verified segments and delete their rows, in one transaction.
 
         Raises AimemError (nothing changed) when any of the rows is no longer hot.
+        ``contents`` (segment bytes to store with them) must be empty: this
+        backend keeps segments as files (``segments_in_database``).
         """
+        if contents:
+            raise AimemError("a SQLite repository keeps its segments as files, not in the database")
         ids = sorted(ids)  # table order: far fewer page visits than time order
         self.conn.execute("PRAGMA cache_size = -131072")  # 128 MiB for the bulk delete
         archived = all(s.get("kind", "rows") == "rows" for s in segments)
