@@ -39,7 +39,7 @@ from aimem.errors import (
     NotFoundError,
 )
 from aimem.fsutil import TEMP_MARKER, remove_temp, stale_temps
-from aimem.knowledge import KnowledgeFile
+from aimem.knowledge import DatabaseKnowledge, KnowledgeFile
 from aimem.paths import Layout
 from aimem.records import attempt_from_row
 from aimem.segment_storage import ARCHIVE_LOCK_NAME, SegmentStorage, segment_storage
@@ -547,7 +547,9 @@ def _check_archive_state(store: Store, storage: SegmentStorage, report: CheckRep
             )
 
 
-def _check_knowledge(knowledge: KnowledgeFile, layout: Layout, report: CheckReport) -> None:
+def _check_knowledge(
+    knowledge: KnowledgeFile | DatabaseKnowledge, layout: Layout, report: CheckReport
+) -> None:
     subject = layout.knowledge_base.name
     state = knowledge.state()
     if state == "corrupt":
@@ -604,7 +606,7 @@ def _check_values(store: Store, report: CheckReport) -> bool:
 def check(
     store: Store,
     layout: Layout,
-    knowledge: KnowledgeFile,
+    knowledge: KnowledgeFile | DatabaseKnowledge,
     *,
     quick: bool = False,
     repair: bool = False,
@@ -694,7 +696,7 @@ def check(
 def _repair(
     store: Store,
     layout: Layout,
-    knowledge: KnowledgeFile,
+    knowledge: KnowledgeFile | DatabaseKnowledge,
     report: CheckReport,
     segments_sound: bool,
 ) -> list[str]:
@@ -725,25 +727,17 @@ def _repair(
 # ---- gc ---------------------------------------------------------------------
 
 
-def _database_bytes(layout: Layout) -> int:
-    total = 0
-    for suffix in ("", "-wal"):
-        with contextlib.suppress(FileNotFoundError):
-            total += Path(str(layout.database) + suffix).stat().st_size
-    return total
-
-
 def gc(store: Store, layout: Layout, vacuum: bool | None = None) -> dict[str, Any]:
     """Checkpoint the WAL, optimize, analyze, and VACUUM when worth it (>10% free pages).
 
     ``vacuum`` True/False forces the choice. Returns sizes before and after.
     """
-    before = _database_bytes(layout)
+    before = store.database_bytes()
     pages = store.page_stats()
     worth = pages["freelist_count"] > 0.1 * max(pages["page_count"], 1)
     do_vacuum = worth if vacuum is None else vacuum
     store.housekeeping(vacuum=do_vacuum)
-    after = _database_bytes(layout)
+    after = store.database_bytes()
     return {
         "bytes_before": before,
         "bytes_after": after,

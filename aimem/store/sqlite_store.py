@@ -1164,6 +1164,14 @@ class Store:
             rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="main")
             self._bump_generation(conn)
 
+    def database_bytes(self) -> int:
+        """Bytes the database takes on disk (its file and its WAL)."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with suppress(FileNotFoundError):
+                total += Path(str(self.path) + suffix).stat().st_size
+        return total
+
     def page_stats(self) -> dict[str, int]:
         """Page size, page count and free pages of the database file."""
         return {
