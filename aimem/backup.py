@@ -273,7 +273,7 @@ def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) ->
     from aimem.store import Store
 
     raw_db = work / DATABASE_NAME
-    snapshot.snapshot_to(memory.store.conn, raw_db, memory.store.path, target)
+    memory.store.snapshot_into(raw_db, target)
     # The knowledge base file, rendered from the snapshot itself.
     snap = Store(raw_db)
     try:

@@ -1164,6 +1164,17 @@ class Store:
             rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="main")
             self._bump_generation(conn)
 
+    def snapshot_into(self, dest: Path, label: Path | None = None) -> None:
+        """Copy the whole database, as of one moment, into a new SQLite file ``dest``
+        (a backup bundle's database; see ``snapshot.snapshot_to``)."""
+        from aimem.store import snapshot
+
+        snapshot.snapshot_to(self.conn, dest, self.path, label)
+
+    def describe(self) -> str:
+        """The database as messages name it."""
+        return str(self.path)
+
     def database_bytes(self) -> int:
         """Bytes the database takes on disk (its file and its WAL)."""
         total = 0
