@@ -19,7 +19,7 @@ import orjson
 
 from aimem.errors import CorruptRepositoryError, InvalidInputError
 from aimem.fsutil import atomic_write, file_lock
-from aimem.paths import KNOWLEDGE_BASE_NAME, Layout
+from aimem.paths import Layout
 from aimem.stats_math import rate
 from aimem.store import Store
 from aimem.timeutil import now_iso
@@ -279,47 +279,3 @@ class KnowledgeFile:
             return self.path.stat().st_size
         except FileNotFoundError:
             return 0
-
-
-class DatabaseKnowledge:
-    """The knowledge base of a repository whose database many runners share
-    (PostgreSQL): it lives in the database only. No file is kept beside it
-    (each runner would keep its own copy, stale to the others');
-    ``kb show`` renders it and ``kb export FILE`` writes it. It is therefore
-    always current: the methods of ``KnowledgeFile`` that keep a file have
-    nothing to do.
-    """
-
-    def __init__(self, layout: Layout | None, store: Store, *, redact: bool = True) -> None:
-        self.path = Path(KNOWLEDGE_BASE_NAME) if layout is None else layout.knowledge_base
-        self.store = store
-        self.redact = redact
-
-    def state(self) -> str:
-        return "current"
-
-    def stale_mark(self) -> bool:
-        return False
-
-    def adopt_legacy(self) -> bool:
-        return False
-
-    def sync(self, force: bool = False) -> str:
-        return "current"
-
-    def load(self) -> dict[str, Any]:
-        return render(self.store)
-
-    def size(self) -> int:
-        """Size in bytes of the knowledge base as ``kb export`` writes it."""
-        return len(orjson.dumps(render(self.store), option=orjson.OPT_INDENT_2)) + 1
-
-
-def knowledge_for(
-    layout: Layout | None, store: Store, *, redact: bool = True
-) -> KnowledgeFile | DatabaseKnowledge:
-    """The knowledge base of a repository: a file beside an SQLite database, or the
-    database alone when the store keeps everything there (``segments_in_database``)."""
-    if layout is None or getattr(store, "segments_in_database", False):
-        return DatabaseKnowledge(layout, store, redact=redact)
-    return KnowledgeFile(layout, store, redact=redact)

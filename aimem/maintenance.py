@@ -39,7 +39,7 @@ from aimem.errors import (
     NotFoundError,
 )
 from aimem.fsutil import TEMP_MARKER, remove_temp, stale_temps
-from aimem.knowledge import DatabaseKnowledge, KnowledgeFile
+from aimem.knowledge import KnowledgeFile
 from aimem.paths import Layout
 from aimem.records import attempt_from_row
 from aimem.segment_storage import ARCHIVE_LOCK_NAME, SegmentStorage, segment_storage
@@ -548,7 +548,7 @@ def _check_archive_state(store: Store, storage: SegmentStorage, report: CheckRep
 
 
 def _check_knowledge(
-    knowledge: KnowledgeFile | DatabaseKnowledge, layout: Layout, report: CheckReport
+    knowledge: KnowledgeFile, layout: Layout, report: CheckReport
 ) -> None:
     subject = layout.knowledge_base.name
     state = knowledge.state()
@@ -606,7 +606,7 @@ def _check_values(store: Store, report: CheckReport) -> bool:
 def check(
     store: Store,
     layout: Layout,
-    knowledge: KnowledgeFile | DatabaseKnowledge,
+    knowledge: KnowledgeFile,
     *,
     quick: bool = False,
     repair: bool = False,
@@ -696,7 +696,7 @@ def check(
 def _repair(
     store: Store,
     layout: Layout,
-    knowledge: KnowledgeFile | DatabaseKnowledge,
+    knowledge: KnowledgeFile,
     report: CheckReport,
     segments_sound: bool,
 ) -> list[str]:

@@ -29,7 +29,7 @@ from aimem.errors import (
     NotFoundError,
 )
 from aimem.fsutil import atomic_output, atomic_write
-from aimem.knowledge import knowledge_for, merge_entries, parse_file
+from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
 from aimem.paths import FILE_MODE, Layout, Location, create_layout, locate
 from aimem.records import Attempt, attempt_from_call, normalize_fixer, performance_note
 from aimem.search import to_match_query
@@ -74,7 +74,7 @@ def _sync_at_exit(ref: weakref.ref[AIMemory], layout: Layout) -> None:
     try:
         store = Store(layout.database)
         try:
-            knowledge_for(layout, store).sync()
+            KnowledgeFile(layout, store).sync()
         finally:
             store.close()
     except Exception:
@@ -169,7 +169,7 @@ class AIMemory:
         self.redact_secrets = redact_secrets
         self.memory_dir = self.layout.root
         self.store = Store(self.layout.database)
-        self.knowledge_file = knowledge_for(self.layout, self.store, redact=self.redact_secrets)
+        self.knowledge_file = KnowledgeFile(self.layout, self.store, redact=self.redact_secrets)
         self._wrote = False
         self._exit_hook: Callable[[], None] | None = None
         self.knowledge_file.adopt_legacy()
