@@ -95,7 +95,7 @@ class Repository(Protocol):
     def store(self) -> Store: ...
 
     @property
-    def layout(self) -> Layout: ...
+    def layout(self) -> Layout | None: ...
 
     @property
     def memory_dir(self) -> Path | str: ...
@@ -161,7 +161,7 @@ def repository_id(memory: Repository) -> str:
     """
     existing = memory.store.get_meta("repository_id")
     bound = memory.store.get_meta("repository_path")
-    here = str(Path(memory.memory_dir).resolve())  # one folder, whatever link leads to it
+    here = _home(memory)
     if existing and re.fullmatch(r"[0-9a-f]{12}", existing):
         if bound == here:
             return existing
@@ -172,6 +172,15 @@ def repository_id(memory: Repository) -> str:
     memory.store.set_meta("repository_id", new)
     memory.store.set_meta("repository_path", here)
     return memory.store.get_meta("repository_id") or new
+
+
+def _home(memory: Repository) -> str:
+    """What a repository id is bound to: the database a server holds (every runner
+    shares its id), else the folder, whatever link leads to it."""
+    url = getattr(memory, "database_url", None)
+    if isinstance(url, str):
+        return url
+    return str(Path(memory.memory_dir).resolve())
 
 
 def _bundle_pattern(repo_id: str) -> re.Pattern[str]:
@@ -236,7 +245,10 @@ def create_bundle(
         target, special = destination(dest)
         # A device or a pipe is written into; the scratch copy then lives in
         # the repository (check reports it if a kill leaves it there).
-        scratch = memory.memory_dir if special else target.parent
+        # (or, for a database without a folder, in the temporary folder).
+        home = memory.memory_dir
+        folder = home if isinstance(home, Path) else Path(tempfile.gettempdir())
+        scratch = folder if special else target.parent
     remove_stale(scratch)
     work = scratch / f"{TEMP_MARKER}backup.{os.getpid()}.{time.monotonic_ns()}"
     try:
@@ -1159,7 +1171,7 @@ def current_repository_id(memory: Repository) -> str | None:
     """This repository's bundle id, read only (None before its first backup here)."""
     existing = memory.store.get_meta("repository_id")
     bound = memory.store.get_meta("repository_path")
-    here = str(Path(memory.memory_dir).resolve())
+    here = _home(memory)
     if existing and re.fullmatch(r"[0-9a-f]{12}", existing) and bound in (here, None):
         return existing
     return None

@@ -40,7 +40,7 @@ from aimem.errors import (
 )
 from aimem.fsutil import TEMP_MARKER, remove_temp, stale_temps
 from aimem.knowledge import KnowledgeFile
-from aimem.paths import Layout
+from aimem.paths import KNOWLEDGE_BASE_NAME, Layout
 from aimem.records import attempt_from_row
 from aimem.segment_storage import ARCHIVE_LOCK_NAME, SegmentStorage, segment_storage
 from aimem.segment_storage import read as read_segment
@@ -76,7 +76,7 @@ def _rows(storage: SegmentStorage, entry: dict[str, Any]) -> Iterator[dict[str, 
 # ---- reading the archive ---------------------------------------------------
 
 
-def iter_archived_rows(store: Store, layout: Layout) -> Iterator[dict[str, Any]]:
+def iter_archived_rows(store: Store, layout: Layout | None) -> Iterator[dict[str, Any]]:
     """Every archived row in the export row format (with its original id).
 
     Segments come oldest first; inside a segment rows come grouped by issue
@@ -89,7 +89,7 @@ def iter_archived_rows(store: Store, layout: Layout) -> Iterator[dict[str, Any]]
         yield from _rows(storage, entry)
 
 
-def iter_archived_facts(store: Store, layout: Layout) -> Iterator[Fact]:
+def iter_archived_facts(store: Store, layout: Layout | None) -> Iterator[Fact]:
     """The aggregate facts of every archived and purged row."""
     storage = segment_storage(store, layout)
     for entry in store.segments():
@@ -97,7 +97,7 @@ def iter_archived_facts(store: Store, layout: Layout) -> Iterator[Fact]:
             yield fact_from_row(row)
 
 
-def archived_count_since(store: Store, layout: Layout, since: str) -> int:
+def archived_count_since(store: Store, layout: Layout | None, since: str) -> int:
     """Archived (and purged) rows newer than ``since``; reads only segments that overlap."""
     count = 0
     storage = segment_storage(store, layout)
@@ -111,7 +111,7 @@ def archived_count_since(store: Store, layout: Layout, since: str) -> int:
     return count
 
 
-def archived_rows_since(store: Store, layout: Layout, since: str) -> list[dict[str, Any]]:
+def archived_rows_since(store: Store, layout: Layout | None, since: str) -> list[dict[str, Any]]:
     """Archived rows (export format) newer than ``since``; reads only overlapping segments."""
     found = []
     storage = segment_storage(store, layout)
@@ -154,7 +154,7 @@ def _check_days(name: str, value: Any) -> float:
 
 def cleanup(
     store: Store,
-    layout: Layout,
+    layout: Layout | None,
     days: float,
     *,
     keep_successful: float | None = None,
@@ -287,7 +287,7 @@ def _undo(store: Store, storage: SegmentStorage, name: str) -> None:
 # ---- thaw -------------------------------------------------------------------
 
 
-def thaw(store: Store, layout: Layout, name: str) -> dict[str, Any]:
+def thaw(store: Store, layout: Layout | None, name: str) -> dict[str, Any]:
     """Put a segment's rows back into ``fix_history``; retire the file after that commits."""
     storage = segment_storage(store, layout)
     with storage.lock():
@@ -320,7 +320,7 @@ def _orphans(store: Store, storage: SegmentStorage) -> list[str]:
     return storage.unregistered({s["name"] for s in store.segments()})
 
 
-def recover(store: Store, layout: Layout, orphans: bool = False) -> list[str]:
+def recover(store: Store, layout: Layout | None, orphans: bool = False) -> list[str]:
     """Finish or undo every journalled (and, with ``orphans``, unregistered) segment.
 
     The caller holds the archive lock. Returns one line per action taken.
@@ -365,7 +365,7 @@ def recover(store: Store, layout: Layout, orphans: bool = False) -> list[str]:
     return actions
 
 
-def recover_if_idle(store: Store, layout: Layout) -> list[str]:
+def recover_if_idle(store: Store, layout: Layout | None) -> list[str]:
     """On open: resolve journalled steps unless another process is busy archiving."""
     if not store.pending():
         return []
@@ -470,12 +470,18 @@ def _rel(layout: Layout, path: Path) -> str:
         return str(path)
 
 
+def _database_name(store: Store) -> str:
+    # a file by its name; a server's database by its password-free URL
+    path: Any = store.path
+    return path.name if isinstance(path, Path) else str(path)
+
+
 def _check_database(store: Store, report: CheckReport, quick: bool) -> bool:
     problems = store.integrity_problems(quick=quick)
     for message in problems[:10]:
         report.add(
             "corrupt-database",
-            store.path.name,
+            _database_name(store),
             message,
             remedy="restore from a backup; rows still readable can be exported first",
         )
@@ -483,7 +489,7 @@ def _check_database(store: Store, report: CheckReport, quick: bool) -> bool:
     if version != len(MIGRATIONS):
         report.add(
             "schema-version",
-            store.path.name,
+            _database_name(store),
             f"version {version}, this aimem expects {len(MIGRATIONS)}",
             remedy="open the repository with this aimem to migrate it",
         )
@@ -547,10 +553,13 @@ def _check_archive_state(store: Store, storage: SegmentStorage, report: CheckRep
             )
 
 
-def _check_knowledge(
-    knowledge: KnowledgeFile, layout: Layout, report: CheckReport
-) -> None:
-    subject = layout.knowledge_base.name
+def _kb_name(knowledge: KnowledgeFile) -> str:
+    return KNOWLEDGE_BASE_NAME if knowledge.path is None else knowledge.path.name
+
+
+def _check_knowledge(knowledge: KnowledgeFile, report: CheckReport) -> None:
+    # Without a file (a database many runners share) there is nothing to fall behind.
+    subject = _kb_name(knowledge)
     state = knowledge.state()
     if state == "corrupt":
         report.add(
@@ -605,7 +614,7 @@ def _check_values(store: Store, report: CheckReport) -> bool:
 
 def check(
     store: Store,
-    layout: Layout,
+    layout: Layout | None,
     knowledge: KnowledgeFile,
     *,
     quick: bool = False,
@@ -627,7 +636,7 @@ def check(
         db_sound = _check_database(store, report, quick)
         report.checked["rows"] = store.count_rows() if db_sound else 0
     except AimemError as error:
-        report.add("corrupt-database", store.path.name, error.message)
+        report.add("corrupt-database", _database_name(store), error.message)
         db_sound = False
     segments_sound = False
     if db_sound:
@@ -672,11 +681,12 @@ def check(
                 remedy="fix the row by hand; aggregates use its text as it is",
             )
     if db_sound:
-        _check_knowledge(knowledge, layout, report)
-    for temp in leftover_temp_files(layout):
+        _check_knowledge(knowledge, report)
+    temps = [] if layout is None else [_rel(layout, t) for t in leftover_temp_files(layout)]
+    for temp in temps:
         report.add(
             "leftover-temp",
-            _rel(layout, temp),
+            temp,
             "left by an interrupted write",
             severity=HINT,
             remedy=REPAIR,
@@ -695,7 +705,7 @@ def check(
 
 def _repair(
     store: Store,
-    layout: Layout,
+    layout: Layout | None,
     knowledge: KnowledgeFile,
     report: CheckReport,
     segments_sound: bool,
@@ -705,7 +715,7 @@ def _repair(
     if kinds & {"half-done-cleanup", "half-done-thaw", "unregistered-segment"}:
         with archive_lock(store, layout):
             actions += recover(store, layout, orphans=True)
-    if "leftover-temp" in kinds:
+    if "leftover-temp" in kinds and layout is not None:
         for temp in leftover_temp_files(layout):
             remove_temp(temp)
             actions.append(f"removed {_rel(layout, temp)}")
@@ -717,17 +727,17 @@ def _repair(
         actions.append("rebuilt the full-text index")
     if kinds & {"corrupt-knowledge-base", "modified-knowledge-base"}:
         knowledge.sync(force=True)
-        actions.append(f"regenerated {layout.knowledge_base.name} (a copy of the old one was kept)")
+        actions.append(f"regenerated {_kb_name(knowledge)} (a copy of the old one was kept)")
     elif "stale-knowledge-base" in kinds:
         knowledge.sync()
-        actions.append(f"updated {layout.knowledge_base.name} from the database")
+        actions.append(f"updated {_kb_name(knowledge)} from the database")
     return actions
 
 
 # ---- gc ---------------------------------------------------------------------
 
 
-def gc(store: Store, layout: Layout, vacuum: bool | None = None) -> dict[str, Any]:
+def gc(store: Store, layout: Layout | None, vacuum: bool | None = None) -> dict[str, Any]:
     """Checkpoint the WAL, optimize, analyze, and VACUUM when worth it (>10% free pages).
 
     ``vacuum`` True/False forces the choice. Returns sizes before and after.

@@ -63,7 +63,7 @@ class PostgresArchive:
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self._pg.translated():
-            return self._pg.raw.execute(sql, params)  # type: ignore[arg-type]
+            return self._pg.raw.execute(sql, params)
 
     # ---- segments ---------------------------------------------------------
 
@@ -85,7 +85,9 @@ class PostgresArchive:
         kind = "_shared" if shared else ""
         deadline = time.monotonic() + timeout
         delay = 0.005
-        while not self._run(f"SELECT pg_try_advisory_lock{kind}(%s)", (ARCHIVE_LOCK,)).fetchone()[0]:
+        while not self._run(f"SELECT pg_try_advisory_lock{kind}(%s)", (ARCHIVE_LOCK,)).fetchone()[
+            0
+        ]:
             if time.monotonic() >= deadline:
                 raise LockTimeoutError(
                     f"timed out after {timeout:.0f}s waiting for the archive lock of "
@@ -249,8 +251,11 @@ class PostgresArchive:
                     insert = f"INSERT INTO {table}({names}) VALUES ({marks})"
                 for rows in batches:
                     with self._pg.translated():
-                        self._pg.raw.cursor().executemany(insert, rows)  # type: ignore[arg-type]
-            self._run(f"DELETE FROM aimem_meta WHERE key = ANY(%s) AND NOT ({_MIGRATION_KEYS})", (list(identity),))
+                        self._pg.raw.cursor().executemany(insert, rows)
+            self._run(
+                f"DELETE FROM aimem_meta WHERE key = ANY(%s) AND NOT ({_MIGRATION_KEYS})",
+                (list(identity),),
+            )
             for key, value in identity.items():
                 self._run("INSERT INTO aimem_meta(key, value) VALUES (%s, %s)", (key, value))
             self._run("DELETE FROM aimem_segment_data")

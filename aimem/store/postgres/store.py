@@ -18,6 +18,7 @@ from aimem.records import EXPORT_COLUMNS, Attempt
 from aimem.search import fts_tokens
 from aimem.store.aggregates import Rollup
 from aimem.store.postgres import migrations
+from aimem.store.postgres.archive import PostgresArchive
 from aimem.store.postgres.connection import Connection
 from aimem.store.sqlite_store import Store, attempt_params, row_to_dict
 from aimem.store.url import display_url
@@ -52,7 +53,7 @@ def ts_query(match: str) -> str:
     return " & ".join(phrases)
 
 
-class PostgresStore(Store):
+class PostgresStore(PostgresArchive, Store):
     """One PostgreSQL database of one repository."""
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:
