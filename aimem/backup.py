@@ -78,13 +78,19 @@ from aimem.fsutil import (
     remove_stale,
     translate_os_error,
 )
-from aimem.paths import ARCHIVE_NAME, DATABASE_NAME, DIR_MODE, FILE_MODE, KNOWLEDGE_BASE_NAME
+from aimem.paths import (
+    ARCHIVE_NAME,
+    DATABASE_NAME,
+    DIR_MODE,
+    FILE_MODE,
+    KNOWLEDGE_BASE_NAME,
+    Layout,
+)
 from aimem.segment_storage import SegmentFiles, SegmentStorage, segment_storage
 from aimem.store import snapshot
 from aimem.timeutil import now_iso, utcnow
 
 if TYPE_CHECKING:
-    from aimem.paths import Layout
     from aimem.store import Store
 
 
@@ -894,9 +900,10 @@ def _kept_identity(target: Path, occupied: bool, manifest: dict[str, Any]) -> st
 
 def restore_bundle(
     path: str | os.PathLike[str],
-    target: str | os.PathLike[str],
+    target: str | os.PathLike[str] | None,
     force: bool = False,
     dry_run: bool = False,
+    db: str | None = None,
 ) -> dict[str, Any]:
     """Restore a bundle into the repository folder ``target``, atomically.
 
@@ -909,7 +916,20 @@ def restore_bundle(
     other's bundles). Returns a summary with ``bundle``, ``target``,
     ``replaced`` (an existing repository was replaced), ``dry_run`` and the
     manifest's ``counts``.
+
+    With ``db`` (a PostgreSQL URL), or a ``target`` whose ``config.json``
+    names a database, the bundle goes into that database instead (see
+    ``restore_into_database``).
     """
+    if db is None and target is not None:
+        from aimem.paths import repository_in
+
+        found = repository_in(Path(target))
+        db = None if found is None else Layout(found).database_url()
+    if db is not None:
+        return restore_into_database(path, db, force, dry_run)
+    if target is None:
+        raise BundleError("restore needs a repository folder or a database URL")
     bundle_path = Path(path)
     target_path = Path(target).absolute()
     if target_path.is_symlink():
@@ -968,6 +988,77 @@ def restore_bundle(
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
+    return summary
+
+
+def restore_into_database(
+    path: str | os.PathLike[str], url: str, force: bool = False, dry_run: bool = False
+) -> dict[str, Any]:
+    """Restore a bundle into the database ``url`` (PostgreSQL), in one transaction.
+
+    As into a folder: a database that holds history is refused unless
+    ``force``, and then replaced whole. The bundle is checked completely
+    (unpacked into a temporary folder, every byte verified) before the
+    database is written; a refusal or a failure leaves it as it was. The
+    restored repository keeps the bundle's id only when it replaces the
+    repository of that id.
+    """
+    from aimem.store import open_store
+    from aimem.store.url import display_url
+
+    bundle_path = Path(path)
+    shown = display_url(url)
+    with _opened(bundle_path) as bundle:
+        store: Any = open_store(url, readonly=True)
+        try:
+            occupied = bool(store.holds_history())
+            current_id = store.get_meta("repository_id") if occupied else None
+        finally:
+            store.close()
+        if occupied and not force:
+            raise BundleError(
+                f"{shown} already holds a repository; it was not changed",
+                hint="pass --force to replace it (in one transaction)",
+            )
+        summary = {
+            "bundle": str(bundle_path),
+            "target": shown,
+            "replaced": occupied,
+            "dry_run": dry_run,
+            "counts": bundle.manifest.get("counts"),
+        }
+        scratch = Path(tempfile.gettempdir())
+        needed = sum(int(e["size"]) for e in bundle.manifest["members"])
+        space = _space_problem(scratch, needed, "restoring")
+        if space is not None:
+            raise BundleError(f"{space}; nothing was written")
+        with tempfile.TemporaryDirectory(prefix="aimem-restore-") as work:
+            staging = Path(work) / "repository"
+            staging.mkdir(mode=DIR_MODE)
+            try:
+                problems = _unpack(bundle, staging)
+            except OSError as error:
+                raise BundleError(f"cannot unpack {bundle_path}: {_line(error)}") from error
+            if problems:
+                raise _refused(bundle_path, problems)
+            if dry_run:
+                return summary
+            kept = bundle.manifest.get("repository_id")
+            identity = {
+                "repository_id": kept
+                if occupied and kept and kept == current_id
+                else os.urandom(6).hex(),
+                "repository_path": shown,
+            }
+            segments = {}
+            for member in sorted((staging / ARCHIVE_NAME).iterdir()):
+                data = member.read_bytes()
+                segments[hashlib.sha256(data).hexdigest()] = data
+            store = open_store(url)
+            try:
+                store.restore_from(staging / DATABASE_NAME, segments, identity)
+            finally:
+                store.close()
     return summary
 
 

@@ -1244,14 +1244,17 @@ class AIMemory:
     @staticmethod
     def restore_bundle(
         path: str | os.PathLike[str],
-        target: str | os.PathLike[str],
+        target: str | os.PathLike[str] | None,
         force: bool = False,
         dry_run: bool = False,
+        db: str | None = None,
     ) -> dict[str, Any]:
-        """Restore a bundle into the folder ``target`` atomically; see aimem.backup."""
+        """Restore a bundle into the folder ``target`` atomically, or into the
+        database ``db`` (or the one ``target``'s config names) in one
+        transaction; see aimem.backup."""
         from aimem.backup import restore_bundle
 
-        return restore_bundle(path, target, force, dry_run)
+        return restore_bundle(path, target, force, dry_run, db)
 
 
 def _for_model(

@@ -224,6 +224,8 @@ class PostgresArchive:
 
     def holds_history(self) -> bool:
         """Whether anything was ever recorded here (a restore refuses to replace it)."""
+        if not self._run("SELECT to_regclass('aimem_segments') IS NOT NULL").fetchone()[0]:
+            return False  # a database aimem has not set up yet
         row = self._run(
             "SELECT EXISTS (SELECT 1 FROM fix_history) OR EXISTS (SELECT 1 FROM aimem_segments) "
             "OR EXISTS (SELECT 1 FROM aimem_totals) OR EXISTS (SELECT 1 FROM aimem_kb_imported)"
