@@ -104,7 +104,7 @@ def test_segments_in_the_database_are_seen_by_every_runner(pg_url: str, tmp_path
     with AIMemory(db=pg_url) as second:
         assert [s["name"] for s in second.archive_segments()] == [entry["name"]]
         assert len(list(second.iter_archived_rows())) == written["rows"]
-        assert second.get_memory_stats()["total_attempts"] == 300
+        assert second.get_memory_stats()["total_fixes_attempted"] == 300
         second.thaw(entry["name"])
     with AIMemory(folder) as first:
         assert first.archive_segments() == []
@@ -223,10 +223,12 @@ def test_knowledge_base_is_rendered_from_the_database(
 def _everything(mem: AIMemory) -> dict[str, Any]:
     """What a restore must bring back: every row (hot and archived) and what was learned."""
     hot, cold = all_rows(mem)
+    known = learned(mem)
+    known["stats"].pop("memory_directory")  # a folder here, a database there
     return {
         "hot": hot,
         "archived": cold,
-        "learned": learned(mem),
+        "learned": known,
         "segments": [
             {k: v for k, v in s.items() if k != "created_at"} for s in mem.archive_segments()
         ],
@@ -289,6 +291,7 @@ def test_backup_of_sqlite_restores_into_postgres(pg_url: str, tmp_path: Path) ->
             {"fix_commands": ["x"]},
             True,
             True,
+            1.0,
         )
         assert new > max(r["id"] for r in source["hot"] + source["archived"])
     out_pg, out_sqlite = tmp_path / "pg.ndjson", tmp_path / "sqlite.ndjson"
@@ -321,7 +324,7 @@ def test_restore_into_postgres_refuses_a_database_with_history(pg_url: str, tmp_
     replaced = _cli(["--db", pg_url, "restore", bundle, "--force", "--yes"])
     assert replaced.exit_code == 0, replaced.output
     with AIMemory(db=pg_url) as mem:
-        assert mem.get_memory_stats()["total_attempts"] == 50
+        assert mem.get_memory_stats()["total_fixes_attempted"] == 50
 
 
 def test_restore_into_postgres_leaves_it_unchanged_when_the_bundle_is_damaged(
@@ -334,8 +337,12 @@ def test_restore_into_postgres_leaves_it_unchanged_when_the_bundle_is_damaged(
     (tmp_path / "bundles").mkdir()
     made = _cli(["--dir", str(folder), "backup", str(tmp_path / "bundles"), "--json"])
     bundle = Path(json.loads(made.stdout)["bundle"])
+    import tarfile
+
+    with tarfile.open(bundle) as tar:
+        segment = next(m for m in tar.getmembers() if m.name.startswith("archive/"))
     data = bytearray(bundle.read_bytes())
-    data[-2000] ^= 0xFF  # inside the last member: a segment
+    data[segment.offset_data + segment.size // 2] ^= 0xFF  # read only after the database
     bundle.write_bytes(bytes(data))
     refused = _cli(["--db", pg_url, "restore", str(bundle)])
     assert refused.exit_code == 1

@@ -1138,7 +1138,7 @@ class Store:
             conn.execute("BEGIN")
             rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="temp")
             drift = []
-            for table, columns, key in _DRIFT_COMPARISONS:
+            for table, columns, key in DRIFT_COMPARISONS:
                 missing = conn.execute(
                     f"SELECT count(*) FROM (SELECT {columns} FROM temp.{table} "
                     f"EXCEPT SELECT {columns} FROM main.{table} {key})"
@@ -1464,7 +1464,7 @@ _STORAGE_GLOB = (
 # seconds are rounded (addition order differs); legacy pattern or model rows
 # with no raw rows behind them are kept as they are, so only keys the
 # recomputation knows are compared on the seed schema's tables.
-_DRIFT_COMPARISONS = (
+DRIFT_COMPARISONS = (
     (
         "aimem_totals",
         "model_name, issue_type, fixer_type, attempts, fix_successes, successes, "

@@ -20,24 +20,31 @@ every table from one read-only repeatable-read transaction into it, and
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from operator import itemgetter
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from aimem.errors import AimemError, LockTimeoutError
-from aimem.records import Attempt
-from aimem.store import snapshot
+from aimem.jsontext import export_values
+from aimem.records import EXPORT_COLUMNS, Attempt
+from aimem.store import snapshot, unwritable
+from aimem.store.aggregates import Fact
 from aimem.store.postgres.connection import Connection, where
 
 # The advisory lock key of cleanup, thaw and repair ('aimar' as an integer).
 ARCHIVE_LOCK = 0x61696D6172
 # aimem_meta keys that record this database's migrations: kept by a restore,
 # never written into a bundle (SQLite keeps its version in user_version).
-_MIGRATION_KEYS = "key = 'schema_version' OR key LIKE 'migration:%'"
+_MIGRATION_KEYS = "key = 'schema_version' OR left(key, 10) = 'migration:'"
 # Tables whose ids come from an identity sequence.
 _SEQUENCED = ("fix_history", "issue_patterns")
-_BATCH = 5000
+# The storage form of a timestamp (the SQLite store's GLOB, as a regular expression).
+_STORAGE_FORM = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}Z$"
 
 
 class PostgresArchive:
@@ -48,6 +55,16 @@ class PostgresArchive:
     _pg: Connection
 
     if TYPE_CHECKING:  # the store's own, which this class is mixed into
+
+        def read_snapshot(self) -> AbstractContextManager[None]: ...
+
+        def _candidate_filter(
+            self, before: str, keep_successes_since: str | None
+        ) -> tuple[str, tuple[Any, ...]]: ...
+
+        def _one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+        def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
 
         def transaction(self) -> AbstractContextManager[Any]: ...
 
@@ -172,6 +189,53 @@ class PostgresArchive:
         thaw: Callable[..., dict[str, int]] = super().thaw_segment  # type: ignore[misc]
         return thaw(name, attempts, retire_bytes)
 
+    def archive_page(
+        self,
+        before: str,
+        keep_successes_since: str | None,
+        limit: int,
+        start: tuple[str, int] | None,
+        columns: Sequence[str],
+        group: Sequence[str],
+    ) -> tuple[list[tuple[Any, ...]], dict[int, bytes], tuple[str, int] | None]:
+        """The next page of rows to archive (see the SQLite store's ``archive_page``).
+
+        Each row's line is built here from its values, as export writes it
+        (SQLite builds most lines in SQL); nothing comes apart in ``rebuilt``.
+        """
+        if not set(columns) <= set(EXPORT_COLUMNS) or not set(group) <= set(EXPORT_COLUMNS):
+            raise AimemError(f"unknown columns {columns} {group}")
+        with self.read_snapshot():
+            where, params = self._candidate_filter(before, keep_successes_since)
+            if start is not None:
+                where += " AND (timestamp, id) >= (?, ?)"
+                params = (*params, *start)
+            bound = self._one(
+                f"SELECT timestamp, id FROM fix_history WHERE {where} "
+                "ORDER BY timestamp, id LIMIT 1 OFFSET ?",
+                (*params, limit),
+            )
+            if bound is not None:
+                where += " AND (timestamp, id) < (?, ?)"
+                params = (*params, bound[0], bound[1])
+            found = self._query(
+                f"SELECT id, timestamp, {', '.join(columns)} FROM fix_history WHERE {where} "
+                "ORDER BY id",
+                params,
+            )
+        at = {column: index for index, column in enumerate(columns, 2)}
+        rows = []
+        for row in found:
+            try:
+                line = orjson.dumps(export_values(columns, row[2:]))
+            except orjson.JSONEncodeError:
+                raise unwritable.error(row[0]) from None
+            # the SQLite store's group key: the text of each column, unit separated
+            key = "\x1f".join("" if row[at[c]] is None else str(row[at[c]]) for c in group)
+            rows.append((line, row[1], row[0], key))
+        rows.sort(key=itemgetter(3))  # stable: id order inside a group
+        return rows, {}, (None if bound is None else (bound[0], bound[1]))
+
     def unreferenced_segment_bytes(self) -> list[str]:
         """sha256 of stored segment bytes that no segment of the index names."""
         rows = self._run(
@@ -188,6 +252,45 @@ class PostgresArchive:
                 "(SELECT 1 FROM aimem_segments s WHERE s.sha256 = d.sha256)",
                 (list(sha256s),),
             )
+
+    # ---- check ----------------------------------------------------------------
+
+    def unwritable_values(self, limit: int = 20) -> unwritable.Found:
+        """None here: typed columns hold no BLOB, and a UTF-8 database no text
+        that is not UTF-8 (what export cannot write on SQLite)."""
+        return unwritable.Found()
+
+    def bad_timestamps(self, limit: int = 20) -> list[tuple[int, str]]:
+        """(id, timestamp) of hot rows whose timestamp is not in the storage form."""
+        rows = self._run(
+            "SELECT id, timestamp FROM fix_history WHERE timestamp !~ %s ORDER BY id LIMIT %s",
+            (_STORAGE_FORM, limit),
+        ).fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def aggregate_drift(self, extra_facts: Iterable[Fact]) -> list[tuple[str, str]]:
+        """Compare every aggregate with a recomputation from hot rows plus ``extra_facts``.
+
+        The recomputation runs in place inside a transaction that is rolled
+        back: writers wait meanwhile, and nothing it wrote is ever seen.
+        """
+        from aimem.store.rebuild import rebuild_aggregates
+        from aimem.store.sqlite_store import DRIFT_COMPARISONS
+
+        drift: list[tuple[str, str]] = []
+        with suppress(_RolledBack), self.transaction() as conn:
+            stored = {
+                table: Counter(map(tuple, self._query(f"SELECT {columns} FROM {table}")))
+                for table, columns, _ in DRIFT_COMPARISONS
+            }
+            rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="main")
+            for table, columns, _ in DRIFT_COMPARISONS:
+                fresh = Counter(map(tuple, self._query(f"SELECT {columns} FROM {table}")))
+                differ = sum(((fresh - stored[table]) + (stored[table] - fresh)).values())
+                if differ:
+                    drift.append((table, f"{differ} rows differ from a recomputation"))
+            raise _RolledBack
+        return drift
 
     # ---- sizes --------------------------------------------------------------
 
@@ -273,6 +376,10 @@ class PostgresArchive:
                 )
             # caches of other processes key on the generation: one they have never seen
             self._bump_generation(conn)
+
+
+class _RolledBack(Exception):
+    """Leaves a transaction whose work is only looked at (aggregate_drift)."""
 
 
 class _WithoutMigrationKeys:
