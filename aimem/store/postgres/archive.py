@@ -20,10 +20,10 @@ every table from one read-only repeatable-read transaction into it, and
 from __future__ import annotations
 
 import time
-from operator import itemgetter
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
