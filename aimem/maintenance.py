@@ -42,7 +42,12 @@ from aimem.fsutil import TEMP_MARKER, remove_temp, stale_temps
 from aimem.knowledge import KnowledgeFile
 from aimem.paths import KNOWLEDGE_BASE_NAME, Layout
 from aimem.records import attempt_from_row
-from aimem.segment_storage import ARCHIVE_LOCK_NAME, SegmentStorage, segment_storage
+from aimem.segment_storage import (
+    ARCHIVE_LOCK_NAME,
+    SegmentStorage,
+    SegmentTable,
+    segment_storage,
+)
 from aimem.segment_storage import read as read_segment
 from aimem.store import Store
 from aimem.store.aggregates import Fact, fact_from_row
@@ -542,6 +547,15 @@ def _check_archive_state(store: Store, storage: SegmentStorage, report: CheckRep
             f"a {pending['action']} of {pending['row_count']} rows was interrupted",
             remedy=REPAIR,
         )
+    if isinstance(storage, SegmentTable):
+        for sha in storage.store.unreferenced_segment_bytes():
+            report.add(
+                "unreferenced-segment-bytes",
+                f"aimem_segment_data/{sha[:16]}",
+                "stored segment bytes that no segment of the index names",
+                severity=HINT,
+                remedy=f"{REPAIR} (deletes them)",
+            )
     journal = {p["name"] for p in store.pending()}
     for name in _orphans(store, storage):
         if name not in journal:
@@ -630,6 +644,12 @@ def check(
     full-text index, timestamps, values export cannot write (BLOBs, text that
     is not UTF-8; not with ``quick``), the knowledge base and leftover temp files.
     Repair never deletes a user's rows.
+
+    On PostgreSQL there is no integrity_check to run (the server keeps its
+    own pages sound), no full-text index to fall out of step (a generated
+    column), no value export cannot write (typed, UTF-8 columns) and no
+    knowledge base file; segments are checked as they are stored there,
+    with stored bytes no segment names as a hint.
     """
     report = CheckReport(quick=quick)
     try:
@@ -715,6 +735,13 @@ def _repair(
     if kinds & {"half-done-cleanup", "half-done-thaw", "unregistered-segment"}:
         with archive_lock(store, layout):
             actions += recover(store, layout, orphans=True)
+    if "unreferenced-segment-bytes" in kinds:
+        storage = segment_storage(store, layout)
+        if isinstance(storage, SegmentTable):
+            with storage.lock():
+                doomed = storage.store.unreferenced_segment_bytes()
+                storage.store.drop_segment_bytes(doomed)
+            actions.append(f"deleted {len(doomed)} unreferenced segment bytes")
     if "leftover-temp" in kinds and layout is not None:
         for temp in leftover_temp_files(layout):
             remove_temp(temp)
