@@ -423,7 +423,7 @@ def test_outcome_aware_retention_on_both_backends(backend: dict[str, Any]) -> No
         before = learned(mem)
         result = mem.cleanup(0, keep_failures_per_fingerprint=1)
         assert result["rows"] > 0
-        hot, cold = all_rows(mem)
+        _, cold = all_rows(mem)
         assert all(not (r["fix_success"] and r["verification_success"]) for r in cold)
         assert learned(mem) == before
         assert mem.check().ok
