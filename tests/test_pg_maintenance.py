@@ -427,3 +427,12 @@ def test_outcome_aware_retention_on_both_backends(backend: dict[str, Any]) -> No
         assert all(not (r["fix_success"] and r["verification_success"]) for r in cold)
         assert learned(mem) == before
         assert mem.check().ok
+
+
+def test_gc_vacuums_postgres_when_dead_rows_take_a_tenth(pg_url: str) -> None:
+    with AIMemory(db=pg_url) as mem:
+        _seed(mem, 200)
+        mem.cleanup(0, purge=True)  # every row deleted: all dead until VACUUM
+        result = mem.gc()
+    assert result["free_pages"] > 0.1 * result["page_count"]
+    assert result["vacuumed"] is True
