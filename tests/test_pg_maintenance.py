@@ -436,3 +436,23 @@ def test_gc_vacuums_postgres_when_dead_rows_take_a_tenth(pg_url: str) -> None:
         result = mem.gc()
     assert result["free_pages"] > 0.1 * result["page_count"]
     assert result["vacuumed"] is True
+
+
+def test_a_cleanup_that_fails_in_its_commit_leaves_every_row_hot(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aimem.store.postgres.store import PostgresStore
+
+    with AIMemory(db=pg_url) as mem:
+        _seed(mem)
+        before = _everything(mem)
+
+        def fail(*_: Any) -> None:
+            raise KeyboardInterrupt  # as a kill would, after the rows were deleted
+
+        with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):
+            patched.setattr(PostgresStore, "_bump_generation", fail)
+            mem.cleanup(30)
+        assert _everything(mem) == before
+    assert _raw(pg_url, "SELECT count(*) FROM aimem_segment_data") == [(0,)]
+    assert _raw(pg_url, "SELECT count(*) FROM aimem_segments") == [(0,)]
