@@ -46,7 +46,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str
     }
 
 
-def _seed(mem: AIMemory, count: int = 300) -> None:
+def _seed(mem: AIMemory, count: int = 120) -> None:
     mem.record_many(list(demo_attempts(count=count, days=120, seed=5)))
 
 
@@ -104,7 +104,7 @@ def test_segments_in_the_database_are_seen_by_every_runner(pg_url: str, tmp_path
     with AIMemory(db=pg_url) as second:
         assert [s["name"] for s in second.archive_segments()] == [entry["name"]]
         assert len(list(second.iter_archived_rows())) == written["rows"]
-        assert second.get_memory_stats()["total_fixes_attempted"] == 300
+        assert second.get_memory_stats()["total_fixes_attempted"] == 120
         second.thaw(entry["name"])
     with AIMemory(folder) as first:
         assert first.archive_segments() == []
@@ -155,6 +155,7 @@ def test_check_finds_a_damaged_segment_and_drift_and_repairs_the_drift(
     assert quick.exit_code == 0, quick.output  # sizes match; only a full check reads the bytes
 
 
+@pytest.mark.slow
 def test_check_repair_rebuilds_drifted_aggregates(backend: dict[str, Any]) -> None:
     with backend["open"]() as mem:
         _seed(mem)
@@ -244,6 +245,7 @@ def _populated(mem: AIMemory, tmp_path: Path) -> None:
     mem.import_knowledge_base(notes)
 
 
+@pytest.mark.slow
 def test_backup_of_postgres_restores_into_sqlite(pg_url: str, tmp_path: Path) -> None:
     with AIMemory(db=pg_url) as mem:
         _populated(mem, tmp_path)
@@ -269,6 +271,7 @@ def test_backup_of_postgres_restores_into_sqlite(pg_url: str, tmp_path: Path) ->
     assert out_pg.read_bytes() == out_sqlite.read_bytes()
 
 
+@pytest.mark.slow
 def test_backup_of_sqlite_restores_into_postgres(pg_url: str, tmp_path: Path) -> None:
     folder = tmp_path / "AIMemory"
     with AIMemory(folder) as mem:
