@@ -459,3 +459,57 @@ def test_a_cleanup_that_fails_in_its_commit_leaves_every_row_hot(
         assert _everything(mem) == before
     assert _raw(pg_url, "SELECT count(*) FROM aimem_segment_data") == [(0,)]
     assert _raw(pg_url, "SELECT count(*) FROM aimem_segments") == [(0,)]
+
+
+def test_every_runner_backs_up_under_one_repository_id(pg_url: str, tmp_path: Path) -> None:
+    other_spelling = pg_url.replace("127.0.0.1", "localhost")
+    assert other_spelling != pg_url
+    (tmp_path / "bundles").mkdir()
+    ids = []
+    for url in (pg_url, other_spelling, pg_url):
+        with AIMemory(db=url) as mem:
+            _seed(mem, 10)
+            ids.append(mem.backup(tmp_path / "bundles")["repository_id"])
+    assert len(set(ids)) == 1
+
+
+@pytest.mark.slow
+def test_backup_is_one_moment_while_another_runner_writes(pg_url: str, tmp_path: Path) -> None:
+    import threading
+
+    with AIMemory(db=pg_url) as mem:
+        _seed(mem, 200)
+    stop = threading.Event()
+
+    def write() -> None:
+        attempts = list(demo_attempts(count=2000, days=5, seed=9))
+        with AIMemory(db=pg_url) as writer:
+            for start in range(0, len(attempts), 10):
+                if stop.is_set():
+                    return
+                writer.record_many(attempts[start : start + 10])
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    (tmp_path / "bundles").mkdir()
+    try:
+        bundles, counts = [], set()
+        while len(counts) < 3 and thread.is_alive():
+            with AIMemory(db=pg_url) as mem:
+                made = mem.backup(tmp_path / "bundles")
+            bundles.append(made["bundle"])
+            counts.add(made["counts"]["fix_history"])
+    finally:
+        stop.set()
+        thread.join()
+    assert len(counts) == 3  # each bundle taken while the other runner was writing
+    for number, bundle in enumerate(bundles):
+        assert AIMemory.verify_bundle(bundle)["ok"]
+        target = tmp_path / f"restored{number}"
+        AIMemory.restore_bundle(bundle, target)
+        with AIMemory(target) as copy:
+            # rows and every aggregate from the same moment: nothing drifts
+            report = copy.check()
+            assert report.ok, [f.line() for f in report.findings]
+            stats = copy.get_memory_stats()
+            assert stats["total_fixes_attempted"] == copy.store.count_rows()

@@ -336,6 +336,17 @@ class PostgresArchive:
             raise _RolledBack
         return drift
 
+    def repository_home(self) -> str:
+        """What this repository's bundle id is bound to: the server (its system
+        identifier, where this role may read it) and the database's name, so
+        every runner agrees however its URL spells the host."""
+        name = str(self._run("SELECT current_database()").fetchone()[0])
+        try:
+            system = self._run("SELECT system_identifier FROM pg_control_system()").fetchone()[0]
+        except AimemError:
+            system = None  # not readable by this role
+        return f"postgresql database {name}" + ("" if system is None else f" on system {system}")
+
     # ---- sizes --------------------------------------------------------------
 
     def database_bytes(self) -> int:
