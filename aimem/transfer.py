@@ -60,7 +60,6 @@ from aimem.input_limits import (
 )
 from aimem.records import EXPORT_COLUMNS, EXPORT_HINT, attempt_from_row, stored_values_from_row
 from aimem.redact import redact_text, redact_value
-from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
 from aimem.store.sqlite_store import attempt_params
 from aimem.timeutil import output_timestamp, since_timestamp
 
@@ -535,7 +534,7 @@ def import_records(
     The summary's keys: ``source``, ``format``, ``records`` (read), ``added``,
     ``already_present`` (uid already stored, or repeated in the file), ``dry_run``.
     """
-    with Spool(store.path.parent) as spool:
+    with Spool(store.scratch_folder()) as spool:
         with open_rows(file, fmt) as (source, resolved, rows):
             messages = read_messages(iter_insert_rows(rows, source, redact))
             size = _source_size(file)
@@ -545,13 +544,7 @@ def import_records(
             with reader_process(messages) if parallel else nullcontext(messages) as stream:
                 spool.stage(stream, progress)
         try:
-            with (
-                import_cache(store.conn),
-                store.transaction() as conn,
-                store.write_queue.merging(),
-                deferred_indexes(conn) if _dwarfs_repository(size, store) else nullcontext(),
-                deferred_full_text(conn),
-            ):
+            with store.import_transaction(large=_dwarfs_repository(size, store)) as conn:
                 read, added = write_messages(conn, spool.replay())
                 if dry_run:
                     raise _DryRun(read, added)
