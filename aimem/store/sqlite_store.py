@@ -271,7 +271,9 @@ class Store:
             yield
 
     @contextmanager
-    def export_chunks(self, since: str | None, separator: bytes) -> Iterator[Iterator[tuple[bytes, int]]]:
+    def export_chunks(
+        self, since: str | None, separator: bytes
+    ) -> Iterator[Iterator[tuple[bytes, int]]]:
         """(bytes, rows) chunks of export lines of hot rows from ``since`` on, one snapshot."""
         from aimem.store.connection import page_cache
         from aimem.store.export_rows import SCAN_CACHE_KIB, iter_export_chunks
@@ -1195,7 +1197,7 @@ class Store:
             conn.execute("BEGIN")
             rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="temp")
             drift = []
-            for table, columns, key in DRIFT_COMPARISONS:
+            for table, columns, key in _DRIFT_COMPARISONS:
                 missing = conn.execute(
                     f"SELECT count(*) FROM (SELECT {columns} FROM temp.{table} "
                     f"EXCEPT SELECT {columns} FROM main.{table} {key})"
@@ -1521,7 +1523,7 @@ _STORAGE_GLOB = (
 # seconds are rounded (addition order differs); legacy pattern or model rows
 # with no raw rows behind them are kept as they are, so only keys the
 # recomputation knows are compared on the seed schema's tables.
-DRIFT_COMPARISONS = (
+_DRIFT_COMPARISONS = (
     (
         "aimem_totals",
         "model_name, issue_type, fixer_type, attempts, fix_successes, successes, "

@@ -286,10 +286,12 @@ def _create(code: str) -> str:
     )
     code = re.sub(r"\bREAL\b", "DOUBLE PRECISION", code)
     code = re.sub(r"\bINTEGER\b", "BIGINT", code)
-    code = re.sub(r'\bTEXT\b(?!\s+COLLATE)', 'TEXT COLLATE "C"', code)
+    code = re.sub(r"\bTEXT\b(?!\s+COLLATE)", 'TEXT COLLATE "C"', code)
     # an index is made in its table's schema: PostgreSQL takes no schema in its name
     code = re.sub(
-        r"(\bINDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)\w+\.", r"\1", code,
+        r"(\bINDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)\w+\.",
+        r"\1",
+        code,
         flags=re.IGNORECASE,
     )
     return code
