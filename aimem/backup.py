@@ -1284,7 +1284,7 @@ def _configured(memory: Repository | None, repository: Path | None) -> tuple[Pat
     if memory is not None:
         stored = memory.store.get_meta(DESTINATION_META)
     elif repository is not None:
-        stored = _read_meta(repository / DATABASE_NAME, DESTINATION_META)
+        stored = _folder_meta(repository, (DESTINATION_META,))[0][DESTINATION_META]
     else:
         stored = None
     return (Path(stored), "the folder set with 'aimem backup --set-default'") if stored else None
@@ -1333,13 +1333,37 @@ def _read_meta(db: Path, key: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+def _folder_meta(repository: Path, keys: tuple[str, ...]) -> tuple[dict[str, str | None], str]:
+    """aimem_meta values of the repository in the folder ``repository``, read only,
+    and what its bundle id is bound to: its SQLite file, or the database its
+    config.json names."""
+    from aimem.errors import AimemError
+
+    try:
+        url = Layout(repository).database_url()
+    except AimemError:
+        url = None
+    if url is None:
+        db = repository / DATABASE_NAME
+        return {key: _read_meta(db, key) for key in keys}, str(repository.resolve())
+    from aimem.store import open_store
+
+    try:
+        store: Any = open_store(url, readonly=True)
+        try:
+            return {key: store.get_meta(key) for key in keys}, str(store.repository_home())
+        finally:
+            store.close()
+    except AimemError:
+        return {key: None for key in keys}, ""
+
+
 def _bound_id(repository: Path) -> str | None:
-    db = repository / DATABASE_NAME
-    existing = _read_meta(db, "repository_id")
-    bound = _read_meta(db, "repository_path")
+    meta, home = _folder_meta(repository, ("repository_id", "repository_path"))
+    existing, bound = meta["repository_id"], meta["repository_path"]
     if existing is None or not re.fullmatch(r"[0-9a-f]{12}", existing):
         return None
-    return existing if bound in (str(repository.resolve()), None) else None
+    return existing if bound in (home, None) else None
 
 
 def _bundle_files(folder: Path) -> list[Path]:
