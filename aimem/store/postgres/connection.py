@@ -16,7 +16,7 @@ password.
 
 from __future__ import annotations
 
-import time
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -64,6 +64,23 @@ def _scrub(text: str, url: str) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text.replace(url, display_url(url))
+
+
+_SERVER_PREFIX = re.compile(
+    r'^(?:connection failed: )?connection to server (?:at|on) "[^"]*"(?: \([^)]*\))?'
+    r"(?:, port \d+)? failed: "
+)
+
+
+def _connect_detail(text: str) -> str:
+    """libpq's reasons, without the repeated 'connection to server at ... failed' prefix."""
+    reasons: list[str] = []
+    for line in text.splitlines():
+        line = _SERVER_PREFIX.sub("", line.strip())
+        line = re.sub(r"^(FATAL|ERROR):\s+", "", line).strip()
+        if line and line not in reasons:
+            reasons.append(line)
+    return "; ".join(reasons) or "the server refused"
 
 
 def translate_error(error: Exception, url: str) -> AimemError:
@@ -144,7 +161,7 @@ class Connection:
                 application_name=APPLICATION_NAME,
             )
         except psycopg.Error as error:
-            detail = _scrub(str(error).strip().splitlines()[-1] if str(error).strip() else "", url)
+            detail = _scrub(_connect_detail(str(error)), url)
             raise AimemError(
                 f"cannot connect to PostgreSQL ({where(url)}): {detail}",
                 hint="check the URL, that the server is running, and the password "
@@ -230,11 +247,3 @@ class _Translated:
         if isinstance(error, psycopg.Error):
             raise translate_error(error, self.url) from None
         return False
-
-
-def retrying(attempts: int = 5) -> Iterator[int]:
-    """Attempt numbers with a short growing pause between them (serialization retries)."""
-    for attempt in range(attempts):
-        if attempt:
-            time.sleep(0.01 * 2**attempt)
-        yield attempt
