@@ -235,7 +235,7 @@ def create_bundle(
         target, special = destination(dest)
         # A device or a pipe is written into; the scratch copy then lives in
         # the repository (check reports it if a kill leaves it there).
-        scratch = memory.memory_dir if special else target.parent
+        scratch = Path(memory.memory_dir) if special else target.parent
     remove_stale(scratch)
     work = scratch / f"{TEMP_MARKER}backup.{os.getpid()}.{time.monotonic_ns()}"
     try:

@@ -220,7 +220,9 @@ def test_import_is_idempotent_and_all_or_nothing(pg_url: str, tmp_path: Path) ->
     good = tmp_path / "good.ndjson"
     with AIMemory(tmp_path / "lite") as lite:
         for n in range(70):  # past the bulk threshold
-            lite.record_fix_attempt(issue(description=f"case {n}"), response("x"), n % 2 == 0, True, 1.0)
+            lite.record_fix_attempt(
+                issue(description=f"case {n}"), response("x"), n % 2 == 0, True, 1.0
+            )
         lite.export_records(good, "ndjson")
     with AIMemory(db=pg_url) as memory:
         first = memory.import_records(good)
@@ -229,7 +231,7 @@ def test_import_is_idempotent_and_all_or_nothing(pg_url: str, tmp_path: Path) ->
         bad = tmp_path / "bad.ndjson"
         bad.write_bytes(good.read_bytes() + b'{"not": "a record"}\n')
         before = memory.get_memory_stats()
-        with pytest.raises(Exception, match="bad.ndjson:71"):
+        with pytest.raises(Exception, match=r"bad\.ndjson:71"):
             memory.import_records(bad)
         assert memory.get_memory_stats() == before
 

@@ -87,10 +87,7 @@ def init_command(
     verb = "Reinitialized existing" if summary["existed"] else "Initialized empty"
     if summary["demo_records"]:
         verb = "Initialized"
-        write(
-            f"{verb} aimem repository in {where} "
-            f"with {summary['demo_records']} demo attempts\n"
-        )
+        write(f"{verb} aimem repository in {where} with {summary['demo_records']} demo attempts\n")
     else:
         write(f"{verb} aimem repository in {where}\n")
     if summary["demo_records"]:

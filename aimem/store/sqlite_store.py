@@ -268,7 +268,9 @@ class Store:
             yield
 
     @contextmanager
-    def export_chunks(self, since: str | None, separator: bytes) -> Iterator[Iterator[tuple[bytes, int]]]:
+    def export_chunks(
+        self, since: str | None, separator: bytes
+    ) -> Iterator[Iterator[tuple[bytes, int]]]:
         """(bytes, rows) chunks of export lines of hot rows from ``since`` on, one snapshot."""
         from aimem.store.connection import page_cache
         from aimem.store.export_rows import SCAN_CACHE_KIB, iter_export_chunks
@@ -279,7 +281,7 @@ class Store:
             try:
                 yield chunks
             finally:
-                chunks.close()
+                getattr(chunks, "close", lambda: None)()
 
     @contextmanager
     def csv_rows(self, since: str | None) -> Iterator[Iterator[list[tuple[Any, ...]]]]:
@@ -290,7 +292,7 @@ class Store:
         try:
             yield rows
         finally:
-            rows.close()
+            getattr(rows, "close", lambda: None)()
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:

@@ -15,7 +15,6 @@ import pytest
 
 from tests.cli.conftest import fails, invoke, ok, ok_json
 
-
 STAMPS = {  # ISO week 11 of 2020 starts on Monday 9 March
     "A": "20200310T120000.000000Z",
     "B": "20200310T080000.000000Z",

@@ -91,7 +91,9 @@ def translate_error(error: Exception, url: str) -> AimemError:
     if isinstance(error, pg_errors.InsufficientPrivilege):
         return ReadOnlyRepositoryError(f"PostgreSQL refused ({place}): {first}")
     if isinstance(error, (pg_errors.DiskFull, pg_errors.OutOfMemory)):
-        return StorageFullError(f"PostgreSQL is out of space ({place}): {first}; nothing was changed")
+        return StorageFullError(
+            f"PostgreSQL is out of space ({place}): {first}; nothing was changed"
+        )
     if isinstance(error, psycopg.OperationalError):
         return AimemError(
             f"lost the connection to PostgreSQL ({place}): {first}; the transaction was rolled "
@@ -193,7 +195,7 @@ class Connection:
             statement += " RETURNING id"
         cursor = self.raw.cursor()
         with self.translated():
-            cursor.execute(statement, tuple(params) if params is not None else ())  # type: ignore[arg-type]
+            cursor.execute(statement, tuple(params) if params is not None else ())
         wrapped = Cursor(self, cursor)
         if returning:
             row = cursor.fetchone()
@@ -205,7 +207,7 @@ class Connection:
         cursor = self.raw.cursor()
         if rows:
             with self.translated():
-                cursor.executemany(translate(sql, self.schema), rows)  # type: ignore[arg-type]
+                cursor.executemany(translate(sql, self.schema), rows)
         return Cursor(self, cursor)
 
     def _control(self, control: str) -> Cursor:
@@ -243,7 +245,6 @@ class _Translated:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, error: Any, trace: Any) -> bool:
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
         if isinstance(error, psycopg.Error):
             raise translate_error(error, self.url) from None
-        return False

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import pairwise
 
 # Conflict targets of the tables aimem upserts without naming one.
 CONFLICT_TARGETS = {
@@ -119,7 +120,7 @@ def _order_terms(clause: str) -> str:
     """NULLS FIRST on ascending terms and NULLS LAST on descending ones (SQLite's order)."""
     cuts = [-1, *_top_level_commas(clause), len(clause)]
     terms = []
-    for left, right in zip(cuts, cuts[1:], strict=False):
+    for left, right in pairwise(cuts):
         term = clause[left + 1 : right]
         stripped = term.rstrip()
         upper = stripped.upper()
@@ -165,8 +166,21 @@ def _order_by(code: str) -> str:
 
 
 _ALIAS_NOT = {
-    "WHERE", "GROUP", "ORDER", "LIMIT", "OFFSET", "JOIN", "LEFT", "INNER", "CROSS", "UNION",
-    "EXCEPT", "INTERSECT", "HAVING", "ON", "WINDOW",
+    "WHERE",
+    "GROUP",
+    "ORDER",
+    "LIMIT",
+    "OFFSET",
+    "JOIN",
+    "LEFT",
+    "INNER",
+    "CROSS",
+    "UNION",
+    "EXCEPT",
+    "INTERSECT",
+    "HAVING",
+    "ON",
+    "WINDOW",
 }
 
 
@@ -193,9 +207,35 @@ def _subquery_aliases(code: str) -> str:
 
 
 _KEYWORDS = {
-    "CASE", "WHEN", "THEN", "ELSE", "END", "IS", "NOT", "NULL", "AND", "OR", "IN", "AS",
-    "CAST", "INTEGER", "TEXT", "REAL", "EXCLUDED", "LEAST", "GREATEST", "COALESCE", "CHR",
-    "SELECT", "FROM", "WHERE", "TRUE", "FALSE", "NULLIF", "LIKE", "BETWEEN",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "IS",
+    "NOT",
+    "NULL",
+    "AND",
+    "OR",
+    "IN",
+    "AS",
+    "CAST",
+    "INTEGER",
+    "TEXT",
+    "REAL",
+    "EXCLUDED",
+    "LEAST",
+    "GREATEST",
+    "COALESCE",
+    "CHR",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "TRUE",
+    "FALSE",
+    "NULLIF",
+    "LIKE",
+    "BETWEEN",
 }
 
 
@@ -212,7 +252,7 @@ def _qualify_updates(code: str, table: str) -> str:
         clause, rest = clause[: ending.start()], clause[ending.start() :]
     cuts = [-1, *_top_level_commas(clause), len(clause)]
     pieces = []
-    for left, right in zip(cuts, cuts[1:], strict=False):
+    for left, right in pairwise(cuts):
         piece = clause[left + 1 : right]
         target, eq, expr = piece.partition("=")
         if eq:
@@ -247,10 +287,12 @@ def _create(code: str) -> str:
     )
     code = re.sub(r"\bREAL\b", "DOUBLE PRECISION", code)
     code = re.sub(r"\bINTEGER\b", "BIGINT", code)
-    code = re.sub(r'\bTEXT\b(?!\s+COLLATE)', 'TEXT COLLATE "C"', code)
+    code = re.sub(r"\bTEXT\b(?!\s+COLLATE)", 'TEXT COLLATE "C"', code)
     # an index is made in its table's schema: PostgreSQL takes no schema in its name
     code = re.sub(
-        r"(\bINDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)\w+\.", r"\1", code,
+        r"(\bINDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)\w+\.",
+        r"\1",
+        code,
         flags=re.IGNORECASE,
     )
     return code
@@ -277,10 +319,8 @@ def _code(code: str, table: str | None, main: str) -> str:
     code = re.sub(r"\bLIMIT\s+\?", "LIMIT NULLIF(?, -1)", code, flags=re.IGNORECASE)
     code = _scalar_min_max(code)
     code = _subquery_aliases(code)
-    if re.match(r"\s*CREATE\b", code, re.IGNORECASE):
-        code = _create(code)
-    else:
-        code = _order_by(code)
+    creates = re.match(r"\s*CREATE\b", code, re.IGNORECASE)
+    code = _create(code) if creates else _order_by(code)
     return code.replace("%", "%%").replace("?", "%s")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, cast
 
@@ -85,10 +85,8 @@ class PostgresStore(Store):
             yield conn
         except BaseException:
             if conn.in_transaction:
-                try:
+                with suppress(AimemError):  # the connection is gone: the server rolled back
                     conn.execute("ROLLBACK")
-                except AimemError:
-                    pass  # the connection is gone: the server rolled back
             raise
         conn.execute("COMMIT")
 
@@ -107,8 +105,7 @@ class PostgresStore(Store):
         try:
             yield
         finally:
-            if self._pg.in_transaction:
-                self._pg.execute("COMMIT")
+            self._pg.commit()
 
     builds_export_lines = False
 
@@ -128,15 +125,15 @@ class PostgresStore(Store):
         return migrations.schema_version(self._pg)
 
     def _insert_bulk(self, conn: Any, attempts: Sequence[Attempt]) -> list[int | None]:
-        from aimem.store.schema import INSERT_ATTEMPT
         from aimem.store.postgres.dialect import translate
+        from aimem.store.schema import INSERT_ATTEMPT
 
         rows = [attempt_params(a) for a in attempts]
         ids: list[int | None] = []
         with self._pg.translated():
             cursor = self._pg.raw.cursor()
             cursor.executemany(
-                translate(INSERT_ATTEMPT, self._pg.schema) + " RETURNING id",  # type: ignore[arg-type]
+                translate(INSERT_ATTEMPT, self._pg.schema) + " RETURNING id",
                 rows,
                 returning=True,
             )
@@ -172,7 +169,7 @@ class PostgresStore(Store):
                 SELECT {columns}, best.score,
                        ts_headline('simple', {text}, q.q, %s)
                 FROM best JOIN fix_history h ON h.id = best.id, q
-                ORDER BY best.score, h.id""",  # type: ignore[arg-type]
+                ORDER BY best.score, h.id""",
             (query, limit, _HEADLINE),
         ).fetchall()
         results = []
