@@ -269,14 +269,14 @@ def create_bundle(
 def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) -> dict[str, Any]:
     """Snapshot, render, compress into ``work``; write the bundle to ``target``."""
     from aimem.knowledge import render
-    from aimem.store import Store
+    from aimem.store.sqlite_store import Store
 
     raw_db = work / DATABASE_NAME
-    snapshot.snapshot_to(memory.store.conn, raw_db, memory.store.path, target)
+    memory.store.snapshot_to(raw_db, target)
     # The knowledge base file, rendered from the snapshot itself.
     snap = Store(raw_db)
     try:
-        snap.conn.execute("PRAGMA synchronous = OFF")  # scratch; the bundle is fsynced
+        snap.scratch_copy()  # the bundle is fsynced, not the copy
         kb_data = orjson.dumps(render(snap), option=orjson.OPT_INDENT_2) + b"\n"
         kb_meta = {
             "generation": snap.generation(),
@@ -284,7 +284,7 @@ def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) ->
             "size": len(kb_data),
         }
         snap.set_meta("kb_file", orjson.dumps(kb_meta).decode())
-        snap.conn.execute("PRAGMA journal_mode = DELETE")
+        snap.single_file()
         schema_version = snap.schema_version()
     finally:
         snap.close()

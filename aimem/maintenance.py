@@ -466,7 +466,7 @@ def _check_database(store: Store, report: CheckReport, quick: bool) -> bool:
     for message in problems[:10]:
         report.add(
             "corrupt-database",
-            store.path.name,
+            store.label,
             message,
             remedy="restore from a backup; rows still readable can be exported first",
         )
@@ -474,7 +474,7 @@ def _check_database(store: Store, report: CheckReport, quick: bool) -> bool:
     if version != len(MIGRATIONS):
         report.add(
             "schema-version",
-            store.path.name,
+            store.label,
             f"version {version}, this aimem expects {len(MIGRATIONS)}",
             remedy="open the repository with this aimem to migrate it",
         )
@@ -605,7 +605,7 @@ def check(
         db_sound = _check_database(store, report, quick)
         report.checked["rows"] = store.count_rows() if db_sound else 0
     except AimemError as error:
-        report.add("corrupt-database", store.path.name, error.message)
+        report.add("corrupt-database", store.label, error.message)
         db_sound = False
     segments_sound = False
     if db_sound:

@@ -44,7 +44,7 @@ from aimem.search import to_match_query
 from aimem.signatures import generate_fingerprint, normalize_issue_type
 from aimem.signatures import generate_issue_signature as _signature
 from aimem.stats_math import confidence, rank_by_wilson, rate, wilson_interval
-from aimem.store import Store, open_store
+from aimem.store import open_store
 from aimem.store.sqlite_store import BULK_MIN_ROWS, prepare_attempts
 from aimem.templates import fill, other_model_finder
 from aimem.timeutil import SINCE_HINT, days_ago_iso, since_timestamp
@@ -80,7 +80,7 @@ def _sync_at_exit(ref: weakref.ref[AIMemory], layout: Layout) -> None:
     if not layout.database.is_file():
         return  # removed since: opening would make a new, empty one
     try:
-        store = Store(layout.database)
+        store = open_store(layout.database)
         try:
             KnowledgeFile(layout, store).sync()
         finally:
@@ -1134,7 +1134,7 @@ class AIMemory:
                 count = write(file)
                 file.flush()
         except sqlite3.Error as error:  # a row the sqlite3 module cannot read (text not UTF-8)
-            raise translate_sqlite_error(error, self.store.path) from error
+            raise translate_sqlite_error(error, Path(self.store.path)) from error
         return {"file": name, "format": resolved, "records": count}
 
     def import_records(

@@ -235,6 +235,26 @@ class Store:
         finally:
             self.conn.execute(f"PRAGMA temp_store = {int(temp_store)}")
 
+    @property
+    def label(self) -> str:
+        """How findings name the database: its file name."""
+        return self.path.name
+
+    def snapshot_to(self, dest: Path, label: Path | None = None) -> None:
+        """A consistent copy of the database in the new file ``dest`` (see
+        ``aimem.store.snapshot.snapshot_to``; ``label`` names it in a failed write)."""
+        from aimem.store.snapshot import snapshot_to
+
+        snapshot_to(self.conn, dest, self.path, label)
+
+    def scratch_copy(self) -> None:
+        """Treat this database as a scratch copy: no fsync of its writes."""
+        self.conn.execute("PRAGMA synchronous = OFF")
+
+    def single_file(self) -> None:
+        """Leave WAL mode, so the database is one self-contained file."""
+        self.conn.execute("PRAGMA journal_mode = DELETE")
+
     def scratch_folder(self) -> Path:
         """Where an import stages its rows: next to the database (the same disk)."""
         return self.path.parent

@@ -109,6 +109,17 @@ class PostgresStore(Store):
 
     builds_export_lines = False
 
+    @property
+    def label(self) -> str:
+        """How findings name the database: its URL, without a password."""
+        return self.shown
+
+    def snapshot_to(self, dest: Path, label: Path | None = None) -> None:
+        raise AimemError(
+            f"backups of a repository on PostgreSQL are not made by aimem yet ({self.shown})",
+            hint="use pg_dump for now",
+        )
+
     def scratch_folder(self) -> Path:
         """Where an import stages its rows: the system's temporary folder."""
         import tempfile
