@@ -262,3 +262,57 @@ def test_concurrent_writers_keep_every_aggregate_exact(pg_url: str, tmp_path: Pa
     assert report.errors == 0, report.findings
     counted = sql(pg_url, "SELECT sum(success_count + failure_count) FROM issue_patterns")
     assert counted == [(writers * each,)]
+
+
+@pytest.mark.slow
+def test_a_connection_lost_during_an_import_rolls_it_all_back(pg_url: str, tmp_path: Path) -> None:
+    import time
+
+    import psycopg
+
+    source = tmp_path / "many.ndjson"
+    with AIMemory(tmp_path / "lite") as lite:
+        lite.record_many(
+            {
+                "issue_data": issue(description=f"timeout case {n}"),
+                "ai_response": response(f"fix {n % 7}"),
+                "fix_success": n % 3 == 0,
+                "verification_success": n % 3 == 0,
+                "execution_time": 1.0,
+            }
+            for n in range(30_000)
+        )
+        lite.export_records(source, "ndjson")
+    with AIMemory(db=pg_url) as memory:
+        memory.record_fix_attempt(issue(), response("kept"), True, True, 1.0)
+    importer = subprocess.Popen(
+        [sys.executable, "-m", "aimem", "--db", pg_url, "import", str(source)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    killed = False
+    with psycopg.connect(pg_url, autocommit=True) as watcher:
+        deadline = time.monotonic() + 120
+        while importer.poll() is None and time.monotonic() < deadline:
+            # the import holds the writers' lock once its transaction has begun
+            row = watcher.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND pid != pg_backend_pid() LIMIT 1"
+            ).fetchone()
+            if row is not None:
+                time.sleep(0.2)  # into the middle of the merge
+                killed = bool(
+                    watcher.execute("SELECT pg_terminate_backend(%s)", (row[0],)).fetchone()[0]
+                )
+                break
+            time.sleep(0.005)
+    out, err = importer.communicate(timeout=120)
+    assert killed, "the import finished before it could be interrupted"
+    assert importer.returncode == 1, (out, err)
+    lines = err.decode().splitlines()
+    assert lines[0].startswith("aimem: error: ") and "PostgreSQL" in lines[0], lines
+    assert b"Traceback" not in err
+    with AIMemory(db=pg_url) as memory:
+        stats = memory.get_memory_stats()
+        assert stats["total_fixes_attempted"] == 1
+    assert sql(pg_url, "SELECT count(*) FROM fix_history") == [(1,)]

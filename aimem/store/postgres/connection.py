@@ -193,26 +193,27 @@ class Connection:
         )
         if returning:
             statement += " RETURNING id"
-        cursor = self.raw.cursor()
         with self.translated():
+            cursor = self.raw.cursor()
             cursor.execute(statement, tuple(params) if params is not None else ())
         wrapped = Cursor(self, cursor)
         if returning:
-            row = cursor.fetchone()
+            with self.translated():
+                row = cursor.fetchone()
             wrapped.lastrowid = None if row is None else int(row[0])
         return wrapped
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Cursor:
         rows = [tuple(r) for r in seq]
-        cursor = self.raw.cursor()
-        if rows:
-            with self.translated():
+        with self.translated():
+            cursor = self.raw.cursor()
+            if rows:
                 cursor.executemany(translate(sql, self.schema), rows)
         return Cursor(self, cursor)
 
     def _control(self, control: str) -> Cursor:
-        cursor = self.raw.cursor()
         with self.translated():
+            cursor = self.raw.cursor()
             if control == "BEGIN IMMEDIATE":
                 cursor.execute("BEGIN")
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))

@@ -66,9 +66,10 @@ class PostgresStore(Store):
         self._pg = Connection(url)
         self.conn = cast(Any, self._pg)
         try:
-            migrations.check_version(self._pg, self.shown)
-            if not readonly:
-                migrations.migrate(self._pg, self.shown)
+            with self._pg.translated():
+                migrations.check_version(self._pg, self.shown)
+                if not readonly:
+                    migrations.migrate(self._pg, self.shown)
         except BaseException:
             self._pg.close()
             raise
@@ -172,17 +173,18 @@ class PostgresStore(Store):
             "coalesce(h.description, '') || ' ' || coalesce(h.claude_analysis, '') || ' ' || "
             "coalesce(h.fix_commands, '') || ' ' || coalesce(h.notes, '')"
         )
-        rows = self._pg.raw.execute(
-            f"""WITH q AS (SELECT to_tsquery('simple', %s) AS q),
-                best AS (SELECT h.id, -ts_rank_cd(h.aimem_search, q.q) AS score
-                         FROM fix_history h, q WHERE h.aimem_search @@ q.q
-                         ORDER BY score, h.id LIMIT %s)
-                SELECT {columns}, best.score,
-                       ts_headline('simple', {text}, q.q, %s)
-                FROM best JOIN fix_history h ON h.id = best.id, q
-                ORDER BY best.score, h.id""",
-            (query, limit, _HEADLINE),
-        ).fetchall()
+        with self._pg.translated():
+            rows = self._pg.raw.execute(
+                f"""WITH q AS (SELECT to_tsquery('simple', %s) AS q),
+                    best AS (SELECT h.id, -ts_rank_cd(h.aimem_search, q.q) AS score
+                             FROM fix_history h, q WHERE h.aimem_search @@ q.q
+                             ORDER BY score, h.id LIMIT %s)
+                    SELECT {columns}, best.score,
+                           ts_headline('simple', {text}, q.q, %s)
+                    FROM best JOIN fix_history h ON h.id = best.id, q
+                    ORDER BY best.score, h.id""",
+                (query, limit, _HEADLINE),
+            ).fetchall()
         results = []
         for r in rows:
             record = row_to_dict(r[: len(EXPORT_COLUMNS)])
