@@ -316,3 +316,48 @@ def test_a_connection_lost_during_an_import_rolls_it_all_back(pg_url: str, tmp_p
         stats = memory.get_memory_stats()
         assert stats["total_fixes_attempted"] == 1
     assert sql(pg_url, "SELECT count(*) FROM fix_history") == [(1,)]
+
+
+def test_a_runner_role_needs_only_the_documented_grants(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid
+
+    import psycopg
+
+    database = urlsplit(pg_url).path.lstrip("/")
+    owner, runner = (f"r_{uuid.uuid4().hex[:10]}" for _ in range(2))
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        for role in (owner, runner):
+            admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'role-pw'")  # type: ignore[arg-type]
+            admin.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {role}')  # type: ignore[arg-type]
+        admin.execute(f"GRANT USAGE, CREATE ON SCHEMA public TO {owner}")  # type: ignore[arg-type]
+        admin.execute(f"GRANT USAGE ON SCHEMA public TO {runner}")  # type: ignore[arg-type]
+    try:
+        monkeypatch.setenv("PGPASSWORD", "role-pw")
+        host = urlsplit(pg_url).netloc.rpartition("@")[2]
+        # postgres:// is accepted as well as postgresql://
+        as_owner = f"postgres://{owner}@{host}/{database}"
+        assert run_aimem("init", "--db", as_owner).returncode == 0
+        with psycopg.connect(pg_url, password=_superuser_password(), autocommit=True) as admin:
+            admin.execute(
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {runner}"  # type: ignore[arg-type]
+            )
+        as_runner = f"postgresql://{runner}@{host}/{database}"
+        for args in (RECORD, RECORD, ("stats", "--json"), ("search", "timeout"), ("check",)):
+            done = run_aimem("--db", as_runner, *args)
+            assert done.returncode == 0, (args, done.stderr)
+        stats = orjson.loads(run_aimem("--db", as_runner, "stats", "--json").stdout)
+        assert stats["total_fixes_attempted"] == 2
+    finally:
+        monkeypatch.setenv("PGPASSWORD", _superuser_password())
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {owner}, {runner} CASCADE")  # type: ignore[arg-type]
+            admin.execute(f"DROP ROLE {owner}")  # type: ignore[arg-type]
+            admin.execute(f"DROP ROLE {runner}")  # type: ignore[arg-type]
+
+
+def _superuser_password() -> str:
+    from tests.conftest import _password
+
+    return _password()
