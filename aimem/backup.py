@@ -180,6 +180,16 @@ def repository_id(memory: Repository) -> str:
     return memory.store.get_meta("repository_id") or new
 
 
+def _layout_of(memory: Repository) -> Layout | None:
+    """The repository's folder, None for a database named without one."""
+    from aimem.errors import AimemError
+
+    try:
+        return memory.layout
+    except AimemError:
+        return None
+
+
 def _home(memory: Repository) -> str:
     """What a repository id is bound to: the database a server holds (every runner
     shares its id), else the folder, whatever link leads to it."""
@@ -264,7 +274,7 @@ def create_bundle(
     try:
         # Shared archive lock from the snapshot until every segment it names
         # is copied: a cleanup or thaw (exclusive) cannot retire one meanwhile.
-        with archive_lock(memory.store, memory.layout, shared=True):
+        with archive_lock(memory.store, _layout_of(memory), shared=True):
             manifest = _write_bundle(memory, repo_id, work, target)
     except OSError as error:
         raise _write_error(error, target) from error
@@ -288,14 +298,14 @@ def create_bundle(
 def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) -> dict[str, Any]:
     """Snapshot, render, compress into ``work``; write the bundle to ``target``."""
     from aimem.knowledge import render
-    from aimem.store import Store
+    from aimem.store.sqlite_store import Store
 
     raw_db = work / DATABASE_NAME
-    memory.store.snapshot_into(raw_db, target)
+    memory.store.snapshot_to(raw_db, target)
     # The knowledge base file, rendered from the snapshot itself.
     snap = Store(raw_db)
     try:
-        snap.conn.execute("PRAGMA synchronous = OFF")  # scratch; the bundle is fsynced
+        snap.scratch_copy()  # the bundle is fsynced, not the copy
         kb_data = orjson.dumps(render(snap), option=orjson.OPT_INDENT_2) + b"\n"
         kb_meta = {
             "generation": snap.generation(),
@@ -303,7 +313,7 @@ def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) ->
             "size": len(kb_data),
         }
         snap.set_meta("kb_file", orjson.dumps(kb_meta).decode())
-        snap.conn.execute("PRAGMA journal_mode = DELETE")
+        snap.single_file()
         schema_version = snap.schema_version()
     finally:
         snap.close()
@@ -333,7 +343,7 @@ def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) ->
         },
     ]
     files: dict[str, Path] = {DB_MEMBER: zst, KNOWLEDGE_BASE_NAME: kb_path}
-    storage = segment_storage(memory.store, memory.layout)
+    storage = segment_storage(memory.store, _layout_of(memory))
     for segment, sha in sorted(info["segments"]):
         if not _SEGMENT_NAME.match(segment):
             continue
