@@ -103,7 +103,7 @@ complete -c aimem -n '__aimem_at \'\'' -a 'record' -d 'Record fix attempts; prin
 complete -c aimem -n '__aimem_at \'\'' -a 'export' -d 'Export records (ndjson, json, csv) or the full report (report).'
 complete -c aimem -n '__aimem_at \'\'' -a 'import' -d 'Import records, all or nothing; records already present are skipped.'
 complete -c aimem -n '__aimem_at \'\'' -a 'verify' -d 'Check bundles: checksums, decompression, integrity_check, counts. E...'
-complete -c aimem -n '__aimem_at \'\'' -a 'restore' -d 'Restore a bundle into the repository folder (--dir), verified and a...'
+complete -c aimem -n '__aimem_at \'\'' -a 'restore' -d 'Restore a bundle into the repository, verified and atomic.'
 complete -c aimem -n '__aimem_at \'\'' -a 'cleanup' -d 'Archive rows older than --older-than (or DAYS) into compressed segm...'
 complete -c aimem -n '__aimem_at \'\'' -a 'check' -d 'Verify the database, the archive and the knowledge base; exit 1 on...'
 complete -c aimem -n '__aimem_at \'\'' -a 'gc' -d 'Checkpoint the WAL, optimize, analyze and (when worth it) vacuum th...'
