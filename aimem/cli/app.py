@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from aimem._version import __version__
 from aimem.cli._click import click, click_exceptions
@@ -103,6 +103,22 @@ class AimemGroup(TyperGroup):
         except BrokenPipeError:
             quiet_stdout()
             raise typer.Exit(141) from None
+
+
+class AimemCommand(TyperCommand):
+    """A command whose usage line names required arguments as Click does
+    (``aimem show ID``), not in typer's braces (``{ID}``), which read like a
+    set of choices."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [_unbraced(piece) for piece in pieces]
+
+
+def _unbraced(piece: str) -> str:
+    if piece.startswith("{") and piece.endswith("}") and "," not in piece:
+        return piece[1:-1]
+    return piece
 
 
 # The root's options that take a value; --version and -V take none.

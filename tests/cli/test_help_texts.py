@@ -13,15 +13,19 @@ from tools import gen_docs
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = [node.key.split() for node in gen_docs.build_tree().walk() if node.key]
 # Click's own names for a type: they tell a user nothing about the value.
-INTERNAL = re.compile(r"<(int|float|str|text|integer)( range)?>|\{[a-z_]+\}|\b(INTEGER|FLOAT)\b")
+INTERNAL = re.compile(
+    r"<(int|float|str|text|integer|path|file|directory)( range)?>|\{[A-Za-z_.]+\}"
+    r"|\b(INTEGER|FLOAT|BOOLEAN|FILENAME|DIRECTORY|CHOICE)\b"
+)
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
 def test_help_has_real_metavars_and_true_descriptions(args: list[str]) -> None:
     text = ok(*args, "--help").stdout
-    options = text[text.index("Options:") :] if "Options:" in text else ""
-    if args[0] == "backup":  # its options belong to the backup workflows' owners
-        options = re.sub(r".*--keep .*\n", "", options)
+    usage = text.splitlines()[0]
+    assert not INTERNAL.search(usage), usage  # typer's {ID} for a required argument
+    options = text[text.index("Arguments:") if "Arguments:" in text else len(text) :]
+    options += text[text.index("Options:") :] if "Options:" in text else ""
     assert not INTERNAL.search(options), options
     if "--format" not in options:
         assert "Shortcut for --format" not in options
