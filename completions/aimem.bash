@@ -16,7 +16,7 @@ _aimem_commands() {
 
 _aimem_options() {
     case "$1" in
-    '') REPLY="--dir -C --version -V --help -h" ;;
+    '') REPLY="--dir -C --no-pager --version -V --help -h" ;;
     'init') REPLY="--demo --seed --json --help -h" ;;
     'stats') REPLY="--json --help -h" ;;
     'model') REPLY="--note --set-notes --json --help -h" ;;

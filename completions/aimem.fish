@@ -115,6 +115,7 @@ complete -c aimem -n '__aimem_at \'\'' -a 'backup' -d 'Write, list and prune bac
 complete -c aimem -n '__aimem_at \'\'' -a 'archive' -d 'List and thaw archive segments (old rows moved out by \'aimem cleanu...'
 complete -c aimem -n '__aimem_in \'\'' -l 'dir' -x -a '(__fish_complete_directories)' -d 'The repository folder (AIMemory/) or the folder that holds it. Defa...'
 complete -c aimem -n '__aimem_in \'\'' -s 'C' -x -a '(__fish_complete_directories)' -d 'Run as if aimem was started in DIR: relative paths start there, and...'
+complete -c aimem -n '__aimem_in \'\'' -l 'no-pager' -d 'Write long listings straight to the terminal, not through $AIMEM_PA...'
 complete -c aimem -n '__aimem_in \'\'' -l 'version' -s 'V' -d 'Show the version and exit.'
 complete -c aimem -n '__aimem_in \'\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_in \'init\'' -l 'demo' -d 'Fill the new repository with a realistic generated history.'

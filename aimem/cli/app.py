@@ -110,6 +110,12 @@ class AimemCommand(TyperCommand):
     (``aimem show ID``), not in typer's braces (``{ID}``), which read like a
     set of choices."""
 
+    def invoke(self, ctx: click.Context) -> Any:
+        from aimem.cli._pager import paged
+
+        with paged(" ".join(ctx.command_path.split()[1:])):
+            return super().invoke(ctx)
+
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
         pieces = super().collect_usage_pieces(ctx)
         return [_unbraced(piece) for piece in pieces]
@@ -123,7 +129,7 @@ def _unbraced(piece: str) -> str:
 
 # The root's options that take a value; --version and -V take none.
 GLOBAL_VALUES = ("--dir", "-C")
-GLOBAL_FLAGS = ("--version", "-V")
+GLOBAL_FLAGS = ("--version", "-V", "--no-pager")
 
 
 def misplaced_global_hint(usage: click_exceptions.UsageError, args: list[str]) -> str | None:
@@ -133,6 +139,11 @@ def misplaced_global_hint(usage: click_exceptions.UsageError, args: list[str]) -
     name = usage.option_name
     if usage.ctx.parent is None or name not in GLOBAL_VALUES + GLOBAL_FLAGS:
         return None
+    if name == "--no-pager":
+        import shlex
+
+        rest = [arg for arg in args if arg != name]
+        return f"{name} is a global option: aimem {shlex.join([name, *rest])}"
     if name in GLOBAL_FLAGS:
         return f"{name} is a global option: aimem {name}"
     # The misplaced one is the last: a leading -C/--dir is the real global option.
@@ -192,6 +203,15 @@ def _chdir(ctx: typer.Context, param: typer.CallbackParam, value: Path | None) -
     return Path.cwd()
 
 
+def _no_pager(ctx: typer.Context, param: typer.CallbackParam, value: bool) -> bool:
+    if value:
+        from aimem.cli._pager import NO_PAGER
+
+        token = NO_PAGER.set(True)
+        ctx.call_on_close(lambda: NO_PAGER.reset(token))
+    return value
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -218,6 +238,15 @@ def root(
             is_eager=True,
         ),
     ] = None,
+    no_pager: Annotated[
+        bool,
+        typer.Option(
+            "--no-pager",
+            help="Write long listings straight to the terminal, not through "
+            "$AIMEM_PAGER (else $PAGER, else less).",
+            callback=_no_pager,
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(

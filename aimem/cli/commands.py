@@ -33,7 +33,11 @@ def for_args(args: Sequence[str]) -> typer.Typer:
             skip = False
         elif arg in ("--dir", "-C"):
             skip = True
-        elif arg.startswith("--dir=") or (arg.startswith("-C") and len(arg) > 2):
+        elif (
+            arg.startswith("--dir=")
+            or (arg.startswith("-C") and len(arg) > 2)
+            or arg == "--no-pager"
+        ):
             continue
         elif arg.startswith("-"):
             return app
