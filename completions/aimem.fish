@@ -325,6 +325,7 @@ complete -c aimem -n '__aimem_in \'backup\'' -l 'keep' -x -d 'Same as --keep-las
 complete -c aimem -n '__aimem_in \'backup\'' -l 'set-default' -x -a '(__fish_complete_directories)' -d 'Remember DIR as this repository\'s backup folder and exit.'
 complete -c aimem -n '__aimem_in \'backup\'' -l 'json' -d 'Print JSON.'
 complete -c aimem -n '__aimem_in \'backup\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
+complete -c aimem -n '__aimem_at \'backup\' 0' -a '(__fish_complete_directories)'
 complete -c aimem -n '__aimem_in \'backup create\'' -l 'keep-last' -x -d 'Keep the N newest bundles.'
 complete -c aimem -n '__aimem_in \'backup create\'' -l 'keep-daily' -x -d 'Keep the newest bundle of each of the last N days (UTC).'
 complete -c aimem -n '__aimem_in \'backup create\'' -l 'keep-weekly' -x -d 'Keep the newest bundle of each of the last N ISO weeks.'
@@ -334,7 +335,7 @@ complete -c aimem -n '__aimem_in \'backup create\'' -l 'set-default' -x -a '(__f
 complete -c aimem -n '__aimem_in \'backup create\'' -l 'json' -d 'Print JSON.'
 complete -c aimem -n '__aimem_in \'backup create\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
 complete -c aimem -n '__aimem_in \'backup create\'' -l 'help' -s 'h' -d 'Show this message and exit.'
-complete -c aimem -n '__aimem_at \'backup create\' 0' -F
+complete -c aimem -n '__aimem_at \'backup create\' 0' -a '(__fish_complete_directories)'
 complete -c aimem -n '__aimem_in \'backup list\'' -l 'verify' -d 'Verify each bundle fully (default: its manifest and tar index).'
 complete -c aimem -n '__aimem_in \'backup list\'' -l 'format' -s 'f' -x -a 'table json ndjson csv' -d 'Output format: table, json, ndjson or csv.'
 complete -c aimem -n '__aimem_in \'backup list\'' -l 'json' -d 'Shortcut for --format json.'
