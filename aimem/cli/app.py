@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from aimem._version import __version__
-from aimem.cli._click import click, click_exceptions
+from aimem.cli._click import click, click_exceptions, click_types
 from aimem.cli._context import RepoHandle
 from aimem.cli._errors import (
     aftermath_warnings,
@@ -105,10 +105,48 @@ class AimemGroup(TyperGroup):
             raise typer.Exit(141) from None
 
 
+def _range_text(low: Any, high: Any, low_open: bool, high_open: bool) -> str:
+    above = f"more than {low}" if low_open else f"at least {low}"
+    below = f"less than {high}" if high_open else f"at most {high}"
+    if low is None:
+        return below
+    if high is None:
+        return above
+    if not low_open and not high_open:
+        return f"{low} to {high}"
+    return f"{above} and {below}"
+
+
+class _IntRange(click_types.IntRange):
+    def _describe_range(self) -> str:
+        return _range_text(self.min, self.max, self.min_open, self.max_open)
+
+
+class _FloatRange(click_types.FloatRange):
+    def _describe_range(self) -> str:
+        return _range_text(self.min, self.max, self.min_open, self.max_open)
+
+
 class AimemCommand(TyperCommand):
     """A command whose usage line names required arguments as Click does
     (``aimem show ID``), not in typer's braces (``{ID}``), which read like a
-    set of choices."""
+    set of choices, and whose ranges read ``1 to 10000``, not ``1<=x<=10000``
+    (in the help and in the error for a value outside)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            kind = type(param.type)
+            if kind in (click_types.IntRange, click_types.FloatRange):
+                bounds = param.type
+                friendly = _IntRange if kind is click_types.IntRange else _FloatRange
+                param.type = friendly(
+                    bounds.min,  # type: ignore[attr-defined]
+                    bounds.max,  # type: ignore[attr-defined]
+                    bounds.min_open,  # type: ignore[attr-defined]
+                    bounds.max_open,  # type: ignore[attr-defined]
+                    bounds.clamp,  # type: ignore[attr-defined]
+                )
 
     def invoke(self, ctx: click.Context) -> Any:
         from aimem.cli._pager import paged

@@ -285,9 +285,7 @@ def test_bash_backup_offers_subcommands_folders_and_options(
         return bash_complete(list(words), path_with_aimem, folders)
 
     offered = complete("aimem", "backup", "")
-    assert {"create", "list", "prune", "bundles", "--keep-daily", "--set-default"} <= set(
-        offered
-    )
+    assert {"create", "list", "prune", "bundles", "--keep-daily", "--set-default"} <= set(offered)
     assert "bundles.txt" not in offered  # the destination is a folder
     assert complete("aimem", "backup", "bu") == ["bundles"]
     assert complete("aimem", "backup", "l") == ["list"]

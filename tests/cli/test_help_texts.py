@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import ok
+from tests.cli.conftest import fails, ok
 from tools import gen_docs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,3 +43,18 @@ def test_man_page_exit_status_lists_every_code() -> None:
     for code in ("0", "1", "2", "3", "4", "130"):
         assert f"\\fB{code}\\fR" in status, code
     assert "min\\-rate" in status or "min-rate" in status
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
+def test_help_fits_80_columns(args: list[str]) -> None:
+    text = ok(*args, "--help").stdout
+    wide = [line for line in text.splitlines() if len(line) > 80]
+    assert wide == [], wide
+
+
+def test_ranges_read_as_words_in_help_and_errors(demo: Path) -> None:
+    assert "[1 to 10000]" in ok("recent", "--help").stdout
+    assert "[1 to 1000000]" in ok("backup", "create", "--help").stdout
+    refused = fails(2, "recent", "--limit", "0")
+    assert "0 is not in the range 1 to 10000" in refused.stderr
+    assert "<=" not in refused.stderr

@@ -47,7 +47,20 @@ def test_dir_named_aimemory_is_the_repository(bundle: Path, tmp_path: Path) -> N
 def test_dir_holding_a_repository_refuses_without_force(bundle: Path, tmp_path: Path) -> None:
     project = tmp_path / "project"
     ok("--dir", str(project), "restore", str(bundle))
-    ok("--dir", str(project), "record", "-m", "m", "-t", "TIMEOUT", "-d", "x", "-c", "y", "--failure")
+    ok(
+        "--dir",
+        str(project),
+        "record",
+        "-m",
+        "m",
+        "-t",
+        "TIMEOUT",
+        "-d",
+        "x",
+        "-c",
+        "y",
+        "--failure",
+    )
     refused = fails(1, "--dir", str(project), "restore", str(bundle))
     assert "already holds a repository" in refused.stderr
     assert str(project / "AIMemory") in refused.stderr
