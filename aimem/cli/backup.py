@@ -14,6 +14,7 @@ from aimem.cli._context import handle_of, repo
 from aimem.cli._output import (
     FORMAT_HELP,
     JSON_HELP,
+    JSON_ONLY_HELP,
     Format,
     emit_json,
     emit_rows,
@@ -29,7 +30,7 @@ from aimem.cli.app import app
 if TYPE_CHECKING:
     from aimem.backup import Retention
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_ONLY_HELP)]
 FromOpt = Annotated[
     Path | None,
     typer.Option(

@@ -12,6 +12,7 @@ from aimem.cli._listing import ColumnsOpt, NoHeadersOpt, WideOpt, table_view
 from aimem.cli._output import (
     FORMAT_HELP,
     JSON_HELP,
+    JSON_ONLY_HELP,
     Format,
     emit_json,
     emit_rows,
@@ -25,7 +26,7 @@ from aimem.cli._values import MAX_COUNT, MAX_DAYS, QuietOpt, filled, finite, sin
 from aimem.cli._values import since as since_option
 from aimem.cli.app import app
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Output JSON.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_ONLY_HELP)]
 ListJsonOpt = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Show what would change.")]
