@@ -228,7 +228,9 @@ def gate_command(
     if as_json:
         emit_json(result)
     else:
-        write(f"{result['decision']} ({result['reason']}): {result['message']}\n")
+        # the message may open with the decision ('try `x`: ...'): say it once
+        message = result["message"].removeprefix(f"{result['decision']} ")
+        write(f"{result['decision']} ({result['reason']}): {message}\n")
     if result["exit_code"]:
         raise typer.Exit(result["exit_code"])
 

@@ -86,3 +86,15 @@ def test_check_repair_asks_only_when_there_is_something_to_repair(demo: Path) ->
     assert not (demo / "knowledge_base.json").exists()
     assert invoke("check", "--repair", "--yes").exit_code == 0
     assert (demo / "knowledge_base.json").exists()
+
+
+def test_gate_says_its_decision_once(demo: Path) -> None:
+    ask = ["gate", "-m", "qwen2.5:7b", "-t", "TIMEOUT", "-d", "timeout after 30s"]
+    tried = invoke(*ask)
+    assert tried.exit_code == 0
+    assert tried.stdout.startswith("try (evidence): `") and "try `" not in tried.stdout
+    skipped = invoke(*ask, "--min-rate", "0.99")
+    assert skipped.exit_code == 4
+    assert skipped.stdout.startswith("skip (low-confidence): the best known fix")
+    # the JSON message stays as the library words it
+    assert ok_json(*ask, "--json")["message"].startswith("try `")
