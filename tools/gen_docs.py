@@ -109,12 +109,6 @@ ENVIRONMENT = (
         "NORMAL is faster and may lose the last commits on power loss, never consistency.",
     ),
     (
-        "AIMEM_PAGER",
-        "The pager for long listings on a terminal (else PAGER, else less with "
-        "LESS=FRX unless LESS is set); cat or an empty value turns it off, as "
-        "--no-pager does.",
-    ),
-    (
         "NO_COLOR",
         "When set, no colour and no progress bars (also off when stderr is not a terminal).",
     ),
