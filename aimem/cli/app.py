@@ -136,16 +136,14 @@ class AimemCommand(TyperCommand):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for param in self.params:
-            kind = type(param.type)
-            if kind in (click_types.IntRange, click_types.FloatRange):
-                bounds = param.type
-                friendly = _IntRange if kind is click_types.IntRange else _FloatRange
-                param.type = friendly(
-                    bounds.min,  # type: ignore[attr-defined]
-                    bounds.max,  # type: ignore[attr-defined]
-                    bounds.min_open,  # type: ignore[attr-defined]
-                    bounds.max_open,  # type: ignore[attr-defined]
-                    bounds.clamp,  # type: ignore[attr-defined]
+            bounds = param.type
+            if type(bounds) is click_types.IntRange:
+                param.type = _IntRange(
+                    bounds.min, bounds.max, bounds.min_open, bounds.max_open, bounds.clamp
+                )
+            elif type(bounds) is click_types.FloatRange:
+                param.type = _FloatRange(
+                    bounds.min, bounds.max, bounds.min_open, bounds.max_open, bounds.clamp
                 )
 
     def invoke(self, ctx: click.Context) -> Any:
