@@ -107,6 +107,7 @@ def test_less_settings_of_the_user_are_kept(
     assert Path(f"{shown}.env").read_text().startswith("LESS=-R\n")
 
 
+@pytest.mark.slow
 def test_aimem_pager_comes_before_pager(
     demo: Path, env: dict[str, str], fake: tuple[str, Path], tmp_path: Path
 ) -> None:
@@ -167,6 +168,7 @@ def test_quitting_the_pager_early_is_not_an_error(
     assert len(shown.read_text().splitlines()) == 3
 
 
+@pytest.mark.slow
 def test_data_and_short_reports_are_never_paged(
     demo: Path, env: dict[str, str], fake: tuple[str, Path]
 ) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import fails, invoke, ok, ok_json
 
 TWO_COMMANDS = ["ollama pull qwen2.5:7b", "systemctl restart ollama"]
@@ -20,6 +22,7 @@ def _record_two_command_fix() -> None:
         )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_tables_show_rates_as_percentages_as_context_does(demo: Path) -> None:
     models = ok_json("models", "--json")
     first = models[0]
@@ -37,6 +40,7 @@ def test_tables_show_rates_as_percentages_as_context_does(demo: Path) -> None:
     assert 0 < first["success_rate"] < 1
 
 
+@pytest.mark.slow
 def test_a_multi_command_fix_has_one_spelling(demo: Path) -> None:
     _record_two_command_fix()
     joined = " && ".join(TWO_COMMANDS)
@@ -75,6 +79,7 @@ def test_purge_question_names_the_count_and_the_cut_off(demo: Path) -> None:
     assert nothing.stdout.startswith("purged 0 rows")
 
 
+@pytest.mark.slow
 def test_check_repair_asks_only_when_there_is_something_to_repair(demo: Path) -> None:
     clean = invoke("check", "--repair")
     assert clean.exit_code == 0, clean.stderr
