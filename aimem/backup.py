@@ -974,16 +974,12 @@ def restore_bundle(
             if problems:
                 raise _refused(bundle_path, problems, target_path)
             return summary
+        made = _missing_folders(parent)
+        staging = parent / f".aimem-restore-{target_path.name}.{os.getpid()}.{time.monotonic_ns()}"
         try:
             parent.mkdir(parents=True, exist_ok=True)
             remove_stale(parent, f".aimem-restore-{target_path.name}.")
-            staging = (
-                parent / f".aimem-restore-{target_path.name}.{os.getpid()}.{time.monotonic_ns()}"
-            )
             staging.mkdir(mode=DIR_MODE)
-        except OSError as error:
-            raise _os_error(error, target_path) from error
-        try:
             problems = _unpack(bundle, staging)
             if problems:
                 raise _refused(bundle_path, problems, target_path)
@@ -993,11 +989,13 @@ def restore_bundle(
                 target_path.resolve(),
             )
             _swap(staging, target_path, exists)
-        except OSError as error:
-            raise _os_error(error, target_path) from error
-        finally:
+        except BaseException as failure:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
+            _remove_empty(made)  # a refusal leaves no trace, not even the parents
+            if isinstance(failure, OSError):
+                raise _os_error(failure, target_path) from failure
+            raise
     return summary
 
 
@@ -1070,6 +1068,23 @@ def restore_into_database(
             finally:
                 store.close()
     return summary
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders ``folder.mkdir(parents=True)`` would create, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # something else now lives there: keep it and its parents
 
 
 def _os_error(error: OSError, target: Path) -> Exception:

@@ -87,8 +87,9 @@ def normalize_fixer(name: str) -> str:
     ``Claude``, ``CLAUDE`` and ``claude`` are one fixer, spelled as the seed
     schema's fixer types are (claude, qwen, gpt, gemini, custom), as
     ``signatures.normalize_issue_type`` makes ``timeout`` the issue type
-    TIMEOUT. Every new attempt's fixer goes through this; a stored row read
-    back (an import, a thaw) keeps its text (``_Checker.stored_fixer``).
+    TIMEOUT. Every attempt's fixer goes through this, a stored row read back
+    (an import, a thaw, an archived fact) too; migration m016 respelled the
+    rows stored before.
     """
     return name.strip().lower()
 
@@ -215,10 +216,11 @@ class _Checker:
     def stored_fixer(self, name: str, value: Any) -> str:
         # A stored row keeps any fixer text the seed schema took (TEXT NOT
         # NULL): 'Claude 3.5 Sonnet' from the seed system is history,
-        # not bad input. Only new attempts get the strict spelling above.
+        # not bad input. Only new attempts get the strict form above; both
+        # get the one spelling, so 'Claude' and 'claude' stay one fixer.
         if value is None:
             raise self.fail(name, "is missing")
-        return self.text(name, value, LIMITS["fixer_text"], required=False)
+        return normalize_fixer(self.text(name, value, LIMITS["fixer_text"], required=False))
 
     def stored_issue_type(self, name: str, value: Any) -> str:
         # Stored rows hold whatever the seed schema took; normalized, not refused.
@@ -636,6 +638,7 @@ def stored_values_from_row(row: Any) -> tuple[Any, ...] | None:
         and _filled(get("description"), LIMITS["description"])
         and type(fixer) is str
         and _FIXER.fullmatch(fixer)
+        and normalize_fixer(fixer) == fixer
         and (analysis is None or _plain(analysis, LIMITS["analysis"]))
         and (notes is None or _plain(notes, LIMITS["notes"]))
         and (fixer_model is None or _plain(fixer_model, LIMITS["fixer_model"]))

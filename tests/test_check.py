@@ -149,8 +149,12 @@ def test_leftover_temp_file_is_a_hint_and_repair_removes_it(
 
 
 def test_repair_needs_yes_without_a_terminal(archived_dir: Path, runner: CliRunner) -> None:
+    # nothing to repair: no question, so no --yes needed
+    assert runner.invoke(app, ["check", "--repair"]).exit_code == 0
+    (archived_dir / "knowledge_base.json").unlink()
     out = runner.invoke(app, ["check", "--repair"])
     assert out.exit_code == 2 and "--yes" in out.stderr
+    assert not (archived_dir / "knowledge_base.json").exists()
 
 
 @pytest.mark.sqlite_only  # damage done to SQLite's files

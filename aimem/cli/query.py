@@ -659,7 +659,8 @@ def similar_command(
 
     \b
     Example:
-      aimem similar --model qwen2.5:7b --issue-type TIMEOUT --prompt "Write a haiku"
+      aimem similar --model qwen2.5:7b --issue-type TIMEOUT \\
+          --prompt "Write a haiku"
     """
     chosen = resolve_format(fmt, as_json)
     view = table_view(wide, columns, no_headers, SIMILAR_CSV)

@@ -9,7 +9,9 @@ run in one transaction that holds the writers' lock.
 Several SQLite steps convert history the seed system or an older aimem left
 in a database file (local timestamps, rows without uids, old fingerprints,
 issue-type spellings). No PostgreSQL database predates this backend, so those
-steps have nothing to convert here and only record that they ran.
+steps have nothing to convert here and only record that they ran. A step
+added to the SQLite list needs its entry in ``STEPS`` (a missing one fails
+every test that opens PostgreSQL).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ STEPS: dict[str, Step] = {
     "m013_archived_uids": lambda c: _script(c, schema.ARCHIVED_UIDS),
     "m014_fix_templates": _nothing_to_convert,
     "m015_one_issue_type_spelling": _nothing_to_convert,
+    "m016_one_fixer_spelling": _nothing_to_convert,
 }
 
 
