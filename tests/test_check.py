@@ -148,6 +148,7 @@ def test_leftover_temp_file_is_a_hint_and_repair_removes_it(
     assert not temp.exists()
 
 
+@pytest.mark.sqlite_only  # the damage is to knowledge_base.json
 def test_repair_needs_yes_without_a_terminal(archived_dir: Path, runner: CliRunner) -> None:
     # nothing to repair: no question, so no --yes needed
     assert runner.invoke(app, ["check", "--repair"]).exit_code == 0
