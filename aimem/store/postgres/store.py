@@ -14,6 +14,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, cast
 
+import psycopg
+
 from aimem.errors import AimemError
 from aimem.records import EXPORT_COLUMNS, Attempt
 from aimem.search import fts_tokens
@@ -51,12 +53,6 @@ def ts_query(match: str) -> str:
     if not phrases:
         raise AimemError(f"invalid search query {match!r}: no words")
     return " & ".join(phrases)
-
-
-def psycopg_error() -> type[Exception]:
-    import psycopg
-
-    return psycopg.Error
 
 
 class PostgresStore(Store):
@@ -197,7 +193,7 @@ class PostgresStore(Store):
                 for row in rows:
                     yield row_to_dict(row)
         finally:
-            with suppress(psycopg_error()):
+            with suppress(psycopg.Error):
                 cursor.close()
 
     # ---- full-text search ------------------------------------------------
