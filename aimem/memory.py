@@ -2,7 +2,8 @@
 
 It composes the store (SQL), learning (patterns), analytics, context and the
 knowledge base. Every method returns plain JSON-ready values. One instance
-owns one SQLite connection; use one instance per thread. ``knowledge_base.json``
+owns one database connection (SQLite, or PostgreSQL for a repository whose
+config names one); use one instance per thread. ``knowledge_base.json``
 follows every write: ``close()`` (or ``with AIMemory() as memory:``) brings it up
 to date, and so does the end of a process that never closed (an exit hook),
 and ``get_memory_stats()`` right away.
@@ -147,6 +148,13 @@ class AIMemory:
     ``aimem.paths.Location`` (``locate()``) says the same and names the setting
     in errors. With ``create=False`` a missing repository raises
     NotARepositoryError instead of being created.
+
+    A repository folder whose ``config.json`` names a PostgreSQL database opens
+    that database. ``db`` (a ``postgresql://`` URL; default ``$AIMEM_DB`` when
+    ``memory_dir`` is not given either) opens a database directly, overriding
+    ``config.json``, and needs no folder at all. The password comes from
+    libpq's usual places or the URL, and is never shown (``database_url`` and
+    ``memory_dir`` carry the URL without it).
     """
 
     def __init__(

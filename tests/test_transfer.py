@@ -20,15 +20,13 @@ from aimem import AimemError, AIMemory, InvalidInputError
 from aimem.records import EXPORT_COLUMNS, STANDARD_ISSUE_TYPES
 from aimem.setup import init_repository
 from aimem.timeutil import output_timestamp
-from tests.conftest import issue, response, sql
+from tests.conftest import issue, make_repository, response, sql
 from tests.transfer_helpers import DESIGN_SQL, db_digest, learned_state, rows_without_id
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    root = tmp_path / "A"
-    init_repository(directory=root, demo=True)
-    return root
+def demo(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Path:
+    return make_repository(request, backend, tmp_path / "A", demo=True)
 
 
 @pytest.mark.parametrize("fmt", ["ndjson", "json", "csv"])
@@ -217,6 +215,7 @@ def test_legacy_database_import_agrees_with_in_place_migration(tmp_path: Path) -
         assert migrated.import_records(legacy)["added"] == 0
 
 
+@pytest.mark.sqlite_only  # imports the source repository's database file
 def test_aimem_database_import(demo: Path, tmp_path: Path) -> None:
     with AIMemory(tmp_path / "B") as target:
         summary = target.import_records(demo / "ai_memory.db", "sqlite")

@@ -14,6 +14,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, cast
 
+import psycopg
+
 from aimem.errors import AimemError
 from aimem.records import EXPORT_COLUMNS, Attempt
 from aimem.search import fts_tokens
@@ -64,6 +66,7 @@ class PostgresStore(PostgresArchive, Store):
         self.path = cast(Any, self.shown)
         self.identity = None
         self._commits = 0
+        self._cursors = 0
         self._pg = Connection(url)
         self.conn = cast(Any, self._pg)
         try:
@@ -157,6 +160,36 @@ class PostgresStore(PostgresArchive, Store):
         AggregateWriter(conn).write(rollup)
         self._bump_generation(conn)
         return ids
+
+    def iter_rows(self, since: str | None = None, chunk: int = 2000) -> Iterator[dict[str, Any]]:
+        """Every hot row in id order (optionally from ``since`` on), streamed from a
+        server-side cursor: the client holds one chunk at a time, whatever the size."""
+        from aimem.store.postgres.dialect import translate
+        from aimem.store.sqlite_store import ROW_COLUMNS
+
+        sql = f"SELECT {ROW_COLUMNS} FROM fix_history"
+        params: tuple[Any, ...] = ()
+        if since is not None:
+            sql += " WHERE timestamp >= ?"
+            params = (since,)
+        self._cursors += 1
+        with self._pg.translated():
+            # outside a transaction the cursor must outlive the implicit one
+            cursor = self._pg.raw.cursor(
+                name=f"aimem_rows_{self._cursors}", withhold=not self._pg.in_transaction
+            )
+            cursor.execute(translate(sql + " ORDER BY id", self._pg.schema), params)
+        try:
+            while True:
+                with self._pg.translated():
+                    rows = cursor.fetchmany(chunk)
+                if not rows:
+                    return
+                for row in rows:
+                    yield row_to_dict(row)
+        finally:
+            with suppress(psycopg.Error):
+                cursor.close()
 
     # ---- full-text search ------------------------------------------------
 
