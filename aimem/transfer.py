@@ -587,10 +587,12 @@ def import_rows(
 ) -> tuple[int, int]:
     """Import export rows (each with its position for errors) all or nothing, exactly
     as ``import_records`` imports a file's; return (rows read, rows added).
+    The rows are held in memory until merged: pass a bounded batch.
 
     ``defer_indexes``: build the secondary indexes once at the end (for a batch
     much larger than the repository).
     """
-    with Spool(store.path.parent) as spool:
+    # Staged in memory: a caller passes one bounded batch, not a whole file.
+    with Spool(None) as spool:
         spool.stage(read_messages(iter_insert_rows(rows, source, redact)))
         return _merge(store, spool, dry_run, defer_indexes)
