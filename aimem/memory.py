@@ -1208,7 +1208,6 @@ class AIMemory:
 
         return restore_bundle(path, target, force, dry_run)
 
-
     # ---- remotes: push and pull -------------------------------------------------
 
     def remotes(self) -> list[dict[str, str]]:
@@ -1304,7 +1303,7 @@ class AIMemory:
         if found is not None and found.resolve() == self.layout.root.resolve():
             raise AimemError(f"remote {name!r} ({url}) is this repository")
         try:
-            return AIMemory(location, create=False, redact_secrets=self.redact_secrets)
+            return AIMemory(location, create=False)
         except NotARepositoryError as error:
             raise NotARepositoryError(
                 f"remote {name!r}: {error.message}",
@@ -1315,6 +1314,7 @@ class AIMemory:
             raise SchemaTooNewError(
                 f"remote {name!r}: {error.message}", hint="upgrade aimem here to sync with it"
             ) from None
+
 
 def _for_model(
     item: dict[str, Any], field: str, model: str, names_other: Callable[[Iterable[str]], bool]

@@ -273,24 +273,25 @@ def transfer(
     examined = sent = 0
     pending: list[dict[str, Any]] = []
 
-    def flush() -> None:
+    def flush(least: int) -> None:
+        """Store whole batches while at least ``least`` records wait."""
         nonlocal sent
-        if not pending:
-            return
-        if dry_run:
-            sent += len(pending)
-        else:
+        while pending and len(pending) >= least:
+            batch = pending[:BATCH]
+            del pending[:BATCH]
+            if dry_run:
+                sent += len(batch)
+                continue
             _read, added = import_rows(
                 receiver.store,
-                ((int(row.get("id") or 0), row) for row in pending),
+                ((int(row.get("id") or 0), row) for row in batch),
                 source,
                 redact=receiver.redact_secrets,
-                defer_indexes=_dwarfs(len(pending), receiver.store),
+                defer_indexes=_dwarfs(len(batch), receiver.store),
             )
             sent += added
             if added and committed is not None:
                 committed()
-        pending.clear()
 
     if progress:
         progress(0, total)
@@ -303,11 +304,10 @@ def transfer(
             if missing:
                 pending += sender.store.rows_by_id([i for i, uid in pairs if uid in missing])
         examined += len(rows) + len(pairs)
-        if len(pending) >= BATCH:
-            flush()
+        flush(BATCH)
         if progress:
             progress(examined, max(total, examined))
-    flush()
+    flush(1)
     summary = {
         "direction": direction,
         "remote": remote,

@@ -25,7 +25,7 @@ def counter(label: str) -> Callable[[int], None] | None:
     return show
 
 
-def done(progress: Callable[[int], None] | None) -> None:
+def done(progress: Callable[..., None] | None) -> None:
     """End the progress line (if one was shown)."""
     if progress is not None:
         sys.stderr.write("\r\033[K")
