@@ -14,7 +14,7 @@ import functools
 import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -1314,7 +1314,12 @@ class AIMemory:
         try:
             sender, receiver = (self, other) if direction == "push" else (other, self)
             # The sender's archive stays as its index says while it is read.
-            with maintenance.archive_lock(sender.layout, shared=True):
+            held = (
+                maintenance.archive_lock(sender.layout, shared=True)
+                if sender.layout is not None
+                else nullcontext()
+            )
+            with held:
                 return sync.transfer(
                     sender,
                     receiver,
@@ -1333,16 +1338,16 @@ class AIMemory:
         from aimem import sync
         from aimem.errors import NotARepositoryError, SchemaTooNewError
 
-        if sync.is_url(url):
-            raise AimemError(
-                f"remote {name!r} is a PostgreSQL database ({url}), "
-                "and this aimem has no PostgreSQL backend"
-            )
-        location = Location(Path(url))
-        found = location.find()
-        if found is not None and found.resolve() == self.layout.root.resolve():
-            raise AimemError(f"remote {name!r} ({url}) is this repository")
         try:
+            if sync.is_url(url):
+                if self.database_url == url:
+                    raise AimemError(f"remote {name!r} ({url}) is this repository")
+                return AIMemory(db=url, create=False)
+            location = Location(Path(url))
+            found = location.find()
+            if self.layout is not None and found is not None:
+                if found.resolve() == self.layout.root.resolve():
+                    raise AimemError(f"remote {name!r} ({url}) is this repository")
             return AIMemory(location, create=False)
         except NotARepositoryError as error:
             raise NotARepositoryError(
@@ -1354,7 +1359,6 @@ class AIMemory:
             raise SchemaTooNewError(
                 f"remote {name!r}: {error.message}", hint="upgrade aimem here to sync with it"
             ) from None
-
 
 def _for_model(
     item: dict[str, Any], field: str, model: str, names_other: Callable[[Iterable[str]], bool]

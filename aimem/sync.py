@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from aimem.errors import AimemError, InvalidInputError, NotFoundError
+from aimem.store.url import display_url, is_database_url
 from aimem.transfer import import_rows
 
 if TYPE_CHECKING:
@@ -52,7 +53,6 @@ SUMMARY_KEYS = ("direction", "remote", "url", "records", "sent", "skipped", "sec
 Progress = Callable[[int, int], None]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_URL = re.compile(r"postgres(?:ql)?://", re.IGNORECASE)
 
 
 class Repository(Protocol):
@@ -69,19 +69,7 @@ class Repository(Protocol):
 
 def is_url(target: str) -> bool:
     """Whether a remote target is a PostgreSQL URL (``postgresql://`` or ``postgres://``)."""
-    return _URL.match(target) is not None
-
-
-def without_password(url: str) -> str:
-    """``url`` with any password removed from its user part (``user:pw@host`` -> ``user@host``)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    user, _, host = parts.netloc.rpartition("@")
-    user = user.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host))
+    return is_database_url(target)
 
 
 def normalize_target(target: str) -> str:
@@ -91,7 +79,7 @@ def normalize_target(target: str) -> str:
     if "\n" in target or "\r" in target or "\x00" in target:
         raise InvalidInputError("target", "must be one line")
     if is_url(target):
-        return without_password(target)
+        return display_url(target)
     if "://" in target:
         raise InvalidInputError(
             "target",
@@ -228,8 +216,11 @@ def _pages(sender: Repository) -> Iterator[tuple[list[dict[str, Any]], list[tupl
     """The sender's records a page at a time, as (rows, pairs): archived records
     come as whole rows, then hot ones as ``(id, uid)`` pairs in id order (their
     rows are read only when the receiver lacks them)."""
+    from aimem.archive import KIND_ROWS
+
     page: list[dict[str, Any]] = []
-    for row in sender.iter_archived_rows():
+    archived = sender.iter_archived_rows() if sender.store.segments(KIND_ROWS) else iter(())
+    for row in archived:
         page.append(row)
         if len(page) >= COMPARE:
             yield page, []

@@ -60,7 +60,6 @@ from aimem.input_limits import (
 )
 from aimem.records import EXPORT_COLUMNS, EXPORT_HINT, attempt_from_row, stored_values_from_row
 from aimem.redact import redact_text, redact_value
-from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
 from aimem.store.sqlite_store import attempt_params
 from aimem.timeutil import output_timestamp, since_timestamp
 
@@ -561,13 +560,7 @@ def import_records(
 def _merge(store: Store, spool: Spool, dry_run: bool, defer_indexes: bool) -> tuple[int, int]:
     """Merge a staged import in ONE write transaction: (rows read, rows added)."""
     try:
-        with (
-            import_cache(store.conn),
-            store.transaction() as conn,
-            store.write_queue.merging(),
-            deferred_indexes(conn) if defer_indexes else nullcontext(),
-            deferred_full_text(conn),
-        ):
+        with store.bulk_transaction(defer_indexes) as conn:
             read, added = write_messages(conn, spool.replay())
             if dry_run:
                 raise _DryRun(read, added)

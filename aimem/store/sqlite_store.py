@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -214,6 +214,25 @@ class Store:
             # A checkpoint that cannot run now runs later; nothing is lost.
             with suppress(sqlite3.Error):
                 self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    @contextmanager
+    def bulk_transaction(self, defer_indexes: bool = False) -> Iterator[sqlite3.Connection]:
+        """The write transaction of a bulk merge (an import, a batch of a pull).
+
+        A large page cache, the search index built once at the end, and with
+        ``defer_indexes`` the secondary indexes too (see ``aimem.store.bulk``);
+        the write lock is announced while held, so other writers wait for it.
+        """
+        from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
+
+        with (
+            import_cache(self.conn),
+            self.transaction() as conn,
+            self.write_queue.merging(),
+            deferred_indexes(conn) if defer_indexes else nullcontext(),
+            deferred_full_text(conn),
+        ):
+            yield conn
 
     @contextmanager
     def streaming_snapshot(self) -> Iterator[None]:

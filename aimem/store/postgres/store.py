@@ -92,6 +92,13 @@ class PostgresStore(Store):
         conn.execute("COMMIT")
 
     @contextmanager
+    def bulk_transaction(self, defer_indexes: bool = False) -> Iterator[Any]:
+        """A bulk merge's transaction: the plain write transaction (the search
+        column is generated, and PostgreSQL sizes its own caches)."""
+        with self.transaction() as conn:
+            yield conn
+
+    @contextmanager
     def streaming_snapshot(self) -> Iterator[None]:
         with self.read_snapshot():
             yield
