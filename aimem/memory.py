@@ -14,7 +14,7 @@ import functools
 import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -649,7 +649,7 @@ class AIMemory:
 
             rows += [
                 row
-                for row in maintenance.archived_rows_since(self.store, self._folder(), cutoff)
+                for row in maintenance.archived_rows_since(self.store, self._segments_at(), cutoff)
                 if row_matches(row, filters)
             ]
             rows.sort(key=lambda r: (r["timestamp"], r["id"] or 0), reverse=True)
@@ -669,7 +669,7 @@ class AIMemory:
             return row
         from aimem import maintenance
 
-        for archived in maintenance.archived_rows_since(self.store, self._folder(), ""):
+        for archived in maintenance.archived_rows_since(self.store, self._segments_at(), ""):
             if archived["id"] == record_id:
                 archived["archived"] = True
                 return archived
@@ -934,12 +934,17 @@ class AIMemory:
     # ---- archive, retention and integrity ---------------------------------
 
     def _folder(self) -> Layout:
-        """The repository folder, for what keeps files (archive segments, locks)."""
+        """The repository folder, for what keeps files (backup's default destination)."""
         if self.layout is None:
             raise AimemError(
                 f"this needs a repository folder; {self.database_url} was given without one",
                 hint="run 'aimem init --db URL DIR' to make one, or use --dir DIR",
             )
+        return self.layout
+
+    def _segments_at(self) -> Layout | None:
+        # The folder of the archive's files; None when the backend keeps its
+        # segments in the database and no folder was named (aimem.segment_storage).
         return self.layout
 
     def _finish_half_done(self) -> None:
@@ -948,7 +953,7 @@ class AIMemory:
             return  # the usual case: no import of the archive machinery on open
         from aimem import maintenance
 
-        if maintenance.recover_if_idle(self.store, self._folder()):
+        if maintenance.recover_if_idle(self.store, self._segments_at()):
             self._written()
 
     def _count_since(self, since: str) -> int:
@@ -957,7 +962,7 @@ class AIMemory:
             return hot  # nothing archived in the window: stats stays a cheap index count
         from aimem import maintenance
 
-        return hot + maintenance.archived_count_since(self.store, self._folder(), since)
+        return hot + maintenance.archived_count_since(self.store, self._segments_at(), since)
 
     def cleanup(
         self,
@@ -978,7 +983,7 @@ class AIMemory:
 
         result = maintenance.cleanup(
             self.store,
-            self._folder(),
+            self._segments_at(),
             days,
             keep_successful=keep_successful,
             purge=purge,
@@ -1001,13 +1006,13 @@ class AIMemory:
         """
         from aimem import maintenance
 
-        return maintenance.iter_archived_rows(self.store, self._folder())
+        return maintenance.iter_archived_rows(self.store, self._segments_at())
 
     def thaw(self, name: str) -> dict[str, Any]:
         """Move a segment's rows back into ``fix_history`` (name or unique prefix)."""
         from aimem import maintenance
 
-        result = maintenance.thaw(self.store, self._folder(), name)
+        result = maintenance.thaw(self.store, self._segments_at(), name)
         self._written()
         return result
 
@@ -1019,7 +1024,7 @@ class AIMemory:
 
         return maintenance.check(
             self.store,
-            self._folder(),
+            self._segments_at(),
             self.knowledge_file,
             quick=quick,
             repair=repair,
@@ -1030,7 +1035,7 @@ class AIMemory:
         """WAL checkpoint, optimize, ANALYZE, VACUUM when worth it; bytes reclaimed."""
         from aimem import maintenance
 
-        return maintenance.gc(self.store, self._folder(), vacuum)
+        return maintenance.gc(self.store, self._segments_at(), vacuum)
 
     # ---- moving memory: export, import, backup --------------------------------
 
@@ -1071,7 +1076,6 @@ class AIMemory:
         """
         from aimem import transfer
         from aimem.export_formats import export_format_for
-        from aimem.store.snapshot import read_transaction
 
         name = str(file) if isinstance(file, (str, os.PathLike)) else getattr(file, "name", "-")
         if isinstance(file, (str, os.PathLike)):
@@ -1093,26 +1097,17 @@ class AIMemory:
                 for piece in iter_report(self):
                     out.write(piece)
                 return None
-            if not include_archive and resolved != "csv":
+            if not include_archive and resolved != "csv" and self.store.builds_export_lines:
                 # Hot rows built a chunk at a time (same bytes as a dict per row).
-                from aimem.store.connection import page_cache
-                from aimem.store.export_rows import SCAN_CACHE_KIB, iter_export_chunks
-
                 separator = b",\n" if resolved == "json" else b"\n"
-                with (
-                    page_cache(self.store.conn, SCAN_CACHE_KIB),
-                    read_transaction(self.store.conn) as conn,
-                    closed_after(iter_export_chunks(conn, start, separator=separator)) as chunks,
-                ):
+                with self.store.export_chunks(start, separator) as chunks:
                     return transfer.write_chunks(out, chunks, resolved, progress)
             # The row generators are closed here, while the connection is open:
             # a failed write (a closed pipe) must not leave them to the garbage
             # collector, which would close their cursors after the database.
-            with read_transaction(self.store.conn) as conn:
-                if not include_archive:
-                    from aimem.store import export_rows
-
-                    with closed_after(export_rows.iter_csv_rows(conn, start)) as cells:
+            with self.store.read_snapshot():
+                if not include_archive and self.store.builds_export_lines:
+                    with self.store.csv_rows(start) as cells:
                         return transfer.write_csv_rows(out, cells, progress)
                 with closed_after(self.iter_export_rows(since, include_archive)) as rows:
                     return transfer.write_records(out, rows, resolved, progress)
@@ -1239,14 +1234,17 @@ class AIMemory:
     @staticmethod
     def restore_bundle(
         path: str | os.PathLike[str],
-        target: str | os.PathLike[str],
+        target: str | os.PathLike[str] | None,
         force: bool = False,
         dry_run: bool = False,
+        db: str | None = None,
     ) -> dict[str, Any]:
-        """Restore a bundle into the folder ``target`` atomically; see aimem.backup."""
+        """Restore a bundle into the folder ``target`` atomically, or into the
+        database ``db`` (or the one ``target``'s config names) in one
+        transaction; see aimem.backup."""
         from aimem.backup import restore_bundle
 
-        return restore_bundle(path, target, force, dry_run)
+        return restore_bundle(path, target, force, dry_run, db)
 
     # ---- remotes: push and pull -------------------------------------------------
 
@@ -1314,12 +1312,7 @@ class AIMemory:
         try:
             sender, receiver = (self, other) if direction == "push" else (other, self)
             # The sender's archive stays as its index says while it is read.
-            held = (
-                maintenance.archive_lock(sender.layout, shared=True)
-                if sender.layout is not None
-                else nullcontext()
-            )
-            with held:
+            with maintenance.archive_lock(sender.store, sender._segments_at(), shared=True):
                 return sync.transfer(
                     sender,
                     receiver,
@@ -1345,9 +1338,9 @@ class AIMemory:
                 return AIMemory(db=url, create=False)
             location = Location(Path(url))
             found = location.find()
-            if self.layout is not None and found is not None:
-                if found.resolve() == self.layout.root.resolve():
-                    raise AimemError(f"remote {name!r} ({url}) is this repository")
+            here = self.layout
+            if here is not None and found is not None and found.resolve() == here.root.resolve():
+                raise AimemError(f"remote {name!r} ({url}) is this repository")
             return AIMemory(location, create=False)
         except NotARepositoryError as error:
             raise NotARepositoryError(
@@ -1359,6 +1352,7 @@ class AIMemory:
             raise SchemaTooNewError(
                 f"remote {name!r}: {error.message}", hint="upgrade aimem here to sync with it"
             ) from None
+
 
 def _for_model(
     item: dict[str, Any], field: str, model: str, names_other: Callable[[Iterable[str]], bool]

@@ -534,7 +534,7 @@ def import_records(
     The summary's keys: ``source``, ``format``, ``records`` (read), ``added``,
     ``already_present`` (uid already stored, or repeated in the file), ``dry_run``.
     """
-    with Spool(store.path.parent) as spool:
+    with Spool(store.scratch_folder()) as spool:
         with open_rows(file, fmt) as (source, resolved, rows):
             messages = read_messages(iter_insert_rows(rows, source, redact))
             size = _source_size(file)
@@ -560,7 +560,7 @@ def import_records(
 def _merge(store: Store, spool: Spool, dry_run: bool, defer_indexes: bool) -> tuple[int, int]:
     """Merge a staged import in ONE write transaction: (rows read, rows added)."""
     try:
-        with store.bulk_transaction(defer_indexes) as conn:
+        with store.import_transaction(large=defer_indexes) as conn:
             read, added = write_messages(conn, spool.replay())
             if dry_run:
                 raise _DryRun(read, added)

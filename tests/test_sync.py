@@ -363,9 +363,14 @@ def test_remote_add_refusals_are_one_line(
 ) -> None:
     memory.add_remote("origin", "/srv/aimem")
     memory.close()
-    before = _digests(repo_dir)
+
+    def state() -> Any:
+        with AIMemory(repo_dir, create=False) as mem:
+            return mem.remotes(), mem.store.generation(), mem.get_memory_stats()
+
+    before = state()
     _refused(runner, repo_dir, ["remote", "add", "origin", "/elsewhere"], "already exists")
     _refused(runner, repo_dir, ["remote", "add", "a b", "/elsewhere"], "not a valid remote name")
     _refused(runner, repo_dir, ["remote", "remove", "nope"], "no such remote: 'nope'")
     _refused(runner, repo_dir, ["remote", "rename", "nope", "x"], "no such remote: 'nope'")
-    assert _digests(repo_dir) == before
+    assert state() == before

@@ -168,6 +168,9 @@ def bump_generation(conn: sqlite3.Connection) -> None:
 class Store:
     """One open SQLite database of one repository."""
 
+    # Archive segments are files in the repository's archive/ folder (aimem.segment_storage).
+    segments_in_database = False
+
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self.write_queue = WriteQueue(path.parent / WRITE_QUEUE_NAME, path.parent / MERGE_LOCK_NAME)
@@ -216,25 +219,6 @@ class Store:
                 self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     @contextmanager
-    def bulk_transaction(self, defer_indexes: bool = False) -> Iterator[sqlite3.Connection]:
-        """The write transaction of a bulk merge (an import, a batch of a pull).
-
-        A large page cache, the search index built once at the end, and with
-        ``defer_indexes`` the secondary indexes too (see ``aimem.store.bulk``);
-        the write lock is announced while held, so other writers wait for it.
-        """
-        from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
-
-        with (
-            import_cache(self.conn),
-            self.transaction() as conn,
-            self.write_queue.merging(),
-            deferred_indexes(conn) if defer_indexes else nullcontext(),
-            deferred_full_text(conn),
-        ):
-            yield conn
-
-    @contextmanager
     def streaming_snapshot(self) -> Iterator[None]:
         """One read snapshot for a long streamed read (the export report).
 
@@ -253,6 +237,65 @@ class Store:
                 yield
         finally:
             self.conn.execute(f"PRAGMA temp_store = {int(temp_store)}")
+
+    def scratch_folder(self) -> Path:
+        """Where an import stages its rows: next to the database (the same disk)."""
+        return self.path.parent
+
+    @contextmanager
+    def import_transaction(self, large: bool) -> Iterator[sqlite3.Connection]:
+        """The write transaction of one import: a larger page cache, the write
+        queue held as a merge, the search index (and with ``large`` the
+        secondary indexes) built once at the end."""
+        from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
+
+        with (
+            import_cache(self.conn),
+            self.transaction() as conn,
+            self.write_queue.merging(),
+            deferred_indexes(conn) if large else nullcontext(),
+            deferred_full_text(conn),
+        ):
+            yield conn
+
+    # Whether export's JSON lines and CSV cells are built by the database
+    # (``export_chunks``, ``csv_rows``); else export encodes ``iter_rows``' rows.
+    builds_export_lines = True
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """One read snapshot for several reads (nested: the outer one)."""
+        from aimem.store.snapshot import read_transaction
+
+        with read_transaction(self.conn):
+            yield
+
+    @contextmanager
+    def export_chunks(
+        self, since: str | None, separator: bytes
+    ) -> Iterator[Iterator[tuple[bytes, int]]]:
+        """(bytes, rows) chunks of export lines of hot rows from ``since`` on, one snapshot."""
+        from aimem.store.connection import page_cache
+        from aimem.store.export_rows import SCAN_CACHE_KIB, iter_export_chunks
+        from aimem.store.snapshot import read_transaction
+
+        with page_cache(self.conn, SCAN_CACHE_KIB), read_transaction(self.conn) as conn:
+            chunks = iter_export_chunks(conn, since, separator=separator)
+            try:
+                yield chunks
+            finally:
+                chunks.close()
+
+    @contextmanager
+    def csv_rows(self, since: str | None) -> Iterator[Iterator[list[tuple[Any, ...]]]]:
+        """CSV cells of hot rows from ``since`` on, a chunk at a time (caller holds a snapshot)."""
+        from aimem.store import export_rows
+
+        rows = export_rows.iter_csv_rows(self.conn, since)
+        try:
+            yield rows
+        finally:
+            rows.close()
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
@@ -1013,11 +1056,17 @@ class Store:
         segments: Sequence[dict[str, Any]],
         ids: Sequence[int],
         before_commit: Callable[[], None] | None = None,
+        *,
+        contents: Mapping[str, bytes] | None = None,
     ) -> None:
         """Register written, verified segments and delete their rows, in one transaction.
 
         Raises AimemError (nothing changed) when any of the rows is no longer hot.
+        ``contents`` (segment bytes to store with them) must be empty: this
+        backend keeps segments as files (``segments_in_database``).
         """
+        if contents:
+            raise AimemError("a SQLite repository keeps its segments as files, not in the database")
         ids = sorted(ids)  # table order: far fewer page visits than time order
         self.conn.execute("PRAGMA cache_size = -131072")  # 128 MiB for the bulk delete
         archived = all(s.get("kind", "rows") == "rows" for s in segments)
@@ -1226,6 +1275,25 @@ class Store:
         with self.transaction() as conn:
             rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="main")
             self._bump_generation(conn)
+
+    def snapshot_into(self, dest: Path, label: Path | None = None) -> None:
+        """Copy the whole database, as of one moment, into a new SQLite file ``dest``
+        (a backup bundle's database; see ``snapshot.snapshot_to``)."""
+        from aimem.store import snapshot
+
+        snapshot.snapshot_to(self.conn, dest, self.path, label)
+
+    def describe(self) -> str:
+        """The database as messages name it."""
+        return str(self.path)
+
+    def database_bytes(self) -> int:
+        """Bytes the database takes on disk (its file and its WAL)."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with suppress(FileNotFoundError):
+                total += Path(str(self.path) + suffix).stat().st_size
+        return total
 
     def page_stats(self) -> dict[str, int]:
         """Page size, page count and free pages of the database file."""

@@ -74,7 +74,9 @@ def translate_error(error: Exception, url: str) -> AimemError:
     if isinstance(error, pg_errors.InsufficientPrivilege):
         return ReadOnlyRepositoryError(f"PostgreSQL refused ({place}): {first}")
     if isinstance(error, (pg_errors.DiskFull, pg_errors.OutOfMemory)):
-        return StorageFullError(f"PostgreSQL is out of space ({place}): {first}; nothing was changed")
+        return StorageFullError(
+            f"PostgreSQL is out of space ({place}): {first}; nothing was changed"
+        )
     if isinstance(error, psycopg.OperationalError):
         return AimemError(
             f"lost the connection to PostgreSQL ({place}): {first}; the transaction was rolled "
@@ -151,6 +153,8 @@ class Connection:
                 "(PGPASSWORD or ~/.pgpass)",
             ) from None
         self.raw.adapters.register_loader("numeric", _NumberLoader)
+        row = self.raw.execute("SELECT current_schema()").fetchone()
+        self.schema = str(row[0]) if row and row[0] else "public"
 
     # ---- the sqlite3 surface ---------------------------------------------
 
@@ -166,7 +170,7 @@ class Connection:
         control = sql.strip().rstrip(";").upper()
         if control in ("BEGIN", "BEGIN IMMEDIATE", "BEGIN DEFERRED", "COMMIT", "ROLLBACK", "END"):
             return self._control(control)
-        statement = translate(sql)
+        statement = translate(sql, self.schema)
         returning = statement.lstrip().upper().startswith("INSERT INTO FIX_HISTORY") and (
             "RETURNING" not in statement.upper()
         )
@@ -186,7 +190,7 @@ class Connection:
         cursor = self.raw.cursor()
         if rows:
             with self.translated():
-                cursor.executemany(translate(sql), rows)  # type: ignore[arg-type]
+                cursor.executemany(translate(sql, self.schema), rows)  # type: ignore[arg-type]
         return Cursor(self, cursor)
 
     def _control(self, control: str) -> Cursor:

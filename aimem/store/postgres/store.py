@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, cast
 
 from aimem.errors import AimemError
@@ -18,6 +19,7 @@ from aimem.records import EXPORT_COLUMNS, Attempt
 from aimem.search import fts_tokens
 from aimem.store.aggregates import Rollup
 from aimem.store.postgres import migrations
+from aimem.store.postgres.archive import PostgresArchive
 from aimem.store.postgres.connection import Connection
 from aimem.store.sqlite_store import Store, attempt_params, row_to_dict
 from aimem.store.url import display_url
@@ -52,7 +54,7 @@ def ts_query(match: str) -> str:
     return " & ".join(phrases)
 
 
-class PostgresStore(Store):
+class PostgresStore(PostgresArchive, Store):
     """One PostgreSQL database of one repository."""
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:
@@ -92,13 +94,6 @@ class PostgresStore(Store):
         conn.execute("COMMIT")
 
     @contextmanager
-    def bulk_transaction(self, defer_indexes: bool = False) -> Iterator[Any]:
-        """A bulk merge's transaction: the plain write transaction (the search
-        column is generated, and PostgreSQL sizes its own caches)."""
-        with self.transaction() as conn:
-            yield conn
-
-    @contextmanager
     def streaming_snapshot(self) -> Iterator[None]:
         with self.read_snapshot():
             yield
@@ -116,6 +111,20 @@ class PostgresStore(Store):
             if self._pg.in_transaction:
                 self._pg.execute("COMMIT")
 
+    builds_export_lines = False
+
+    def scratch_folder(self) -> Path:
+        """Where an import stages its rows: the system's temporary folder."""
+        import tempfile
+
+        return Path(tempfile.gettempdir())
+
+    @contextmanager
+    def import_transaction(self, large: bool) -> Iterator[Any]:
+        """One import's write transaction (a lost connection rolls all of it back)."""
+        with self.transaction() as conn:
+            yield conn
+
     def schema_version(self) -> int:
         return migrations.schema_version(self._pg)
 
@@ -128,7 +137,7 @@ class PostgresStore(Store):
         with self._pg.translated():
             cursor = self._pg.raw.cursor()
             cursor.executemany(
-                translate(INSERT_ATTEMPT) + " RETURNING id",  # type: ignore[arg-type]
+                translate(INSERT_ATTEMPT, self._pg.schema) + " RETURNING id",  # type: ignore[arg-type]
                 rows,
                 returning=True,
             )
@@ -178,9 +187,19 @@ class PostgresStore(Store):
     # ---- integrity and housekeeping --------------------------------------
 
     def page_stats(self) -> dict[str, int]:
-        """The database's size in 8 KiB pages (PostgreSQL has no free-page list to report)."""
+        """The database's size in 8 KiB pages; as free pages, the share of them that
+        dead rows hold (what VACUUM makes reusable), from the server's statistics."""
         size = int(self._one("SELECT pg_database_size(current_database())")[0])
-        return {"page_size": 8192, "page_count": size // 8192, "freelist_count": 0}
+        if self._one("SELECT to_regproc('pg_stat_force_next_flush') IS NOT NULL")[0]:
+            # this connection's own deletes count too (flushed when it is next idle)
+            self._one("SELECT pg_stat_force_next_flush()")
+        dead, total = self._one(
+            "SELECT coalesce(sum(n_dead_tup), 0), coalesce(sum(n_live_tup + n_dead_tup), 0) "
+            "FROM pg_stat_user_tables"
+        )
+        pages = size // 8192
+        free = pages * int(dead) // int(total) if int(total) else 0
+        return {"page_size": 8192, "page_count": pages, "freelist_count": free}
 
     def housekeeping(self, vacuum: bool) -> None:
         """``ANALYZE``, and ``VACUUM`` with ``vacuum`` (outside any transaction)."""
@@ -196,3 +215,44 @@ class PostgresStore(Store):
 
     def fts_rebuild(self) -> None:
         return None
+
+    def bad_timestamps(self, limit: int = 20) -> list[tuple[int, str]]:
+        """(id, timestamp) of hot rows whose timestamp is not in the storage form."""
+        rows = self._query(
+            "SELECT id, timestamp FROM fix_history WHERE timestamp !~ ? ORDER BY id LIMIT ?",
+            (r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}Z$", limit),
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def unwritable_values(self, limit: int = 20) -> Any:
+        """None here: PostgreSQL's TEXT columns hold valid UTF-8 only, and no BLOBs."""
+        from aimem.store.unwritable import Found
+
+        return Found()
+
+    def aggregate_drift(self, extra_facts: Any) -> list[tuple[str, str]]:
+        """Compare every aggregate with a recomputation in temporary tables, on a
+        connection of its own (one snapshot, rolled back). Returns (table, detail)."""
+        from aimem.store.rebuild import rebuild_aggregates
+        from aimem.store.sqlite_store import _DRIFT_COMPARISONS
+
+        conn = Connection(self.url)
+        try:
+            conn.execute("BEGIN")
+            rebuild_aggregates(cast(Any, conn), extra_facts=extra_facts, schema_name="temp")
+            drift = []
+            for table, columns, key in _DRIFT_COMPARISONS:
+                missing = conn.execute(
+                    f"SELECT count(*) FROM (SELECT {columns} FROM temp.{table} "
+                    f"EXCEPT SELECT {columns} FROM main.{table} {key})"
+                ).fetchone()[0]
+                extra = conn.execute(
+                    f"SELECT count(*) FROM (SELECT {columns} FROM main.{table} {key} "
+                    f"EXCEPT SELECT {columns} FROM temp.{table})"
+                ).fetchone()[0]
+                if missing or extra:
+                    drift.append((table, f"{missing + extra} rows differ from a recomputation"))
+            conn.execute("ROLLBACK")
+            return drift
+        finally:
+            conn.close()
