@@ -292,7 +292,9 @@ def transfer(
             pending += [r for r in rows if r.get("uid") in missing]
         if pairs:
             missing = receiver.store.missing_uids([uid for _, uid in pairs])
-            if missing:
+            if dry_run:
+                sent += len(missing)  # counted: a dry run reads no rows
+            elif missing:
                 pending += sender.store.rows_by_id([i for i, uid in pairs if uid in missing])
         examined += len(rows) + len(pairs)
         flush(BATCH)

@@ -84,3 +84,18 @@ def test_a_password_in_the_url_is_not_stored(pg_url: str, memory: AIMemory) -> N
     added = memory.add_remote("fleet", with_password)
     assert "hunter2-secret" not in added["url"]
     assert all("hunter2-secret" not in r["url"] for r in memory.remotes())
+
+
+def test_archived_records_on_postgresql_are_pulled(pg_url: str, tmp_path: Path) -> None:
+    with AIMemory(db=pg_url) as fleet:
+        fleet.record_many(_items(300, seed=4))
+        assert fleet.cleanup(20)["segments"]  # segments kept in the database
+        archived = sum(s["row_count"] for s in fleet.archive_segments())
+        assert 0 < archived < 300
+        expected = _learned(fleet)
+    with AIMemory(tmp_path / "here" / "AIMemory") as here:
+        here.add_remote("fleet", pg_url)
+        summary = here.pull()
+        assert (summary["records"], summary["sent"]) == (300, 300)
+        assert here.store.count_rows() == 300
+        assert _learned(here) == expected
