@@ -1335,6 +1335,16 @@ class AIMemory:
             if sync.is_url(url):
                 if self.database_url == url:
                     raise AimemError(f"remote {name!r} ({url}) is this repository")
+                # Opening would create the schema: an empty database is no repository.
+                probe = open_store(url, readonly=True)
+                try:
+                    empty = probe.schema_version() == 0
+                finally:
+                    probe.close()
+                if empty:
+                    raise NotARepositoryError(
+                        f"not an aimem repository: {url} (the database has no aimem schema)"
+                    )
                 return AIMemory(db=url, create=False)
             location = Location(Path(url))
             found = location.find()
@@ -1345,7 +1355,8 @@ class AIMemory:
         except NotARepositoryError as error:
             raise NotARepositoryError(
                 f"remote {name!r}: {error.message}",
-                hint=f"create it with 'aimem init {url}', or fix the remote with "
+                hint=f"create it with 'aimem init {'--db ' if sync.is_url(url) else ''}{url}', "
+                f"or fix the remote with "
                 f"'aimem remote remove {name}' and 'aimem remote add {name} TARGET'",
             ) from None
         except SchemaTooNewError as error:

@@ -99,3 +99,20 @@ def test_archived_records_on_postgresql_are_pulled(pg_url: str, tmp_path: Path) 
         assert (summary["records"], summary["sent"]) == (300, 300)
         assert here.store.count_rows() == 300
         assert _learned(here) == expected
+
+
+def test_an_empty_database_is_not_a_repository(pg_url: str, tmp_path: Path) -> None:
+    import pytest
+
+    from aimem import NotARepositoryError
+    from aimem.store import open_store
+
+    with AIMemory(tmp_path / "here" / "AIMemory") as memory:
+        memory.add_remote("fleet", pg_url)
+        with pytest.raises(NotARepositoryError, match="the database has no aimem schema"):
+            memory.push("fleet")
+    store = open_store(pg_url, readonly=True)
+    try:
+        assert store.schema_version() == 0  # left as it was
+    finally:
+        store.close()
