@@ -30,13 +30,21 @@ from aimem.errors import (
 )
 from aimem.fsutil import atomic_output, atomic_write
 from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
-from aimem.paths import DATABASE_VARIABLE, FILE_MODE, Layout, Location, create_layout, locate
+from aimem.paths import (
+    DATABASE_VARIABLE,
+    FILE_MODE,
+    KNOWLEDGE_BASE_NAME,
+    Layout,
+    Location,
+    create_layout,
+    locate,
+)
 from aimem.records import Attempt, attempt_from_call, normalize_fixer, performance_note
 from aimem.search import to_match_query
 from aimem.signatures import generate_fingerprint, normalize_issue_type
 from aimem.signatures import generate_issue_signature as _signature
 from aimem.stats_math import confidence, rank_by_wilson, rate, wilson_interval
-from aimem.store import Store, open_store
+from aimem.store import open_store
 from aimem.store.sqlite_store import BULK_MIN_ROWS, prepare_attempts
 from aimem.templates import fill, other_model_finder
 from aimem.timeutil import SINCE_HINT, days_ago_iso, since_timestamp
@@ -72,7 +80,7 @@ def _sync_at_exit(ref: weakref.ref[AIMemory], layout: Layout) -> None:
     if not layout.database.is_file():
         return  # removed since: opening would make a new, empty one
     try:
-        store = Store(layout.database)
+        store = open_store(layout.database)
         try:
             KnowledgeFile(layout, store).sync()
         finally:
@@ -160,25 +168,25 @@ class AIMemory:
             )
         found = location.find()
         url = db
-        self.layout: Layout | None
+        self._layout: Layout | None
         if url is not None:
             # A URL given here overrides config.json, and needs no folder.
-            self.layout = Layout(found) if found is not None else None
+            self._layout = Layout(found) if found is not None else None
         elif found is not None and (configured := Layout(found).database_url()) is not None:
-            self.layout = Layout(found)
+            self._layout = Layout(found)
             url = configured
         elif create:
-            self.layout = create_layout(found or location.to_create())
-            fresh = not self.layout.database.exists()
+            self._layout = create_layout(found or location.to_create())
+            fresh = not self._layout.database.exists()
             if fresh:
-                os.close(os.open(self.layout.database, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+                os.close(os.open(self._layout.database, os.O_WRONLY | os.O_CREAT, FILE_MODE))
         else:
-            self.layout = location.require()
-            if self.layout.database.stat().st_size == 0:
+            self._layout = location.require()
+            if self._layout.database.stat().st_size == 0:
                 # Opening would silently make it a new, blank database (found by
                 # tests/reliability/test_faults.py): refuse; 'aimem init' re-creates.
                 raise CorruptRepositoryError(
-                    f"{self.layout.database} is empty (0 bytes): the history is missing",
+                    f"{self._layout.database} is empty (0 bytes): the history is missing",
                     hint="restore a backup, or run 'aimem init' to start a blank history "
                     "(the knowledge base file is kept as knowledge_base.json.orphan)",
                 )
@@ -187,16 +195,16 @@ class AIMemory:
         self.redact_secrets = redact_secrets
         self.database_url = None if url is None else display_url(url)
         if url is None:
-            assert self.layout is not None
-            self.memory_dir: Path | str = self.layout.root
-            self.store = open_store(self.layout.database)
+            assert self._layout is not None
+            self.memory_dir: Path | str = self._layout.root
+            self.store = open_store(self._layout.database)
         else:
-            self.memory_dir = self.layout.root if self.layout is not None else display_url(url)
+            self.memory_dir = self._layout.root if self._layout is not None else display_url(url)
             self.store = open_store(url)
         # On PostgreSQL the knowledge base lives in the database alone; 'kb
         # export' writes it to a file on demand.
         self.knowledge_file = KnowledgeFile(
-            None if url is not None else self.layout, self.store, redact=self.redact_secrets
+            None if url is not None else self._layout, self.store, redact=self.redact_secrets
         )
         self._wrote = False
         self._exit_hook: Callable[[], None] | None = None
@@ -232,7 +240,7 @@ class AIMemory:
 
             warnings.warn(
                 KnowledgeFileWarning(
-                    f"the changes are stored, but {self.knowledge_file.path.name} could not be "
+                    f"the changes are stored, but {KNOWLEDGE_BASE_NAME} could not be "
                     f"updated ({error}); the next write or 'aimem check --repair' updates it"
                 ),
                 stacklevel=3,
@@ -250,7 +258,6 @@ class AIMemory:
             return  # no file to bring up to date
         import atexit
 
-        assert self.layout is not None
         self._exit_hook = functools.partial(_sync_at_exit, weakref.ref(self), self.layout)
         atexit.register(self._exit_hook)
 
@@ -933,19 +940,24 @@ class AIMemory:
 
     # ---- archive, retention and integrity ---------------------------------
 
+    @property
+    def layout(self) -> Layout:
+        """The repository folder's layout (AimemError for a database given without one)."""
+        return self._folder()
+
     def _folder(self) -> Layout:
-        """The repository folder, for what keeps files (backup's default destination)."""
-        if self.layout is None:
+        """The repository folder, for what keeps files (archive segments, locks)."""
+        if self._layout is None:
             raise AimemError(
                 f"this needs a repository folder; {self.database_url} was given without one",
                 hint="run 'aimem init --db URL DIR' to make one, or use --dir DIR",
             )
-        return self.layout
+        return self._layout
 
     def _segments_at(self) -> Layout | None:
         # The folder of the archive's files; None when the backend keeps its
         # segments in the database and no folder was named (aimem.segment_storage).
-        return self.layout
+        return self._layout
 
     def _finish_half_done(self) -> None:
         # A cleanup or thaw killed half-way is finished or undone by the next open.
@@ -1127,7 +1139,7 @@ class AIMemory:
                 count = write(file)
                 file.flush()
         except sqlite3.Error as error:  # a row the sqlite3 module cannot read (text not UTF-8)
-            raise translate_sqlite_error(error, self.store.path) from error
+            raise translate_sqlite_error(error, Path(self.store.path)) from error
         return {"file": name, "format": resolved, "records": count}
 
     def import_records(

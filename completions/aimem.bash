@@ -17,8 +17,8 @@ _aimem_commands() {
 
 _aimem_options() {
     case "$1" in
-    '') REPLY="--dir -C --version -V --help -h" ;;
-    'init') REPLY="--demo --seed --json --help -h" ;;
+    '') REPLY="--dir -C --db --version -V --help -h" ;;
+    'init') REPLY="--demo --seed --db --json --help -h" ;;
     'stats') REPLY="--json --help -h" ;;
     'model') REPLY="--note --set-notes --json --help -h" ;;
     'models') REPLY="--format -f --json --wide -w --columns -c --no-headers --help -h" ;;
@@ -68,7 +68,9 @@ _aimem_option_kind() {
     case "$1 $2" in
     ' --dir') REPLY='dir' ;;
     ' -C') REPLY='dir' ;;
+    ' --db') REPLY='text' ;;
     'init --seed') REPLY='text' ;;
+    'init --db') REPLY='text' ;;
     'model --note') REPLY='text' ;;
     'model --set-notes') REPLY='text' ;;
     'models --format') REPLY='choice:table json ndjson csv' ;;

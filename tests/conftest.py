@@ -233,9 +233,7 @@ def _drop_database(pg_server: str, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_demo_template(
-    pg_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def pg_demo_template(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The name of a database holding the demo history, made once per session."""
     from aimem.setup import init_repository
 

@@ -238,6 +238,26 @@ class Store:
         finally:
             self.conn.execute(f"PRAGMA temp_store = {int(temp_store)}")
 
+    @property
+    def label(self) -> str:
+        """How findings name the database: its file name."""
+        return self.path.name
+
+    def snapshot_to(self, dest: Path, label: Path | None = None) -> None:
+        """A consistent copy of the database in the new file ``dest`` (see
+        ``aimem.store.snapshot.snapshot_to``; ``label`` names it in a failed write)."""
+        from aimem.store.snapshot import snapshot_to
+
+        snapshot_to(self.conn, dest, self.path, label)
+
+    def scratch_copy(self) -> None:
+        """Treat this database as a scratch copy: no fsync of its writes."""
+        self.conn.execute("PRAGMA synchronous = OFF")
+
+    def single_file(self) -> None:
+        """Leave WAL mode, so the database is one self-contained file."""
+        self.conn.execute("PRAGMA journal_mode = DELETE")
+
     def scratch_folder(self) -> Path:
         """Where an import stages its rows: next to the database (the same disk)."""
         return self.path.parent
@@ -284,7 +304,7 @@ class Store:
             try:
                 yield chunks
             finally:
-                chunks.close()
+                getattr(chunks, "close", lambda: None)()
 
     @contextmanager
     def csv_rows(self, since: str | None) -> Iterator[Iterator[list[tuple[Any, ...]]]]:
@@ -295,7 +315,7 @@ class Store:
         try:
             yield rows
         finally:
-            rows.close()
+            getattr(rows, "close", lambda: None)()
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
@@ -1275,13 +1295,6 @@ class Store:
         with self.transaction() as conn:
             rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="main")
             self._bump_generation(conn)
-
-    def snapshot_into(self, dest: Path, label: Path | None = None) -> None:
-        """Copy the whole database, as of one moment, into a new SQLite file ``dest``
-        (a backup bundle's database; see ``snapshot.snapshot_to``)."""
-        from aimem.store import snapshot
-
-        snapshot.snapshot_to(self.conn, dest, self.path, label)
 
     def describe(self) -> str:
         """The database as messages name it."""

@@ -110,13 +110,16 @@ def test_fast_paths_import_nothing_heavy(demo: Path, args: list[str]) -> None:
     heavy = sorted(m for m in imported if m.split(".")[0] in HEAVY)
     assert heavy == []
     # aimem.store's own __init__ is light; the backends behind it are not
-    assert not {
-        "aimem.memory",
-        "aimem.store.sqlite_store",
-        "aimem.store.postgres",
-        "aimem.cli.app",
-        "typing",
-    } & imported
+    assert (
+        not {
+            "aimem.memory",
+            "aimem.store.sqlite_store",
+            "aimem.store.postgres",
+            "aimem.cli.app",
+            "typing",
+        }
+        & imported
+    )
 
 
 # ---- the scripts ------------------------------------------------------------------

@@ -12,7 +12,7 @@ Cleanup, thaw and repair take turns through a session advisory lock
 (``ARCHIVE_LOCK``); check and backup hold it shared. The server releases it
 when a runner's connection ends, even on kill -9.
 
-A backup's database is SQLite whatever the backend: ``snapshot_into`` copies
+A backup's database is SQLite whatever the backend: ``snapshot_to`` copies
 every table from one read-only repeatable-read transaction into it, and
 ``restore_from`` copies a bundle's database back in one transaction.
 """
@@ -315,14 +315,20 @@ class PostgresArchive:
     def _sequences(self) -> dict[str, int]:
         found = {}
         for table in _SEQUENCED:
+            # A runner's role may not read the sequence: then the largest id
+            # stands in (ids of archived rows newer than it may be handed out again
+            # after a restore of this bundle; the owner's backups keep them).
             row = self._run(
-                "SELECT pg_sequence_last_value(pg_get_serial_sequence(%s, 'id'))", (table,)
+                "SELECT CASE WHEN has_sequence_privilege(s, 'SELECT,USAGE') "
+                "THEN pg_sequence_last_value(s) END "
+                "FROM pg_get_serial_sequence(%s, 'id') AS s",
+                (table,),
             ).fetchone()
             if row is not None and row[0] is not None:
                 found[table] = int(row[0])
         return found
 
-    def snapshot_into(self, dest: Path, label: Path | None = None) -> None:
+    def snapshot_to(self, dest: Path, label: Path | None = None) -> None:
         """Copy every table, as of one moment, into a new SQLite file ``dest``.
 
         One read-only repeatable-read transaction: writers go on meanwhile and

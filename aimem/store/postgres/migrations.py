@@ -28,7 +28,7 @@ Step = Callable[[Connection], None]
 def _script(conn: Connection, script: str) -> None:
     # the DO block holds semicolons of its own: it is one statement
     for statement in _statements(script):
-        conn.raw.execute(statement)  # type: ignore[arg-type]
+        conn.raw.execute(statement)
 
 
 def _statements(script: str) -> list[str]:
@@ -52,7 +52,7 @@ def _add_columns(conn: Connection) -> None:
         ("issue_patterns", schema.ISSUE_PATTERN_EXTRA_COLUMNS),
     ):
         for name, kind in extras:
-            conn.raw.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")  # type: ignore[arg-type]
+            conn.raw.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")
 
 
 def _nothing_to_convert(conn: Connection) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, cast
 
@@ -67,9 +67,10 @@ class PostgresStore(PostgresArchive, Store):
         self._pg = Connection(url)
         self.conn = cast(Any, self._pg)
         try:
-            migrations.check_version(self._pg, self.shown)
-            if not readonly:
-                migrations.migrate(self._pg, self.shown)
+            with self._pg.translated():
+                migrations.check_version(self._pg, self.shown)
+                if not readonly:
+                    migrations.migrate(self._pg, self.shown)
         except BaseException:
             self._pg.close()
             raise
@@ -86,10 +87,8 @@ class PostgresStore(PostgresArchive, Store):
             yield conn
         except BaseException:
             if conn.in_transaction:
-                try:
+                with suppress(AimemError):  # the connection is gone: the server rolled back
                     conn.execute("ROLLBACK")
-                except AimemError:
-                    pass  # the connection is gone: the server rolled back
             raise
         conn.execute("COMMIT")
 
@@ -108,10 +107,14 @@ class PostgresStore(PostgresArchive, Store):
         try:
             yield
         finally:
-            if self._pg.in_transaction:
-                self._pg.execute("COMMIT")
+            self._pg.commit()
 
     builds_export_lines = False
+
+    @property
+    def label(self) -> str:
+        """How findings name the database: its URL, without a password."""
+        return self.shown
 
     def scratch_folder(self) -> Path:
         """Where an import stages its rows: the system's temporary folder."""
@@ -129,15 +132,15 @@ class PostgresStore(PostgresArchive, Store):
         return migrations.schema_version(self._pg)
 
     def _insert_bulk(self, conn: Any, attempts: Sequence[Attempt]) -> list[int | None]:
-        from aimem.store.schema import INSERT_ATTEMPT
         from aimem.store.postgres.dialect import translate
+        from aimem.store.schema import INSERT_ATTEMPT
 
         rows = [attempt_params(a) for a in attempts]
         ids: list[int | None] = []
         with self._pg.translated():
             cursor = self._pg.raw.cursor()
             cursor.executemany(
-                translate(INSERT_ATTEMPT, self._pg.schema) + " RETURNING id",  # type: ignore[arg-type]
+                translate(INSERT_ATTEMPT, self._pg.schema) + " RETURNING id",
                 rows,
                 returning=True,
             )
@@ -165,17 +168,18 @@ class PostgresStore(PostgresArchive, Store):
             "coalesce(h.description, '') || ' ' || coalesce(h.claude_analysis, '') || ' ' || "
             "coalesce(h.fix_commands, '') || ' ' || coalesce(h.notes, '')"
         )
-        rows = self._pg.raw.execute(
-            f"""WITH q AS (SELECT to_tsquery('simple', %s) AS q),
-                best AS (SELECT h.id, -ts_rank_cd(h.aimem_search, q.q) AS score
-                         FROM fix_history h, q WHERE h.aimem_search @@ q.q
-                         ORDER BY score, h.id LIMIT %s)
-                SELECT {columns}, best.score,
-                       ts_headline('simple', {text}, q.q, %s)
-                FROM best JOIN fix_history h ON h.id = best.id, q
-                ORDER BY best.score, h.id""",  # type: ignore[arg-type]
-            (query, limit, _HEADLINE),
-        ).fetchall()
+        with self._pg.translated():
+            rows = self._pg.raw.execute(
+                f"""WITH q AS (SELECT to_tsquery('simple', %s) AS q),
+                    best AS (SELECT h.id, -ts_rank_cd(h.aimem_search, q.q) AS score
+                             FROM fix_history h, q WHERE h.aimem_search @@ q.q
+                             ORDER BY score, h.id LIMIT %s)
+                    SELECT {columns}, best.score,
+                           ts_headline('simple', {text}, q.q, %s)
+                    FROM best JOIN fix_history h ON h.id = best.id, q
+                    ORDER BY best.score, h.id""",
+                (query, limit, _HEADLINE),
+            ).fetchall()
         results = []
         for r in rows:
             record = row_to_dict(r[: len(EXPORT_COLUMNS)])
