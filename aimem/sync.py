@@ -198,11 +198,15 @@ def resolve(store: Store, name: str | None) -> tuple[str, str]:
             name = DEFAULT_REMOTE
         else:
             name = next(iter(current))
+        if not current:
+            raise AimemError(
+                "this repository has no remotes yet",
+                hint="add one with 'aimem remote add origin TARGET'",
+            )
         if name not in current:
             raise AimemError(
-                "no remote named and no 'origin'"
-                + (f" among {len(current)} remotes" if current else ": no remotes yet"),
-                hint="name one ('aimem push NAME'), or add one with 'aimem remote add origin TARGET'",
+                f"no remote named, and none of the {len(current)} remotes is 'origin'",
+                hint=f"name one of {', '.join(sorted(current))} (aimem push NAME, aimem pull NAME)",
             )
     if name not in current:
         raise _unknown(name, current)

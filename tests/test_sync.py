@@ -295,12 +295,12 @@ def test_an_interrupted_push_resumes_without_doubles(
 def test_default_remote(memory: AIMemory, tmp_path: Path) -> None:
     with AIMemory(tmp_path / "one" / "AIMemory") as one:
         one.record_fix_attempt(issue(), response("a"), True, True, 1.0)
-    with pytest.raises(AimemError, match="no remotes yet"):
+    with pytest.raises(AimemError, match="has no remotes yet"):
         memory.pull()
     memory.add_remote("one", tmp_path / "one")
     assert memory.pull()["remote"] == "one"  # the only remote
     memory.add_remote("two", tmp_path / "one")
-    with pytest.raises(AimemError, match="no remote named and no 'origin' among 2 remotes"):
+    with pytest.raises(AimemError, match="none of the 2 remotes is 'origin'"):
         memory.pull()
     memory.add_remote("origin", tmp_path / "one")
     assert memory.pull()["remote"] == "origin"
