@@ -116,3 +116,28 @@ def test_an_empty_database_is_not_a_repository(pg_url: str, tmp_path: Path) -> N
         assert store.schema_version() == 0  # left as it was
     finally:
         store.close()
+
+
+def test_a_remote_database_on_a_newer_schema_is_refused(pg_url: str, tmp_path: Path) -> None:
+    import psycopg
+    import pytest
+
+    from aimem.errors import SchemaTooNewError
+
+    init_repository(directory=tmp_path / "fleet" / "AIMemory", db=pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE aimem_meta SET value = '999' WHERE key = 'schema_version'")
+    with AIMemory(tmp_path / "here" / "AIMemory") as here:
+        here.record_fix_attempt(
+            {"model": "qwen2.5:7b", "issue_type": "TIMEOUT", "description": "slow"},
+            {"fix_commands": ["ollama pull qwen2.5:7b"]},
+            True,
+            True,
+            1.0,
+        )
+        here.add_remote("fleet", pg_url)
+        for direction in (here.push, here.pull):
+            with pytest.raises(SchemaTooNewError, match=r"remote 'fleet'.*newer than this aimem"):
+                direction("fleet")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM fix_history").fetchone() == (0,)
