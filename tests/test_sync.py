@@ -138,6 +138,8 @@ def test_push_sends_everything_and_twice_is_once(pair: tuple[AIMemory, AIMemory]
     assert first["direction"] == "push" and first["remote"] == "origin"
     assert rows_without_id(fleet) == rows_without_id(laptop)
     assert learned_state(fleet) == learned_state(laptop)
+    if fleet.knowledge_file.path is not None:  # the pushed-to knowledge base file follows
+        assert fleet.knowledge_file.state() == "current"
     state = learned_state(fleet)
     again = laptop.push("origin")
     assert (again["records"], again["sent"], again["skipped"]) == (300, 0, 300)
