@@ -1266,6 +1266,124 @@ class AIMemory:
 
         return restore_bundle(path, target, force, dry_run, db)
 
+    # ---- remotes: push and pull -------------------------------------------------
+
+    def remotes(self) -> list[dict[str, str]]:
+        """Every remote: ``[{name, url}]`` by name (a folder path or a PostgreSQL URL)."""
+        from aimem import sync
+
+        return sync.remotes(self.store)
+
+    def add_remote(self, name: str, target: str | os.PathLike[str]) -> dict[str, str]:
+        """Remember ``target`` (a folder holding a repository, or a ``postgresql://`` URL,
+        stored without its password) as the remote ``name``; return ``{name, url}``."""
+        from aimem import sync
+
+        return sync.add_remote(self.store, name, os.fspath(target))
+
+    def remove_remote(self, name: str) -> dict[str, str]:
+        """Forget the remote ``name`` (the remote itself is untouched); return what it was."""
+        from aimem import sync
+
+        return sync.remove_remote(self.store, name)
+
+    def rename_remote(self, old: str, new: str) -> dict[str, str]:
+        """Rename the remote ``old`` to ``new``; return ``{name, url}``."""
+        from aimem import sync
+
+        return sync.rename_remote(self.store, old, new)
+
+    def push(
+        self,
+        remote: str | None = None,
+        *,
+        dry_run: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Send the remote every record it lacks (by uid); see aimem.sync.
+
+        ``remote`` defaults to ``origin``, or the only remote. Returns
+        ``{direction, remote, url, records, sent, skipped, seconds, dry_run}``.
+        """
+        return self._sync("push", remote, dry_run, progress)
+
+    def pull(
+        self,
+        remote: str | None = None,
+        *,
+        dry_run: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Store every record of the remote this repository lacks (by uid), learned as
+        if recorded here; returns the summary ``push`` returns."""
+        return self._sync("pull", remote, dry_run, progress)
+
+    def _sync(
+        self,
+        direction: str,
+        remote: str | None,
+        dry_run: bool,
+        progress: Callable[[int, int], None] | None,
+    ) -> dict[str, Any]:
+        from aimem import maintenance, sync
+
+        name, url = sync.resolve(self.store, remote)
+        other = self._open_remote(name, url)
+        try:
+            sender, receiver = (self, other) if direction == "push" else (other, self)
+            # The sender's archive stays as its index says while it is read.
+            with maintenance.archive_lock(sender.store, sender._segments_at(), shared=True):
+                return sync.transfer(
+                    sender,
+                    receiver,
+                    direction=direction,
+                    remote=name,
+                    url=url,
+                    dry_run=dry_run,
+                    progress=progress,
+                    committed=receiver._written,
+                )
+        finally:
+            other.close()
+
+    def _open_remote(self, name: str, url: str) -> AIMemory:
+        """The remote's repository, opened as it is (never created)."""
+        from aimem import sync
+        from aimem.errors import NotARepositoryError, SchemaTooNewError
+
+        try:
+            if sync.is_url(url):
+                if self.database_url == url:
+                    raise AimemError(f"remote {name!r} ({url}) is this repository")
+                # Opening would create the schema: an empty database is no repository.
+                probe = open_store(url, readonly=True)
+                try:
+                    empty = probe.schema_version() == 0
+                finally:
+                    probe.close()
+                if empty:
+                    raise NotARepositoryError(
+                        f"not an aimem repository: {url} (the database has no aimem schema)"
+                    )
+                return AIMemory(db=url, create=False)
+            location = Location(Path(url))
+            found = location.find()
+            here = self.layout
+            if here is not None and found is not None and found.resolve() == here.root.resolve():
+                raise AimemError(f"remote {name!r} ({url}) is this repository")
+            return AIMemory(location, create=False)
+        except NotARepositoryError as error:
+            raise NotARepositoryError(
+                f"remote {name!r}: {error.message}",
+                hint=f"create it with 'aimem init {'--db ' if sync.is_url(url) else ''}{url}', "
+                f"or fix the remote with "
+                f"'aimem remote remove {name}' and 'aimem remote add {name} TARGET'",
+            ) from None
+        except SchemaTooNewError as error:
+            raise SchemaTooNewError(
+                f"remote {name!r}: {error.message}", hint="upgrade aimem here to sync with it"
+            ) from None
+
 
 def _for_model(
     item: dict[str, Any], field: str, model: str, names_other: Callable[[Iterable[str]], bool]

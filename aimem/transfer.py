@@ -543,13 +543,7 @@ def import_records(
             # lock is taken: writers wait only for the merge below.
             with reader_process(messages) if parallel else nullcontext(messages) as stream:
                 spool.stage(stream, progress)
-        try:
-            with store.import_transaction(large=_dwarfs_repository(size, store)) as conn:
-                read, added = write_messages(conn, spool.replay())
-                if dry_run:
-                    raise _DryRun(read, added)
-        except _DryRun as unwound:
-            read, added = unwound.args
+        read, added = _merge(store, spool, dry_run, _dwarfs_repository(size, store))
     present = read - added
     if progress:
         progress(read)
@@ -561,3 +555,37 @@ def import_records(
         "already_present": present,
         "dry_run": dry_run,
     }
+
+
+def _merge(store: Store, spool: Spool, dry_run: bool, defer_indexes: bool) -> tuple[int, int]:
+    """Merge a staged import in ONE write transaction: (rows read, rows added)."""
+    try:
+        with store.import_transaction(large=defer_indexes) as conn:
+            read, added = write_messages(conn, spool.replay())
+            if dry_run:
+                raise _DryRun(read, added)
+    except _DryRun as unwound:
+        read, added = unwound.args
+    return int(read), int(added)
+
+
+def import_rows(
+    store: Store,
+    rows: Iterable[tuple[int, Any]],
+    source: str,
+    *,
+    redact: bool = True,
+    dry_run: bool = False,
+    defer_indexes: bool = False,
+) -> tuple[int, int]:
+    """Import export rows (each with its position for errors) all or nothing, exactly
+    as ``import_records`` imports a file's; return (rows read, rows added).
+    The rows are held in memory until merged: pass a bounded batch.
+
+    ``defer_indexes``: build the secondary indexes once at the end (for a batch
+    much larger than the repository).
+    """
+    # Staged in memory: a caller passes one bounded batch, not a whole file.
+    with Spool(None) as spool:
+        spool.stage(read_messages(iter_insert_rows(rows, source, redact)))
+        return _merge(store, spool, dry_run, defer_indexes)

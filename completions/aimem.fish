@@ -5,11 +5,13 @@
 function __aimem_commands --description 'aimem: subcommands of a command path'
     switch "$argv[1]"
         case ''
-            printf '%s\n' init stats model models recent show successful patterns analytics similar context search record export import verify restore cleanup check gc suggest gate alerts kb backup archive
+            printf '%s\n' init stats model models recent show successful patterns analytics similar context search record export import verify restore push pull cleanup check gc suggest gate alerts kb backup remote archive
         case 'kb'
             printf '%s\n' show import export
         case 'backup'
             printf '%s\n' create list prune
+        case 'remote'
+            printf '%s\n' list add remove rename
         case 'archive'
             printf '%s\n' list thaw
     end
@@ -104,6 +106,8 @@ complete -c aimem -n '__aimem_at \'\'' -a 'export' -d 'Export records (ndjson, j
 complete -c aimem -n '__aimem_at \'\'' -a 'import' -d 'Import records, all or nothing; records already present are skipped.'
 complete -c aimem -n '__aimem_at \'\'' -a 'verify' -d 'Check bundles: checksums, decompression, integrity_check, counts. E...'
 complete -c aimem -n '__aimem_at \'\'' -a 'restore' -d 'Restore a bundle into the repository, verified and atomic.'
+complete -c aimem -n '__aimem_at \'\'' -a 'push' -d 'Send a remote every record it does not have yet (by uid; archived o...'
+complete -c aimem -n '__aimem_at \'\'' -a 'pull' -d 'Fetch every record of a remote this repository lacks, learned as if...'
 complete -c aimem -n '__aimem_at \'\'' -a 'cleanup' -d 'Archive rows older than --older-than (or DAYS) into compressed segm...'
 complete -c aimem -n '__aimem_at \'\'' -a 'check' -d 'Verify the database, the archive and the knowledge base; exit 1 on...'
 complete -c aimem -n '__aimem_at \'\'' -a 'gc' -d 'Checkpoint the WAL, optimize, analyze and (when worth it) vacuum th...'
@@ -112,6 +116,7 @@ complete -c aimem -n '__aimem_at \'\'' -a 'gate' -d 'Decide whether a fix attemp
 complete -c aimem -n '__aimem_at \'\'' -a 'alerts' -d 'Report regressions, fixer drift and issue spikes; exit 3 when any i...'
 complete -c aimem -n '__aimem_at \'\'' -a 'kb' -d 'Show, import and export the knowledge base.'
 complete -c aimem -n '__aimem_at \'\'' -a 'backup' -d 'Write, list and prune backup bundles; \'aimem backup DEST\' is \'aimem...'
+complete -c aimem -n '__aimem_at \'\'' -a 'remote' -d 'Add, list, rename and remove remotes (repositories to push to and p...'
 complete -c aimem -n '__aimem_at \'\'' -a 'archive' -d 'List and thaw archive segments (old rows moved out by \'aimem cleanu...'
 complete -c aimem -n '__aimem_in \'\'' -l 'dir' -x -a '(__fish_complete_directories)' -d 'The repository folder (AIMemory/) or the folder that holds it. Defa...'
 complete -c aimem -n '__aimem_in \'\'' -s 'C' -x -a '(__fish_complete_directories)' -d 'Run as if aimem was started in DIR: relative paths start there, and...'
@@ -254,6 +259,14 @@ complete -c aimem -n '__aimem_in \'restore\'' -l 'json' -d 'Write JSON instead o
 complete -c aimem -n '__aimem_in \'restore\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
 complete -c aimem -n '__aimem_in \'restore\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_at \'restore\' 0' -F
+complete -c aimem -n '__aimem_in \'push\'' -l 'dry-run' -s 'n' -d 'Count what would be sent; change nothing.'
+complete -c aimem -n '__aimem_in \'push\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'push\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
+complete -c aimem -n '__aimem_in \'push\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'pull\'' -l 'dry-run' -s 'n' -d 'Count what would be sent; change nothing.'
+complete -c aimem -n '__aimem_in \'pull\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'pull\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
+complete -c aimem -n '__aimem_in \'pull\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_in \'cleanup\'' -l 'older-than' -x -d 'Move rows older than this: a duration (90d, 12h, 2w) or a date (202...'
 complete -c aimem -n '__aimem_in \'cleanup\'' -l 'keep-successful' -x -d 'Keep verified successes hot this many days.'
 complete -c aimem -n '__aimem_in \'cleanup\'' -l 'purge' -d 'Delete the rows instead of archiving them.'
@@ -352,6 +365,21 @@ complete -c aimem -n '__aimem_in \'backup prune\'' -l 'json' -d 'Write JSON inst
 complete -c aimem -n '__aimem_in \'backup prune\'' -l 'quiet' -s 'q' -d 'Print only errors, warnings and requested data: no progress or summ...'
 complete -c aimem -n '__aimem_in \'backup prune\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_at \'backup prune\' 0' -a '(__fish_complete_directories)'
+complete -c aimem -n '__aimem_at \'remote\'' -a 'list' -d 'List the remotes, one name per line (-v: name, tab, target).'
+complete -c aimem -n '__aimem_at \'remote\'' -a 'add' -d 'Add a remote named NAME for the repository at TARGET.'
+complete -c aimem -n '__aimem_at \'remote\'' -a 'remove' -d 'Forget the remote NAME (the remote repository itself is untouched).'
+complete -c aimem -n '__aimem_at \'remote\'' -a 'rename' -d 'Rename the remote OLD to NEW.'
+complete -c aimem -n '__aimem_in \'remote\'' -l 'verbose' -s 'v' -d 'Show each remote\'s target.'
+complete -c aimem -n '__aimem_in \'remote\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'remote list\'' -l 'verbose' -s 'v' -d 'Show each remote\'s target.'
+complete -c aimem -n '__aimem_in \'remote list\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'remote list\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'remote add\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'remote add\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'remote remove\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'remote remove\'' -l 'help' -s 'h' -d 'Show this message and exit.'
+complete -c aimem -n '__aimem_in \'remote rename\'' -l 'json' -d 'Output JSON.'
+complete -c aimem -n '__aimem_in \'remote rename\'' -l 'help' -s 'h' -d 'Show this message and exit.'
 complete -c aimem -n '__aimem_at \'archive\'' -a 'list' -d 'List archive segments (the segment index).'
 complete -c aimem -n '__aimem_at \'archive\'' -a 'thaw' -d 'Move a segment\'s rows back into the hot table, then retire the segm...'
 complete -c aimem -n '__aimem_in \'archive\'' -l 'help' -s 'h' -d 'Show this message and exit.'

@@ -264,6 +264,11 @@ class StoreOps(Protocol):
         """Exact patterns with a verified success, most recently seen first, and their count."""
         ...
 
+    def missing_uids(self, uids: Sequence[str]) -> set[str]:
+        """Which of ``uids`` this repository lacks: stored neither hot nor archived (purged
+        records count as stored)."""
+        ...
+
     def model_characteristics(self, model_name: str) -> dict[str, Any] | None: ...
 
     def model_names(self) -> list[str]:
@@ -304,6 +309,10 @@ class StoreOps(Protocol):
 
     def restrict_candidates(self, ids: Sequence[int] | None) -> None:
         """Limit cleanup's candidates to ``ids`` (a temp table), or lift the limit (None)."""
+        ...
+
+    def rows_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The hot rows with these ids (as ``iter_rows`` gives them), in id order."""
         ...
 
     def schema_version(self) -> int: ...
@@ -369,6 +378,14 @@ class StoreOps(Protocol):
 
     def transaction(self) -> AbstractContextManager[Any]:
         """A write transaction with SQLite errors translated to aimem errors."""
+        ...
+
+    def uid_page(self, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """(id, uid) of up to ``limit`` hot rows with an id above ``after_id``, in id order."""
+        ...
+
+    def update_meta(self, key: str, change: Callable[[str | None], str | None]) -> str | None:
+        """Replace a meta value by ``change(old)`` in one write transaction (None removes it)."""
         ...
 
     def unwritable_values(self, limit: int = 20) -> unwritable.Found:

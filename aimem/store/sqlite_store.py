@@ -425,8 +425,61 @@ class Store:
                 (key, value),
             )
 
+    def update_meta(self, key: str, change: Callable[[str | None], str | None]) -> str | None:
+        """Replace a meta value by ``change(old)`` in one write transaction (None removes
+        it); return the new value. Two concurrent updates never lose one another."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT value FROM aimem_meta WHERE key = ?", (key,)).fetchone()
+            value = change(None if row is None else str(row[0]))
+            if value is None:
+                conn.execute("DELETE FROM aimem_meta WHERE key = ?", (key,))
+            else:
+                conn.execute(
+                    "INSERT INTO aimem_meta(key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+        return value
+
     def schema_version(self) -> int:
         return migrations.schema_version(self.conn)
+
+    # ---- sync: records compared by uid -------------------------------------
+
+    def uid_page(self, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """(id, uid) of up to ``limit`` hot rows with an id above ``after_id``, in id order."""
+        rows = self._query(
+            "SELECT id, uid FROM fix_history WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def missing_uids(self, uids: Sequence[str]) -> set[str]:
+        """Which of ``uids`` this repository lacks: stored neither hot nor archived
+        (a purged record's uid stays in ``aimem_archived_uids``, so it counts as stored)."""
+        missing = set(uids)
+        for chunk, marks in in_chunks(uids):
+            missing.difference_update(
+                r[0]
+                for r in self._query(
+                    f"SELECT uid FROM fix_history WHERE uid IN ({marks}) "
+                    f"UNION ALL SELECT uid FROM aimem_archived_uids WHERE uid IN ({marks})",
+                    chunk + chunk,
+                )
+            )
+        return missing
+
+    def rows_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The hot rows with these ids (as ``iter_rows`` gives them), in id order."""
+        rows: list[dict[str, Any]] = []
+        for chunk, marks in in_chunks(ids):
+            rows += [
+                row_to_dict(r)
+                for r in self._query(
+                    f"SELECT {ROW_COLUMNS} FROM fix_history WHERE id IN ({marks}) ORDER BY id",
+                    chunk,
+                )
+            ]
+        return rows
 
     # ---- reads: totals and rows ------------------------------------------
 
