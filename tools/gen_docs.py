@@ -93,6 +93,17 @@ ENVIRONMENT = (
         "the current folder or a parent.",
     ),
     (
+        "AIMEM_DB",
+        "A PostgreSQL URL (postgresql://USER@HOST:PORT/DBNAME) to use instead of any "
+        "repository folder; --db wins over it. The password comes from PGPASSWORD, "
+        "~/.pgpass or a service file, never from this variable's display.",
+    ),
+    (
+        "AIMEM_PAGER",
+        "The pager for long listings on a terminal (else PAGER, else less with LESS=FRX); "
+        "cat or an empty value: none.",
+    ),
+    (
         "AIMEM_BACKUP_DIR",
         "The folder of backup bundles when 'aimem backup', 'verify latest' and 'restore "
         "latest' name none; it wins over the folder set with 'aimem backup --set-default'.",
