@@ -1,16 +1,12 @@
-"""Typer-free paths for the commands CI calls thousands of times.
+"""The typer-free path of ``aimem [--dir D] [-C D] stats [--json]``.
 
-``aimem [--dir D] [-C D] stats [--json]`` and the common forms of ``aimem [--dir D]
-export FILE [--format X] [--since S] [--include-archive] [--json]`` are
-answered here without importing typer (typer + click are 60-100 ms of a run,
-measured with ``python -X importtime``; a script pays for the whole
-process). The output and every error are the typer command's own: both call
-the same function (the library call, ``aimem.cli._export_run``), the same
-renderer (``aimem.cli._output``) and the same error reporting
-(``aimem.cli._errors``); tests compare them. Anything this module does not
-recognise exactly (an unknown or repeated option, --help, a missing value, a
-value starting with '-') returns None and goes to typer, which then gives its
-own usage error.
+Scripts call ``stats`` after every run and pay for the whole process, and
+typer + click are most of a short one (60-100 ms, ``python -X importtime``);
+see docs/performance.md, "Speed paths", for what this path gains. The output
+and every error are the typer command's own: both call the same library
+function, the same renderer (``aimem.cli._output``) and the same error
+reporting (``aimem.cli._errors``); tests compare them. Anything else (another
+command, an unknown or repeated option, --help) returns None and goes to typer.
 """
 
 from __future__ import annotations
@@ -62,84 +58,18 @@ def _plain_directory(value: str) -> bool:
     return not head or os.path.isdir(head)
 
 
-# export's options that take a value, and the flags; --format's values are
-# ExportFormat's (aimem.cli._export_run), exactly as typer's choice spells them.
-_EXPORT_VALUES = {"--format": "format", "-f": "format", "--since": "since"}
-_EXPORT_FLAGS = {"--include-archive": "include_archive", "--json": "json"}
-
-
-def parse_export(rest: list[str]) -> dict[str, str] | None:
-    """``export FILE [options]`` as {'file', 'format', 'since', 'include_archive', 'json'}.
-
-    Options may come before or after FILE, as click allows. None for anything
-    else; every present key appears once. FILE is '-' or does not start with
-    '-'; values are non-empty and do not start with '-'. ``--json`` with FILE
-    '-' (a usage error) is left to typer.
-    """
-    if len(rest) < 2 or rest[0] != "export":
-        return None
-    found: dict[str, str] = {}
-    index = 1
-    while index < len(rest):
-        arg = rest[index]
-        index += 1
-        if arg in _EXPORT_FLAGS:
-            key, value = _EXPORT_FLAGS[arg], ""
-        elif arg.startswith(("--format=", "--since=")):
-            name, value = arg.split("=", 1)
-            key = _EXPORT_VALUES[name]
-        elif arg in _EXPORT_VALUES:
-            if index == len(rest):
-                return None
-            key, value = _EXPORT_VALUES[arg], rest[index]
-            index += 1
-        elif arg == "-" or (arg != "" and not arg.startswith("-")):
-            key, value = "file", arg
-        else:
-            return None
-        if key in found or (key in ("format", "since") and (value == "" or value[0] == "-")):
-            return None
-        found[key] = value
-    if "file" not in found or ("json" in found and found["file"] == "-"):
-        return None
-    if os.path.isdir(found["file"]) or not _valid_since(found.get("since")):
-        return None  # a usage error: typer words it (aimem.cli._values)
-    if "format" in found:
-        from aimem.cli._export_run import ExportFormat
-
-        if found["format"] not in {choice.value for choice in ExportFormat}:
-            return None
-    return found
-
-
-def _valid_since(value: str | None) -> bool:
-    from aimem.timeutil import since_timestamp
-
-    try:
-        return value is None or since_timestamp(value) is not None
-    except ValueError:
-        return False
-
-
 def try_fast(args: list[str]) -> int | None:
     """Run ``args`` here if this module handles them; return the exit code, else None."""
     split = split_directory(args)
     if split is None:
         return None
     directory, start, rest = split
-    if rest[:1] != ["export"] and rest not in (["stats"], ["stats", "--json"]):
+    if rest not in (["stats"], ["stats", "--json"]):
         return None
-    before = os.getcwd()
     if start is not None:
         os.chdir(start)  # as typer's -C: the command runs in DIR
         start = os.getcwd()
     location = _location(directory, start)
-    if rest[:1] == ["export"]:
-        export = parse_export(rest)
-        if export is None:
-            os.chdir(before)  # typer reads the arguments again, from the start
-            return None
-        return _export(location, export)
     from aimem.cli._errors import run_guarded
 
     def stats() -> None:
@@ -164,24 +94,3 @@ def _location(directory: str | None, start: str | None) -> Location:
         Path(start) if start is not None else None,
     )
     return handle.location()
-
-
-def _export(location: Location, options: dict[str, str]) -> int:
-    from aimem.cli._errors import run_guarded
-    from aimem.cli._export_run import ExportFormat, run_export
-
-    def export() -> None:
-        from aimem.memory import AIMemory
-
-        fmt = ExportFormat(options["format"]) if "format" in options else None
-        with AIMemory(location, create=False) as memory:
-            run_export(
-                memory,
-                options["file"],
-                fmt,
-                options.get("since"),
-                "include_archive" in options,
-                "json" in options,
-            )
-
-    return run_guarded(export)
