@@ -14,7 +14,7 @@ import functools
 import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -1053,29 +1053,31 @@ class AIMemory:
                 for piece in iter_report(self):
                     out.write(piece)
                 return None
-            if not include_archive and resolved != "csv":
-                # Hot rows built a chunk at a time (same bytes as a dict per row).
-                from aimem.store.connection import page_cache
-                from aimem.store.export_rows import SCAN_CACHE_KIB, iter_export_chunks
+            from aimem.store import export_rows
+            from aimem.store.connection import page_cache
 
-                separator = b",\n" if resolved == "json" else b"\n"
-                with (
-                    page_cache(self.store.conn, SCAN_CACHE_KIB),
-                    read_transaction(self.store.conn) as conn,
-                    closed_after(iter_export_chunks(conn, start, separator=separator)) as chunks,
-                ):
-                    return transfer.write_chunks(out, chunks, resolved, progress)
-            # The row generators are closed here, while the connection is open:
-            # a failed write (a closed pipe) must not leave them to the garbage
+            # The generators are closed here, while the connection is open: a
+            # failed write (a closed pipe) must not leave them to the garbage
             # collector, which would close their cursors after the database.
-            with read_transaction(self.store.conn) as conn:
-                if not include_archive:
-                    from aimem.store import export_rows
-
-                    with closed_after(export_rows.iter_csv_rows(conn, start)) as cells:
-                        return transfer.write_csv_rows(out, cells, progress)
-                with closed_after(self.iter_export_rows(since, include_archive)) as rows:
-                    return transfer.write_records(out, rows, resolved, progress)
+            with (
+                page_cache(self.store.conn, export_rows.SCAN_CACHE_KIB),
+                read_transaction(self.store.conn) as conn,
+                ExitStack() as stack,
+            ):
+                chunks: Iterator[tuple[bytes, int]]
+                if include_archive:
+                    rows = self.iter_export_rows(since, include_archive)
+                    stack.enter_context(closed_after(rows))
+                    chunks = transfer.record_chunks(rows, resolved)
+                elif resolved == "csv":
+                    cells = export_rows.iter_csv_rows(conn, start)
+                    stack.enter_context(closed_after(cells))
+                    chunks = transfer.csv_chunks(cells)
+                else:
+                    separator = transfer.SEPARATORS[resolved]
+                    chunks = export_rows.iter_export_chunks(conn, start, separator=separator)
+                stack.enter_context(closed_after(chunks))
+                return transfer.write_chunks(out, chunks, resolved, progress)
 
         import sqlite3
 

@@ -26,7 +26,7 @@ from aimem.signatures import (
     new_uid,
     normalize_issue_type,
 )
-from aimem.timeutil import is_storage_form, normalize_timestamp, now_iso
+from aimem.timeutil import is_storage_form, normalize_timestamp, now_iso, output_timestamp
 
 STANDARD_ISSUE_TYPES = (
     "MODEL_NOT_AVAILABLE",
@@ -58,6 +58,8 @@ DESIGN_COLUMNS = (
 EXTRA_COLUMNS = ("uid", "fingerprint", "tokens_in", "tokens_out", "cost_usd", "fixer_model")
 EXPORT_COLUMNS = DESIGN_COLUMNS + EXTRA_COLUMNS
 _EXPORT_COLUMN_SET = frozenset(EXPORT_COLUMNS)
+# REAL columns: exports write them as Python's repr, as they always have.
+REAL_COLUMNS = ("execution_time_seconds", "cost_usd")
 STORED_COLUMNS = tuple(c for c in EXPORT_COLUMNS if c != "id")
 
 _CUSTOM_TYPE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
@@ -685,3 +687,23 @@ def stored_values_from_row(row: Any) -> tuple[Any, ...] | None:
         None if cost is None else float(cost),
         fixer_model,
     )
+
+
+def export_form(row: dict[str, Any]) -> dict[str, Any]:
+    """An export row as JSON outputs write it, changed in place: the timestamp
+    with ISO 8601's T (``output_timestamp``), REAL columns as ``repr``.
+
+    orjson and ``repr`` print a float alike (the shortest digits that read
+    back exactly, in fixed notation) from 1e-4 up to 1e16, where stored costs
+    and durations lie; outside it (``repr`` 4e-05, orjson 4e-5) the ``repr``
+    goes in as it is.
+    """
+    if "timestamp" in row:
+        row["timestamp"] = output_timestamp(row["timestamp"])
+    for column in REAL_COLUMNS:
+        value = row.get(column)
+        if type(value) is float and not 1e-4 <= abs(value) < 1e16 and math.isfinite(value):
+            import orjson
+
+            row[column] = orjson.Fragment(repr(value).encode())
+    return row

@@ -33,8 +33,9 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from itertools import islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
@@ -58,7 +59,13 @@ from aimem.input_limits import (
     too_deep,
     too_long,
 )
-from aimem.records import EXPORT_COLUMNS, EXPORT_HINT, attempt_from_row, stored_values_from_row
+from aimem.records import (
+    EXPORT_COLUMNS,
+    EXPORT_HINT,
+    attempt_from_row,
+    export_form,
+    stored_values_from_row,
+)
 from aimem.redact import redact_text, redact_value
 from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
 from aimem.store.sqlite_store import attempt_params
@@ -105,76 +112,42 @@ def parse_since(since: str | None) -> str | None:
 # ---- export -------------------------------------------------------------------
 
 
-def _reals_as_repr(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """REAL columns as Python's repr, as every export writes them (export_rows.Reals)."""
-    from aimem.store.export_rows import REAL_COLUMNS, Reals
-
-    reals = Reals()
-    for row in rows:
-        if any(type(row.get(c)) is float for c in REAL_COLUMNS):
-            row = dict(row)
-            for column in REAL_COLUMNS:
-                if type(row.get(column)) is float:  # never an int key: 1 == 1.0
-                    row[column] = reals[row[column]]
-        yield row
+RECORD_FORMATS = ("ndjson", "json", "csv")
+# What follows each record in a chunk: NDJSON lines; the inside of a JSON array.
+SEPARATORS = {"ndjson": b"\n", "json": b",\n"}
 
 
-def _output_timestamps(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for row in rows:
-        if "timestamp" in row:
-            row = {**row, "timestamp": output_timestamp(row["timestamp"])}
-        yield row
+def csv_chunks(chunks: Iterable[Sequence[Sequence[Any]]]) -> Iterator[tuple[bytes, int]]:
+    """(bytes, rows) of CSV rows of ready-made cells (``aimem.csvformat``), a chunk at a time."""
+    text = io.StringIO()
+    writer = csvformat.writer(text)
+    for rows in chunks:
+        writer.writerows(rows)
+        yield text.getvalue().encode(), len(rows)
+        text.seek(0)
+        text.truncate()
 
 
-def write_records(
-    out: BinaryIO, rows: Iterable[dict[str, Any]], fmt: str, progress: Progress | None = None
-) -> int:
-    """Stream export rows to ``out`` as ndjson, json (one record per line) or csv."""
-    count = 0
-    dumps = orjson.dumps
-    rows = _output_timestamps(rows)
-    if fmt in ("ndjson", "json"):
-        rows = _reals_as_repr(rows)
-    if fmt == "ndjson":
-        buffer: list[bytes] = []
-        for row in rows:
-            buffer.append(dumps(row, option=orjson.OPT_APPEND_NEWLINE))
-            count += 1
-            if len(buffer) >= BATCH:
-                out.write(b"".join(buffer))
-                buffer.clear()
-                if progress:
-                    progress(count)
-        out.write(b"".join(buffer))
-    elif fmt == "json":
-        out.write(b"[")
-        separator = b"\n"
-        for row in rows:
-            out.write(separator + dumps(row))
-            separator = b",\n"
-            count += 1
-            if progress and count % BATCH == 0:
-                progress(count)
-        out.write(b"\n]\n")
-    elif fmt == "csv":
-        text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
-        try:
-            writer = csvformat.writer(text)
-            writer.writerow(EXPORT_COLUMNS)
+def record_chunks(rows: Iterable[dict[str, Any]], fmt: str) -> Iterator[tuple[bytes, int]]:
+    """(bytes, rows) of export rows in ``fmt``, ``BATCH`` rows at a time, as ``write_chunks``
+    takes them. Each row is a fresh dict (``Store.iter_rows``, an archive
+    segment's): it is changed in place (``export_form``)."""
+    iterator = iter(rows)
+    while batch := list(islice(iterator, BATCH)):
+        if fmt == "csv":
             cell = csvformat.cell
-            for row in rows:
-                writer.writerow([cell(row.get(c)) for c in EXPORT_COLUMNS])
-                count += 1
-                if progress and count % BATCH == 0:
-                    progress(count)
-            text.flush()
-        finally:
-            text.detach()
-    else:
-        raise InvalidInputError("format", f"{fmt!r} is not a record format")
-    if progress:
-        progress(count)
-    return count
+            cells = [
+                [
+                    cell(output_timestamp(row.get(c)) if c == "timestamp" else row.get(c))
+                    for c in EXPORT_COLUMNS
+                ]
+                for row in batch
+            ]
+            yield from csv_chunks([cells])
+        else:
+            lines = [orjson.dumps(export_form(row)) for row in batch]
+            lines.append(b"")
+            yield SEPARATORS[fmt].join(lines), len(batch)
 
 
 def write_chunks(
@@ -183,54 +156,44 @@ def write_chunks(
     fmt: str,
     progress: Progress | None = None,
 ) -> int:
-    """Stream (bytes, rows) chunks of records, one write per chunk.
+    """Write an export of records from (bytes, rows) chunks, one write per chunk;
+    return the number of records.
 
-    ndjson: each chunk is lines ending in a newline. json: each chunk is
-    records each followed by a comma and a newline (``iter_export_chunks`` with
-    ``separator=b",\\n"``); the array is the same bytes ``write_records`` writes.
+    The one writer of every record export. ndjson: each chunk is lines ending
+    in a newline. json: each chunk is records each followed by a comma and a
+    newline; written as an array with one record per line. csv: each chunk is
+    CSV rows (``csv_chunks``), after the header written here.
     """
+    if fmt not in RECORD_FORMATS:
+        raise InvalidInputError("format", f"{fmt!r} is not a record format")
     count = 0
+    previous = b""
     if fmt == "json":
         out.write(b"[\n")
-        previous = b""
-        for data, rows in chunks:
+    elif fmt == "csv":
+        out.write(next(csv_chunks([[EXPORT_COLUMNS]]))[0])
+    for data, rows in chunks:
+        if fmt == "json":
+            # the last record's comma is dropped when the array is closed
             out.write(previous)
             previous = data
-            count += rows
-            if progress:
-                progress(count)
-        out.write(previous[:-2] + b"\n]\n" if previous else b"]\n")
-    else:
-        for data, rows in chunks:
+        else:
             out.write(data)
-            count += rows
-            if progress:
-                progress(count)
+        count += rows
+        if progress:
+            progress(count)
+    if fmt == "json":
+        out.write(previous[:-2] + b"\n]\n" if previous else b"]\n")
     if progress:
         progress(count)
     return count
 
 
-def write_csv_rows(
-    out: BinaryIO, chunks: Iterable[list[tuple[Any, ...]]], progress: Progress | None = None
+def write_records(
+    out: BinaryIO, rows: Iterable[dict[str, Any]], fmt: str, progress: Progress | None = None
 ) -> int:
-    """Stream ready-made CSV cells (export columns) with the header row; as ``write_records``."""
-    count = 0
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
-    try:
-        writer = csvformat.writer(text)
-        writer.writerow(EXPORT_COLUMNS)
-        for rows in chunks:
-            writer.writerows(rows)
-            count += len(rows)
-            if progress:
-                progress(count)
-        text.flush()
-    finally:
-        text.detach()
-    if progress:
-        progress(count)
-    return count
+    """Stream export rows to ``out`` as ndjson, json (one record per line) or csv."""
+    return write_chunks(out, record_chunks(rows, fmt), fmt, progress)
 
 
 # ---- import: reading sources -----------------------------------------------
