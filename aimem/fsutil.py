@@ -124,12 +124,6 @@ def _parent(target: Path) -> Path:
     return target.parent if str(target.parent) else Path(".")
 
 
-def file_identity(path: Path) -> tuple[int, int]:
-    """(device, inode) of a file: which file a path names right now."""
-    status = os.stat(path)
-    return status.st_dev, status.st_ino
-
-
 def fsync_dir(folder: Path) -> None:
     """Make a rename or creation inside ``folder`` durable."""
     fd = os.open(folder, os.O_RDONLY)

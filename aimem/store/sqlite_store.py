@@ -13,7 +13,6 @@ from typing import Any
 import orjson
 
 from aimem.errors import AimemError
-from aimem.fsutil import file_identity
 from aimem.jsontext import export_values, loads_or_text
 from aimem.records import EXPORT_COLUMNS, Attempt
 from aimem.store import json_lines, migrations, schema, unwritable
@@ -173,11 +172,6 @@ class Store:
         self.write_queue = WriteQueue(path.parent / WRITE_QUEUE_NAME, path.parent / MERGE_LOCK_NAME)
         self._commits = 0
         self.conn = connect(path, readonly=readonly)
-        # Which file this connection opened (export's helper must read the same one).
-        self.identity: tuple[int, int] | None = None
-        if not readonly:
-            with suppress(OSError):
-                self.identity = file_identity(path)
         try:
             version = migrations.check_version(self.conn, path)
             if not readonly:
