@@ -198,7 +198,7 @@ class Store:
         ``WriteQueue``), then take SQLite's write lock with ``BEGIN IMMEDIATE``.
         """
         try:
-            with self.write_queue.turn() as queued, atomic(self.conn, poll=not queued) as conn:
+            with self.write_queue.turn(), atomic(self.conn) as conn:
                 yield conn
         except sqlite3.Error as error:
             raise translate_sqlite_error(error, self.path) from error
