@@ -44,13 +44,7 @@ import orjson
 from aimem import csvformat, input_limits
 from aimem.errors import InvalidInputError
 from aimem.fsutil import stdin_bytes
-from aimem.import_pipeline import (
-    Spool,
-    read_messages,
-    reader_process,
-    should_fork,
-    write_messages,
-)
+from aimem.import_pipeline import Spool, read_messages, write_messages
 from aimem.input_limits import (
     exceeds_depth,
     iter_json_array,
@@ -500,13 +494,10 @@ def import_records(
     """
     with Spool(store.path.parent) as spool:
         with open_rows(file, fmt) as (source, resolved, rows):
-            messages = read_messages(iter_insert_rows(rows, source, redact))
-            size = _source_size(file)
-            parallel = resolved != "sqlite" and should_fork(size)
             # Reading and validating, the slow part, happens before the write
             # lock is taken: writers wait only for the merge below.
-            with reader_process(messages) if parallel else nullcontext(messages) as stream:
-                spool.stage(stream, progress)
+            spool.stage(read_messages(iter_insert_rows(rows, source, redact)), progress)
+        size = _source_size(file)
         try:
             with (
                 import_cache(store.conn),
