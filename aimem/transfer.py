@@ -58,9 +58,7 @@ from aimem.records import (
     EXPORT_HINT,
     attempt_from_row,
     export_form,
-    stored_values_from_row,
 )
-from aimem.redact import redact_text, redact_value
 from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
 from aimem.store.sqlite_store import attempt_params
 from aimem.timeutil import output_timestamp, since_timestamp
@@ -391,41 +389,13 @@ def _peek(stream: IO[bytes], size: int = 512) -> tuple[IO[bytes], bytes]:
     return buffered, buffered.peek(size)[:size]
 
 
-def _redaction_keeps(row: Any) -> bool:
-    """Whether redaction leaves every stored text of an export row as it is.
-
-    It runs the same redaction as ``attempt_from_row``: a row it leaves alone
-    may take the fast path, which stores the row's values unchanged.
-    """
-    if not isinstance(row, dict):
-        return False
-    for column in ("description", "claude_analysis", "notes"):
-        text = row.get(column)
-        if isinstance(text, str) and redact_text(text) != text:
-            return False
-    commands = row.get("fix_commands")
-    if isinstance(commands, list):
-        for command in commands:
-            if isinstance(command, str) and redact_text(command) != command:
-                return False
-    system_info = row.get("system_info")
-    return system_info is None or redact_value(system_info) == system_info
-
-
 def iter_insert_rows(
     rows: Iterable[tuple[int, Any]], source: str, redact: bool
 ) -> Iterator[tuple[Any, ...]]:
     """Validate each (line, row) into the store's insert parameters (``attempt_params``);
-    the first bad row raises ``FILE:LINE``.
-
-    Rows of the common shape that redaction leaves as they are take the fast
-    path (``stored_values_from_row``: the same values, no Attempt built).
-    """
+    the first bad row raises ``FILE:LINE``."""
     for line, row in rows:
-        values = stored_values_from_row(row) if not redact or _redaction_keeps(row) else None
-        if values is None:
-            values = attempt_params(attempt_from_row(row, redact=redact, source=source, line=line))
-        yield values
+        yield attempt_params(attempt_from_row(row, redact=redact, source=source, line=line))
 
 
 @contextmanager

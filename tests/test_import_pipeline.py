@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import aimem.import_pipeline as pipeline
 import aimem.transfer as transfer
 from aimem import AIMemory, InvalidInputError
-from aimem.records import EXPORT_COLUMNS, attempt_from_row, stored_values_from_row
 from aimem.setup import init_repository
-from aimem.store.sqlite_store import attempt_params
 from tests.oracle import assert_aggregates_match
 from tests.transfer_helpers import db_digest, learned_state, rows_without_id
 
@@ -115,114 +110,3 @@ def test_bad_row_late_in_the_file_rolls_everything_back(
         f"{source}:401: execution_time_seconds: must be a number, not a string"
     )
     assert db_digest(target / "ai_memory.db") == before
-
-
-_TEXT = st.one_of(
-    st.none(),
-    st.sampled_from(["", " ", "qwen2.5:7b", "x" * 70, "caf\u00e9", "a\x00b", "ok\n", "  claude "]),
-    st.text(max_size=12),
-)
-_VALUE = st.one_of(
-    _TEXT,
-    st.booleans(),
-    st.integers(-5, 2 * 10**12),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.lists(_TEXT, max_size=3),
-    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
-)
-
-
-_BASE = {
-    "id": 3,
-    "timestamp": "2025-01-02 03:04:05.000006Z",
-    "model_name": "qwen2.5:7b",
-    "issue_type": "TIMEOUT",
-    "issue_signature": "0123456789abcdef",
-    "description": "timeout after 30 s",
-    "fixer_type": "claude",
-    "claude_analysis": "needs more time",
-    "fix_commands": ["ollama pull qwen2.5:7b"],
-    "fix_success": True,
-    "verification_success": False,
-    "execution_time_seconds": 4.5,
-    "system_info": {"os": "Linux"},
-    "notes": None,
-    "uid": "a" * 32,
-    "fingerprint": "0123456789abcdef",
-    "tokens_in": 10,
-    "tokens_out": None,
-    "cost_usd": 0.25,
-    "fixer_model": None,
-}
-
-
-@pytest.mark.slow
-@settings(max_examples=500, deadline=None)
-@given(
-    st.dictionaries(
-        st.sampled_from(EXPORT_COLUMNS),
-        st.one_of(
-            _VALUE,
-            st.sampled_from(
-                [
-                    "2025-01-02T03:04:05Z",
-                    "2025-01-02 03:04:05.000006Z\n",
-                    "a" * 32 + "\n",
-                    "0123456789ABCDEF",
-                    " qwen ",
-                    "gpt\n",
-                ]
-            ),
-        ),
-        max_size=3,
-    ),
-    st.sets(st.sampled_from(EXPORT_COLUMNS), max_size=2),
-)
-def test_the_fast_path_gives_what_the_long_way_gives(
-    changes: dict[str, Any], removed: set[str]
-) -> None:
-    # A valid row with a few fields changed or removed. (Rows that redaction
-    # would change never take the fast path: the caller checks.)
-    row = {k: v for k, v in {**_BASE, **changes}.items() if k not in removed}
-    fast = stored_values_from_row(row)
-    try:
-        slow: tuple[Any, ...] | None = attempt_params(attempt_from_row(row, redact=False))
-    except InvalidInputError:
-        slow = None
-    if fast is not None:
-        assert fast == slow
-    if not changes and not removed - {"id", "notes", "fixer_model", "tokens_out"}:
-        assert fast is not None  # the common shape does take the fast path
-
-
-_REDACTABLE = st.sampled_from(
-    [
-        "export MAX_TOKENS=512",
-        "export HF_TOKEN=hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
-        'curl -H "Authorization: Bearer abc123" http://x',
-        "postgres://app:p@ss@db/app",
-        "timeout after 30 s",
-    ]
-)
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    st.fixed_dictionaries(
-        {},
-        optional={
-            "description": _REDACTABLE,
-            "claude_analysis": _REDACTABLE,
-            "notes": _REDACTABLE,
-            "fix_commands": st.lists(_REDACTABLE, max_size=3),
-            "system_info": st.dictionaries(
-                st.sampled_from(["os", "api_key", "env", "max_tokens"]), _REDACTABLE, max_size=3
-            ),
-        },
-    )
-)
-def test_import_with_redaction_stores_what_the_long_way_stores(changes: dict[str, Any]) -> None:
-    # Rows that redaction leaves alone take the fast path; both give the same values.
-    row = {**_BASE, **changes}
-    (values,) = transfer.iter_insert_rows([(1, row)], "rows.ndjson", True)
-    assert values == attempt_params(attempt_from_row(row, redact=True))
