@@ -34,7 +34,7 @@ import csv
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
@@ -59,7 +59,7 @@ from aimem.records import (
     attempt_from_row,
     export_form,
 )
-from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
+from aimem.store.bulk import deferred_full_text, import_cache
 from aimem.store.sqlite_store import attempt_params
 from aimem.timeutil import output_timestamp, since_timestamp
 
@@ -69,9 +69,6 @@ if TYPE_CHECKING:
 IMPORT_FORMATS = ("auto", "ndjson", "json", "csv", "sqlite")
 SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH = 2000
-# An export row takes ~2x its NDJSON size in the database (indexes, search index,
-# rollups): a file this many times the database holds ~4x as many rows.
-DEFER_INDEXES_FACTOR = 2
 Progress = Callable[[int], None]
 _CSV_NULLABLE = {
     "id",
@@ -429,25 +426,6 @@ class _DryRun(Exception):
     """Unwinds a dry-run import so that its transaction rolls back (args: read, added)."""
 
 
-def _dwarfs_repository(size: int | None, store: Store) -> bool:
-    """Whether an import file is so much larger than the database that building the
-    indexes once at the end beats updating them row by row (``deferred_indexes``)."""
-    if size is None:
-        return False
-    pages = store.page_stats()
-    return size > DEFER_INDEXES_FACTOR * pages["page_size"] * pages["page_count"]
-
-
-def _source_size(file: str | os.PathLike[str] | BinaryIO) -> int | None:
-    """The size of an import file in bytes; None for a stream."""
-    if isinstance(file, (str, os.PathLike)) and str(file) != "-":
-        try:
-            return os.stat(file).st_size
-        except OSError:
-            return None
-    return None
-
-
 def import_records(
     store: Store,
     file: str | os.PathLike[str] | BinaryIO,
@@ -467,13 +445,11 @@ def import_records(
             # Reading and validating, the slow part, happens before the write
             # lock is taken: writers wait only for the merge below.
             spool.stage(read_messages(iter_insert_rows(rows, source, redact)), progress)
-        size = _source_size(file)
         try:
             with (
                 import_cache(store.conn),
                 store.transaction() as conn,
                 store.write_queue.merging(),
-                deferred_indexes(conn) if _dwarfs_repository(size, store) else nullcontext(),
                 deferred_full_text(conn),
             ):
                 read, added = write_messages(conn, spool.replay())

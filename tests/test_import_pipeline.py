@@ -10,7 +10,6 @@ import orjson
 import pytest
 
 import aimem.import_pipeline as pipeline
-import aimem.transfer as transfer
 from aimem import AIMemory, InvalidInputError
 from aimem.setup import init_repository
 from tests.oracle import assert_aggregates_match
@@ -26,15 +25,12 @@ def demo_lines(tmp_path: Path) -> list[bytes]:
     return (tmp_path / "all.ndjson").read_bytes().splitlines()
 
 
-@pytest.fixture(params=["indexes-kept", "indexes-deferred"])
-def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+@pytest.fixture
+def mode(monkeypatch: pytest.MonkeyPatch) -> str:
     # Small batches and windows, so that a few hundred rows cross many of both.
     monkeypatch.setattr(pipeline, "BATCH", 7)
     monkeypatch.setattr(pipeline, "WINDOW", 30)
-    # One mode builds the table's indexes at the end, the other row by row.
-    deferred = request.param == "indexes-deferred"
-    monkeypatch.setattr(transfer, "DEFER_INDEXES_FACTOR", 0 if deferred else 1 << 62)
-    return str(request.param)
+    return "small-windows"
 
 
 def _write(path: Path, lines: list[bytes]) -> Path:
