@@ -25,8 +25,6 @@ def normalize_issue_type(issue_type: str) -> str:
     this form, so their signatures stay the seed's byte for byte. Every path
     that stores, matches or groups issue types goes through this function.
     """
-    if issue_type.isupper() and not issue_type[0].isspace() and not issue_type[-1].isspace():
-        return issue_type  # the usual case, already canonical: no copies
     return issue_type.strip().upper()
 
 

@@ -69,7 +69,7 @@ def test_standard_types_sign_byte_for_byte_as_the_design(
 
 
 @given(st.text(max_size=40))
-def test_normalization_is_idempotent_and_its_fast_path_agrees(text: str) -> None:
+def test_normalization_is_idempotent(text: str) -> None:
     once = normalize_issue_type(text)
     assert normalize_issue_type(once) == once
     assert once == text.strip().upper()
