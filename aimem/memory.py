@@ -15,7 +15,7 @@ import functools
 import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -1119,18 +1119,24 @@ class AIMemory:
                 return None
             if not include_archive and resolved != "csv" and self.store.builds_export_lines:
                 # Hot rows built a chunk at a time (same bytes as a dict per row).
-                separator = b",\n" if resolved == "json" else b"\n"
+                separator = transfer.SEPARATORS[resolved]
                 with self.store.export_chunks(start, separator) as chunks:
                     return transfer.write_chunks(out, chunks, resolved, progress)
-            # The row generators are closed here, while the connection is open:
-            # a failed write (a closed pipe) must not leave them to the garbage
+            # The generators are closed here, while the connection is open: a
+            # failed write (a closed pipe) must not leave them to the garbage
             # collector, which would close their cursors after the database.
-            with self.store.read_snapshot():
+            with self.store.read_snapshot(), ExitStack() as stack:
+                produced: Iterator[tuple[bytes, int]]
                 if not include_archive and self.store.builds_export_lines:
-                    with self.store.csv_rows(start) as cells:
-                        return transfer.write_csv_rows(out, cells, progress)
-                with closed_after(self.iter_export_rows(since, include_archive)) as rows:
-                    return transfer.write_records(out, rows, resolved, progress)
+                    cells = stack.enter_context(self.store.csv_rows(start))
+                    produced = transfer.csv_chunks(cells)
+                else:
+                    rows = stack.enter_context(
+                        closed_after(self.iter_export_rows(since, include_archive))
+                    )
+                    produced = transfer.record_chunks(rows, resolved)
+                stack.enter_context(closed_after(produced))
+                return transfer.write_chunks(out, produced, resolved, progress)
 
         import sqlite3
 

@@ -44,11 +44,6 @@ DEFAULT_REMOTE = "origin"
 # at most one batch.
 COMPARE = 5_000
 BATCH = 20_000
-# A batch this many times the receiving database's size builds the secondary
-# indexes once at its end (as ``aimem import`` of a file that dwarfs the repository).
-DEFER_INDEXES_FACTOR = 2
-# What one record takes in a database, for that comparison (bench/datagen.py rows).
-RECORD_BYTES = 1_000
 SUMMARY_KEYS = ("direction", "remote", "url", "records", "sent", "skipped", "seconds", "dry_run")
 Progress = Callable[[int, int], None]
 
@@ -282,7 +277,6 @@ def transfer(
                 ((int(row.get("id") or 0), row) for row in batch),
                 source,
                 redact=receiver.redact_secrets,
-                defer_indexes=_dwarfs(len(batch), receiver.store),
             )
             sent += added
             if added and committed is not None:
@@ -316,10 +310,3 @@ def transfer(
         "dry_run": dry_run,
     }
     return summary
-
-
-def _dwarfs(rows: int, store: Store) -> bool:
-    """Whether a batch of ``rows`` records is so much larger than the database that
-    building the indexes once at the end beats updating them row by row."""
-    pages = store.page_stats()
-    return rows * RECORD_BYTES > DEFER_INDEXES_FACTOR * pages["page_size"] * pages["page_count"]

@@ -212,8 +212,8 @@ class StoreOps(Protocol):
         """WAL checkpoint (TRUNCATE), ``PRAGMA optimize``, ``ANALYZE``, optionally ``VACUUM``."""
         ...
 
-    def import_transaction(self, large: bool) -> AbstractContextManager[Any]:
-        """The write transaction of one import: a larger page cache, the write"""
+    def import_transaction(self) -> AbstractContextManager[Any]:
+        """The write transaction of one import: all of it is stored, or none."""
         ...
 
     def insert_attempts(

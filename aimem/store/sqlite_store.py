@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -13,7 +13,6 @@ from typing import Any
 import orjson
 
 from aimem.errors import AimemError
-from aimem.fsutil import file_identity
 from aimem.jsontext import export_values, loads_or_text
 from aimem.records import EXPORT_COLUMNS, Attempt
 from aimem.store import json_lines, migrations, schema, unwritable
@@ -176,11 +175,6 @@ class Store:
         self.write_queue = WriteQueue(path.parent / WRITE_QUEUE_NAME, path.parent / MERGE_LOCK_NAME)
         self._commits = 0
         self.conn = connect(path, readonly=readonly)
-        # Which file this connection opened (export's helper must read the same one).
-        self.identity: tuple[int, int] | None = None
-        if not readonly:
-            with suppress(OSError):
-                self.identity = file_identity(path)
         try:
             version = migrations.check_version(self.conn, path)
             if not readonly:
@@ -207,7 +201,7 @@ class Store:
         ``WriteQueue``), then take SQLite's write lock with ``BEGIN IMMEDIATE``.
         """
         try:
-            with self.write_queue.turn() as queued, atomic(self.conn, poll=not queued) as conn:
+            with self.write_queue.turn(), atomic(self.conn) as conn:
                 yield conn
         except sqlite3.Error as error:
             raise translate_sqlite_error(error, self.path) from error
@@ -263,17 +257,15 @@ class Store:
         return self.path.parent
 
     @contextmanager
-    def import_transaction(self, large: bool) -> Iterator[sqlite3.Connection]:
+    def import_transaction(self) -> Iterator[sqlite3.Connection]:
         """The write transaction of one import: a larger page cache, the write
-        queue held as a merge, the search index (and with ``large`` the
-        secondary indexes) built once at the end."""
-        from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
+        queue held as a merge, the search index built once at the end."""
+        from aimem.store.bulk import deferred_full_text, import_cache
 
         with (
             import_cache(self.conn),
             self.transaction() as conn,
             self.write_queue.merging(),
-            deferred_indexes(conn) if large else nullcontext(),
             deferred_full_text(conn),
         ):
             yield conn

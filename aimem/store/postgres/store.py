@@ -126,7 +126,7 @@ class PostgresStore(PostgresArchive, Store):
         return Path(tempfile.gettempdir())
 
     @contextmanager
-    def import_transaction(self, large: bool) -> Iterator[Any]:
+    def import_transaction(self) -> Iterator[Any]:
         """One import's write transaction (a lost connection rolls all of it back)."""
         with self.transaction() as conn:
             yield conn
