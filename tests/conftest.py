@@ -88,10 +88,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if on_postgres and item.get_closest_marker("sqlite_only") is not None:
             dropped.append(item)
             continue
-        pending = item.get_closest_marker("postgres_pending")
-        if on_postgres and pending is not None:
-            reason = pending.args[0] if pending.args else "not yet on PostgreSQL"
-            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
         kept.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)

@@ -14,6 +14,52 @@ from tests.legacy import DESIGN_DDL
 DESIGN_SQL = DESIGN_DDL
 
 
+def repository_digest(repo: Path) -> str:
+    """``db_digest`` of a repository on either backend: its ``ai_memory.db``, or
+    every row of every table of the PostgreSQL database its config.json names."""
+    config = repo / "config.json"
+    if not config.exists():
+        return db_digest(repo / "ai_memory.db")
+    import json
+
+    import psycopg
+
+    url = json.loads(config.read_text())["database"]
+    digest = hashlib.sha256()
+    with psycopg.connect(url) as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() ORDER BY table_name"
+            )
+        ]
+        for table in tables:
+            rows = sorted(repr(r) for r in conn.execute(f'SELECT * FROM "{table}"'))
+            digest.update(table.encode())
+            digest.update("\n".join(rows).encode())
+    return digest.hexdigest()
+
+
+def drift_an_aggregate(repo: Path) -> None:
+    """Make one learned count disagree with the history (a finding for ``check``)."""
+    statement = "UPDATE aimem_totals SET attempts = attempts + 1"
+    config = repo / "config.json"
+    if not config.exists():
+        conn = sqlite3.connect(repo / "ai_memory.db", isolation_level=None)
+        try:
+            conn.execute(statement)
+        finally:
+            conn.close()
+        return
+    import json
+
+    import psycopg
+
+    with psycopg.connect(json.loads(config.read_text())["database"]) as pg:
+        pg.execute(statement)
+
+
 def db_digest(path: Path) -> str:
     """A hash of every row of every table (order-independent within a table)."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)

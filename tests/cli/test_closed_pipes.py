@@ -12,6 +12,7 @@ import pytest
 
 from tests.cli.conftest import ok
 from tests.reliability.conftest import assert_one_line_error, child_env
+from tests.transfer_helpers import drift_an_aggregate, repository_digest
 
 MODEL = ["-m", "qwen2.5:7b", "-t", "TIMEOUT"]
 # Every command that writes to stdout, with its largest output on the demo history.
@@ -120,8 +121,12 @@ def test_export_csv_into_head(archived: Path) -> None:
 )
 def test_a_closed_stdin_is_a_one_line_error(demo: Path, args: list[str]) -> None:
     if args == ["check", "--repair"]:
-        (demo / "knowledge_base.json").unlink()  # something to repair: a question to ask
-    before = (demo / "ai_memory.db").read_bytes()
+        # something to repair, so that there is a question to ask
+        if (demo / "knowledge_base.json").exists():
+            (demo / "knowledge_base.json").unlink()
+        else:
+            drift_an_aggregate(demo)
+    before = repository_digest(demo)
     done = subprocess.run(
         [sys.executable, "-m", "aimem", *args],
         stdin=subprocess.DEVNULL,
@@ -134,4 +139,4 @@ def test_a_closed_stdin_is_a_one_line_error(demo: Path, args: list[str]) -> None
     assert_one_line_error(done.stderr)
     assert done.returncode in (1, 2)
     assert done.stdout == b""
-    assert (demo / "ai_memory.db").read_bytes() == before
+    assert repository_digest(demo) == before

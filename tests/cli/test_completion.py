@@ -177,7 +177,7 @@ def test_bash_completion(demo: Path, path_with_aimem: str, tmp_path: Path) -> No
     commands = complete("aimem", "")
     assert {"init", "record", "stats", "search", "kb", "context", "similar"} <= set(commands)
     assert complete("aimem", "kb", "") == ["show", "import", "export"]
-    assert complete("aimem", "--d") == ["--dir"]
+    assert sorted(complete("aimem", "--d")) == ["--db", "--dir"]
     assert "--issue-type" in complete("aimem", "similar", "--")
     assert complete("aimem", "stats", "-") == ["--json", "--help", "-h"]
     assert set(complete("aimem", "similar", "--model", "")) == DEMO_MODELS

@@ -57,7 +57,6 @@ def test_a_multi_command_fix_has_one_spelling(demo: Path) -> None:
         assert "; ".join(TWO_COMMANDS) not in shown
 
 
-@pytest.mark.postgres_pending("archive segments in the database: the pgops branch")
 def test_archive_list_keeps_segment_names_whole_in_a_pipe(demo: Path) -> None:
     ok("cleanup", "--older-than", "20d", "--yes")
     names = [s["name"] for s in ok_json("archive", "list", "--json")]
@@ -81,6 +80,8 @@ def test_purge_question_names_the_count_and_the_cut_off(demo: Path) -> None:
 
 
 @pytest.mark.slow
+# The finding to repair is a stale knowledge_base.json, a SQLite repository's file.
+@pytest.mark.sqlite_only
 def test_check_repair_asks_only_when_there_is_something_to_repair(demo: Path) -> None:
     clean = invoke("check", "--repair")
     assert clean.exit_code == 0, clean.stderr

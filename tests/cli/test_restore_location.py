@@ -13,10 +13,6 @@ import pytest
 
 from tests.cli.conftest import fails, invoke, ok, ok_json
 
-pytestmark = pytest.mark.postgres_pending(
-    "backup, verify and restore on PostgreSQL: the pgops branch"
-)
-
 
 @pytest.fixture
 def bundle(demo: Path, tmp_path: Path) -> Path:

@@ -132,7 +132,10 @@ def test_walks_up_from_a_subfolder(demo: Path, tmp_path: Path) -> None:
     result = run_aimem("stats", "--json", cwd=deep, env={"AIMEM_DIR": ""} | env)
     assert result.returncode == 0, result.stderr
     assert b'"memory_directory": "' + str(demo).encode() in result.stdout
-    inside = run_aimem("models", "--json", cwd=demo / "archive", env={"AIMEM_DIR": ""} | env)
+    # On PostgreSQL segments live in the database and archive/ does not exist.
+    inside_repository = demo / "archive"
+    inside_repository.mkdir(exist_ok=True)
+    inside = run_aimem("models", "--json", cwd=inside_repository, env={"AIMEM_DIR": ""} | env)
     assert inside.returncode == 0, inside.stderr
     assert b"qwen2.5:7b" in inside.stdout
 

@@ -85,7 +85,6 @@ def test_import_from_stdin_subprocess(demo: Path, tmp_path: Path) -> None:
     assert orjson.loads(result.stdout)["added"] == 480
 
 
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_backup_verify_restore_cli(runner: CliRunner, demo: Path, tmp_path: Path) -> None:
     dest = tmp_path / "bundles"
     dest.mkdir()
@@ -125,7 +124,6 @@ def test_backup_verify_restore_cli(runner: CliRunner, demo: Path, tmp_path: Path
     assert orjson.loads(forced.stdout)["replaced"] is True
 
 
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_verify_damaged_bundle_exits_1(runner: CliRunner, demo: Path, tmp_path: Path) -> None:
     made = runner.invoke(app, ["backup", str(tmp_path)], catch_exceptions=False)
     path = Path(made.stdout.strip())
