@@ -30,6 +30,7 @@ Invariants:
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import signal
@@ -137,9 +138,17 @@ class Spool:
     goes away with the process however it ends.
     """
 
-    def __init__(self, directory: Path) -> None:
-        self.where = directory
+    def __init__(self, directory: Path | None) -> None:
+        """``directory`` None: kept in memory instead (a batch known to be small)."""
+        self.held: list[Message] | None = None
+        self.messages = 0
         self.file: IO[bytes]
+        if directory is None:
+            self.held = []
+            self.where = Path(".")
+            self.file = io.BytesIO()
+            return
+        self.where = directory
         try:
             self.file = tempfile.TemporaryFile(dir=directory, prefix=".aimem-import-")  # noqa: SIM115 (closed in __exit__)
         except OSError:
@@ -148,7 +157,6 @@ class Spool:
                 self.file = tempfile.TemporaryFile(prefix="aimem-import-")  # noqa: SIM115
             except OSError as error:
                 raise self._failed(error) from None
-        self.messages = 0
 
     def __enter__(self) -> Spool:
         return self
@@ -191,11 +199,18 @@ class Spool:
         return rows
 
     def _put(self, message: Message) -> None:
+        if self.held is not None:
+            self.held.append(message)
+            return
         pickle.dump(message, self.file, protocol=pickle.HIGHEST_PROTOCOL)
         self.messages += 1
 
     def replay(self) -> Iterator[Message]:
         """The staged messages as the writer takes them (``write_messages``)."""
+        if self.held is not None:
+            yield from self.held
+            yield "done", None
+            return
         self.file.seek(0)
         for _ in range(self.messages):
             yield pickle.load(self.file)

@@ -149,14 +149,18 @@ def _fingerprint(path: Path) -> dict[str, Any] | None:
 class KnowledgeFile:
     """``knowledge_base.json`` of one repository."""
 
-    def __init__(self, layout: Layout, store: Store, *, redact: bool = True) -> None:
-        self.path = layout.knowledge_base
-        self.lock = layout.lock
+    def __init__(self, layout: Layout | None, store: Store, *, redact: bool = True) -> None:
+        # None: a repository without the file (on PostgreSQL the database alone
+        # holds the knowledge base; 'kb export' writes a file on demand).
+        self.path: Path | None = None if layout is None else layout.knowledge_base
+        self.lock: Path | None = None if layout is None else layout.lock
         self.store = store
         self.redact = redact
 
     def state(self) -> str:
         """One of: missing, current, stale, modified (edited outside aimem), corrupt."""
+        if self.path is None:
+            return "current"
         recorded = self._recorded()
         actual = _fingerprint(self.path)
         if actual is None:
@@ -177,6 +181,8 @@ class KnowledgeFile:
     def stale_mark(self) -> bool:
         """Whether the file was last written for an older history (or never), by
         the generation recorded when aimem wrote it: no file read, no hashing."""
+        if self.path is None:
+            return False
         recorded = self._recorded()
         return recorded is None or recorded.get("generation") != self.store.generation()
 
@@ -189,7 +195,7 @@ class KnowledgeFile:
 
         Returns True when a legacy file was adopted.
         """
-        if self._recorded() is not None or not self.path.exists():
+        if self.path is None or self._recorded() is not None or not self.path.exists():
             return False
         with file_lock(self.lock):
             if self._recorded() is not None:
@@ -222,6 +228,7 @@ class KnowledgeFile:
         state = self.state()
         if state == "current":
             return state
+        assert self.path is not None and self.lock is not None
         with file_lock(self.lock):
             state = self.state()
             if state in ("corrupt", "modified"):
@@ -260,6 +267,8 @@ class KnowledgeFile:
 
     def load(self) -> dict[str, Any]:
         """The file's content, or CorruptRepositoryError naming the problem."""
+        if self.path is None:
+            return render(self.store)
         try:
             content = orjson.loads(self.path.read_bytes())
         except FileNotFoundError:
@@ -274,7 +283,12 @@ class KnowledgeFile:
         return content
 
     def size(self) -> int:
-        """Size in bytes of the knowledge base file (``knowledge_base_size`` in stats)."""
+        """Size in bytes of the knowledge base file (``knowledge_base_size`` in stats);
+        without a file, of the document ``kb export`` would write."""
+        if self.path is None:
+            document = render(self.store)
+            document["updated_at"] = now_iso()
+            return len(orjson.dumps(document, option=orjson.OPT_INDENT_2)) + 1
         try:
             return self.path.stat().st_size
         except FileNotFoundError:

@@ -14,7 +14,7 @@ import functools
 import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -30,13 +30,13 @@ from aimem.errors import (
 )
 from aimem.fsutil import atomic_output, atomic_write
 from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
-from aimem.paths import FILE_MODE, Layout, Location, create_layout, locate
+from aimem.paths import DATABASE_VARIABLE, FILE_MODE, Layout, Location, create_layout, locate
 from aimem.records import Attempt, attempt_from_call, normalize_fixer, performance_note
 from aimem.search import to_match_query
 from aimem.signatures import generate_fingerprint, normalize_issue_type
 from aimem.signatures import generate_issue_signature as _signature
 from aimem.stats_math import confidence, rank_by_wilson, rate, wilson_interval
-from aimem.store import Store
+from aimem.store import Store, open_store
 from aimem.store.sqlite_store import BULK_MIN_ROWS, prepare_attempts
 from aimem.templates import fill, other_model_finder
 from aimem.timeutil import SINCE_HINT, days_ago_iso, since_timestamp
@@ -147,10 +147,28 @@ class AIMemory:
         *,
         create: bool = True,
         redact_secrets: bool | None = None,
+        db: str | None = None,
     ) -> None:
+        from aimem.store.url import display_url, is_database_url
+
         location = memory_dir if isinstance(memory_dir, Location) else locate(memory_dir)
-        if create:
-            self.layout = create_layout(location.find() or location.to_create())
+        if db is None and memory_dir is None:
+            db = os.environ.get(DATABASE_VARIABLE) or None
+        if db is not None and not is_database_url(db):
+            raise InvalidInputError(
+                "database", "must be a URL starting with postgresql:// or postgres://"
+            )
+        found = location.find()
+        url = db
+        self.layout: Layout | None
+        if url is not None:
+            # A URL given here overrides config.json, and needs no folder.
+            self.layout = Layout(found) if found is not None else None
+        elif found is not None and (configured := Layout(found).database_url()) is not None:
+            self.layout = Layout(found)
+            url = configured
+        elif create:
+            self.layout = create_layout(found or location.to_create())
             fresh = not self.layout.database.exists()
             if fresh:
                 os.close(os.open(self.layout.database, os.O_WRONLY | os.O_CREAT, FILE_MODE))
@@ -167,9 +185,19 @@ class AIMemory:
         if redact_secrets is None:
             redact_secrets = os.environ.get("AIMEM_REDACT", "1") not in ("0", "false", "no", "off")
         self.redact_secrets = redact_secrets
-        self.memory_dir = self.layout.root
-        self.store = Store(self.layout.database)
-        self.knowledge_file = KnowledgeFile(self.layout, self.store, redact=self.redact_secrets)
+        self.database_url = None if url is None else display_url(url)
+        if url is None:
+            assert self.layout is not None
+            self.memory_dir: Path | str = self.layout.root
+            self.store = open_store(self.layout.database)
+        else:
+            self.memory_dir = self.layout.root if self.layout is not None else display_url(url)
+            self.store = open_store(url)
+        # On PostgreSQL the knowledge base lives in the database alone; 'kb
+        # export' writes it to a file on demand.
+        self.knowledge_file = KnowledgeFile(
+            None if url is not None else self.layout, self.store, redact=self.redact_secrets
+        )
         self._wrote = False
         self._exit_hook: Callable[[], None] | None = None
         self.knowledge_file.adopt_legacy()
@@ -218,8 +246,11 @@ class AIMemory:
         # The seed API's usage records and never closes: the file is then
         # brought up to date when the process exits. Registered once per
         # instance, so recording pays nothing more for it.
+        if self.knowledge_file.path is None:
+            return  # no file to bring up to date
         import atexit
 
+        assert self.layout is not None
         self._exit_hook = functools.partial(_sync_at_exit, weakref.ref(self), self.layout)
         atexit.register(self._exit_hook)
 
@@ -231,7 +262,7 @@ class AIMemory:
 
     @property
     def layout_info(self) -> Layout:
-        return self.layout
+        return self._folder()
 
     # ---- recording --------------------------------------------------------
 
@@ -618,7 +649,7 @@ class AIMemory:
 
             rows += [
                 row
-                for row in maintenance.archived_rows_since(self.store, self.layout, cutoff)
+                for row in maintenance.archived_rows_since(self.store, self._folder(), cutoff)
                 if row_matches(row, filters)
             ]
             rows.sort(key=lambda r: (r["timestamp"], r["id"] or 0), reverse=True)
@@ -638,7 +669,7 @@ class AIMemory:
             return row
         from aimem import maintenance
 
-        for archived in maintenance.archived_rows_since(self.store, self.layout, ""):
+        for archived in maintenance.archived_rows_since(self.store, self._folder(), ""):
             if archived["id"] == record_id:
                 archived["archived"] = True
                 return archived
@@ -902,13 +933,22 @@ class AIMemory:
 
     # ---- archive, retention and integrity ---------------------------------
 
+    def _folder(self) -> Layout:
+        """The repository folder, for what keeps files (archive segments, locks)."""
+        if self.layout is None:
+            raise AimemError(
+                f"this needs a repository folder; {self.database_url} was given without one",
+                hint="run 'aimem init --db URL DIR' to make one, or use --dir DIR",
+            )
+        return self.layout
+
     def _finish_half_done(self) -> None:
         # A cleanup or thaw killed half-way is finished or undone by the next open.
         if not self.store.pending():
             return  # the usual case: no import of the archive machinery on open
         from aimem import maintenance
 
-        if maintenance.recover_if_idle(self.store, self.layout):
+        if maintenance.recover_if_idle(self.store, self._folder()):
             self._written()
 
     def _count_since(self, since: str) -> int:
@@ -917,7 +957,7 @@ class AIMemory:
             return hot  # nothing archived in the window: stats stays a cheap index count
         from aimem import maintenance
 
-        return hot + maintenance.archived_count_since(self.store, self.layout, since)
+        return hot + maintenance.archived_count_since(self.store, self._folder(), since)
 
     def cleanup(
         self,
@@ -938,7 +978,7 @@ class AIMemory:
 
         result = maintenance.cleanup(
             self.store,
-            self.layout,
+            self._folder(),
             days,
             keep_successful=keep_successful,
             purge=purge,
@@ -961,13 +1001,13 @@ class AIMemory:
         """
         from aimem import maintenance
 
-        return maintenance.iter_archived_rows(self.store, self.layout)
+        return maintenance.iter_archived_rows(self.store, self._folder())
 
     def thaw(self, name: str) -> dict[str, Any]:
         """Move a segment's rows back into ``fix_history`` (name or unique prefix)."""
         from aimem import maintenance
 
-        result = maintenance.thaw(self.store, self.layout, name)
+        result = maintenance.thaw(self.store, self._folder(), name)
         self._written()
         return result
 
@@ -979,7 +1019,7 @@ class AIMemory:
 
         return maintenance.check(
             self.store,
-            self.layout,
+            self._folder(),
             self.knowledge_file,
             quick=quick,
             repair=repair,
@@ -990,7 +1030,7 @@ class AIMemory:
         """WAL checkpoint, optimize, ANALYZE, VACUUM when worth it; bytes reclaimed."""
         from aimem import maintenance
 
-        return maintenance.gc(self.store, self.layout, vacuum)
+        return maintenance.gc(self.store, self._folder(), vacuum)
 
     # ---- moving memory: export, import, backup --------------------------------
 
@@ -1208,6 +1248,117 @@ class AIMemory:
 
         return restore_bundle(path, target, force, dry_run)
 
+    # ---- remotes: push and pull -------------------------------------------------
+
+    def remotes(self) -> list[dict[str, str]]:
+        """Every remote: ``[{name, url}]`` by name (a folder path or a PostgreSQL URL)."""
+        from aimem import sync
+
+        return sync.remotes(self.store)
+
+    def add_remote(self, name: str, target: str | os.PathLike[str]) -> dict[str, str]:
+        """Remember ``target`` (a folder holding a repository, or a ``postgresql://`` URL,
+        stored without its password) as the remote ``name``; return ``{name, url}``."""
+        from aimem import sync
+
+        return sync.add_remote(self.store, name, os.fspath(target))
+
+    def remove_remote(self, name: str) -> dict[str, str]:
+        """Forget the remote ``name`` (the remote itself is untouched); return what it was."""
+        from aimem import sync
+
+        return sync.remove_remote(self.store, name)
+
+    def rename_remote(self, old: str, new: str) -> dict[str, str]:
+        """Rename the remote ``old`` to ``new``; return ``{name, url}``."""
+        from aimem import sync
+
+        return sync.rename_remote(self.store, old, new)
+
+    def push(
+        self,
+        remote: str | None = None,
+        *,
+        dry_run: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Send the remote every record it lacks (by uid); see aimem.sync.
+
+        ``remote`` defaults to ``origin``, or the only remote. Returns
+        ``{direction, remote, url, records, sent, skipped, seconds, dry_run}``.
+        """
+        return self._sync("push", remote, dry_run, progress)
+
+    def pull(
+        self,
+        remote: str | None = None,
+        *,
+        dry_run: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Store every record of the remote this repository lacks (by uid), learned as
+        if recorded here; returns the summary ``push`` returns."""
+        return self._sync("pull", remote, dry_run, progress)
+
+    def _sync(
+        self,
+        direction: str,
+        remote: str | None,
+        dry_run: bool,
+        progress: Callable[[int, int], None] | None,
+    ) -> dict[str, Any]:
+        from aimem import maintenance, sync
+
+        name, url = sync.resolve(self.store, remote)
+        other = self._open_remote(name, url)
+        try:
+            sender, receiver = (self, other) if direction == "push" else (other, self)
+            # The sender's archive stays as its index says while it is read.
+            held = (
+                maintenance.archive_lock(sender.layout, shared=True)
+                if sender.layout is not None
+                else nullcontext()
+            )
+            with held:
+                return sync.transfer(
+                    sender,
+                    receiver,
+                    direction=direction,
+                    remote=name,
+                    url=url,
+                    dry_run=dry_run,
+                    progress=progress,
+                    committed=receiver._written,
+                )
+        finally:
+            other.close()
+
+    def _open_remote(self, name: str, url: str) -> AIMemory:
+        """The remote's repository, opened as it is (never created)."""
+        from aimem import sync
+        from aimem.errors import NotARepositoryError, SchemaTooNewError
+
+        try:
+            if sync.is_url(url):
+                if self.database_url == url:
+                    raise AimemError(f"remote {name!r} ({url}) is this repository")
+                return AIMemory(db=url, create=False)
+            location = Location(Path(url))
+            found = location.find()
+            if self.layout is not None and found is not None:
+                if found.resolve() == self.layout.root.resolve():
+                    raise AimemError(f"remote {name!r} ({url}) is this repository")
+            return AIMemory(location, create=False)
+        except NotARepositoryError as error:
+            raise NotARepositoryError(
+                f"remote {name!r}: {error.message}",
+                hint=f"create it with 'aimem init {url}', or fix the remote with "
+                f"'aimem remote remove {name}' and 'aimem remote add {name} TARGET'",
+            ) from None
+        except SchemaTooNewError as error:
+            raise SchemaTooNewError(
+                f"remote {name!r}: {error.message}", hint="upgrade aimem here to sync with it"
+            ) from None
 
 def _for_model(
     item: dict[str, Any], field: str, model: str, names_other: Callable[[Iterable[str]], bool]

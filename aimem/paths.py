@@ -1,7 +1,9 @@
 """Repository discovery and layout.
 
 A repository is a folder (conventionally named ``AIMemory``) holding
-``ai_memory.db``, ``knowledge_base.json`` and ``archive/``. It is found, in order,
+``ai_memory.db``, ``knowledge_base.json`` and ``archive/``, or, for a
+repository on PostgreSQL, ``config.json`` naming the database
+(``{"database": "postgresql://user@host/db"}``, never a password). It is found, in order,
 from an explicit path (``--dir``), a folder to search from (``-C``), the
 ``AIMEM_DIR`` environment variable, or the nearest ``AIMemory/`` in the current
 folder or a parent (as git finds ``.git``). A named folder may also be the one
@@ -23,7 +25,31 @@ ARCHIVE_NAME = "archive"
 LOCK_NAME = ".aimem.lock"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+CONFIG_NAME = "config.json"
 ENVIRONMENT_VARIABLE = "AIMEM_DIR"
+DATABASE_VARIABLE = "AIMEM_DB"
+
+
+def configured_database(folder: Path) -> str | None:
+    """The database URL ``folder/config.json`` names, if it names one."""
+    config = folder / CONFIG_NAME
+    try:
+        data = config.read_bytes()
+    except OSError:
+        return None
+    import json
+
+    try:
+        value = json.loads(data)
+    except ValueError as error:
+        raise InvalidInputError("", f"invalid JSON: {error}", str(config)) from None
+    if not isinstance(value, dict) or not isinstance(value.get("database"), str):
+        raise InvalidInputError("database", "must be a database URL", str(config))
+    return str(value["database"])
+
+
+def _holds_repository(folder: Path) -> bool:
+    return (folder / DATABASE_NAME).is_file() or (folder / CONFIG_NAME).is_file()
 
 
 @dataclass(frozen=True)
@@ -35,6 +61,14 @@ class Layout:
     @property
     def database(self) -> Path:
         return self.root / DATABASE_NAME
+
+    @property
+    def config(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    def database_url(self) -> str | None:
+        """The PostgreSQL URL of ``config.json``; None for a repository on SQLite."""
+        return configured_database(self.root)
 
     @property
     def knowledge_base(self) -> Path:
@@ -49,15 +83,15 @@ class Layout:
         return self.root / LOCK_NAME
 
     def exists(self) -> bool:
-        return self.database.is_file()
+        return _holds_repository(self.root)
 
 
 def repository_in(folder: Path) -> Path | None:
     """``folder`` if it holds a database, else its ``AIMemory/`` if that does."""
-    if (folder / DATABASE_NAME).is_file():
+    if _holds_repository(folder):
         return folder
     inner = folder / REPOSITORY_NAME
-    if (inner / DATABASE_NAME).is_file():
+    if _holds_repository(inner):
         return inner
     return None
 
@@ -78,9 +112,9 @@ def find_repository(start: Path | None = None) -> Path | None:
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / REPOSITORY_NAME
-        if (candidate / DATABASE_NAME).is_file():
+        if _holds_repository(candidate):
             return candidate
-        if folder.name == REPOSITORY_NAME and (folder / DATABASE_NAME).is_file():
+        if folder.name == REPOSITORY_NAME and _holds_repository(folder):
             return folder
     return None
 

@@ -60,7 +60,6 @@ from aimem.input_limits import (
 )
 from aimem.records import EXPORT_COLUMNS, EXPORT_HINT, attempt_from_row, stored_values_from_row
 from aimem.redact import redact_text, redact_value
-from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
 from aimem.store.sqlite_store import attempt_params
 from aimem.timeutil import output_timestamp, since_timestamp
 
@@ -544,19 +543,7 @@ def import_records(
             # lock is taken: writers wait only for the merge below.
             with reader_process(messages) if parallel else nullcontext(messages) as stream:
                 spool.stage(stream, progress)
-        try:
-            with (
-                import_cache(store.conn),
-                store.transaction() as conn,
-                store.write_queue.merging(),
-                deferred_indexes(conn) if _dwarfs_repository(size, store) else nullcontext(),
-                deferred_full_text(conn),
-            ):
-                read, added = write_messages(conn, spool.replay())
-                if dry_run:
-                    raise _DryRun(read, added)
-        except _DryRun as unwound:
-            read, added = unwound.args
+        read, added = _merge(store, spool, dry_run, _dwarfs_repository(size, store))
     present = read - added
     if progress:
         progress(read)
@@ -568,3 +555,37 @@ def import_records(
         "already_present": present,
         "dry_run": dry_run,
     }
+
+
+def _merge(store: Store, spool: Spool, dry_run: bool, defer_indexes: bool) -> tuple[int, int]:
+    """Merge a staged import in ONE write transaction: (rows read, rows added)."""
+    try:
+        with store.bulk_transaction(defer_indexes) as conn:
+            read, added = write_messages(conn, spool.replay())
+            if dry_run:
+                raise _DryRun(read, added)
+    except _DryRun as unwound:
+        read, added = unwound.args
+    return int(read), int(added)
+
+
+def import_rows(
+    store: Store,
+    rows: Iterable[tuple[int, Any]],
+    source: str,
+    *,
+    redact: bool = True,
+    dry_run: bool = False,
+    defer_indexes: bool = False,
+) -> tuple[int, int]:
+    """Import export rows (each with its position for errors) all or nothing, exactly
+    as ``import_records`` imports a file's; return (rows read, rows added).
+    The rows are held in memory until merged: pass a bounded batch.
+
+    ``defer_indexes``: build the secondary indexes once at the end (for a batch
+    much larger than the repository).
+    """
+    # Staged in memory: a caller passes one bounded batch, not a whole file.
+    with Spool(None) as spool:
+        spool.stage(read_messages(iter_insert_rows(rows, source, redact)))
+        return _merge(store, spool, dry_run, defer_indexes)

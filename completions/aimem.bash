@@ -6,9 +6,10 @@
 
 _aimem_commands() {
     case "$1" in
-    '') REPLY="init stats model models recent show successful patterns analytics similar context search record export import verify restore cleanup check gc suggest gate alerts kb backup archive" ;;
+    '') REPLY="init stats model models recent show successful patterns analytics similar context search record export import verify restore push pull cleanup check gc suggest gate alerts kb backup remote archive" ;;
     'kb') REPLY="show import export" ;;
     'backup') REPLY="create list prune" ;;
+    'remote') REPLY="list add remove rename" ;;
     'archive') REPLY="list thaw" ;;
     *) REPLY="" ;;
     esac
@@ -34,6 +35,8 @@ _aimem_options() {
     'import') REPLY="--format -f --dry-run -n --json --quiet -q --help -h" ;;
     'verify') REPLY="--from --json --quiet -q --help -h" ;;
     'restore') REPLY="--from --force --yes -y --dry-run -n --json --quiet -q --help -h" ;;
+    'push') REPLY="--dry-run -n --json --quiet -q --help -h" ;;
+    'pull') REPLY="--dry-run -n --json --quiet -q --help -h" ;;
     'cleanup') REPLY="--older-than --keep-successful --purge --yes -y --dry-run -n --json --keep-failures-per-fingerprint --quiet -q --help -h" ;;
     'check') REPLY="--quick --repair --yes -y --dry-run -n --json --quiet -q --help -h" ;;
     'gc') REPLY="--vacuum --no-vacuum --json --quiet -q --help -h" ;;
@@ -48,6 +51,11 @@ _aimem_options() {
     'backup create') REPLY="--keep-last --keep-daily --keep-weekly --keep-within --keep --set-default --json --quiet -q --help -h" ;;
     'backup list') REPLY="--verify --format -f --json --help -h" ;;
     'backup prune') REPLY="--keep-last --keep-daily --keep-weekly --keep-within --dry-run -n --json --quiet -q --help -h" ;;
+    'remote') REPLY="--verbose -v --help -h" ;;
+    'remote list') REPLY="--verbose -v --json --help -h" ;;
+    'remote add') REPLY="--json --help -h" ;;
+    'remote remove') REPLY="--json --help -h" ;;
+    'remote rename') REPLY="--json --help -h" ;;
     'archive') REPLY="--help -h" ;;
     'archive list') REPLY="--format -f --json --wide -w --columns -c --no-headers --help -h" ;;
     'archive thaw') REPLY="--json --help -h" ;;

@@ -60,6 +60,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "aimem.maintenance",
             "aimem.backup",
             "aimem.transfer",
+            "aimem.sync",
             "aimem.import_pipeline",
             "aimem.report",
         ),

@@ -19,10 +19,22 @@ class RepoHandle:
     runs in), both absolute; errors name whichever decided.
     """
 
-    def __init__(self, directory: Path | None, start: Path | None = None) -> None:
+    def __init__(
+        self, directory: Path | None, start: Path | None = None, database: str | None = None
+    ) -> None:
         self.directory = directory
         self.start = start
+        self._database = database
         self._memory: AIMemory | None = None
+
+    @property
+    def database(self) -> str | None:
+        """``--db``, else ``$AIMEM_DB``: a PostgreSQL URL that overrides config.json."""
+        import os
+
+        from aimem.paths import DATABASE_VARIABLE
+
+        return self._database or os.environ.get(DATABASE_VARIABLE) or None
 
     def location(self) -> Location:
         from aimem.paths import locate
@@ -33,7 +45,7 @@ class RepoHandle:
         if self._memory is None:
             from aimem.memory import AIMemory
 
-            self._memory = AIMemory(self.location(), create=create)
+            self._memory = AIMemory(self.location(), create=create, db=self.database)
         return self._memory
 
     def close(self) -> None:

@@ -146,7 +146,7 @@ def try_fast(args: list[str]) -> int | None:
         from aimem.cli._output import emit_json, emit_mapping
         from aimem.memory import AIMemory
 
-        with AIMemory(location, create=False) as memory:
+        with AIMemory(location, create=False, db=_database()) as memory:
             values = memory.get_memory_stats()
         if rest == ["stats", "--json"]:
             emit_json(values)
@@ -154,6 +154,12 @@ def try_fast(args: list[str]) -> int | None:
             emit_mapping(values, STATS_TITLE, STATS_UNITS)
 
     return run_guarded(stats)
+
+
+def _database() -> str | None:
+    from aimem.paths import DATABASE_VARIABLE
+
+    return os.environ.get(DATABASE_VARIABLE) or None
 
 
 def _location(directory: str | None, start: str | None) -> Location:
@@ -174,7 +180,7 @@ def _export(location: Location, options: dict[str, str]) -> int:
         from aimem.memory import AIMemory
 
         fmt = ExportFormat(options["format"]) if "format" in options else None
-        with AIMemory(location, create=False) as memory:
+        with AIMemory(location, create=False, db=_database()) as memory:
             run_export(
                 memory,
                 options["file"],

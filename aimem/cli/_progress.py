@@ -25,8 +25,27 @@ def counter(label: str) -> Callable[[int], None] | None:
     return show
 
 
-def done(progress: Callable[[int], None] | None) -> None:
+def done(progress: Callable[..., None] | None) -> None:
     """End the progress line (if one was shown)."""
     if progress is not None:
         sys.stderr.write("\r\033[K")
         sys.stderr.flush()
+
+
+def bar(label: str, width: int = 24) -> Callable[[int, int], None] | None:
+    """A callback drawing ``label [####    ] N/TOTAL`` (at most ~10 times a second, and
+    once complete), or None when not allowed (as ``counter``)."""
+    if quiet() or not colour_allowed(sys.stderr):
+        return None
+    last = [0.0]
+
+    def show(count: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.1 or count >= total:
+            last[0] = now
+            filled = width if total <= 0 else min(width, width * count // total)
+            drawn = "#" * filled + " " * (width - filled)
+            sys.stderr.write(f"\r{label} [{drawn}] {count}/{total}")
+            sys.stderr.flush()
+
+    return show

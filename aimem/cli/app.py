@@ -106,7 +106,7 @@ class AimemGroup(TyperGroup):
 
 
 # The root's options that take a value; --version and -V take none.
-GLOBAL_VALUES = ("--dir", "-C")
+GLOBAL_VALUES = ("--dir", "-C", "--db")
 GLOBAL_FLAGS = ("--version", "-V")
 
 
@@ -202,6 +202,17 @@ def root(
             is_eager=True,
         ),
     ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            metavar="URL",
+            help="A PostgreSQL database (postgresql://USER@HOST:PORT/DBNAME) to use instead "
+            "of the one AIMemory/config.json names; no folder is needed. The password comes "
+            "from PGPASSWORD, ~/.pgpass or the URL, and is never shown. Default: $AIMEM_DB.",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -221,6 +232,13 @@ def root(
       aimem context --model qwen2.5:7b --issue-type TIMEOUT
     """
     absolute = directory.expanduser().absolute() if directory is not None else None
-    handle = RepoHandle(absolute, start)
+    if database is not None:
+        from aimem.store.url import is_database_url
+
+        if not is_database_url(database):
+            raise click_exceptions.BadParameter(
+                "must be a URL starting with postgresql:// or postgres://", param_hint="'--db'"
+            )
+    handle = RepoHandle(absolute, start, database)
     ctx.obj = handle
     ctx.call_on_close(handle.close)

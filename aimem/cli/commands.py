@@ -58,6 +58,8 @@ def _register() -> None:
     # Transfer and backup (export, import, backup, verify, restore), listed after
     # the others; aimem.cli.backup registers aimem.cli.transfer first.
     importlib.import_module("aimem.cli.backup")
+    # Remotes, push and pull, after the other ways of moving records.
+    importlib.import_module("aimem.cli.sync")
     # Maintenance (cleanup, archive, check, gc), listed after the others.
     importlib.import_module("aimem.cli.maintenance")
     # Advice (suggest, gate, alerts), listed last

@@ -32,6 +32,18 @@ def init_command(
     seed: Annotated[
         int, typer.Option("--seed", help="Random seed of the demo history.", metavar="N")
     ] = 7,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            metavar="URL",
+            help="Keep the history in this PostgreSQL database "
+            "(postgresql://USER@HOST:PORT/DBNAME): create aimem's tables there and write "
+            "AIMemory/config.json naming it (without any password). Default: the global "
+            "--db, else $AIMEM_DB, else SQLite (AIMemory/ai_memory.db).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Create an aimem repository (AIMemory/), optionally with demo history.
@@ -47,11 +59,25 @@ def init_command(
       aimem init --demo && aimem stats
       aimem init ~/project --demo
       aimem -C ~/project init
+      aimem init --db postgresql://aimem@db.example:5432/aimem
     """
     from aimem.setup import init_repository
 
-    location = handle_of(ctx).location()
-    summary = init_repository(path=path, location=location, demo=demo, seed=seed)
+    handle = handle_of(ctx)
+    if database is not None:
+        from aimem.store.url import is_database_url
+
+        if not is_database_url(database):
+            raise typer.BadParameter(
+                "must be a URL starting with postgresql:// or postgres://", param_hint="'--db'"
+            )
+    summary = init_repository(
+        path=path,
+        location=handle.location(),
+        demo=demo,
+        seed=seed,
+        db=database or handle.database,
+    )
     if as_json:
         emit_json(summary)
         return

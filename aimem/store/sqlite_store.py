@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -216,6 +216,25 @@ class Store:
                 self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     @contextmanager
+    def bulk_transaction(self, defer_indexes: bool = False) -> Iterator[sqlite3.Connection]:
+        """The write transaction of a bulk merge (an import, a batch of a pull).
+
+        A large page cache, the search index built once at the end, and with
+        ``defer_indexes`` the secondary indexes too (see ``aimem.store.bulk``);
+        the write lock is announced while held, so other writers wait for it.
+        """
+        from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
+
+        with (
+            import_cache(self.conn),
+            self.transaction() as conn,
+            self.write_queue.merging(),
+            deferred_indexes(conn) if defer_indexes else nullcontext(),
+            deferred_full_text(conn),
+        ):
+            yield conn
+
+    @contextmanager
     def streaming_snapshot(self) -> Iterator[None]:
         """One read snapshot for a long streamed read (the export report).
 
@@ -343,8 +362,61 @@ class Store:
                 (key, value),
             )
 
+    def update_meta(self, key: str, change: Callable[[str | None], str | None]) -> str | None:
+        """Replace a meta value by ``change(old)`` in one write transaction (None removes
+        it); return the new value. Two concurrent updates never lose one another."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT value FROM aimem_meta WHERE key = ?", (key,)).fetchone()
+            value = change(None if row is None else str(row[0]))
+            if value is None:
+                conn.execute("DELETE FROM aimem_meta WHERE key = ?", (key,))
+            else:
+                conn.execute(
+                    "INSERT INTO aimem_meta(key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+        return value
+
     def schema_version(self) -> int:
         return migrations.schema_version(self.conn)
+
+    # ---- sync: records compared by uid -------------------------------------
+
+    def uid_page(self, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """(id, uid) of up to ``limit`` hot rows with an id above ``after_id``, in id order."""
+        rows = self._query(
+            "SELECT id, uid FROM fix_history WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def missing_uids(self, uids: Sequence[str]) -> set[str]:
+        """Which of ``uids`` this repository lacks: stored neither hot nor archived
+        (a purged record's uid stays in ``aimem_archived_uids``, so it counts as stored)."""
+        missing = set(uids)
+        for chunk, marks in in_chunks(uids):
+            missing.difference_update(
+                r[0]
+                for r in self._query(
+                    f"SELECT uid FROM fix_history WHERE uid IN ({marks}) "
+                    f"UNION ALL SELECT uid FROM aimem_archived_uids WHERE uid IN ({marks})",
+                    chunk + chunk,
+                )
+            )
+        return missing
+
+    def rows_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The hot rows with these ids (as ``iter_rows`` gives them), in id order."""
+        rows: list[dict[str, Any]] = []
+        for chunk, marks in in_chunks(ids):
+            rows += [
+                row_to_dict(r)
+                for r in self._query(
+                    f"SELECT {ROW_COLUMNS} FROM fix_history WHERE id IN ({marks}) ORDER BY id",
+                    chunk,
+                )
+            ]
+        return rows
 
     # ---- reads: totals and rows ------------------------------------------
 

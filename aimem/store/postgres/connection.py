@@ -1,0 +1,238 @@
+"""psycopg 3 connections that the store can use as it uses ``sqlite3`` ones.
+
+``Connection`` takes the store's SQLite statements (``?`` placeholders),
+rewrites them once (``aimem.store.postgres.dialect``) and answers with the
+calls the store makes on a ``sqlite3.Connection``: ``execute``, ``executemany``,
+``fetchone``/``fetchall``/``fetchmany``, ``lastrowid``, ``rowcount``,
+``in_transaction``. Transactions are explicit, as with SQLite in autocommit
+mode: ``BEGIN IMMEDIATE`` (a write) begins and takes this database's writer
+lock, a transaction-scoped advisory lock, so writers take turns as they do on
+SQLite and every read-modify-write of an aggregate stays exact; a bare
+``BEGIN`` (a read) is one repeatable-read snapshot.
+
+Errors leave as ``AimemError`` naming the host and database, never the
+password.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.adapt import Loader
+
+from aimem.errors import AimemError, ReadOnlyRepositoryError, StorageFullError
+from aimem.store.postgres.dialect import translate
+from aimem.store.url import display_url, host_and_database
+
+# The advisory lock key of aimem's writers ('aimem' as an integer).
+WRITER_LOCK = 0x61696D656D
+CONNECT_TIMEOUT_S = 10
+APPLICATION_NAME = "aimem"
+
+
+class _NumberLoader(Loader):
+    """``numeric`` as int when whole, else float: sums and averages read as on SQLite."""
+
+    def load(self, data: Any) -> int | float:
+        text = bytes(data).decode()
+        if text.lstrip("-").isdigit():
+            return int(text)
+        return float(text)
+
+
+def where(url: str) -> str:
+    """'host H, database D' for messages."""
+    host, database = host_and_database(url)
+    return f"host {host}, database {database}"
+
+
+def _scrub(text: str, url: str) -> str:
+    """``text`` with any password the URL carries removed."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        secrets = [unquote(parts.password)] if parts.password else []
+        secrets += [v for k, v in parse_qsl(parts.query) if k.lower().endswith("password")]
+    except ValueError:
+        secrets = []
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text.replace(url, display_url(url))
+
+
+def translate_error(error: Exception, url: str) -> AimemError:
+    """A psycopg error as an aimem error naming the host and database."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    first = _scrub(lines[0] if lines else type(error).__name__, url)
+    place = where(url)
+    if isinstance(error, pg_errors.InsufficientPrivilege):
+        return ReadOnlyRepositoryError(f"PostgreSQL refused ({place}): {first}")
+    if isinstance(error, (pg_errors.DiskFull, pg_errors.OutOfMemory)):
+        return StorageFullError(f"PostgreSQL is out of space ({place}): {first}; nothing was changed")
+    if isinstance(error, psycopg.OperationalError):
+        return AimemError(
+            f"lost the connection to PostgreSQL ({place}): {first}; the transaction was rolled "
+            "back",
+            hint="check that the server is running, then run the command again",
+        )
+    return AimemError(f"PostgreSQL error ({place}): {first}")
+
+
+class Cursor:
+    """The part of ``sqlite3.Cursor`` the store uses."""
+
+    def __init__(self, owner: Connection, cursor: psycopg.Cursor[Any]) -> None:
+        self._owner = owner
+        self._cursor = cursor
+        self.lastrowid: int | None = None
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    def _rows(self) -> bool:
+        return self._cursor.description is not None
+
+    def fetchone(self) -> Any:
+        if not self._rows():
+            return None
+        with self._owner.translated():
+            return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        if not self._rows():
+            return []
+        with self._owner.translated():
+            return self._cursor.fetchall()
+
+    def fetchmany(self, size: int = 1) -> list[Any]:
+        if not self._rows():
+            return []
+        with self._owner.translated():
+            return self._cursor.fetchmany(size)
+
+    def __iter__(self) -> Iterator[Any]:
+        while rows := self.fetchmany(500):
+            yield from rows
+
+    def close(self) -> None:
+        self._cursor.close()
+
+
+class Connection:
+    """A psycopg connection speaking the store's SQLite dialect (see the module doc)."""
+
+    row_factory: Any = None
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.raw = psycopg.connect(
+                url,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                application_name=APPLICATION_NAME,
+            )
+        except psycopg.Error as error:
+            detail = _scrub(str(error).strip().splitlines()[-1] if str(error).strip() else "", url)
+            raise AimemError(
+                f"cannot connect to PostgreSQL ({where(url)}): {detail}",
+                hint="check the URL, that the server is running, and the password "
+                "(PGPASSWORD or ~/.pgpass)",
+            ) from None
+        self.raw.adapters.register_loader("numeric", _NumberLoader)
+
+    # ---- the sqlite3 surface ---------------------------------------------
+
+    @property
+    def in_transaction(self) -> bool:
+        status = self.raw.info.transaction_status
+        return bool(status != psycopg.pq.TransactionStatus.IDLE)
+
+    def translated(self) -> _Translated:
+        return _Translated(self.url)
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
+        control = sql.strip().rstrip(";").upper()
+        if control in ("BEGIN", "BEGIN IMMEDIATE", "BEGIN DEFERRED", "COMMIT", "ROLLBACK", "END"):
+            return self._control(control)
+        statement = translate(sql)
+        returning = statement.lstrip().upper().startswith("INSERT INTO FIX_HISTORY") and (
+            "RETURNING" not in statement.upper()
+        )
+        if returning:
+            statement += " RETURNING id"
+        cursor = self.raw.cursor()
+        with self.translated():
+            cursor.execute(statement, tuple(params) if params is not None else ())  # type: ignore[arg-type]
+        wrapped = Cursor(self, cursor)
+        if returning:
+            row = cursor.fetchone()
+            wrapped.lastrowid = None if row is None else int(row[0])
+        return wrapped
+
+    def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Cursor:
+        rows = [tuple(r) for r in seq]
+        cursor = self.raw.cursor()
+        if rows:
+            with self.translated():
+                cursor.executemany(translate(sql), rows)  # type: ignore[arg-type]
+        return Cursor(self, cursor)
+
+    def _control(self, control: str) -> Cursor:
+        cursor = self.raw.cursor()
+        with self.translated():
+            if control == "BEGIN IMMEDIATE":
+                cursor.execute("BEGIN")
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            elif control.startswith("BEGIN"):
+                cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            elif control in ("COMMIT", "END"):
+                cursor.execute("COMMIT")
+            else:
+                cursor.execute("ROLLBACK")
+        return Cursor(self, cursor)
+
+    def commit(self) -> None:
+        if self.in_transaction:
+            self._control("COMMIT")
+
+    def rollback(self) -> None:
+        if self.in_transaction:
+            self._control("ROLLBACK")
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class _Translated:
+    """A block whose psycopg errors leave as aimem errors."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> bool:
+        if isinstance(error, psycopg.Error):
+            raise translate_error(error, self.url) from None
+        return False
+
+
+def retrying(attempts: int = 5) -> Iterator[int]:
+    """Attempt numbers with a short growing pause between them (serialization retries)."""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(0.01 * 2**attempt)
+        yield attempt

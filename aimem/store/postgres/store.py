@@ -1,0 +1,198 @@
+"""The PostgreSQL backend: the SQLite store's operations over a psycopg connection.
+
+Most operations are the SQLite store's own statements, run through the
+dialect connection (``aimem.store.postgres.connection``); this class replaces
+the ones that use what only SQLite has: its file, PRAGMAs, FTS5, the write
+queue's lock file, ``last_insert_rowid()``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, cast
+
+from aimem.errors import AimemError
+from aimem.records import EXPORT_COLUMNS, Attempt
+from aimem.search import fts_tokens
+from aimem.store.aggregates import Rollup
+from aimem.store.postgres import migrations
+from aimem.store.postgres.connection import Connection
+from aimem.store.sqlite_store import Store, attempt_params, row_to_dict
+from aimem.store.url import display_url
+
+_QUOTED = re.compile(r'"((?:[^"]|"")*)"(\*?)')
+# ts_headline's options: the matched words in brackets, about a dozen words of
+# context, and an ellipsis where the text was cut (SQLite's snippet(..., 12)).
+_HEADLINE = (
+    "StartSel=[, StopSel=], MaxWords=12, MinWords=4, ShortWord=0, "
+    "MaxFragments=1, FragmentDelimiter=…"
+)
+
+
+def ts_query(match: str) -> str:
+    """An FTS5 query of ``aimem.search.to_match_query`` as a ``to_tsquery`` text.
+
+    Words are ANDed; the tokens of one word form a phrase; the last token of
+    the last word matches as a prefix. Tokens are letters and digits only, so
+    nothing in the user's text can be tsquery syntax.
+    """
+    phrases = []
+    words = _QUOTED.findall(match)
+    for index, (word, star) in enumerate(words):
+        tokens = fts_tokens(word.replace('""', '"'))
+        if not tokens:
+            continue
+        if star and index == len(words) - 1:
+            tokens[-1] += ":*"
+        phrases.append("(" + " <-> ".join(tokens) + ")")
+    if not phrases:
+        raise AimemError(f"invalid search query {match!r}: no words")
+    return " & ".join(phrases)
+
+
+class PostgresStore(Store):
+    """One PostgreSQL database of one repository."""
+
+    def __init__(self, url: str, *, readonly: bool = False) -> None:
+        self.url = url
+        self.shown = display_url(url)
+        # Messages name the database by its password-free URL.
+        self.path = cast(Any, self.shown)
+        self.identity = None
+        self._commits = 0
+        self._pg = Connection(url)
+        self.conn = cast(Any, self._pg)
+        try:
+            migrations.check_version(self._pg, self.shown)
+            if not readonly:
+                migrations.migrate(self._pg, self.shown)
+        except BaseException:
+            self._pg.close()
+            raise
+
+    def close(self) -> None:
+        self._pg.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """One write transaction, holding the writers' lock (see the connection module)."""
+        conn = self._pg
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except AimemError:
+                    pass  # the connection is gone: the server rolled back
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def bulk_transaction(self, defer_indexes: bool = False) -> Iterator[Any]:
+        """A bulk merge's transaction: the plain write transaction (the search
+        column is generated, and PostgreSQL sizes its own caches)."""
+        with self.transaction() as conn:
+            yield conn
+
+    @contextmanager
+    def streaming_snapshot(self) -> Iterator[None]:
+        with self.read_snapshot():
+            yield
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """One repeatable-read snapshot for several reads (nested: the outer one)."""
+        if self._pg.in_transaction:
+            yield
+            return
+        self._pg.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self._pg.in_transaction:
+                self._pg.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        return migrations.schema_version(self._pg)
+
+    def _insert_bulk(self, conn: Any, attempts: Sequence[Attempt]) -> list[int | None]:
+        from aimem.store.schema import INSERT_ATTEMPT
+        from aimem.store.postgres.dialect import translate
+
+        rows = [attempt_params(a) for a in attempts]
+        ids: list[int | None] = []
+        with self._pg.translated():
+            cursor = self._pg.raw.cursor()
+            cursor.executemany(
+                translate(INSERT_ATTEMPT) + " RETURNING id",  # type: ignore[arg-type]
+                rows,
+                returning=True,
+            )
+            while True:
+                row = cursor.fetchone()
+                if row is not None:
+                    ids.append(int(row[0]))
+                if not cursor.nextset():
+                    break
+        rollup = Rollup()
+        rollup.add_rows(rows)
+        from aimem.store.aggregates import AggregateWriter
+
+        AggregateWriter(conn).write(rollup)
+        self._bump_generation(conn)
+        return ids
+
+    # ---- full-text search ------------------------------------------------
+
+    def search(self, match: str, limit: int) -> list[dict[str, Any]]:
+        """PostgreSQL text search, best first (rank: lower is better, as BM25 on SQLite)."""
+        query = ts_query(match)
+        columns = ", ".join("h." + c for c in EXPORT_COLUMNS)
+        text = (
+            "coalesce(h.description, '') || ' ' || coalesce(h.claude_analysis, '') || ' ' || "
+            "coalesce(h.fix_commands, '') || ' ' || coalesce(h.notes, '')"
+        )
+        rows = self._pg.raw.execute(
+            f"""WITH q AS (SELECT to_tsquery('simple', %s) AS q),
+                best AS (SELECT h.id, -ts_rank_cd(h.aimem_search, q.q) AS score
+                         FROM fix_history h, q WHERE h.aimem_search @@ q.q
+                         ORDER BY score, h.id LIMIT %s)
+                SELECT {columns}, best.score,
+                       ts_headline('simple', {text}, q.q, %s)
+                FROM best JOIN fix_history h ON h.id = best.id, q
+                ORDER BY best.score, h.id""",  # type: ignore[arg-type]
+            (query, limit, _HEADLINE),
+        ).fetchall()
+        results = []
+        for r in rows:
+            record = row_to_dict(r[: len(EXPORT_COLUMNS)])
+            record["rank"] = float(r[len(EXPORT_COLUMNS)])
+            record["snippet"] = " ".join(str(r[len(EXPORT_COLUMNS) + 1]).split())
+            results.append(record)
+        return results
+
+    # ---- integrity and housekeeping --------------------------------------
+
+    def page_stats(self) -> dict[str, int]:
+        """The database's size in 8 KiB pages (PostgreSQL has no free-page list to report)."""
+        size = int(self._one("SELECT pg_database_size(current_database())")[0])
+        return {"page_size": 8192, "page_count": size // 8192, "freelist_count": 0}
+
+    def housekeeping(self, vacuum: bool) -> None:
+        """``ANALYZE``, and ``VACUUM`` with ``vacuum`` (outside any transaction)."""
+        with self._pg.translated():
+            self._pg.raw.execute("VACUUM ANALYZE" if vacuum else "ANALYZE")
+
+    def integrity_problems(self, quick: bool = False, limit: int = 20) -> list[str]:
+        """PostgreSQL keeps its own pages sound; aimem's checks are the other findings."""
+        return []
+
+    def fts_problem(self) -> str | None:
+        return None  # a generated column cannot disagree with its row
+
+    def fts_rebuild(self) -> None:
+        return None

@@ -1,0 +1,86 @@
+"""push and pull between SQLite and PostgreSQL, both directions: every record once,
+the learned state equal to the sender's, a password never stored."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import orjson
+from typer.testing import CliRunner
+
+from aimem import AIMemory
+from aimem.cli.commands import app
+from aimem.demo import demo_attempts
+from aimem.setup import init_repository
+from tests.archive_helpers import learned
+
+
+@functools.cache
+def _items(count: int, seed: int) -> list[dict[str, Any]]:
+    return list(demo_attempts(count=count, days=60, seed=seed))
+
+
+def _uids(memory: AIMemory) -> list[str]:
+    return sorted(r["uid"] for r in memory.store.iter_rows())
+
+
+def _learned(memory: AIMemory) -> dict[str, Any]:
+    state = learned(memory)
+    state["stats"].pop("memory_directory")
+    return state
+
+
+def test_push_to_postgresql_and_pull_back(pg_url: str, tmp_path: Path) -> None:
+    fleet = tmp_path / "fleet" / "AIMemory"
+    init_repository(directory=fleet, db=pg_url)
+    with AIMemory(tmp_path / "laptop" / "AIMemory") as laptop:
+        laptop.record_many(_items(250, seed=1))
+        laptop.add_remote("fleet", pg_url)
+        first = laptop.push("fleet")
+        assert (first["records"], first["sent"], first["skipped"]) == (250, 250, 0)
+        assert first["url"] == pg_url
+        again = laptop.push("fleet")
+        assert (again["sent"], again["skipped"]) == (0, 250)
+        with AIMemory(fleet, create=False) as remote:
+            assert _uids(remote) == _uids(laptop)
+            assert _learned(remote) == _learned(laptop)
+            remote.record_many(_items(80, seed=2))
+        pulled = laptop.pull("fleet")
+        assert (pulled["records"], pulled["sent"], pulled["skipped"]) == (330, 80, 250)
+        with AIMemory(fleet, create=False) as remote:
+            assert _uids(remote) == _uids(laptop)
+            assert _learned(remote) == _learned(laptop)
+
+
+def test_pull_from_postgresql_into_a_new_repository(pg_url: str, tmp_path: Path) -> None:
+    init_repository(directory=tmp_path / "fleet" / "AIMemory", db=pg_url)
+    with AIMemory(db=pg_url, create=False) as fleet:
+        fleet.record_many(_items(200, seed=3))
+        expected = _learned(fleet)
+        uids = _uids(fleet)
+    runner = CliRunner()
+    local = tmp_path / "here" / "AIMemory"
+    assert runner.invoke(app, ["init", str(local)]).exit_code == 0
+    added = runner.invoke(app, ["--dir", str(local), "remote", "add", "origin", pg_url])
+    assert added.exit_code == 0, added.stderr
+    result = runner.invoke(app, ["--dir", str(local), "pull", "--json"])
+    assert result.exit_code == 0, result.stderr
+    summary = orjson.loads(result.stdout)
+    assert (summary["direction"], summary["sent"], summary["skipped"]) == ("pull", 200, 0)
+    with AIMemory(local, create=False) as here:
+        assert _uids(here) == uids
+        assert _learned(here) == expected
+
+
+def test_a_password_in_the_url_is_not_stored(pg_url: str, memory: AIMemory) -> None:
+    with_password = pg_url.replace("://", "://aimem:hunter2-secret@", 1)
+    user_part = pg_url.split("://", 1)[1].split("@", 1)
+    if len(user_part) == 2:  # the fixture's URL names a user already
+        scheme = pg_url.split("://", 1)[0]
+        user, host = user_part
+        with_password = f"{scheme}://{user}:hunter2-secret@{host}"
+    added = memory.add_remote("fleet", with_password)
+    assert "hunter2-secret" not in added["url"]
+    assert all("hunter2-secret" not in r["url"] for r in memory.remotes())
