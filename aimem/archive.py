@@ -1,7 +1,9 @@
 """Archive segments: immutable, content-addressed, zstd-compressed NDJSON files.
 
 Invariants:
-- A segment lives in ``AIMemory/archive/`` and is never modified once written.
+- A segment is never modified once written. It lives in ``AIMemory/archive/``
+  (SQLite) or in the database, keyed by its sha256 (PostgreSQL); see
+  aimem.segment_storage.
   Its name carries its kind, time range and content hash:
   ``seg-20250101T000000Z-20250131T235959Z-<sha256[:16]>.ndjson.zst`` (``seg``
   holds full export rows; ``facts`` holds what aggregates need of purged rows).
@@ -16,8 +18,8 @@ Invariants:
   ``zstd -19``'s ratio on time-ordered rows. JSON objects are unordered, so the
   rows are still the export row format; ``iter_segment_rows`` yields them in
   file order.
-- A segment is registered in ``aimem_segments`` only after it is durable and
-  verified (see aimem.maintenance for the order of work).
+- A segment is registered in ``aimem_segments`` only once it is durable and
+  verified, or in the transaction that stores it (see aimem.maintenance).
 """
 
 from __future__ import annotations
@@ -223,22 +225,19 @@ def encode_segment(
     return data, entry, header["raw_sha256"]
 
 
-def verify_written(path: Path, entry: dict[str, Any], raw_sha256: str) -> str | None:
-    """Re-read a just-written segment: None when its bytes hash to the entry and it
-    decompresses (checksums verified) to exactly the NDJSON that was encoded."""
+def verify_written(data: bytes, name: str, entry: dict[str, Any], raw_sha256: str) -> str | None:
+    """Check a just-stored segment's bytes, as read back from where they were
+    stored: None when they hash to the entry and decompress (checksums verified)
+    to exactly the NDJSON that was encoded."""
     import zstandard
 
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        return f"cannot read it back: {error.strerror}"
     if (
         len(data) != entry["compressed_bytes"]
         or hashlib.sha256(data).hexdigest() != entry["sha256"]
     ):
         return "its bytes differ from what was written"
     try:
-        _, offset = read_header(data, path.name)
+        _, offset = read_header(data, name)
         reader = zstandard.ZstdDecompressor().stream_reader(
             io.BytesIO(data[offset:]), read_across_frames=True
         )
@@ -416,15 +415,21 @@ def check_stream(reader: Any, name: str, expected: dict[str, Any]) -> str | None
 
 def iter_segment_rows(path: Path, expected_sha256: str | None = None) -> Iterator[dict[str, Any]]:
     """Rows of one segment file in file order (export row format for ``seg`` files)."""
-    data = read_bytes(path)
+    return iter_segment_data(read_bytes(path), path.name, expected_sha256)
+
+
+def iter_segment_data(
+    data: bytes, name: str, expected_sha256: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Rows of one segment's bytes in their order (its sha256 checked first when given)."""
     if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
-        raise CorruptRepositoryError(f"{path.name}: sha256 does not match the segment index")
-    _, offset = read_header(data, path.name)
-    for n, line in enumerate(iter_lines(data, offset, path.name), 1):
+        raise CorruptRepositoryError(f"{name}: sha256 does not match the segment index")
+    _, offset = read_header(data, name)
+    for n, line in enumerate(iter_lines(data, offset, name), 1):
         try:
             yield orjson.loads(line)
         except orjson.JSONDecodeError:
-            raise CorruptRepositoryError(f"{path.name}: row {n} is not JSON") from None
+            raise CorruptRepositoryError(f"{name}: row {n} is not JSON") from None
 
 
 def read_bytes(path: Path) -> bytes:
@@ -439,21 +444,28 @@ def read_bytes(path: Path) -> bytes:
 def verify_segment(
     path: Path, entry: dict[str, Any] | None = None, uids: list[str] | None = None
 ) -> list[tuple[str, str]]:
-    """Every problem of one segment file as (kind, detail); empty when it is sound.
-
-    Checks the hash (against its name and the index entry), the header, every
-    frame's checksum, that every row parses, and the row count and time range.
-    Each row's uid is appended to ``uids`` when given.
-    """
+    """Every problem of one segment file as (kind, detail); empty when it is sound."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return [("missing-segment", "the file is gone")]
     except OSError as error:
         return [("unreadable-segment", str(error.strerror))]
+    return verify_segment_data(data, path.name, entry, uids)
+
+
+def verify_segment_data(
+    data: bytes, name: str, entry: dict[str, Any] | None = None, uids: list[str] | None = None
+) -> list[tuple[str, str]]:
+    """Every problem of one segment's bytes as (kind, detail); empty when it is sound.
+
+    Checks the hash (against its name and the index entry), the header, every
+    frame's checksum, that every row parses, and the row count and time range.
+    Each row's uid is appended to ``uids`` when given.
+    """
     problems: list[tuple[str, str]] = []
     sha = hashlib.sha256(data).hexdigest()
-    parts = path.name[: -len(SUFFIX)].rsplit("-", 1)
+    parts = name[: -len(SUFFIX)].rsplit("-", 1)
     if len(parts) != 2 or not sha.startswith(parts[1]):
         problems.append(("hash-mismatch", f"sha256 {sha[:16]} does not match the name"))
     if entry is not None and sha != entry["sha256"]:
@@ -464,10 +476,10 @@ def verify_segment(
                 ("size-mismatch", f"{len(data)} bytes, the index says {entry['compressed_bytes']}")
             )
     try:
-        header, offset = read_header(data, path.name)
+        header, offset = read_header(data, name)
         count = 0
         low = high = None
-        for line in iter_lines(data, offset, path.name):
+        for line in iter_lines(data, offset, name):
             row = orjson.loads(line)
             count += 1
             ts = row.get("timestamp") if isinstance(row, dict) else None
@@ -478,7 +490,7 @@ def verify_segment(
             low = ts if low is None or ts < low else low
             high = ts if high is None or ts > high else high
     except (CorruptRepositoryError, orjson.JSONDecodeError) as error:
-        problems.append(("unreadable-segment", str(error).replace(f"{path.name}: ", "")))
+        problems.append(("unreadable-segment", str(error).replace(f"{name}: ", "")))
         return problems
     expected = entry["row_count"] if entry is not None else header["row_count"]
     if count != expected or count != header["row_count"]:

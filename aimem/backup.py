@@ -78,12 +78,19 @@ from aimem.fsutil import (
     remove_stale,
     translate_os_error,
 )
-from aimem.paths import ARCHIVE_NAME, DATABASE_NAME, DIR_MODE, FILE_MODE, KNOWLEDGE_BASE_NAME
+from aimem.paths import (
+    ARCHIVE_NAME,
+    DATABASE_NAME,
+    DIR_MODE,
+    FILE_MODE,
+    KNOWLEDGE_BASE_NAME,
+    Layout,
+)
+from aimem.segment_storage import SegmentFiles, SegmentStorage, segment_storage
 from aimem.store import snapshot
 from aimem.timeutil import now_iso, utcnow
 
 if TYPE_CHECKING:
-    from aimem.paths import Layout
     from aimem.store import Store
 
 
@@ -94,7 +101,7 @@ class Repository(Protocol):
     def store(self) -> Store: ...
 
     @property
-    def layout(self) -> Layout: ...
+    def layout(self) -> Layout | None: ...
 
     @property
     def memory_dir(self) -> Path | str: ...
@@ -160,7 +167,7 @@ def repository_id(memory: Repository) -> str:
     """
     existing = memory.store.get_meta("repository_id")
     bound = memory.store.get_meta("repository_path")
-    here = str(Path(memory.memory_dir).resolve())  # one folder, whatever link leads to it
+    here = _home(memory)
     if existing and re.fullmatch(r"[0-9a-f]{12}", existing):
         if bound == here:
             return existing
@@ -171,6 +178,15 @@ def repository_id(memory: Repository) -> str:
     memory.store.set_meta("repository_id", new)
     memory.store.set_meta("repository_path", here)
     return memory.store.get_meta("repository_id") or new
+
+
+def _home(memory: Repository) -> str:
+    """What a repository id is bound to: the database a server holds (every runner
+    shares its id), else the folder, whatever link leads to it."""
+    url = getattr(memory, "database_url", None)
+    if isinstance(url, str):
+        return url
+    return str(Path(memory.memory_dir).resolve())
 
 
 def _bundle_pattern(repo_id: str) -> re.Pattern[str]:
@@ -235,7 +251,10 @@ def create_bundle(
         target, special = destination(dest)
         # A device or a pipe is written into; the scratch copy then lives in
         # the repository (check reports it if a kill leaves it there).
-        scratch = memory.memory_dir if special else target.parent
+        # (or, for a database without a folder, in the temporary folder).
+        home = memory.memory_dir
+        folder = home if isinstance(home, Path) else Path(tempfile.gettempdir())
+        scratch = folder if special else target.parent
     remove_stale(scratch)
     work = scratch / f"{TEMP_MARKER}backup.{os.getpid()}.{time.monotonic_ns()}"
     try:
@@ -245,7 +264,7 @@ def create_bundle(
     try:
         # Shared archive lock from the snapshot until every segment it names
         # is copied: a cleanup or thaw (exclusive) cannot retire one meanwhile.
-        with archive_lock(memory.layout, shared=True):
+        with archive_lock(memory.store, memory.layout, shared=True):
             manifest = _write_bundle(memory, repo_id, work, target)
     except OSError as error:
         raise _write_error(error, target) from error
@@ -272,7 +291,7 @@ def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) ->
     from aimem.store import Store
 
     raw_db = work / DATABASE_NAME
-    snapshot.snapshot_to(memory.store.conn, raw_db, memory.store.path, target)
+    memory.store.snapshot_into(raw_db, target)
     # The knowledge base file, rendered from the snapshot itself.
     snap = Store(raw_db)
     try:
@@ -314,12 +333,11 @@ def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) ->
         },
     ]
     files: dict[str, Path] = {DB_MEMBER: zst, KNOWLEDGE_BASE_NAME: kb_path}
-    for segment, _sha in sorted(info["segments"]):
+    storage = segment_storage(memory.store, memory.layout)
+    for segment, sha in sorted(info["segments"]):
         if not _SEGMENT_NAME.match(segment):
             continue
-        source = memory.layout.archive / segment
-        if not source.is_file():
-            raise BundleError(f"archive segment {segment} is indexed but missing")
+        source = _segment_source(storage, segment, sha, work)
         seg_sha, seg_size = _hash_file(source)
         member = f"{ARCHIVE_NAME}/{segment}"
         members.append(
@@ -347,6 +365,22 @@ def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) ->
     }
     _write_tar(target, manifest, files)
     return manifest
+
+
+def _segment_source(storage: SegmentStorage, name: str, sha256: str, work: Path) -> Path:
+    """A file holding segment ``name``: its own file, or a scratch copy of its bytes
+    taken from the database."""
+    if isinstance(storage, SegmentFiles):
+        path = storage.folder / name
+        if not path.is_file():
+            raise BundleError(f"archive segment {name} is indexed but missing")
+        return path
+    data = storage.get({"name": name, "sha256": sha256})
+    if data is None:
+        raise BundleError(f"archive segment {name} is indexed but missing")
+    copy = work / name
+    copy.write_bytes(data)
+    return copy
 
 
 def _write_error(error: OSError, target: Path) -> Exception:
@@ -866,9 +900,10 @@ def _kept_identity(target: Path, occupied: bool, manifest: dict[str, Any]) -> st
 
 def restore_bundle(
     path: str | os.PathLike[str],
-    target: str | os.PathLike[str],
+    target: str | os.PathLike[str] | None,
     force: bool = False,
     dry_run: bool = False,
+    db: str | None = None,
 ) -> dict[str, Any]:
     """Restore a bundle into the repository folder ``target``, atomically.
 
@@ -881,7 +916,20 @@ def restore_bundle(
     other's bundles). Returns a summary with ``bundle``, ``target``,
     ``replaced`` (an existing repository was replaced), ``dry_run`` and the
     manifest's ``counts``.
+
+    With ``db`` (a PostgreSQL URL), or a ``target`` whose ``config.json``
+    names a database, the bundle goes into that database instead (see
+    ``restore_into_database``).
     """
+    if db is None and target is not None:
+        from aimem.paths import repository_in
+
+        found = repository_in(Path(target))
+        db = None if found is None else Layout(found).database_url()
+    if db is not None:
+        return restore_into_database(path, db, force, dry_run)
+    if target is None:
+        raise BundleError("restore needs a repository folder or a database URL")
     bundle_path = Path(path)
     target_path = Path(target).absolute()
     if target_path.is_symlink():
@@ -940,6 +988,77 @@ def restore_bundle(
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
+    return summary
+
+
+def restore_into_database(
+    path: str | os.PathLike[str], url: str, force: bool = False, dry_run: bool = False
+) -> dict[str, Any]:
+    """Restore a bundle into the database ``url`` (PostgreSQL), in one transaction.
+
+    As into a folder: a database that holds history is refused unless
+    ``force``, and then replaced whole. The bundle is checked completely
+    (unpacked into a temporary folder, every byte verified) before the
+    database is written; a refusal or a failure leaves it as it was. The
+    restored repository keeps the bundle's id only when it replaces the
+    repository of that id.
+    """
+    from aimem.store import open_store
+    from aimem.store.url import display_url
+
+    bundle_path = Path(path)
+    shown = display_url(url)
+    with _opened(bundle_path) as bundle:
+        store: Any = open_store(url, readonly=True)
+        try:
+            occupied = bool(store.holds_history())
+            current_id = store.get_meta("repository_id") if occupied else None
+        finally:
+            store.close()
+        if occupied and not force:
+            raise BundleError(
+                f"{shown} already holds a repository; it was not changed",
+                hint="pass --force to replace it (in one transaction)",
+            )
+        summary = {
+            "bundle": str(bundle_path),
+            "target": shown,
+            "replaced": occupied,
+            "dry_run": dry_run,
+            "counts": bundle.manifest.get("counts"),
+        }
+        scratch = Path(tempfile.gettempdir())
+        needed = sum(int(e["size"]) for e in bundle.manifest["members"])
+        space = _space_problem(scratch, needed, "restoring")
+        if space is not None:
+            raise BundleError(f"{space}; nothing was written")
+        with tempfile.TemporaryDirectory(prefix="aimem-restore-") as work:
+            staging = Path(work) / "repository"
+            staging.mkdir(mode=DIR_MODE)
+            try:
+                problems = _unpack(bundle, staging)
+            except OSError as error:
+                raise BundleError(f"cannot unpack {bundle_path}: {_line(error)}") from error
+            if problems:
+                raise _refused(bundle_path, problems)
+            if dry_run:
+                return summary
+            kept = bundle.manifest.get("repository_id")
+            identity = {
+                "repository_id": kept
+                if occupied and kept and kept == current_id
+                else os.urandom(6).hex(),
+                "repository_path": shown,
+            }
+            segments = {}
+            for member in sorted((staging / ARCHIVE_NAME).iterdir()):
+                data = member.read_bytes()
+                segments[hashlib.sha256(data).hexdigest()] = data
+            store = open_store(url)
+            try:
+                store.restore_from(staging / DATABASE_NAME, segments, identity)
+            finally:
+                store.close()
     return summary
 
 
@@ -1143,7 +1262,7 @@ def current_repository_id(memory: Repository) -> str | None:
     """This repository's bundle id, read only (None before its first backup here)."""
     existing = memory.store.get_meta("repository_id")
     bound = memory.store.get_meta("repository_path")
-    here = str(Path(memory.memory_dir).resolve())
+    here = _home(memory)
     if existing and re.fullmatch(r"[0-9a-f]{12}", existing) and bound in (here, None):
         return existing
     return None

@@ -1,10 +1,13 @@
 """Retention and integrity: cleanup (archive or purge), thaw, check, repair, gc.
 
-Order of work for one segment of ``cleanup``, under the archive lock:
+Segments' bytes live where ``aimem.segment_storage`` says: files in
+``archive/`` (SQLite) or a table of the database (PostgreSQL). With files, the
+order of work for one segment of ``cleanup``, under the archive lock, is:
 select the rows; build the segment in memory; journal it in ``aimem_pending``;
 write a temp file, fsync, rename, fsync the folder; re-read and verify it
 (hash, frames, row count, the exact uids); then one transaction registers the
-segment, deletes the rows and clears the journal entry. A kill -9 anywhere
+segment, deletes the rows and clears the journal entry. In the database the
+segment's bytes are stored by that same transaction, and nothing is journalled. A kill -9 anywhere
 leaves either the rows hot (and maybe a redundant file) or the rows archived
 and registered: never lost, never counted twice. The next ``AIMemory`` open
 (or ``check --repair``) resolves a journal entry: a file whose rows are all
@@ -35,43 +38,50 @@ from aimem.errors import (
     LockTimeoutError,
     NotFoundError,
 )
-from aimem.fsutil import (
-    TEMP_MARKER,
-    file_lock,
-    fsync_dir,
-    remove_temp,
-    stale_temps,
-)
+from aimem.fsutil import TEMP_MARKER, remove_temp, stale_temps
 from aimem.knowledge import KnowledgeFile
-from aimem.paths import Layout
+from aimem.paths import KNOWLEDGE_BASE_NAME, Layout
 from aimem.records import attempt_from_row
+from aimem.segment_storage import (
+    ARCHIVE_LOCK_NAME,
+    SegmentStorage,
+    SegmentTable,
+    segment_storage,
+)
+from aimem.segment_storage import read as read_segment
 from aimem.store import Store
 from aimem.store.aggregates import Fact, fact_from_row
 from aimem.store.migrations import MIGRATIONS
 from aimem.store.sqlite_store import ArchiveRow
 from aimem.timeutil import days_ago_iso, now_iso
 
-ARCHIVE_LOCK_NAME = ".aimem-archive.lock"
+__all__ = ["ARCHIVE_LOCK_NAME"]
 ERROR = "error"
 HINT = "hint"
 REPAIR = "aimem check --repair"
 
 
 @contextmanager
-def archive_lock(layout: Layout, timeout: float = 60.0, shared: bool = False) -> Iterator[None]:
+def archive_lock(
+    store: Store, layout: Layout | None, timeout: float = 60.0, shared: bool = False
+) -> Iterator[None]:
     """One cleanup, thaw or repair at a time per repository (released even on kill -9).
 
-    ``shared``: for readers that need the segment files to stay as the index
-    says (check, backup); they exclude the writers, not each other.
+    ``shared``: for readers that need the segments to stay as the index says
+    (check, backup); they exclude the writers, not each other.
     """
-    with file_lock(layout.root / ARCHIVE_LOCK_NAME, timeout=timeout, shared=shared):
+    with segment_storage(store, layout).lock(shared=shared, timeout=timeout):
         yield
+
+
+def _rows(storage: SegmentStorage, entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    return archive.iter_segment_data(read_segment(storage, entry), entry["name"], entry["sha256"])
 
 
 # ---- reading the archive ---------------------------------------------------
 
 
-def iter_archived_rows(store: Store, layout: Layout) -> Iterator[dict[str, Any]]:
+def iter_archived_rows(store: Store, layout: Layout | None) -> Iterator[dict[str, Any]]:
     """Every archived row in the export row format (with its original id).
 
     Segments come oldest first; inside a segment rows come grouped by issue
@@ -79,39 +89,41 @@ def iter_archived_rows(store: Store, layout: Layout) -> Iterator[dict[str, Any]]
     its rows are read (CorruptRepositoryError when it does not match). Purged
     rows (``facts-`` segments) are not included: their text is gone.
     """
+    storage = segment_storage(store, layout)
     for entry in store.segments(archive.KIND_ROWS):
-        yield from archive.iter_segment_rows(layout.archive / entry["name"], entry["sha256"])
+        yield from _rows(storage, entry)
 
 
-def iter_archived_facts(store: Store, layout: Layout) -> Iterator[Fact]:
+def iter_archived_facts(store: Store, layout: Layout | None) -> Iterator[Fact]:
     """The aggregate facts of every archived and purged row."""
+    storage = segment_storage(store, layout)
     for entry in store.segments():
-        for row in archive.iter_segment_rows(layout.archive / entry["name"], entry["sha256"]):
+        for row in _rows(storage, entry):
             yield fact_from_row(row)
 
 
-def archived_count_since(store: Store, layout: Layout, since: str) -> int:
+def archived_count_since(store: Store, layout: Layout | None, since: str) -> int:
     """Archived (and purged) rows newer than ``since``; reads only segments that overlap."""
     count = 0
+    storage = segment_storage(store, layout)
     for entry in store.segments_since(since):
-        path = layout.archive / entry["name"]
         if entry["min_timestamp"] > since:
             count += int(entry["row_count"])
             continue
-        count += sum(1 for row in archive.iter_segment_rows(path) if row["timestamp"] > since)
+        data = read_segment(storage, entry)
+        rows = archive.iter_segment_data(data, entry["name"])
+        count += sum(1 for row in rows if row["timestamp"] > since)
     return count
 
 
-def archived_rows_since(store: Store, layout: Layout, since: str) -> list[dict[str, Any]]:
+def archived_rows_since(store: Store, layout: Layout | None, since: str) -> list[dict[str, Any]]:
     """Archived rows (export format) newer than ``since``; reads only overlapping segments."""
     found = []
+    storage = segment_storage(store, layout)
     for entry in store.segments_since(since):
         if entry["kind"] != archive.KIND_ROWS:
             continue
-        path = layout.archive / entry["name"]
-        found += [
-            r for r in archive.iter_segment_rows(path, entry["sha256"]) if r["timestamp"] > since
-        ]
+        found += [r for r in _rows(storage, entry) if r["timestamp"] > since]
     return found
 
 
@@ -147,7 +159,7 @@ def _check_days(name: str, value: Any) -> float:
 
 def cleanup(
     store: Store,
-    layout: Layout,
+    layout: Layout | None,
     days: float,
     *,
     keep_successful: float | None = None,
@@ -198,8 +210,8 @@ def cleanup(
     kind = archive.KIND_FACTS if purge else archive.KIND_ROWS
     written: list[dict[str, Any]] = []
     ids: list[int] = []
-    layout.archive.mkdir(mode=0o700, exist_ok=True)  # a legacy repository may lack it
-    with archive_lock(layout):
+    storage = segment_storage(store, layout)
+    with storage.lock():
         recover(store, layout)
         start: tuple[str, int] | None = None
         try:
@@ -213,19 +225,23 @@ def cleanup(
                     archive.GROUP_COLUMNS,
                 )
                 if rows:
-                    written.append(write_segment(store, layout, rows, kind, rebuilt))
+                    written.append(write_segment(store, storage, rows, kind, rebuilt))
                     ids.extend(r[2] for r in rows)
                 del rows, rebuilt  # one page in memory at a time, not two
                 if bound is None:
                     break
                 start = bound
             if written:
-                store.commit_segments(written, ids)
+                staged = storage.staged()
+                if staged:
+                    store.commit_segments(written, ids, contents=staged)
+                else:
+                    store.commit_segments(written, ids)
         except BaseException:
             for entry in written:
                 with contextlib.suppress(Exception):
                     if store.segment(entry["name"]) is None:  # never a registered one
-                        _undo(store, layout.archive / entry["name"], entry["name"])
+                        _undo(store, storage, entry["name"])
             raise
     result["segments"] = written
     result["rows"] = len(ids)
@@ -240,23 +256,26 @@ def _segment_rows() -> int:
 
 def write_segment(
     store: Store,
-    layout: Layout,
+    storage: SegmentStorage,
     rows: list[ArchiveRow],
     kind: str = archive.KIND_ROWS,
     rebuilt: dict[int, bytes] | None = None,
 ) -> dict[str, Any]:
-    """Build, journal, durably write and verify one segment of ``rows``; return its entry.
+    """Build, journal, store and verify one segment of ``rows``; return its entry.
 
     The rows stay hot: the caller registers the segment and deletes them in one
-    transaction (``Store.commit_segments``).
+    transaction (``Store.commit_segments``), which also stores the segment's
+    bytes when they live in the database.
     """
     data, entry, raw_sha256 = archive.encode_segment(rows, kind, rebuilt)
-    store.add_pending(entry["name"], "cleanup", len(rows), now_iso())
-    path = archive.write_durably(layout.archive, entry["name"], data)
+    if storage.journalled:
+        store.add_pending(entry["name"], "cleanup", len(rows), now_iso())
+    back = storage.put(entry["name"], data)
     del data
-    problem = archive.verify_written(path, entry, raw_sha256)
+    problem = archive.verify_written(back, entry["name"], entry, raw_sha256)
+    del back
     if problem is not None:
-        _undo(store, path, entry["name"])
+        _undo(store, storage, entry["name"])
         raise CorruptRepositoryError(
             f"segment {entry['name']} failed verification after writing: {problem}; "
             "nothing was archived"
@@ -264,26 +283,26 @@ def write_segment(
     return entry
 
 
-def _undo(store: Store, path: Path, name: str) -> None:
-    path.unlink(missing_ok=True)
-    fsync_dir(path.parent)
-    store.drop_pending(name)
+def _undo(store: Store, storage: SegmentStorage, name: str) -> None:
+    storage.discard(name)
+    if storage.journalled:
+        store.drop_pending(name)
 
 
 # ---- thaw -------------------------------------------------------------------
 
 
-def thaw(store: Store, layout: Layout, name: str) -> dict[str, Any]:
+def thaw(store: Store, layout: Layout | None, name: str) -> dict[str, Any]:
     """Put a segment's rows back into ``fix_history``; retire the file after that commits."""
-    with archive_lock(layout):
+    storage = segment_storage(store, layout)
+    with storage.lock():
         recover(store, layout)
         entry = resolve_segment(store, name)
         if entry["kind"] != archive.KIND_ROWS:
             raise InvalidInputError(
                 "segment", f"{entry['name']} holds only the counts of purged rows; nothing to thaw"
             )
-        path = layout.archive / entry["name"]
-        rows = list(archive.iter_segment_rows(path, entry["sha256"]))
+        rows = list(_rows(storage, entry))
         if len(rows) != entry["row_count"]:
             raise CorruptRepositoryError(
                 f"{entry['name']}: {len(rows)} rows, the index says {entry['row_count']}"
@@ -292,52 +311,47 @@ def thaw(store: Store, layout: Layout, name: str) -> dict[str, Any]:
             (row.get("id"), attempt_from_row(row, redact=False, source=entry["name"], line=n))
             for n, row in enumerate(rows, 1)
         ]
-        store.add_pending(entry["name"], "thaw", len(rows), now_iso())
+        if storage.journalled:
+            store.add_pending(entry["name"], "thaw", len(rows), now_iso())
         counts = store.thaw_segment(entry["name"], attempts)
-        _undo(store, path, entry["name"])
+        _undo(store, storage, entry["name"])
     return {"segment": entry["name"], "rows": counts["inserted"], "skipped": counts["skipped"]}
 
 
 # ---- resolving half-done steps ---------------------------------------------
 
 
-def _orphans(store: Store, layout: Layout) -> list[str]:
-    registered = {s["name"] for s in store.segments()}
-    try:
-        names = os.listdir(layout.archive)
-    except FileNotFoundError:
-        return []
-    return sorted(n for n in names if archive.is_segment_name(n) and n not in registered)
+def _orphans(store: Store, storage: SegmentStorage) -> list[str]:
+    return storage.unregistered({s["name"] for s in store.segments()})
 
 
-def recover(store: Store, layout: Layout, orphans: bool = False) -> list[str]:
+def recover(store: Store, layout: Layout | None, orphans: bool = False) -> list[str]:
     """Finish or undo every journalled (and, with ``orphans``, unregistered) segment.
 
     The caller holds the archive lock. Returns one line per action taken.
     """
     actions: list[str] = []
+    storage = segment_storage(store, layout)
     registered = {s["name"] for s in store.segments()}
     journal = {p["name"]: p for p in store.pending()}
-    names = set(journal) | (set(_orphans(store, layout)) if orphans else set())
+    names = set(journal) | (set(_orphans(store, storage)) if orphans else set())
     for name in sorted(names):
-        for temp in layout.archive.glob(f"{TEMP_MARKER}{name}.*"):
-            temp.unlink(missing_ok=True)
-        path = layout.archive / name
-        if name in registered or not path.exists():
-            store.drop_pending(name)
-            actions.append(f"cleared the journal entry of {name}")
-            continue
+        storage.clear_temps(name)
         try:
-            data = archive.read_bytes(path)
+            data = None if name in registered else storage.get_unregistered(name)
+            if data is None:
+                store.drop_pending(name)
+                actions.append(f"cleared the journal entry of {name}")
+                continue
             header, _ = archive.read_header(data, name)
             uids: list[str] = []
-            if archive.verify_segment(path, None, uids):
+            if archive.verify_segment_data(data, name, None, uids):
                 raise CorruptRepositoryError(f"{name} is damaged")
         except CorruptRepositoryError:
             continue  # never delete what cannot be read; check reports it
         hot = store.existing_uids(uids)
         if len(hot) == len(uids):
-            _undo(store, path, name)
+            _undo(store, storage, name)
             actions.append(f"undid the interrupted step of {name} (its rows are in fix_history)")
             continue
         entry = {
@@ -356,12 +370,12 @@ def recover(store: Store, layout: Layout, orphans: bool = False) -> list[str]:
     return actions
 
 
-def recover_if_idle(store: Store, layout: Layout) -> list[str]:
+def recover_if_idle(store: Store, layout: Layout | None) -> list[str]:
     """On open: resolve journalled steps unless another process is busy archiving."""
     if not store.pending():
         return []
     try:
-        with archive_lock(layout, timeout=0):
+        with archive_lock(store, layout, timeout=0):
             return recover(store, layout)
     except LockTimeoutError:
         return []
@@ -461,12 +475,18 @@ def _rel(layout: Layout, path: Path) -> str:
         return str(path)
 
 
+def _database_name(store: Store) -> str:
+    # a file by its name; a server's database by its password-free URL
+    path: Any = store.path
+    return path.name if isinstance(path, Path) else str(path)
+
+
 def _check_database(store: Store, report: CheckReport, quick: bool) -> bool:
     problems = store.integrity_problems(quick=quick)
     for message in problems[:10]:
         report.add(
             "corrupt-database",
-            store.path.name,
+            _database_name(store),
             message,
             remedy="restore from a backup; rows still readable can be exported first",
         )
@@ -474,28 +494,39 @@ def _check_database(store: Store, report: CheckReport, quick: bool) -> bool:
     if version != len(MIGRATIONS):
         report.add(
             "schema-version",
-            store.path.name,
+            _database_name(store),
             f"version {version}, this aimem expects {len(MIGRATIONS)}",
             remedy="open the repository with this aimem to migrate it",
         )
     return not problems
 
 
-def _check_segments(store: Store, layout: Layout, report: CheckReport, quick: bool) -> bool:
+def _check_segments(
+    store: Store, storage: SegmentStorage, report: CheckReport, quick: bool
+) -> bool:
     """Every registered segment; True when all are sound."""
     sound = True
     entries = store.segments()
     report.checked["segments"] = len(entries)
+    gone = "the file is gone" if storage.journalled else "its bytes are gone from the database"
     for entry in entries:
-        path = layout.archive / entry["name"]
-        if quick:
-            problems = []
-            if not path.exists():
-                problems = [("missing-segment", "the file is gone")]
-            elif path.stat().st_size != entry["compressed_bytes"]:
-                problems = [("size-mismatch", "the file size does not match the index")]
-        else:
-            problems = archive.verify_segment(path, entry)
+        problems: list[tuple[str, str]] = []
+        try:
+            if quick:
+                size = storage.size(entry)
+                if size is None:
+                    problems = [("missing-segment", gone)]
+                elif size != entry["compressed_bytes"]:
+                    problems = [("size-mismatch", "the stored size does not match the index")]
+            else:
+                data = storage.get(entry)
+                problems = (
+                    [("missing-segment", gone)]
+                    if data is None
+                    else archive.verify_segment_data(data, entry["name"], entry)
+                )
+        except CorruptRepositoryError as error:
+            problems = [("unreadable-segment", error.message)]
         for kind, detail in problems:
             sound = False
             report.add(
@@ -507,7 +538,7 @@ def _check_segments(store: Store, layout: Layout, report: CheckReport, quick: bo
     return sound
 
 
-def _check_archive_state(store: Store, layout: Layout, report: CheckReport) -> None:
+def _check_archive_state(store: Store, storage: SegmentStorage, report: CheckReport) -> None:
     # The caller holds the archive lock (shared): journal entries are not in progress.
     for pending in store.pending():
         report.add(
@@ -516,8 +547,17 @@ def _check_archive_state(store: Store, layout: Layout, report: CheckReport) -> N
             f"a {pending['action']} of {pending['row_count']} rows was interrupted",
             remedy=REPAIR,
         )
+    if isinstance(storage, SegmentTable):
+        for sha in storage.store.unreferenced_segment_bytes():
+            report.add(
+                "unreferenced-segment-bytes",
+                f"aimem_segment_data/{sha[:16]}",
+                "stored segment bytes that no segment of the index names",
+                severity=HINT,
+                remedy=f"{REPAIR} (deletes them)",
+            )
     journal = {p["name"] for p in store.pending()}
-    for name in _orphans(store, layout):
+    for name in _orphans(store, storage):
         if name not in journal:
             report.add(
                 "unregistered-segment",
@@ -527,8 +567,13 @@ def _check_archive_state(store: Store, layout: Layout, report: CheckReport) -> N
             )
 
 
-def _check_knowledge(knowledge: KnowledgeFile, layout: Layout, report: CheckReport) -> None:
-    subject = layout.knowledge_base.name
+def _kb_name(knowledge: KnowledgeFile) -> str:
+    return KNOWLEDGE_BASE_NAME if knowledge.path is None else knowledge.path.name
+
+
+def _check_knowledge(knowledge: KnowledgeFile, report: CheckReport) -> None:
+    # Without a file (a database many runners share) there is nothing to fall behind.
+    subject = _kb_name(knowledge)
     state = knowledge.state()
     if state == "corrupt":
         report.add(
@@ -583,7 +628,7 @@ def _check_values(store: Store, report: CheckReport) -> bool:
 
 def check(
     store: Store,
-    layout: Layout,
+    layout: Layout | None,
     knowledge: KnowledgeFile,
     *,
     quick: bool = False,
@@ -599,13 +644,19 @@ def check(
     full-text index, timestamps, values export cannot write (BLOBs, text that
     is not UTF-8; not with ``quick``), the knowledge base and leftover temp files.
     Repair never deletes a user's rows.
+
+    On PostgreSQL there is no integrity_check to run (the server keeps its
+    own pages sound), no full-text index to fall out of step (a generated
+    column), no value export cannot write (typed, UTF-8 columns) and no
+    knowledge base file; segments are checked as they are stored there,
+    with stored bytes no segment names as a hint.
     """
     report = CheckReport(quick=quick)
     try:
         db_sound = _check_database(store, report, quick)
         report.checked["rows"] = store.count_rows() if db_sound else 0
     except AimemError as error:
-        report.add("corrupt-database", store.path.name, error.message)
+        report.add("corrupt-database", _database_name(store), error.message)
         db_sound = False
     segments_sound = False
     if db_sound:
@@ -613,10 +664,11 @@ def check(
         unreadable = not quick and _check_values(store, report)
         # A shared archive lock: no cleanup or thaw commits while segments are
         # read and aggregates recomputed, so both see the same history.
+        storage = segment_storage(store, layout)
         try:
-            with file_lock(layout.root / ARCHIVE_LOCK_NAME, timeout=0, shared=True):
-                segments_sound = _check_segments(store, layout, report, quick)
-                _check_archive_state(store, layout, report)
+            with storage.lock(shared=True, timeout=0):
+                segments_sound = _check_segments(store, storage, report, quick)
+                _check_archive_state(store, storage, report)
                 if not quick and segments_sound and unreadable:
                     report.add(  # not "aggregate-drift": --repair would rebuild from those rows
                         "aggregates-skipped",
@@ -649,11 +701,12 @@ def check(
                 remedy="fix the row by hand; aggregates use its text as it is",
             )
     if db_sound:
-        _check_knowledge(knowledge, layout, report)
-    for temp in leftover_temp_files(layout):
+        _check_knowledge(knowledge, report)
+    temps = [] if layout is None else [_rel(layout, t) for t in leftover_temp_files(layout)]
+    for temp in temps:
         report.add(
             "leftover-temp",
-            _rel(layout, temp),
+            temp,
             "left by an interrupted write",
             severity=HINT,
             remedy=REPAIR,
@@ -672,7 +725,7 @@ def check(
 
 def _repair(
     store: Store,
-    layout: Layout,
+    layout: Layout | None,
     knowledge: KnowledgeFile,
     report: CheckReport,
     segments_sound: bool,
@@ -680,9 +733,16 @@ def _repair(
     kinds = {f.kind for f in report.findings}
     actions: list[str] = []
     if kinds & {"half-done-cleanup", "half-done-thaw", "unregistered-segment"}:
-        with archive_lock(layout):
+        with archive_lock(store, layout):
             actions += recover(store, layout, orphans=True)
-    if "leftover-temp" in kinds:
+    if "unreferenced-segment-bytes" in kinds:
+        storage = segment_storage(store, layout)
+        if isinstance(storage, SegmentTable):
+            with storage.lock():
+                doomed = storage.store.unreferenced_segment_bytes()
+                storage.store.drop_segment_bytes(doomed)
+            actions.append(f"deleted {len(doomed)} unreferenced segment bytes")
+    if "leftover-temp" in kinds and layout is not None:
         for temp in leftover_temp_files(layout):
             remove_temp(temp)
             actions.append(f"removed {_rel(layout, temp)}")
@@ -694,35 +754,27 @@ def _repair(
         actions.append("rebuilt the full-text index")
     if kinds & {"corrupt-knowledge-base", "modified-knowledge-base"}:
         knowledge.sync(force=True)
-        actions.append(f"regenerated {layout.knowledge_base.name} (a copy of the old one was kept)")
+        actions.append(f"regenerated {_kb_name(knowledge)} (a copy of the old one was kept)")
     elif "stale-knowledge-base" in kinds:
         knowledge.sync()
-        actions.append(f"updated {layout.knowledge_base.name} from the database")
+        actions.append(f"updated {_kb_name(knowledge)} from the database")
     return actions
 
 
 # ---- gc ---------------------------------------------------------------------
 
 
-def _database_bytes(layout: Layout) -> int:
-    total = 0
-    for suffix in ("", "-wal"):
-        with contextlib.suppress(FileNotFoundError):
-            total += Path(str(layout.database) + suffix).stat().st_size
-    return total
-
-
-def gc(store: Store, layout: Layout, vacuum: bool | None = None) -> dict[str, Any]:
+def gc(store: Store, layout: Layout | None, vacuum: bool | None = None) -> dict[str, Any]:
     """Checkpoint the WAL, optimize, analyze, and VACUUM when worth it (>10% free pages).
 
     ``vacuum`` True/False forces the choice. Returns sizes before and after.
     """
-    before = _database_bytes(layout)
+    before = store.database_bytes()
     pages = store.page_stats()
     worth = pages["freelist_count"] > 0.1 * max(pages["page_count"], 1)
     do_vacuum = worth if vacuum is None else vacuum
     store.housekeeping(vacuum=do_vacuum)
-    after = _database_bytes(layout)
+    after = store.database_bytes()
     return {
         "bytes_before": before,
         "bytes_after": after,

@@ -649,7 +649,7 @@ class AIMemory:
 
             rows += [
                 row
-                for row in maintenance.archived_rows_since(self.store, self._folder(), cutoff)
+                for row in maintenance.archived_rows_since(self.store, self._segments_at(), cutoff)
                 if row_matches(row, filters)
             ]
             rows.sort(key=lambda r: (r["timestamp"], r["id"] or 0), reverse=True)
@@ -669,7 +669,7 @@ class AIMemory:
             return row
         from aimem import maintenance
 
-        for archived in maintenance.archived_rows_since(self.store, self._folder(), ""):
+        for archived in maintenance.archived_rows_since(self.store, self._segments_at(), ""):
             if archived["id"] == record_id:
                 archived["archived"] = True
                 return archived
@@ -934,12 +934,17 @@ class AIMemory:
     # ---- archive, retention and integrity ---------------------------------
 
     def _folder(self) -> Layout:
-        """The repository folder, for what keeps files (archive segments, locks)."""
+        """The repository folder, for what keeps files (backup's default destination)."""
         if self.layout is None:
             raise AimemError(
                 f"this needs a repository folder; {self.database_url} was given without one",
                 hint="run 'aimem init --db URL DIR' to make one, or use --dir DIR",
             )
+        return self.layout
+
+    def _segments_at(self) -> Layout | None:
+        # The folder of the archive's files; None when the backend keeps its
+        # segments in the database and no folder was named (aimem.segment_storage).
         return self.layout
 
     def _finish_half_done(self) -> None:
@@ -948,7 +953,7 @@ class AIMemory:
             return  # the usual case: no import of the archive machinery on open
         from aimem import maintenance
 
-        if maintenance.recover_if_idle(self.store, self._folder()):
+        if maintenance.recover_if_idle(self.store, self._segments_at()):
             self._written()
 
     def _count_since(self, since: str) -> int:
@@ -957,7 +962,7 @@ class AIMemory:
             return hot  # nothing archived in the window: stats stays a cheap index count
         from aimem import maintenance
 
-        return hot + maintenance.archived_count_since(self.store, self._folder(), since)
+        return hot + maintenance.archived_count_since(self.store, self._segments_at(), since)
 
     def cleanup(
         self,
@@ -978,7 +983,7 @@ class AIMemory:
 
         result = maintenance.cleanup(
             self.store,
-            self._folder(),
+            self._segments_at(),
             days,
             keep_successful=keep_successful,
             purge=purge,
@@ -1001,13 +1006,13 @@ class AIMemory:
         """
         from aimem import maintenance
 
-        return maintenance.iter_archived_rows(self.store, self._folder())
+        return maintenance.iter_archived_rows(self.store, self._segments_at())
 
     def thaw(self, name: str) -> dict[str, Any]:
         """Move a segment's rows back into ``fix_history`` (name or unique prefix)."""
         from aimem import maintenance
 
-        result = maintenance.thaw(self.store, self._folder(), name)
+        result = maintenance.thaw(self.store, self._segments_at(), name)
         self._written()
         return result
 
@@ -1019,7 +1024,7 @@ class AIMemory:
 
         return maintenance.check(
             self.store,
-            self._folder(),
+            self._segments_at(),
             self.knowledge_file,
             quick=quick,
             repair=repair,
@@ -1030,7 +1035,7 @@ class AIMemory:
         """WAL checkpoint, optimize, ANALYZE, VACUUM when worth it; bytes reclaimed."""
         from aimem import maintenance
 
-        return maintenance.gc(self.store, self._folder(), vacuum)
+        return maintenance.gc(self.store, self._segments_at(), vacuum)
 
     # ---- moving memory: export, import, backup --------------------------------
 
@@ -1239,14 +1244,17 @@ class AIMemory:
     @staticmethod
     def restore_bundle(
         path: str | os.PathLike[str],
-        target: str | os.PathLike[str],
+        target: str | os.PathLike[str] | None,
         force: bool = False,
         dry_run: bool = False,
+        db: str | None = None,
     ) -> dict[str, Any]:
-        """Restore a bundle into the folder ``target`` atomically; see aimem.backup."""
+        """Restore a bundle into the folder ``target`` atomically, or into the
+        database ``db`` (or the one ``target``'s config names) in one
+        transaction; see aimem.backup."""
         from aimem.backup import restore_bundle
 
-        return restore_bundle(path, target, force, dry_run)
+        return restore_bundle(path, target, force, dry_run, db)
 
     # ---- remotes: push and pull -------------------------------------------------
 

@@ -283,6 +283,18 @@ def _target_repository(ctx: typer.Context) -> Path:
     return resolve_repository(handle.directory if isinstance(handle, RepoHandle) else None)
 
 
+def _target_database(ctx: typer.Context) -> str | None:
+    # --db or AIMEM_DB: restore into that database rather than a folder
+    handle = ctx.find_root().obj
+    return handle.database if isinstance(handle, RepoHandle) else None
+
+
+def _shown(database: str | None, target: Path) -> str:
+    from aimem.store.url import display_url
+
+    return str(target) if database is None else display_url(database)
+
+
 @app.command(name="verify")
 def verify_command(
     ctx: typer.Context,
@@ -371,6 +383,7 @@ def restore_command(
     from aimem.memory import AIMemory
 
     target = _target_repository(ctx)
+    database = _target_database(ctx)
     if force and not dry_run and not yes and not interactive():
         raise click_exceptions.UsageError("--force without a terminal needs --yes")
     chosen = AIMemory.find_bundle(bundle, target, source)
@@ -378,11 +391,13 @@ def restore_command(
         force
         and not dry_run
         and not yes
-        and (target / "ai_memory.db").exists()
-        and not typer.confirm(f"Replace the repository in {target} with {chosen}?", err=True)
+        and (database is not None or (target / "ai_memory.db").exists())
+        and not typer.confirm(
+            f"Replace the repository in {database or target} with {chosen}?", err=True
+        )
     ):
         raise typer.Abort()
-    summary = AIMemory.restore_bundle(chosen, target, force=force, dry_run=dry_run)
+    summary = AIMemory.restore_bundle(chosen, target, force=force, dry_run=dry_run, db=database)
     if as_json:
         emit_json(summary)
     elif quiet():

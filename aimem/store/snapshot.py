@@ -285,3 +285,107 @@ def describe_database(path: Path) -> dict[str, Any]:
             }
     finally:
         conn.close()
+
+
+# ---- row-by-row copies (a repository on another backend) ---------------------
+# A bundle's database is always SQLite. A repository on another backend is
+# copied into one row by row, from one read snapshot; a bundle is restored
+# into one the same way. The full-text index is not copied: it is rebuilt
+# from fix_history.
+COPY_BATCH = 5000
+
+
+def copied_tables(conn: sqlite3.Connection) -> list[tuple[str, list[str]]]:
+    """(table, columns) of every table of aimem's schema in ``conn`` that holds rows
+    of its own: all but SQLite's and the full-text index's."""
+    names = [
+        str(r[0])
+        for r in conn.execute(
+            """SELECT name FROM sqlite_master WHERE type = 'table'
+               AND name NOT LIKE 'sqlite%' AND name NOT LIKE 'fix_history_fts%'
+               ORDER BY name"""
+        )
+    ]
+    return [
+        (name, [str(r[1]) for r in conn.execute(f"PRAGMA table_info({name})")]) for name in names
+    ]
+
+
+def _plain(value: Any) -> Any:
+    # booleans as SQLite stores them; exact decimals as the REAL SQLite keeps
+    if isinstance(value, bool):
+        return int(value)
+    if type(value).__name__ == "Decimal":
+        return float(value)
+    return value
+
+
+def copy_into_sqlite(
+    source: Any, dest: Path, sequences: dict[str, int], label: Path | None = None
+) -> None:
+    """Write every row ``source`` holds into a new SQLite database ``dest`` of aimem's
+    current schema.
+
+    ``source`` is a connection with the ``sqlite3`` surface (``?`` placeholders),
+    inside one read snapshot: every table is read from the same moment.
+    ``sequences`` are the next-id counters (table -> last id handed out), so
+    ids of archived rows are never handed out again. ``dest`` is scratch, as
+    with ``snapshot_to``; a failed write is reported as writing ``label``.
+    """
+    from aimem.store.migrations import MIGRATIONS
+
+    try:
+        target = sqlite3.connect(dest, isolation_level=None)
+        try:
+            target.execute("PRAGMA synchronous = OFF")
+            target.execute("PRAGMA journal_mode = OFF")
+            target.execute("BEGIN")
+            for step in MIGRATIONS:
+                step(target)
+            target.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+            for table, columns in copied_tables(target):
+                target.execute(f"DELETE FROM {table}")
+                names = ", ".join(columns)
+                cursor = source.execute(f"SELECT {names} FROM {table}")
+                insert = f"INSERT INTO {table}({names}) VALUES ({', '.join('?' * len(columns))})"
+                while rows := cursor.fetchmany(COPY_BATCH):
+                    target.executemany(insert, [tuple(map(_plain, row)) for row in rows])
+            target.execute("DELETE FROM sqlite_sequence")
+            target.executemany(
+                "INSERT INTO sqlite_sequence(name, seq) VALUES (?, ?)",
+                sorted((t, int(n)) for t, n in sequences.items() if n),
+            )
+            target.execute("INSERT INTO fix_history_fts(fix_history_fts) VALUES ('rebuild')")
+            target.execute("COMMIT")
+            target.execute("PRAGMA journal_mode = WAL")
+        finally:
+            target.close()
+    except sqlite3.Error as error:
+        raise translate_sqlite_error(error, label or dest) from error
+
+
+def iter_table_rows(path: Path) -> Iterator[tuple[str, list[str], Iterator[list[tuple[Any, ...]]]]]:
+    """(table, columns, batches of rows) of every table a bundle's database ``path``
+    holds rows in (``copied_tables``), read from one snapshot."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        with read_transaction(conn):
+            for table, columns in copied_tables(conn):
+                cursor = conn.execute(f"SELECT {', '.join(columns)} FROM {table}")
+
+                def batches(cursor: sqlite3.Cursor = cursor) -> Iterator[list[tuple[Any, ...]]]:
+                    while rows := cursor.fetchmany(COPY_BATCH):
+                        yield rows
+
+                yield table, columns, batches()
+    finally:
+        conn.close()
+
+
+def sequences(path: Path) -> dict[str, int]:
+    """The next-id counters of a database file (table -> last id handed out)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        return {str(n): int(s) for n, s in conn.execute("SELECT name, seq FROM sqlite_sequence")}
+    finally:
+        conn.close()

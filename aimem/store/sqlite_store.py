@@ -168,6 +168,9 @@ def bump_generation(conn: sqlite3.Connection) -> None:
 class Store:
     """One open SQLite database of one repository."""
 
+    # Archive segments are files in the repository's archive/ folder (aimem.segment_storage).
+    segments_in_database = False
+
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self.write_queue = WriteQueue(path.parent / WRITE_QUEUE_NAME, path.parent / MERGE_LOCK_NAME)
@@ -1013,11 +1016,17 @@ class Store:
         segments: Sequence[dict[str, Any]],
         ids: Sequence[int],
         before_commit: Callable[[], None] | None = None,
+        *,
+        contents: Mapping[str, bytes] | None = None,
     ) -> None:
         """Register written, verified segments and delete their rows, in one transaction.
 
         Raises AimemError (nothing changed) when any of the rows is no longer hot.
+        ``contents`` (segment bytes to store with them) must be empty: this
+        backend keeps segments as files (``segments_in_database``).
         """
+        if contents:
+            raise AimemError("a SQLite repository keeps its segments as files, not in the database")
         ids = sorted(ids)  # table order: far fewer page visits than time order
         self.conn.execute("PRAGMA cache_size = -131072")  # 128 MiB for the bulk delete
         archived = all(s.get("kind", "rows") == "rows" for s in segments)
@@ -1201,7 +1210,7 @@ class Store:
             conn.execute("BEGIN")
             rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="temp")
             drift = []
-            for table, columns, key in _DRIFT_COMPARISONS:
+            for table, columns, key in DRIFT_COMPARISONS:
                 missing = conn.execute(
                     f"SELECT count(*) FROM (SELECT {columns} FROM temp.{table} "
                     f"EXCEPT SELECT {columns} FROM main.{table} {key})"
@@ -1226,6 +1235,25 @@ class Store:
         with self.transaction() as conn:
             rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="main")
             self._bump_generation(conn)
+
+    def snapshot_into(self, dest: Path, label: Path | None = None) -> None:
+        """Copy the whole database, as of one moment, into a new SQLite file ``dest``
+        (a backup bundle's database; see ``snapshot.snapshot_to``)."""
+        from aimem.store import snapshot
+
+        snapshot.snapshot_to(self.conn, dest, self.path, label)
+
+    def describe(self) -> str:
+        """The database as messages name it."""
+        return str(self.path)
+
+    def database_bytes(self) -> int:
+        """Bytes the database takes on disk (its file and its WAL)."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with suppress(FileNotFoundError):
+                total += Path(str(self.path) + suffix).stat().st_size
+        return total
 
     def page_stats(self) -> dict[str, int]:
         """Page size, page count and free pages of the database file."""
@@ -1508,7 +1536,7 @@ _STORAGE_GLOB = (
 # seconds are rounded (addition order differs); legacy pattern or model rows
 # with no raw rows behind them are kept as they are, so only keys the
 # recomputation knows are compared on the seed schema's tables.
-_DRIFT_COMPARISONS = (
+DRIFT_COMPARISONS = (
     (
         "aimem_totals",
         "model_name, issue_type, fixer_type, attempts, fix_successes, successes, "

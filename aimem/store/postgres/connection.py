@@ -74,7 +74,9 @@ def translate_error(error: Exception, url: str) -> AimemError:
     if isinstance(error, pg_errors.InsufficientPrivilege):
         return ReadOnlyRepositoryError(f"PostgreSQL refused ({place}): {first}")
     if isinstance(error, (pg_errors.DiskFull, pg_errors.OutOfMemory)):
-        return StorageFullError(f"PostgreSQL is out of space ({place}): {first}; nothing was changed")
+        return StorageFullError(
+            f"PostgreSQL is out of space ({place}): {first}; nothing was changed"
+        )
     if isinstance(error, psycopg.OperationalError):
         return AimemError(
             f"lost the connection to PostgreSQL ({place}): {first}; the transaction was rolled "

@@ -165,8 +165,21 @@ def _order_by(code: str) -> str:
 
 
 _ALIAS_NOT = {
-    "WHERE", "GROUP", "ORDER", "LIMIT", "OFFSET", "JOIN", "LEFT", "INNER", "CROSS", "UNION",
-    "EXCEPT", "INTERSECT", "HAVING", "ON", "WINDOW",
+    "WHERE",
+    "GROUP",
+    "ORDER",
+    "LIMIT",
+    "OFFSET",
+    "JOIN",
+    "LEFT",
+    "INNER",
+    "CROSS",
+    "UNION",
+    "EXCEPT",
+    "INTERSECT",
+    "HAVING",
+    "ON",
+    "WINDOW",
 }
 
 
@@ -193,9 +206,35 @@ def _subquery_aliases(code: str) -> str:
 
 
 _KEYWORDS = {
-    "CASE", "WHEN", "THEN", "ELSE", "END", "IS", "NOT", "NULL", "AND", "OR", "IN", "AS",
-    "CAST", "INTEGER", "TEXT", "REAL", "EXCLUDED", "LEAST", "GREATEST", "COALESCE", "CHR",
-    "SELECT", "FROM", "WHERE", "TRUE", "FALSE", "NULLIF", "LIKE", "BETWEEN",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "IS",
+    "NOT",
+    "NULL",
+    "AND",
+    "OR",
+    "IN",
+    "AS",
+    "CAST",
+    "INTEGER",
+    "TEXT",
+    "REAL",
+    "EXCLUDED",
+    "LEAST",
+    "GREATEST",
+    "COALESCE",
+    "CHR",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "TRUE",
+    "FALSE",
+    "NULLIF",
+    "LIKE",
+    "BETWEEN",
 }
 
 

@@ -123,6 +123,13 @@ CREATE TABLE IF NOT EXISTS aimem_segments (
     compressed_bytes BIGINT NOT NULL,
     created_at {T} NOT NULL
 );
+
+-- Archive segments' bytes (SQLite keeps them as files in archive/), keyed by
+-- their sha256 and stored in the transaction that registers them.
+CREATE TABLE IF NOT EXISTS aimem_segment_data (
+    sha256 {T} PRIMARY KEY,
+    data BYTEA NOT NULL
+);
 """
 
 ROLLUPS = f"""

@@ -18,6 +18,7 @@ from aimem.records import EXPORT_COLUMNS, Attempt
 from aimem.search import fts_tokens
 from aimem.store.aggregates import Rollup
 from aimem.store.postgres import migrations
+from aimem.store.postgres.archive import PostgresArchive
 from aimem.store.postgres.connection import Connection
 from aimem.store.sqlite_store import Store, attempt_params, row_to_dict
 from aimem.store.url import display_url
@@ -52,7 +53,7 @@ def ts_query(match: str) -> str:
     return " & ".join(phrases)
 
 
-class PostgresStore(Store):
+class PostgresStore(PostgresArchive, Store):
     """One PostgreSQL database of one repository."""
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:
@@ -178,9 +179,19 @@ class PostgresStore(Store):
     # ---- integrity and housekeeping --------------------------------------
 
     def page_stats(self) -> dict[str, int]:
-        """The database's size in 8 KiB pages (PostgreSQL has no free-page list to report)."""
+        """The database's size in 8 KiB pages; as free pages, the share of them that
+        dead rows hold (what VACUUM makes reusable), from the server's statistics."""
         size = int(self._one("SELECT pg_database_size(current_database())")[0])
-        return {"page_size": 8192, "page_count": size // 8192, "freelist_count": 0}
+        if self._one("SELECT to_regproc('pg_stat_force_next_flush') IS NOT NULL")[0]:
+            # this connection's own deletes count too (flushed when it is next idle)
+            self._one("SELECT pg_stat_force_next_flush()")
+        dead, total = self._one(
+            "SELECT coalesce(sum(n_dead_tup), 0), coalesce(sum(n_live_tup + n_dead_tup), 0) "
+            "FROM pg_stat_user_tables"
+        )
+        pages = size // 8192
+        free = pages * int(dead) // int(total) if int(total) else 0
+        return {"page_size": 8192, "page_count": pages, "freelist_count": free}
 
     def housekeeping(self, vacuum: bool) -> None:
         """``ANALYZE``, and ``VACUUM`` with ``vacuum`` (outside any transaction)."""
