@@ -14,7 +14,7 @@ import functools
 import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -1322,12 +1322,7 @@ class AIMemory:
         try:
             sender, receiver = (self, other) if direction == "push" else (other, self)
             # The sender's archive stays as its index says while it is read.
-            held = (
-                maintenance.archive_lock(sender.layout, shared=True)
-                if sender.layout is not None
-                else nullcontext()
-            )
-            with held:
+            with maintenance.archive_lock(sender.store, sender.layout, shared=True):
                 return sync.transfer(
                     sender,
                     receiver,
@@ -1367,6 +1362,7 @@ class AIMemory:
             raise SchemaTooNewError(
                 f"remote {name!r}: {error.message}", hint="upgrade aimem here to sync with it"
             ) from None
+
 
 def _for_model(
     item: dict[str, Any], field: str, model: str, names_other: Callable[[Iterable[str]], bool]

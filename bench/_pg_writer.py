@@ -3,8 +3,8 @@
 Usage: python bench/_pg_writer.py REPO WRITER SECONDS GO_FILE
 
 Opens REPO (an ``AIMemory/`` folder whose config names a PostgreSQL
-database) through the public API, waits until GO_FILE exists (it holds the
-common start time), then records one attempt per ``record_fix_attempt``
+database) through the public API, says so with GO_FILE.ready-WRITER, waits
+until GO_FILE exists (it holds the common start time), then records one attempt per ``record_fix_attempt``
 call until SECONDS after that start. Every attempt carries the note
 ``bench-wWRITER-N`` (N counting from 0), so the bench can tell afterwards
 which attempts are stored and how often. Prints
@@ -41,6 +41,8 @@ def main() -> None:
     items = datagen.chunk_items(7000 + writer, 0, 500)
     latencies: list[float] = []
     with AIMemory(repo, create=False) as memory:
+        memory.get_memory_stats()  # connected and warm
+        (go.parent / f"{go.name}.ready-{writer}").touch()
         while not go.exists():
             time.sleep(0.002)
         start = float(go.read_text() or time.time())

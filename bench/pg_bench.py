@@ -19,8 +19,8 @@ Starts a private PostgreSQL cluster with fsync on (tests/pg_cluster.py,
 - aimem's own 8 SQLite writers (bench/_writer.py, ``synchronous=FULL``) on an
   empty repository, as bench/run.py runs them;
 - ``suggest`` and ``context`` median latency on ``--size`` records in
-  PostgreSQL, loaded with ``aimem import`` of an NDJSON export of
-  bench/datagen.py's history (grown to 1M as bench/suggest_bench.py does);
+  PostgreSQL, loaded with ``aimem push`` from a copy of bench/datagen.py's
+  history (grown to 1M as bench/suggest_bench.py does);
 - ``aimem pull`` of ``--pull-size`` records from PostgreSQL into an empty
   SQLite repository, next to ``aimem import`` of the same records from NDJSON.
 
@@ -113,7 +113,11 @@ def run_writers(
     procs = [subprocess.Popen(argv_for(w), stdout=subprocess.PIPE, env=env) for w in range(writers)]
     # Every writer has imported aimem and opened the repository before the
     # clock starts: start-up is not what is measured.
-    time.sleep(min(30.0, 1.5 + writers * 0.25))
+    deadline = time.monotonic() + 300
+    while sum(1 for _ in go.parent.glob(f"{go.name}.ready-*")) < writers:
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+            raise SystemExit("bench: the writers did not all start")
+        time.sleep(0.05)
     ready = go.with_suffix(".tmp")
     ready.write_text(repr(time.time()))
     ready.rename(go)
@@ -265,7 +269,7 @@ def bench_sqlite_writers(work: Path, quick: bool) -> dict[str, Any]:
         )
         for w in range(writers)
     ]
-    time.sleep(2.0)
+    time.sleep(5.0)  # every writer has opened the repository (no signal from _writer.py)
     t = time.perf_counter()
     go.touch()
     ids = []
@@ -287,28 +291,46 @@ def bench_sqlite_writers(work: Path, quick: bool) -> dict[str, Any]:
 # ---- queries and pull ------------------------------------------------------------
 
 
-def history_ndjson(size: int, work: Path) -> Path:
-    """An NDJSON export of a ``size``-record datagen history (1M: grown from 100k in SQL)."""
+def history_repo(size: int) -> Path:
+    """The cached datagen repository of ``size`` records (1M: grown from 100k in SQL)."""
     if size in (10_000, 100_000):
         source, _ = datagen.build_repository(size)
-    elif size % 100_000 == 0:
-        import suggest_bench
-
-        base, _ = datagen.build_repository(100_000)
-        source = datagen.CACHE / f"grown-{size}" / "AIMemory"
-        if not (source.parent / "complete").exists():
-            shutil.rmtree(source.parent, ignore_errors=True)
-            suggest_bench.grow(base, source, size // 100_000)
-            (source.parent / "complete").write_text("")
-    else:
+        return source
+    if size % 100_000:
         raise SystemExit("bench: sizes are 10000 or multiples of 100000")
+    import suggest_bench
+
+    base, _ = datagen.build_repository(100_000)
+    source = datagen.CACHE / f"grown-{size}" / "AIMemory"
+    if not (source.parent / "complete").exists():
+        shutil.rmtree(source.parent, ignore_errors=True)
+        suggest_bench.grow(base, source, size // 100_000)
+        (source.parent / "complete").write_text("")
+    return source
+
+
+def history_ndjson(size: int, work: Path) -> Path:
+    """An NDJSON export of the ``size``-record datagen history."""
     target = work / f"history-{size}.ndjson"
     if not target.exists():
-        # A private copy: the export opens the repository, which may migrate it.
-        copy = datagen.copy_repository(source, work / f"export-src-{size}" / "AIMemory")
+        # A private copy: opening a repository may migrate it.
+        copy = datagen.copy_repository(history_repo(size), work / f"export-{size}" / "AIMemory")
         aimem(base_env(), "--dir", str(copy), "export", "--format", "ndjson", "-q", str(target))
         shutil.rmtree(copy.parent)
     return target
+
+
+def loaded_pg_repo(server: Server, work: Path, name: str, size: int) -> tuple[str, Path, float]:
+    """A PostgreSQL repository holding the ``size``-record history, pushed there
+    from a copy of the cached SQLite one; (url, folder, push seconds)."""
+    url, repo = init_pg_repo(server, name, work)
+    copy = datagen.copy_repository(history_repo(size), work / f"push-{name}" / "AIMemory")
+    aimem(server.env, "--dir", str(copy), "remote", "add", "fleet", url)
+    t = time.perf_counter()
+    aimem(server.env, "--dir", str(copy), "push", "-q", "fleet")
+    pushed = time.perf_counter() - t
+    shutil.rmtree(copy.parent)
+    return url, repo, pushed
 
 
 def bench_queries(server: Server, work: Path, size: int, repeat: int) -> dict[str, Any]:
@@ -317,24 +339,19 @@ def bench_queries(server: Server, work: Path, size: int, repeat: int) -> dict[st
     from aimem import AIMemory
 
     sys.stderr.write(f"suggest and context on {size:,} records in PostgreSQL\n")
-    history = history_ndjson(size, work)
-    url, repo = init_pg_repo(server, f"queries_{size}", work)
-    t = time.perf_counter()
-    aimem(server.env, "--dir", str(repo), "import", "-q", str(history))
-    loaded = time.perf_counter() - t
+    url, repo, pushed = loaded_pg_repo(server, work, f"queries_{size}", size)
     (count,) = server.query(url, "SELECT count(*) FROM fix_history")[0]
     with AIMemory(repo, create=False) as memory:
         found: dict[str, Any] = suggest_bench.timings(memory, repeat)
     found["records"] = int(count)
-    found["import_s"] = loaded
+    found["push_s"] = pushed
     return found
 
 
 def bench_pull(server: Server, work: Path, size: int, runs: int) -> dict[str, Any]:
     sys.stderr.write(f"pull of {size:,} records into an empty SQLite repository\n")
     history = history_ndjson(size, work)
-    url, source = init_pg_repo(server, f"pull_source_{size}", work)
-    aimem(server.env, "--dir", str(source), "import", "-q", str(history))
+    url, _, _ = loaded_pg_repo(server, work, f"pull_source_{size}", size)
     pulls, imports, counts = [], [], []
     for n in range(runs):
         for kind in ("pull", "import") if n % 2 == 0 else ("import", "pull"):
@@ -425,8 +442,8 @@ def report_rows(
                 extra={"p95_ms": queries[name]["p95_ms"]},
             )
         report.add(
-            f"aimem import of {queries['records']:,} records into PostgreSQL",
-            queries["records"] / queries["import_s"],
+            f"aimem push of {queries['records']:,} records from SQLite into PostgreSQL",
+            queries["records"] / queries["push_s"],
             "/s",
         )
     if pull:
