@@ -183,9 +183,9 @@ def repository_id(memory: Repository) -> str:
 def _home(memory: Repository) -> str:
     """What a repository id is bound to: the database a server holds (every runner
     shares its id), else the folder, whatever link leads to it."""
-    url = getattr(memory, "database_url", None)
-    if isinstance(url, str):
-        return url
+    home = getattr(memory.store, "repository_home", None)
+    if callable(home):
+        return str(home())
     return str(Path(memory.memory_dir).resolve())
 
 
@@ -1048,7 +1048,6 @@ def restore_into_database(
                 "repository_id": kept
                 if occupied and kept and kept == current_id
                 else os.urandom(6).hex(),
-                "repository_path": shown,
             }
             segments = {}
             for member in sorted((staging / ARCHIVE_NAME).iterdir()):
@@ -1056,6 +1055,7 @@ def restore_into_database(
                 segments[hashlib.sha256(data).hexdigest()] = data
             store = open_store(url)
             try:
+                identity["repository_path"] = store.repository_home()
                 store.restore_from(staging / DATABASE_NAME, segments, identity)
             finally:
                 store.close()

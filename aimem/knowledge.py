@@ -242,11 +242,8 @@ class KnowledgeFile:
 
     def _write(self) -> None:
         # The render and its generation come from one read transaction.
-        self.store.conn.execute("BEGIN")
-        try:
+        with self.store.read_snapshot():
             document = render(self.store)
-        finally:
-            self.store.conn.execute("COMMIT")
         document["updated_at"] = now_iso()
         data = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
         import hashlib

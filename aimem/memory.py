@@ -1076,7 +1076,6 @@ class AIMemory:
         """
         from aimem import transfer
         from aimem.export_formats import export_format_for
-        from aimem.store.snapshot import read_transaction
 
         name = str(file) if isinstance(file, (str, os.PathLike)) else getattr(file, "name", "-")
         if isinstance(file, (str, os.PathLike)):
@@ -1098,26 +1097,17 @@ class AIMemory:
                 for piece in iter_report(self):
                     out.write(piece)
                 return None
-            if not include_archive and resolved != "csv":
+            if not include_archive and resolved != "csv" and self.store.builds_export_lines:
                 # Hot rows built a chunk at a time (same bytes as a dict per row).
-                from aimem.store.connection import page_cache
-                from aimem.store.export_rows import SCAN_CACHE_KIB, iter_export_chunks
-
                 separator = b",\n" if resolved == "json" else b"\n"
-                with (
-                    page_cache(self.store.conn, SCAN_CACHE_KIB),
-                    read_transaction(self.store.conn) as conn,
-                    closed_after(iter_export_chunks(conn, start, separator=separator)) as chunks,
-                ):
+                with self.store.export_chunks(start, separator) as chunks:
                     return transfer.write_chunks(out, chunks, resolved, progress)
             # The row generators are closed here, while the connection is open:
             # a failed write (a closed pipe) must not leave them to the garbage
             # collector, which would close their cursors after the database.
-            with read_transaction(self.store.conn) as conn:
-                if not include_archive:
-                    from aimem.store import export_rows
-
-                    with closed_after(export_rows.iter_csv_rows(conn, start)) as cells:
+            with self.store.read_snapshot():
+                if not include_archive and self.store.builds_export_lines:
+                    with self.store.csv_rows(start) as cells:
                         return transfer.write_csv_rows(out, cells, progress)
                 with closed_after(self.iter_export_rows(since, include_archive)) as rows:
                     return transfer.write_records(out, rows, resolved, progress)

@@ -534,7 +534,7 @@ def import_records(
     The summary's keys: ``source``, ``format``, ``records`` (read), ``added``,
     ``already_present`` (uid already stored, or repeated in the file), ``dry_run``.
     """
-    with Spool(store.path.parent) as spool:
+    with Spool(store.scratch_folder()) as spool:
         with open_rows(file, fmt) as (source, resolved, rows):
             messages = read_messages(iter_insert_rows(rows, source, redact))
             size = _source_size(file)

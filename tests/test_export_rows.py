@@ -320,6 +320,7 @@ def test_a_value_json_cannot_hold_stops_export_and_cleanup_naming_it(
         assert b"Traceback" not in done.stderr and b"internal error" not in done.stderr
 
 
+@pytest.mark.sqlite_only
 def test_check_lists_twenty_rows_and_counts_the_rest(demo_dir: Path) -> None:
     # two bad cells in each of 25 rows: counted by row
     sql(
@@ -336,6 +337,7 @@ def test_check_lists_twenty_rows_and_counts_the_rest(demo_dir: Path) -> None:
     assert not report.ok
 
 
+@pytest.mark.sqlite_only
 def test_a_blob_holding_json_in_a_json_column_exports_as_its_value(demo_dir: Path) -> None:
     """Another writer's bytes of JSON text (sqlite3 stores Python bytes as a BLOB):
     exported as the JSON value, as it always was, and not reported."""

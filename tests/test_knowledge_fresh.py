@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 import textwrap
@@ -72,6 +74,7 @@ def test_a_second_process_adds_to_a_fresh_file(tmp_path: Path) -> None:
     _assert_current(folder, 6)
 
 
+@pytest.mark.sqlite_only
 def test_knowledge_base_size_right_after_a_record(memory: AIMemory) -> None:
     path = memory.knowledge_file.path
     memory.record_fix_attempt(issue(), response("ollama pull qwen2.5:7b"), True, True, 1.0)
@@ -85,6 +88,7 @@ def test_knowledge_base_size_right_after_a_record(memory: AIMemory) -> None:
     assert set(_file(memory.memory_dir)["issue_types"]) == {"TIMEOUT", "ERROR"}  # type: ignore[arg-type]
 
 
+@pytest.mark.sqlite_only
 def test_stats_leave_a_hand_edited_file_alone(memory: AIMemory) -> None:
     memory.record_fix_attempt(issue(), response("x"), True, True, 1.0)
     path = memory.knowledge_file.path

@@ -89,6 +89,7 @@ def test_aggregates_equal_recomputation_in_any_batching(
     assert_aggregates_match(db)
 
 
+@pytest.mark.sqlite_only
 def test_rebuild_reproduces_incremental_tables(demo_dir: Path) -> None:
     db = demo_dir / "ai_memory.db"
     tables = ["aimem_totals", "aimem_daily", "aimem_temporal", "aimem_fix_outcomes"]

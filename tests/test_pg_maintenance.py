@@ -46,7 +46,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str
     }
 
 
-def _seed(mem: AIMemory, count: int = 300) -> None:
+def _seed(mem: AIMemory, count: int = 120) -> None:
     mem.record_many(list(demo_attempts(count=count, days=120, seed=5)))
 
 
@@ -104,7 +104,7 @@ def test_segments_in_the_database_are_seen_by_every_runner(pg_url: str, tmp_path
     with AIMemory(db=pg_url) as second:
         assert [s["name"] for s in second.archive_segments()] == [entry["name"]]
         assert len(list(second.iter_archived_rows())) == written["rows"]
-        assert second.get_memory_stats()["total_fixes_attempted"] == 300
+        assert second.get_memory_stats()["total_fixes_attempted"] == 120
         second.thaw(entry["name"])
     with AIMemory(folder) as first:
         assert first.archive_segments() == []
@@ -155,6 +155,7 @@ def test_check_finds_a_damaged_segment_and_drift_and_repairs_the_drift(
     assert quick.exit_code == 0, quick.output  # sizes match; only a full check reads the bytes
 
 
+@pytest.mark.slow
 def test_check_repair_rebuilds_drifted_aggregates(backend: dict[str, Any]) -> None:
     with backend["open"]() as mem:
         _seed(mem)
@@ -244,6 +245,7 @@ def _populated(mem: AIMemory, tmp_path: Path) -> None:
     mem.import_knowledge_base(notes)
 
 
+@pytest.mark.slow
 def test_backup_of_postgres_restores_into_sqlite(pg_url: str, tmp_path: Path) -> None:
     with AIMemory(db=pg_url) as mem:
         _populated(mem, tmp_path)
@@ -269,6 +271,7 @@ def test_backup_of_postgres_restores_into_sqlite(pg_url: str, tmp_path: Path) ->
     assert out_pg.read_bytes() == out_sqlite.read_bytes()
 
 
+@pytest.mark.slow
 def test_backup_of_sqlite_restores_into_postgres(pg_url: str, tmp_path: Path) -> None:
     folder = tmp_path / "AIMemory"
     with AIMemory(folder) as mem:
@@ -436,3 +439,77 @@ def test_gc_vacuums_postgres_when_dead_rows_take_a_tenth(pg_url: str) -> None:
         result = mem.gc()
     assert result["free_pages"] > 0.1 * result["page_count"]
     assert result["vacuumed"] is True
+
+
+def test_a_cleanup_that_fails_in_its_commit_leaves_every_row_hot(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aimem.store.postgres.store import PostgresStore
+
+    with AIMemory(db=pg_url) as mem:
+        _seed(mem)
+        before = _everything(mem)
+
+        def fail(*_: Any) -> None:
+            raise KeyboardInterrupt  # as a kill would, after the rows were deleted
+
+        with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):
+            patched.setattr(PostgresStore, "_bump_generation", fail)
+            mem.cleanup(30)
+        assert _everything(mem) == before
+    assert _raw(pg_url, "SELECT count(*) FROM aimem_segment_data") == [(0,)]
+    assert _raw(pg_url, "SELECT count(*) FROM aimem_segments") == [(0,)]
+
+
+def test_every_runner_backs_up_under_one_repository_id(pg_url: str, tmp_path: Path) -> None:
+    other_spelling = pg_url.replace("127.0.0.1", "localhost")
+    assert other_spelling != pg_url
+    (tmp_path / "bundles").mkdir()
+    ids = []
+    for url in (pg_url, other_spelling, pg_url):
+        with AIMemory(db=url) as mem:
+            _seed(mem, 10)
+            ids.append(mem.backup(tmp_path / "bundles")["repository_id"])
+    assert len(set(ids)) == 1
+
+
+@pytest.mark.slow
+def test_backup_is_one_moment_while_another_runner_writes(pg_url: str, tmp_path: Path) -> None:
+    import threading
+
+    with AIMemory(db=pg_url) as mem:
+        _seed(mem, 200)
+    stop = threading.Event()
+
+    def write() -> None:
+        attempts = list(demo_attempts(count=2000, days=5, seed=9))
+        with AIMemory(db=pg_url) as writer:
+            for start in range(0, len(attempts), 10):
+                if stop.is_set():
+                    return
+                writer.record_many(attempts[start : start + 10])
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    (tmp_path / "bundles").mkdir()
+    try:
+        bundles, counts = [], set()
+        while len(counts) < 3 and thread.is_alive():
+            with AIMemory(db=pg_url) as mem:
+                made = mem.backup(tmp_path / "bundles")
+            bundles.append(made["bundle"])
+            counts.add(made["counts"]["fix_history"])
+    finally:
+        stop.set()
+        thread.join()
+    assert len(counts) == 3  # each bundle taken while the other runner was writing
+    for number, bundle in enumerate(bundles):
+        assert AIMemory.verify_bundle(bundle)["ok"]
+        target = tmp_path / f"restored{number}"
+        AIMemory.restore_bundle(bundle, target)
+        with AIMemory(target) as copy:
+            # rows and every aggregate from the same moment: nothing drifts
+            report = copy.check()
+            assert report.ok, [f.line() for f in report.findings]
+            stats = copy.get_memory_stats()
+            assert stats["total_fixes_attempted"] == copy.store.count_rows()

@@ -62,7 +62,11 @@ def test_design_api_on_demo(demo_dir: Path) -> None:
         ]
         assert stats["total_fixes_attempted"] == 480
         assert stats["models_encountered"] == 7 and stats["issue_types_seen"] == 6
-        assert stats["knowledge_base_size"] == (demo_dir / "knowledge_base.json").stat().st_size
+        if memory.database_url is None:
+            kb_file = demo_dir / "knowledge_base.json"
+            assert stats["knowledge_base_size"] == kb_file.stat().st_size
+        else:  # on PostgreSQL the knowledge base is in the database: 'kb export' writes it
+            assert stats["knowledge_base_size"] > 1000
         similar = memory.query_similar_issues(
             {
                 "model": "qwen2.5:7b",

@@ -2,11 +2,11 @@
 
 The shell scripts in completions/ know every command and option statically
 and call this only for values that live in the repository (model names, issue
-types, fixer types, segment names). It opens the database read-only with the
-standard library alone (no typer, no pathlib: a completion request runs on
-every Tab), reads the small aggregate table rather than the history, prints
-one value per line, and never fails loudly: a completion request must not
-print errors into the user's prompt.
+types, fixer types, segment names). It finds the repository with the standard
+library alone (no typer, no pathlib: a completion request runs on every Tab),
+reads the values through ``aimem.store.completion`` (the small aggregate
+table rather than the history), prints one value per line, and never fails
+loudly: a completion request must not print errors into the user's prompt.
 """
 
 from __future__ import annotations
@@ -29,33 +29,37 @@ STANDARD_ISSUE_TYPES = (
 )
 KNOWN_FIXERS = ("claude", "qwen", "gpt", "gemini", "custom")
 KINDS = ("models", "issue-types", "fixers", "segments")
-QUERIES: dict[str, tuple[str | None, ...]] = {
-    "models": (
-        "SELECT DISTINCT model_name FROM aimem_totals",
-        "SELECT DISTINCT model_name FROM fix_history",
-    ),
-    "issue-types": (
-        "SELECT DISTINCT issue_type FROM aimem_totals",
-        "SELECT DISTINCT issue_type FROM fix_history",
-    ),
-    "fixers": (
-        "SELECT DISTINCT fixer_type FROM aimem_totals",
-        "SELECT DISTINCT fixer_type FROM fix_history",
-    ),
-    "segments": ("SELECT name FROM aimem_segments ORDER BY name", None),
-}
+CONFIG_NAME = "config.json"
+
+
+def _in_folder(folder: str) -> str | None:
+    """The database of the repository ``folder``: its file, or the URL its config names."""
+    path = os.path.join(folder, DATABASE_NAME)
+    if os.path.isfile(path):
+        return path
+    config = os.path.join(folder, CONFIG_NAME)
+    if os.path.isfile(config):
+        import json
+
+        try:
+            with open(config, "rb") as file:
+                url = json.load(file).get("database")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return url if isinstance(url, str) else None
+    return None
 
 
 def _find_database(start: str) -> str | None:
     here = os.path.abspath(start)
     while True:
-        candidate = os.path.join(here, REPOSITORY_NAME, DATABASE_NAME)
-        if os.path.isfile(candidate):
-            return candidate
+        found = _in_folder(os.path.join(here, REPOSITORY_NAME))
+        if found is not None:
+            return found
         if os.path.basename(here) == REPOSITORY_NAME:
-            candidate = os.path.join(here, DATABASE_NAME)
-            if os.path.isfile(candidate):
-                return candidate
+            found = _in_folder(here)
+            if found is not None:
+                return found
         parent = os.path.dirname(here)
         if parent == here:
             return None
@@ -63,14 +67,18 @@ def _find_database(start: str) -> str | None:
 
 
 def _database(directory: str | None) -> str | None:
-    """The database of ``--dir``, else ``$AIMEM_DIR``, else the nearest ``AIMemory/``."""
+    """``$AIMEM_DB``, else the database of ``--dir``, else ``$AIMEM_DIR``, else the
+    nearest ``AIMemory/`` (a file path or a PostgreSQL URL)."""
+    url = os.environ.get("AIMEM_DB")
+    if url:
+        return url
     chosen = directory or os.environ.get("AIMEM_DIR")
     if chosen:
         # --dir and $AIMEM_DIR may name the folder that holds AIMemory/.
         for folder in (chosen, os.path.join(chosen, REPOSITORY_NAME)):
-            path = os.path.join(os.path.expanduser(folder), DATABASE_NAME)
-            if os.path.isfile(path):
-                return path
+            found = _in_folder(os.path.expanduser(folder))
+            if found is not None:
+                return found
         return None
     try:
         return _find_database(os.getcwd())
@@ -85,26 +93,12 @@ def values(kind: str, directory: str | None = None) -> list[str]:
         found.extend(STANDARD_ISSUE_TYPES)
     if kind == "fixers":
         found.extend(KNOWN_FIXERS)
-    queries = QUERIES.get(kind)
-    database = _database(directory) if queries else None
-    if database is not None and queries is not None:
-        import sqlite3
+    if kind in KINDS:
+        database = _database(directory)
+        if database is not None:
+            from aimem.store.completion import stored_values
 
-        try:
-            conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.5)
-            try:
-                for sql in queries:
-                    if sql is None:
-                        continue
-                    try:
-                        found.extend(str(r[0]) for r in conn.execute(sql + " LIMIT 1000"))
-                        break
-                    except sqlite3.OperationalError:
-                        continue
-            finally:
-                conn.close()
-        except sqlite3.Error:
-            pass
+            found.extend(stored_values(kind, database))
     return list(dict.fromkeys(found))
 
 

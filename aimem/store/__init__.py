@@ -13,7 +13,6 @@ psycopg is imported only when a PostgreSQL URL is opened.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,6 +38,8 @@ def open_store(location: str | os.PathLike[str], *, readonly: bool = False) -> S
         from aimem.store.postgres.store import PostgresStore
 
         return PostgresStore(url, readonly=readonly)
+    from pathlib import Path
+
     from aimem.store.sqlite_store import Store
 
     return Store(Path(location), readonly=readonly)

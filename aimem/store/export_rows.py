@@ -118,9 +118,10 @@ def _select(
 
 def export_row(row: tuple[Any, ...]) -> dict[str, Any]:
     """The export row of one ``fix_history`` tuple (``EXPORT_COLUMNS``), REALs as repr."""
-    from aimem.store.sqlite_store import row_to_dict
+    from aimem.jsontext import export_values
+    from aimem.records import EXPORT_COLUMNS
 
-    record = row_to_dict(row)
+    record = export_values(EXPORT_COLUMNS, row)
     record["timestamp"] = output_timestamp(record["timestamp"])
     reals = Reals()
     for column in REAL_COLUMNS:

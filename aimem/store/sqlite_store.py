@@ -257,6 +257,63 @@ class Store:
         finally:
             self.conn.execute(f"PRAGMA temp_store = {int(temp_store)}")
 
+    def scratch_folder(self) -> Path:
+        """Where an import stages its rows: next to the database (the same disk)."""
+        return self.path.parent
+
+    @contextmanager
+    def import_transaction(self, large: bool) -> Iterator[sqlite3.Connection]:
+        """The write transaction of one import: a larger page cache, the write
+        queue held as a merge, the search index (and with ``large`` the
+        secondary indexes) built once at the end."""
+        from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
+
+        with (
+            import_cache(self.conn),
+            self.transaction() as conn,
+            self.write_queue.merging(),
+            deferred_indexes(conn) if large else nullcontext(),
+            deferred_full_text(conn),
+        ):
+            yield conn
+
+    # Whether export's JSON lines and CSV cells are built by the database
+    # (``export_chunks``, ``csv_rows``); else export encodes ``iter_rows``' rows.
+    builds_export_lines = True
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """One read snapshot for several reads (nested: the outer one)."""
+        from aimem.store.snapshot import read_transaction
+
+        with read_transaction(self.conn):
+            yield
+
+    @contextmanager
+    def export_chunks(self, since: str | None, separator: bytes) -> Iterator[Iterator[tuple[bytes, int]]]:
+        """(bytes, rows) chunks of export lines of hot rows from ``since`` on, one snapshot."""
+        from aimem.store.connection import page_cache
+        from aimem.store.export_rows import SCAN_CACHE_KIB, iter_export_chunks
+        from aimem.store.snapshot import read_transaction
+
+        with page_cache(self.conn, SCAN_CACHE_KIB), read_transaction(self.conn) as conn:
+            chunks = iter_export_chunks(conn, since, separator=separator)
+            try:
+                yield chunks
+            finally:
+                chunks.close()
+
+    @contextmanager
+    def csv_rows(self, since: str | None) -> Iterator[Iterator[list[tuple[Any, ...]]]]:
+        """CSV cells of hot rows from ``since`` on, a chunk at a time (caller holds a snapshot)."""
+        from aimem.store import export_rows
+
+        rows = export_rows.iter_csv_rows(self.conn, since)
+        try:
+            yield rows
+        finally:
+            rows.close()
+
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
             return self.conn.execute(sql, params).fetchall()

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from aimem.cli.commands import app
+from tests.conftest import make_repository
 
 
 @pytest.fixture(scope="session")
@@ -23,16 +24,23 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def demo(demo_template: Path, repo_dir: Path) -> Path:
+def demo(
+    request: pytest.FixtureRequest, backend: str, demo_template: Path, repo_dir: Path
+) -> Path:
     """A copy of the demo repository at $AIMEM_DIR (tmp/AIMemory)."""
+    if backend == "postgres":
+        return make_repository(request, backend, repo_dir, demo=True)
     shutil.copytree(demo_template, repo_dir)
     return repo_dir
 
 
 @pytest.fixture
-def empty(repo_dir: Path) -> Path:
+def empty(request: pytest.FixtureRequest, backend: str, repo_dir: Path) -> Path:
     """An initialized repository without history at $AIMEM_DIR."""
-    result = invoke("init")
+    if backend == "postgres":
+        result = invoke("init", "--db", request.getfixturevalue("pg_url"))
+    else:
+        result = invoke("init")
     assert result.exit_code == 0, result.stderr
     return repo_dir
 

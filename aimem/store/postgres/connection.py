@@ -153,6 +153,8 @@ class Connection:
                 "(PGPASSWORD or ~/.pgpass)",
             ) from None
         self.raw.adapters.register_loader("numeric", _NumberLoader)
+        row = self.raw.execute("SELECT current_schema()").fetchone()
+        self.schema = str(row[0]) if row and row[0] else "public"
 
     # ---- the sqlite3 surface ---------------------------------------------
 
@@ -168,7 +170,7 @@ class Connection:
         control = sql.strip().rstrip(";").upper()
         if control in ("BEGIN", "BEGIN IMMEDIATE", "BEGIN DEFERRED", "COMMIT", "ROLLBACK", "END"):
             return self._control(control)
-        statement = translate(sql)
+        statement = translate(sql, self.schema)
         returning = statement.lstrip().upper().startswith("INSERT INTO FIX_HISTORY") and (
             "RETURNING" not in statement.upper()
         )
@@ -188,7 +190,7 @@ class Connection:
         cursor = self.raw.cursor()
         if rows:
             with self.translated():
-                cursor.executemany(translate(sql), rows)  # type: ignore[arg-type]
+                cursor.executemany(translate(sql, self.schema), rows)  # type: ignore[arg-type]
         return Cursor(self, cursor)
 
     def _control(self, control: str) -> Cursor:

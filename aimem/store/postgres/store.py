@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, cast
 
 from aimem.errors import AimemError
@@ -117,6 +118,20 @@ class PostgresStore(PostgresArchive, Store):
             if self._pg.in_transaction:
                 self._pg.execute("COMMIT")
 
+    builds_export_lines = False
+
+    def scratch_folder(self) -> Path:
+        """Where an import stages its rows: the system's temporary folder."""
+        import tempfile
+
+        return Path(tempfile.gettempdir())
+
+    @contextmanager
+    def import_transaction(self, large: bool) -> Iterator[Any]:
+        """One import's write transaction (a lost connection rolls all of it back)."""
+        with self.transaction() as conn:
+            yield conn
+
     def schema_version(self) -> int:
         return migrations.schema_version(self._pg)
 
@@ -129,7 +144,7 @@ class PostgresStore(PostgresArchive, Store):
         with self._pg.translated():
             cursor = self._pg.raw.cursor()
             cursor.executemany(
-                translate(INSERT_ATTEMPT) + " RETURNING id",  # type: ignore[arg-type]
+                translate(INSERT_ATTEMPT, self._pg.schema) + " RETURNING id",  # type: ignore[arg-type]
                 rows,
                 returning=True,
             )
@@ -207,3 +222,44 @@ class PostgresStore(PostgresArchive, Store):
 
     def fts_rebuild(self) -> None:
         return None
+
+    def bad_timestamps(self, limit: int = 20) -> list[tuple[int, str]]:
+        """(id, timestamp) of hot rows whose timestamp is not in the storage form."""
+        rows = self._query(
+            "SELECT id, timestamp FROM fix_history WHERE timestamp !~ ? ORDER BY id LIMIT ?",
+            (r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}Z$", limit),
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def unwritable_values(self, limit: int = 20) -> Any:
+        """None here: PostgreSQL's TEXT columns hold valid UTF-8 only, and no BLOBs."""
+        from aimem.store.unwritable import Found
+
+        return Found()
+
+    def aggregate_drift(self, extra_facts: Any) -> list[tuple[str, str]]:
+        """Compare every aggregate with a recomputation in temporary tables, on a
+        connection of its own (one snapshot, rolled back). Returns (table, detail)."""
+        from aimem.store.rebuild import rebuild_aggregates
+        from aimem.store.sqlite_store import DRIFT_COMPARISONS
+
+        conn = Connection(self.url)
+        try:
+            conn.execute("BEGIN")
+            rebuild_aggregates(cast(Any, conn), extra_facts=extra_facts, schema_name="temp")
+            drift = []
+            for table, columns, key in DRIFT_COMPARISONS:
+                missing = conn.execute(
+                    f"SELECT count(*) FROM (SELECT {columns} FROM temp.{table} "
+                    f"EXCEPT SELECT {columns} FROM main.{table} {key})"
+                ).fetchone()[0]
+                extra = conn.execute(
+                    f"SELECT count(*) FROM (SELECT {columns} FROM main.{table} {key} "
+                    f"EXCEPT SELECT {columns} FROM temp.{table})"
+                ).fetchone()[0]
+                if missing or extra:
+                    drift.append((table, f"{missing + extra} rows differ from a recomputation"))
+            conn.execute("ROLLBACK")
+            return drift
+        finally:
+            conn.close()
