@@ -159,7 +159,7 @@ def test_killed_import_is_all_or_nothing(
     url, repo = pg_repo
     seed = _seed()
     rng = random.Random(seed)
-    export, uids = _export(tmp_path, 20_000, seed=11, name="big")
+    export, uids = _export(tmp_path, 8_000, seed=11, name="big")
     # The duration of one uninterrupted import, measured on a database of its own.
     import psycopg
 

@@ -1,6 +1,7 @@
 """kill -9 ``aimem push`` to PostgreSQL and ``aimem pull`` from it at random moments.
 
-A transfer stores whole batches, each in one transaction: after any kill the
+A transfer stores whole batches, each in one transaction (made small here,
+so that several make up one transfer): after any kill the
 receiving side holds a subset of the sender's records, each exactly once,
 its aggregates add up, ``aimem check`` is clean, and the next transfer sends
 exactly what is still missing. Kill moments come from a seeded generator
@@ -12,13 +13,14 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from aimem import AIMemory
-from tests.reliability.conftest import aimem_argv, assert_consistent, child_env, items
+from tests.reliability.conftest import assert_consistent, child_env, items
 from tests.reliability.pg_helpers import (
     aimem_on,
     assert_pg_consistent,
@@ -30,7 +32,21 @@ from tests.reliability.test_pg_crashes import _seed
 
 pytestmark = pytest.mark.slow
 
-RECORDS = 30_000
+RECORDS = 6_000
+# Transfers in batches this small, so a kill can land between batches as
+# well as inside one (aimem's own batch is larger than these tests' data).
+SMALL_BATCHES = """
+import sys
+import aimem.sync
+from aimem.cli import main
+
+aimem.sync.BATCH = 1_500
+main(sys.argv[1:])
+"""
+
+
+def _transfer_argv(repo: Path, command: str) -> list[str]:
+    return [sys.executable, "-c", SMALL_BATCHES, "--dir", str(repo), command, "fleet"]
 
 
 def _local_uids(repo: Path) -> dict[str, int]:
@@ -72,10 +88,10 @@ def test_killed_push_to_postgresql(pg_url: str, tmp_path: Path) -> None:
     _filled(other, RECORDS, "other")
     assert aimem_on(other, "remote", "add", "fleet", pg_url).returncode == 0
     started = time.perf_counter()
-    assert aimem_on(other, "push", "fleet").returncode == 0
+    assert subprocess.run(_transfer_argv(other, "push"), env=child_env()).returncode == 0
     full = time.perf_counter() - started
     baseline = uid_counts(pg_url)
-    argv = aimem_argv("--dir", str(local), "push", "fleet")
+    argv = _transfer_argv(local, "push")
     for _ in range(5):
         _kill_after(argv, rng.uniform(0.0, full * 1.05))
         wait_for_backends_gone(pg_url)
@@ -108,12 +124,12 @@ def test_killed_pull_from_postgresql(pg_url: str, tmp_path: Path) -> None:
     AIMemory(scratch).close()
     assert aimem_on(scratch, "remote", "add", "fleet", pg_url).returncode == 0
     started = time.perf_counter()
-    assert aimem_on(scratch, "pull", "fleet").returncode == 0
+    assert subprocess.run(_transfer_argv(scratch, "pull"), env=child_env()).returncode == 0
     full = time.perf_counter() - started
     local = tmp_path / "runner" / "AIMemory"
     AIMemory(local).close()
     assert aimem_on(local, "remote", "add", "fleet", pg_url).returncode == 0
-    argv = aimem_argv("--dir", str(local), "pull", "fleet")
+    argv = _transfer_argv(local, "pull")
     for _ in range(5):
         _kill_after(argv, rng.uniform(0.0, full * 1.05))
         stored = _local_uids(local)
