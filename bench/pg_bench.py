@@ -19,8 +19,12 @@ Starts a private PostgreSQL cluster with fsync on (tests/pg_cluster.py,
 - aimem's own 8 SQLite writers (bench/_writer.py, ``synchronous=FULL``) on an
   empty repository, as bench/run.py runs them;
 - ``suggest`` and ``context`` median latency on ``--size`` records in
-  PostgreSQL, loaded with ``aimem push`` from a copy of bench/datagen.py's
-  history (grown to 1M as bench/suggest_bench.py does);
+  PostgreSQL: bench/datagen.py's history copied in with COPY, repeated in SQL
+  (as bench/suggest_bench.py grows SQLite to 1M), aggregates recomputed by
+  ``aimem check --repair``; only the queries are measured;
+- ``aimem push`` of ``--push-size`` records from SQLite into an empty
+  PostgreSQL repository, next to ``aimem import`` of the same records into an
+  empty SQLite one;
 - ``aimem pull`` of ``--pull-size`` records from PostgreSQL into an empty
   SQLite repository, next to ``aimem import`` of the same records from NDJSON.
 
@@ -59,7 +63,7 @@ from tests import pg_cluster  # noqa: E402
 
 warnings.filterwarnings("ignore", message=r".*already failed \d+ times")
 
-PARTS = ("writers", "pgbench", "sqlite", "queries", "pull")
+PARTS = ("writers", "pgbench", "sqlite", "queries", "push", "pull")
 
 
 class Server:
@@ -333,25 +337,88 @@ def loaded_pg_repo(server: Server, work: Path, name: str, size: int) -> tuple[st
     return url, repo, pushed
 
 
+COLUMNS = (
+    "timestamp, model_name, issue_type, issue_signature, description, fixer_type, "
+    "claude_analysis, fix_commands, fix_success, verification_success, "
+    "execution_time_seconds, system_info, notes, uid, fingerprint, tokens_in, tokens_out, "
+    "cost_usd, fixer_model"
+)
+
+
+def grown_pg_repo(server: Server, work: Path, name: str, size: int) -> tuple[str, Path, float]:
+    """A PostgreSQL repository holding ``size`` records, made fast: the cached
+    datagen history copied in (COPY), repeated in SQL up to ``size`` (each copy a
+    day later, fresh uids) as bench/suggest_bench.py grows SQLite, then every
+    aggregate recomputed by ``aimem check --repair``; (url, folder, seconds)."""
+    import psycopg
+
+    started = time.perf_counter()
+    base = 10_000 if size < 100_000 else 100_000
+    if size % base:
+        raise SystemExit(f"bench: sizes are multiples of {base}")
+    url, repo = init_pg_repo(server, name, work)
+    source, _ = datagen.build_repository(base)
+    lite = sqlite3.connect(f"file:{source / 'ai_memory.db'}?mode=ro", uri=True)
+    with psycopg.connect(url) as conn:
+        with conn.cursor().copy(f"COPY fix_history ({COLUMNS}) FROM STDIN") as copy:
+            for row in lite.execute(f"SELECT {COLUMNS} FROM fix_history ORDER BY id"):
+                copy.write_row(row)
+        lite.close()
+        plain = ", ".join(c for c in COLUMNS.split(", ") if c not in ("uid", "timestamp"))
+        for n in range(1, size // base):
+            conn.execute(
+                f"""INSERT INTO fix_history ({plain}, uid, timestamp)
+                    SELECT {plain}, md5(uid || '-{n}'),
+                           to_char(left(timestamp, 26)::timestamp + interval '{n} days',
+                                   'YYYY-MM-DD HH24:MI:SS.US') || 'Z'
+                    FROM fix_history WHERE id <= {base}"""  # type: ignore[arg-type]
+            )
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE fix_history")
+    aimem(server.env, "--dir", str(repo), "check", "--repair", "--yes", "-q")
+    return url, repo, time.perf_counter() - started
+
+
 def bench_queries(server: Server, work: Path, size: int, repeat: int) -> dict[str, Any]:
     import suggest_bench
 
     from aimem import AIMemory
 
     sys.stderr.write(f"suggest and context on {size:,} records in PostgreSQL\n")
-    url, repo, pushed = loaded_pg_repo(server, work, f"queries_{size}", size)
+    url, repo, grown = grown_pg_repo(server, work, f"queries_{size}", size)
     (count,) = server.query(url, "SELECT count(*) FROM fix_history")[0]
     with AIMemory(repo, create=False) as memory:
         found: dict[str, Any] = suggest_bench.timings(memory, repeat)
     found["records"] = int(count)
-    found["push_s"] = pushed
+    found["grown_s"] = grown
     return found
+
+
+def bench_push(server: Server, work: Path, size: int) -> dict[str, Any]:
+    """``aimem push`` of the cached ``size``-record history into an empty
+    PostgreSQL repository, next to ``aimem import`` of the same records into an
+    empty SQLite one."""
+    sys.stderr.write(f"push of {size:,} records into PostgreSQL\n")
+    history = history_ndjson(size, work)
+    url, _, pushed = loaded_pg_repo(server, work, f"push_{size}", size)
+    (count, unique) = server.query(url, "SELECT count(*), count(DISTINCT uid) FROM fix_history")[0]
+    repo = work / "push-peer" / "AIMemory"
+    aimem(server.env, "init", str(repo))
+    t = time.perf_counter()
+    aimem(server.env, "--dir", str(repo), "import", "-q", str(history))
+    imported = time.perf_counter() - t
+    return {
+        "push_rate": size / pushed,
+        "import_rate": size / imported,
+        "complete": count == unique == size,
+    }
 
 
 def bench_pull(server: Server, work: Path, size: int, runs: int) -> dict[str, Any]:
     sys.stderr.write(f"pull of {size:,} records into an empty SQLite repository\n")
     history = history_ndjson(size, work)
-    url, _, _ = loaded_pg_repo(server, work, f"pull_source_{size}", size)
+    url, _, _ = grown_pg_repo(server, work, f"pull_source_{size}", size)
     pulls, imports, counts = [], [], []
     for n in range(runs):
         for kind in ("pull", "import") if n % 2 == 0 else ("import", "pull"):
@@ -390,6 +457,7 @@ def report_rows(
     pgbench: dict[int, dict[str, Any]],
     sqlite_rate: dict[str, Any] | None,
     queries: dict[str, Any] | None,
+    push: dict[str, Any] | None,
     pull: dict[str, Any] | None,
 ) -> None:
     sqlite = sqlite_rate["rate"] if sqlite_rate else None
@@ -441,10 +509,14 @@ def report_rows(
                 met=queries[name]["median_ms"] < 10,
                 extra={"p95_ms": queries[name]["p95_ms"]},
             )
+    if push:
         report.add(
-            f"aimem push of {queries['records']:,} records from SQLite into PostgreSQL",
-            queries["records"] / queries["push_s"],
+            "aimem push from SQLite into an empty PostgreSQL repository",
+            push["push_rate"],
             "/s",
+            push["import_rate"],
+            "aimem import of the same NDJSON into SQLite",
+            extra=push,
         )
     if pull:
         report.add(
@@ -467,6 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pgbench-scale", type=int, default=None, help="default: the clients")
     parser.add_argument("--size", type=int, default=None, help="records for suggest (1000000)")
     parser.add_argument("--pull-size", type=int, default=None, help="records pulled (100000)")
+    parser.add_argument("--push-size", type=int, default=None, help="records pushed (10000)")
     parser.add_argument("--repeat", type=int, default=200, help="questions per query kind")
     parser.add_argument("--skip", default="", help=f"parts to leave out: {','.join(PARTS)}")
     parser.add_argument("--output", type=Path, default=None, help="write the rows as JSON")
@@ -476,6 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = args.seconds or (2.0 if quick else 10.0)
     size = args.size or (10_000 if quick else 1_000_000)
     pull_size = args.pull_size or (10_000 if quick else 100_000)
+    push_size = args.push_size or 10_000
     repeat = 40 if quick else args.repeat
     skip = {s for s in args.skip.split(",") if s}
     if skip - set(PARTS):
@@ -499,6 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             sqlite = bench_sqlite_writers(work, quick) if "sqlite" not in skip else None
             queries = bench_queries(server, work, size, repeat) if "queries" not in skip else None
+            push = bench_push(server, work, push_size) if "push" not in skip else None
             pull = (
                 bench_pull(server, work, pull_size, 1 if quick else 3)
                 if "pull" not in skip
@@ -506,7 +581,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         finally:
             cluster.stop()
-    report_rows(report, writers, pgbench, sqlite, queries, pull)
+    report_rows(report, writers, pgbench, sqlite, queries, push, pull)
     header = (
         f"PostgreSQL {cluster.bin_dir.parent.name} (fsync on), {os.cpu_count()} cores; "
         f"writers {','.join(map(str, counts))} for {seconds:g} s; "
