@@ -19,9 +19,10 @@ Starts a private PostgreSQL cluster with fsync on (tests/pg_cluster.py,
 - aimem's own 8 SQLite writers (bench/_writer.py, ``synchronous=FULL``) on an
   empty repository, as bench/run.py runs them;
 - ``suggest`` and ``context`` median latency on ``--size`` records in
-  PostgreSQL: bench/datagen.py's history copied in with COPY, repeated in SQL
-  (as bench/suggest_bench.py grows SQLite to 1M), aggregates recomputed by
-  ``aimem check --repair``; only the queries are measured;
+  PostgreSQL: bench/datagen.py's SQLite history (grown to 1M as
+  bench/suggest_bench.py does) copied table by table with COPY, aggregates
+  included (the schemas share names and columns); only the queries are
+  measured;
 - ``aimem push`` of ``--push-size`` records from SQLite into an empty
   PostgreSQL repository, next to ``aimem import`` of the same records into an
   empty SQLite one;
@@ -337,46 +338,57 @@ def loaded_pg_repo(server: Server, work: Path, name: str, size: int) -> tuple[st
     return url, repo, pushed
 
 
-COLUMNS = (
-    "timestamp, model_name, issue_type, issue_signature, description, fixer_type, "
-    "claude_analysis, fix_commands, fix_success, verification_success, "
-    "execution_time_seconds, system_info, notes, uid, fingerprint, tokens_in, tokens_out, "
-    "cost_usd, fixer_model"
-)
+# Tables that belong to the database itself rather than to the history.
+NOT_COPIED = {"aimem_meta", "aimem_segments", "aimem_segment_data", "aimem_archived_uids"}
 
 
-def grown_pg_repo(server: Server, work: Path, name: str, size: int) -> tuple[str, Path, float]:
-    """A PostgreSQL repository holding ``size`` records, made fast: the cached
-    datagen history copied in (COPY), repeated in SQL up to ``size`` (each copy a
-    day later, fresh uids) as bench/suggest_bench.py grows SQLite, then every
-    aggregate recomputed by ``aimem check --repair``; (url, folder, seconds)."""
+def copied_pg_repo(server: Server, work: Path, name: str, size: int) -> tuple[str, Path, float]:
+    """A PostgreSQL repository holding the cached ``size``-record SQLite history
+    (bench/datagen.py, grown to 1M as bench/suggest_bench.py grows it), made fast:
+    every table the two schemas share (same names and columns by design) copied
+    row for row with COPY, aggregates included, so only the queries are
+    measured; (url, folder, seconds)."""
     import psycopg
 
     started = time.perf_counter()
-    base = 10_000 if size < 100_000 else 100_000
-    if size % base:
-        raise SystemExit(f"bench: sizes are multiples of {base}")
     url, repo = init_pg_repo(server, name, work)
-    source, _ = datagen.build_repository(base)
-    lite = sqlite3.connect(f"file:{source / 'ai_memory.db'}?mode=ro", uri=True)
+    lite = sqlite3.connect(f"file:{history_repo(size) / 'ai_memory.db'}?mode=ro", uri=True)
     with psycopg.connect(url) as conn:
-        with conn.cursor().copy(f"COPY fix_history ({COLUMNS}) FROM STDIN") as copy:
-            for row in lite.execute(f"SELECT {COLUMNS} FROM fix_history ORDER BY id"):
-                copy.write_row(row)
-        lite.close()
-        plain = ", ".join(c for c in COLUMNS.split(", ") if c not in ("uid", "timestamp"))
-        for n in range(1, size // base):
+        columns = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND is_generated = 'NEVER' ORDER BY ordinal_position"
+        ).fetchall()
+        tables: dict[str, list[str]] = {}
+        for table, column in columns:
+            tables.setdefault(table, []).append(column)
+        for table, pg_columns in tables.items():
+            if table in NOT_COPIED:
+                continue
+            try:
+                lite_columns = {r[1] for r in lite.execute(f'PRAGMA table_info("{table}")')}
+            except sqlite3.Error:
+                continue
+            shared = [c for c in pg_columns if c in lite_columns]
+            if not shared:
+                continue
+            names = ", ".join(f'"{c}"' for c in shared)
+            conn.execute(f'DELETE FROM "{table}"')  # type: ignore[arg-type]
+            with conn.cursor().copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:  # type: ignore[arg-type]
+                for row in lite.execute(f'SELECT {names} FROM "{table}"'):
+                    copy.write_row(row)
+        # Identity columns continue after the copied ids.
+        for table, column in conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND is_identity = 'YES'"
+        ).fetchall():
             conn.execute(
-                f"""INSERT INTO fix_history ({plain}, uid, timestamp)
-                    SELECT {plain}, md5(uid || '-{n}'),
-                           to_char(left(timestamp, 26)::timestamp + interval '{n} days',
-                                   'YYYY-MM-DD HH24:MI:SS.US') || 'Z'
-                    FROM fix_history WHERE id <= {base}"""  # type: ignore[arg-type]
+                f"SELECT setval(pg_get_serial_sequence('\"{table}\"', '{column}'), "  # type: ignore[arg-type]
+                f'coalesce((SELECT max("{column}") FROM "{table}"), 0) + 1, false)'
             )
         conn.commit()
         conn.autocommit = True
-        conn.execute("VACUUM ANALYZE fix_history")
-    aimem(server.env, "--dir", str(repo), "check", "--repair", "--yes", "-q")
+        conn.execute("VACUUM ANALYZE")
+    lite.close()
     return url, repo, time.perf_counter() - started
 
 
@@ -386,12 +398,12 @@ def bench_queries(server: Server, work: Path, size: int, repeat: int) -> dict[st
     from aimem import AIMemory
 
     sys.stderr.write(f"suggest and context on {size:,} records in PostgreSQL\n")
-    url, repo, grown = grown_pg_repo(server, work, f"queries_{size}", size)
+    url, repo, copied = copied_pg_repo(server, work, f"queries_{size}", size)
     (count,) = server.query(url, "SELECT count(*) FROM fix_history")[0]
     with AIMemory(repo, create=False) as memory:
         found: dict[str, Any] = suggest_bench.timings(memory, repeat)
     found["records"] = int(count)
-    found["grown_s"] = grown
+    found["copied_s"] = copied
     return found
 
 
@@ -418,7 +430,7 @@ def bench_push(server: Server, work: Path, size: int) -> dict[str, Any]:
 def bench_pull(server: Server, work: Path, size: int, runs: int) -> dict[str, Any]:
     sys.stderr.write(f"pull of {size:,} records into an empty SQLite repository\n")
     history = history_ndjson(size, work)
-    url, _, _ = grown_pg_repo(server, work, f"pull_source_{size}", size)
+    url, _, _ = copied_pg_repo(server, work, f"pull_source_{size}", size)
     pulls, imports, counts = [], [], []
     for n in range(runs):
         for kind in ("pull", "import") if n % 2 == 0 else ("import", "pull"):
