@@ -596,8 +596,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report_rows(report, writers, pgbench, sqlite, queries, push, pull)
     header = (
         f"PostgreSQL {cluster.bin_dir.parent.name} (fsync on), {os.cpu_count()} cores; "
-        f"writers {','.join(map(str, counts))} for {seconds:g} s; "
-        f"{time.time() - started:.0f} s in all"
+        + (f"writers {','.join(map(str, counts))} for {seconds:g} s; " if writers else "")
+        + f"{time.time() - started:.0f} s in all"
     )
     print(header + "\n\n" + report.markdown())
     if args.output:
