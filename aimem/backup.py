@@ -180,6 +180,16 @@ def repository_id(memory: Repository) -> str:
     return memory.store.get_meta("repository_id") or new
 
 
+def _layout_of(memory: Repository) -> Layout | None:
+    """The repository's folder, None for a database named without one."""
+    from aimem.errors import AimemError
+
+    try:
+        return memory.layout
+    except AimemError:
+        return None
+
+
 def _home(memory: Repository) -> str:
     """What a repository id is bound to: the database a server holds (every runner
     shares its id), else the folder, whatever link leads to it."""
@@ -264,7 +274,7 @@ def create_bundle(
     try:
         # Shared archive lock from the snapshot until every segment it names
         # is copied: a cleanup or thaw (exclusive) cannot retire one meanwhile.
-        with archive_lock(memory.store, memory.layout, shared=True):
+        with archive_lock(memory.store, _layout_of(memory), shared=True):
             manifest = _write_bundle(memory, repo_id, work, target)
     except OSError as error:
         raise _write_error(error, target) from error
@@ -288,14 +298,14 @@ def create_bundle(
 def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) -> dict[str, Any]:
     """Snapshot, render, compress into ``work``; write the bundle to ``target``."""
     from aimem.knowledge import render
-    from aimem.store import Store
+    from aimem.store.sqlite_store import Store
 
     raw_db = work / DATABASE_NAME
-    memory.store.snapshot_into(raw_db, target)
+    memory.store.snapshot_to(raw_db, target)
     # The knowledge base file, rendered from the snapshot itself.
     snap = Store(raw_db)
     try:
-        snap.conn.execute("PRAGMA synchronous = OFF")  # scratch; the bundle is fsynced
+        snap.scratch_copy()  # the bundle is fsynced, not the copy
         kb_data = orjson.dumps(render(snap), option=orjson.OPT_INDENT_2) + b"\n"
         kb_meta = {
             "generation": snap.generation(),
@@ -303,7 +313,7 @@ def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) ->
             "size": len(kb_data),
         }
         snap.set_meta("kb_file", orjson.dumps(kb_meta).decode())
-        snap.conn.execute("PRAGMA journal_mode = DELETE")
+        snap.single_file()
         schema_version = snap.schema_version()
     finally:
         snap.close()
@@ -333,7 +343,7 @@ def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) ->
         },
     ]
     files: dict[str, Path] = {DB_MEMBER: zst, KNOWLEDGE_BASE_NAME: kb_path}
-    storage = segment_storage(memory.store, memory.layout)
+    storage = segment_storage(memory.store, _layout_of(memory))
     for segment, sha in sorted(info["segments"]):
         if not _SEGMENT_NAME.match(segment):
             continue
@@ -964,16 +974,12 @@ def restore_bundle(
             if problems:
                 raise _refused(bundle_path, problems, target_path)
             return summary
+        made = _missing_folders(parent)
+        staging = parent / f".aimem-restore-{target_path.name}.{os.getpid()}.{time.monotonic_ns()}"
         try:
             parent.mkdir(parents=True, exist_ok=True)
             remove_stale(parent, f".aimem-restore-{target_path.name}.")
-            staging = (
-                parent / f".aimem-restore-{target_path.name}.{os.getpid()}.{time.monotonic_ns()}"
-            )
             staging.mkdir(mode=DIR_MODE)
-        except OSError as error:
-            raise _os_error(error, target_path) from error
-        try:
             problems = _unpack(bundle, staging)
             if problems:
                 raise _refused(bundle_path, problems, target_path)
@@ -983,11 +989,13 @@ def restore_bundle(
                 target_path.resolve(),
             )
             _swap(staging, target_path, exists)
-        except OSError as error:
-            raise _os_error(error, target_path) from error
-        finally:
+        except BaseException as failure:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
+            _remove_empty(made)  # a refusal leaves no trace, not even the parents
+            if isinstance(failure, OSError):
+                raise _os_error(failure, target_path) from failure
+            raise
     return summary
 
 
@@ -1060,6 +1068,23 @@ def restore_into_database(
             finally:
                 store.close()
     return summary
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders ``folder.mkdir(parents=True)`` would create, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # something else now lives there: keep it and its parents
 
 
 def _os_error(error: OSError, target: Path) -> Exception:
@@ -1284,7 +1309,7 @@ def _configured(memory: Repository | None, repository: Path | None) -> tuple[Pat
     if memory is not None:
         stored = memory.store.get_meta(DESTINATION_META)
     elif repository is not None:
-        stored = _read_meta(repository / DATABASE_NAME, DESTINATION_META)
+        stored = _folder_meta(repository, (DESTINATION_META,))[0][DESTINATION_META]
     else:
         stored = None
     return (Path(stored), "the folder set with 'aimem backup --set-default'") if stored else None
@@ -1333,13 +1358,37 @@ def _read_meta(db: Path, key: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+def _folder_meta(repository: Path, keys: tuple[str, ...]) -> tuple[dict[str, str | None], str]:
+    """aimem_meta values of the repository in the folder ``repository``, read only,
+    and what its bundle id is bound to: its SQLite file, or the database its
+    config.json names."""
+    from aimem.errors import AimemError
+
+    try:
+        url = Layout(repository).database_url()
+    except AimemError:
+        url = None
+    if url is None:
+        db = repository / DATABASE_NAME
+        return {key: _read_meta(db, key) for key in keys}, str(repository.resolve())
+    from aimem.store import open_store
+
+    try:
+        store: Any = open_store(url, readonly=True)
+        try:
+            return {key: store.get_meta(key) for key in keys}, str(store.repository_home())
+        finally:
+            store.close()
+    except AimemError:
+        return {key: None for key in keys}, ""
+
+
 def _bound_id(repository: Path) -> str | None:
-    db = repository / DATABASE_NAME
-    existing = _read_meta(db, "repository_id")
-    bound = _read_meta(db, "repository_path")
+    meta, home = _folder_meta(repository, ("repository_id", "repository_path"))
+    existing, bound = meta["repository_id"], meta["repository_path"]
     if existing is None or not re.fullmatch(r"[0-9a-f]{12}", existing):
         return None
-    return existing if bound in (str(repository.resolve()), None) else None
+    return existing if bound in (home, None) else None
 
 
 def _bundle_files(folder: Path) -> list[Path]:

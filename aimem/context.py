@@ -20,7 +20,8 @@ TRUNCATION_NOTE = "_(context truncated to fit the size limit)_"
 def _commands(commands: list[str] | None) -> str:
     if not commands:
         return "(no commands)"
-    shown = "; ".join(f"`{c}`" for c in commands[:4])
+    # one code span, as suggest and gate show a fix: the commands run in order
+    shown = "`" + " && ".join(commands[:4]) + "`"
     return shown + (f" (+{len(commands) - 4} more)" if len(commands) > 4 else "")
 
 

@@ -23,7 +23,8 @@ class AimemError(Exception):
         return self.message
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Picklable with its hint (an import's reader process sends errors).
+        # Picklable with its hint (an error that crosses a process boundary, as
+        # multiprocessing sends it, keeps it).
         return (_rebuild, (type(self), self.__dict__))
 
 

@@ -17,12 +17,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import io
 import os
 import shutil
 import stat
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,8 +36,6 @@ from aimem.errors import (
 
 TEMP_MARKER = ".aimem-tmp-"
 WRITE_BUFFER = 1 << 20
-# Bytes written between background syncs of a large output (atomic_output).
-SYNC_EVERY = 8 << 20
 
 
 def temp_path_for(target: Path) -> Path:
@@ -128,12 +124,6 @@ def _parent(target: Path) -> Path:
     return target.parent if str(target.parent) else Path(".")
 
 
-def file_identity(path: Path) -> tuple[int, int]:
-    """(device, inode) of a file: which file a path names right now."""
-    status = os.stat(path)
-    return status.st_dev, status.st_ino
-
-
 def fsync_dir(folder: Path) -> None:
     """Make a rename or creation inside ``folder`` durable."""
     fd = os.open(folder, os.O_RDONLY)
@@ -216,64 +206,10 @@ def file_lock(path: Path, timeout: float = 30.0, shared: bool = False) -> Iterat
         os.close(fd)
 
 
-class _SyncingWriter(io.BufferedWriter):
-    """A buffered file whose written data a background thread syncs as it goes.
-
-    The final fsync of a large output (75 MB: 0.15 s here) then has almost
-    nothing left to wait for: the disk works while the caller computes. An
-    error seen by the background sync is raised by ``finish``: on Linux only
-    the first fsync after a failed write reports it.
-    """
-
-    def __init__(self, fd: int) -> None:
-        super().__init__(io.FileIO(fd, "wb"), buffer_size=WRITE_BUFFER)
-        self._unsynced = 0
-        self._pending = False
-        self._wanted = threading.Event()
-        self._stopping = False
-        self._error: Exception | None = None
-        self._thread: threading.Thread | None = None
-
-    def write(self, data: Any) -> int:
-        written = super().write(data)
-        self._unsynced += written
-        if self._unsynced >= SYNC_EVERY:
-            self._unsynced = 0
-            self._pending = True
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._sync_loop, daemon=True)
-                self._thread.start()
-            self._wanted.set()
-        return written
-
-    def _sync_loop(self) -> None:
-        while True:
-            self._wanted.wait()
-            self._wanted.clear()
-            if self._pending:  # a sync asked for is done, even when stopping
-                self._pending = False
-                try:
-                    getattr(os, "fdatasync", os.fsync)(self.fileno())  # macOS: fsync
-                except Exception as error:  # raised by finish(), never lost in the thread
-                    self._error = self._error or error
-            if self._stopping:
-                return
-
-    def stop_syncing(self) -> None:
-        """Wait for the background sync to stop (before the fd may close)."""
-        if self._thread is not None:
-            self._stopping = True
-            self._wanted.set()
-            self._thread.join()
-            self._thread = None
-
-    def finish(self) -> None:
-        """Stop the background sync, then flush and fsync what is left."""
-        self.stop_syncing()
-        self.flush()
-        if self._error is not None:
-            raise self._error
-        os.fsync(self.fileno())
+def _sync_output(handle: BinaryIO) -> None:
+    """Flush a finished output and fsync it, before it is renamed into place."""
+    handle.flush()
+    os.fsync(handle.fileno())
 
 
 def _write_into(target: Path, write: Any) -> None:
@@ -302,10 +238,10 @@ def _special_output(target: Path) -> Iterator[BinaryIO]:
 def atomic_output(target: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
     """A binary file that replaces ``target`` atomically when the block succeeds.
 
-    Written to a temp file beside ``target`` (synced in the background as it
-    grows), fsynced, renamed over it, folder fsynced; on any error the temp
-    file is removed and ``target`` is untouched. A special file (a device, a
-    pipe) is written into instead; a folder is refused.
+    Written to a temp file beside ``target``, fsynced, renamed over it, folder
+    fsynced; on any error the temp file is removed and ``target`` is untouched.
+    A special file (a device, a pipe) is written into instead; a folder is
+    refused.
     """
     target, special = destination(target)
     if special:
@@ -319,13 +255,9 @@ def atomic_output(target: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
     except OSError as error:
         raise translate_os_error(error, target) from error
     try:
-        handle = _SyncingWriter(fd)
-        try:
+        with open(fd, "wb", buffering=WRITE_BUFFER) as handle:
             yield handle
-            handle.finish()
-        finally:
-            handle.stop_syncing()  # before the fd closes
-            handle.close()
+            _sync_output(handle)
         os.replace(temp, target)
         fsync_dir(_parent(target))
     except OSError as error:

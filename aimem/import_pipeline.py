@@ -1,11 +1,8 @@
-"""Bulk import as a pipeline: a reader turns rows into inserts, a spool stages
-them, a writer merges them.
+"""Bulk import in two steps: the rows are read and staged in a spool, then merged.
 
 Reading a file (parsing JSON, validating and redacting every field) is Python
 work; storing the rows (B-tree inserts into the table and its indexes, the
-aggregates, the search index) is mostly SQLite's. On a machine with two cores
-the reader runs in a forked child process (``aimem import`` of a large file)
-and this process stages what it sends.
+aggregates, the search index) is mostly SQLite's.
 
 Invariants:
 - No write lock while the file is read: every row is validated and staged in
@@ -13,12 +10,8 @@ Invariants:
   kill -9) before the write transaction starts, so a concurrent ``record``
   waits only for the merge, never for the reading, and a bad row refuses the
   file without the lock ever being taken.
-- The writer (this process) merges the staged rows in ONE write transaction:
-  all or nothing per file, as before. The reader never touches the
-  repository: no SQLite is used in the child (a SQLite connection must not
-  cross a fork).
-- A bad row in the reader (``FILE:LINE: ...``) or the reader dying reaches
-  this process as an exception before anything is written.
+- The merge writes the staged rows in ONE write transaction: all or nothing
+  per file.
 - The writer folds exactly the rows it inserted into the aggregate counts (a
   row whose uid is already stored, or repeated in the file, is skipped), so
   each stored record counts once. (Folding in the reader and re-reading the
@@ -31,28 +24,22 @@ Invariants:
 from __future__ import annotations
 
 import io
-import os
 import pickle
-import signal
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
-from aimem.errors import AimemError, StorageFullError
+from aimem.errors import StorageFullError
 from aimem.store.aggregates import AggregateWriter, Rollup
 from aimem.store.bulk import insert_new, last_row_id, rows_after
 from aimem.store.sqlite_store import bump_generation
 
-BATCH = 1000  # about 650 KB pickled: fits the pipe
-PIPE_BYTES = 1 << 20
+BATCH = 1000
 # Rows per rollup: larger windows mean fewer pattern updates, at the cost of
 # holding one window's counts (a few tens of MiB) in memory.
 WINDOW = 50_000
-# Below this size a file is read in this process: forking costs more than it saves.
-PARALLEL_MIN_BYTES = 256 * 1024
 
 Message = tuple[str, Any]
 Progress = Callable[[int], None]
@@ -215,100 +202,3 @@ class Spool:
         for _ in range(self.messages):
             yield pickle.load(self.file)
         yield "done", None
-
-
-def should_fork(size: int | None) -> bool:
-    """Whether a reader process pays off for a source of ``size`` bytes (None: a stream)."""
-    if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
-        return False
-    return size is None or size >= PARALLEL_MIN_BYTES
-
-
-@contextmanager
-def reader_process(messages: Iterator[Message]) -> Iterator[Iterator[Message]]:
-    """Run ``messages`` in a forked child; yield them as they arrive here.
-
-    The child only computes and writes pickles to a pipe; on any exit from the
-    block the child is stopped and reaped, so none outlives the import.
-    """
-    read_fd, write_fd = os.pipe()
-    # Room for a whole batch in the pipe (Linux): with the 64 KiB default the
-    # reader blocked on every batch until the writer had inserted the one before.
-    with suppress(AttributeError, OSError):
-        import fcntl
-
-        fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    # Ctrl-C is the writer's to handle (it rolls back, then stops the reader):
-    # blocked across the fork, so that it cannot land in the child's
-    # after-fork hooks, and ignored by the child from then on.
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        pid = os.fork()
-    except BaseException:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        os.close(read_fd)
-        os.close(write_fd)
-        raise
-    if pid == 0:  # the reader: never returns
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        os.close(read_fd)
-        _run_child(messages, write_fd)
-    os.close(write_fd)
-    stream = open(read_fd, "rb", buffering=1 << 20)  # noqa: SIM115 (closed in finally)
-    finished = False
-    try:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a Ctrl-C held meanwhile lands here
-        yield _receive(stream)
-        finished = True
-    finally:
-        stream.close()
-        if not finished:
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
-
-
-def _run_child(messages: Iterator[Message], write_fd: int) -> None:
-    code = 0
-    try:
-        with open(write_fd, "wb", buffering=1 << 20) as out:
-            try:
-                for message in messages:
-                    _send(out, message)
-            except AimemError as error:
-                _send(out, ("error", error))
-            except BaseException:  # a bug: hand its traceback to the writer
-                import traceback
-
-                _send(out, ("crash", traceback.format_exc()))
-    except BaseException:  # the writer went away (broken pipe): nothing to tell
-        code = 1
-    finally:
-        os._exit(code)
-
-
-def _send(out: BinaryIO, message: Message) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(len(data).to_bytes(8, "little"))
-    out.write(data)
-
-
-def _receive(stream: BinaryIO) -> Iterator[Message]:
-    stopped = AimemError("import: the reader process stopped before the end of the file")
-    while True:
-        header = stream.read(8)
-        if len(header) < 8:
-            raise stopped
-        size = int.from_bytes(header, "little")
-        data = stream.read(size)
-        if len(data) < size:
-            raise stopped
-        kind, payload = pickle.loads(data)
-        if kind == "error":
-            raise payload
-        if kind == "crash":
-            raise RuntimeError(f"import reader process failed:\n{payload}")
-        yield kind, payload
-        if kind == "done":
-            return

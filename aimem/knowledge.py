@@ -197,6 +197,7 @@ class KnowledgeFile:
         """
         if self.path is None or self._recorded() is not None or not self.path.exists():
             return False
+        assert self.lock is not None
         with file_lock(self.lock):
             if self._recorded() is not None:
                 return False
@@ -259,6 +260,7 @@ class KnowledgeFile:
         # record still leaves a file aimem knows as its own (not "modified" forever).
         self.store.set_meta("kb_file_pending", record)
         # The repository's own file: whatever stands in its place is replaced.
+        assert self.path is not None
         atomic_write(self.path, data, into_special=False)
         self.store.set_meta("kb_file", record)
 

@@ -475,18 +475,12 @@ def _rel(layout: Layout, path: Path) -> str:
         return str(path)
 
 
-def _database_name(store: Store) -> str:
-    # a file by its name; a server's database by its password-free URL
-    path: Any = store.path
-    return path.name if isinstance(path, Path) else str(path)
-
-
 def _check_database(store: Store, report: CheckReport, quick: bool) -> bool:
     problems = store.integrity_problems(quick=quick)
     for message in problems[:10]:
         report.add(
             "corrupt-database",
-            _database_name(store),
+            store.label,
             message,
             remedy="restore from a backup; rows still readable can be exported first",
         )
@@ -494,7 +488,7 @@ def _check_database(store: Store, report: CheckReport, quick: bool) -> bool:
     if version != len(MIGRATIONS):
         report.add(
             "schema-version",
-            _database_name(store),
+            store.label,
             f"version {version}, this aimem expects {len(MIGRATIONS)}",
             remedy="open the repository with this aimem to migrate it",
         )
@@ -656,7 +650,7 @@ def check(
         db_sound = _check_database(store, report, quick)
         report.checked["rows"] = store.count_rows() if db_sound else 0
     except AimemError as error:
-        report.add("corrupt-database", _database_name(store), error.message)
+        report.add("corrupt-database", store.label, error.message)
         db_sound = False
     segments_sound = False
     if db_sound:

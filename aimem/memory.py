@@ -2,7 +2,8 @@
 
 It composes the store (SQL), learning (patterns), analytics, context and the
 knowledge base. Every method returns plain JSON-ready values. One instance
-owns one SQLite connection; use one instance per thread. ``knowledge_base.json``
+owns one database connection (SQLite, or PostgreSQL for a repository whose
+config names one); use one instance per thread. ``knowledge_base.json``
 follows every write: ``close()`` (or ``with AIMemory() as memory:``) brings it up
 to date, and so does the end of a process that never closed (an exit hook),
 and ``get_memory_stats()`` right away.
@@ -14,7 +15,7 @@ import functools
 import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -30,13 +31,21 @@ from aimem.errors import (
 )
 from aimem.fsutil import atomic_output, atomic_write
 from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
-from aimem.paths import DATABASE_VARIABLE, FILE_MODE, Layout, Location, create_layout, locate
+from aimem.paths import (
+    DATABASE_VARIABLE,
+    FILE_MODE,
+    KNOWLEDGE_BASE_NAME,
+    Layout,
+    Location,
+    create_layout,
+    locate,
+)
 from aimem.records import Attempt, attempt_from_call, normalize_fixer, performance_note
 from aimem.search import to_match_query
 from aimem.signatures import generate_fingerprint, normalize_issue_type
 from aimem.signatures import generate_issue_signature as _signature
 from aimem.stats_math import confidence, rank_by_wilson, rate, wilson_interval
-from aimem.store import Store, open_store
+from aimem.store import open_store
 from aimem.store.sqlite_store import BULK_MIN_ROWS, prepare_attempts
 from aimem.templates import fill, other_model_finder
 from aimem.timeutil import SINCE_HINT, days_ago_iso, since_timestamp
@@ -72,7 +81,7 @@ def _sync_at_exit(ref: weakref.ref[AIMemory], layout: Layout) -> None:
     if not layout.database.is_file():
         return  # removed since: opening would make a new, empty one
     try:
-        store = Store(layout.database)
+        store = open_store(layout.database)
         try:
             KnowledgeFile(layout, store).sync()
         finally:
@@ -139,6 +148,13 @@ class AIMemory:
     ``aimem.paths.Location`` (``locate()``) says the same and names the setting
     in errors. With ``create=False`` a missing repository raises
     NotARepositoryError instead of being created.
+
+    A repository folder whose ``config.json`` names a PostgreSQL database opens
+    that database. ``db`` (a ``postgresql://`` URL; default ``$AIMEM_DB`` when
+    ``memory_dir`` is not given either) opens a database directly, overriding
+    ``config.json``, and needs no folder at all. The password comes from
+    libpq's usual places or the URL, and is never shown (``database_url`` and
+    ``memory_dir`` carry the URL without it).
     """
 
     def __init__(
@@ -160,25 +176,25 @@ class AIMemory:
             )
         found = location.find()
         url = db
-        self.layout: Layout | None
+        self._layout: Layout | None
         if url is not None:
             # A URL given here overrides config.json, and needs no folder.
-            self.layout = Layout(found) if found is not None else None
+            self._layout = Layout(found) if found is not None else None
         elif found is not None and (configured := Layout(found).database_url()) is not None:
-            self.layout = Layout(found)
+            self._layout = Layout(found)
             url = configured
         elif create:
-            self.layout = create_layout(found or location.to_create())
-            fresh = not self.layout.database.exists()
+            self._layout = create_layout(found or location.to_create())
+            fresh = not self._layout.database.exists()
             if fresh:
-                os.close(os.open(self.layout.database, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+                os.close(os.open(self._layout.database, os.O_WRONLY | os.O_CREAT, FILE_MODE))
         else:
-            self.layout = location.require()
-            if self.layout.database.stat().st_size == 0:
+            self._layout = location.require()
+            if self._layout.database.stat().st_size == 0:
                 # Opening would silently make it a new, blank database (found by
                 # tests/reliability/test_faults.py): refuse; 'aimem init' re-creates.
                 raise CorruptRepositoryError(
-                    f"{self.layout.database} is empty (0 bytes): the history is missing",
+                    f"{self._layout.database} is empty (0 bytes): the history is missing",
                     hint="restore a backup, or run 'aimem init' to start a blank history "
                     "(the knowledge base file is kept as knowledge_base.json.orphan)",
                 )
@@ -187,16 +203,16 @@ class AIMemory:
         self.redact_secrets = redact_secrets
         self.database_url = None if url is None else display_url(url)
         if url is None:
-            assert self.layout is not None
-            self.memory_dir: Path | str = self.layout.root
-            self.store = open_store(self.layout.database)
+            assert self._layout is not None
+            self.memory_dir: Path | str = self._layout.root
+            self.store = open_store(self._layout.database)
         else:
-            self.memory_dir = self.layout.root if self.layout is not None else display_url(url)
+            self.memory_dir = self._layout.root if self._layout is not None else display_url(url)
             self.store = open_store(url)
         # On PostgreSQL the knowledge base lives in the database alone; 'kb
         # export' writes it to a file on demand.
         self.knowledge_file = KnowledgeFile(
-            None if url is not None else self.layout, self.store, redact=self.redact_secrets
+            None if url is not None else self._layout, self.store, redact=self.redact_secrets
         )
         self._wrote = False
         self._exit_hook: Callable[[], None] | None = None
@@ -232,7 +248,7 @@ class AIMemory:
 
             warnings.warn(
                 KnowledgeFileWarning(
-                    f"the changes are stored, but {self.knowledge_file.path.name} could not be "
+                    f"the changes are stored, but {KNOWLEDGE_BASE_NAME} could not be "
                     f"updated ({error}); the next write or 'aimem check --repair' updates it"
                 ),
                 stacklevel=3,
@@ -250,7 +266,6 @@ class AIMemory:
             return  # no file to bring up to date
         import atexit
 
-        assert self.layout is not None
         self._exit_hook = functools.partial(_sync_at_exit, weakref.ref(self), self.layout)
         atexit.register(self._exit_hook)
 
@@ -933,19 +948,24 @@ class AIMemory:
 
     # ---- archive, retention and integrity ---------------------------------
 
+    @property
+    def layout(self) -> Layout:
+        """The repository folder's layout (AimemError for a database given without one)."""
+        return self._folder()
+
     def _folder(self) -> Layout:
-        """The repository folder, for what keeps files (backup's default destination)."""
-        if self.layout is None:
+        """The repository folder, for what keeps files (archive segments, locks)."""
+        if self._layout is None:
             raise AimemError(
                 f"this needs a repository folder; {self.database_url} was given without one",
                 hint="run 'aimem init --db URL DIR' to make one, or use --dir DIR",
             )
-        return self.layout
+        return self._layout
 
     def _segments_at(self) -> Layout | None:
         # The folder of the archive's files; None when the backend keeps its
         # segments in the database and no folder was named (aimem.segment_storage).
-        return self.layout
+        return self._layout
 
     def _finish_half_done(self) -> None:
         # A cleanup or thaw killed half-way is finished or undone by the next open.
@@ -1099,18 +1119,24 @@ class AIMemory:
                 return None
             if not include_archive and resolved != "csv" and self.store.builds_export_lines:
                 # Hot rows built a chunk at a time (same bytes as a dict per row).
-                separator = b",\n" if resolved == "json" else b"\n"
+                separator = transfer.SEPARATORS[resolved]
                 with self.store.export_chunks(start, separator) as chunks:
                     return transfer.write_chunks(out, chunks, resolved, progress)
-            # The row generators are closed here, while the connection is open:
-            # a failed write (a closed pipe) must not leave them to the garbage
+            # The generators are closed here, while the connection is open: a
+            # failed write (a closed pipe) must not leave them to the garbage
             # collector, which would close their cursors after the database.
-            with self.store.read_snapshot():
+            with self.store.read_snapshot(), ExitStack() as stack:
+                produced: Iterator[tuple[bytes, int]]
                 if not include_archive and self.store.builds_export_lines:
-                    with self.store.csv_rows(start) as cells:
-                        return transfer.write_csv_rows(out, cells, progress)
-                with closed_after(self.iter_export_rows(since, include_archive)) as rows:
-                    return transfer.write_records(out, rows, resolved, progress)
+                    cells = stack.enter_context(self.store.csv_rows(start))
+                    produced = transfer.csv_chunks(cells)
+                else:
+                    rows = stack.enter_context(
+                        closed_after(self.iter_export_rows(since, include_archive))
+                    )
+                    produced = transfer.record_chunks(rows, resolved)
+                stack.enter_context(closed_after(produced))
+                return transfer.write_chunks(out, produced, resolved, progress)
 
         import sqlite3
 
@@ -1127,7 +1153,7 @@ class AIMemory:
                 count = write(file)
                 file.flush()
         except sqlite3.Error as error:  # a row the sqlite3 module cannot read (text not UTF-8)
-            raise translate_sqlite_error(error, self.store.path) from error
+            raise translate_sqlite_error(error, Path(self.store.path)) from error
         return {"file": name, "format": resolved, "records": count}
 
     def import_records(
@@ -1312,7 +1338,7 @@ class AIMemory:
         try:
             sender, receiver = (self, other) if direction == "push" else (other, self)
             # The sender's archive stays as its index says while it is read.
-            with maintenance.archive_lock(sender.store, sender.layout, shared=True):
+            with maintenance.archive_lock(sender.store, sender._segments_at(), shared=True):
                 return sync.transfer(
                     sender,
                     receiver,
@@ -1335,17 +1361,28 @@ class AIMemory:
             if sync.is_url(url):
                 if self.database_url == url:
                     raise AimemError(f"remote {name!r} ({url}) is this repository")
+                # Opening would create the schema: an empty database is no repository.
+                probe = open_store(url, readonly=True)
+                try:
+                    empty = probe.schema_version() == 0
+                finally:
+                    probe.close()
+                if empty:
+                    raise NotARepositoryError(
+                        f"not an aimem repository: {url} (the database has no aimem schema)"
+                    )
                 return AIMemory(db=url, create=False)
             location = Location(Path(url))
             found = location.find()
-            if self.layout is not None and found is not None:
-                if found.resolve() == self.layout.root.resolve():
-                    raise AimemError(f"remote {name!r} ({url}) is this repository")
+            here = self.layout
+            if here is not None and found is not None and found.resolve() == here.root.resolve():
+                raise AimemError(f"remote {name!r} ({url}) is this repository")
             return AIMemory(location, create=False)
         except NotARepositoryError as error:
             raise NotARepositoryError(
                 f"remote {name!r}: {error.message}",
-                hint=f"create it with 'aimem init {url}', or fix the remote with "
+                hint=f"create it with 'aimem init {'--db ' if sync.is_url(url) else ''}{url}', "
+                f"or fix the remote with "
                 f"'aimem remote remove {name}' and 'aimem remote add {name} TARGET'",
             ) from None
         except SchemaTooNewError as error:

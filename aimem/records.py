@@ -26,7 +26,7 @@ from aimem.signatures import (
     new_uid,
     normalize_issue_type,
 )
-from aimem.timeutil import is_storage_form, normalize_timestamp, now_iso
+from aimem.timeutil import normalize_timestamp, now_iso, output_timestamp
 
 STANDARD_ISSUE_TYPES = (
     "MODEL_NOT_AVAILABLE",
@@ -58,6 +58,8 @@ DESIGN_COLUMNS = (
 EXTRA_COLUMNS = ("uid", "fingerprint", "tokens_in", "tokens_out", "cost_usd", "fixer_model")
 EXPORT_COLUMNS = DESIGN_COLUMNS + EXTRA_COLUMNS
 _EXPORT_COLUMN_SET = frozenset(EXPORT_COLUMNS)
+# REAL columns: exports write them as Python's repr, as they always have.
+REAL_COLUMNS = ("execution_time_seconds", "cost_usd")
 STORED_COLUMNS = tuple(c for c in EXPORT_COLUMNS if c != "id")
 
 _CUSTOM_TYPE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
@@ -87,8 +89,9 @@ def normalize_fixer(name: str) -> str:
     ``Claude``, ``CLAUDE`` and ``claude`` are one fixer, spelled as the seed
     schema's fixer types are (claude, qwen, gpt, gemini, custom), as
     ``signatures.normalize_issue_type`` makes ``timeout`` the issue type
-    TIMEOUT. Every new attempt's fixer goes through this; a stored row read
-    back (an import, a thaw) keeps its text (``_Checker.stored_fixer``).
+    TIMEOUT. Every attempt's fixer goes through this, a stored row read back
+    (an import, a thaw, an archived fact) too; migration m016 respelled the
+    rows stored before.
     """
     return name.strip().lower()
 
@@ -215,10 +218,11 @@ class _Checker:
     def stored_fixer(self, name: str, value: Any) -> str:
         # A stored row keeps any fixer text the seed schema took (TEXT NOT
         # NULL): 'Claude 3.5 Sonnet' from the seed system is history,
-        # not bad input. Only new attempts get the strict spelling above.
+        # not bad input. Only new attempts get the strict form above; both
+        # get the one spelling, so 'Claude' and 'claude' stay one fixer.
         if value is None:
             raise self.fail(name, "is missing")
-        return self.text(name, value, LIMITS["fixer_text"], required=False)
+        return normalize_fixer(self.text(name, value, LIMITS["fixer_text"], required=False))
 
     def stored_issue_type(self, name: str, value: Any) -> str:
         # Stored rows hold whatever the seed schema took; normalized, not refused.
@@ -592,96 +596,21 @@ def design_row_payload(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _plain(value: Any, limit: int) -> bool:
-    # A string ``_Checker.text`` takes unchanged, checked in its cheapest form.
-    return type(value) is str and len(value) <= limit and value.isascii() and "\x00" not in value
+def export_form(row: dict[str, Any]) -> dict[str, Any]:
+    """An export row as JSON outputs write it, changed in place: the timestamp
+    with ISO 8601's T (``output_timestamp``), REAL columns as ``repr``.
 
-
-def _filled(value: Any, limit: int) -> bool:
-    return _plain(value, limit) and value != "" and not value.isspace()
-
-
-def _amount(value: Any) -> bool:
-    kind = type(value)
-    return value is None or (
-        (kind is float or kind is int) and 0 <= value <= 1e12 and math.isfinite(value)
-    )
-
-
-def stored_values_from_row(row: Any) -> tuple[Any, ...] | None:
-    """The stored form of a plain export row's STORED_COLUMNS, or None to take the long way.
-
-    Bulk import's fast path: a row of the common shape (ASCII text within the
-    limits, storage-form timestamp, fingerprint present, nothing to redact, which
-    the caller checks) gives exactly what ``attempt_from_row`` then the store's
-    ``attempt_params`` give (JSON text for lists and objects, 0/1 for booleans),
-    without building an Attempt; anything else returns None and the caller runs
-    ``attempt_from_row``, which also words the errors. A property test holds the
-    two paths equal.
+    orjson and ``repr`` print a float alike (the shortest digits that read
+    back exactly, in fixed notation) from 1e-4 up to 1e16, where stored costs
+    and durations lie; outside it (``repr`` 4e-05, orjson 4e-5) the ``repr``
+    goes in as it is.
     """
-    if type(row) is not dict or not row.keys() <= _EXPORT_COLUMN_SET:
-        return None
-    get = row.get
-    timestamp, uid, fingerprint = get("timestamp"), get("uid"), get("fingerprint")
-    fixer, commands, system_info = get("fixer_type"), get("fix_commands"), get("system_info")
-    fixed, verified = get("fix_success"), get("verification_success")
-    analysis, notes, fixer_model = get("claude_analysis"), get("notes"), get("fixer_model")
-    seconds, cost = get("execution_time_seconds"), get("cost_usd")
-    tokens_in, tokens_out = get("tokens_in"), get("tokens_out")
-    if not (
-        _filled(get("model_name"), LIMITS["model"])
-        and _filled(get("issue_type"), 64)
-        and normalize_issue_type(row["issue_type"]) == row["issue_type"]
-        and _filled(get("issue_signature"), 64)
-        and _filled(get("description"), LIMITS["description"])
-        and type(fixer) is str
-        and _FIXER.fullmatch(fixer)
-        and (analysis is None or _plain(analysis, LIMITS["analysis"]))
-        and (notes is None or _plain(notes, LIMITS["notes"]))
-        and (fixer_model is None or _plain(fixer_model, LIMITS["fixer_model"]))
-        and type(fixed) is bool
-        and type(verified) is bool
-        and _amount(seconds)
-        and _amount(cost)
-        and (tokens_in is None or (type(tokens_in) is int and 0 <= tokens_in <= 1e12))
-        and (tokens_out is None or (type(tokens_out) is int and 0 <= tokens_out <= 1e12))
-        and (system_info is None or type(system_info) is dict)
-        and type(timestamp) is str
-        and is_storage_form(timestamp)
-        and type(uid) is str
-        and _UID.fullmatch(uid)
-        and type(fingerprint) is str
-        and _HEX16.fullmatch(fingerprint)
-    ):
-        return None
-    if commands is None:
-        commands = []
-    elif (
-        type(commands) is not list
-        or len(commands) > LIMITS["commands"]
-        or not all(_plain(c, LIMITS["command"]) for c in commands)
-    ):
-        return None
-    import orjson
+    if "timestamp" in row:
+        row["timestamp"] = output_timestamp(row["timestamp"])
+    for column in REAL_COLUMNS:
+        value = row.get(column)
+        if type(value) is float and not 1e-4 <= abs(value) < 1e16 and math.isfinite(value):
+            import orjson
 
-    return (
-        timestamp,
-        row["model_name"],
-        row["issue_type"],
-        row["issue_signature"],
-        row["description"],
-        fixer,
-        "" if analysis is None else analysis,
-        orjson.dumps(commands).decode(),
-        int(fixed),
-        int(verified),
-        None if seconds is None else float(seconds),
-        orjson.dumps({} if system_info is None else system_info).decode(),
-        notes,
-        uid,
-        fingerprint,
-        tokens_in,
-        tokens_out,
-        None if cost is None else float(cost),
-        fixer_model,
-    )
+            row[column] = orjson.Fragment(repr(value).encode())
+    return row

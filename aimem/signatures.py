@@ -25,8 +25,6 @@ def normalize_issue_type(issue_type: str) -> str:
     this form, so their signatures stay the seed's byte for byte. Every path
     that stores, matches or groups issue types goes through this function.
     """
-    if issue_type.isupper() and not issue_type[0].isspace() and not issue_type[-1].isspace():
-        return issue_type  # the usual case, already canonical: no copies
     return issue_type.strip().upper()
 
 
@@ -129,31 +127,6 @@ def _noise_v1() -> list[tuple[re.Pattern[str], str]]:
     ]
 
 
-# What each rule of ``_noise()`` needs in the text to match at all ("digit", a
-# substring, or None for always). Replacements never add digits or these
-# substrings, so skipping a rule whose need is absent cannot change the result
-# (a property test compares with the unskipped pipeline); recording spent most
-# of its fingerprint time running rules that could not match.
-_NEEDS: tuple[str | None, ...] = (
-    "digit",
-    "digit",
-    "digit",
-    "-",
-    "http",
-    ":\\",
-    "/",
-    "/",
-    "digit",
-    "0x",
-    "digit",
-    ":",
-    "digit",
-    "digit",
-    None,
-    None,
-)
-
-
 def normalize_text(text: str) -> str:
     """Strip the parts of a message that vary between occurrences of one failure."""
     return _normalize(text) if text else ""
@@ -163,28 +136,9 @@ def normalize_text(text: str) -> str:
 def _normalize(text: str) -> str:
     # Cached: the same failure text recurs across attempts (CI reruns).
     cleaned = text.lower()
-    has_digit = _digit().search(cleaned) is not None
-    for (pattern, replacement), need in zip(_noise(), _NEEDS, strict=True):
-        if need == "digit":
-            if not has_digit:
-                continue
-        elif need is not None and need not in cleaned:
-            continue
-        cleaned = pattern.sub(replacement, cleaned)
-    return cleaned.strip()
-
-
-def normalize_text_unskipped(text: str) -> str:
-    """``normalize_text`` running every rule (the reference its fast path must equal)."""
-    cleaned = text.lower()
     for pattern, replacement in _noise():
         cleaned = pattern.sub(replacement, cleaned)
     return cleaned.strip()
-
-
-@lru_cache(maxsize=1)
-def _digit() -> re.Pattern[str]:
-    return re.compile(r"\d")
 
 
 def generate_fingerprint(

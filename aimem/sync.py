@@ -44,11 +44,6 @@ DEFAULT_REMOTE = "origin"
 # at most one batch.
 COMPARE = 5_000
 BATCH = 20_000
-# A batch this many times the receiving database's size builds the secondary
-# indexes once at its end (as ``aimem import`` of a file that dwarfs the repository).
-DEFER_INDEXES_FACTOR = 2
-# What one record takes in a database, for that comparison (bench/datagen.py rows).
-RECORD_BYTES = 1_000
 SUMMARY_KEYS = ("direction", "remote", "url", "records", "sent", "skipped", "seconds", "dry_run")
 Progress = Callable[[int, int], None]
 
@@ -198,11 +193,15 @@ def resolve(store: Store, name: str | None) -> tuple[str, str]:
             name = DEFAULT_REMOTE
         else:
             name = next(iter(current))
+        if not current:
+            raise AimemError(
+                "this repository has no remotes yet",
+                hint="add one with 'aimem remote add origin TARGET'",
+            )
         if name not in current:
             raise AimemError(
-                "no remote named and no 'origin'"
-                + (f" among {len(current)} remotes" if current else ": no remotes yet"),
-                hint="name one ('aimem push NAME'), or add one with 'aimem remote add origin TARGET'",
+                f"no remote named, and none of the {len(current)} remotes is 'origin'",
+                hint=f"name one of {', '.join(sorted(current))} (aimem push NAME, aimem pull NAME)",
             )
     if name not in current:
         raise _unknown(name, current)
@@ -278,7 +277,6 @@ def transfer(
                 ((int(row.get("id") or 0), row) for row in batch),
                 source,
                 redact=receiver.redact_secrets,
-                defer_indexes=_dwarfs(len(batch), receiver.store),
             )
             sent += added
             if added and committed is not None:
@@ -292,7 +290,9 @@ def transfer(
             pending += [r for r in rows if r.get("uid") in missing]
         if pairs:
             missing = receiver.store.missing_uids([uid for _, uid in pairs])
-            if missing:
+            if dry_run:
+                sent += len(missing)  # counted: a dry run reads no rows
+            elif missing:
                 pending += sender.store.rows_by_id([i for i, uid in pairs if uid in missing])
         examined += len(rows) + len(pairs)
         flush(BATCH)
@@ -310,10 +310,3 @@ def transfer(
         "dry_run": dry_run,
     }
     return summary
-
-
-def _dwarfs(rows: int, store: Store) -> bool:
-    """Whether a batch of ``rows`` records is so much larger than the database that
-    building the indexes once at the end beats updating them row by row."""
-    pages = store.page_stats()
-    return rows * RECORD_BYTES > DEFER_INDEXES_FACTOR * pages["page_size"] * pages["page_count"]

@@ -33,8 +33,9 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
@@ -43,13 +44,7 @@ import orjson
 from aimem import csvformat, input_limits
 from aimem.errors import InvalidInputError
 from aimem.fsutil import stdin_bytes
-from aimem.import_pipeline import (
-    Spool,
-    read_messages,
-    reader_process,
-    should_fork,
-    write_messages,
-)
+from aimem.import_pipeline import Spool, read_messages, write_messages
 from aimem.input_limits import (
     exceeds_depth,
     iter_json_array,
@@ -58,8 +53,7 @@ from aimem.input_limits import (
     too_deep,
     too_long,
 )
-from aimem.records import EXPORT_COLUMNS, EXPORT_HINT, attempt_from_row, stored_values_from_row
-from aimem.redact import redact_text, redact_value
+from aimem.records import EXPORT_COLUMNS, EXPORT_HINT, attempt_from_row, export_form
 from aimem.store.sqlite_store import attempt_params
 from aimem.timeutil import output_timestamp, since_timestamp
 
@@ -69,9 +63,6 @@ if TYPE_CHECKING:
 IMPORT_FORMATS = ("auto", "ndjson", "json", "csv", "sqlite")
 SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH = 2000
-# An export row takes ~2x its NDJSON size in the database (indexes, search index,
-# rollups): a file this many times the database holds ~4x as many rows.
-DEFER_INDEXES_FACTOR = 2
 Progress = Callable[[int], None]
 _CSV_NULLABLE = {
     "id",
@@ -104,76 +95,42 @@ def parse_since(since: str | None) -> str | None:
 # ---- export -------------------------------------------------------------------
 
 
-def _reals_as_repr(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """REAL columns as Python's repr, as every export writes them (export_rows.Reals)."""
-    from aimem.store.export_rows import REAL_COLUMNS, Reals
-
-    reals = Reals()
-    for row in rows:
-        if any(type(row.get(c)) is float for c in REAL_COLUMNS):
-            row = dict(row)
-            for column in REAL_COLUMNS:
-                if type(row.get(column)) is float:  # never an int key: 1 == 1.0
-                    row[column] = reals[row[column]]
-        yield row
+RECORD_FORMATS = ("ndjson", "json", "csv")
+# What follows each record in a chunk: NDJSON lines; the inside of a JSON array.
+SEPARATORS = {"ndjson": b"\n", "json": b",\n"}
 
 
-def _output_timestamps(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for row in rows:
-        if "timestamp" in row:
-            row = {**row, "timestamp": output_timestamp(row["timestamp"])}
-        yield row
+def csv_chunks(chunks: Iterable[Sequence[Sequence[Any]]]) -> Iterator[tuple[bytes, int]]:
+    """(bytes, rows) of CSV rows of ready-made cells (``aimem.csvformat``), a chunk at a time."""
+    text = io.StringIO()
+    writer = csvformat.writer(text)
+    for rows in chunks:
+        writer.writerows(rows)
+        yield text.getvalue().encode(), len(rows)
+        text.seek(0)
+        text.truncate()
 
 
-def write_records(
-    out: BinaryIO, rows: Iterable[dict[str, Any]], fmt: str, progress: Progress | None = None
-) -> int:
-    """Stream export rows to ``out`` as ndjson, json (one record per line) or csv."""
-    count = 0
-    dumps = orjson.dumps
-    rows = _output_timestamps(rows)
-    if fmt in ("ndjson", "json"):
-        rows = _reals_as_repr(rows)
-    if fmt == "ndjson":
-        buffer: list[bytes] = []
-        for row in rows:
-            buffer.append(dumps(row, option=orjson.OPT_APPEND_NEWLINE))
-            count += 1
-            if len(buffer) >= BATCH:
-                out.write(b"".join(buffer))
-                buffer.clear()
-                if progress:
-                    progress(count)
-        out.write(b"".join(buffer))
-    elif fmt == "json":
-        out.write(b"[")
-        separator = b"\n"
-        for row in rows:
-            out.write(separator + dumps(row))
-            separator = b",\n"
-            count += 1
-            if progress and count % BATCH == 0:
-                progress(count)
-        out.write(b"\n]\n")
-    elif fmt == "csv":
-        text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
-        try:
-            writer = csvformat.writer(text)
-            writer.writerow(EXPORT_COLUMNS)
+def record_chunks(rows: Iterable[dict[str, Any]], fmt: str) -> Iterator[tuple[bytes, int]]:
+    """(bytes, rows) of export rows in ``fmt``, ``BATCH`` rows at a time, as ``write_chunks``
+    takes them. Each row is a fresh dict (``Store.iter_rows``, an archive
+    segment's): it is changed in place (``export_form``)."""
+    iterator = iter(rows)
+    while batch := list(islice(iterator, BATCH)):
+        if fmt == "csv":
             cell = csvformat.cell
-            for row in rows:
-                writer.writerow([cell(row.get(c)) for c in EXPORT_COLUMNS])
-                count += 1
-                if progress and count % BATCH == 0:
-                    progress(count)
-            text.flush()
-        finally:
-            text.detach()
-    else:
-        raise InvalidInputError("format", f"{fmt!r} is not a record format")
-    if progress:
-        progress(count)
-    return count
+            cells = [
+                [
+                    cell(output_timestamp(row.get(c)) if c == "timestamp" else row.get(c))
+                    for c in EXPORT_COLUMNS
+                ]
+                for row in batch
+            ]
+            yield from csv_chunks([cells])
+        else:
+            lines = [orjson.dumps(export_form(row)) for row in batch]
+            lines.append(b"")
+            yield SEPARATORS[fmt].join(lines), len(batch)
 
 
 def write_chunks(
@@ -182,54 +139,44 @@ def write_chunks(
     fmt: str,
     progress: Progress | None = None,
 ) -> int:
-    """Stream (bytes, rows) chunks of records, one write per chunk.
+    """Write an export of records from (bytes, rows) chunks, one write per chunk;
+    return the number of records.
 
-    ndjson: each chunk is lines ending in a newline. json: each chunk is
-    records each followed by a comma and a newline (``iter_export_chunks`` with
-    ``separator=b",\\n"``); the array is the same bytes ``write_records`` writes.
+    The one writer of every record export. ndjson: each chunk is lines ending
+    in a newline. json: each chunk is records each followed by a comma and a
+    newline; written as an array with one record per line. csv: each chunk is
+    CSV rows (``csv_chunks``), after the header written here.
     """
+    if fmt not in RECORD_FORMATS:
+        raise InvalidInputError("format", f"{fmt!r} is not a record format")
     count = 0
+    previous = b""
     if fmt == "json":
         out.write(b"[\n")
-        previous = b""
-        for data, rows in chunks:
+    elif fmt == "csv":
+        out.write(next(csv_chunks([[EXPORT_COLUMNS]]))[0])
+    for data, rows in chunks:
+        if fmt == "json":
+            # the last record's comma is dropped when the array is closed
             out.write(previous)
             previous = data
-            count += rows
-            if progress:
-                progress(count)
-        out.write(previous[:-2] + b"\n]\n" if previous else b"]\n")
-    else:
-        for data, rows in chunks:
+        else:
             out.write(data)
-            count += rows
-            if progress:
-                progress(count)
+        count += rows
+        if progress:
+            progress(count)
+    if fmt == "json":
+        out.write(previous[:-2] + b"\n]\n" if previous else b"]\n")
     if progress:
         progress(count)
     return count
 
 
-def write_csv_rows(
-    out: BinaryIO, chunks: Iterable[list[tuple[Any, ...]]], progress: Progress | None = None
+def write_records(
+    out: BinaryIO, rows: Iterable[dict[str, Any]], fmt: str, progress: Progress | None = None
 ) -> int:
-    """Stream ready-made CSV cells (export columns) with the header row; as ``write_records``."""
-    count = 0
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
-    try:
-        writer = csvformat.writer(text)
-        writer.writerow(EXPORT_COLUMNS)
-        for rows in chunks:
-            writer.writerows(rows)
-            count += len(rows)
-            if progress:
-                progress(count)
-        text.flush()
-    finally:
-        text.detach()
-    if progress:
-        progress(count)
-    return count
+    """Stream export rows to ``out`` as ndjson, json (one record per line) or csv."""
+    return write_chunks(out, record_chunks(rows, fmt), fmt, progress)
 
 
 # ---- import: reading sources -----------------------------------------------
@@ -433,41 +380,13 @@ def _peek(stream: IO[bytes], size: int = 512) -> tuple[IO[bytes], bytes]:
     return buffered, buffered.peek(size)[:size]
 
 
-def _redaction_keeps(row: Any) -> bool:
-    """Whether redaction leaves every stored text of an export row as it is.
-
-    It runs the same redaction as ``attempt_from_row``: a row it leaves alone
-    may take the fast path, which stores the row's values unchanged.
-    """
-    if not isinstance(row, dict):
-        return False
-    for column in ("description", "claude_analysis", "notes"):
-        text = row.get(column)
-        if isinstance(text, str) and redact_text(text) != text:
-            return False
-    commands = row.get("fix_commands")
-    if isinstance(commands, list):
-        for command in commands:
-            if isinstance(command, str) and redact_text(command) != command:
-                return False
-    system_info = row.get("system_info")
-    return system_info is None or redact_value(system_info) == system_info
-
-
 def iter_insert_rows(
     rows: Iterable[tuple[int, Any]], source: str, redact: bool
 ) -> Iterator[tuple[Any, ...]]:
     """Validate each (line, row) into the store's insert parameters (``attempt_params``);
-    the first bad row raises ``FILE:LINE``.
-
-    Rows of the common shape that redaction leaves as they are take the fast
-    path (``stored_values_from_row``: the same values, no Attempt built).
-    """
+    the first bad row raises ``FILE:LINE``."""
     for line, row in rows:
-        values = stored_values_from_row(row) if not redact or _redaction_keeps(row) else None
-        if values is None:
-            values = attempt_params(attempt_from_row(row, redact=redact, source=source, line=line))
-        yield values
+        yield attempt_params(attempt_from_row(row, redact=redact, source=source, line=line))
 
 
 @contextmanager
@@ -501,25 +420,6 @@ class _DryRun(Exception):
     """Unwinds a dry-run import so that its transaction rolls back (args: read, added)."""
 
 
-def _dwarfs_repository(size: int | None, store: Store) -> bool:
-    """Whether an import file is so much larger than the database that building the
-    indexes once at the end beats updating them row by row (``deferred_indexes``)."""
-    if size is None:
-        return False
-    pages = store.page_stats()
-    return size > DEFER_INDEXES_FACTOR * pages["page_size"] * pages["page_count"]
-
-
-def _source_size(file: str | os.PathLike[str] | BinaryIO) -> int | None:
-    """The size of an import file in bytes; None for a stream."""
-    if isinstance(file, (str, os.PathLike)) and str(file) != "-":
-        try:
-            return os.stat(file).st_size
-        except OSError:
-            return None
-    return None
-
-
 def import_records(
     store: Store,
     file: str | os.PathLike[str] | BinaryIO,
@@ -536,14 +436,10 @@ def import_records(
     """
     with Spool(store.scratch_folder()) as spool:
         with open_rows(file, fmt) as (source, resolved, rows):
-            messages = read_messages(iter_insert_rows(rows, source, redact))
-            size = _source_size(file)
-            parallel = resolved != "sqlite" and should_fork(size)
             # Reading and validating, the slow part, happens before the write
             # lock is taken: writers wait only for the merge below.
-            with reader_process(messages) if parallel else nullcontext(messages) as stream:
-                spool.stage(stream, progress)
-        read, added = _merge(store, spool, dry_run, _dwarfs_repository(size, store))
+            spool.stage(read_messages(iter_insert_rows(rows, source, redact)), progress)
+        read, added = _merge(store, spool, dry_run)
     present = read - added
     if progress:
         progress(read)
@@ -557,10 +453,10 @@ def import_records(
     }
 
 
-def _merge(store: Store, spool: Spool, dry_run: bool, defer_indexes: bool) -> tuple[int, int]:
+def _merge(store: Store, spool: Spool, dry_run: bool) -> tuple[int, int]:
     """Merge a staged import in ONE write transaction: (rows read, rows added)."""
     try:
-        with store.bulk_transaction(defer_indexes) as conn:
+        with store.import_transaction() as conn:
             read, added = write_messages(conn, spool.replay())
             if dry_run:
                 raise _DryRun(read, added)
@@ -576,16 +472,12 @@ def import_rows(
     *,
     redact: bool = True,
     dry_run: bool = False,
-    defer_indexes: bool = False,
 ) -> tuple[int, int]:
     """Import export rows (each with its position for errors) all or nothing, exactly
     as ``import_records`` imports a file's; return (rows read, rows added).
     The rows are held in memory until merged: pass a bounded batch.
-
-    ``defer_indexes``: build the secondary indexes once at the end (for a batch
-    much larger than the repository).
     """
     # Staged in memory: a caller passes one bounded batch, not a whole file.
     with Spool(None) as spool:
         spool.stage(read_messages(iter_insert_rows(rows, source, redact)))
-        return _merge(store, spool, dry_run, defer_indexes)
+        return _merge(store, spool, dry_run)

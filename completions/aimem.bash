@@ -17,8 +17,8 @@ _aimem_commands() {
 
 _aimem_options() {
     case "$1" in
-    '') REPLY="--dir -C --version -V --help -h" ;;
-    'init') REPLY="--demo --seed --json --help -h" ;;
+    '') REPLY="--dir -C --db --no-pager --version -V --help -h" ;;
+    'init') REPLY="--demo --seed --db --json --help -h" ;;
     'stats') REPLY="--json --help -h" ;;
     'model') REPLY="--note --set-notes --json --help -h" ;;
     'models') REPLY="--format -f --json --wide -w --columns -c --no-headers --help -h" ;;
@@ -68,7 +68,9 @@ _aimem_option_kind() {
     case "$1 $2" in
     ' --dir') REPLY='dir' ;;
     ' -C') REPLY='dir' ;;
+    ' --db') REPLY='text' ;;
     'init --seed') REPLY='text' ;;
+    'init --db') REPLY='text' ;;
     'model --note') REPLY='text' ;;
     'model --set-notes') REPLY='text' ;;
     'models --format') REPLY='choice:table json ndjson csv' ;;
@@ -239,7 +241,8 @@ _aimem_argument_kind() {
     'restore 0') REPLY='file' ;;
     'kb import 0') REPLY='file' ;;
     'kb export 0') REPLY='file' ;;
-    'backup create 0') REPLY='file' ;;
+    'backup 0') REPLY='dir' ;;
+    'backup create 0') REPLY='dir' ;;
     'backup list 0') REPLY='dir' ;;
     'backup prune 0') REPLY='dir' ;;
     'archive thaw 0') REPLY='segments' ;;
@@ -332,11 +335,20 @@ _aimem() {
         _aimem_reply < <(compgen -W "$REPLY" -- "$cur")
     else
         _aimem_commands "$cmdpath"
-        if [[ -n $REPLY ]]; then
-            _aimem_reply < <(compgen -W "$REPLY" -- "$cur")
-        else
-            _aimem_argument_kind "$cmdpath" "$nargs"
-            _aimem_values "$REPLY" "$cur" "$dir" "${words[0]}"
+        local commands=$REPLY
+        _aimem_argument_kind "$cmdpath" "$nargs"
+        local kind=$REPLY
+        _aimem_values "$kind" "$cur" "$dir" "${words[0]}"
+        if [[ -n $commands ]]; then
+            # A group that runs a default command (aimem backup DEST) takes that
+            # command's argument and options here too.
+            local -a values=("${COMPREPLY[@]}")
+            if [[ -n $kind ]]; then
+                _aimem_options "$cmdpath"
+                commands+=" $REPLY"
+            fi
+            _aimem_reply < <(compgen -W "$commands" -- "$cur")
+            COMPREPLY+=("${values[@]}")
         fi
     fi
     # Bash replaces only the text after the last ':' or '=' it split at.

@@ -55,6 +55,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("AIMEM_DEBUG", raising=False)
     monkeypatch.delenv("AIMEM_BACKUP_DIR", raising=False)
     monkeypatch.delenv("AIMEM_REDACT", raising=False)
+    # A listing on a test's pty must not wait in less for a key press.
+    monkeypatch.setenv("AIMEM_PAGER", "cat")
     # pytest-xdist's workers run with COLUMNS=80 and LINES=24: tables would fit
     # 80 columns in one run mode and not in the other. Tests that want a width
     # set COLUMNS themselves.
@@ -254,9 +256,7 @@ def _drop_database(pg_server: str, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_demo_template(
-    pg_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def pg_demo_template(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The name of a database holding the demo history, made once per session."""
     from aimem.setup import init_repository
 

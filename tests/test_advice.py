@@ -727,7 +727,6 @@ def test_an_imported_fingerprint_is_kept_and_a_missing_one_is_computed() -> None
     )
 
 
-@pytest.mark.postgres_pending("archive segments in the database: the pgops branch")
 @pytest.mark.parametrize("purge", [False, True])
 def test_cost_survives_cleanup_and_check_agrees(demo_dir: Path, purge: bool) -> None:
     # Archived and purged attempts keep counting in the cost rollup, and check's

@@ -14,10 +14,12 @@ from typer.testing import CliRunner
 from aimem import AIMemory, archive
 from aimem.cli.commands import app
 from tests.archive_helpers import all_rows, learned, seeded
+from tests.conftest import make_repository
 
 
 @pytest.fixture
-def seeded_dir(repo_dir: Path) -> Path:
+def seeded_dir(request: pytest.FixtureRequest, backend: str, repo_dir: Path) -> Path:
+    make_repository(request, backend, repo_dir)
     seeded(repo_dir)
     return repo_dir
 
@@ -53,6 +55,7 @@ def test_thaw_round_trip_restores_identical_rows(seeded_dir: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("zstd") is None, reason="zstd CLI not installed")
+@pytest.mark.sqlite_only  # segment files
 def test_segments_pass_standard_tools(seeded_dir: Path) -> None:
     with AIMemory(seeded_dir) as mem:
         entry = mem.cleanup(20)["segments"][0]
@@ -101,6 +104,7 @@ def test_purge_deletes_text_but_history_still_counts(seeded_dir: Path) -> None:
             mem.thaw(result["segments"][0]["name"])
 
 
+@pytest.mark.sqlite_only  # the archive folder
 def test_dry_run_changes_nothing(seeded_dir: Path) -> None:
     with AIMemory(seeded_dir) as mem:
         count = mem.store.count_rows()
@@ -157,6 +161,7 @@ def test_cli_purge_needs_yes_without_a_terminal(seeded_dir: Path, runner: CliRun
     assert runner.invoke(app, ["cleanup", "30", "--purge", "--yes"]).exit_code == 0
 
 
+@pytest.mark.sqlite_only  # VACUUM shrinks a SQLite file
 def test_gc_reports_bytes(seeded_dir: Path, runner: CliRunner) -> None:
     with AIMemory(seeded_dir) as mem:
         mem.cleanup(0)

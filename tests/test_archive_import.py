@@ -8,8 +8,6 @@ import pytest
 
 from aimem import AIMemory
 
-pytestmark = pytest.mark.postgres_pending("archive segments in the database: the pgops branch")
-
 
 @pytest.mark.parametrize("purge", [False, True])
 def test_reimporting_archived_rows_counts_nothing_twice(

@@ -13,10 +13,12 @@ from aimem import AIMemory
 from aimem.cli.commands import app
 from aimem.fsutil import TEMP_MARKER
 from tests.archive_helpers import learned, seeded
+from tests.conftest import make_repository
 
 
 @pytest.fixture
-def archived_dir(repo_dir: Path) -> Path:
+def archived_dir(request: pytest.FixtureRequest, backend: str, repo_dir: Path) -> Path:
+    make_repository(request, backend, repo_dir)
     seeded(repo_dir)
     with AIMemory(repo_dir) as mem:
         mem.cleanup(30)
@@ -42,6 +44,7 @@ def test_clean_repository_passes(archived_dir: Path, runner: CliRunner) -> None:
     assert runner.invoke(app, ["check", "--quick"]).exit_code == 0
 
 
+@pytest.mark.sqlite_only  # damage done to SQLite's files
 def test_flipped_byte_in_segment(archived_dir: Path, runner: CliRunner) -> None:
     path = _segment(archived_dir)
     data = bytearray(path.read_bytes())
@@ -53,6 +56,7 @@ def test_flipped_byte_in_segment(archived_dir: Path, runner: CliRunner) -> None:
     assert any(f["kind"] == "unreadable-segment" for f in report["findings"])
 
 
+@pytest.mark.sqlite_only  # damage done to SQLite's files
 def test_truncated_and_missing_segment(archived_dir: Path, runner: CliRunner) -> None:
     path = _segment(archived_dir)
     path.write_bytes(path.read_bytes()[:-100])
@@ -67,6 +71,7 @@ def test_truncated_and_missing_segment(archived_dir: Path, runner: CliRunner) ->
     assert runner.invoke(app, ["check", "--repair", "--yes"]).exit_code == 1
 
 
+@pytest.mark.sqlite_only  # damage done to SQLite's files
 def test_corrupt_database_page(archived_dir: Path, runner: CliRunner) -> None:
     db = archived_dir / "ai_memory.db"
     with sqlite3.connect(db) as conn:
@@ -85,6 +90,7 @@ def test_corrupt_database_page(archived_dir: Path, runner: CliRunner) -> None:
     assert any(line.startswith("corrupt-database ai_memory.db: ") for line in lines)
 
 
+@pytest.mark.sqlite_only  # damage done to SQLite's files
 def test_corrupt_knowledge_base_reported_and_repaired(
     archived_dir: Path, runner: CliRunner
 ) -> None:
@@ -102,6 +108,7 @@ def test_corrupt_knowledge_base_reported_and_repaired(
     ]
 
 
+@pytest.mark.sqlite_only  # damage done to SQLite's files
 def test_aggregate_drift_and_fts_repaired(archived_dir: Path, runner: CliRunner) -> None:
     with AIMemory(archived_dir) as mem:
         before = learned(mem)
@@ -127,6 +134,7 @@ def test_aggregate_drift_and_fts_repaired(archived_dir: Path, runner: CliRunner)
         assert learned(mem) == before
 
 
+@pytest.mark.sqlite_only  # damage done to SQLite's files
 def test_leftover_temp_file_is_a_hint_and_repair_removes_it(
     archived_dir: Path, runner: CliRunner
 ) -> None:
@@ -140,11 +148,17 @@ def test_leftover_temp_file_is_a_hint_and_repair_removes_it(
     assert not temp.exists()
 
 
+@pytest.mark.sqlite_only  # the damage is to knowledge_base.json
 def test_repair_needs_yes_without_a_terminal(archived_dir: Path, runner: CliRunner) -> None:
+    # nothing to repair: no question, so no --yes needed
+    assert runner.invoke(app, ["check", "--repair"]).exit_code == 0
+    (archived_dir / "knowledge_base.json").unlink()
     out = runner.invoke(app, ["check", "--repair"])
     assert out.exit_code == 2 and "--yes" in out.stderr
+    assert not (archived_dir / "knowledge_base.json").exists()
 
 
+@pytest.mark.sqlite_only  # damage done to SQLite's files
 def test_unregistered_segment_with_hot_rows_is_removed(
     archived_dir: Path, runner: CliRunner
 ) -> None:
@@ -160,6 +174,7 @@ def test_unregistered_segment_with_hot_rows_is_removed(
     assert not path.exists()
 
 
+@pytest.mark.sqlite_only  # damage done to SQLite's files
 def test_unregistered_segment_holding_the_only_copy_is_registered(
     archived_dir: Path, runner: CliRunner
 ) -> None:

@@ -31,10 +31,19 @@ print("done")
 """
 
 
-def test_eight_writers_lose_nothing(repo_dir: Path, tmp_path: Path) -> None:
+# The write queue's plain alternative: no lock file, so every writer waits in
+# SQLite's busy handler (what a writer does when the queue cannot serve it).
+WITHOUT_QUEUE = r"""
+from aimem.store.connection import WriteQueue
+WriteQueue._open = lambda self: None
+"""
+
+
+@pytest.mark.parametrize("queue", [True, False], ids=["write-queue", "busy-timeout"])
+def test_eight_writers_lose_nothing(repo_dir: Path, tmp_path: Path, queue: bool) -> None:
     AIMemory(repo_dir).close()
     script = tmp_path / "writer.py"
-    script.write_text(WRITER)
+    script.write_text(WRITER if queue else WITHOUT_QUEUE + WRITER)
     per_worker = 40
     procs = [
         subprocess.Popen(

@@ -1,30 +1,17 @@
-"""Import through the reader/writer pipeline: in this process and in a forked reader,
-with many windows, overlaps and repeats; errors and a dying reader roll back."""
+"""Import through the spool and the merge: with many windows, overlaps and repeats,
+the table's indexes kept row by row or built at the end; errors roll back."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pickle
 import random
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import aimem.import_pipeline as pipeline
-import aimem.transfer as transfer
-from aimem import AimemError, AIMemory, InvalidInputError
-from aimem.records import EXPORT_COLUMNS, attempt_from_row, stored_values_from_row
+from aimem import AIMemory, InvalidInputError
 from aimem.setup import init_repository
-from aimem.store.sqlite_store import attempt_params
 from tests.oracle import assert_aggregates_match
 from tests.transfer_helpers import db_digest, learned_state, rows_without_id
 
@@ -38,28 +25,17 @@ def demo_lines(tmp_path: Path) -> list[bytes]:
     return (tmp_path / "all.ndjson").read_bytes().splitlines()
 
 
-@pytest.fixture(params=["in-process", "forked"])
-def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+@pytest.fixture
+def mode(monkeypatch: pytest.MonkeyPatch) -> str:
     # Small batches and windows, so that a few hundred rows cross many of both.
     monkeypatch.setattr(pipeline, "BATCH", 7)
     monkeypatch.setattr(pipeline, "WINDOW", 30)
-    forked = request.param == "forked"
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0 if forked else 1 << 62)
-    # One mode builds the table's indexes at the end, the other row by row.
-    monkeypatch.setattr(transfer, "DEFER_INDEXES_FACTOR", 0 if forked else 1 << 62)
-    if forked and not pipeline.should_fork(0):
-        pytest.skip("no fork on this platform")
-    return str(request.param)
+    return "small-windows"
 
 
 def _write(path: Path, lines: list[bytes]) -> Path:
     path.write_bytes(b"\n".join(lines) + b"\n")
     return path
-
-
-def _no_child_left() -> None:
-    with contextlib.suppress(ChildProcessError):  # none at all is fine too
-        assert os.waitpid(-1, os.WNOHANG) == (0, 0)
 
 
 @pytest.mark.slow
@@ -98,7 +74,6 @@ def test_overlaps_and_repeats_across_windows_count_once(
     }
     assert sorted(imported["search"]) == sorted(expected["search"])
     assert imported["stats"]["total_fixes_attempted"] == expected["stats"]["total_fixes_attempted"]
-    _no_child_left()
 
 
 def test_dry_run_counts_across_windows(demo_lines: list[bytes], tmp_path: Path, mode: str) -> None:
@@ -130,196 +105,4 @@ def test_bad_row_late_in_the_file_rolls_everything_back(
     assert str(caught.value) == (
         f"{source}:401: execution_time_seconds: must be a number, not a string"
     )
-    assert db_digest(target / "ai_memory.db") == before
-    _no_child_left()
-
-
-def test_a_reader_that_dies_rolls_everything_back(
-    demo_lines: list[bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if not pipeline.should_fork(None):
-        pytest.skip("no fork on this platform")
-    monkeypatch.setattr(pipeline, "BATCH", 7)
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0)
-    real = transfer.stored_values_from_row
-    calls = {"n": 0}
-
-    def dies_midway(row: Any) -> tuple[Any, ...] | None:
-        calls["n"] += 1
-        if calls["n"] == 300:  # in the reader process: the writer has stored batches
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real(row)
-
-    monkeypatch.setattr(transfer, "stored_values_from_row", dies_midway)
-    source = _write(tmp_path / "all.ndjson", demo_lines)
-    target = tmp_path / "B"
-    init_repository(directory=target)
-    before = db_digest(target / "ai_memory.db")
-    with AIMemory(target) as memory, pytest.raises(AimemError, match="reader process stopped"):
-        memory.import_records(source)
-    assert db_digest(target / "ai_memory.db") == before
-    assert calls["n"] == 0  # the writer never ran the reader's code itself
-    _no_child_left()
-
-
-def test_errors_cross_the_process_boundary_whole() -> None:
-    error = InvalidInputError("uid", "is missing", "f.ndjson", 9, hint="add one")
-    copy = pickle.loads(pickle.dumps(error))
-    assert (type(copy), str(copy), copy.hint, copy.line) == (
-        InvalidInputError,
-        "f.ndjson:9: uid: is missing",
-        "add one",
-        9,
-    )
-    plain = pickle.loads(pickle.dumps(AimemError("disk full", hint="free space")))
-    assert (str(plain), plain.hint) == ("disk full", "free space")
-
-
-_TEXT = st.one_of(
-    st.none(),
-    st.sampled_from(["", " ", "qwen2.5:7b", "x" * 70, "caf\u00e9", "a\x00b", "ok\n", "  claude "]),
-    st.text(max_size=12),
-)
-_VALUE = st.one_of(
-    _TEXT,
-    st.booleans(),
-    st.integers(-5, 2 * 10**12),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.lists(_TEXT, max_size=3),
-    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
-)
-
-
-_BASE = {
-    "id": 3,
-    "timestamp": "2025-01-02 03:04:05.000006Z",
-    "model_name": "qwen2.5:7b",
-    "issue_type": "TIMEOUT",
-    "issue_signature": "0123456789abcdef",
-    "description": "timeout after 30 s",
-    "fixer_type": "claude",
-    "claude_analysis": "needs more time",
-    "fix_commands": ["ollama pull qwen2.5:7b"],
-    "fix_success": True,
-    "verification_success": False,
-    "execution_time_seconds": 4.5,
-    "system_info": {"os": "Linux"},
-    "notes": None,
-    "uid": "a" * 32,
-    "fingerprint": "0123456789abcdef",
-    "tokens_in": 10,
-    "tokens_out": None,
-    "cost_usd": 0.25,
-    "fixer_model": None,
-}
-
-
-@pytest.mark.slow
-@settings(max_examples=500, deadline=None)
-@given(
-    st.dictionaries(
-        st.sampled_from(EXPORT_COLUMNS),
-        st.one_of(
-            _VALUE,
-            st.sampled_from(
-                [
-                    "2025-01-02T03:04:05Z",
-                    "2025-01-02 03:04:05.000006Z\n",
-                    "a" * 32 + "\n",
-                    "0123456789ABCDEF",
-                    " qwen ",
-                    "gpt\n",
-                ]
-            ),
-        ),
-        max_size=3,
-    ),
-    st.sets(st.sampled_from(EXPORT_COLUMNS), max_size=2),
-)
-def test_the_fast_path_gives_what_the_long_way_gives(
-    changes: dict[str, Any], removed: set[str]
-) -> None:
-    # A valid row with a few fields changed or removed. (Rows that redaction
-    # would change never take the fast path: the caller checks.)
-    row = {k: v for k, v in {**_BASE, **changes}.items() if k not in removed}
-    fast = stored_values_from_row(row)
-    try:
-        slow: tuple[Any, ...] | None = attempt_params(attempt_from_row(row, redact=False))
-    except InvalidInputError:
-        slow = None
-    if fast is not None:
-        assert fast == slow
-    if not changes and not removed - {"id", "notes", "fixer_model", "tokens_out"}:
-        assert fast is not None  # the common shape does take the fast path
-
-
-_REDACTABLE = st.sampled_from(
-    [
-        "export MAX_TOKENS=512",
-        "export HF_TOKEN=hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
-        'curl -H "Authorization: Bearer abc123" http://x',
-        "postgres://app:p@ss@db/app",
-        "timeout after 30 s",
-    ]
-)
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    st.fixed_dictionaries(
-        {},
-        optional={
-            "description": _REDACTABLE,
-            "claude_analysis": _REDACTABLE,
-            "notes": _REDACTABLE,
-            "fix_commands": st.lists(_REDACTABLE, max_size=3),
-            "system_info": st.dictionaries(
-                st.sampled_from(["os", "api_key", "env", "max_tokens"]), _REDACTABLE, max_size=3
-            ),
-        },
-    )
-)
-def test_import_with_redaction_stores_what_the_long_way_stores(changes: dict[str, Any]) -> None:
-    # Rows that redaction leaves alone take the fast path; both give the same values.
-    row = {**_BASE, **changes}
-    (values,) = transfer.iter_insert_rows([(1, row)], "rows.ndjson", True)
-    assert values == attempt_params(attempt_from_row(row, redact=True))
-
-
-@pytest.mark.slow
-def test_ctrl_c_during_a_forked_import_leaves_nothing_behind(
-    demo_lines: list[bytes], tmp_path: Path
-) -> None:
-    if not pipeline.should_fork(None) or not Path(f"/proc/{os.getpid()}/task").exists():
-        pytest.skip("needs fork and Linux /proc")
-    # Enough distinct rows that the import is still running when Ctrl-C comes.
-    rows = []
-    for copy in range(25):
-        for line in demo_lines:
-            row = orjson.loads(line)
-            row["uid"] = f"{copy:02x}{row['uid'][2:]}"
-            rows.append(orjson.dumps(row))
-    source = _write(tmp_path / "many.ndjson", rows)
-    target = tmp_path / "B"
-    init_repository(directory=target)
-    before = db_digest(target / "ai_memory.db")
-    env = {**os.environ, "AIMEM_DIR": str(target), "NO_COLOR": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aimem", "import", str(source)],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        # A terminal's Ctrl-C reaches processes whose SIGINT is not ignored.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-    while proc.poll() is None and not (children.exists() and children.read_text().strip()):
-        time.sleep(0.01)  # until the reader process exists
-    os.killpg(proc.pid, signal.SIGINT)  # the whole group, as a terminal does
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err.decode()
-    assert b"Traceback" not in err
-    with pytest.raises(ProcessLookupError):
-        os.killpg(proc.pid, 0)  # neither the importer nor its reader is left
     assert db_digest(target / "ai_memory.db") == before

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from aimem import AIMemory

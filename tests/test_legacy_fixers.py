@@ -1,4 +1,5 @@
-"""Legacy rows keep any fixer text the design's schema allowed: imported and adopted."""
+"""Legacy rows keep any fixer text the design's schema allowed, in the one spelling
+(lower case): imported and adopted."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.conftest import issue, response, sql
 from tests.legacy import build_legacy_database
 
 FIXERS = {1: "Claude 3.5 Sonnet", 2: "gpt-4o (via API)", 3: "", 4: "Qwen 2.5 Coder 7B — local"}
+STORED = {1: "claude 3.5 sonnet", 2: "gpt-4o (via api)", 3: "", 4: "qwen 2.5 coder 7b — local"}
 
 
 def _legacy(path: Path) -> Path:
@@ -42,12 +44,12 @@ def test_cli_import_of_a_design_database_with_free_fixer_text(
     assert result.exit_code == 0, result.output
     assert orjson.loads(result.stdout)["added"] == 5
     stored = sorted(_fixers(tmp_path / "AIMemory" / "ai_memory.db").values())
-    assert stored == sorted(FIXERS.values())
+    assert stored == sorted(STORED.values())
     again = runner.invoke(app, ["import", str(legacy), "--json"])
     assert orjson.loads(again.stdout)["added"] == 0
     analytics = runner.invoke(app, ["analytics", "--json"], catch_exceptions=False)
     fixers = {f["fixer_type"] for f in orjson.loads(analytics.stdout)["fixer_comparison"]}
-    assert set(FIXERS.values()) <= fixers
+    assert set(STORED.values()) <= fixers
 
 
 def test_adopting_a_design_database_with_free_fixer_text(tmp_path: Path) -> None:
@@ -56,7 +58,7 @@ def test_adopting_a_design_database_with_free_fixer_text(tmp_path: Path) -> None
     _legacy(folder / "ai_memory.db")
     export = tmp_path / "all.ndjson"
     with AIMemory(folder) as memory:
-        assert _fixers(memory.store.path) == FIXERS
+        assert _fixers(memory.store.path) == STORED
         assert memory.get_memory_stats()["total_fixes_attempted"] == 5
         report = memory.check()
         assert [f for f in report.findings if f.severity == "error"] == []
@@ -64,7 +66,7 @@ def test_adopting_a_design_database_with_free_fixer_text(tmp_path: Path) -> None
     # The adopted rows travel: export, then import into another repository.
     with AIMemory(tmp_path / "other") as other:
         assert other.import_records(export)["added"] == 5
-        assert sorted(_fixers(other.store.path).values()) == sorted(FIXERS.values())
+        assert sorted(_fixers(other.store.path).values()) == sorted(STORED.values())
 
 
 def test_import_and_in_place_adoption_agree(tmp_path: Path) -> None:

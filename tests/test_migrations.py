@@ -51,6 +51,7 @@ def test_migration_names_are_append_only() -> None:
         "m013_archived_uids",
         "m014_fix_templates",
         "m015_one_issue_type_spelling",
+        "m016_one_fixer_spelling",
     ]
 
 

@@ -1,6 +1,6 @@
 """Archive, check, gc, backup and the knowledge base on both backends.
 
-Every test runs on SQLite and on PostgreSQL (``backend``); the cross-backend
+Most tests run on SQLite and on PostgreSQL (``repo_on``); the cross-backend
 tests back a repository up on one and restore it into the other.
 """
 
@@ -25,7 +25,7 @@ Opener = Callable[[], AIMemory]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
+def repo_on(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """``open``: a new AIMemory on this test's repository; ``args``: the CLI's options
     naming it; ``url``: the database (PostgreSQL only)."""
     if request.param == "sqlite":
@@ -64,9 +64,9 @@ def _raw(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
 
 
 def test_cleanup_archives_into_the_store_and_thaw_brings_rows_back(
-    backend: dict[str, Any], tmp_path: Path
+    repo_on: dict[str, Any], tmp_path: Path
 ) -> None:
-    with backend["open"]() as mem:
+    with repo_on["open"]() as mem:
         _seed(mem)
         before = learned(mem)
         original = sorted(mem.store.iter_rows(), key=lambda r: r["uid"])
@@ -84,9 +84,9 @@ def test_cleanup_archives_into_the_store_and_thaw_brings_rows_back(
         assert sorted(mem.store.iter_rows(), key=lambda r: r["uid"]) == original
         assert learned(mem) == before
         assert mem.check().ok
-    if backend["url"]:
+    if repo_on["url"]:
         # the bytes lived in the database and left with the thaw; no file anywhere
-        assert _raw(backend["url"], "SELECT count(*) FROM aimem_segment_data") == [(0,)]
+        assert _raw(repo_on["url"], "SELECT count(*) FROM aimem_segment_data") == [(0,)]
         assert not list(tmp_path.rglob("*.ndjson.zst"))
 
 
@@ -110,8 +110,8 @@ def test_segments_in_the_database_are_seen_by_every_runner(pg_url: str, tmp_path
         assert first.archive_segments() == []
 
 
-def test_purge_keeps_aggregates_on_both_backends(backend: dict[str, Any]) -> None:
-    with backend["open"]() as mem:
+def test_purge_keeps_aggregates_on_both_backends(repo_on: dict[str, Any]) -> None:
+    with repo_on["open"]() as mem:
         _seed(mem)
         before = learned(mem)
         result = mem.cleanup(30, purge=True)
@@ -123,12 +123,12 @@ def test_purge_keeps_aggregates_on_both_backends(backend: dict[str, Any]) -> Non
 
 
 def test_check_finds_a_damaged_segment_and_drift_and_repairs_the_drift(
-    backend: dict[str, Any],
+    repo_on: dict[str, Any],
 ) -> None:
-    with backend["open"]() as mem:
+    with repo_on["open"]() as mem:
         _seed(mem)
         entry = mem.cleanup(30)["segments"][0]
-    url = backend["url"]
+    url = repo_on["url"]
     if url:
         _raw(
             url,
@@ -140,81 +140,81 @@ def test_check_finds_a_damaged_segment_and_drift_and_repairs_the_drift(
     else:
         from tests.conftest import sql
 
-        folder = Path(backend["args"][1])
+        folder = Path(repo_on["args"][1])
         path = folder / "archive" / entry["name"]
         data = bytearray(path.read_bytes())
         data[40] ^= 0xFF
         path.write_bytes(bytes(data))
         sql(folder / "ai_memory.db", "UPDATE aimem_totals SET attempts = attempts + 5")
-    result = _cli([*backend["args"], "check"])
+    result = _cli([*repo_on["args"], "check"])
     assert result.exit_code == 1, result.output
     assert f"hash-mismatch {entry['name']}" in result.stdout
     # a damaged segment: aggregates are not recomputed from it
     assert "aggregate-drift" not in result.stdout
-    quick = _cli([*backend["args"], "check", "--quick"])
+    quick = _cli([*repo_on["args"], "check", "--quick"])
     assert quick.exit_code == 0, quick.output  # sizes match; only a full check reads the bytes
 
 
 @pytest.mark.slow
-def test_check_repair_rebuilds_drifted_aggregates(backend: dict[str, Any]) -> None:
-    with backend["open"]() as mem:
+def test_check_repair_rebuilds_drifted_aggregates(repo_on: dict[str, Any]) -> None:
+    with repo_on["open"]() as mem:
         _seed(mem)
         mem.cleanup(60)
         before = learned(mem)
-    if backend["url"]:
-        _raw(backend["url"], "UPDATE aimem_totals SET attempts = attempts + 5")
+    if repo_on["url"]:
+        _raw(repo_on["url"], "UPDATE aimem_totals SET attempts = attempts + 5")
     else:
         from tests.conftest import sql
 
         sql(
-            Path(backend["args"][1]) / "ai_memory.db",
+            Path(repo_on["args"][1]) / "ai_memory.db",
             "UPDATE aimem_totals SET attempts = attempts + 5",
         )
-    found = _cli([*backend["args"], "check"])
+    found = _cli([*repo_on["args"], "check"])
     assert found.exit_code == 1 and "aggregate-drift aimem_totals" in found.stdout
-    fixed = _cli([*backend["args"], "check", "--repair", "--yes"])
+    fixed = _cli([*repo_on["args"], "check", "--repair", "--yes"])
     assert fixed.exit_code == 0, fixed.output
-    with backend["open"]() as mem:
+    with repo_on["open"]() as mem:
         assert learned(mem) == before
         assert mem.check().ok
 
 
-def test_gc_reports_sizes_on_both_backends(backend: dict[str, Any]) -> None:
-    with backend["open"]() as mem:
+def test_gc_reports_sizes_on_both_backends(repo_on: dict[str, Any]) -> None:
+    with repo_on["open"]() as mem:
         _seed(mem, 100)
         result = mem.gc(vacuum=True)
     assert result["vacuumed"] is True
     assert result["bytes_before"] > 0 and result["bytes_after"] > 0
-    cli = _cli([*backend["args"], "gc", "--json"])
+    cli = _cli([*repo_on["args"], "gc", "--json"])
     assert cli.exit_code == 0, cli.output
     assert json.loads(cli.stdout)["bytes_after"] > 0
 
 
 def test_knowledge_base_is_rendered_from_the_database(
-    backend: dict[str, Any], tmp_path: Path
+    repo_on: dict[str, Any], tmp_path: Path
 ) -> None:
-    with backend["open"]() as mem:
+    with repo_on["open"]() as mem:
         _seed(mem, 100)
-    shown = _cli([*backend["args"], "kb", "show"])
+    shown = _cli([*repo_on["args"], "kb", "show"])
     assert shown.exit_code == 0, shown.output
     document = json.loads(shown.stdout)
     assert document["issue_types"]
     out = tmp_path / "kb.json"
-    assert _cli([*backend["args"], "kb", "export", str(out)]).exit_code == 0
+    assert _cli([*repo_on["args"], "kb", "export", str(out)]).exit_code == 0
     exported = json.loads(out.read_bytes())
     assert exported["issue_types"] == document["issue_types"]
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"team_notes": {"TIMEOUT": "raise the limit first"}}))
-    imported = _cli([*backend["args"], "kb", "import", str(other)])
+    imported = _cli([*repo_on["args"], "kb", "import", str(other)])
     assert imported.exit_code == 0, imported.output
-    with backend["open"]() as mem:
+    with repo_on["open"]() as mem:
         assert mem.knowledge_base["imported"]["team_notes"] == {"TIMEOUT": "raise the limit first"}
         size = mem.get_memory_stats()["knowledge_base_size"]
     assert size > 0
-    if backend["url"]:
+    if repo_on["url"]:
         # no file is kept beside a shared database; the size is what export writes
         assert not (tmp_path / "AIMemory" / "knowledge_base.json").exists()
-        assert _cli([*backend["args"], "kb", "export", str(out)]).exit_code == 0
+        assert _cli([*repo_on["args"], "kb", "export", str(out)]).exit_code == 0
         assert abs(size - out.stat().st_size) < 64  # only updated_at's digits may differ
 
 
@@ -420,8 +420,8 @@ def test_cli_archive_list_and_thaw_on_postgres(pg_url: str) -> None:
     assert _raw(pg_url, "SELECT count(*) FROM aimem_segment_data") == [(0,)]
 
 
-def test_outcome_aware_retention_on_both_backends(backend: dict[str, Any]) -> None:
-    with backend["open"]() as mem:
+def test_outcome_aware_retention_on_both_backends(repo_on: dict[str, Any]) -> None:
+    with repo_on["open"]() as mem:
         _seed(mem)
         before = learned(mem)
         result = mem.cleanup(0, keep_failures_per_fingerprint=1)

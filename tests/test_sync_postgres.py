@@ -84,3 +84,60 @@ def test_a_password_in_the_url_is_not_stored(pg_url: str, memory: AIMemory) -> N
     added = memory.add_remote("fleet", with_password)
     assert "hunter2-secret" not in added["url"]
     assert all("hunter2-secret" not in r["url"] for r in memory.remotes())
+
+
+def test_archived_records_on_postgresql_are_pulled(pg_url: str, tmp_path: Path) -> None:
+    with AIMemory(db=pg_url) as fleet:
+        fleet.record_many(_items(300, seed=4))
+        assert fleet.cleanup(20)["segments"]  # segments kept in the database
+        archived = sum(s["row_count"] for s in fleet.archive_segments())
+        assert 0 < archived < 300
+        expected = _learned(fleet)
+    with AIMemory(tmp_path / "here" / "AIMemory") as here:
+        here.add_remote("fleet", pg_url)
+        summary = here.pull()
+        assert (summary["records"], summary["sent"]) == (300, 300)
+        assert here.store.count_rows() == 300
+        assert _learned(here) == expected
+
+
+def test_an_empty_database_is_not_a_repository(pg_url: str, tmp_path: Path) -> None:
+    import pytest
+
+    from aimem import NotARepositoryError
+    from aimem.store import open_store
+
+    with AIMemory(tmp_path / "here" / "AIMemory") as memory:
+        memory.add_remote("fleet", pg_url)
+        with pytest.raises(NotARepositoryError, match="the database has no aimem schema"):
+            memory.push("fleet")
+    store = open_store(pg_url, readonly=True)
+    try:
+        assert store.schema_version() == 0  # left as it was
+    finally:
+        store.close()
+
+
+def test_a_remote_database_on_a_newer_schema_is_refused(pg_url: str, tmp_path: Path) -> None:
+    import psycopg
+    import pytest
+
+    from aimem.errors import SchemaTooNewError
+
+    init_repository(directory=tmp_path / "fleet" / "AIMemory", db=pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE aimem_meta SET value = '999' WHERE key = 'schema_version'")
+    with AIMemory(tmp_path / "here" / "AIMemory") as here:
+        here.record_fix_attempt(
+            {"model": "qwen2.5:7b", "issue_type": "TIMEOUT", "description": "slow"},
+            {"fix_commands": ["ollama pull qwen2.5:7b"]},
+            True,
+            True,
+            1.0,
+        )
+        here.add_remote("fleet", pg_url)
+        for direction in (here.push, here.pull):
+            with pytest.raises(SchemaTooNewError, match=r"remote 'fleet'.*newer than this aimem"):
+                direction("fleet")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM fix_history").fetchone() == (0,)

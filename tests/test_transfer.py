@@ -20,15 +20,13 @@ from aimem import AimemError, AIMemory, InvalidInputError
 from aimem.records import EXPORT_COLUMNS, STANDARD_ISSUE_TYPES
 from aimem.setup import init_repository
 from aimem.timeutil import output_timestamp
-from tests.conftest import issue, response, sql
+from tests.conftest import issue, make_repository, response, sql
 from tests.transfer_helpers import DESIGN_SQL, db_digest, learned_state, rows_without_id
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    root = tmp_path / "A"
-    init_repository(directory=root, demo=True)
-    return root
+def demo(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Path:
+    return make_repository(request, backend, tmp_path / "A", demo=True)
 
 
 @pytest.mark.parametrize("fmt", ["ndjson", "json", "csv"])
@@ -217,6 +215,7 @@ def test_legacy_database_import_agrees_with_in_place_migration(tmp_path: Path) -
         assert migrated.import_records(legacy)["added"] == 0
 
 
+@pytest.mark.sqlite_only  # imports the source repository's database file
 def test_aimem_database_import(demo: Path, tmp_path: Path) -> None:
     with AIMemory(tmp_path / "B") as target:
         summary = target.import_records(demo / "ai_memory.db", "sqlite")
@@ -429,3 +428,31 @@ def test_export_into_a_missing_folder_is_a_clean_error(demo_dir: Path, tmp_path:
         f"aimem: error: {target}: cannot write: No such file or directory"
     ]
     assert not (tmp_path / "no").exists()
+
+
+@given(st.floats(min_value=1e-4, max_value=1e16, exclude_max=True) | st.floats(-1e16, -1e-4))
+def test_orjson_prints_reals_in_export_range_as_repr(value: float) -> None:
+    # the export writes these REALs through orjson and every other one as repr
+    # (aimem.records.export_form): both must be Python's repr
+    assert orjson.dumps(value) == repr(value).encode()
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json"])
+def test_plain_and_sql_built_exports_agree_on_odd_reals(tmp_path: Path, fmt: str) -> None:
+    values = [4e-05, 1e16, 2.5e17, -3e-7, 0.0, -0.0, 0.1 + 0.2, 1234.5]
+    with AIMemory(tmp_path / "R") as memory:
+        for n, value in enumerate(values):
+            memory.record_fix_attempt(
+                issue(description=f"odd real {n}"), response(), True, True, 1.0
+            )
+            memory.store.conn.execute(
+                "UPDATE fix_history SET execution_time_seconds = ?, cost_usd = ? WHERE id = ?",
+                (value, value, n + 1),
+            )
+        sql_built, plain = io.BytesIO(), io.BytesIO()
+        memory.export_records(sql_built, fmt)
+        memory.export_records(plain, fmt, include_archive=True)
+    assert sql_built.getvalue() == plain.getvalue()
+    text = sql_built.getvalue().decode()
+    # SQLite stores -0.0 as 0.0
+    assert all(f'"cost_usd":{value or 0.0!r}' in text for value in values)

@@ -77,5 +77,6 @@ def learned_state(memory: AIMemory) -> dict[str, Any]:
     kb = memory.knowledge_base
     kb.pop("generation")
     state["knowledge_base"] = kb
-    state["search"] = [r["uid"] for r in memory.search("timeout", limit=50)]
+    # what matches (the order of equal matches is each backend's own ranking)
+    state["search"] = sorted(r["uid"] for r in memory.search("timeout", limit=10_000))
     return state

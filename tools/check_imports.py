@@ -57,6 +57,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "aimem.analytics",
             "aimem.context",
             "aimem.knowledge",
+            "aimem.segment_storage",
             "aimem.maintenance",
             "aimem.backup",
             "aimem.transfer",

@@ -54,6 +54,8 @@ VALUE_OPTIONS = {
 # Positional arguments whose values live in the repository: by command path and
 # parameter name, then by parameter name (or metavar) anywhere.
 VALUE_ARGUMENTS_AT = {
+    # a bundle's destination is a folder nearly always (a file name is new)
+    ("backup", "create", "dest"): "dir",
     ("model", "name"): "models",
     ("archive", "thaw", "name"): "segments",
     ("archive", "thaw", "segment"): "segments",
@@ -89,6 +91,17 @@ ENVIRONMENT = (
         "The repository folder, or the folder that holds AIMemory/ (as --dir, which "
         "wins; not used with -C). Without either, aimem uses the nearest AIMemory/ in "
         "the current folder or a parent.",
+    ),
+    (
+        "AIMEM_DB",
+        "A PostgreSQL URL (postgresql://USER@HOST:PORT/DBNAME) to use instead of any "
+        "repository folder; --db wins over it. The password comes from PGPASSWORD, "
+        "~/.pgpass or a service file, never from this variable's display.",
+    ),
+    (
+        "AIMEM_PAGER",
+        "The pager for long listings on a terminal (else PAGER, else less with LESS=FRX); "
+        "cat or an empty value: none.",
     ),
     (
         "AIMEM_BACKUP_DIR",
@@ -173,6 +186,14 @@ class Node:
             return self.options
         mine = {n for o in self.options for n in o.names}
         return self.options + [o for o in default.options if not mine & set(o.names)]
+
+    @property
+    def completion_arguments(self) -> list[Param]:
+        """The arguments to complete here: a group that runs a default subcommand
+        takes that command's arguments where a subcommand name may go."""
+        name = getattr(self.command, "default_command", None)
+        default = next((c for c in self.children if c.path[-1] == name), None)
+        return self.arguments if default is None else default.arguments
 
     def walk(self) -> Iterator[Node]:
         yield self
@@ -476,7 +497,7 @@ def _value_options(node: Node) -> list[tuple[str, str]]:
 def _argument_kinds(node: Node) -> list[tuple[str, str]]:
     """(index pattern, kind) for arguments whose values can be completed."""
     rows = []
-    for index, arg in enumerate(node.arguments):
+    for index, arg in enumerate(node.completion_arguments):
         if arg.values:
             rows.append(("*" if arg.variadic else str(index), arg.values))
     return rows
@@ -618,11 +639,20 @@ _aimem() {
         _aimem_reply < <(compgen -W "$REPLY" -- "$cur")
     else
         _aimem_commands "$cmdpath"
-        if [[ -n $REPLY ]]; then
-            _aimem_reply < <(compgen -W "$REPLY" -- "$cur")
-        else
-            _aimem_argument_kind "$cmdpath" "$nargs"
-            _aimem_values "$REPLY" "$cur" "$dir" "${words[0]}"
+        local commands=$REPLY
+        _aimem_argument_kind "$cmdpath" "$nargs"
+        local kind=$REPLY
+        _aimem_values "$kind" "$cur" "$dir" "${words[0]}"
+        if [[ -n $commands ]]; then
+            # A group that runs a default command (aimem backup DEST) takes that
+            # command's argument and options here too.
+            local -a values=("${COMPREPLY[@]}")
+            if [[ -n $kind ]]; then
+                _aimem_options "$cmdpath"
+                commands+=" $REPLY"
+            fi
+            _aimem_reply < <(compgen -W "$commands" -- "$cur")
+            COMPREPLY+=("${values[@]}")
         fi
     fi
     # Bash replaces only the text after the last ':' or '=' it split at.
@@ -751,11 +781,21 @@ _aimem() {
         _describe -t options 'aimem option' reply
     else
         _aimem_commands "$cmdpath"
-        if (( $#reply )); then
+        local -a commands=("${reply[@]}")
+        _aimem_argument_kind "$cmdpath" "$nargs"
+        local kind=$REPLY
+        if (( $#commands )); then
+            reply=("${commands[@]}")
             _describe -t commands 'aimem command' reply
-        else
-            _aimem_argument_kind "$cmdpath" "$nargs"
-            _aimem_values "$REPLY" "$dir" "${words[1]}"
+            # A group that runs a default command (aimem backup DEST) takes that
+            # command's argument and options here too.
+            if [[ -n $kind ]]; then
+                _aimem_options "$cmdpath"
+                _describe -t options 'aimem option' reply
+            fi
+        fi
+        if [[ -n $kind ]]; then
+            _aimem_values "$kind" "$dir" "${words[1]}"
         fi
     fi
 }

@@ -1,10 +1,9 @@
 """The ``aimem`` command line.
 
 ``main`` answers ``--version``, ``--help`` and completion requests without
-importing typer or opening the database, and ``stats`` without typer
-(``aimem.cli._fast``) (start-up is part of the product: CI
-calls aimem thousands of times and people tab-complete). Everything else goes
-to the typer app in ``aimem.cli.commands``.
+importing typer or opening the database (start-up is part of the product:
+CI calls aimem thousands of times and people tab-complete). Everything else
+goes to the typer app in ``aimem.cli.commands``.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``aimem`` console script."""
     try:
         _main(sys.argv[1:] if argv is None else argv)
-    except BrokenPipeError:  # the paths below that write without the typer app
+    except BrokenPipeError:  # --version and --help write without the typer app
         from aimem.cli._errors import quiet_stdout
 
         quiet_stdout()
@@ -45,11 +44,6 @@ def _main(args: list[str]) -> None:
 
         complete(args[1:])
         return
-    from aimem.cli._fast import try_fast
-
-    code = try_fast(args)
-    if code is not None:
-        sys.exit(code)
     from aimem.cli.commands import for_args
 
     for_args(args)(args=args, prog_name="aimem")

@@ -1,7 +1,7 @@
 """How failures reach the user: one line on stderr and an exit code.
 
-Shared by the typer app (``AimemGroup.main``) and the typer-free fast paths in
-``aimem.cli._fast``, so both report a failure with the same words and code.
+Used by the typer app (``AimemGroup.main``), the one place where failures
+become exit codes.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import contextlib
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from aimem.errors import AimemError, KnowledgeFileWarning
+from aimem.errors import KnowledgeFileWarning
 
 
 def debug() -> bool:
@@ -51,30 +51,6 @@ def internal_error_line(failure: Exception) -> None:
     error_line(
         f"internal error: {type(failure).__name__}: {failure} (set AIMEM_DEBUG=1 for a traceback)"
     )
-
-
-def run_guarded(action: Callable[[], None]) -> int:
-    """Run ``action``; turn every failure into aimem's one-line report and exit code."""
-    try:
-        with aftermath_warnings():
-            action()
-    except AimemError as failure:
-        if debug():
-            raise
-        error_line(failure.message, failure.hint)
-        return failure.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("\n")
-        return 130
-    except BrokenPipeError:
-        quiet_stdout()
-        return 141
-    except Exception as failure:
-        if debug():
-            raise
-        internal_error_line(failure)
-        return 1
-    return 0
 
 
 @contextlib.contextmanager

@@ -251,11 +251,23 @@ def _cell(value: Any, width: int | None = CELL_WIDTH, ellipsis: str = "…") -> 
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
     if isinstance(value, (list, tuple)):
-        value = "; ".join(str(v) for v in value)
+        # the fix commands, run in order: one spelling in tables and text alike
+        value = " && ".join(str(v) for v in value)
     elif isinstance(value, dict):
         value = json_bytes(value, pretty=False).decode()
     text = printable(" ".join(str(value).split()))
     return _cut(text, width, ellipsis)
+
+
+# Shares of attempts (JSON keeps them as fractions): shown to people as
+# percentages, as context, suggest and gate word them.
+PERCENT_KEYS = frozenset({"success_rate", "wilson_low", "wilson_high", "cost_coverage"})
+
+
+def _shown(key: str, value: Any, width: int | None, ellipsis: str) -> str:
+    if key in PERCENT_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.0%}"
+    return _cell(value, width, ellipsis)
 
 
 def _cut(text: str, width: int | None, ellipsis: str) -> str:
@@ -266,7 +278,7 @@ def _cut(text: str, width: int | None, ellipsis: str) -> str:
     return text[: width - len(ellipsis)] + ellipsis
 
 
-_NUMBER = re.compile(r"-?\d+(\.\d+)?(e-?\d+)?")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?(e-?\d+)?%?")
 
 # The narrowest the free-text column gets before secondary columns go, and
 # the narrowest any column gets before the last one goes.
@@ -385,7 +397,12 @@ def _emit_table(
     width = None if view.wide else terminal_width()
     ellipsis = "…" if encodable("…") else "..."
     cell_width = None if view.wide or width is not None else CELL_WIDTH
-    table = [[_cell(row.get(c), cell_width, ellipsis) for c in columns] for row in rows]
+    # a name to type next (a segment, a bundle) is whole in a pipe too
+    widths = [None if c in whole else cell_width for c in columns]
+    table = [
+        [_shown(c, row.get(c), w, ellipsis) for c, w in zip(columns, widths, strict=True)]
+        for row in rows
+    ]
     if not table:
         note(empty_message)
         return

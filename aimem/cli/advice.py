@@ -104,8 +104,10 @@ def suggest_command(
 
     \b
     Examples:
-      aimem suggest -m qwen2.5:7b -t TIMEOUT -d "Model response timeout after 30 seconds"
-      aimem suggest -m llama3.1:8b -t ERROR -d "CUDA out of memory" --json | jq .recommendation
+      aimem suggest -m qwen2.5:7b -t TIMEOUT \\
+          -d "Model response timeout after 30 seconds"
+      aimem suggest -m llama3.1:8b -t ERROR -d "CUDA out of memory" --json \\
+          | jq .recommendation
     """
     result = repo(ctx).suggest(
         issue_from_options(
@@ -212,7 +214,8 @@ def gate_command(
 
     \b
     Examples:
-      aimem gate -m qwen2.5:7b -t TIMEOUT -d "timeout after 30s" --min-rate 0.3 || escalate
+      aimem gate -m qwen2.5:7b -t TIMEOUT -d "timeout after 30s" --min-rate 0.3 \\
+          || escalate
       aimem gate -m qwen2.5:7b -t TIMEOUT -d "timeout after 30s" --json
     """
     result = repo(ctx).gate(
@@ -225,7 +228,9 @@ def gate_command(
     if as_json:
         emit_json(result)
     else:
-        write(f"{result['decision']} ({result['reason']}): {result['message']}\n")
+        # the message may open with the decision ('try `x`: ...'): say it once
+        message = result["message"].removeprefix(f"{result['decision']} ")
+        write(f"{result['decision']} ({result['reason']}): {message}\n")
     if result["exit_code"]:
         raise typer.Exit(result["exit_code"])
 

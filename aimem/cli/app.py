@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from aimem._version import __version__
-from aimem.cli._click import click, click_exceptions
+from aimem.cli._click import click, click_exceptions, click_types
 from aimem.cli._context import RepoHandle
 from aimem.cli._errors import (
     aftermath_warnings,
@@ -105,9 +105,67 @@ class AimemGroup(TyperGroup):
             raise typer.Exit(141) from None
 
 
+def _range_text(low: Any, high: Any, low_open: bool, high_open: bool) -> str:
+    above = f"more than {low}" if low_open else f"at least {low}"
+    below = f"less than {high}" if high_open else f"at most {high}"
+    if low is None:
+        return below
+    if high is None:
+        return above
+    if not low_open and not high_open:
+        return f"{low} to {high}"
+    return f"{above} and {below}"
+
+
+class _IntRange(click_types.IntRange):
+    def _describe_range(self) -> str:
+        return _range_text(self.min, self.max, self.min_open, self.max_open)
+
+
+class _FloatRange(click_types.FloatRange):
+    def _describe_range(self) -> str:
+        return _range_text(self.min, self.max, self.min_open, self.max_open)
+
+
+class AimemCommand(TyperCommand):
+    """A command whose usage line names required arguments as Click does
+    (``aimem show ID``), not in typer's braces (``{ID}``), which read like a
+    set of choices, and whose ranges read ``1 to 10000``, not ``1<=x<=10000``
+    (in the help and in the error for a value outside)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            bounds = param.type
+            if type(bounds) is click_types.IntRange:
+                param.type = _IntRange(
+                    bounds.min, bounds.max, bounds.min_open, bounds.max_open, bounds.clamp
+                )
+            elif type(bounds) is click_types.FloatRange:
+                param.type = _FloatRange(
+                    bounds.min, bounds.max, bounds.min_open, bounds.max_open, bounds.clamp
+                )
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from aimem.cli._pager import paged
+
+        with paged(" ".join(ctx.command_path.split()[1:])):
+            return super().invoke(ctx)
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [_unbraced(piece) for piece in pieces]
+
+
+def _unbraced(piece: str) -> str:
+    if piece.startswith("{") and piece.endswith("}") and "," not in piece:
+        return piece[1:-1]
+    return piece
+
+
 # The root's options that take a value; --version and -V take none.
 GLOBAL_VALUES = ("--dir", "-C", "--db")
-GLOBAL_FLAGS = ("--version", "-V")
+GLOBAL_FLAGS = ("--version", "-V", "--no-pager")
 
 
 def misplaced_global_hint(usage: click_exceptions.UsageError, args: list[str]) -> str | None:
@@ -117,6 +175,11 @@ def misplaced_global_hint(usage: click_exceptions.UsageError, args: list[str]) -
     name = usage.option_name
     if usage.ctx.parent is None or name not in GLOBAL_VALUES + GLOBAL_FLAGS:
         return None
+    if name == "--no-pager":
+        import shlex
+
+        rest = [arg for arg in args if arg != name]
+        return f"{name} is a global option: aimem {shlex.join([name, *rest])}"
     if name in GLOBAL_FLAGS:
         return f"{name} is a global option: aimem {name}"
     # The misplaced one is the last: a leading -C/--dir is the real global option.
@@ -176,6 +239,15 @@ def _chdir(ctx: typer.Context, param: typer.CallbackParam, value: Path | None) -
     return Path.cwd()
 
 
+def _no_pager(ctx: typer.Context, param: typer.CallbackParam, value: bool) -> bool:
+    if value:
+        from aimem.cli._pager import NO_PAGER
+
+        token = NO_PAGER.set(True)
+        ctx.call_on_close(lambda: NO_PAGER.reset(token))
+    return value
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -213,6 +285,15 @@ def root(
             show_default=False,
         ),
     ] = None,
+    no_pager: Annotated[
+        bool,
+        typer.Option(
+            "--no-pager",
+            help="Write long listings straight to the terminal, not through "
+            "$AIMEM_PAGER (else $PAGER, else less).",
+            callback=_no_pager,
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(

@@ -10,10 +10,11 @@ from typer.core import TyperGroup
 
 from aimem.cli import transfer as _transfer  # noqa: F401 (export/import are listed first)
 from aimem.cli._click import click, click_exceptions
-from aimem.cli._context import RepoHandle, repo
+from aimem.cli._context import handle_of, repo
 from aimem.cli._output import (
     FORMAT_HELP,
     JSON_HELP,
+    JSON_ONLY_HELP,
     Format,
     emit_json,
     emit_rows,
@@ -29,7 +30,7 @@ from aimem.cli.app import app
 if TYPE_CHECKING:
     from aimem.backup import Retention
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_ONLY_HELP)]
 FromOpt = Annotated[
     Path | None,
     typer.Option(
@@ -277,16 +278,14 @@ def backup_prune(
 
 
 def _target_repository(ctx: typer.Context) -> Path:
-    from aimem.paths import resolve_repository
-
-    handle = ctx.find_root().obj
-    return resolve_repository(handle.directory if isinstance(handle, RepoHandle) else None)
+    """The repository this command line means, or where ``init`` would create it."""
+    location = handle_of(ctx).location()
+    return location.find() or location.to_create()
 
 
 def _target_database(ctx: typer.Context) -> str | None:
     # --db or AIMEM_DB: restore into that database rather than a folder
-    handle = ctx.find_root().obj
-    return handle.database if isinstance(handle, RepoHandle) else None
+    return handle_of(ctx).database
 
 
 def _shown(database: str | None, target: Path) -> str:
@@ -369,9 +368,12 @@ def restore_command(
     as_json: JsonOpt = False,
     quiet_: QuietOpt = False,
 ) -> None:
-    """Restore a bundle into the repository folder (--dir), verified and atomic.
+    """Restore a bundle into the repository, verified and atomic.
 
-    Refuses to replace an existing repository without --force; --force asks
+    The repository is the one --dir, -C or $AIMEM_DIR names (or the nearest);
+    where there is none, it goes where 'aimem init' would put it: a folder
+    named AIMemory is used as it is, any other folder gets AIMemory/ inside.
+    A refused restore creates nothing. Refuses to replace an existing repository without --force; --force asks
     for confirmation on a terminal and needs --yes otherwise. 'latest' picks
     the repository's newest bundle (the only repository's, on a new machine).
 

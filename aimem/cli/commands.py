@@ -33,7 +33,11 @@ def for_args(args: Sequence[str]) -> typer.Typer:
             skip = False
         elif arg in ("--dir", "-C"):
             skip = True
-        elif arg.startswith("--dir=") or (arg.startswith("-C") and len(arg) > 2):
+        elif (
+            arg.startswith("--dir=")
+            or (arg.startswith("-C") and len(arg) > 2)
+            or arg == "--no-pager"
+        ):
             continue
         elif arg.startswith("-"):
             return app
@@ -64,6 +68,15 @@ def _register() -> None:
     importlib.import_module("aimem.cli.maintenance")
     # Advice (suggest, gate, alerts), listed last
     importlib.import_module("aimem.cli.advice")
+    from typer.core import TyperCommand
+
+    from aimem.cli.app import AimemCommand
+
+    groups = [app, *(group.typer_instance for group in app.registered_groups)]
+    for group in groups:
+        for command in group.registered_commands if group is not None else ():
+            if command.cls in (None, TyperCommand):
+                command.cls = AimemCommand
 
 
 _register()

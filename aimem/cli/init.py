@@ -81,15 +81,15 @@ def init_command(
     if as_json:
         emit_json(summary)
         return
+    where = summary["memory_directory"]
+    if summary.get("database"):
+        where += f" (database {summary['database']})"
     verb = "Reinitialized existing" if summary["existed"] else "Initialized empty"
     if summary["demo_records"]:
         verb = "Initialized"
-        write(
-            f"{verb} aimem repository in {summary['memory_directory']} "
-            f"with {summary['demo_records']} demo attempts\n"
-        )
+        write(f"{verb} aimem repository in {where} with {summary['demo_records']} demo attempts\n")
     else:
-        write(f"{verb} aimem repository in {summary['memory_directory']}\n")
+        write(f"{verb} aimem repository in {where}\n")
     if summary["demo_records"]:
         note(
             "try: aimem stats; aimem patterns; aimem context --model qwen2.5:7b --issue-type TIMEOUT"

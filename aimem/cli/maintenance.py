@@ -12,6 +12,7 @@ from aimem.cli._listing import ColumnsOpt, NoHeadersOpt, WideOpt, table_view
 from aimem.cli._output import (
     FORMAT_HELP,
     JSON_HELP,
+    JSON_ONLY_HELP,
     Format,
     emit_json,
     emit_rows,
@@ -25,7 +26,7 @@ from aimem.cli._values import MAX_COUNT, MAX_DAYS, QuietOpt, filled, finite, sin
 from aimem.cli._values import since as since_option
 from aimem.cli.app import app
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Output JSON.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_ONLY_HELP)]
 ListJsonOpt = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Show what would change.")]
@@ -40,14 +41,20 @@ app.add_typer(archive_app, name="archive")
 
 
 def _confirm(what: str, yes: bool) -> None:
+    """Ask before ``what`` (a phrase: 'purge 12 rows older than ...'); refuse off a terminal."""
     if yes:
         return
     if not interactive():
         raise click_exceptions.UsageError(
-            f"{what} changes the repository; pass --yes (or --dry-run)"
+            f"this would {what}, and there is no terminal to ask: pass --yes (or --dry-run)"
         )
-    if not typer.confirm(f"{what}?", err=True):
+    if not typer.confirm(f"{what[0].upper()}{what[1:]}?", err=True):
         raise typer.Abort()
+
+
+def _minute(stamp: str) -> str:
+    """A stored UTC timestamp as people read it: ``2026-11-26 07:57 UTC``."""
+    return f"{stamp[:10]} {stamp[11:16]} UTC"
 
 
 @app.command(name="cleanup")
@@ -119,9 +126,23 @@ def cleanup_command(
             param_hint="'--older-than'",
         )
     cutoff_days = days if days is not None else since_window(older_than or "")
-    if purge and not dry_run:
-        _confirm("purging old rows", yes)
-    result = repo(ctx).cleanup(
+    memory = repo(ctx)
+    if purge and not dry_run and not yes:
+        # The question names what goes; nothing to purge asks nothing.
+        preview = memory.cleanup(
+            cutoff_days,
+            keep_successful=keep_successful,
+            purge=True,
+            dry_run=True,
+            keep_failures_per_fingerprint=keep_failures,
+        )
+        if preview["rows"]:
+            _confirm(
+                f"purge {preview['rows']} rows older than {_minute(preview['cutoff'])} "
+                "(deleted for good; the statistics keep their counts)",
+                yes,
+            )
+    result = memory.cleanup(
         cutoff_days,
         keep_successful=keep_successful,
         purge=purge,
@@ -233,12 +254,25 @@ def check_command(
       aimem check --repair --yes
     """
     from aimem.errors import CorruptRepositoryError
-    from aimem.maintenance import unopenable_report
+    from aimem.maintenance import REPAIR, unopenable_report
 
-    if repair and not dry_run:
-        _confirm("check --repair", yes)
     try:
-        report = repo(ctx).check(quick=quick, repair=repair, dry_run=dry_run)
+        if repair and not dry_run and not yes:
+            # Ask only when there is something to repair, and say what.
+            report = repo(ctx).check(quick=quick, repair=True, dry_run=True)
+            if report.repaired:
+                if interactive():
+                    for line in report.repaired:
+                        note(line)
+                kinds = sorted(
+                    {f.kind for f in report.findings if (f.remedy or "").startswith(REPAIR)}
+                )
+                count = len(report.repaired)
+                findings = "1 finding" if count == 1 else f"{count} findings"
+                _confirm(f"repair {findings} ({', '.join(kinds)})", yes)
+                report = repo(ctx).check(quick=quick, repair=True)
+        else:
+            report = repo(ctx).check(quick=quick, repair=repair, dry_run=dry_run)
     except CorruptRepositoryError as error:
         report = unopenable_report(error)
     if as_json:

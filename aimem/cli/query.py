@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 
 from aimem.cli._context import repo
-from aimem.cli._fast import STATS_TITLE, STATS_UNITS
 from aimem.cli._listing import ColumnsOpt, NoHeadersOpt, WideOpt, table_view
 from aimem.cli._output import (
     FORMAT_HELP,
@@ -75,6 +74,11 @@ ResponseOpt = Annotated[
 DescriptionOpt = Annotated[
     str | None, typer.Option("--description", "-d", help="What went wrong.", metavar="TEXT")
 ]
+
+# The seed's title; an output encoding without the emoji gets it without
+# (aimem.cli._output.ASCII_FALLBACKS).
+STATS_TITLE = "🧠 Claude Memory Statistics:"
+STATS_UNITS = {"knowledge_base_size": "bytes"}
 
 
 # The fixed CSV header of each listing: every key its JSON rows have, in order,
@@ -659,7 +663,8 @@ def similar_command(
 
     \b
     Example:
-      aimem similar --model qwen2.5:7b --issue-type TIMEOUT --prompt "Write a haiku"
+      aimem similar --model qwen2.5:7b --issue-type TIMEOUT \\
+          --prompt "Write a haiku"
     """
     chosen = resolve_format(fmt, as_json)
     view = table_view(wide, columns, no_headers, SIMILAR_CSV)

@@ -189,11 +189,13 @@ def record_command(
     \b
     Examples:
       aimem record -m qwen2.5:7b -t TIMEOUT -d "timeout after 30s" \\
-          --fixer qwen -c "# Increase timeout to 60 seconds" --success --verified --time 45.2
+          --fixer qwen -c "# Increase timeout to 60 seconds" \\
+          --success --verified --time 45.2
       aimem record --input attempts.ndjson
       some-fixer | aimem record --input -
-      aimem record -m qwen2.5:7b -t TIMEOUT -d "timeout after 30s" -c "ollama pull qwen2.5:7b" \\
-          --failure --tokens-in 1200 --tokens-out 300 --cost 0.0081 --fixer-model claude-3-5-sonnet
+      aimem record -m qwen2.5:7b -t TIMEOUT -d "timeout after 30s" \\
+          -c "ollama pull qwen2.5:7b" --failure --tokens-in 1200 \\
+          --tokens-out 300 --cost 0.0081 --fixer-model claude-3-5-sonnet
     """
     from aimem.cli.record_input import attempts_from_flags, outcome_from_flags, read_attempts
 

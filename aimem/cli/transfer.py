@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from typing import Annotated
 
@@ -9,11 +10,17 @@ import typer
 
 from aimem.cli._click import click_exceptions
 from aimem.cli._context import repo
-from aimem.cli._export_run import ExportFormat, run_export
-from aimem.cli._output import emit_json, quiet, write
+from aimem.cli._output import emit_json, note, quiet, write
 from aimem.cli._progress import counter, done
 from aimem.cli._values import QuietOpt, filled, output_file, since
 from aimem.cli.app import app
+
+
+class ExportFormat(str, Enum):
+    report = "report"
+    json = "json"
+    ndjson = "ndjson"
+    csv = "csv"
 
 
 class ImportFormat(str, Enum):
@@ -68,7 +75,23 @@ def export_command(
     """
     if as_json and file == "-":
         raise click_exceptions.UsageError("--json needs FILE; with '-' stdout carries the export")
-    run_export(repo(ctx), file, fmt, since_date, include_archive, as_json)
+    target = sys.stdout.buffer if file == "-" else file
+    if file == "-" and fmt is None:
+        fmt = ExportFormat.ndjson
+    progress = counter("exported") if file != "-" else None
+    summary = repo(ctx).export_records(
+        target, fmt.value if fmt else None, since_date, include_archive, progress
+    )
+    done(progress)
+    summary["file"] = file
+    if as_json:
+        emit_json(summary)
+    elif file == "-":
+        return  # stdout carried the export; nothing to add in a pipe
+    elif summary["records"] is None:
+        note(f"wrote the {summary['format']} to {file}")
+    else:
+        note(f"exported {summary['records']} records to {file} ({summary['format']})")
 
 
 @app.command(name="import")

@@ -16,7 +16,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from aimem.store.sqlite_store import Store
+    from aimem.store.interface import StoreOps as Store
 
 __all__ = ["MISSING_DRIVER", "Store", "open_store"]
 
@@ -47,7 +47,7 @@ def open_store(location: str | os.PathLike[str], *, readonly: bool = False) -> S
 
 def __getattr__(name: str) -> object:
     if name == "Store":
-        from aimem.store.sqlite_store import Store
+        from aimem.store.interface import StoreOps
 
-        return Store
+        return StoreOps
     raise AttributeError(f"module 'aimem.store' has no attribute {name!r}")

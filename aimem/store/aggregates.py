@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from aimem.records import normalize_fixer
 from aimem.signatures import fix_key, model_family, normalize_issue_type
 from aimem.stats_math import wilson_low
 from aimem.store.sqlparams import in_chunks
@@ -828,7 +829,7 @@ def facts_from_rows(rows: Iterable[Sequence[Any]]) -> list[Fact]:
             issue_type=normalize_issue_type(r[2]) if isinstance(r[2], str) else r[2],
             issue_signature=r[3],
             fingerprint=r[4] or "",
-            fixer_type=r[5],
+            fixer_type=normalize_fixer(r[5]) if isinstance(r[5], str) else r[5],
             fix_commands=canonical_commands(r[6]),
             fix_success=bool(r[7]),
             verification_success=bool(r[8]),
@@ -857,7 +858,7 @@ def fact_from_row(row: dict[str, Any]) -> Fact:
         issue_type=normalize_issue_type(str(row["issue_type"])),
         issue_signature=row["issue_signature"],
         fingerprint=row.get("fingerprint") or "",
-        fixer_type=row["fixer_type"],
+        fixer_type=normalize_fixer(str(row["fixer_type"])),
         fix_commands=canonical_commands(row["fix_commands"]),
         fix_success=bool(row["fix_success"]),
         verification_success=bool(row["verification_success"]),

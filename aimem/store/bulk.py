@@ -50,28 +50,6 @@ def deferred_full_text(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute(row[0])
 
 
-@contextmanager
-def deferred_indexes(conn: sqlite3.Connection) -> Iterator[None]:
-    """Within a write transaction: build ``fix_history``'s secondary indexes once at the end.
-
-    For an import much larger than the table: sorting all keys once beats
-    inserting each row into every index (measured at 100k rows into an empty
-    table: 3.4 s with the indexes against 1.4 s plus 1.5 s to build them; the
-    gap widens once the indexes outgrow the page cache). Unique indexes stay
-    (the uid lookups use them). DDL is transactional: a rollback restores
-    every index, and other connections never see them missing.
-    """
-    dropped = conn.execute(
-        """SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'fix_history'
-           AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name"""
-    ).fetchall()
-    for name, _sql in dropped:
-        conn.execute(f'DROP INDEX "{name}"')
-    yield
-    for _name, sql in dropped:
-        conn.execute(sql)
-
-
 def insert_new(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Insert the rows (``attempt_params`` tuples) whose uid is not stored yet; return them.
 

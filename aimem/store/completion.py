@@ -63,7 +63,7 @@ def _from_postgres(queries: list[str], url: str) -> list[str]:
         with psycopg.connect(url, autocommit=True, connect_timeout=2) as conn:
             for sql in queries:
                 try:
-                    rows = conn.execute(f"{sql} LIMIT {LIMIT}").fetchall()  # type: ignore[arg-type]
+                    rows = conn.execute(f"{sql} LIMIT {LIMIT}").fetchall()
                     return [str(r[0]) for r in rows]
                 except psycopg.Error:
                     continue

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import fcntl
 import os
-import random
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,43 +130,14 @@ def configure_for_writes(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA temp_store = MEMORY")
 
 
-def _begin_immediate(conn: sqlite3.Connection) -> None:
-    """Take the write lock, polling every millisecond or so while another writer holds it.
-
-    SQLite's own busy handler sleeps 1, 2, 5, 10 ... up to 100 ms between tries,
-    so under many writers most of the wait was sleep after the lock was free
-    (bench/run.py, 8 writer processes). The busy timeout still bounds the wait.
-    """
-    try:
-        conn.execute("PRAGMA busy_timeout = 0")
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        delay = 0.0005
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) and "busy" not in str(error):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise
-            time.sleep(delay * random.uniform(0.5, 1.5))
-            delay = min(delay * 1.5, 0.005)
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-
-
 @contextmanager
-def atomic(conn: sqlite3.Connection, *, poll: bool = True) -> Iterator[sqlite3.Connection]:
+def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction: ``BEGIN IMMEDIATE`` .. ``COMMIT``, rolled back on any error.
 
-    ``poll=False`` when the caller holds the write queue: the lock is then almost
-    always free, and SQLite's own busy handler covers writers outside the queue.
+    A writer that finds the lock taken waits in SQLite's busy handler, up to
+    the busy timeout.
     """
-    if poll:
-        _begin_immediate(conn)
-    else:
-        conn.execute("BEGIN IMMEDIATE")
+    conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
     except BaseException:
@@ -189,13 +158,14 @@ class WriteQueue:
     """Writers of one repository take turns through an ``flock`` on a lock file.
 
     Waiting for SQLite's write lock means polling it: SQLite's busy handler
-    sleeps in steps of up to 100 ms, and even a 1 ms poll leaves the lock idle
-    between a commit and the next poll while seven waiting processes compete
-    with the writer for two cores (bench/run.py, 8 writer processes). A waiter
-    blocked in ``flock`` uses no CPU and the kernel wakes it when the lock is
-    released. The wait is bounded: it happens in a helper thread, and a waiter
-    that gives up falls back to polling SQLite's lock with its own deadline, so
-    a stuck writer still ends in "database stayed locked" rather than a hang.
+    sleeps in steps of up to 100 ms, so under 8 writer processes one waiter
+    could lose every race for seconds (slowest write 4.4 s against 0.3 s
+    through the queue; docs/performance.md, "Speed paths"). A waiter blocked
+    in ``flock`` uses no CPU, the kernel wakes it when the lock is released,
+    and waiters take their turns in order. The wait is bounded: it happens in
+    a helper thread, and a waiter that gives up falls back to SQLite's busy
+    timeout, so a stuck writer still ends in "database stayed locked" rather
+    than a hang.
     Writers that do not take part (the seed system's SQL, the ``sqlite3`` shell) are
     still excluded by SQLite's own lock, which is always taken after this one.
     A kill -9 releases the lock with the process.

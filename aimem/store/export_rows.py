@@ -1,13 +1,16 @@
 """Hot rows in the export row format, a chunk at a time (all of export's SQL).
 
 The export row of one ``fix_history`` row is, by definition, what the per-row
-path writes: ``orjson.dumps`` of ``row_to_dict(row)`` (keys in
+path writes (``aimem.transfer.write_records`` over ``Store.iter_rows``, which
+``export --include-archive`` takes): ``orjson.dumps`` of ``row_to_dict(row)`` (keys in
 ``EXPORT_COLUMNS`` order; ``fix_commands``/``system_info`` parsed from their
 stored JSON text, the text itself when it is not JSON, ``[]``/``{}`` for NULL;
 flags as ``true``/``false``), with the REAL columns in Python's repr, as
-exports have always written them. ``iter_export_chunks`` writes exactly those
-bytes (``tests/test_export_rows.py`` checks it with Hypothesis on arbitrary
-stored values, legacy junk included), faster:
+exports have always written them (``aimem.records.export_form``).
+``iter_export_chunks`` writes exactly those bytes (``tests/test_export_rows.py``
+checks it with Hypothesis on arbitrary stored values, legacy junk included),
+faster (1.9x for a whole ``aimem export`` of 100k records; docs/performance.md,
+"Speed paths"):
 
 - SQLite builds each whole line (``aimem.store.json_lines``): Python fetches
   its UTF-8 bytes per row, plus the two stored JSON texts, which are checked once
@@ -16,13 +19,12 @@ stored values, legacy junk included), faster:
   path does;
 - one write per chunk.
 
-CSV rows are built from the values, column-wise (``csv.writer.writerows``).
-Memory stays flat: one chunk and the bounded memos at a time.
+CSV rows are built from the values, column-wise (``csv.writer.writerows``):
+2.1x the per-row path at 100k records. Memory stays flat: one chunk and the bounded memos at a time.
 """
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -36,10 +38,9 @@ import orjson
 from aimem.csvformat import GUARDED_STARTS, text_cell
 from aimem.csvformat import cell as csv_cell
 from aimem.jsontext import FLAG_COLUMNS, JSON_COLUMNS, loads_or_text
-from aimem.records import EXPORT_COLUMNS
+from aimem.records import EXPORT_COLUMNS, export_form
 from aimem.store import json_lines, unwritable
 from aimem.store.sqlparams import in_chunks
-from aimem.timeutil import output_timestamp
 
 CHUNK = 1024
 
@@ -49,10 +50,6 @@ _COLUMNS = ", ".join(EXPORT_COLUMNS)
 _OUTPUT_COLUMNS = ", ".join(
     json_lines.OUTPUT_TIMESTAMP_SQL.format(c=c) if c == "timestamp" else c for c in EXPORT_COLUMNS
 )
-# REAL columns are written as Python's repr by exports (orjson would write
-# 4e-05 as 0.00004). Nested JSON keeps orjson's form.
-REAL_COLUMNS = ("execution_time_seconds", "cost_usd")
-
 # Page cache of an export's scan: each page is read once, so a large cache only
 # costs fresh memory for every page (1M rows: peak RSS 98 -> 28 MB, no slower).
 SCAN_CACHE_KIB = 2048
@@ -68,25 +65,6 @@ class _Bools(dict[Any, Any]):
 
     def __missing__(self, value: Any) -> Any:
         return self.true if value else self.false
-
-
-class Reals(dict[Any, Any]):
-    """A REAL column's value -> its export form: a finite float as ``repr``, else itself."""
-
-    def __init__(self) -> None:
-        super().__init__({None: None})
-
-    def __missing__(self, value: Any) -> Any:
-        if type(value) is not float or not math.isfinite(value):
-            return value  # NULL, legacy text; orjson writes inf and nan as null
-        made = orjson.Fragment(repr(value).encode())
-        if value == 0:
-            return made  # 0.0 == -0.0: remembered, one would print as the other
-        if len(self) >= json_lines.MEMO_LIMIT:  # floats only here: 1 vs 1.0 cannot mix
-            self.clear()
-            self[None] = None
-        self[value] = made
-        return made
 
 
 def row_filter(
@@ -117,17 +95,11 @@ def _select(
 
 
 def export_row(row: tuple[Any, ...]) -> dict[str, Any]:
-    """The export row of one ``fix_history`` tuple (``EXPORT_COLUMNS``), REALs as repr."""
+    """The export row of one ``fix_history`` tuple (``EXPORT_COLUMNS``), as JSON outputs write it."""
     from aimem.jsontext import export_values
     from aimem.records import EXPORT_COLUMNS
 
-    record = export_values(EXPORT_COLUMNS, row)
-    record["timestamp"] = output_timestamp(record["timestamp"])
-    reals = Reals()
-    for column in REAL_COLUMNS:
-        if type(record[column]) is float:
-            record[column] = reals[record[column]]
-    return record
+    return export_form(export_values(EXPORT_COLUMNS, row))
 
 
 class ExportLines:

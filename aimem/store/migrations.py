@@ -404,3 +404,112 @@ def _archived_facts(conn: sqlite3.Connection) -> Iterator[Any]:
 
     for row in _segment_rows(conn):
         yield fact_from_row(row)
+
+
+# The aggregate tables keyed on the fixer: (table, key columns, summed columns,
+# columns merged by min, by max).
+_FIXER_ROLLUPS = (
+    (
+        "aimem_totals",
+        ("model_name", "issue_type", "fixer_type"),
+        ("attempts", "fix_successes", "successes", "time_sum", "time_n"),
+        ("first_seen",),
+        ("last_seen",),
+    ),
+    (
+        "aimem_daily",
+        ("day", "model_name", "issue_type", "fixer_type"),
+        ("attempts", "fix_successes", "successes", "time_sum", "time_n"),
+        (),
+        (),
+    ),
+    (
+        "aimem_cost",
+        ("fixer_type", "fixer_model", "issue_type"),
+        (
+            "attempts",
+            "successes",
+            "cost_sum",
+            "cost_n",
+            "tokens_in_sum",
+            "tokens_out_sum",
+            "tokens_n",
+        ),
+        (),
+        (),
+    ),
+)
+
+
+@migration
+def m016_one_fixer_spelling(conn: sqlite3.Connection) -> None:
+    # New attempts store the fixer in one spelling (aimem.records.normalize_fixer:
+    # 'Claude', 'CLAUDE' and 'claude' are one fixer); rows stored earlier, and the
+    # rollups they fed, are brought to it. The rollup rows of two spellings are
+    # merged in place (their counts add up) rather than recomputed from rows:
+    # that is exact, needs no archive segment to be readable, and keeps the
+    # counts of purged attempts, which exist nowhere else. Archive segments are
+    # never rewritten; their rows are respelled as they are read
+    # (aggregates.fact_from_row, records.attempt_from_row).
+    from aimem.records import normalize_fixer
+
+    tables = ["fix_history"] + [table for table, *_ in _FIXER_ROLLUPS if table in _tables(conn)]
+    stored = set()
+    for table in tables:
+        stored |= {
+            name
+            for (name,) in conn.execute(f"SELECT DISTINCT fixer_type FROM {table}")
+            if isinstance(name, str)
+        }
+    renamed = {name: normalize_fixer(name) for name in stored if normalize_fixer(name) != name}
+    if not renamed:
+        return
+    conn.execute("CREATE TEMP TABLE aimem_fixer_names (stored TEXT PRIMARY KEY, spelled TEXT)")
+    conn.executemany("INSERT INTO aimem_fixer_names VALUES (?, ?)", renamed.items())
+    conn.execute(
+        """UPDATE fix_history SET fixer_type =
+               (SELECT spelled FROM aimem_fixer_names WHERE stored = fixer_type)
+           WHERE fixer_type IN (SELECT stored FROM aimem_fixer_names)"""
+    )
+    for table, keys, sums, lows, highs in _FIXER_ROLLUPS:
+        if table not in tables:
+            continue
+        picked = ", ".join(
+            "coalesce(n.spelled, t.fixer_type)" if key == "fixer_type" else f"t.{key}"
+            for key in keys
+        )
+        merged = (
+            [f"sum(t.{c})" for c in sums]
+            + [f"min(t.{c})" for c in lows]
+            + [f"max(t.{c})" for c in highs]
+        )
+        updates = (
+            [f"{c} = {c} + excluded.{c}" for c in sums]
+            + [f"{c} = min({c}, excluded.{c})" for c in lows]
+            + [f"{c} = max({c}, excluded.{c})" for c in highs]
+        )
+        columns = ", ".join([*keys, *sums, *lows, *highs])
+        # Fold the old spellings' rows first, then add them onto the rows already
+        # in the one spelling; GROUP BY merges 'Claude' with 'CLAUDE'.
+        conn.execute(
+            f"""CREATE TEMP TABLE aimem_fixer_rows AS
+                SELECT {picked}, {", ".join(merged)} FROM {table} AS t
+                JOIN aimem_fixer_names AS n ON n.stored = t.fixer_type
+                GROUP BY {picked}"""
+        )
+        conn.execute(
+            f"DELETE FROM {table} WHERE fixer_type IN (SELECT stored FROM aimem_fixer_names)"
+        )
+        conn.execute(
+            f"""INSERT INTO {table}({columns}) SELECT * FROM aimem_fixer_rows WHERE true
+                ON CONFLICT({", ".join(keys)}) DO UPDATE SET {", ".join(updates)}"""
+        )
+        conn.execute("DROP TABLE temp.aimem_fixer_rows")
+    conn.execute("DROP TABLE temp.aimem_fixer_names")
+    conn.execute(
+        "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+    )
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

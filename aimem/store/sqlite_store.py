@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -13,7 +13,6 @@ from typing import Any
 import orjson
 
 from aimem.errors import AimemError
-from aimem.fsutil import file_identity
 from aimem.jsontext import export_values, loads_or_text
 from aimem.records import EXPORT_COLUMNS, Attempt
 from aimem.store import json_lines, migrations, schema, unwritable
@@ -176,11 +175,6 @@ class Store:
         self.write_queue = WriteQueue(path.parent / WRITE_QUEUE_NAME, path.parent / MERGE_LOCK_NAME)
         self._commits = 0
         self.conn = connect(path, readonly=readonly)
-        # Which file this connection opened (export's helper must read the same one).
-        self.identity: tuple[int, int] | None = None
-        if not readonly:
-            with suppress(OSError):
-                self.identity = file_identity(path)
         try:
             version = migrations.check_version(self.conn, path)
             if not readonly:
@@ -207,7 +201,7 @@ class Store:
         ``WriteQueue``), then take SQLite's write lock with ``BEGIN IMMEDIATE``.
         """
         try:
-            with self.write_queue.turn() as queued, atomic(self.conn, poll=not queued) as conn:
+            with self.write_queue.turn(), atomic(self.conn) as conn:
                 yield conn
         except sqlite3.Error as error:
             raise translate_sqlite_error(error, self.path) from error
@@ -217,25 +211,6 @@ class Store:
             # A checkpoint that cannot run now runs later; nothing is lost.
             with suppress(sqlite3.Error):
                 self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-    @contextmanager
-    def bulk_transaction(self, defer_indexes: bool = False) -> Iterator[sqlite3.Connection]:
-        """The write transaction of a bulk merge (an import, a batch of a pull).
-
-        A large page cache, the search index built once at the end, and with
-        ``defer_indexes`` the secondary indexes too (see ``aimem.store.bulk``);
-        the write lock is announced while held, so other writers wait for it.
-        """
-        from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
-
-        with (
-            import_cache(self.conn),
-            self.transaction() as conn,
-            self.write_queue.merging(),
-            deferred_indexes(conn) if defer_indexes else nullcontext(),
-            deferred_full_text(conn),
-        ):
-            yield conn
 
     @contextmanager
     def streaming_snapshot(self) -> Iterator[None]:
@@ -257,22 +232,40 @@ class Store:
         finally:
             self.conn.execute(f"PRAGMA temp_store = {int(temp_store)}")
 
+    @property
+    def label(self) -> str:
+        """How findings name the database: its file name."""
+        return self.path.name
+
+    def snapshot_to(self, dest: Path, label: Path | None = None) -> None:
+        """A consistent copy of the database in the new file ``dest`` (see
+        ``aimem.store.snapshot.snapshot_to``; ``label`` names it in a failed write)."""
+        from aimem.store.snapshot import snapshot_to
+
+        snapshot_to(self.conn, dest, self.path, label)
+
+    def scratch_copy(self) -> None:
+        """Treat this database as a scratch copy: no fsync of its writes."""
+        self.conn.execute("PRAGMA synchronous = OFF")
+
+    def single_file(self) -> None:
+        """Leave WAL mode, so the database is one self-contained file."""
+        self.conn.execute("PRAGMA journal_mode = DELETE")
+
     def scratch_folder(self) -> Path:
         """Where an import stages its rows: next to the database (the same disk)."""
         return self.path.parent
 
     @contextmanager
-    def import_transaction(self, large: bool) -> Iterator[sqlite3.Connection]:
+    def import_transaction(self) -> Iterator[sqlite3.Connection]:
         """The write transaction of one import: a larger page cache, the write
-        queue held as a merge, the search index (and with ``large`` the
-        secondary indexes) built once at the end."""
-        from aimem.store.bulk import deferred_full_text, deferred_indexes, import_cache
+        queue held as a merge, the search index built once at the end."""
+        from aimem.store.bulk import deferred_full_text, import_cache
 
         with (
             import_cache(self.conn),
             self.transaction() as conn,
             self.write_queue.merging(),
-            deferred_indexes(conn) if large else nullcontext(),
             deferred_full_text(conn),
         ):
             yield conn
@@ -290,7 +283,9 @@ class Store:
             yield
 
     @contextmanager
-    def export_chunks(self, since: str | None, separator: bytes) -> Iterator[Iterator[tuple[bytes, int]]]:
+    def export_chunks(
+        self, since: str | None, separator: bytes
+    ) -> Iterator[Iterator[tuple[bytes, int]]]:
         """(bytes, rows) chunks of export lines of hot rows from ``since`` on, one snapshot."""
         from aimem.store.connection import page_cache
         from aimem.store.export_rows import SCAN_CACHE_KIB, iter_export_chunks
@@ -301,7 +296,7 @@ class Store:
             try:
                 yield chunks
             finally:
-                chunks.close()
+                getattr(chunks, "close", lambda: None)()
 
     @contextmanager
     def csv_rows(self, since: str | None) -> Iterator[Iterator[list[tuple[Any, ...]]]]:
@@ -312,7 +307,7 @@ class Store:
         try:
             yield rows
         finally:
-            rows.close()
+            getattr(rows, "close", lambda: None)()
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
@@ -1267,7 +1262,7 @@ class Store:
             conn.execute("BEGIN")
             rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="temp")
             drift = []
-            for table, columns, key in DRIFT_COMPARISONS:
+            for table, columns, key in _DRIFT_COMPARISONS:
                 missing = conn.execute(
                     f"SELECT count(*) FROM (SELECT {columns} FROM temp.{table} "
                     f"EXCEPT SELECT {columns} FROM main.{table} {key})"
@@ -1292,13 +1287,6 @@ class Store:
         with self.transaction() as conn:
             rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="main")
             self._bump_generation(conn)
-
-    def snapshot_into(self, dest: Path, label: Path | None = None) -> None:
-        """Copy the whole database, as of one moment, into a new SQLite file ``dest``
-        (a backup bundle's database; see ``snapshot.snapshot_to``)."""
-        from aimem.store import snapshot
-
-        snapshot.snapshot_to(self.conn, dest, self.path, label)
 
     def describe(self) -> str:
         """The database as messages name it."""
@@ -1593,7 +1581,7 @@ _STORAGE_GLOB = (
 # seconds are rounded (addition order differs); legacy pattern or model rows
 # with no raw rows behind them are kept as they are, so only keys the
 # recomputation knows are compared on the seed schema's tables.
-DRIFT_COMPARISONS = (
+_DRIFT_COMPARISONS = (
     (
         "aimem_totals",
         "model_name, issue_type, fixer_type, attempts, fix_successes, successes, "

@@ -24,9 +24,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def demo(
-    request: pytest.FixtureRequest, backend: str, demo_template: Path, repo_dir: Path
-) -> Path:
+def demo(request: pytest.FixtureRequest, backend: str, demo_template: Path, repo_dir: Path) -> Path:
     """A copy of the demo repository at $AIMEM_DIR (tmp/AIMemory)."""
     if backend == "postgres":
         return make_repository(request, backend, repo_dir, demo=True)

@@ -15,7 +15,6 @@ import pytest
 
 from tests.cli.conftest import fails, invoke, ok, ok_json
 
-
 STAMPS = {  # ISO week 11 of 2020 starts on Monday 9 March
     "A": "20200310T120000.000000Z",
     "B": "20200310T080000.000000Z",
@@ -84,7 +83,6 @@ def test_backup_without_a_destination_is_a_usage_error(demo: Path, tmp_path: Pat
     assert sorted(os.listdir(tmp_path)) == before  # nothing written here
 
 
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_set_default_then_backup_and_the_environment_wins(demo: Path, tmp_path: Path) -> None:
     stored, env = tmp_path / "stored", tmp_path / "env"
     stored.mkdir()
@@ -135,7 +133,6 @@ def test_set_default_refuses_a_missing_folder(demo: Path, tmp_path: Path) -> Non
         (["--keep-weekly", "10"], {"A", "D", "F", "G"}),
     ],
 )
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_prune_dry_run_applies_the_rules(
     demo: Path, tmp_path: Path, rules: list[str], kept: set[str]
 ) -> None:
@@ -149,7 +146,6 @@ def test_prune_dry_run_applies_the_rules(
     assert sorted(os.listdir(dest)) == before  # a dry run removes nothing
 
 
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_prune_reasons_and_removal(demo: Path, tmp_path: Path) -> None:
     dest, made = _series(tmp_path)
     result = ok("backup", "prune", str(dest), "--keep-daily", "2", "--keep-weekly", "2")
@@ -168,7 +164,6 @@ def test_prune_needs_a_rule(demo: Path, tmp_path: Path) -> None:
     assert "--keep-last" in result.stderr
 
 
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_backup_with_rules_keeps_the_new_bundle_and_never_a_foreign_one(
     demo: Path, tmp_path: Path
 ) -> None:
@@ -183,7 +178,6 @@ def test_backup_with_rules_keeps_the_new_bundle_and_never_a_foreign_one(
     )
 
 
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_keep_is_keep_last(demo: Path, tmp_path: Path) -> None:
     dest, made = _series(tmp_path)
     result = ok("backup", str(dest), "--keep", "2")
@@ -216,7 +210,6 @@ def test_bad_retention_flags_are_usage_errors(
 # ---- backup list ----------------------------------------------------------------------
 
 
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_backup_list_table_json_and_csv(demo: Path, tmp_path: Path) -> None:
     dest = tmp_path / "b"
     dest.mkdir()
@@ -259,7 +252,6 @@ def test_backup_list_table_json_and_csv(demo: Path, tmp_path: Path) -> None:
     fails(2, "backup", "list", str(dest), "--json", "--format", "csv")
 
 
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_backup_list_verify_reads_every_byte(demo: Path, tmp_path: Path) -> None:
     dest = tmp_path / "b"
     dest.mkdir()
@@ -281,7 +273,6 @@ def test_backup_list_of_an_empty_folder(tmp_path: Path) -> None:
 # ---- verify DIR | latest ------------------------------------------------------------
 
 
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_verify_a_folder_one_line_per_bundle(demo: Path, tmp_path: Path) -> None:
     dest = tmp_path / "b"
     dest.mkdir()
@@ -305,7 +296,6 @@ def test_verify_an_empty_folder_fails(tmp_path: Path) -> None:
     assert "no bundle in" in fails(1, "verify", str(tmp_path / "empty")).stderr
 
 
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_verify_latest_picks_this_repositorys_newest(demo: Path, tmp_path: Path) -> None:
     dest, made = _series(tmp_path)
     newest_foreign = dest / f"aimem-{'f' * 12}-20991231T000000.000000Z.tar"
@@ -324,7 +314,6 @@ def test_verify_latest_without_a_folder_names_the_fix(demo: Path) -> None:
     assert "'latest' needs a folder of bundles" in result.stderr and "--from" in result.stderr
 
 
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_from_goes_with_latest_only(demo: Path, tmp_path: Path) -> None:
     bundle = _first_bundle(tmp_path)
     assert "--from" in fails(1, "verify", str(bundle), "--from", str(tmp_path)).stderr
@@ -333,7 +322,6 @@ def test_from_goes_with_latest_only(demo: Path, tmp_path: Path) -> None:
 # ---- restore latest ----------------------------------------------------------------
 
 
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_restore_latest_into_a_new_place(demo: Path, tmp_path: Path) -> None:
     dest = tmp_path / "b"
     dest.mkdir()
@@ -347,7 +335,6 @@ def test_restore_latest_into_a_new_place(demo: Path, tmp_path: Path) -> None:
     assert stats["total_fixes_attempted"] == 480
 
 
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_restore_latest_over_the_repository_uses_the_default_folder(
     demo: Path, tmp_path: Path
 ) -> None:
@@ -362,7 +349,6 @@ def test_restore_latest_over_the_repository_uses_the_default_folder(
     assert ok_json("stats", "--json")["total_fixes_attempted"] == 480
 
 
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_restore_latest_refuses_a_folder_of_several_repositories(
     demo: Path, tmp_path: Path
 ) -> None:
@@ -383,7 +369,6 @@ def _silent(*args: str) -> Any:
     return result
 
 
-@pytest.mark.postgres_pending("backup, verify and restore on PostgreSQL: the pgops branch")
 def test_quiet_backup_and_prune_print_nothing(demo: Path, tmp_path: Path) -> None:
     dest, _ = _series(tmp_path)
     assert _silent("backup", str(dest), "--keep-last", "1", "-q").stdout == ""

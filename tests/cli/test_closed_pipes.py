@@ -100,7 +100,10 @@ def test_export_csv_into_head(archived: Path) -> None:
         timeout=60,
     )
     assert done.stdout.count(b"\r\n") == 2
-    assert done.stderr.decode().splitlines() == ["exit=141"]
+    # 141 when a write meets the closed pipe; 0 when the export went out in a
+    # write the pipe took in part before head left (Linux reports no error
+    # for that), as NDJSON's chunks always did. Never an error message.
+    assert done.stderr.decode().splitlines() in (["exit=141"], ["exit=0"])
 
 
 @pytest.mark.slow
@@ -116,6 +119,8 @@ def test_export_csv_into_head(archived: Path) -> None:
     ids=lambda args: " ".join(args),
 )
 def test_a_closed_stdin_is_a_one_line_error(demo: Path, args: list[str]) -> None:
+    if args == ["check", "--repair"]:
+        (demo / "knowledge_base.json").unlink()  # something to repair: a question to ask
     before = (demo / "ai_memory.db").read_bytes()
     done = subprocess.run(
         [sys.executable, "-m", "aimem", *args],

@@ -110,13 +110,16 @@ def test_fast_paths_import_nothing_heavy(demo: Path, args: list[str]) -> None:
     heavy = sorted(m for m in imported if m.split(".")[0] in HEAVY)
     assert heavy == []
     # aimem.store's own __init__ is light; the backends behind it are not
-    assert not {
-        "aimem.memory",
-        "aimem.store.sqlite_store",
-        "aimem.store.postgres",
-        "aimem.cli.app",
-        "typing",
-    } & imported
+    assert (
+        not {
+            "aimem.memory",
+            "aimem.store.sqlite_store",
+            "aimem.store.postgres",
+            "aimem.cli.app",
+            "typing",
+        }
+        & imported
+    )
 
 
 # ---- the scripts ------------------------------------------------------------------
@@ -272,3 +275,81 @@ def test_zsh_completion_logic(demo: Path, path_with_aimem: str, tmp_path: Path) 
     ]
     assert complete("aimem", "kb", "import", "x") == ["files "]
     assert complete("aimem", "stats", "--")[0].startswith("describe --json")
+
+
+# ---- a group with a default command: aimem backup DEST ----------------------------
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> Path:
+    """A working folder holding a folder 'bundles' and a file 'bundles.txt'."""
+    work = tmp_path / "work"
+    (work / "bundles").mkdir(parents=True)
+    (work / "bundles.txt").write_text("not a folder")
+    return work
+
+
+def test_bash_backup_offers_subcommands_folders_and_options(
+    path_with_aimem: str, folders: Path
+) -> None:
+    def complete(*words: str) -> list[str]:
+        return bash_complete(list(words), path_with_aimem, folders)
+
+    offered = complete("aimem", "backup", "")
+    assert {"create", "list", "prune", "bundles", "--keep-daily", "--set-default"} <= set(offered)
+    assert "bundles.txt" not in offered  # the destination is a folder
+    assert complete("aimem", "backup", "bu") == ["bundles"]
+    assert complete("aimem", "backup", "l") == ["list"]
+    assert "--keep-weekly" in complete("aimem", "backup", "bundles", "--keep-w")
+    assert complete("aimem", "backup", "--set-default", "b") == ["bundles"]
+    assert complete("aimem", "backup", "list", "b") == ["bundles"]
+    # other groups are unchanged: subcommands only
+    assert complete("aimem", "kb", "") == ["show", "import", "export"]
+
+
+def test_zsh_backup_offers_subcommands_folders_and_options(
+    path_with_aimem: str, folders: Path
+) -> None:
+    zsh = need("zsh")
+    harness = (
+        '_describe() { print -r -- "describe ${(j: :)${(@)reply%%:*}}" }\n'
+        'compadd() { print -r -- "compadd ${(j: :)${(@P)2}}" }\n'
+        '_files() { print -r -- "files $*" }\n'
+        "compdef() { : }\n"
+        f'source "{ZSH}"\n'
+        'words=("$@"); CURRENT=$#\n'
+        "_aimem\n"
+    )
+    done = subprocess.run(
+        [zsh, "-f", "-c", harness, "zsh", "aimem", "backup", ""],
+        capture_output=True,
+        env={**os.environ, "PATH": path_with_aimem},
+        cwd=folders,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    offered = lines(done.stdout)
+    assert offered[0] == "describe create list prune"
+    assert offered[1].startswith("describe ") and "--keep-daily" in offered[1].split()
+    assert offered[2] == "files -/"
+    assert len(offered) == 3
+
+
+def test_fish_backup_offers_subcommands_and_folders(path_with_aimem: str, folders: Path) -> None:
+    fish = need("fish")
+
+    def complete(line: str) -> list[str]:
+        done = subprocess.run(
+            [fish, "--no-config", "-c", f"source {FISH}; complete -C {line!r}"],
+            capture_output=True,
+            env={**os.environ, "PATH": path_with_aimem},
+            cwd=folders,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return [row.split("\t")[0] for row in lines(done.stdout)]
+
+    offered = complete("aimem backup ")
+    assert {"create", "list", "prune", "bundles/"} <= set(offered)
+    assert "bundles.txt" not in offered
+    assert "--keep-daily" in complete("aimem backup bundles/ --keep-d")

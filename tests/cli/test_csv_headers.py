@@ -49,7 +49,6 @@ def full(demo: Path) -> Path:
     return demo
 
 
-@pytest.mark.postgres_pending("archive segments in the database: the pgops branch")
 def test_headers_are_the_same_on_an_empty_and_a_full_repository(tmp_path: Path, full: Path) -> None:
     on_full = {" ".join(args): _csv(*args) for args in LISTINGS}
     for args in LISTINGS:

@@ -89,7 +89,7 @@ def test_c_that_is_not_a_folder_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_c_through_the_console_script(project: Path, tmp_path: Path) -> None:
-    # stats and export take the typer-free path, models the typer one: both agree.
+    # -C through the console script, as a shell runs it
     code, out, err = run_without_env("-C", str(project / "src"), "stats", "--json", cwd=tmp_path)
     assert code == 0, err
     assert orjson.loads(out)["memory_directory"] == str(project / "AIMemory")

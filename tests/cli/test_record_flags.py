@@ -54,7 +54,7 @@ def test_fixer_names_are_one_fixer_whatever_the_case(empty: Path, tmp_path: Path
     fixers = ok_json("analytics", "--json")["fixer_comparison"]
     assert {f["fixer_type"]: f["total_attempts"] for f in fixers} == {"claude": 3, "qwen": 1}
 
-    # a stored row read back keeps its text: an import is history, not new input
+    # an import of rows spelled otherwise stores them in the one spelling too
     ok("export", str(tmp_path / "h.ndjson"))
     exported = [orjson.loads(x) for x in (tmp_path / "h.ndjson").read_bytes().splitlines()]
     for row in exported:
@@ -62,12 +62,9 @@ def test_fixer_names_are_one_fixer_whatever_the_case(empty: Path, tmp_path: Path
         row["uid"] = row["uid"][::-1]  # new records, not the ones already here
     (tmp_path / "upper.ndjson").write_bytes(b"\n".join(orjson.dumps(r) for r in exported))
     ok("import", str(tmp_path / "upper.ndjson"))
-    assert sorted(row["fixer_type"] for row in _rows()) == [
-        *["CLAUDE"] * 3,
-        "QWEN",
-        *["claude"] * 3,
-        "qwen",
-    ]
+    assert sorted(row["fixer_type"] for row in _rows()) == [*["claude"] * 6, "qwen", "qwen"]
+    fixers = ok_json("analytics", "--json")["fixer_comparison"]
+    assert {f["fixer_type"]: f["total_attempts"] for f in fixers} == {"claude": 6, "qwen": 2}
 
 
 def test_a_bad_fixer_name_names_the_flag(empty: Path) -> None:

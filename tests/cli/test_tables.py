@@ -186,7 +186,6 @@ def test_show_one_attempt(demo: Path) -> None:
     fails(2, "show", "x")
 
 
-@pytest.mark.postgres_pending("archive segments in the database: the pgops branch")
 def test_show_reads_an_archived_attempt(demo: Path) -> None:
     oldest = ok_json("recent", "--since", "3650d", "--json")[-1]
     ok("cleanup", "--older-than", "0d", "--yes")
@@ -271,7 +270,6 @@ def test_export_writes_t_and_import_reads_both_forms(demo: Path, tmp_path: Path)
         assert again and all(stored[uid] == stamp for uid, stamp in again.items())
 
 
-@pytest.mark.postgres_pending("archive segments in the database: the pgops branch")
 def test_archive_list_never_cuts_the_segment_name(demo: Path) -> None:
     ok("cleanup", "--older-than", "21d", "--yes")
     name = ok_json("archive", "list", "--json")[0]["name"]

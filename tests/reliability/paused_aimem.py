@@ -66,16 +66,16 @@ def install(step: str, signal_file: Path) -> None:
     thaw_segment = Store.thaw_segment
     replace = os.replace
     snapshot_to = snapshot.snapshot_to
-    finish = fsutil._SyncingWriter.finish
+    sync_output = fsutil._sync_output
 
     def paused_snapshot_to(*args: Any, **kwargs: Any) -> Any:
         result = snapshot_to(*args, **kwargs)
         pause("backup-snapshot-taken")
         return result
 
-    def paused_finish(self: Any) -> None:
+    def paused_sync_output(handle: Any) -> None:
         pause("output-written")
-        finish(self)
+        sync_output(handle)
 
     def paused_encode_segment(*args: Any, **kwargs: Any) -> Any:
         pause("selected")
@@ -119,7 +119,7 @@ def install(step: str, signal_file: Path) -> None:
         (Store, "commit_segments", paused_commit_segments),
         (Store, "thaw_segment", paused_thaw_segment),
         (snapshot, "snapshot_to", paused_snapshot_to),
-        (fsutil._SyncingWriter, "finish", paused_finish),
+        (fsutil, "_sync_output", paused_sync_output),
     ]
     for owner, name, function in patches:
         setattr(owner, name, function)

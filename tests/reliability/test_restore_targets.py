@@ -92,10 +92,10 @@ def test_stale_staging_of_a_killed_restore_is_removed(
     runner: CliRunner, origin: tuple[Path, Path], tmp_path: Path
 ) -> None:
     (bundle,) = _bundles(origin[1])
-    stale = tmp_path / f".aimem-restore-B.{_dead_pid()}.1"
+    stale = tmp_path / f".aimem-restore-AIMemory.{_dead_pid()}.1"
     stale.mkdir()
     (stale / "ai_memory.db").write_bytes(b"half written")
-    done = runner.invoke(app, ["--dir", str(tmp_path / "B"), "restore", str(bundle)])
+    done = runner.invoke(app, ["--dir", str(tmp_path / "AIMemory"), "restore", str(bundle)])
     assert done.exit_code == 0, done.output
     assert not stale.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".aimem-")] == []

@@ -12,7 +12,7 @@ Cleanup, thaw and repair take turns through a session advisory lock
 (``ARCHIVE_LOCK``); check and backup hold it shared. The server releases it
 when a runner's connection ends, even on kill -9.
 
-A backup's database is SQLite whatever the backend: ``snapshot_into`` copies
+A backup's database is SQLite whatever the backend: ``snapshot_to`` copies
 every table from one read-only repeatable-read transaction into it, and
 ``restore_from`` copies a bundle's database back in one transaction.
 """
@@ -20,8 +20,7 @@ every table from one read-only repeatable-read transaction into it, and
 from __future__ import annotations
 
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from operator import itemgetter
 from pathlib import Path
@@ -33,7 +32,6 @@ from aimem.errors import AimemError, LockTimeoutError
 from aimem.jsontext import export_values
 from aimem.records import EXPORT_COLUMNS, Attempt
 from aimem.store import snapshot, unwritable
-from aimem.store.aggregates import Fact
 from aimem.store.postgres.connection import Connection, where
 
 # The advisory lock key of cleanup, thaw and repair ('aimar' as an integer).
@@ -43,8 +41,6 @@ ARCHIVE_LOCK = 0x61696D6172
 _MIGRATION_KEYS = "key = 'schema_version' OR left(key, 10) = 'migration:'"
 # Tables whose ids come from an identity sequence.
 _SEQUENCED = ("fix_history", "issue_patterns")
-# The storage form of a timestamp (the SQLite store's GLOB, as a regular expression).
-_STORAGE_FORM = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}Z$"
 
 
 class PostgresArchive:
@@ -297,45 +293,6 @@ class PostgresArchive:
                 (list(sha256s),),
             )
 
-    # ---- check ----------------------------------------------------------------
-
-    def unwritable_values(self, limit: int = 20) -> unwritable.Found:
-        """None here: typed columns hold no BLOB, and a UTF-8 database no text
-        that is not UTF-8 (what export cannot write on SQLite)."""
-        return unwritable.Found()
-
-    def bad_timestamps(self, limit: int = 20) -> list[tuple[int, str]]:
-        """(id, timestamp) of hot rows whose timestamp is not in the storage form."""
-        rows = self._run(
-            "SELECT id, timestamp FROM fix_history WHERE timestamp !~ %s ORDER BY id LIMIT %s",
-            (_STORAGE_FORM, limit),
-        ).fetchall()
-        return [(int(r[0]), str(r[1])) for r in rows]
-
-    def aggregate_drift(self, extra_facts: Iterable[Fact]) -> list[tuple[str, str]]:
-        """Compare every aggregate with a recomputation from hot rows plus ``extra_facts``.
-
-        The recomputation runs in place inside a transaction that is rolled
-        back: writers wait meanwhile, and nothing it wrote is ever seen.
-        """
-        from aimem.store.rebuild import rebuild_aggregates
-        from aimem.store.sqlite_store import DRIFT_COMPARISONS
-
-        drift: list[tuple[str, str]] = []
-        with suppress(_RolledBack), self.transaction() as conn:
-            stored = {
-                table: Counter(map(tuple, self._query(f"SELECT {columns} FROM {table}")))
-                for table, columns, _ in DRIFT_COMPARISONS
-            }
-            rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="main")
-            for table, columns, _ in DRIFT_COMPARISONS:
-                fresh = Counter(map(tuple, self._query(f"SELECT {columns} FROM {table}")))
-                differ = sum(((fresh - stored[table]) + (stored[table] - fresh)).values())
-                if differ:
-                    drift.append((table, f"{differ} rows differ from a recomputation"))
-            raise _RolledBack
-        return drift
-
     def repository_home(self) -> str:
         """What this repository's bundle id is bound to: the server (its system
         identifier, where this role may read it) and the database's name, so
@@ -358,14 +315,20 @@ class PostgresArchive:
     def _sequences(self) -> dict[str, int]:
         found = {}
         for table in _SEQUENCED:
+            # A runner's role may not read the sequence: then the largest id
+            # stands in (ids of archived rows newer than it may be handed out again
+            # after a restore of this bundle; the owner's backups keep them).
             row = self._run(
-                "SELECT pg_sequence_last_value(pg_get_serial_sequence(%s, 'id'))", (table,)
+                "SELECT CASE WHEN has_sequence_privilege(s, 'SELECT,USAGE') "
+                "THEN pg_sequence_last_value(s) END "
+                "FROM pg_get_serial_sequence(%s, 'id') AS s",
+                (table,),
             ).fetchone()
             if row is not None and row[0] is not None:
                 found[table] = int(row[0])
         return found
 
-    def snapshot_into(self, dest: Path, label: Path | None = None) -> None:
+    def snapshot_to(self, dest: Path, label: Path | None = None) -> None:
         """Copy every table, as of one moment, into a new SQLite file ``dest``.
 
         One read-only repeatable-read transaction: writers go on meanwhile and
@@ -431,10 +394,6 @@ class PostgresArchive:
                 )
             # caches of other processes key on the generation: one they have never seen
             self._bump_generation(conn)
-
-
-class _RolledBack(Exception):
-    """Leaves a transaction whose work is only looked at (aggregate_drift)."""
 
 
 class _WithoutMigrationKeys:

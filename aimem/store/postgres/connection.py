@@ -16,7 +16,7 @@ password.
 
 from __future__ import annotations
 
-import time
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -64,6 +64,23 @@ def _scrub(text: str, url: str) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text.replace(url, display_url(url))
+
+
+_SERVER_PREFIX = re.compile(
+    r'^(?:connection failed: )?connection to server (?:at|on) "[^"]*"(?: \([^)]*\))?'
+    r"(?:, port \d+)? failed: "
+)
+
+
+def _connect_detail(text: str) -> str:
+    """libpq's reasons, without the repeated 'connection to server at ... failed' prefix."""
+    reasons: list[str] = []
+    for line in text.splitlines():
+        line = _SERVER_PREFIX.sub("", line.strip())
+        line = re.sub(r"^(FATAL|ERROR):\s+", "", line).strip()
+        if line and line not in reasons:
+            reasons.append(line)
+    return "; ".join(reasons) or "the server refused"
 
 
 def translate_error(error: Exception, url: str) -> AimemError:
@@ -146,7 +163,7 @@ class Connection:
                 application_name=APPLICATION_NAME,
             )
         except psycopg.Error as error:
-            detail = _scrub(str(error).strip().splitlines()[-1] if str(error).strip() else "", url)
+            detail = _scrub(_connect_detail(str(error)), url)
             raise AimemError(
                 f"cannot connect to PostgreSQL ({where(url)}): {detail}",
                 hint="check the URL, that the server is running, and the password "
@@ -176,26 +193,27 @@ class Connection:
         )
         if returning:
             statement += " RETURNING id"
-        cursor = self.raw.cursor()
         with self.translated():
-            cursor.execute(statement, tuple(params) if params is not None else ())  # type: ignore[arg-type]
+            cursor = self.raw.cursor()
+            cursor.execute(statement, tuple(params) if params is not None else ())
         wrapped = Cursor(self, cursor)
         if returning:
-            row = cursor.fetchone()
+            with self.translated():
+                row = cursor.fetchone()
             wrapped.lastrowid = None if row is None else int(row[0])
         return wrapped
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Cursor:
         rows = [tuple(r) for r in seq]
-        cursor = self.raw.cursor()
-        if rows:
-            with self.translated():
-                cursor.executemany(translate(sql, self.schema), rows)  # type: ignore[arg-type]
+        with self.translated():
+            cursor = self.raw.cursor()
+            if rows:
+                cursor.executemany(translate(sql, self.schema), rows)
         return Cursor(self, cursor)
 
     def _control(self, control: str) -> Cursor:
-        cursor = self.raw.cursor()
         with self.translated():
+            cursor = self.raw.cursor()
             if control == "BEGIN IMMEDIATE":
                 cursor.execute("BEGIN")
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
@@ -228,15 +246,6 @@ class _Translated:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, error: Any, trace: Any) -> bool:
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
         if isinstance(error, psycopg.Error):
             raise translate_error(error, self.url) from None
-        return False
-
-
-def retrying(attempts: int = 5) -> Iterator[int]:
-    """Attempt numbers with a short growing pause between them (serialization retries)."""
-    for attempt in range(attempts):
-        if attempt:
-            time.sleep(0.01 * 2**attempt)
-        yield attempt

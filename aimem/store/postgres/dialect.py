@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import pairwise
 
 # Conflict targets of the tables aimem upserts without naming one.
 CONFLICT_TARGETS = {
@@ -119,7 +120,7 @@ def _order_terms(clause: str) -> str:
     """NULLS FIRST on ascending terms and NULLS LAST on descending ones (SQLite's order)."""
     cuts = [-1, *_top_level_commas(clause), len(clause)]
     terms = []
-    for left, right in zip(cuts, cuts[1:], strict=False):
+    for left, right in pairwise(cuts):
         term = clause[left + 1 : right]
         stripped = term.rstrip()
         upper = stripped.upper()
@@ -251,7 +252,7 @@ def _qualify_updates(code: str, table: str) -> str:
         clause, rest = clause[: ending.start()], clause[ending.start() :]
     cuts = [-1, *_top_level_commas(clause), len(clause)]
     pieces = []
-    for left, right in zip(cuts, cuts[1:], strict=False):
+    for left, right in pairwise(cuts):
         piece = clause[left + 1 : right]
         target, eq, expr = piece.partition("=")
         if eq:
@@ -286,10 +287,12 @@ def _create(code: str) -> str:
     )
     code = re.sub(r"\bREAL\b", "DOUBLE PRECISION", code)
     code = re.sub(r"\bINTEGER\b", "BIGINT", code)
-    code = re.sub(r'\bTEXT\b(?!\s+COLLATE)', 'TEXT COLLATE "C"', code)
+    code = re.sub(r"\bTEXT\b(?!\s+COLLATE)", 'TEXT COLLATE "C"', code)
     # an index is made in its table's schema: PostgreSQL takes no schema in its name
     code = re.sub(
-        r"(\bINDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)\w+\.", r"\1", code,
+        r"(\bINDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)\w+\.",
+        r"\1",
+        code,
         flags=re.IGNORECASE,
     )
     return code
@@ -316,10 +319,8 @@ def _code(code: str, table: str | None, main: str) -> str:
     code = re.sub(r"\bLIMIT\s+\?", "LIMIT NULLIF(?, -1)", code, flags=re.IGNORECASE)
     code = _scalar_min_max(code)
     code = _subquery_aliases(code)
-    if re.match(r"\s*CREATE\b", code, re.IGNORECASE):
-        code = _create(code)
-    else:
-        code = _order_by(code)
+    creates = re.match(r"\s*CREATE\b", code, re.IGNORECASE)
+    code = _create(code) if creates else _order_by(code)
     return code.replace("%", "%%").replace("?", "%s")
 
 

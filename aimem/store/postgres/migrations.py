@@ -9,7 +9,9 @@ run in one transaction that holds the writers' lock.
 Several SQLite steps convert history the seed system or an older aimem left
 in a database file (local timestamps, rows without uids, old fingerprints,
 issue-type spellings). No PostgreSQL database predates this backend, so those
-steps have nothing to convert here and only record that they ran.
+steps have nothing to convert here and only record that they ran. A step
+added to the SQLite list needs its entry in ``STEPS`` (a missing one fails
+every test that opens PostgreSQL).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ Step = Callable[[Connection], None]
 def _script(conn: Connection, script: str) -> None:
     # the DO block holds semicolons of its own: it is one statement
     for statement in _statements(script):
-        conn.raw.execute(statement)  # type: ignore[arg-type]
+        conn.raw.execute(statement)
 
 
 def _statements(script: str) -> list[str]:
@@ -52,7 +54,7 @@ def _add_columns(conn: Connection) -> None:
         ("issue_patterns", schema.ISSUE_PATTERN_EXTRA_COLUMNS),
     ):
         for name, kind in extras:
-            conn.raw.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")  # type: ignore[arg-type]
+            conn.raw.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")
 
 
 def _nothing_to_convert(conn: Connection) -> None:
@@ -75,6 +77,7 @@ STEPS: dict[str, Step] = {
     "m013_archived_uids": lambda c: _script(c, schema.ARCHIVED_UIDS),
     "m014_fix_templates": _nothing_to_convert,
     "m015_one_issue_type_spelling": _nothing_to_convert,
+    "m016_one_fixer_spelling": _nothing_to_convert,
 }
 
 

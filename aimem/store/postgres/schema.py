@@ -97,7 +97,9 @@ CREATE INDEX IF NOT EXISTS aimem_fix_history_model_type
 CREATE INDEX IF NOT EXISTS aimem_fix_history_type_success
     ON fix_history(issue_type, verification_success, fix_success, timestamp);
 CREATE INDEX IF NOT EXISTS aimem_fix_history_fingerprint ON fix_history(fingerprint, timestamp);
-CREATE INDEX IF NOT EXISTS aimem_issue_patterns_signature ON issue_patterns(issue_signature);
+-- (signature, id): the ranking's min(id) per signature is one index probe, whatever
+-- the planner's statistics say about a table filled in the same transaction.
+CREATE INDEX IF NOT EXISTS aimem_issue_patterns_signature ON issue_patterns(issue_signature, id);
 """
 
 META = f"""

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, cast
+
+import psycopg
 
 from aimem.errors import AimemError
 from aimem.records import EXPORT_COLUMNS, Attempt
@@ -64,12 +66,14 @@ class PostgresStore(PostgresArchive, Store):
         self.path = cast(Any, self.shown)
         self.identity = None
         self._commits = 0
+        self._cursors = 0
         self._pg = Connection(url)
         self.conn = cast(Any, self._pg)
         try:
-            migrations.check_version(self._pg, self.shown)
-            if not readonly:
-                migrations.migrate(self._pg, self.shown)
+            with self._pg.translated():
+                migrations.check_version(self._pg, self.shown)
+                if not readonly:
+                    migrations.migrate(self._pg, self.shown)
         except BaseException:
             self._pg.close()
             raise
@@ -86,19 +90,10 @@ class PostgresStore(PostgresArchive, Store):
             yield conn
         except BaseException:
             if conn.in_transaction:
-                try:
+                with suppress(AimemError):  # the connection is gone: the server rolled back
                     conn.execute("ROLLBACK")
-                except AimemError:
-                    pass  # the connection is gone: the server rolled back
             raise
         conn.execute("COMMIT")
-
-    @contextmanager
-    def bulk_transaction(self, defer_indexes: bool = False) -> Iterator[Any]:
-        """A bulk merge's transaction: the plain write transaction (the search
-        column is generated, and PostgreSQL sizes its own caches)."""
-        with self.transaction() as conn:
-            yield conn
 
     @contextmanager
     def streaming_snapshot(self) -> Iterator[None]:
@@ -115,10 +110,14 @@ class PostgresStore(PostgresArchive, Store):
         try:
             yield
         finally:
-            if self._pg.in_transaction:
-                self._pg.execute("COMMIT")
+            self._pg.commit()
 
     builds_export_lines = False
+
+    @property
+    def label(self) -> str:
+        """How findings name the database: its URL, without a password."""
+        return self.shown
 
     def scratch_folder(self) -> Path:
         """Where an import stages its rows: the system's temporary folder."""
@@ -127,7 +126,7 @@ class PostgresStore(PostgresArchive, Store):
         return Path(tempfile.gettempdir())
 
     @contextmanager
-    def import_transaction(self, large: bool) -> Iterator[Any]:
+    def import_transaction(self) -> Iterator[Any]:
         """One import's write transaction (a lost connection rolls all of it back)."""
         with self.transaction() as conn:
             yield conn
@@ -136,15 +135,15 @@ class PostgresStore(PostgresArchive, Store):
         return migrations.schema_version(self._pg)
 
     def _insert_bulk(self, conn: Any, attempts: Sequence[Attempt]) -> list[int | None]:
-        from aimem.store.schema import INSERT_ATTEMPT
         from aimem.store.postgres.dialect import translate
+        from aimem.store.schema import INSERT_ATTEMPT
 
         rows = [attempt_params(a) for a in attempts]
         ids: list[int | None] = []
         with self._pg.translated():
             cursor = self._pg.raw.cursor()
             cursor.executemany(
-                translate(INSERT_ATTEMPT, self._pg.schema) + " RETURNING id",  # type: ignore[arg-type]
+                translate(INSERT_ATTEMPT, self._pg.schema) + " RETURNING id",
                 rows,
                 returning=True,
             )
@@ -162,6 +161,36 @@ class PostgresStore(PostgresArchive, Store):
         self._bump_generation(conn)
         return ids
 
+    def iter_rows(self, since: str | None = None, chunk: int = 2000) -> Iterator[dict[str, Any]]:
+        """Every hot row in id order (optionally from ``since`` on), streamed from a
+        server-side cursor: the client holds one chunk at a time, whatever the size."""
+        from aimem.store.postgres.dialect import translate
+        from aimem.store.sqlite_store import ROW_COLUMNS
+
+        sql = f"SELECT {ROW_COLUMNS} FROM fix_history"
+        params: tuple[Any, ...] = ()
+        if since is not None:
+            sql += " WHERE timestamp >= ?"
+            params = (since,)
+        self._cursors += 1
+        with self._pg.translated():
+            # outside a transaction the cursor must outlive the implicit one
+            cursor = self._pg.raw.cursor(
+                name=f"aimem_rows_{self._cursors}", withhold=not self._pg.in_transaction
+            )
+            cursor.execute(translate(sql + " ORDER BY id", self._pg.schema), params)
+        try:
+            while True:
+                with self._pg.translated():
+                    rows = cursor.fetchmany(chunk)
+                if not rows:
+                    return
+                for row in rows:
+                    yield row_to_dict(row)
+        finally:
+            with suppress(psycopg.Error):
+                cursor.close()
+
     # ---- full-text search ------------------------------------------------
 
     def search(self, match: str, limit: int) -> list[dict[str, Any]]:
@@ -172,17 +201,18 @@ class PostgresStore(PostgresArchive, Store):
             "coalesce(h.description, '') || ' ' || coalesce(h.claude_analysis, '') || ' ' || "
             "coalesce(h.fix_commands, '') || ' ' || coalesce(h.notes, '')"
         )
-        rows = self._pg.raw.execute(
-            f"""WITH q AS (SELECT to_tsquery('simple', %s) AS q),
-                best AS (SELECT h.id, -ts_rank_cd(h.aimem_search, q.q) AS score
-                         FROM fix_history h, q WHERE h.aimem_search @@ q.q
-                         ORDER BY score, h.id LIMIT %s)
-                SELECT {columns}, best.score,
-                       ts_headline('simple', {text}, q.q, %s)
-                FROM best JOIN fix_history h ON h.id = best.id, q
-                ORDER BY best.score, h.id""",  # type: ignore[arg-type]
-            (query, limit, _HEADLINE),
-        ).fetchall()
+        with self._pg.translated():
+            rows = self._pg.raw.execute(
+                f"""WITH q AS (SELECT to_tsquery('simple', %s) AS q),
+                    best AS (SELECT h.id, -ts_rank_cd(h.aimem_search, q.q) AS score
+                             FROM fix_history h, q WHERE h.aimem_search @@ q.q
+                             ORDER BY score, h.id LIMIT %s)
+                    SELECT {columns}, best.score,
+                           ts_headline('simple', {text}, q.q, %s)
+                    FROM best JOIN fix_history h ON h.id = best.id, q
+                    ORDER BY best.score, h.id""",
+                (query, limit, _HEADLINE),
+            ).fetchall()
         results = []
         for r in rows:
             record = row_to_dict(r[: len(EXPORT_COLUMNS)])
@@ -241,14 +271,14 @@ class PostgresStore(PostgresArchive, Store):
         """Compare every aggregate with a recomputation in temporary tables, on a
         connection of its own (one snapshot, rolled back). Returns (table, detail)."""
         from aimem.store.rebuild import rebuild_aggregates
-        from aimem.store.sqlite_store import DRIFT_COMPARISONS
+        from aimem.store.sqlite_store import _DRIFT_COMPARISONS
 
         conn = Connection(self.url)
         try:
             conn.execute("BEGIN")
             rebuild_aggregates(cast(Any, conn), extra_facts=extra_facts, schema_name="temp")
             drift = []
-            for table, columns, key in DRIFT_COMPARISONS:
+            for table, columns, key in _DRIFT_COMPARISONS:
                 missing = conn.execute(
                     f"SELECT count(*) FROM (SELECT {columns} FROM temp.{table} "
                     f"EXCEPT SELECT {columns} FROM main.{table} {key})"
