@@ -175,6 +175,27 @@ def run_aimem(
 # skip into a failure.
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under AIMEM_REQUIRE_POSTGRES=1 a skip that names PostgreSQL or psycopg is a
+    failure, whichever way the test skipped (importorskip, skipif, a fixture)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if (
+        report.skipped
+        and not hasattr(report, "wasxfail")
+        and os.environ.get("AIMEM_REQUIRE_POSTGRES") == "1"
+    ):
+        # longrepr is (path, line, message); only the message says why.
+        longrepr = report.longrepr
+        reason = str(longrepr[2] if isinstance(longrepr, tuple) else longrepr)
+        if "postgres" in reason.lower() or "psycopg" in reason.lower():
+            report.outcome = "failed"
+            report.longrepr = (
+                f"PostgreSQL required (AIMEM_REQUIRE_POSTGRES=1), but skipped: {reason}"
+            )
+
+
 def _postgres_missing(reason: str) -> None:
     if os.environ.get("AIMEM_REQUIRE_POSTGRES") == "1":
         pytest.fail(f"PostgreSQL required (AIMEM_REQUIRE_POSTGRES=1): {reason}", pytrace=False)

@@ -187,7 +187,8 @@ def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "stop":
         folder = Path(argv[1]).resolve()
         bin_dir = server_bin_dir()
-        run_as = "postgres" if os.geteuid() == 0 else None
+        # start() made the folder the server's user's own (postgres, or nobody).
+        run_as = pwd.getpwuid(folder.stat().st_uid).pw_name if os.geteuid() == 0 else None
         Cluster(folder, bin_dir, 0, run_as).stop()
         return 0
     print("usage: pg_cluster.py start DIR [--durable] | stop DIR", file=sys.stderr)
