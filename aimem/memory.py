@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import orjson
 
-from aimem import advice, alerts, analytics, context, learning
 from aimem.errors import (
     AimemError,
     CorruptRepositoryError,
@@ -30,7 +29,13 @@ from aimem.errors import (
     NotFoundError,
 )
 from aimem.fsutil import atomic_output, atomic_write
-from aimem.knowledge import KnowledgeFile, merge_entries, parse_file
+from aimem.learn import advice, alerts, analytics, context, learning
+from aimem.learn.knowledge import KnowledgeFile, merge_entries, parse_file
+from aimem.learn.search import to_match_query
+from aimem.learn.signatures import generate_fingerprint, normalize_issue_type
+from aimem.learn.signatures import generate_issue_signature as _signature
+from aimem.learn.stats_math import confidence, rank_by_wilson, rate, wilson_interval
+from aimem.learn.templates import fill, other_model_finder
 from aimem.paths import (
     DATABASE_VARIABLE,
     FILE_MODE,
@@ -41,18 +46,13 @@ from aimem.paths import (
     locate,
 )
 from aimem.records import Attempt, attempt_from_call, normalize_fixer, performance_note
-from aimem.search import to_match_query
-from aimem.signatures import generate_fingerprint, normalize_issue_type
-from aimem.signatures import generate_issue_signature as _signature
-from aimem.stats_math import confidence, rank_by_wilson, rate, wilson_interval
 from aimem.store import open_store
 from aimem.store.sqlite_store import BULK_MIN_ROWS, prepare_attempts
-from aimem.templates import fill, other_model_finder
 from aimem.timeutil import SINCE_HINT, days_ago_iso, since_timestamp
 
 if TYPE_CHECKING:
-    from aimem import maintenance as maintenance_types
-    from aimem.backup import Retention
+    from aimem.ops import maintenance as maintenance_types
+    from aimem.ops.backup import Retention
 
 STATS_KEYS = (
     "total_fixes_attempted",
@@ -660,7 +660,7 @@ class AIMemory:
         }
         rows = self.store.recent_rows(cutoff, limit, filters)
         if include_archive:
-            from aimem import maintenance
+            from aimem.ops import maintenance
 
             rows += [
                 row
@@ -682,7 +682,7 @@ class AIMemory:
         if row is not None:
             row["archived"] = False
             return row
-        from aimem import maintenance
+        from aimem.ops import maintenance
 
         for archived in maintenance.archived_rows_since(self.store, self._segments_at(), ""):
             if archived["id"] == record_id:
@@ -724,7 +724,7 @@ class AIMemory:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Learned patterns: ``exact``, ``model``, ``general``, ``temporal`` and
-        ``fingerprint`` (see aimem.learning)."""
+        ``fingerprint`` (see aimem.learn.learning)."""
         if kind is not None and kind not in learning.PATTERN_KINDS:
             raise InvalidInputError(
                 "kind",
@@ -756,7 +756,7 @@ class AIMemory:
         for row in rows:
             row["archived"] = False
         if include_archive and len(rows) < limit:
-            from aimem.search import ArchiveMatcher
+            from aimem.learn.search import ArchiveMatcher
 
             matcher = ArchiveMatcher(text)
             found: list[tuple[int, str, dict[str, Any]]] = []
@@ -815,7 +815,7 @@ class AIMemory:
         """Fixes worth trying for this issue on this model, ranked by Thompson sampling
         over pooled estimates; whether to ask for a new fix (``explore``); the fixes
         not worth trying again (``avoid``); a one-line recommendation (see
-        ``aimem.advice.suggest``). ``seed`` makes the ranking repeatable."""
+        ``aimem.learn.advice.suggest``). ``seed`` makes the ranking repeatable."""
         _check_limit(limit)
         return advice.suggest(self.store, issue_data, limit, max_failures, seed)
 
@@ -826,7 +826,7 @@ class AIMemory:
         max_failures: int = advice.DEFAULT_MAX_FAILURES,
     ) -> dict[str, Any]:
         """Whether an attempt is worth making: ``decision`` try/skip and ``exit_code``
-        0, 3 (repeated failure) or 4 (low confidence) (see ``aimem.advice.gate``)."""
+        0, 3 (repeated failure) or 4 (low confidence) (see ``aimem.learn.advice.gate``)."""
         return advice.gate(self.store, issue_data, min_rate, max_failures)
 
     def alerts(
@@ -836,7 +836,7 @@ class AIMemory:
         now: str | None = None,
         kinds: list[str] | None = None,
     ) -> dict[str, Any]:
-        """Regressions, fixer drift and issue spikes (see ``aimem.alerts``);
+        """Regressions, fixer drift and issue spikes (see ``aimem.learn.alerts``);
         ``exit_code`` is 0 when nothing was found, 3 otherwise."""
         return alerts.alerts(self.store, days, drift_days, now, kinds)
 
@@ -844,7 +844,7 @@ class AIMemory:
         """Which hot rows outcome-aware retention would archive, and what that means.
 
         Keeps every verified success and the latest ``keep_failures_per_fingerprint``
-        failures of each fingerprint hot (see ``aimem.advice.retention_plan``).
+        failures of each fingerprint hot (see ``aimem.learn.advice.retention_plan``).
         """
         return advice.retention_plan(self.store, keep_failures_per_fingerprint)
 
@@ -912,7 +912,7 @@ class AIMemory:
     @property
     def knowledge_base(self) -> dict[str, Any]:
         """The knowledge base as a dict (always current, read from the database)."""
-        from aimem.knowledge import render
+        from aimem.learn.knowledge import render
 
         return render(self.store)
 
@@ -937,8 +937,8 @@ class AIMemory:
 
     def insights_report(self) -> dict[str, Any]:
         """The comprehensive report: statistics, model insights, knowledge base,
-        trends, every pattern of every kind and ``pattern_counts`` (see aimem.report)."""
-        from aimem import report
+        trends, every pattern of every kind and ``pattern_counts`` (see aimem.learn.report)."""
+        from aimem.learn import report
 
         return report.report(self)
 
@@ -964,14 +964,14 @@ class AIMemory:
 
     def _segments_at(self) -> Layout | None:
         # The folder of the archive's files; None when the backend keeps its
-        # segments in the database and no folder was named (aimem.segment_storage).
+        # segments in the database and no folder was named (aimem.ops.segment_storage).
         return self._layout
 
     def _finish_half_done(self) -> None:
         # A cleanup or thaw killed half-way is finished or undone by the next open.
         if not self.store.pending():
             return  # the usual case: no import of the archive machinery on open
-        from aimem import maintenance
+        from aimem.ops import maintenance
 
         if maintenance.recover_if_idle(self.store, self._segments_at()):
             self._written()
@@ -980,7 +980,7 @@ class AIMemory:
         hot = self.store.count_since(since)
         if not self.store.segments_since(since):
             return hot  # nothing archived in the window: stats stays a cheap index count
-        from aimem import maintenance
+        from aimem.ops import maintenance
 
         return hot + maintenance.archived_count_since(self.store, self._segments_at(), since)
 
@@ -997,9 +997,9 @@ class AIMemory:
 
         Verified successes younger than ``keep_successful`` days stay hot.
         Aggregates and statistics are unchanged: they count all history,
-        purged rows included. Returns what moved (see aimem.maintenance.cleanup).
+        purged rows included. Returns what moved (see aimem.ops.maintenance.cleanup).
         """
-        from aimem import maintenance
+        from aimem.ops import maintenance
 
         result = maintenance.cleanup(
             self.store,
@@ -1024,13 +1024,13 @@ class AIMemory:
         Segments oldest first; rows grouped inside a segment (not time order).
         Each segment's sha256 is verified first. Purged rows are not included.
         """
-        from aimem import maintenance
+        from aimem.ops import maintenance
 
         return maintenance.iter_archived_rows(self.store, self._segments_at())
 
     def thaw(self, name: str) -> dict[str, Any]:
         """Move a segment's rows back into ``fix_history`` (name or unique prefix)."""
-        from aimem import maintenance
+        from aimem.ops import maintenance
 
         result = maintenance.thaw(self.store, self._segments_at(), name)
         self._written()
@@ -1039,8 +1039,8 @@ class AIMemory:
     def check(
         self, quick: bool = False, repair: bool = False, dry_run: bool = False
     ) -> maintenance_types.CheckReport:
-        """Verify the repository (see aimem.maintenance.check); ``repair`` fixes what it can."""
-        from aimem import maintenance
+        """Verify the repository (see aimem.ops.maintenance.check); ``repair`` fixes what it can."""
+        from aimem.ops import maintenance
 
         return maintenance.check(
             self.store,
@@ -1053,7 +1053,7 @@ class AIMemory:
 
     def gc(self, vacuum: bool | None = None) -> dict[str, Any]:
         """WAL checkpoint, optimize, ANALYZE, VACUUM when worth it; bytes reclaimed."""
-        from aimem import maintenance
+        from aimem.ops import maintenance
 
         return maintenance.gc(self.store, self._segments_at(), vacuum)
 
@@ -1064,7 +1064,7 @@ class AIMemory:
     ) -> Iterator[dict[str, Any]]:
         """Every record in the export row format (archived first, then hot), streamed."""
         from aimem.errors import AimemError
-        from aimem.transfer import parse_since
+        from aimem.ops.transfer import parse_since
 
         start = parse_since(since)
         archived = getattr(self, "iter_archived_rows", None) if include_archive else None
@@ -1094,8 +1094,8 @@ class AIMemory:
         else ndjson). Record formats are streamed; a file is replaced atomically.
         Returns ``{file, format, records}`` (``records`` is None for a report).
         """
-        from aimem import transfer
-        from aimem.export_formats import export_format_for
+        from aimem.ops import transfer
+        from aimem.ops.export_formats import export_format_for
 
         name = str(file) if isinstance(file, (str, os.PathLike)) else getattr(file, "name", "-")
         if isinstance(file, (str, os.PathLike)):
@@ -1112,7 +1112,7 @@ class AIMemory:
 
         def write(out: BinaryIO) -> int | None:
             if resolved == "report":
-                from aimem.report import iter_report
+                from aimem.learn.report import iter_report
 
                 for piece in iter_report(self):
                     out.write(piece)
@@ -1170,7 +1170,7 @@ class AIMemory:
         ``dry_run`` reports the same counts and changes nothing. Returns
         ``{source, format, records, added, already_present, dry_run}``.
         """
-        from aimem import transfer
+        from aimem.ops import transfer
 
         summary = transfer.import_records(
             self.store,
@@ -1191,8 +1191,8 @@ class AIMemory:
     ) -> dict[str, Any]:
         """Write one backup bundle into ``dest`` (folder or file; None: the configured
         destination), then apply ``keep`` (a count of newest bundles, or a
-        Retention) to this repository's bundles there; see aimem.backup."""
-        from aimem.backup import create_bundle
+        Retention) to this repository's bundles there; see aimem.ops.backup."""
+        from aimem.ops.backup import create_bundle
 
         return create_bundle(self, None if dest is None else Path(dest), keep)
 
@@ -1203,33 +1203,33 @@ class AIMemory:
         dry_run: bool = False,
     ) -> dict[str, Any]:
         """Remove this repository's bundles in ``folder`` that ``keep`` does not keep."""
-        from aimem.backup import prune_bundles
+        from aimem.ops.backup import prune_bundles
 
         return prune_bundles(self, None if folder is None else Path(folder), keep, dry_run)
 
     def backup_destination(self) -> Path | None:
         """The folder backups go to when none is named ($AIMEM_BACKUP_DIR, else the stored one)."""
-        from aimem.backup import backup_destination
+        from aimem.ops.backup import backup_destination
 
         return backup_destination(self)
 
     def set_backup_destination(self, folder: str | os.PathLike[str]) -> Path:
         """Remember ``folder`` as this repository's default backup destination."""
-        from aimem.backup import set_backup_destination
+        from aimem.ops.backup import set_backup_destination
 
         return set_backup_destination(self, Path(folder))
 
     @staticmethod
     def list_bundles(folder: str | os.PathLike[str], verify: bool = False) -> list[dict[str, Any]]:
         """The bundles in ``folder``, newest first (``verify``: a full check of each)."""
-        from aimem.backup import list_bundles
+        from aimem.ops.backup import list_bundles
 
         return list_bundles(Path(folder), verify)
 
     @staticmethod
     def verify_bundles(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
         """A full verify_bundle report of every bundle in ``folder``."""
-        from aimem.backup import verify_folder
+        from aimem.ops.backup import verify_folder
 
         return verify_folder(Path(folder))
 
@@ -1242,7 +1242,7 @@ class AIMemory:
         """The bundle ``spec`` names: a path, or ``latest`` (the newest bundle of the
         repository in the folder ``repository``, in ``source`` or the default
         destination)."""
-        from aimem.backup import find_bundle
+        from aimem.ops.backup import find_bundle
 
         return find_bundle(
             spec,
@@ -1253,7 +1253,7 @@ class AIMemory:
     @staticmethod
     def verify_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
         """Check a bundle completely: ``{bundle, ok, problems, manifest}``."""
-        from aimem.backup import verify_bundle
+        from aimem.ops.backup import verify_bundle
 
         return verify_bundle(path)
 
@@ -1267,8 +1267,8 @@ class AIMemory:
     ) -> dict[str, Any]:
         """Restore a bundle into the folder ``target`` atomically, or into the
         database ``db`` (or the one ``target``'s config names) in one
-        transaction; see aimem.backup."""
-        from aimem.backup import restore_bundle
+        transaction; see aimem.ops.backup."""
+        from aimem.ops.backup import restore_bundle
 
         return restore_bundle(path, target, force, dry_run, db)
 
@@ -1276,26 +1276,26 @@ class AIMemory:
 
     def remotes(self) -> list[dict[str, str]]:
         """Every remote: ``[{name, url}]`` by name (a folder path or a PostgreSQL URL)."""
-        from aimem import sync
+        from aimem.ops import sync
 
         return sync.remotes(self.store)
 
     def add_remote(self, name: str, target: str | os.PathLike[str]) -> dict[str, str]:
         """Remember ``target`` (a folder holding a repository, or a ``postgresql://`` URL,
         stored without its password) as the remote ``name``; return ``{name, url}``."""
-        from aimem import sync
+        from aimem.ops import sync
 
         return sync.add_remote(self.store, name, os.fspath(target))
 
     def remove_remote(self, name: str) -> dict[str, str]:
         """Forget the remote ``name`` (the remote itself is untouched); return what it was."""
-        from aimem import sync
+        from aimem.ops import sync
 
         return sync.remove_remote(self.store, name)
 
     def rename_remote(self, old: str, new: str) -> dict[str, str]:
         """Rename the remote ``old`` to ``new``; return ``{name, url}``."""
-        from aimem import sync
+        from aimem.ops import sync
 
         return sync.rename_remote(self.store, old, new)
 
@@ -1306,7 +1306,7 @@ class AIMemory:
         dry_run: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, Any]:
-        """Send the remote every record it lacks (by uid); see aimem.sync.
+        """Send the remote every record it lacks (by uid); see aimem.ops.sync.
 
         ``remote`` defaults to ``origin``, or the only remote. Returns
         ``{direction, remote, url, records, sent, skipped, seconds, dry_run}``.
@@ -1331,7 +1331,7 @@ class AIMemory:
         dry_run: bool,
         progress: Callable[[int, int], None] | None,
     ) -> dict[str, Any]:
-        from aimem import maintenance, sync
+        from aimem.ops import maintenance, sync
 
         name, url = sync.resolve(self.store, remote)
         other = self._open_remote(name, url)
@@ -1354,8 +1354,8 @@ class AIMemory:
 
     def _open_remote(self, name: str, url: str) -> AIMemory:
         """The remote's repository, opened as it is (never created)."""
-        from aimem import sync
         from aimem.errors import NotARepositoryError, SchemaTooNewError
+        from aimem.ops import sync
 
         try:
             if sync.is_url(url):
@@ -1395,7 +1395,7 @@ def _for_model(
     item: dict[str, Any], field: str, model: str, names_other: Callable[[Iterable[str]], bool]
 ) -> dict[str, Any]:
     """``item`` with its commands filled in for ``model``; None when they name another
-    model (``names_other``: ``aimem.templates.other_model_finder``)."""
+    model (``names_other``: ``aimem.learn.templates.other_model_finder``)."""
     commands = item.get(field)
     if not commands:
         return item

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aimem.errors import InvalidInputError
-from aimem.redact import redact_text, redact_value
-from aimem.signatures import (
+from aimem.learn.signatures import (
     generate_fingerprint,
     generate_issue_signature,
     new_uid,
     normalize_issue_type,
 )
+from aimem.redact import redact_text, redact_value
 from aimem.timeutil import normalize_timestamp, now_iso, output_timestamp
 
 STANDARD_ISSUE_TYPES = (

@@ -4,7 +4,7 @@
     PYTHONPATH=/path/to/other/checkout python bench/advice_bench.py --records 20000 --load-only
     python bench/advice_bench.py --records 50000 --migration
 
-Builds a repository in a temp folder from ``aimem.demo.demo_attempts`` (recorded
+Builds a repository in a temp folder from ``aimem.ops.demo.demo_attempts`` (recorded
 in batches of 1000), then reports the median wall time of each operation in
 milliseconds as one JSON object on stdout.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aimem import AIMemory
-from aimem.demo import demo_attempts
+from aimem.ops.demo import demo_attempts
 from aimem.store.migrations import MIGRATIONS
 
 # The schema version just before migration m012 (whatever its position).
@@ -73,7 +73,7 @@ def main() -> None:
             memory.close()
             database = Path(folder) / "AIMemory" / "ai_memory.db"
             conn = sqlite3.connect(database)
-            from aimem.signatures import _legacy_fingerprint_v1
+            from aimem.learn.signatures import _legacy_fingerprint_v1
 
             rows = conn.execute("SELECT id, issue_type, model_name, description FROM fix_history")
             legacy = [(_legacy_fingerprint_v1(t, m, d), i) for i, t, m, d in rows.fetchall()]

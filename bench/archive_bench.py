@@ -1,7 +1,7 @@
 """Archive benchmark: rows archived per second and compression against zstd -19.
 
 ``run(rows)`` builds a repository of ``rows`` varied synthetic attempts over a
-year (aimem.demo), archives all of them with ``cleanup 0`` and reports:
+year (aimem.ops.demo), archives all of them with ``cleanup 0`` and reports:
 rows archived per second (end to end: select, encode, write, verify, commit),
 our ratio against the raw NDJSON, and ``zstd -19`` / level 3 on the same
 rows as time-ordered NDJSON (the export row format), with their speeds.
@@ -23,7 +23,7 @@ from typing import Any
 
 def _build(path: Path, rows: int, seed: int) -> None:
     from aimem import AIMemory
-    from aimem.demo import demo_attempts
+    from aimem.ops.demo import demo_attempts
 
     with AIMemory(path) as mem:
         batch: list[dict[str, Any]] = []

@@ -50,7 +50,7 @@ def create(path: Path, prefill_from: Path | None = None) -> None:
 
 def rows_from_items(items: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """Seed-schema rows for record_many items (signature as the seed system computes it)."""
-    from aimem.signatures import generate_issue_signature
+    from aimem.learn.signatures import generate_issue_signature
 
     rows = []
     for item in items:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from aimem import AIMemory
-from aimem.demo import demo_attempts
+from aimem.ops.demo import demo_attempts
 
 
 def seeded(path: Path, count: int = 400, days: int = 120, seed: int = 5) -> None:

@@ -98,7 +98,7 @@ def make_repository(
     request: pytest.FixtureRequest, backend: str, repo_dir: Path, *, demo: bool = False
 ) -> Path:
     """An initialized repository at ``repo_dir`` on ``backend`` (demo history with ``demo``)."""
-    from aimem.setup import init_repository
+    from aimem.ops.setup import init_repository
 
     if backend == "sqlite":
         init_repository(directory=repo_dir, demo=demo)
@@ -254,7 +254,7 @@ def _drop_database(pg_server: str, name: str) -> None:
 @pytest.fixture(scope="session")
 def pg_demo_template(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The name of a database holding the demo history, made once per session."""
-    from aimem.setup import init_repository
+    from aimem.ops.setup import init_repository
 
     os.environ.setdefault("PGPASSWORD", _password())
     name = _new_database(pg_server)

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from aimem.signatures import generate_issue_signature
+from aimem.learn.signatures import generate_issue_signature
 
 DESIGN_DDL = """
 CREATE TABLE fix_history (

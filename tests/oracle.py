@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from aimem.signatures import fix_key
+from aimem.learn.signatures import fix_key
 
 
 def _rows(db: Path) -> list[dict[str, Any]]:
@@ -27,7 +27,7 @@ def _rows(db: Path) -> list[dict[str, Any]]:
 
 
 def _wilson_low(successes: int, attempts: int) -> float:
-    """The 95% Wilson score lower bound, written out independently of aimem.stats_math."""
+    """The 95% Wilson score lower bound, written out independently of aimem.learn.stats_math."""
     z = 1.959963984540054
     p = successes / attempts
     centre = p + z * z / (2 * attempts)

@@ -13,15 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aimem import AIMemory
-from aimem.advice import (
+from aimem.errors import InvalidInputError
+from aimem.learn.advice import (
     EXIT_SKIP_LOW_CONFIDENCE,
     EXIT_SKIP_REPEATED,
     EXIT_TRY,
     RepeatedFixError,
     RepeatedFixWarning,
 )
-from aimem.errors import InvalidInputError
-from aimem.signatures import generate_fingerprint
+from aimem.learn.signatures import generate_fingerprint
 from aimem.store.migrations import MIGRATIONS
 from tests.conftest import issue, response
 
@@ -188,7 +188,7 @@ def test_migration_recomputes_fingerprints_made_without_response(repo_dir: Path)
             False,
             1.0,
         )
-    from aimem.signatures import _legacy_fingerprint_v1
+    from aimem.learn.signatures import _legacy_fingerprint_v1
 
     old = _legacy_fingerprint_v1("TIMEOUT", "qwen2.5:7b", "timeout at 2026-01-02T03:04:05Z")
     conn = sqlite3.connect(repo_dir / "ai_memory.db")
@@ -372,7 +372,7 @@ FAILED_KEYS = [
 ]
 
 
-@pytest.mark.filterwarnings("ignore::aimem.advice.RepeatedFixWarning")
+@pytest.mark.filterwarnings("ignore::aimem.learn.advice.RepeatedFixWarning")
 def test_suggest_contract_and_ranking(memory: AIMemory) -> None:
     desc = "Model response timeout after 30 seconds"
     for i in range(4):
@@ -626,7 +626,7 @@ def test_demo_repository_advice(demo_dir: Path) -> None:
 def test_wilson_ranking_early_stop_matches_full_sort(
     raw: list[tuple[int, int, int]], limit: int
 ) -> None:
-    from aimem.stats_math import rank_by_wilson
+    from aimem.learn.stats_math import rank_by_wilson
 
     rows = [
         (min(s, a), max(s, a, 1), None if day == 0 else f"2025-01-0{day}", f"k{i}")
@@ -665,8 +665,8 @@ def _derived(db: Path) -> dict[str, Any]:
 
 
 def test_advice_migration_equals_a_full_recomputation(repo_dir: Path) -> None:
-    from aimem.demo import demo_attempts
-    from aimem.signatures import _legacy_fingerprint_v1
+    from aimem.learn.signatures import _legacy_fingerprint_v1
+    from aimem.ops.demo import demo_attempts
     from aimem.store.rebuild import rebuild_aggregates
     from tests.oracle import assert_aggregates_match
 

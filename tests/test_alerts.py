@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from aimem import AIMemory
-from aimem.alerts import EXIT_FOUND, EXIT_NONE, two_proportion_z
 from aimem.errors import InvalidInputError
+from aimem.learn.alerts import EXIT_FOUND, EXIT_NONE, two_proportion_z
 from tests.conftest import issue, response
 
 # These histories repeat one failing fix on purpose; the repeat guard has its own tests.
-pytestmark = pytest.mark.filterwarnings("ignore::aimem.advice.RepeatedFixWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::aimem.learn.advice.RepeatedFixWarning")
 
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=timezone.utc)
 NOW_TEXT = "2025-06-15T12:00:00Z"

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from aimem import AIMemory, archive
+from aimem import AIMemory
 from aimem.cli.commands import app
+from aimem.ops import archive
 from tests.archive_helpers import all_rows, learned, seeded
 from tests.conftest import make_repository
 

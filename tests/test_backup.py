@@ -20,7 +20,7 @@ import pytest
 import zstandard
 
 from aimem import AIMemory, BundleError
-from aimem.setup import init_repository
+from aimem.ops.setup import init_repository
 from tests.conftest import issue, response
 from tests.transfer_helpers import db_digest, learned_state, rows_without_id
 
@@ -425,7 +425,7 @@ def test_backup_needs_a_destination_and_never_writes_here(
 
 
 def test_retention_is_checked_and_combines_rules(demo: Path, tmp_path: Path) -> None:
-    from aimem.backup import Retention, parse_duration
+    from aimem.ops.backup import Retention, parse_duration
 
     assert parse_duration("1d12h") == timedelta(days=1, hours=12)
     assert parse_duration("2w") == timedelta(weeks=2)

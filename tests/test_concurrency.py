@@ -17,7 +17,6 @@ pytestmark = pytest.mark.slow
 WRITER = r"""
 import sys, warnings
 from aimem import AIMemory
-
 directory, worker, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 with AIMemory(directory) as memory:
     for n in range(count):

@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aimem.estimate import (
+from aimem.learn.estimate import (
     Counts,
     Posterior,
     new_fix_prior,

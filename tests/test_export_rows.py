@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aimem import AIMemory, transfer
+from aimem import AIMemory
+from aimem.ops import transfer
 from aimem.records import EXPORT_COLUMNS, STORED_COLUMNS
 from aimem.store import export_rows, json_lines
 from aimem.timeutil import output_timestamp
@@ -129,7 +130,7 @@ def test_chunked_export_equals_the_per_row_definition(
 
 
 def test_chunked_export_of_a_real_history_matches_and_filters(tmp_path: Path) -> None:
-    from aimem.setup import init_repository
+    from aimem.ops.setup import init_repository
 
     root = tmp_path / "A"
     init_repository(directory=root, demo=True)
@@ -155,7 +156,7 @@ def test_archived_rows_hold_the_values_of_the_hot_rows(
     """Segment lines built by SQLite and by Python parse to the same values as
     the hot rows they replace (``cleanup`` of every row; REALs may print
     differently, their values may not)."""
-    from aimem import archive
+    from aimem.ops import archive
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "A"
@@ -359,7 +360,7 @@ def test_a_blob_holding_json_in_a_json_column_exports_as_its_value(demo_dir: Pat
 
 @pytest.fixture(scope="module")
 def demo_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from aimem.setup import init_repository
+    from aimem.ops.setup import init_repository
 
     root = tmp_path_factory.mktemp("demo-once") / "AIMemory"
     init_repository(directory=root, demo=True)

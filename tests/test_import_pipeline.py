@@ -9,9 +9,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-import aimem.import_pipeline as pipeline
+import aimem.ops.import_pipeline as pipeline
 from aimem import AIMemory, InvalidInputError
-from aimem.setup import init_repository
+from aimem.ops.setup import init_repository
 from tests.oracle import assert_aggregates_match
 from tests.transfer_helpers import db_digest, learned_state, rows_without_id
 

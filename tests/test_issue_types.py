@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from aimem import AIMemory
 from aimem.cli.app import app
-from aimem.signatures import generate_issue_signature
+from aimem.learn.signatures import generate_issue_signature
 from tests.conftest import issue, response, sql
 from tests.legacy import build_legacy_database
 from tests.test_signatures import design_signature

@@ -27,8 +27,10 @@ def test_the_checker_reports_cycles_lazy_imports_and_upward_imports(tmp_path: Pa
     (package / "__init__.py").write_text("")
     (package / "store" / "__init__.py").write_text("")
     # a lazy import closes the cycle: it counts all the same
-    (package / "backup.py").write_text("def f():\n    from aimem import memory\n")
-    (package / "memory.py").write_text("from aimem.backup import f\n")
+    (package / "ops").mkdir()
+    (package / "ops" / "__init__.py").write_text("")
+    (package / "ops" / "backup.py").write_text("def f():\n    from aimem import memory\n")
+    (package / "memory.py").write_text("from aimem.ops.backup import f\n")
     (package / "store" / "bulk.py").write_text("from . import sqlite_store\n")
     (package / "store" / "sqlite_store.py").write_text(
         "import importlib\nimportlib.import_module('aimem.store.bulk')\n"
@@ -39,11 +41,11 @@ def test_the_checker_reports_cycles_lazy_imports_and_upward_imports(tmp_path: Pa
     (package / "cli").mkdir()
     (package / "cli" / "__init__.py").write_text("from aimem import memory\n")
     assert check_imports.findings(tmp_path) == [
-        "cycle: aimem.backup -> aimem.memory -> aimem.backup "
-        "(modules in the cycle: aimem.backup, aimem.memory)",
+        "cycle: aimem.ops.backup -> aimem.memory -> aimem.ops.backup "
+        "(modules in the cycle: aimem.ops.backup, aimem.memory)",
         "cycle: aimem.store.bulk -> aimem.store.sqlite_store -> aimem.store.bulk "
         "(modules in the cycle: aimem.store.bulk, aimem.store.sqlite_store)",
-        "upward: aimem.backup (engine) imports aimem.memory (facade)",
+        "upward: aimem.ops.backup (engine) imports aimem.memory (facade)",
         "upward: aimem.errors (helpers) imports aimem.cli (cli)",
     ]
 

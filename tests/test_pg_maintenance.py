@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from aimem import AIMemory
 from aimem.cli.commands import app
-from aimem.demo import demo_attempts
+from aimem.ops.demo import demo_attempts
 from tests.archive_helpers import all_rows, learned
 
 Opener = Callable[[], AIMemory]

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from aimem import AIMemory
 from aimem.cli.app import app
-from aimem.learning import PATTERN_KINDS
+from aimem.learn.learning import PATTERN_KINDS
 from aimem.timeutil import output_timestamps
 
 REPORT_KEYS = [

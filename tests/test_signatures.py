@@ -9,13 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aimem import AIMemory
-from aimem.records import STANDARD_ISSUE_TYPES
-from aimem.signatures import (
+from aimem.learn.signatures import (
     content_uid,
     generate_fingerprint,
     generate_issue_signature,
     normalize_issue_type,
 )
+from aimem.records import STANDARD_ISSUE_TYPES
 
 
 def design_signature(issue_data: dict[str, Any]) -> str:

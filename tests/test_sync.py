@@ -14,11 +14,12 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from aimem import AimemError, AIMemory, InvalidInputError, NotARepositoryError, transfer
-from aimem import sync as sync_module
+from aimem import AimemError, AIMemory, InvalidInputError, NotARepositoryError
 from aimem.cli.commands import app
-from aimem.demo import demo_attempts
 from aimem.errors import NotFoundError, SchemaTooNewError
+from aimem.ops import sync as sync_module
+from aimem.ops import transfer
+from aimem.ops.demo import demo_attempts
 from tests.archive_helpers import learned
 from tests.conftest import issue, response
 from tests.transfer_helpers import db_digest, learned_state, rows_without_id

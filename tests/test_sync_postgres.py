@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from aimem import AIMemory
 from aimem.cli.commands import app
-from aimem.demo import demo_attempts
-from aimem.setup import init_repository
+from aimem.ops.demo import demo_attempts
+from aimem.ops.setup import init_repository
 from tests.archive_helpers import learned
 
 

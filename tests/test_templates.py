@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aimem import AIMemory
-from aimem.templates import fill, names_other_model, template_commands
+from aimem.learn.templates import fill, names_other_model, template_commands
 
 MODELS = st.sampled_from(
     ["qwen2.5:7b", "qwen2.5:14b", "llama3.1:8b", "mistral:7b-instruct-v0.3", "gemma2"]

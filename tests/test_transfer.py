@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aimem import AimemError, AIMemory, InvalidInputError
+from aimem.ops.setup import init_repository
 from aimem.records import EXPORT_COLUMNS, STANDARD_ISSUE_TYPES
-from aimem.setup import init_repository
 from aimem.timeutil import output_timestamp
 from tests.conftest import issue, make_repository, response, sql
 from tests.transfer_helpers import DESIGN_SQL, db_digest, learned_state, rows_without_id

@@ -461,9 +461,9 @@ def _coloured(table: list[list[str]], titles: list[str]) -> tuple[list[list[str]
 
 
 def emit_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], headers: bool = True) -> None:
-    """Rows as CSV (aimem.csvformat): this header, then one line per row, streamed;
+    """Rows as CSV (aimem.ops.csvformat): this header, then one line per row, streamed;
     timestamps in ISO 8601's ``T`` form."""
-    from aimem.csvformat import cell, writer
+    from aimem.ops.csvformat import cell, writer
 
     # Straight to a terminal the cells are shown, not parsed: escape them there.
     shown = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()

@@ -28,7 +28,7 @@ from aimem.cli._values import MAX_COUNT, QuietOpt, path
 from aimem.cli.app import app
 
 if TYPE_CHECKING:
-    from aimem.backup import Retention
+    from aimem.ops.backup import Retention
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_ONLY_HELP)]
 FromOpt = Annotated[
@@ -76,7 +76,7 @@ def _retention(
     weekly: int | None,
     within: str | None,
 ) -> Retention | None:
-    from aimem.backup import Retention, parse_duration
+    from aimem.ops.backup import Retention, parse_duration
 
     if keep is not None and last is not None:
         raise click_exceptions.UsageError("--keep is --keep-last; give one of them")

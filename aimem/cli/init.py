@@ -61,7 +61,7 @@ def init_command(
       aimem -C ~/project init
       aimem init --db postgresql://aimem@db.example:5432/aimem
     """
-    from aimem.setup import init_repository
+    from aimem.ops.setup import init_repository
 
     handle = handle_of(ctx)
     if database is not None:

@@ -254,7 +254,7 @@ def check_command(
       aimem check --repair --yes
     """
     from aimem.errors import CorruptRepositoryError
-    from aimem.maintenance import REPAIR, unopenable_report
+    from aimem.ops.maintenance import REPAIR, unopenable_report
 
     try:
         if repair and not dry_run and not yes:

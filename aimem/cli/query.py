@@ -134,7 +134,7 @@ MATCH_KINDS = (
 
 
 class PatternKind(str, Enum):
-    """The pattern kinds of aimem.learning (exact, model, general, temporal, fingerprint)."""
+    """The pattern kinds of aimem.learn.learning (exact, model, general, temporal, fingerprint)."""
 
     exact = "exact"
     model = "model"

@@ -24,7 +24,7 @@ def _record_warning_on_repeat(
     # The library warns (RepeatedFixWarning); the command line says so on stderr.
     import warnings
 
-    from aimem.advice import RepeatedFixWarning
+    from aimem.learn.advice import RepeatedFixWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RepeatedFixWarning)

@@ -26,11 +26,11 @@ from typing import Any
 
 import orjson
 
+from aimem.learn.signatures import fix_key, model_family, normalize_issue_type
+from aimem.learn.stats_math import wilson_low
+from aimem.learn.templates import template_json
 from aimem.records import normalize_fixer
-from aimem.signatures import fix_key, model_family, normalize_issue_type
-from aimem.stats_math import wilson_low
 from aimem.store.sqlparams import in_chunks
-from aimem.templates import template_json
 from aimem.timeutil import now_iso
 
 TOP_COMMON_ISSUES = 5
@@ -825,7 +825,7 @@ def facts_from_rows(rows: Iterable[Sequence[Any]]) -> list[Fact]:
             timestamp=r[0],
             model_name=r[1],
             # Rows another program wrote may spell a type otherwise; the
-            # aggregates know one spelling (aimem.signatures.normalize_issue_type).
+            # aggregates know one spelling (aimem.learn.signatures.normalize_issue_type).
             issue_type=normalize_issue_type(r[2]) if isinstance(r[2], str) else r[2],
             issue_signature=r[3],
             fingerprint=r[4] or "",

@@ -1,7 +1,7 @@
 """Hot rows in the export row format, a chunk at a time (all of export's SQL).
 
 The export row of one ``fix_history`` row is, by definition, what the per-row
-path writes (``aimem.transfer.write_records`` over ``Store.iter_rows``, which
+path writes (``aimem.ops.transfer.write_records`` over ``Store.iter_rows``, which
 ``export --include-archive`` takes): ``orjson.dumps`` of ``row_to_dict(row)`` (keys in
 ``EXPORT_COLUMNS`` order; ``fix_commands``/``system_info`` parsed from their
 stored JSON text, the text itself when it is not JSON, ``[]``/``{}`` for NULL;
@@ -35,9 +35,9 @@ from typing import Any
 
 import orjson
 
-from aimem.csvformat import GUARDED_STARTS, text_cell
-from aimem.csvformat import cell as csv_cell
 from aimem.jsontext import FLAG_COLUMNS, JSON_COLUMNS, loads_or_text
+from aimem.ops.csvformat import GUARDED_STARTS, text_cell
+from aimem.ops.csvformat import cell as csv_cell
 from aimem.records import EXPORT_COLUMNS, export_form
 from aimem.store import json_lines, unwritable
 from aimem.store.sqlparams import in_chunks
@@ -203,7 +203,7 @@ _PRESENT = partial(is_not, None)
 
 
 def _guarded_column(values: Any) -> Any:
-    """A column's cells, guarded where needed (``aimem.csvformat``).
+    """A column's cells, guarded where needed (``aimem.ops.csvformat``).
 
     The usual column needs nothing: its texts start with no guarded character,
     its numbers are not negative. That is found with C-level scans (about half
@@ -226,7 +226,7 @@ def _guarded_column(values: Any) -> Any:
 def iter_csv_rows(
     conn: sqlite3.Connection, since: str | None = None, chunk: int | None = None
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """Hot rows as CSV cells (``aimem.csvformat.cell`` of the export row), a chunk at a time."""
+    """Hot rows as CSV cells (``aimem.ops.csvformat.cell`` of the export row), a chunk at a time."""
     maps: list[tuple[int, Any]] = [
         (EXPORT_COLUMNS.index(name), json_lines.TextMemo(_csv_json_cell(fallback)))
         for name, fallback in JSON_COLUMNS.items()
@@ -234,7 +234,7 @@ def iter_csv_rows(
     maps += [(EXPORT_COLUMNS.index(name), _Bools("true", "false")) for name in FLAG_COLUMNS]
     # flags are written as bool(): only the other columns can be left holding bytes
     unmapped = [at for at, name in enumerate(EXPORT_COLUMNS) if name not in FLAG_COLUMNS]
-    # a value that starts like a formula is guarded (aimem.csvformat)
+    # a value that starts like a formula is guarded (aimem.ops.csvformat)
     texts = [at for at in unmapped if EXPORT_COLUMNS[at] not in JSON_COLUMNS]
     with unwritable.refusing(conn, *row_filter(since)):
         for rows in _select(conn, since, chunk):

@@ -18,8 +18,8 @@ from aimem import input_limits
 from aimem.errors import InvalidInputError
 from aimem.input_limits import exceeds_depth
 from aimem.jsontext import FLAG_COLUMNS, loads_or_text
+from aimem.learn.signatures import content_uid
 from aimem.records import DESIGN_COLUMNS, EXPORT_COLUMNS, design_row_payload
-from aimem.signatures import content_uid
 
 CHUNK = 2000
 

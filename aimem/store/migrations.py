@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from aimem.errors import AimemError, CorruptRepositoryError, SchemaTooNewError
+from aimem.learn.signatures import content_uid, generate_fingerprint
 from aimem.records import design_row_payload
-from aimem.signatures import content_uid, generate_fingerprint
 from aimem.store import schema
 from aimem.store.connection import atomic, run_script
 from aimem.timeutil import is_storage_form, normalize_timestamp
@@ -223,7 +223,7 @@ def m012_advice_cost_and_fingerprints(conn: sqlite3.Connection) -> None:
     # normalization, and best fixes re-ranked by Wilson lower bound. Works from
     # the rollups and a targeted re-read, not a full recomputation, so that
     # upgrading a large repository holds the write lock briefly.
-    from aimem.signatures import _legacy_fingerprint_v1, model_family
+    from aimem.learn.signatures import _legacy_fingerprint_v1, model_family
     from aimem.store.aggregates import SCOPE_FINGERPRINT, AggregateWriter
 
     run_script(conn, schema.COST_ROLLUP.format(schema="main"))
@@ -300,7 +300,7 @@ def m013_archived_uids(conn: sqlite3.Connection) -> None:
     database = conn.execute("PRAGMA database_list").fetchone()[2]
     if not database:
         return
-    from aimem import archive
+    from aimem.ops import archive
     from aimem.paths import ARCHIVE_NAME
 
     folder = Path(database).parent / ARCHIVE_NAME
@@ -338,11 +338,11 @@ def m014_fix_templates(conn: sqlite3.Connection) -> None:
 def m015_one_issue_type_spelling(conn: sqlite3.Connection) -> None:
     # The seed system stored issue types as given ('timeout', 'Timeout'),
     # and imports did too: rows are brought to the one spelling queries use
-    # (aimem.signatures.normalize_issue_type). Signatures stay as stored (they
+    # (aimem.learn.signatures.normalize_issue_type). Signatures stay as stored (they
     # are history, and the seed's standard types never change spelling); a
     # fingerprint made from the type as given is remade from the new spelling.
     # Aggregates are recomputed only when a row changed, archived facts included.
-    from aimem.signatures import _fingerprint_of, normalize_issue_type
+    from aimem.learn.signatures import _fingerprint_of, normalize_issue_type
 
     renamed = {
         stored: normalize_issue_type(stored)
@@ -382,7 +382,7 @@ def _segment_rows(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
     segments = conn.execute("SELECT name, sha256 FROM aimem_segments").fetchall()
     if not database or not segments:
         return
-    from aimem import archive
+    from aimem.ops import archive
     from aimem.paths import ARCHIVE_NAME
 
     folder = Path(database).parent / ARCHIVE_NAME

@@ -167,7 +167,7 @@ def bump_generation(conn: sqlite3.Connection) -> None:
 class Store:
     """One open SQLite database of one repository."""
 
-    # Archive segments are files in the repository's archive/ folder (aimem.segment_storage).
+    # Archive segments are files in the repository's archive/ folder (aimem.ops.segment_storage).
     segments_in_database = False
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:

@@ -16,7 +16,7 @@ from tests.conftest import make_repository
 
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from aimem.setup import init_repository
+    from aimem.ops.setup import init_repository
 
     root = tmp_path_factory.mktemp("demo-template") / "AIMemory"
     init_repository(directory=root, demo=True)

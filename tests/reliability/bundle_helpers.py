@@ -17,7 +17,7 @@ import orjson
 import zstandard
 
 from aimem import AIMemory
-from aimem.archive import SKIPPABLE_MAGIC
+from aimem.ops.archive import SKIPPABLE_MAGIC
 from tests.archive_helpers import seeded
 
 DB_MEMBER = "ai_memory.db.zst"

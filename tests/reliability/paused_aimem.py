@@ -29,7 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aimem import archive, fsutil
+from aimem import fsutil
+from aimem.ops import archive
 from aimem.paths import ARCHIVE_NAME
 from aimem.store import snapshot
 from aimem.store.sqlite_store import Store

@@ -17,7 +17,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-import aimem.knowledge
+import aimem.learn.knowledge
 from aimem import AIMemory, KnowledgeFileWarning
 from aimem.cli.app import app
 from aimem.fsutil import translate_os_error
@@ -38,7 +38,7 @@ RECORD = ["record", "-m", "qwen2.5:7b", "-t", "TIMEOUT", "-d", "slow", "--failur
 def disk_full_for_kb(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
     """Writing the knowledge base file fails as on a full disk while ``full``; other
     files are written."""
-    real = aimem.knowledge.atomic_write
+    real = aimem.learn.knowledge.atomic_write
     disk = {"full": True}
 
     def full(target: Path, data: bytes, *args: Any, **kwargs: Any) -> None:
@@ -46,7 +46,7 @@ def disk_full_for_kb(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
             raise translate_os_error(OSError(errno.ENOSPC, "No space left on device"), target)
         real(target, data, *args, **kwargs)
 
-    monkeypatch.setattr(aimem.knowledge, "atomic_write", full)
+    monkeypatch.setattr(aimem.learn.knowledge, "atomic_write", full)
     return disk
 
 

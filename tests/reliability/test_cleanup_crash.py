@@ -129,7 +129,7 @@ def test_kill_cleanup_at_random_moments(crash_repo: tuple[Path, dict, set[str]],
 WRITER = """
 import sys
 from aimem import AIMemory
-from aimem.demo import demo_attempts
+from aimem.ops.demo import demo_attempts
 
 items = list(demo_attempts(count=200, days=1, seed=9))
 with AIMemory(sys.argv[1]) as mem:

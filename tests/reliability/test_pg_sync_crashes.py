@@ -37,10 +37,10 @@ RECORDS = 6_000
 # well as inside one (aimem's own batch is larger than these tests' data).
 SMALL_BATCHES = """
 import sys
-import aimem.sync
+import aimem.ops.sync
 from aimem.cli import main
 
-aimem.sync.BATCH = 1_500
+aimem.ops.sync.BATCH = 1_500
 main(sys.argv[1:])
 """
 

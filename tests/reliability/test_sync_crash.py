@@ -20,14 +20,14 @@ from pathlib import Path
 import pytest
 
 from aimem import AIMemory
-from aimem.demo import demo_attempts
+from aimem.ops.demo import demo_attempts
 from tests.reliability.conftest import assert_consistent, child_env, items
 
 pytestmark = pytest.mark.slow
 
 KILLS = 8
 SMALL_BATCHES = (
-    "import sys, aimem.sync; aimem.sync.BATCH = 150; aimem.sync.COMPARE = 400; "
+    "import sys, aimem.ops.sync; aimem.ops.sync.BATCH = 150; aimem.ops.sync.COMPARE = 400; "
     "from aimem.cli import main; main(sys.argv[1:])"
 )
 

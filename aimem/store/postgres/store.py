@@ -17,8 +17,8 @@ from typing import Any, cast
 import psycopg
 
 from aimem.errors import AimemError
+from aimem.learn.search import fts_tokens
 from aimem.records import EXPORT_COLUMNS, Attempt
-from aimem.search import fts_tokens
 from aimem.store.aggregates import Rollup
 from aimem.store.postgres import migrations
 from aimem.store.postgres.archive import PostgresArchive
@@ -36,7 +36,7 @@ _HEADLINE = (
 
 
 def ts_query(match: str) -> str:
-    """An FTS5 query of ``aimem.search.to_match_query`` as a ``to_tsquery`` text.
+    """An FTS5 query of ``aimem.learn.search.to_match_query`` as a ``to_tsquery`` text.
 
     Words are ANDed; the tokens of one word form a phrase; the last token of
     the last word matches as a prefix. Tokens are letters and digits only, so

@@ -24,19 +24,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aimem import estimate
 from aimem.errors import AimemError, InvalidInputError
-from aimem.signatures import (
+from aimem.learn import estimate
+from aimem.learn.signatures import (
     fix_key,
     generate_fingerprint,
     generate_issue_signature,
     model_family,
     normalize_issue_type,
 )
-from aimem.stats_math import confidence, rate, wilson_interval
+from aimem.learn.stats_math import confidence, rate, wilson_interval
+from aimem.learn.templates import fill, other_model_finder, template_commands, template_json
 from aimem.store import Store
 from aimem.store.aggregates import canonical_commands, fix_key_for
-from aimem.templates import fill, other_model_finder, template_commands, template_json
 
 DEFAULT_MAX_FAILURES = 3
 DEFAULT_SUGGEST_LIMIT = 5
@@ -179,7 +179,7 @@ def suggest(
     """Ranked fixes for this issue, whether to explore, what to avoid, and a recommendation.
 
     Each known fix's success rate on this model is a pooled Beta posterior
-    (``aimem.estimate``): this model's record, then its family's, then the issue
+    (``aimem.learn.estimate``): this model's record, then its family's, then the issue
     type's. Fixes are ranked by one draw from each posterior, never below its
     mean (optimistic Thompson sampling: a well-known fix is not demoted by an
     unlucky draw, an uncertain one still gets its chances), and a new fix

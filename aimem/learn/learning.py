@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aimem.signatures import model_family
-from aimem.stats_math import (
+from aimem.learn.signatures import model_family
+from aimem.learn.stats_math import (
     CHI2_CRITICAL_001,
     chi_square_uniform,
     confidence,

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aimem.errors import InvalidInputError
-from aimem.stats_math import rate
+from aimem.learn.stats_math import rate
 from aimem.store import Store
 from aimem.timeutil import bounded_moment, format_utc, utcnow
 

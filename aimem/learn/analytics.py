@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from aimem.stats_math import rate, wilson_interval
+from aimem.learn.stats_math import rate, wilson_interval
 from aimem.store import Store
 from aimem.timeutil import utcnow
 

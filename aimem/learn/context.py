@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aimem.signatures import model_family
-from aimem.stats_math import rate, wilson_interval
+from aimem.learn.signatures import model_family
+from aimem.learn.stats_math import rate, wilson_interval
 
 DEFAULT_MAX_CHARS = 8000
 TRUNCATION_NOTE = "_(context truncated to fit the size limit)_"

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from aimem.errors import AimemError, InvalidInputError, NotFoundError
+from aimem.ops.transfer import import_rows
 from aimem.store.url import display_url, is_database_url
-from aimem.transfer import import_rows
 
 if TYPE_CHECKING:
     from aimem.store import Store
@@ -215,7 +215,7 @@ def _pages(sender: Repository) -> Iterator[tuple[list[dict[str, Any]], list[tupl
     """The sender's records a page at a time, as (rows, pairs): archived records
     come as whole rows, then hot ones as ``(id, uid)`` pairs in id order (their
     rows are read only when the receiver lacks them)."""
-    from aimem.archive import KIND_ROWS
+    from aimem.ops.archive import KIND_ROWS
 
     page: list[dict[str, Any]] = []
     archived = sender.iter_archived_rows() if sender.store.segments(KIND_ROWS) else iter(())
@@ -233,7 +233,7 @@ def _pages(sender: Repository) -> Iterator[tuple[list[dict[str, Any]], list[tupl
 
 
 def _total(sender: Repository) -> int:
-    from aimem.archive import KIND_ROWS
+    from aimem.ops.archive import KIND_ROWS
 
     archived = sum(int(s["row_count"]) for s in sender.store.segments(KIND_ROWS))
     return sender.store.count_rows() + archived

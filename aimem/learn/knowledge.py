@@ -19,8 +19,8 @@ import orjson
 
 from aimem.errors import CorruptRepositoryError, InvalidInputError
 from aimem.fsutil import atomic_write, file_lock
+from aimem.learn.stats_math import rate
 from aimem.paths import Layout
-from aimem.stats_math import rate
 from aimem.store import Store
 from aimem.timeutil import now_iso
 

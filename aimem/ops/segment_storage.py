@@ -1,9 +1,9 @@
 """Where archive segments' bytes live: one small interface, two places.
 
 ``SegmentFiles`` (a repository on SQLite): files in ``AIMemory/archive/``,
-named by their content (aimem.archive). A segment is written durably and
+named by their content (aimem.ops.archive). A segment is written durably and
 verified *before* the transaction that registers it and deletes its rows; the
-journal ``aimem_pending`` resolves a crash in between (aimem.maintenance), so
+journal ``aimem_pending`` resolves a crash in between (aimem.ops.maintenance), so
 these files need it (``journalled``). One file lock per repository folder
 serialises cleanup, thaw and repair.
 
@@ -130,7 +130,7 @@ class SegmentFiles:
             return None
 
     def put(self, name: str, data: bytes) -> bytes:
-        from aimem import archive
+        from aimem.ops import archive
 
         # A legacy repository may lack the folder.
         self.folder.mkdir(mode=DIR_MODE, exist_ok=True)
@@ -148,7 +148,7 @@ class SegmentFiles:
         return {}
 
     def unregistered(self, registered: set[str]) -> list[str]:
-        from aimem.archive import is_segment_name
+        from aimem.ops.archive import is_segment_name
 
         try:
             names = os.listdir(self.folder)

@@ -50,7 +50,7 @@ def init_repository(
                     f"{root} already holds {existing} attempts; --demo only fills an empty repository",
                     hint="use another folder, e.g. 'aimem init /tmp/demo --demo'",
                 )
-            from aimem.demo import demo_attempts
+            from aimem.ops.demo import demo_attempts
 
             added = len(memory.record_many(demo_attempts(seed=seed)))
         memory.sync_knowledge_base()
@@ -64,7 +64,7 @@ def _fill_demo(memory: Any, root: Any, seed: int) -> int:
             f"{root} already holds {existing} attempts; --demo only fills an empty repository",
             hint="use another folder, e.g. 'aimem init /tmp/demo --demo'",
         )
-    from aimem.demo import demo_attempts
+    from aimem.ops.demo import demo_attempts
 
     return len(memory.record_many(demo_attempts(seed=seed)))
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from aimem import learning
+from aimem.learn import learning
 from aimem.store import Store
 from aimem.timeutil import now_iso, output_timestamps
 

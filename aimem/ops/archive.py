@@ -3,7 +3,7 @@
 Invariants:
 - A segment is never modified once written. It lives in ``AIMemory/archive/``
   (SQLite) or in the database, keyed by its sha256 (PostgreSQL); see
-  aimem.segment_storage.
+  aimem.ops.segment_storage.
   Its name carries its kind, time range and content hash:
   ``seg-20250101T000000Z-20250131T235959Z-<sha256[:16]>.ndjson.zst`` (``seg``
   holds full export rows; ``facts`` holds what aggregates need of purged rows).
@@ -19,7 +19,7 @@ Invariants:
   rows are still the export row format; ``iter_segment_rows`` yields them in
   file order.
 - A segment is registered in ``aimem_segments`` only once it is durable and
-  verified, or in the transaction that stores it (see aimem.maintenance).
+  verified, or in the transaction that stores it (see aimem.ops.maintenance).
 """
 
 from __future__ import annotations

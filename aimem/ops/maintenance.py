@@ -1,6 +1,6 @@
 """Retention and integrity: cleanup (archive or purge), thaw, check, repair, gc.
 
-Segments' bytes live where ``aimem.segment_storage`` says: files in
+Segments' bytes live where ``aimem.ops.segment_storage`` says: files in
 ``archive/`` (SQLite) or a table of the database (PostgreSQL). With files, the
 order of work for one segment of ``cleanup``, under the archive lock, is:
 select the rows; build the segment in memory; journal it in ``aimem_pending``;
@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aimem import archive
 from aimem.errors import (
     AimemError,
     CorruptRepositoryError,
@@ -39,16 +38,17 @@ from aimem.errors import (
     NotFoundError,
 )
 from aimem.fsutil import TEMP_MARKER, remove_temp, stale_temps
-from aimem.knowledge import KnowledgeFile
-from aimem.paths import KNOWLEDGE_BASE_NAME, Layout
-from aimem.records import attempt_from_row
-from aimem.segment_storage import (
+from aimem.learn.knowledge import KnowledgeFile
+from aimem.ops import archive
+from aimem.ops.segment_storage import (
     ARCHIVE_LOCK_NAME,
     SegmentStorage,
     SegmentTable,
     segment_storage,
 )
-from aimem.segment_storage import read as read_segment
+from aimem.ops.segment_storage import read as read_segment
+from aimem.paths import KNOWLEDGE_BASE_NAME, Layout
+from aimem.records import attempt_from_row
 from aimem.store import Store
 from aimem.store.aggregates import Fact, fact_from_row
 from aimem.store.migrations import MIGRATIONS
@@ -171,14 +171,14 @@ def cleanup(
 
     With ``keep_failures_per_fingerprint`` N only failed attempts
     older than the latest N failures of their fingerprint are candidates: every
-    success stays hot (see ``aimem.advice.retention_plan``).
+    success stays hot (see ``aimem.learn.advice.retention_plan``).
 
     Verified successes younger than ``keep_successful`` days stay hot. With
     ``purge`` the rows' text is deleted; their counts stay in every aggregate
     (they are history) and a ``facts-`` segment keeps what check needs.
     """
     if keep_failures_per_fingerprint is not None:
-        from aimem.advice import retention_plan
+        from aimem.learn.advice import retention_plan
 
         retention = retention_plan(store, keep_failures_per_fingerprint)
         store.restrict_candidates(retention.pop("row_ids"))

@@ -66,9 +66,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from aimem import archive
 from aimem._version import __version__
-from aimem.archive import is_segment_name
 from aimem.errors import BundleError
 from aimem.fsutil import (
     TEMP_MARKER,
@@ -78,6 +76,9 @@ from aimem.fsutil import (
     remove_stale,
     translate_os_error,
 )
+from aimem.ops import archive
+from aimem.ops.archive import is_segment_name
+from aimem.ops.segment_storage import SegmentFiles, SegmentStorage, segment_storage
 from aimem.paths import (
     ARCHIVE_NAME,
     DATABASE_NAME,
@@ -86,7 +87,6 @@ from aimem.paths import (
     KNOWLEDGE_BASE_NAME,
     Layout,
 )
-from aimem.segment_storage import SegmentFiles, SegmentStorage, segment_storage
 from aimem.store import snapshot
 from aimem.timeutil import now_iso, utcnow
 
@@ -239,7 +239,7 @@ def create_bundle(
     of this repository in that folder that no rule keeps are removed.
     Returns the manifest summary (with ``bundle``, its path, and ``removed``).
     """
-    from aimem.maintenance import archive_lock
+    from aimem.ops.maintenance import archive_lock
 
     retention = Retention.of(keep)
     if dest is None:
@@ -297,7 +297,7 @@ def create_bundle(
 
 def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) -> dict[str, Any]:
     """Snapshot, render, compress into ``work``; write the bundle to ``target``."""
-    from aimem.knowledge import render
+    from aimem.learn.knowledge import render
     from aimem.store.sqlite_store import Store
 
     raw_db = work / DATABASE_NAME

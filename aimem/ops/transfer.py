@@ -22,7 +22,7 @@ Invariants:
 The export row format is ``aimem.records.EXPORT_COLUMNS``. The JSON export is
 an array with one record per line, which import reads back line by line; any
 other JSON array is split into its elements as it is read.
-In CSV (``aimem.csvformat``) the JSON fields are JSON text, booleans
+In CSV (``aimem.ops.csvformat``) the JSON fields are JSON text, booleans
 ``true``/``false``, a text starting like a spreadsheet formula has a leading
 ``'`` that import removes, and an empty cell is null (so CSV cannot tell an
 empty ``notes`` from no notes).
@@ -41,10 +41,9 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
-from aimem import csvformat, input_limits
+from aimem import input_limits
 from aimem.errors import InvalidInputError
 from aimem.fsutil import stdin_bytes
-from aimem.import_pipeline import Spool, read_messages, write_messages
 from aimem.input_limits import (
     exceeds_depth,
     iter_json_array,
@@ -53,6 +52,8 @@ from aimem.input_limits import (
     too_deep,
     too_long,
 )
+from aimem.ops import csvformat
+from aimem.ops.import_pipeline import Spool, read_messages, write_messages
 from aimem.records import EXPORT_COLUMNS, EXPORT_HINT, attempt_from_row, export_form
 from aimem.store.sqlite_store import attempt_params
 from aimem.timeutil import output_timestamp, since_timestamp
@@ -101,7 +102,7 @@ SEPARATORS = {"ndjson": b"\n", "json": b",\n"}
 
 
 def csv_chunks(chunks: Iterable[Sequence[Sequence[Any]]]) -> Iterator[tuple[bytes, int]]:
-    """(bytes, rows) of CSV rows of ready-made cells (``aimem.csvformat``), a chunk at a time."""
+    """(bytes, rows) of CSV rows of ready-made cells (``aimem.ops.csvformat``), a chunk at a time."""
     text = io.StringIO()
     writer = csvformat.writer(text)
     for rows in chunks:
@@ -311,7 +312,7 @@ def iter_csv(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
     """Rows of a CSV export (header = export columns), typed back from text.
 
     Each cell loses the one leading ``'`` that the writer adds to a text starting
-    like a formula or with ``'`` (``aimem.csvformat``), so every value comes back exact.
+    like a formula or with ``'`` (``aimem.ops.csvformat``), so every value comes back exact.
     """
     csv.field_size_limit(input_limits.MAX_LINE_BYTES)
     read_cell = csvformat.read_cell
