@@ -41,8 +41,8 @@ def test_the_checker_reports_cycles_lazy_imports_and_upward_imports(tmp_path: Pa
     (package / "cli").mkdir()
     (package / "cli" / "__init__.py").write_text("from aimem import memory\n")
     assert check_imports.findings(tmp_path) == [
-        "cycle: aimem.ops.backup -> aimem.memory -> aimem.ops.backup "
-        "(modules in the cycle: aimem.ops.backup, aimem.memory)",
+        "cycle: aimem.memory -> aimem.ops.backup -> aimem.memory "
+        "(modules in the cycle: aimem.memory, aimem.ops.backup)",
         "cycle: aimem.store.bulk -> aimem.store.sqlite_store -> aimem.store.bulk "
         "(modules in the cycle: aimem.store.bulk, aimem.store.sqlite_store)",
         "upward: aimem.ops.backup (engine) imports aimem.memory (facade)",
