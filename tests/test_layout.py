@@ -45,8 +45,8 @@ def test_the_checker_reports_cycles_lazy_imports_and_upward_imports(tmp_path: Pa
         "(modules in the cycle: aimem.memory, aimem.ops.backup)",
         "cycle: aimem.store.bulk -> aimem.store.sqlite_store -> aimem.store.bulk "
         "(modules in the cycle: aimem.store.bulk, aimem.store.sqlite_store)",
-        "upward: aimem.ops.backup (engine) imports aimem.memory (facade)",
         "upward: aimem.errors (helpers) imports aimem.cli (cli)",
+        "upward: aimem.ops.backup (engine) imports aimem.memory (facade)",
     ]
 
 
