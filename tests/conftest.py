@@ -80,6 +80,11 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+_POSTGRES_FIXTURES = {"pg_url", "pg_server"}
+
+
+# tryfirst: the marks added here must be in place before -m selects.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     kept, dropped = [], []
     for item in items:
@@ -88,6 +93,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if on_postgres and item.get_closest_marker("sqlite_only") is not None:
             dropped.append(item)
             continue
+        if on_postgres or _POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+            # The fast loop runs SQLite alone; the full command runs both backends.
+            item.add_marker(pytest.mark.postgres)
         kept.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)

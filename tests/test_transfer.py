@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aimem import AimemError, AIMemory, InvalidInputError
+from aimem import AIMemory, InvalidInputError
 from aimem.ops.setup import init_repository
 from aimem.records import EXPORT_COLUMNS, STANDARD_ISSUE_TYPES
 from aimem.timeutil import output_timestamp
@@ -91,17 +91,6 @@ def test_export_since_and_stream(demo: Path, tmp_path: Path) -> None:
             memory.export_records(tmp_path / "x.ndjson", since="last tuesday")
         assert not (tmp_path / "x.ndjson").exists()
         assert memory.export_records(io.BytesIO(), "ndjson", since="3650d")["records"] == 480
-
-
-def test_include_archive_without_archive_support_is_a_clear_error(
-    demo: Path, tmp_path: Path
-) -> None:
-    with AIMemory(demo) as memory:
-        if hasattr(memory, "iter_archived_rows"):
-            pytest.skip("archive support has landed")
-        with pytest.raises(AimemError, match="archive support not available"):
-            memory.export_records(tmp_path / "x.ndjson", include_archive=True)
-    assert list(tmp_path.glob("*x.ndjson*")) == []
 
 
 def test_double_and_overlapping_imports_add_each_record_once(tmp_path: Path) -> None:
