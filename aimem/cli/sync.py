@@ -147,6 +147,19 @@ def _report(summary: dict[str, Any], as_json: bool) -> None:
     )
 
 
+def _transfer(
+    ctx: typer.Context, direction: str, remote: str | None, dry_run: bool, as_json: bool
+) -> None:
+    memory = repo(ctx)
+    run = memory.push if direction == "push" else memory.pull
+    progress = bar(direction)
+    try:
+        summary = run(remote, dry_run=dry_run, progress=progress)
+    finally:
+        done(progress)
+    _report(summary, as_json)
+
+
 @app.command(name="push")
 def push_command(
     ctx: typer.Context,
@@ -166,12 +179,7 @@ def push_command(
       aimem push fleet --dry-run
       aimem push origin --json
     """
-    progress = bar("push")
-    try:
-        summary = repo(ctx).push(remote, dry_run=dry_run, progress=progress)
-    finally:
-        done(progress)
-    _report(summary, as_json)
+    _transfer(ctx, "push", remote, dry_run, as_json)
 
 
 @app.command(name="pull")
@@ -193,9 +201,4 @@ def pull_command(
       aimem pull fleet --dry-run
       aimem pull origin --json
     """
-    progress = bar("pull")
-    try:
-        summary = repo(ctx).pull(remote, dry_run=dry_run, progress=progress)
-    finally:
-        done(progress)
-    _report(summary, as_json)
+    _transfer(ctx, "pull", remote, dry_run, as_json)

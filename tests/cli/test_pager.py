@@ -4,21 +4,16 @@ an empty pager; a pager that cannot start is skipped."""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import select
 import shlex
 import shutil
-import struct
-import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
 
 from tests.cli.conftest import fails
+from tests.cli.terminal import run_on_terminal
 from tests.conftest import run_aimem
 
 FAKE_PAGER = """\
@@ -33,37 +28,6 @@ with open(out, "wb") as shown:
         for _ in range(lines):
             shown.write(sys.stdin.buffer.readline())
 """
-
-
-def run_on_terminal(args: list[str], env: dict[str, str], columns: int = 80) -> tuple[int, str]:
-    """(exit code, what the terminal showed) of ``aimem ARGS`` on a real pty."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "aimem", *args],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        close_fds=True,
-    )
-    os.close(slave)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([master], [], [], 30)
-        if not ready:
-            process.kill()
-            raise AssertionError(f"aimem {args} hung")
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    code = process.wait(timeout=30)
-    return code, b"".join(chunks).decode().replace("\r\n", "\n")
 
 
 @pytest.fixture

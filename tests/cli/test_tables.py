@@ -4,16 +4,9 @@ ISO 8601 timestamps in machine output, ``aimem show`` and ``recent``'s filters."
 from __future__ import annotations
 
 import csv
-import fcntl
 import io
 import os
-import pty
 import re
-import select
-import struct
-import subprocess
-import sys
-import termios
 from pathlib import Path
 
 import orjson
@@ -21,6 +14,7 @@ import pytest
 
 from aimem import AIMemory
 from tests.cli.conftest import fails, invoke, ok, ok_json
+from tests.cli.terminal import run_on_terminal
 from tests.conftest import run_aimem
 
 ISO_T = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
@@ -36,33 +30,9 @@ LISTINGS_AT_80 = [
 
 def run_in_pty(args: list[str], columns: int, env: dict[str, str]) -> str:
     """What ``aimem ARGS`` shows on a terminal ``columns`` wide (a real pty)."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "aimem", *args],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        close_fds=True,
-    )
-    os.close(slave)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([master], [], [], 30)
-        if not ready:
-            process.kill()
-            raise AssertionError(f"aimem {args} hung")
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    assert process.wait(timeout=30) == 0, b"".join(chunks)
-    return b"".join(chunks).decode().replace("\r\n", "\n")
+    code, shown = run_on_terminal(args, env, columns, rows=50)
+    assert code == 0, shown
+    return shown
 
 
 @pytest.mark.parametrize("args", LISTINGS_AT_80, ids=[a[0] for a in LISTINGS_AT_80])
