@@ -72,7 +72,7 @@ def row_to_dict(row: Sequence[Any]) -> dict[str, Any]:
 
 
 def attempt_params(attempt: Attempt) -> tuple[Any, ...]:
-    """Parameters of ``_INSERT`` for one attempt."""
+    """Parameters of ``_INSERT`` for one attempt, in ``schema.ATTEMPT_COLUMNS`` order."""
     return (
         attempt.timestamp,
         attempt.model_name,
