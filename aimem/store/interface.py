@@ -222,6 +222,22 @@ class StoreOps(Protocol):
         """Insert attempts and update every aggregate in one transaction."""
         ...
 
+    def merge_import(
+        self, messages: Iterable[tuple[str, Any]], *, dry_run: bool = False
+    ) -> tuple[int, int]:
+        """Merge a staged import (a spool's messages) in one import transaction:
+        (rows read, rows added); ``dry_run`` rolls it back all the same."""
+        ...
+
+    def prepare(self, attempts: Sequence[Attempt]) -> PreparedAttempts | None:
+        """What an insert can compute before the write lock; None for a batch
+        that takes the bulk path of ``insert_attempts_in``."""
+        ...
+
+    def translated_errors(self) -> AbstractContextManager[None]:
+        """Database errors raised in the block turned into aimem errors."""
+        ...
+
     def insert_attempts_in(
         self, conn: Any, attempts: Sequence[Attempt], *, skip_existing: bool = False
     ) -> list[int | None]:

@@ -27,6 +27,7 @@ from aimem.store.aggregates import (
     Fact,
     Rollup,
 )
+from aimem.store.bulk import Message, bump_generation
 from aimem.store.connection import (
     CHECKPOINT_EVERY,
     MERGE_LOCK_NAME,
@@ -157,11 +158,8 @@ def _exact_row(r: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def bump_generation(conn: sqlite3.Connection) -> None:
-    """Mark what has been learned as changed (readers' caches key on the generation)."""
-    conn.execute(
-        "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
-    )
+class _DryRun(Exception):
+    """Unwinds a dry-run import so that its transaction rolls back (args: read, added)."""
 
 
 class Store:
@@ -269,6 +267,36 @@ class Store:
             deferred_full_text(conn),
         ):
             yield conn
+
+    def merge_import(
+        self, messages: Iterable[Message], *, dry_run: bool = False
+    ) -> tuple[int, int]:
+        """Merge a staged import (a ``Spool``'s messages) in ONE import transaction;
+        return (rows read, rows added). ``dry_run`` rolls it back all the same."""
+        from aimem.store.bulk import write_messages
+
+        try:
+            with self.import_transaction() as conn:
+                read, added = write_messages(conn, messages)
+                if dry_run:
+                    raise _DryRun(read, added)
+        except _DryRun as unwound:
+            read, added = unwound.args
+        return int(read), int(added)
+
+    @contextmanager
+    def translated_errors(self) -> Iterator[None]:
+        """Database errors raised in the block (a row the driver cannot read, say)
+        turned into aimem errors naming the database."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise translate_sqlite_error(error, self.path) from error
+
+    def prepare(self, attempts: Sequence[Attempt]) -> PreparedAttempts | None:
+        """``prepare_attempts`` of a small batch, computed before the write lock;
+        None for a batch large enough to take the bulk path (``insert_attempts_in``)."""
+        return prepare_attempts(attempts) if len(attempts) < BULK_MIN_ROWS else None
 
     # Whether export's JSON lines and CSV cells are built by the database
     # (``export_chunks``, ``csv_rows``); else export encodes ``iter_rows``' rows.
