@@ -299,7 +299,7 @@ def create_bundle(
 def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) -> dict[str, Any]:
     """Snapshot, render, compress into ``work``; write the bundle to ``target``."""
     from aimem.learn.knowledge import render
-    from aimem.store.sqlite_store import Store
+    from aimem.store.sqlite import Store
 
     raw_db = work / DATABASE_NAME
     memory.store.snapshot_to(raw_db, target)

@@ -55,7 +55,7 @@ from aimem.input_limits import (
 from aimem.ops import csvformat
 from aimem.ops.import_pipeline import Spool, read_messages
 from aimem.records import EXPORT_COLUMNS, EXPORT_HINT, attempt_from_row, export_form
-from aimem.store.sqlite_store import attempt_params
+from aimem.store.sqlite import attempt_params
 from aimem.timeutil import output_timestamp, since_timestamp
 
 if TYPE_CHECKING:
