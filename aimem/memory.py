@@ -47,7 +47,6 @@ from aimem.paths import (
 )
 from aimem.records import Attempt, attempt_from_call, normalize_fixer, performance_note
 from aimem.store import open_store
-from aimem.store.sqlite_store import BULK_MIN_ROWS, prepare_attempts
 from aimem.timeutil import SINCE_HINT, days_ago_iso, since_timestamp
 
 if TYPE_CHECKING:
@@ -336,7 +335,7 @@ class AIMemory:
         # Everything computable from the attempts alone happens before the write
         # lock is taken, so concurrent writers wait for less. Large
         # batches take the store's bulk path instead.
-        prepared = prepare_attempts(attempts) if len(attempts) < BULK_MIN_ROWS else None
+        prepared = self.store.prepare(attempts)
         with self.store.transaction() as conn:
             repeats = advice.repeated_fixes(self.store, attempts, max_failures, conn)
             if repeats and strict:
@@ -1138,11 +1137,8 @@ class AIMemory:
                 stack.enter_context(closed_after(produced))
                 return transfer.write_chunks(out, produced, resolved, progress)
 
-        import sqlite3
-
-        from aimem.store.connection import translate_sqlite_error
-
-        try:
+        # A row the database driver cannot read (text not UTF-8) fails as an aimem error.
+        with self.store.translated_errors():
             if isinstance(file, (str, os.PathLike)):
                 try:
                     with atomic_output(Path(file)) as out:
@@ -1152,8 +1148,6 @@ class AIMemory:
             else:
                 count = write(file)
                 file.flush()
-        except sqlite3.Error as error:  # a row the sqlite3 module cannot read (text not UTF-8)
-            raise translate_sqlite_error(error, Path(self.store.path)) from error
         return {"file": name, "format": resolved, "records": count}
 
     def import_records(

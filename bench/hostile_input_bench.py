@@ -43,7 +43,7 @@ TIMED_IMPORT = """
 import sys, time, json
 from contextlib import contextmanager
 from aimem import AIMemory
-from aimem.store.sqlite_store import Store
+from aimem.store.sqlite import Store
 held = []
 plain = Store.transaction
 @contextmanager

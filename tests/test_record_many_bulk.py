@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from aimem import AIMemory
-from aimem.store.sqlite_store import BULK_MIN_ROWS
+from aimem.store.sqlite import BULK_MIN_ROWS
 from tests.conftest import issue, response
 from tests.oracle import assert_aggregates_match
 from tests.transfer_helpers import learned_state

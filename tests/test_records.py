@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from aimem import AimemError, AIMemory, InvalidInputError
-from tests.conftest import issue, response
+from tests.conftest import issue, response, sql
 
 
 def _count(memory: AIMemory) -> int:
@@ -108,3 +108,30 @@ def test_record_many_is_all_or_nothing(memory: AIMemory) -> None:
     assert str(caught.value).startswith("batch.ndjson:7: fix_success")
     assert _count(memory) == 0
     assert memory.get_memory_stats()["total_fixes_attempted"] == 0
+
+
+def test_every_fix_history_column_is_an_insert_parameter_and_round_trips() -> None:
+    from aimem.store.schema import ATTEMPT_COLUMNS, INSERT_ATTEMPT
+
+    memory = AIMemory()
+    memory.record_fix_attempt(
+        issue(),
+        response("ollama pull qwen2.5:7b"),
+        True,
+        False,
+        execution_time=2.5,
+        notes="kept",
+    )
+    database = memory.layout_info.database
+    memory.close()
+    stored = [r[1] for r in sql(database, "PRAGMA table_info(fix_history)")]
+    assert [c for c in stored if c != "id"] == list(ATTEMPT_COLUMNS)
+    assert INSERT_ATTEMPT.count("?") == len(ATTEMPT_COLUMNS)
+    row = sql(database, f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM fix_history")[0]
+    values = dict(zip(ATTEMPT_COLUMNS, row, strict=True))
+    assert values["model_name"] == "qwen2.5:7b"
+    assert values["issue_type"] == "TIMEOUT"
+    assert (values["fix_success"], values["verification_success"]) == (1, 0)
+    assert values["execution_time_seconds"] == 2.5
+    assert values["notes"] == "kept"
+    assert values["uid"] and values["fingerprint"]

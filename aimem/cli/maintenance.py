@@ -180,7 +180,7 @@ def archive_list(
     Example:
       aimem archive list --format json
     """
-    from aimem.store.sqlite_store import SEGMENT_FIELDS
+    from aimem.store.sqlite import SEGMENT_FIELDS
 
     view = table_view(wide, columns, no_headers, (*SEGMENT_FIELDS, "ratio"))
     rows: list[dict[str, Any]] = repo(ctx).archive_segments()

@@ -88,6 +88,7 @@ from aimem.paths import (
     Layout,
 )
 from aimem.store import snapshot
+from aimem.store.connection import read_file_meta
 from aimem.timeutil import now_iso, utcnow
 
 if TYPE_CHECKING:
@@ -298,7 +299,7 @@ def create_bundle(
 def _write_bundle(memory: Repository, repo_id: str, work: Path, target: Path) -> dict[str, Any]:
     """Snapshot, render, compress into ``work``; write the bundle to ``target``."""
     from aimem.learn.knowledge import render
-    from aimem.store.sqlite_store import Store
+    from aimem.store.sqlite import Store
 
     raw_db = work / DATABASE_NAME
     memory.store.snapshot_to(raw_db, target)
@@ -1342,22 +1343,6 @@ def set_backup_destination(memory: Repository, folder: Path) -> Path:
     return absolute
 
 
-def _read_meta(db: Path, key: str) -> str | None:
-    import sqlite3
-
-    if not db.is_file():
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None)
-        try:
-            row = conn.execute("SELECT value FROM aimem_meta WHERE key = ?", (key,)).fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return None
-    return None if row is None else str(row[0])
-
-
 def _folder_meta(repository: Path, keys: tuple[str, ...]) -> tuple[dict[str, str | None], str]:
     """aimem_meta values of the repository in the folder ``repository``, read only,
     and what its bundle id is bound to: its SQLite file, or the database its
@@ -1370,7 +1355,7 @@ def _folder_meta(repository: Path, keys: tuple[str, ...]) -> tuple[dict[str, str
         url = None
     if url is None:
         db = repository / DATABASE_NAME
-        return {key: _read_meta(db, key) for key in keys}, str(repository.resolve())
+        return {key: read_file_meta(db, key) for key in keys}, str(repository.resolve())
     from aimem.store import open_store
 
     try:

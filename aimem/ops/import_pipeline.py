@@ -11,7 +11,7 @@ Invariants:
   waits only for the merge, never for the reading, and a bad row refuses the
   file without the lock ever being taken.
 - The merge writes the staged rows in ONE write transaction: all or nothing
-  per file.
+  per file (the store's ``merge_import``).
 - The writer folds exactly the rows it inserted into the aggregate counts (a
   row whose uid is already stored, or repeated in the file, is skipped), so
   each stored record counts once. (Folding in the reader and re-reading the
@@ -25,16 +25,13 @@ from __future__ import annotations
 
 import io
 import pickle
-import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from aimem.errors import StorageFullError
-from aimem.store.aggregates import AggregateWriter, Rollup
-from aimem.store.bulk import insert_new, last_row_id, rows_after
-from aimem.store.sqlite_store import bump_generation
+from aimem.store.aggregates import Rollup
 
 BATCH = 1000
 # Rows per rollup: larger windows mean fewer pattern updates, at the cost of
@@ -60,60 +57,6 @@ def read_messages(rows: Iterable[tuple[Any, ...]]) -> Iterator[Message]:
     if batch:
         yield "rows", batch
     yield "done", None
-
-
-def write_messages(
-    conn: sqlite3.Connection, messages: Iterable[Message], progress: Progress | None = None
-) -> tuple[int, int]:
-    """The writer, inside the caller's write transaction: return (rows read, rows added).
-
-    ``messages`` are a ``Spool``'s: ``("rows", batch)`` messages, each window
-    of them followed by ``("rollup", fold)``, the fold of all its rows made
-    before the lock was taken. When every row of a window was new (the usual
-    case) that fold is written as it is; when some were already stored, the
-    rows the window did insert are read back and folded here instead, so each
-    stored record counts once either way. Best fixes and model
-    characteristics are ranked once at the end.
-    """
-    writer = AggregateWriter(conn)
-    read = added = 0
-    signatures: set[str] = set()
-    models: set[str] = set()
-    window_start = last_row_id(conn)
-    window_whole = True
-
-    def flush(rollup: Rollup) -> None:
-        writer.write(rollup, rank=False)
-        signatures.update(rollup.patterns)
-        models.update(rollup.models)
-
-    for kind, payload in messages:
-        if kind == "done":
-            break
-        if kind == "rollup":
-            rollup = payload
-            if not window_whole:
-                rollup = Rollup()
-                rollup.add_rows(rows_after(conn, window_start))
-            if rollup.count:
-                flush(rollup)
-            window_start = last_row_id(conn)
-            window_whole = True
-            continue
-        new = insert_new(conn, payload)
-        read += len(payload)
-        added += len(new)
-        window_whole = window_whole and len(new) == len(payload)
-        if progress:
-            progress(read)
-    if last_row_id(conn) > window_start:  # rows that came without a fold
-        rollup = Rollup()
-        rollup.add_rows(rows_after(conn, window_start))
-        flush(rollup)
-    if added:
-        writer.rank(sorted(signatures), models)
-        bump_generation(conn)
-    return read, added
 
 
 class Spool:

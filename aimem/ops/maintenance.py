@@ -52,7 +52,7 @@ from aimem.records import attempt_from_row
 from aimem.store import Store
 from aimem.store.aggregates import Fact, fact_from_row
 from aimem.store.migrations import MIGRATIONS
-from aimem.store.sqlite_store import ArchiveRow
+from aimem.store.sqlite import ArchiveRow
 from aimem.timeutil import days_ago_iso, now_iso
 
 __all__ = ["ARCHIVE_LOCK_NAME"]

@@ -53,9 +53,9 @@ from aimem.input_limits import (
     too_long,
 )
 from aimem.ops import csvformat
-from aimem.ops.import_pipeline import Spool, read_messages, write_messages
+from aimem.ops.import_pipeline import Spool, read_messages
 from aimem.records import EXPORT_COLUMNS, EXPORT_HINT, attempt_from_row, export_form
-from aimem.store.sqlite_store import attempt_params
+from aimem.store.sqlite import attempt_params
 from aimem.timeutil import output_timestamp, since_timestamp
 
 if TYPE_CHECKING:
@@ -417,10 +417,6 @@ def open_rows(
         yield source, resolved, rows
 
 
-class _DryRun(Exception):
-    """Unwinds a dry-run import so that its transaction rolls back (args: read, added)."""
-
-
 def import_records(
     store: Store,
     file: str | os.PathLike[str] | BinaryIO,
@@ -456,14 +452,7 @@ def import_records(
 
 def _merge(store: Store, spool: Spool, dry_run: bool) -> tuple[int, int]:
     """Merge a staged import in ONE write transaction: (rows read, rows added)."""
-    try:
-        with store.import_transaction() as conn:
-            read, added = write_messages(conn, spool.replay())
-            if dry_run:
-                raise _DryRun(read, added)
-    except _DryRun as unwound:
-        read, added = unwound.args
-    return int(read), int(added)
+    return store.merge_import(spool.replay(), dry_run=dry_run)
 
 
 def import_rows(

@@ -40,7 +40,7 @@ def open_store(location: str | os.PathLike[str], *, readonly: bool = False) -> S
         return PostgresStore(url, readonly=readonly)
     from pathlib import Path
 
-    from aimem.store.sqlite_store import Store
+    from aimem.store.sqlite.store import Store
 
     return Store(Path(location), readonly=readonly)
 

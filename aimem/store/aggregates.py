@@ -30,6 +30,7 @@ from aimem.learn.signatures import fix_key, model_family, normalize_issue_type
 from aimem.learn.stats_math import wilson_low
 from aimem.learn.templates import template_json
 from aimem.records import normalize_fixer
+from aimem.store.schema import ATTEMPT_COLUMNS
 from aimem.store.sqlparams import in_chunks
 from aimem.timeutil import now_iso
 
@@ -103,6 +104,43 @@ def _hour(timestamp: str) -> int:
         return 0
 
 
+# Where each column sits in an attempt's insert parameters (``ATTEMPT_COLUMNS``).
+_TIMESTAMP = ATTEMPT_COLUMNS.index("timestamp")
+_MODEL = ATTEMPT_COLUMNS.index("model_name")
+_ISSUE_TYPE = ATTEMPT_COLUMNS.index("issue_type")
+_SIGNATURE = ATTEMPT_COLUMNS.index("issue_signature")
+_FIXER = ATTEMPT_COLUMNS.index("fixer_type")
+_COMMANDS = ATTEMPT_COLUMNS.index("fix_commands")
+_FIXED = ATTEMPT_COLUMNS.index("fix_success")
+_VERIFIED = ATTEMPT_COLUMNS.index("verification_success")
+_SECONDS = ATTEMPT_COLUMNS.index("execution_time_seconds")
+_FINGERPRINT = ATTEMPT_COLUMNS.index("fingerprint")
+_TOKENS_IN = ATTEMPT_COLUMNS.index("tokens_in")
+_TOKENS_OUT = ATTEMPT_COLUMNS.index("tokens_out")
+_COST = ATTEMPT_COLUMNS.index("cost_usd")
+_FIXER_MODEL = ATTEMPT_COLUMNS.index("fixer_model")
+
+
+def _fact_params(fact: Fact) -> tuple[Any, ...]:
+    """``fact`` laid out as insert parameters; columns a fact lacks are None."""
+    params: list[Any] = [None] * len(ATTEMPT_COLUMNS)
+    params[_TIMESTAMP] = fact.timestamp
+    params[_MODEL] = fact.model_name
+    params[_ISSUE_TYPE] = fact.issue_type
+    params[_SIGNATURE] = fact.issue_signature
+    params[_FIXER] = fact.fixer_type
+    params[_COMMANDS] = fact.fix_commands
+    params[_FIXED] = fact.fix_success
+    params[_VERIFIED] = fact.verification_success
+    params[_SECONDS] = fact.execution_time_seconds
+    params[_FINGERPRINT] = fact.fingerprint
+    params[_TOKENS_IN] = fact.tokens_in
+    params[_TOKENS_OUT] = fact.tokens_out
+    params[_COST] = fact.cost_usd
+    params[_FIXER_MODEL] = fact.fixer_model
+    return tuple(params)
+
+
 @dataclass
 class Rollup:
     """Attempts folded into per-key counts, to be added to the aggregate tables.
@@ -123,30 +161,7 @@ class Rollup:
 
     def add(self, facts: Iterable[Fact]) -> None:
         """Fold ``facts`` in."""
-        self.add_rows(
-            (
-                f.timestamp,
-                f.model_name,
-                f.issue_type,
-                f.issue_signature,
-                None,
-                f.fixer_type,
-                None,
-                f.fix_commands,
-                f.fix_success,
-                f.verification_success,
-                f.execution_time_seconds,
-                None,
-                None,
-                None,
-                f.fingerprint,
-                f.tokens_in,
-                f.tokens_out,
-                f.cost_usd,
-                f.fixer_model,
-            )
-            for f in facts
-        )
+        self.add_rows(_fact_params(f) for f in facts)
 
     def add_rows(self, rows: Iterable[Sequence[Any]]) -> None:
         """Fold in rows laid out as ``fix_history`` insert parameters (``attempt_params``).
@@ -156,14 +171,21 @@ class Rollup:
         """
         totals, daily, temporal = self.totals, self.daily, self.temporal
         outcomes, costs, patterns, models = self.outcomes, self.costs, self.patterns, self.models
+        # Bound to locals: the loop runs once per imported row.
+        i_ts, i_model, i_type, i_signature = _TIMESTAMP, _MODEL, _ISSUE_TYPE, _SIGNATURE
+        i_fixer, i_commands, i_fixed, i_verified = _FIXER, _COMMANDS, _FIXED, _VERIFIED
+        i_seconds, i_fingerprint, i_fixer_model = _SECONDS, _FINGERPRINT, _FIXER_MODEL
+        i_cost, i_tokens_in, i_tokens_out = _COST, _TOKENS_IN, _TOKENS_OUT
         count = 0
         for row in rows:
-            ts, model, issue_type, signature = row[0], row[1], row[2], row[3]
-            fixed = row[8]
-            ok = bool(fixed and row[9])
-            seconds = row[10]
+            ts, model = row[i_ts], row[i_model]
+            issue_type, signature = row[i_type], row[i_signature]
+            fixer = row[i_fixer]
+            fixed = row[i_fixed]
+            ok = bool(fixed and row[i_verified])
+            seconds = row[i_seconds]
             day = ts[:10]
-            key = (model, issue_type, row[5])
+            key = (model, issue_type, fixer)
             total = totals.get(key)
             if total is None:
                 total = totals[key] = [0, 0, 0, 0.0, 0, ts, ts]
@@ -198,7 +220,7 @@ class Rollup:
             trow[0] += 1
             trow[1] += ok
             family = model_family(model)
-            commands = row[7]
+            commands = row[i_commands]
             fkey = fix_key_for(commands)
             template = template_json(commands, model)
             template_key = fkey if template is commands else fix_key_for(template)
@@ -207,7 +229,7 @@ class Rollup:
                 (SCOPE_FAMILY_TYPE, f"{family}|{issue_type}", template_key, template),
                 (SCOPE_TYPE, issue_type, template_key, template),
                 (SCOPE_MODEL, model, fkey, commands),
-                (SCOPE_FINGERPRINT, row[14] or "", template_key, template),
+                (SCOPE_FINGERPRINT, row[i_fingerprint] or "", template_key, template),
                 (SCOPE_MODEL_TYPE, f"{model}|{issue_type}", template_key, template),
             ):
                 okey = (scope, scope_key, okey_fix)
@@ -220,13 +242,13 @@ class Rollup:
                     orow[3] = ts
                 if ok and (orow[4] is None or ts > orow[4]):
                     orow[4] = ts
-            ckey = (row[5], row[18] or "", issue_type)
+            ckey = (fixer, row[i_fixer_model] or "", issue_type)
             crow = costs.get(ckey)
             if crow is None:
                 crow = costs[ckey] = [0, 0, 0.0, 0, 0, 0, 0]
             crow[0] += 1
             crow[1] += ok
-            cost, tokens_in, tokens_out = row[17], row[15], row[16]
+            cost, tokens_in, tokens_out = row[i_cost], row[i_tokens_in], row[i_tokens_out]
             if cost is not None:
                 crow[2] += cost
                 crow[3] += 1

@@ -12,16 +12,27 @@ and no other connection can write (or see the trigger gone) meanwhile.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from aimem.records import STORED_COLUMNS
+from aimem.store.aggregates import AggregateWriter, Rollup
 from aimem.store.connection import page_cache
 from aimem.store.schema import INSERT_ATTEMPT, UID_PARAM
 from aimem.store.sqlparams import in_chunks
 
 TRIGGER = "fix_history_fts_insert"
+
+# A staged import's messages: ("rows", insert parameter batch), ("rollup", Rollup), ("done", None).
+Message = tuple[str, Any]
+
+
+def bump_generation(conn: sqlite3.Connection) -> None:
+    """Mark what has been learned as changed (readers' caches key on the generation)."""
+    conn.execute(
+        "UPDATE aimem_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+    )
 
 
 def last_row_id(conn: sqlite3.Connection) -> int:
@@ -111,3 +122,59 @@ def import_cache(conn: sqlite3.Connection, kib: int = IMPORT_CACHE_KIB) -> Itera
             yield
     finally:
         conn.execute(f"PRAGMA temp_store = {int(temp_store)}")
+
+
+def write_messages(
+    conn: sqlite3.Connection,
+    messages: Iterable[Message],
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
+    """The writer, inside the caller's write transaction: return (rows read, rows added).
+
+    ``messages`` are a ``Spool``'s: ``("rows", batch)`` messages, each window
+    of them followed by ``("rollup", fold)``, the fold of all its rows made
+    before the lock was taken. When every row of a window was new (the usual
+    case) that fold is written as it is; when some were already stored, the
+    rows the window did insert are read back and folded here instead, so each
+    stored record counts once either way. Best fixes and model
+    characteristics are ranked once at the end.
+    """
+    writer = AggregateWriter(conn)
+    read = added = 0
+    signatures: set[str] = set()
+    models: set[str] = set()
+    window_start = last_row_id(conn)
+    window_whole = True
+
+    def flush(rollup: Rollup) -> None:
+        writer.write(rollup, rank=False)
+        signatures.update(rollup.patterns)
+        models.update(rollup.models)
+
+    for kind, payload in messages:
+        if kind == "done":
+            break
+        if kind == "rollup":
+            rollup = payload
+            if not window_whole:
+                rollup = Rollup()
+                rollup.add_rows(rows_after(conn, window_start))
+            if rollup.count:
+                flush(rollup)
+            window_start = last_row_id(conn)
+            window_whole = True
+            continue
+        new = insert_new(conn, payload)
+        read += len(payload)
+        added += len(new)
+        window_whole = window_whole and len(new) == len(payload)
+        if progress:
+            progress(read)
+    if last_row_id(conn) > window_start:  # rows that came without a fold
+        rollup = Rollup()
+        rollup.add_rows(rows_after(conn, window_start))
+        flush(rollup)
+    if added:
+        writer.rank(sorted(signatures), models)
+        bump_generation(conn)
+    return read, added

@@ -324,3 +324,19 @@ def run_script(conn: sqlite3.Connection, script: str) -> None:
             pending = ""
     if pending.strip():
         conn.execute(pending)
+
+
+def read_file_meta(db: Path, key: str) -> str | None:
+    """The ``aimem_meta`` value ``key`` of the database file ``db``, opened read only;
+    None when the file, the table or the key is missing or unreadable."""
+    if not db.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None)
+        try:
+            row = conn.execute("SELECT value FROM aimem_meta WHERE key = ?", (key,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return None if row is None else str(row[0])

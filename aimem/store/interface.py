@@ -2,7 +2,7 @@
 
 The rest of aimem holds a store through this protocol (``aimem.store.Store``
 names it for type checking), so nothing outside ``aimem/store`` depends on a
-backend. ``aimem.store.sqlite_store.Store`` (a SQLite file) and
+backend. ``aimem.store.sqlite.Store`` (a SQLite file) and
 ``aimem.store.postgres.store.PostgresStore`` both satisfy it; mypy checks that
 below. A write transaction yields the backend's own connection, which callers
 only hand back to the store's operations.
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from aimem.records import Attempt
     from aimem.store import unwritable
     from aimem.store.aggregates import Fact
-    from aimem.store.sqlite_store import ArchiveRow, PreparedAttempts
+    from aimem.store.sqlite.rows import ArchiveRow, PreparedAttempts
 
 
 class StoreOps(Protocol):
@@ -222,6 +222,22 @@ class StoreOps(Protocol):
         """Insert attempts and update every aggregate in one transaction."""
         ...
 
+    def merge_import(
+        self, messages: Iterable[tuple[str, Any]], *, dry_run: bool = False
+    ) -> tuple[int, int]:
+        """Merge a staged import (a spool's messages) in one import transaction:
+        (rows read, rows added); ``dry_run`` rolls it back all the same."""
+        ...
+
+    def prepare(self, attempts: Sequence[Attempt]) -> PreparedAttempts | None:
+        """What an insert can compute before the write lock; None for a batch
+        that takes the bulk path of ``insert_attempts_in``."""
+        ...
+
+    def translated_errors(self) -> AbstractContextManager[None]:
+        """Database errors raised in the block turned into aimem errors."""
+        ...
+
     def insert_attempts_in(
         self, conn: Any, attempts: Sequence[Attempt], *, skip_existing: bool = False
     ) -> list[int | None]:
@@ -395,7 +411,7 @@ class StoreOps(Protocol):
 
 if TYPE_CHECKING:
     from aimem.store.postgres.store import PostgresStore
-    from aimem.store.sqlite_store import Store as SqliteStore
+    from aimem.store.sqlite.store import Store as SqliteStore
 
     def _sqlite_is_a_store(store: SqliteStore) -> StoreOps:
         return store

@@ -239,13 +239,33 @@ CREATE TRIGGER IF NOT EXISTS fix_history_fts_update AFTER UPDATE ON fix_history 
 END;
 """
 
-# One attempt into fix_history; the parameters come in ``attempt_params`` order
-# (aimem.store.sqlite_store), shared with the bulk path (aimem.store.bulk).
+# The columns one attempt fills in fix_history, in the order of its insert
+# parameters (``attempt_params``, shared with the bulk path and the rollups).
+# Adding a column means adding it here, to ``Attempt`` and to ``attempt_params``.
+ATTEMPT_COLUMNS: tuple[str, ...] = (
+    "timestamp",
+    "model_name",
+    "issue_type",
+    "issue_signature",
+    "description",
+    "fixer_type",
+    "claude_analysis",
+    "fix_commands",
+    "fix_success",
+    "verification_success",
+    "execution_time_seconds",
+    "system_info",
+    "notes",
+    "uid",
+    "fingerprint",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+    "fixer_model",
+)
 INSERT_ATTEMPT = (
-    "INSERT INTO fix_history(timestamp, model_name, issue_type, issue_signature, description, "
-    "fixer_type, claude_analysis, fix_commands, fix_success, verification_success, "
-    "execution_time_seconds, system_info, notes, uid, fingerprint, tokens_in, tokens_out, "
-    "cost_usd, fixer_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO fix_history({', '.join(ATTEMPT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in ATTEMPT_COLUMNS)})"
 )
 # Where the uid sits in ``INSERT_ATTEMPT``'s parameters.
-UID_PARAM = 13
+UID_PARAM = ATTEMPT_COLUMNS.index("uid")

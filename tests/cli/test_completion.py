@@ -113,7 +113,7 @@ def test_fast_paths_import_nothing_heavy(demo: Path, args: list[str]) -> None:
     assert (
         not {
             "aimem.memory",
-            "aimem.store.sqlite_store",
+            "aimem.store.sqlite",
             "aimem.store.postgres",
             "aimem.cli.app",
             "typing",

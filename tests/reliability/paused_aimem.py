@@ -33,7 +33,7 @@ from aimem import fsutil
 from aimem.ops import archive
 from aimem.paths import ARCHIVE_NAME
 from aimem.store import snapshot
-from aimem.store.sqlite_store import Store
+from aimem.store.sqlite import Store
 
 CLEANUP_STEPS = (
     "selected",

@@ -113,7 +113,7 @@ def test_kill_during_knowledge_base_import(seeded: Path, tmp_path: Path) -> None
 KILL_BEFORE_RECORDING = """
 import os, sys
 from aimem import AIMemory
-from aimem.store.sqlite_store import Store
+from aimem.store.sqlite import Store
 from tests.reliability.conftest import items
 
 real = Store.set_meta

@@ -175,7 +175,7 @@ class PostgresArchive:
         go in as one pipelined batch (row by row, 15k rows took 16 s).
         """
         from aimem.store.schema import INSERT_ATTEMPT
-        from aimem.store.sqlite_store import attempt_params
+        from aimem.store.sqlite import attempt_params
 
         insert = INSERT_ATTEMPT.replace("?", "%s")
         insert_with_id = insert.replace("fix_history(", "fix_history(id, ").replace(

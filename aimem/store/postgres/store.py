@@ -23,7 +23,7 @@ from aimem.store.aggregates import Rollup
 from aimem.store.postgres import migrations
 from aimem.store.postgres.archive import PostgresArchive
 from aimem.store.postgres.connection import Connection
-from aimem.store.sqlite_store import Store, attempt_params, row_to_dict
+from aimem.store.sqlite import Store, attempt_params, row_to_dict
 from aimem.store.url import display_url
 
 _QUOTED = re.compile(r'"((?:[^"]|"")*)"(\*?)')
@@ -165,7 +165,7 @@ class PostgresStore(PostgresArchive, Store):
         """Every hot row in id order (optionally from ``since`` on), streamed from a
         server-side cursor: the client holds one chunk at a time, whatever the size."""
         from aimem.store.postgres.dialect import translate
-        from aimem.store.sqlite_store import ROW_COLUMNS
+        from aimem.store.sqlite import ROW_COLUMNS
 
         sql = f"SELECT {ROW_COLUMNS} FROM fix_history"
         params: tuple[Any, ...] = ()
@@ -271,7 +271,7 @@ class PostgresStore(PostgresArchive, Store):
         """Compare every aggregate with a recomputation in temporary tables, on a
         connection of its own (one snapshot, rolled back). Returns (table, detail)."""
         from aimem.store.rebuild import rebuild_aggregates
-        from aimem.store.sqlite_store import _DRIFT_COMPARISONS
+        from aimem.store.sqlite.checks import _DRIFT_COMPARISONS
 
         conn = Connection(self.url)
         try:
