@@ -103,12 +103,18 @@ def exact_pattern(row: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def model_patterns(store: Store, issue_type: str | None = None) -> list[dict[str, Any]]:
+def model_patterns(
+    store: Store, issue_type: str | None = None, family: str | None = None
+) -> list[dict[str, Any]]:
+    """One pattern per (model family, issue type); ``family`` keeps one family's,
+    sparing the ranking query of every other (one per family, a round trip each)."""
     groups: dict[tuple[str, str], list[Any]] = {}
     for row in store.totals_by("model_name", "issue_type"):
         if issue_type is not None and row["issue_type"] != issue_type:
             continue
         key = (model_family(row["model_name"]), row["issue_type"])
+        if family is not None and key[0] != family:
+            continue
         group = groups.setdefault(key, [0, 0, ""])
         group[0] += row["attempts"]
         group[1] += row["successes"]
