@@ -17,6 +17,7 @@ once in one try does not outrank one that worked 40 times in 50.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aimem.learn.signatures import model_family
@@ -266,7 +267,7 @@ def patterns(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Patterns of one kind (or all), most attempts first."""
-    builders = {
+    builders: dict[str, Callable[[Store, str | None], list[dict[str, Any]]]] = {
         "exact": exact_patterns,
         "model": model_patterns,
         "general": general_patterns,
