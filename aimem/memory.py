@@ -867,11 +867,7 @@ class AIMemory:
         similar = self.store.similar_rows(signature, model, issue_type, 5)
         found = learning.exact_patterns(self.store, signature=signature)
         family = model.split(":")[0]
-        found += [
-            p
-            for p in learning.model_patterns(self.store, issue_type)
-            if p["model_family"] == family
-        ]
+        found += learning.model_patterns(self.store, issue_type, family)
         found += learning.general_patterns(self.store, issue_type)
         found += learning.temporal_patterns(self.store, issue_type)
         strategies = self.successful_strategies(issue_type, limit=5)

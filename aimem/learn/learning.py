@@ -17,6 +17,7 @@ once in one try does not outrank one that worked 40 times in 50.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aimem.learn.signatures import model_family
@@ -103,12 +104,16 @@ def exact_pattern(row: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def model_patterns(store: Store, issue_type: str | None = None) -> list[dict[str, Any]]:
+def model_patterns(
+    store: Store, issue_type: str | None = None, family: str | None = None
+) -> list[dict[str, Any]]:
+    """One pattern per (model family, issue type); ``family`` keeps one family's,
+    sparing the ranking query of every other (one per family, a round trip each)."""
     groups: dict[tuple[str, str], list[Any]] = {}
-    for row in store.totals_by("model_name", "issue_type"):
-        if issue_type is not None and row["issue_type"] != issue_type:
-            continue
+    for row in store.totals_by("model_name", "issue_type", issue_type=issue_type):
         key = (model_family(row["model_name"]), row["issue_type"])
+        if family is not None and key[0] != family:
+            continue
         group = groups.setdefault(key, [0, 0, ""])
         group[0] += row["attempts"]
         group[1] += row["successes"]
@@ -172,9 +177,7 @@ def fingerprint_pattern(store: Store, row: dict[str, Any]) -> dict[str, Any]:
 
 def general_patterns(store: Store, issue_type: str | None = None) -> list[dict[str, Any]]:
     patterns = []
-    for row in store.totals_by("issue_type"):
-        if issue_type is not None and row["issue_type"] != issue_type:
-            continue
+    for row in store.totals_by("issue_type", issue_type=issue_type):
         best = best_outcome(store, "type", row["issue_type"])
         patterns.append(
             _pattern(
@@ -201,7 +204,10 @@ def temporal_patterns(store: Store, issue_type: str | None = None) -> list[dict[
         hours[hour % 24] += attempts
         days[weekday % 7] += attempts
         wins[0] += successes
-    last_seen = {row["issue_type"]: row["last_seen"] for row in store.totals_by("issue_type")}
+    last_seen = {
+        row["issue_type"]: row["last_seen"]
+        for row in store.totals_by("issue_type", issue_type=issue_type)
+    }
     patterns = []
     for kind_type, (hours, days, wins) in sorted(by_type.items()):
         attempts = sum(hours)
@@ -261,7 +267,7 @@ def patterns(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Patterns of one kind (or all), most attempts first."""
-    builders = {
+    builders: dict[str, Callable[[Store, str | None], list[dict[str, Any]]]] = {
         "exact": exact_patterns,
         "model": model_patterns,
         "general": general_patterns,

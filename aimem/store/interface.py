@@ -388,8 +388,9 @@ class StoreOps(Protocol):
         """Attempts, successes, distinct models and issue types over all history."""
         ...
 
-    def totals_by(self, *columns: str) -> list[dict[str, Any]]:
-        """Rollup totals grouped by some of model_name, issue_type, fixer_type."""
+    def totals_by(self, *columns: str, issue_type: str | None = None) -> list[dict[str, Any]]:
+        """Rollup totals grouped by some of model_name, issue_type, fixer_type
+        (of one issue type when ``issue_type`` is given)."""
         ...
 
     def transaction(self) -> AbstractContextManager[Any]:

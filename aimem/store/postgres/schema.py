@@ -92,10 +92,15 @@ CREATE OR REPLACE FUNCTION round(value DOUBLE PRECISION, places INTEGER)
 
 QUERY_INDEXES = """
 CREATE UNIQUE INDEX IF NOT EXISTS aimem_fix_history_uid ON fix_history(uid);
+-- DESC NULLS LAST is the order the dialect writes for SQLite's ``DESC`` (and a
+-- backward scan gives its ``ASC NULLS FIRST``): an index of the plain ascending
+-- shape cannot serve ``ORDER BY ... DESC NULLS LAST`` and the query scans the table.
 CREATE INDEX IF NOT EXISTS aimem_fix_history_model_type
-    ON fix_history(model_name, issue_type, verification_success, fix_success, timestamp);
+    ON fix_history(model_name, issue_type, verification_success DESC NULLS LAST,
+                   fix_success DESC NULLS LAST, timestamp DESC NULLS LAST);
 CREATE INDEX IF NOT EXISTS aimem_fix_history_type_success
-    ON fix_history(issue_type, verification_success, fix_success, timestamp);
+    ON fix_history(issue_type, verification_success DESC NULLS LAST,
+                   fix_success DESC NULLS LAST, timestamp DESC NULLS LAST);
 CREATE INDEX IF NOT EXISTS aimem_fix_history_fingerprint ON fix_history(fingerprint, timestamp);
 -- (signature, id): the ranking's min(id) per signature is one index probe, whatever
 -- the planner's statistics say about a table filled in the same transaction.
@@ -242,5 +247,6 @@ ARCHIVED_UIDS = f"CREATE TABLE IF NOT EXISTS aimem_archived_uids (uid {T} PRIMAR
 READ_PATH_INDEXES = """
 CREATE INDEX IF NOT EXISTS aimem_issue_patterns_learned
     ON issue_patterns(last_seen DESC, id) WHERE success_count > 0;
-CREATE INDEX IF NOT EXISTS aimem_fix_history_model_time ON fix_history(model_name, timestamp);
+CREATE INDEX IF NOT EXISTS aimem_fix_history_model_time
+    ON fix_history(model_name, timestamp DESC NULLS LAST);
 """

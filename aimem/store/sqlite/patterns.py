@@ -134,16 +134,23 @@ class PatternOps(StoreCore):
             found.append(item)
         return found, total
 
-    def totals_by(self, *columns: str) -> list[dict[str, Any]]:
-        """Rollup totals grouped by some of model_name, issue_type, fixer_type."""
+    def totals_by(self, *columns: str, issue_type: str | None = None) -> list[dict[str, Any]]:
+        """Rollup totals grouped by some of model_name, issue_type, fixer_type
+        (of one issue type when ``issue_type`` is given)."""
         allowed = {"model_name", "issue_type", "fixer_type"}
         if not columns or not set(columns) <= allowed:
             raise AimemError(f"cannot group totals by {columns}")
         cols = ", ".join(columns)
+        # One type's rows are a few of the table's: filtered in SQL, the grouping
+        # and the rows sent back are that few (a read path runs this per question).
+        where, params = (
+            ("WHERE issue_type = ?", (issue_type,)) if issue_type is not None else ("", ())
+        )
         rows = self._query(
             f"""SELECT {cols}, sum(attempts), sum(fix_successes), sum(successes), sum(time_sum),
                        sum(time_n), min(first_seen), max(last_seen)
-                FROM aimem_totals GROUP BY {cols} ORDER BY {cols}"""
+                FROM aimem_totals {where} GROUP BY {cols} ORDER BY {cols}""",
+            params,
         )
         result = []
         for r in rows:
