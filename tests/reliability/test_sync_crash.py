@@ -26,8 +26,16 @@ from tests.reliability.conftest import assert_consistent, child_env, items
 pytestmark = pytest.mark.slow
 
 KILLS = 8
+# Small batches, each followed by a short pause, so that a transfer lasts long
+# enough on a fast machine for the kills to land between and inside batches.
 SMALL_BATCHES = (
-    "import sys, aimem.ops.sync; aimem.ops.sync.BATCH = 150; aimem.ops.sync.COMPARE = 400; "
+    "import sys, time, aimem.ops.sync as s; s.BATCH = 150; s.COMPARE = 400\n"
+    "store_batch = s.import_rows\n"
+    "def paced(*args, **kwargs):\n"
+    "    stored = store_batch(*args, **kwargs)\n"
+    "    time.sleep(0.05)\n"
+    "    return stored\n"
+    "s.import_rows = paced\n"
     "from aimem.cli import main; main(sys.argv[1:])"
 )
 
