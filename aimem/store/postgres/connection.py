@@ -16,6 +16,7 @@ password.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -27,6 +28,11 @@ from psycopg.adapt import Loader
 from aimem.errors import AimemError, ReadOnlyRepositoryError, StorageFullError
 from aimem.store.postgres.dialect import translate
 from aimem.store.url import display_url, host_and_database
+
+# psycopg logs what it cannot report otherwise (a pipeline ended by a lost
+# connection) at WARNING; with no handler, Python would print it above aimem's
+# own one-line error. aimem reports the failure itself.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 # The advisory lock key of aimem's writers ('aimem' as an integer).
 WRITER_LOCK = 0x61696D656D
