@@ -421,7 +421,10 @@ def _user(scan: _Scan, match: re.Match[str]) -> int:
     colon = text.find(":", at, end)
     if colon >= 0 and not _is_placeholder(text[colon + 1 : end]):
         scan.replace(colon + 1, end)
-    return end
+        return end
+    # Nothing redacted: what the value holds is still scanned (a key block glued
+    # to it), as a second pass would scan it once the context is gone.
+    return match.end()
 
 
 def _key(scan: _Scan, match: re.Match[str]) -> int:

@@ -205,6 +205,18 @@ def test_redaction_is_idempotent(parts: list[str]) -> None:
     assert redact_text(once) == once
 
 
+def test_a_key_block_glued_to_a_user_flag_is_redacted_in_one_pass() -> None:
+    # The first pass sees "curl" on the line (a -u user:password context) that
+    # the bearer token's redaction removes before a second pass.
+    text = (
+        "Authorization: Bearer abc.defcurl -u a:bPGPASSWORD=x psql -h db -U app"
+        "-----BEGIN RSA PRIVATE KEY-----Authorization: Bearer abc.def"
+    )
+    once = redact_text(text)
+    assert once.endswith("PRIVATE KEY-----[REDACTED]")
+    assert redact_text(once) == once
+
+
 def test_a_secret_right_after_another_is_redacted_once_and_for_all() -> None:
     # A fixed-length key directly followed by a header: the first pass must see
     # what the second sees after the key became [REDACTED].
