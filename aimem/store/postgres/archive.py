@@ -60,6 +60,10 @@ class PostgresArchive:
 
         def _one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
 
+        def _page_bounds(
+            self, sql: str, params: tuple[Any, ...], start: tuple[str, int] | None, limit: int
+        ) -> tuple[str, tuple[Any, ...], Any]: ...
+
         def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
 
         def transaction(self) -> AbstractContextManager[Any]: ...
@@ -247,17 +251,7 @@ class PostgresArchive:
             raise AimemError(f"unknown columns {columns} {group}")
         with self.read_snapshot():
             where, params = self._candidate_filter(before, keep_successes_since)
-            if start is not None:
-                where += " AND (timestamp, id) >= (?, ?)"
-                params = (*params, *start)
-            bound = self._one(
-                f"SELECT timestamp, id FROM fix_history WHERE {where} "
-                "ORDER BY timestamp, id LIMIT 1 OFFSET ?",
-                (*params, limit),
-            )
-            if bound is not None:
-                where += " AND (timestamp, id) < (?, ?)"
-                params = (*params, bound[0], bound[1])
+            where, params, bound = self._page_bounds(where, params, start, limit)
             found = self._query(
                 f"SELECT id, timestamp, {', '.join(columns)} FROM fix_history WHERE {where} "
                 "ORDER BY id",

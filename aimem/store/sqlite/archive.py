@@ -95,6 +95,25 @@ class ArchiveOps(StoreCore):
         )
         return [dict(zip(SEGMENT_FIELDS, r, strict=True)) for r in rows]
 
+    def _page_bounds(
+        self, sql: str, params: tuple[Any, ...], start: tuple[str, int] | None, limit: int
+    ) -> tuple[str, tuple[Any, ...], Any]:
+        """``sql``/``params`` narrowed to one page of candidates from ``start`` on, and
+        the first row past that page (None: this is the last page, so a full last
+        page costs no extra scan that finds nothing)."""
+        if start is not None:
+            sql += " AND (timestamp, id) >= (?, ?)"
+            params = (*params, *start)
+        bound = self._one(
+            f"SELECT timestamp, id FROM fix_history WHERE {sql} "
+            "ORDER BY timestamp, id LIMIT 1 OFFSET ?",
+            (*params, limit),
+        )
+        if bound is not None:
+            sql += " AND (timestamp, id) < (?, ?)"
+            params = (*params, bound[0], bound[1])
+        return sql, params, bound
+
     def archive_page(
         self,
         before: str,
@@ -127,19 +146,7 @@ class ArchiveOps(StoreCore):
             sql, params = self._candidate_filter(before, keep_successes_since)
             # A value JSON cannot hold, in any candidate row, is refused by row and column
             with unwritable.refusing(self.conn, sql, params):
-                if start is not None:
-                    sql += " AND (timestamp, id) >= (?, ?)"
-                    params = (*params, *start)
-                # The first row past this page: none means no further page to ask for
-                # (so a full last page costs no extra scan that finds nothing).
-                bound = self._one(
-                    f"SELECT timestamp, id FROM fix_history WHERE {sql} "
-                    "ORDER BY timestamp, id LIMIT 1 OFFSET ?",
-                    (*params, limit),
-                )
-                if bound is not None:
-                    sql += " AND (timestamp, id) < (?, ?)"
-                    params = (*params, bound[0], bound[1])
+                sql, params, bound = self._page_bounds(sql, params, start, limit)
                 key = (
                     " || char(31) || ".join(f"coalesce(CAST({c} AS TEXT), '')" for c in group)
                     or "''"
