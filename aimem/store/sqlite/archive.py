@@ -12,7 +12,7 @@ import orjson
 
 from aimem.errors import AimemError
 from aimem.records import EXPORT_COLUMNS, Attempt
-from aimem.store import json_lines, schema, unwritable
+from aimem.store import json_lines, unwritable
 from aimem.store.connection import (
     translate_sqlite_error,
 )
@@ -58,11 +58,6 @@ def _freed_pages_unzeroed(conn: sqlite3.Connection, when: bool) -> Iterator[None
         conn.execute(f"PRAGMA secure_delete = {previous}")
 
 
-_FTS_DELETE_TRIGGER = next(
-    statement.strip() + ";"
-    for statement in schema.FULL_TEXT.split(";\nEND;")
-    if "fix_history_fts_delete" in statement
-).replace(";", ";\nEND;", 1)
 _INSERT_WITH_ID = _INSERT.replace(
     "INSERT INTO fix_history(", "INSERT INTO fix_history(id, "
 ).replace("VALUES (?", "VALUES (?, ?")
