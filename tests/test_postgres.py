@@ -291,23 +291,27 @@ def test_a_connection_lost_during_an_import_rolls_it_all_back(pg_url: str, tmp_p
         stderr=subprocess.PIPE,
     )
     killed = False
-    with psycopg.connect(pg_url, autocommit=True) as watcher:
+    with psycopg.connect(pg_url, autocommit=True) as watcher, psycopg.connect(pg_url) as blocker:
+        # The import bumps the generation counter after merging its rows; holding
+        # that row stops it there, inside its transaction, for as long as needed.
+        blocker.execute("SELECT value FROM aimem_meta WHERE key = 'generation' FOR UPDATE")
         deadline = time.monotonic() + 120
         while importer.poll() is None and time.monotonic() < deadline:
-            # the import holds the writers' lock once its transaction has begun
             row = watcher.execute(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                "AND pid != pg_backend_pid() LIMIT 1"
+                "SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid "
+                "WHERE a.wait_event_type = 'Lock' AND a.pid != pg_backend_pid() "
+                "AND l.relation = 'fix_history'::regclass AND l.mode = 'RowExclusiveLock' "
+                "AND l.granted LIMIT 1"
             ).fetchone()
-            if row is not None:
-                time.sleep(0.2)  # into the middle of the merge
+            if row is not None:  # blocked after writing into fix_history
                 killed = bool(
                     watcher.execute("SELECT pg_terminate_backend(%s)", (row[0],)).fetchone()[0]
                 )
                 break
-            time.sleep(0.005)
+            time.sleep(0.01)
+        blocker.rollback()
     out, err = importer.communicate(timeout=120)
-    assert killed, "the import finished before it could be interrupted"
+    assert killed, "the import was never seen blocked inside its transaction"
     assert importer.returncode == 1, (out, err)
     lines = err.decode().splitlines()
     assert lines[0].startswith("aimem: error: ") and "PostgreSQL" in lines[0], lines
