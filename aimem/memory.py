@@ -332,12 +332,10 @@ class AIMemory:
 
         max_failures = advice._check_max_failures(max_failures)
         single = single or len(attempts) == 1
-        # Everything computable from the attempts alone happens before the write
-        # lock is taken, so concurrent writers wait for less. Large
-        # batches take the store's bulk path instead.
-        prepared = self.store.prepare(attempts)
-        with self.store.transaction() as conn:
-            repeats = advice.repeated_fixes(self.store, attempts, max_failures, conn)
+        keyed = advice.guard_keys(attempts)
+
+        def guard(counts: dict[tuple[str, str], tuple[int, int]]) -> list[tuple[int, Any, int]]:
+            repeats = advice.repeats_among(keyed, counts, max_failures)
             if repeats and strict:
                 index, attempt, failures = repeats[0]
                 raise advice.RepeatedFixError(
@@ -345,10 +343,14 @@ class AIMemory:
                     + "; nothing was recorded",
                     hint="see 'aimem suggest' for fixes worth trying, or drop --strict",
                 )
-            if prepared is None:
-                ids = self.store.insert_attempts_in(conn, attempts)
-            else:
-                ids = self.store.insert_prepared(conn, prepared)
+            return repeats
+
+        ids, repeats = self.store.record_attempts(
+            attempts,
+            [pair for _, _, pair in keyed],
+            guard,
+            refuse_at=max_failures if strict else None,
+        )
         self._written()
         for index, attempt, failures in repeats:
             warnings.warn(

@@ -501,15 +501,10 @@ def gate(
     }
 
 
-def repeated_fixes(
-    store: Store, attempts: Sequence[Any], max_failures: int, conn: Any = None
-) -> list[tuple[int, Any, int]]:
-    """The attempts (index, attempt, failures) that repeat a repeatedly failed fix.
-
-    Attempts with no commands are never repeats. ``conn``: read inside the
-    caller's write transaction, so concurrent writers cannot slip past strict mode.
-    """
-    keyed = [
+def guard_keys(attempts: Sequence[Any]) -> list[tuple[int, Any, tuple[str, str]]]:
+    """(index, attempt, (fingerprint, template fix key)) of the attempts the repeat
+    guard looks up; attempts with no commands or no fingerprint are never repeats."""
+    return [
         (
             index,
             attempt,
@@ -521,7 +516,15 @@ def repeated_fixes(
         for index, attempt in enumerate(attempts)
         if attempt.fix_commands and attempt.fingerprint
     ]
-    counts = store.fix_outcome_pairs("fingerprint", [pair for _, _, pair in keyed], conn)
+
+
+def repeats_among(
+    keyed: Sequence[tuple[int, Any, tuple[str, str]]],
+    counts: dict[tuple[str, str], tuple[int, int]],
+    max_failures: int,
+) -> list[tuple[int, Any, int]]:
+    """The attempts of ``guard_keys`` (index, attempt, failures) that repeat a
+    repeatedly failed fix, given the fingerprint-scope ``counts`` of their keys."""
     found = []
     for index, attempt, pair in keyed:
         tried, worked = counts.get(pair, (0, 0))

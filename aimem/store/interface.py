@@ -13,13 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from aimem.records import Attempt
     from aimem.store import unwritable
     from aimem.store.aggregates import Fact
     from aimem.store.sqlite.rows import ArchiveRow, PreparedAttempts
+
+
+T = TypeVar("T")
 
 
 class StoreOps(Protocol):
@@ -242,6 +245,20 @@ class StoreOps(Protocol):
         self, conn: Any, attempts: Sequence[Attempt], *, skip_existing: bool = False
     ) -> list[int | None]:
         """``insert_attempts`` inside a transaction the caller already holds."""
+        ...
+
+    def record_attempts(
+        self,
+        attempts: Sequence[Attempt],
+        guard_pairs: Sequence[tuple[str, str]],
+        check: Callable[[dict[tuple[str, str], tuple[int, int]]], T],
+        refuse_at: int | None = None,
+    ) -> tuple[list[int | None], T]:
+        """Insert attempts with every aggregate in one transaction, after ``check``
+        saw the fingerprint-scope counts of ``guard_pairs`` read inside it (an
+        exception from it writes nothing); return the ids and its result.
+        ``refuse_at``: strict mode's repeat limit, which a store may check on
+        its server before writing (``check`` must then raise for the same counts)."""
         ...
 
     def insert_prepared(self, conn: Any, prepared: PreparedAttempts) -> list[int | None]:

@@ -22,6 +22,7 @@ from aimem.errors import SchemaTooNewError
 from aimem.store import migrations as sqlite_migrations
 from aimem.store.postgres import schema
 from aimem.store.postgres.connection import Connection
+from aimem.store.postgres.record_function import RECORD_FUNCTION, RECORD_FUNCTION_VERSION
 from aimem.timeutil import now_iso
 
 Step = Callable[[Connection], None]
@@ -106,16 +107,32 @@ def check_version(conn: Connection, shown: str) -> int:
     return version
 
 
+def _record_function_current(conn: Connection) -> bool:
+    row = conn.raw.execute("SELECT value FROM aimem_meta WHERE key = 'record_function'").fetchone()
+    return row is not None and row[0] == RECORD_FUNCTION_VERSION
+
+
 def migrate(conn: Connection, shown: str) -> int:
-    """Bring the database to the current version in one transaction; return the version."""
+    """Bring the database to the current version in one transaction; return the version.
+
+    The record function (``record_function``) is not a numbered step: it is
+    replaced whenever its text changed, so the schema version keeps meaning
+    the same on both backends."""
     every = names()
-    if check_version(conn, shown) == len(every):
+    if check_version(conn, shown) == len(every) and _record_function_current(conn):
         return len(every)
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = check_version(conn, shown)  # another process may have migrated meanwhile
         for name in every[version:]:
             STEPS[name](conn)
+        if not _record_function_current(conn):
+            _script(conn, RECORD_FUNCTION)
+            conn.raw.execute(
+                "INSERT INTO aimem_meta(key, value) VALUES ('record_function', %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (RECORD_FUNCTION_VERSION,),
+            )
         # Recorded after the steps: the first ones run before aimem_meta exists.
         done = now_iso()
         for number, name in enumerate(every[version:], start=version + 1):

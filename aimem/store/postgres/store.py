@@ -9,10 +9,10 @@ queue's lock file, ``last_insert_rowid()``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import psycopg
 
@@ -23,8 +23,11 @@ from aimem.store.aggregates import Rollup
 from aimem.store.postgres import migrations
 from aimem.store.postgres.archive import PostgresArchive
 from aimem.store.postgres.connection import Connection
+from aimem.store.postgres.recording import record_prepared
 from aimem.store.sqlite import Store, attempt_params, row_to_dict
 from aimem.store.url import display_url
+
+T = TypeVar("T")
 
 _QUOTED = re.compile(r'"((?:[^"]|"")*)"(\*?)')
 # ts_headline's options: the matched words in brackets, about a dozen words of
@@ -130,6 +133,31 @@ class PostgresStore(PostgresArchive, Store):
         """One import's write transaction (a lost connection rolls all of it back)."""
         with self.transaction() as conn:
             yield conn
+
+    def record_attempts(
+        self,
+        attempts: Sequence[Attempt],
+        guard_pairs: Sequence[tuple[str, str]],
+        check: Callable[[dict[tuple[str, str], tuple[int, int]]], T],
+        refuse_at: int | None = None,
+    ) -> tuple[list[int | None], T]:
+        """A few attempts in one server-side call (``recording``); a large batch
+        takes the bulk path under the exclusive writers' lock."""
+        prepared = self.prepare(attempts)
+        if prepared is None:
+            return super().record_attempts(attempts, guard_pairs, check)
+        return record_prepared(self._pg, prepared, guard_pairs, check, refuse_at)
+
+    def generation(self) -> int:
+        """The stored counter (bumped by imports and maintenance under the exclusive
+        writers' lock) with the number of attempts recorded since: a record adds to
+        ``aimem_totals`` and to no single row every writer would wait for."""
+        row = self._one(
+            """SELECT (SELECT CAST(value AS BIGINT) FROM aimem_meta WHERE key = 'generation'),
+                      (SELECT coalesce(sum(attempts), 0) FROM aimem_totals)"""
+        )
+        stored, recorded = (int(row[0] or 0), int(row[1])) if row else (0, 0)
+        return (stored << 40) + recorded
 
     def schema_version(self) -> int:
         return migrations.schema_version(self._pg)

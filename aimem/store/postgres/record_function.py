@@ -1,0 +1,312 @@
+"""The server-side half of recording a few attempts on PostgreSQL.
+
+``AggregateWriter`` sends about eighteen statements per attempt, each a round
+trip, and the record path held the writers' lock from the first to the
+commit: writers took turns, their commits could never share an fsync, and the
+client and server spent most of their CPU on statements rather than on work.
+``aimem_record_attempts`` does the same writes in one call: it takes the
+writers' lock in shared mode and one transaction lock per signature, model
+and fingerprint the attempts touch, inserts the rows, adds the rollup
+(``aggregates.Rollup``) to every aggregate table with atomic upserts, adds the
+counts to the signatures' pattern rows, and answers with what the Python side
+needs to rank: the repeat guard's counts (read before the write), the new
+counts of the rows that decide a ranking, the best-fix candidates, the
+models' totals and stored effective fixes. The ranking itself (Wilson bounds
+and their ties) stays in Python, in ``aggregates``, so both backends rank with
+one implementation; ``aimem.store.postgres.recording`` writes its result.
+
+Exactness without the exclusive lock: every value written back after a read
+(a pattern's best fix, a model's characteristics, the guard's decision) is
+read under the lock of its signature or model, which every writer of those
+rows holds until its commit; everything else is an atomic increment of one
+row. Locks are taken in one order (advisory locks sorted, then rows table by
+table), so writers cannot deadlock. Imports and maintenance take the writers'
+lock exclusively and wait for every record in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from aimem.store.aggregates import TOP_COMMON_ISSUES, TOP_EFFECTIVE_FIXES
+
+RECORD_FUNCTION_NAME = "aimem_record_attempts"
+
+RECORD_FUNCTION = """
+-- stats_math.wilson_interval's lower bound, operation for operation, so both
+-- backends compute the same double and round it to the same 6 places.
+CREATE OR REPLACE FUNCTION aimem_wilson_low(s bigint, n bigint) RETURNS double precision
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN n <= 0 THEN 0.0::double precision ELSE round(GREATEST(
+        0.0::double precision,
+        ((s::double precision / n
+          + 1.959963984540054::double precision * 1.959963984540054::double precision
+            / (2 * n)::double precision)
+         - 1.959963984540054::double precision * sqrt(
+              (s::double precision / n) * (1 - s::double precision / n) / n::double precision
+              + 1.959963984540054::double precision * 1.959963984540054::double precision
+                / (4 * n * n)::double precision))
+        / (1 + 1.959963984540054::double precision * 1.959963984540054::double precision
+               / n::double precision)), 6) END
+$$;
+
+-- aggregates.best_fix: the order of stats_math.rank_by_wilson (bound, then
+-- successes, then the latest success, then the fix key).
+CREATE OR REPLACE FUNCTION aimem_top_fixes(p_scope text, p_key text, p_limit integer)
+RETURNS text[] LANGUAGE plpgsql STABLE SET search_path FROM CURRENT AS $$
+BEGIN
+    RETURN ARRAY(
+        SELECT fix_commands
+          FROM aimem_fix_outcomes
+         WHERE scope = p_scope AND scope_key = p_key AND successes > 0
+         ORDER BY aimem_wilson_low(successes, attempts) DESC, successes DESC,
+                  coalesce(last_success, '') DESC, fix_key
+         LIMIT p_limit);
+END $$;
+
+CREATE OR REPLACE FUNCTION aimem_record_attempts(
+    p jsonb, guard_keys bigint[], rank_keys bigint[], writer_lock bigint, refuse_at integer)
+RETURNS text LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    k bigint;
+    item jsonb;
+    model text;
+    found_id bigint;
+    found_best text;
+    ids jsonb;
+    guard jsonb;
+    outcomes jsonb;
+    patterns jsonb := '[]'::jsonb;
+    v_total bigint;
+    v_successes bigint;
+    v_common text;
+    v_stored text;
+    common_top constant integer := {TOP_COMMON_ISSUES};
+    effective_top constant integer := {TOP_EFFECTIVE_FIXES};
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(writer_lock);
+    -- Strict mode's guard reads and then writes a fingerprint's count.
+    FOREACH k IN ARRAY guard_keys LOOP
+        PERFORM pg_advisory_xact_lock(k);
+    END LOOP;
+
+    -- One primary-key probe per pair (a join would be planned without knowing
+    -- how few pairs there are, and scan the table).
+    guard := '[]'::jsonb;
+    FOR item IN SELECT value FROM jsonb_array_elements(p->'guard') LOOP
+        guard := guard || coalesce((
+            SELECT jsonb_build_array(jsonb_build_array(o.scope_key, o.fix_key, o.attempts,
+                                                       o.successes))
+              FROM aimem_fix_outcomes o
+             WHERE o.scope = 'fingerprint' AND o.scope_key = item->>0
+               AND o.fix_key = item->>1), '[]'::jsonb);
+    END LOOP;
+    -- Strict mode: a fix that failed refuse_at times for a fingerprint and
+    -- never worked for it (advice.is_repeated_failure) stops the whole write.
+    IF refuse_at IS NOT NULL AND EXISTS (
+        SELECT 1 FROM jsonb_array_elements(guard) x
+         WHERE (x->>3)::bigint = 0 AND (x->>2)::bigint - (x->>3)::bigint >= refuse_at) THEN
+        RETURN jsonb_build_object('ids', NULL, 'guard', guard)::text;
+    END IF;
+
+    WITH added AS (
+        INSERT INTO fix_history(timestamp, model_name, issue_type, issue_signature, description,
+            fixer_type, claude_analysis, fix_commands, fix_success, verification_success,
+            execution_time_seconds, system_info, notes, uid, fingerprint, tokens_in,
+            tokens_out, cost_usd, fixer_model)
+        SELECT r.timestamp, r.model_name, r.issue_type, r.issue_signature, r.description,
+            r.fixer_type, r.claude_analysis, r.fix_commands, r.fix_success,
+            r.verification_success, r.execution_time_seconds, r.system_info, r.notes, r.uid,
+            r.fingerprint, r.tokens_in, r.tokens_out, r.cost_usd, r.fixer_model
+          FROM jsonb_populate_recordset(NULL::fix_history, p->'rows') r
+        RETURNING uid, id)
+    SELECT jsonb_object_agg(uid, id) INTO ids FROM added;
+
+    INSERT INTO aimem_totals(model_name, issue_type, fixer_type, attempts, fix_successes,
+        successes, time_sum, time_n, first_seen, last_seen)
+    SELECT e->>0, e->>1, e->>2, (e->>3)::bigint, (e->>4)::bigint, (e->>5)::bigint,
+        (e->>6)::double precision, (e->>7)::bigint, e->>8, e->>9
+      FROM jsonb_array_elements(p->'totals') e
+    ON CONFLICT (model_name, issue_type, fixer_type) DO UPDATE SET
+        attempts = aimem_totals.attempts + excluded.attempts,
+        fix_successes = aimem_totals.fix_successes + excluded.fix_successes,
+        successes = aimem_totals.successes + excluded.successes,
+        time_sum = aimem_totals.time_sum + excluded.time_sum,
+        time_n = aimem_totals.time_n + excluded.time_n,
+        first_seen = LEAST(aimem_totals.first_seen, excluded.first_seen),
+        last_seen = GREATEST(aimem_totals.last_seen, excluded.last_seen);
+
+    INSERT INTO aimem_daily(day, model_name, issue_type, fixer_type, attempts, fix_successes,
+        successes, time_sum, time_n)
+    SELECT e->>0, e->>1, e->>2, e->>3, (e->>4)::bigint, (e->>5)::bigint, (e->>6)::bigint,
+        (e->>7)::double precision, (e->>8)::bigint
+      FROM jsonb_array_elements(p->'daily') e
+    ON CONFLICT (day, model_name, issue_type, fixer_type) DO UPDATE SET
+        attempts = aimem_daily.attempts + excluded.attempts,
+        fix_successes = aimem_daily.fix_successes + excluded.fix_successes,
+        successes = aimem_daily.successes + excluded.successes,
+        time_sum = aimem_daily.time_sum + excluded.time_sum,
+        time_n = aimem_daily.time_n + excluded.time_n;
+
+    -- Rows in the order the caller sorted them, so concurrent writers lock them
+    -- in one order. The scopes of one signature or model first; the scopes
+    -- every model shares (and the rollups keyed without a model) last, just
+    -- before the commit, so no writer holds them while it waits for a lock.
+    WITH changed AS (
+        INSERT INTO aimem_fix_outcomes AS o(scope, scope_key, fix_key, fix_commands, attempts,
+            successes, last_attempt, last_success)
+        SELECT e->>0, e->>1, e->>2, e->>3, (e->>4)::bigint, (e->>5)::bigint, e->>6, e->>7
+          FROM jsonb_array_elements(p->'outcomes') WITH ORDINALITY AS x(e, n)
+         WHERE e->>0 IN ('signature', 'model', 'model_type') ORDER BY n
+        ON CONFLICT (scope, scope_key, fix_key) DO UPDATE SET
+            attempts = o.attempts + excluded.attempts,
+            successes = o.successes + excluded.successes,
+            last_attempt = GREATEST(o.last_attempt, excluded.last_attempt),
+            last_success = CASE
+                WHEN excluded.last_success IS NULL THEN o.last_success
+                WHEN o.last_success IS NULL THEN excluded.last_success
+                ELSE GREATEST(o.last_success, excluded.last_success) END
+        RETURNING o.scope, o.scope_key, o.fix_key, o.fix_commands, o.attempts, o.successes)
+    SELECT coalesce(jsonb_agg(jsonb_build_array(scope, scope_key, fix_key, fix_commands,
+                                                attempts, successes)), '[]'::jsonb)
+      INTO outcomes
+      FROM changed WHERE scope IN ('signature', 'model');
+
+    -- What is read and written back (a signature's pattern row and best fix, a
+    -- model's characteristics) is done under the signature's and the model's
+    -- locks, taken only now: the increments above need none, and a writer that
+    -- holds these until its commit makes everyone after it see its increments.
+    FOREACH k IN ARRAY rank_keys LOOP
+        PERFORM pg_advisory_xact_lock(k);
+    END LOOP;
+
+    -- A signature's counts go to its first pattern row; a new signature gets a
+    -- row ranked below.
+    FOR item IN SELECT value FROM jsonb_array_elements(p->'patterns') LOOP
+        UPDATE issue_patterns SET
+            success_count = coalesce(success_count, 0) + (item->>3)::bigint,
+            failure_count = coalesce(failure_count, 0) + (item->>4)::bigint,
+            last_seen = GREATEST(coalesce(last_seen, ''), item->>5),
+            confidence_score = LEAST(1.0, (coalesce(success_count, 0) + (item->>3)::bigint
+                + coalesce(failure_count, 0) + (item->>4)::bigint) / 10.0),
+            issue_type = coalesce(issue_type, item->>1),
+            model_family = coalesce(model_family, item->>2)
+        WHERE id = (SELECT id FROM issue_patterns WHERE issue_signature = item->>0
+                    ORDER BY id LIMIT 1)
+        RETURNING id, best_fix INTO found_id, found_best;
+        IF FOUND THEN
+            patterns := patterns || jsonb_build_array(jsonb_build_array(
+                item->>0, found_id, found_best, true));
+        ELSE
+            INSERT INTO issue_patterns(pattern_name, issue_signature, success_count,
+                failure_count, best_fix, last_seen, confidence_score, issue_type, model_family)
+            VALUES (item->>6, item->>0, (item->>3)::bigint, (item->>4)::bigint, NULL, item->>5,
+                LEAST(1.0, ((item->>3)::bigint + (item->>4)::bigint) / 10.0), item->>1, item->>2)
+            RETURNING id INTO found_id;
+            patterns := patterns || jsonb_build_array(jsonb_build_array(
+                item->>0, found_id, NULL, false));
+        END IF;
+    END LOOP;
+
+    -- A ranking can have changed only where a touched fix has succeeded (a
+    -- fix that never worked ranks nowhere, before or after), or for a new
+    -- pattern row or a model without a stored list.
+    FOR item IN SELECT value FROM jsonb_array_elements(patterns) LOOP
+        IF NOT (item->>3)::boolean OR EXISTS (
+            SELECT 1 FROM jsonb_array_elements(outcomes) x
+             WHERE x->>0 = 'signature' AND x->>1 = item->>0 AND (x->>5)::bigint > 0) THEN
+            found_best := (aimem_top_fixes('signature', item->>0, 1))[1];
+            IF found_best IS DISTINCT FROM item->>2 THEN
+                UPDATE issue_patterns SET best_fix = found_best WHERE id = (item->>1)::bigint;
+            END IF;
+        END IF;
+    END LOOP;
+
+    FOR model IN SELECT jsonb_array_elements_text(p->'models') LOOP
+        SELECT coalesce(sum(a), 0), coalesce(sum(s), 0),
+               '[' || coalesce(string_agg(to_json(issue_type)::text, ',' ORDER BY a DESC, issue_type)
+                                 FILTER (WHERE place <= common_top), '') || ']'
+          INTO v_total, v_successes, v_common
+          FROM (SELECT issue_type, a, s,
+                       row_number() OVER (ORDER BY a DESC, issue_type) AS place
+                  FROM (SELECT issue_type, sum(attempts) AS a, sum(successes) AS s
+                          FROM aimem_totals WHERE model_name = model GROUP BY issue_type) t) ranked;
+        SELECT effective_fixes INTO v_stored FROM model_characteristics m
+         WHERE m.model_name = model;
+        IF v_stored IS NOT NULL AND left(v_stored, 1) = '[' AND NOT EXISTS (
+            SELECT 1 FROM jsonb_array_elements(outcomes) x
+             WHERE x->>0 = 'model' AND x->>1 = model AND (x->>5)::bigint > 0) THEN
+            UPDATE model_characteristics m SET total_tests = v_total,
+                success_rate = CASE WHEN v_total > 0 THEN v_successes::double precision / v_total
+                                    ELSE 0.0 END,
+                common_issues = v_common, last_updated = p->>'now'
+             WHERE m.model_name = model;
+        ELSE
+            INSERT INTO model_characteristics AS m(model_name, total_tests, success_rate,
+                common_issues, effective_fixes, last_updated)
+            VALUES (model, v_total,
+                CASE WHEN v_total > 0 THEN v_successes::double precision / v_total ELSE 0.0 END,
+                v_common,
+                '[' || coalesce((
+                    SELECT string_agg(to_json(coalesce(nullif(
+                               (SELECT string_agg(c, ' && ' ORDER BY n)
+                                  FROM jsonb_array_elements_text(f::jsonb)
+                                       WITH ORDINALITY AS cmd(c, n)), ''),
+                               '(no commands)'))::text, ',' ORDER BY place)
+                      FROM unnest(aimem_top_fixes('model', model, effective_top))
+                           WITH ORDINALITY AS top(f, place)), '') || ']',
+                p->>'now')
+            ON CONFLICT (model_name) DO UPDATE SET total_tests = excluded.total_tests,
+                success_rate = excluded.success_rate,
+                common_issues = excluded.common_issues,
+                effective_fixes = excluded.effective_fixes,
+                last_updated = excluded.last_updated;
+        END IF;
+    END LOOP;
+
+    INSERT INTO aimem_fix_outcomes AS o(scope, scope_key, fix_key, fix_commands, attempts,
+        successes, last_attempt, last_success)
+    SELECT e->>0, e->>1, e->>2, e->>3, (e->>4)::bigint, (e->>5)::bigint, e->>6, e->>7
+      FROM jsonb_array_elements(p->'outcomes') WITH ORDINALITY AS x(e, n)
+     WHERE e->>0 NOT IN ('signature', 'model', 'model_type') ORDER BY n
+    ON CONFLICT (scope, scope_key, fix_key) DO UPDATE SET
+        attempts = o.attempts + excluded.attempts,
+        successes = o.successes + excluded.successes,
+        last_attempt = GREATEST(o.last_attempt, excluded.last_attempt),
+        last_success = CASE
+            WHEN excluded.last_success IS NULL THEN o.last_success
+            WHEN o.last_success IS NULL THEN excluded.last_success
+            ELSE GREATEST(o.last_success, excluded.last_success) END;
+
+    INSERT INTO aimem_temporal(issue_type, weekday, hour, attempts, successes)
+    SELECT e->>0, (e->>1)::integer, (e->>2)::integer, (e->>3)::bigint, (e->>4)::bigint
+      FROM jsonb_array_elements(p->'temporal') e
+    ON CONFLICT (issue_type, weekday, hour) DO UPDATE SET
+        attempts = aimem_temporal.attempts + excluded.attempts,
+        successes = aimem_temporal.successes + excluded.successes;
+
+    INSERT INTO aimem_cost(fixer_type, fixer_model, issue_type, attempts, successes, cost_sum,
+        cost_n, tokens_in_sum, tokens_out_sum, tokens_n)
+    SELECT e->>0, e->>1, e->>2, (e->>3)::bigint, (e->>4)::bigint, (e->>5)::double precision,
+        (e->>6)::bigint, (e->>7)::bigint, (e->>8)::bigint, (e->>9)::bigint
+      FROM jsonb_array_elements(p->'costs') e
+    ON CONFLICT (fixer_type, fixer_model, issue_type) DO UPDATE SET
+        attempts = aimem_cost.attempts + excluded.attempts,
+        successes = aimem_cost.successes + excluded.successes,
+        cost_sum = aimem_cost.cost_sum + excluded.cost_sum,
+        cost_n = aimem_cost.cost_n + excluded.cost_n,
+        tokens_in_sum = aimem_cost.tokens_in_sum + excluded.tokens_in_sum,
+        tokens_out_sum = aimem_cost.tokens_out_sum + excluded.tokens_out_sum,
+        tokens_n = aimem_cost.tokens_n + excluded.tokens_n;
+
+    RETURN jsonb_build_object('ids', ids, 'guard', guard)::text;
+END $$;
+"""
+
+RECORD_FUNCTION = RECORD_FUNCTION.replace("{TOP_COMMON_ISSUES}", str(TOP_COMMON_ISSUES)).replace(
+    "{TOP_EFFECTIVE_FIXES}", str(TOP_EFFECTIVE_FIXES)
+)
+
+# Stored in aimem_meta when the function above is created: a database whose
+# value differs gets the current text on its next migration check.
+RECORD_FUNCTION_VERSION = hashlib.sha256(RECORD_FUNCTION.encode()).hexdigest()[:16]
