@@ -4,9 +4,9 @@ the imported knowledge base."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 
@@ -34,8 +34,6 @@ from aimem.store.sqlite.rows import (
     row_to_dict,
 )
 from aimem.store.sqlparams import in_chunks
-
-T = TypeVar("T")
 
 
 class WriteOps(StoreCore):
@@ -86,31 +84,6 @@ class WriteOps(StoreCore):
         return prepare_attempts(attempts) if len(attempts) < BULK_MIN_ROWS else None
 
     # ---- writes -----------------------------------------------------------
-
-    def record_attempts(
-        self,
-        attempts: Sequence[Attempt],
-        guard_pairs: Sequence[tuple[str, str]],
-        check: Callable[[dict[tuple[str, str], tuple[int, int]]], T],
-        refuse_at: int | None = None,
-    ) -> tuple[list[int | None], T]:
-        """Insert attempts with every aggregate in one transaction; return their ids
-        and what ``check`` returned.
-
-        ``check`` sees the fingerprint-scope counts of ``guard_pairs`` (the repeat
-        guard's) read inside the transaction, so concurrent writers cannot slip
-        past it; an exception from it leaves nothing written (``refuse_at``, the
-        strict repeat limit, is for stores that decide on the server). Everything
-        computable from the attempts alone happens before the write lock.
-        """
-        prepared = self.prepare(attempts)
-        with self.transaction() as conn:
-            verdict = check(self.fix_outcome_pairs("fingerprint", guard_pairs, conn))
-            if prepared is None:
-                ids = self.insert_attempts_in(conn, attempts)
-            else:
-                ids = self.insert_prepared(conn, prepared)
-        return ids, verdict
 
     def insert_attempts(
         self, attempts: Sequence[Attempt], *, skip_existing: bool = False
