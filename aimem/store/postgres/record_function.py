@@ -53,7 +53,7 @@ $$;
 -- aggregates.best_fix: the order of stats_math.rank_by_wilson (bound, then
 -- successes, then the latest success, then the fix key).
 CREATE OR REPLACE FUNCTION aimem_top_fixes(p_scope text, p_key text, p_limit integer)
-RETURNS text[] LANGUAGE plpgsql STABLE SET search_path FROM CURRENT AS $$
+RETURNS text[] LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN ARRAY(
         SELECT fix_commands
@@ -64,11 +64,21 @@ BEGIN
          LIMIT p_limit);
 END $$;
 
+-- aggregates._display: one entry of effective_fixes, the commands joined with &&.
+CREATE OR REPLACE FUNCTION aimem_fix_display(commands text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN coalesce(nullif(array_to_string(
+        ARRAY(SELECT jsonb_array_elements_text(commands::jsonb)), ' && '), ''), '(no commands)');
+END $$;
+
 CREATE OR REPLACE FUNCTION aimem_record_attempts(
     p jsonb, guard_keys bigint[], rank_keys bigint[], writer_lock bigint, refuse_at integer)
-RETURNS text LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+RETURNS text LANGUAGE plpgsql
+-- Generic plans: the statements' parameters are keys whose plans never differ,
+-- and a custom plan would be planned again on every call.
+SET search_path FROM CURRENT SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
-    k bigint;
     item jsonb;
     model text;
     found_id bigint;
@@ -86,9 +96,7 @@ DECLARE
 BEGIN
     PERFORM pg_advisory_xact_lock_shared(writer_lock);
     -- Strict mode's guard reads and then writes a fingerprint's count.
-    FOREACH k IN ARRAY guard_keys LOOP
-        PERFORM pg_advisory_xact_lock(k);
-    END LOOP;
+    PERFORM pg_advisory_xact_lock(k) FROM unnest(guard_keys) AS k;  -- in the array's order
 
     -- One primary-key probe per pair (a join would be planned without knowing
     -- how few pairs there are, and scan the table).
@@ -167,18 +175,19 @@ BEGIN
                 WHEN o.last_success IS NULL THEN excluded.last_success
                 ELSE GREATEST(o.last_success, excluded.last_success) END
         RETURNING o.scope, o.scope_key, o.fix_key, o.fix_commands, o.attempts, o.successes)
-    SELECT coalesce(jsonb_agg(jsonb_build_array(scope, scope_key, fix_key, fix_commands,
-                                                attempts, successes)), '[]'::jsonb)
+    SELECT coalesce(jsonb_agg(jsonb_build_array(c.scope, c.scope_key, c.fix_key,
+                                                c.fix_commands, c.attempts, c.successes,
+                                                (e->>4)::bigint, (e->>5)::bigint)), '[]'::jsonb)
       INTO outcomes
-      FROM changed WHERE scope IN ('signature', 'model');
+      FROM changed c JOIN jsonb_array_elements(p->'outcomes') e
+        ON e->>0 = c.scope AND e->>1 = c.scope_key AND e->>2 = c.fix_key
+     WHERE c.scope IN ('signature', 'model');
 
     -- What is read and written back (a signature's pattern row and best fix, a
     -- model's characteristics) is done under the signature's and the model's
     -- locks, taken only now: the increments above need none, and a writer that
     -- holds these until its commit makes everyone after it see its increments.
-    FOREACH k IN ARRAY rank_keys LOOP
-        PERFORM pg_advisory_xact_lock(k);
-    END LOOP;
+    PERFORM pg_advisory_xact_lock(k) FROM unnest(rank_keys) AS k;
 
     -- A signature's counts go to its first pattern row; a new signature gets a
     -- row ranked below.
@@ -208,13 +217,19 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- A ranking can have changed only where a touched fix has succeeded (a
-    -- fix that never worked ranks nowhere, before or after), or for a new
-    -- pattern row or a model without a stored list.
+    -- A ranking is computed again only where it can have changed
+    -- (aggregates._unchanged): for a new pattern row, a model without a stored
+    -- list, or a touched fix (outcomes: scope, key, fix key, commands, attempts,
+    -- successes, attempts added, successes added) that has succeeded and either
+    -- gained a success, is new, or is in the stored ranking. A fix that never
+    -- worked ranks nowhere; one that only failed again, outside the ranking,
+    -- only lowered its own bound.
     FOR item IN SELECT value FROM jsonb_array_elements(patterns) LOOP
         IF NOT (item->>3)::boolean OR EXISTS (
             SELECT 1 FROM jsonb_array_elements(outcomes) x
-             WHERE x->>0 = 'signature' AND x->>1 = item->>0 AND (x->>5)::bigint > 0) THEN
+             WHERE x->>0 = 'signature' AND x->>1 = item->>0 AND (x->>5)::bigint > 0
+               AND ((x->>7)::bigint > 0 OR x->>4 = x->>6
+                    OR x->>3 IS NOT DISTINCT FROM item->>2)) THEN
             found_best := (aimem_top_fixes('signature', item->>0, 1))[1];
             IF found_best IS DISTINCT FROM item->>2 THEN
                 UPDATE issue_patterns SET best_fix = found_best WHERE id = (item->>1)::bigint;
@@ -235,7 +250,9 @@ BEGIN
          WHERE m.model_name = model;
         IF v_stored IS NOT NULL AND left(v_stored, 1) = '[' AND NOT EXISTS (
             SELECT 1 FROM jsonb_array_elements(outcomes) x
-             WHERE x->>0 = 'model' AND x->>1 = model AND (x->>5)::bigint > 0) THEN
+             WHERE x->>0 = 'model' AND x->>1 = model AND (x->>5)::bigint > 0
+               AND ((x->>7)::bigint > 0 OR x->>4 = x->>6
+                    OR position(to_json(aimem_fix_display(x->>3))::text IN v_stored) > 0)) THEN
             UPDATE model_characteristics m SET total_tests = v_total,
                 success_rate = CASE WHEN v_total > 0 THEN v_successes::double precision / v_total
                                     ELSE 0.0 END,
@@ -248,11 +265,7 @@ BEGIN
                 CASE WHEN v_total > 0 THEN v_successes::double precision / v_total ELSE 0.0 END,
                 v_common,
                 '[' || coalesce((
-                    SELECT string_agg(to_json(coalesce(nullif(
-                               (SELECT string_agg(c, ' && ' ORDER BY n)
-                                  FROM jsonb_array_elements_text(f::jsonb)
-                                       WITH ORDINALITY AS cmd(c, n)), ''),
-                               '(no commands)'))::text, ',' ORDER BY place)
+                    SELECT string_agg(to_json(aimem_fix_display(f))::text, ',' ORDER BY place)
                       FROM unnest(aimem_top_fixes('model', model, effective_top))
                            WITH ORDINALITY AS top(f, place)), '') || ']',
                 p->>'now')
