@@ -501,13 +501,40 @@ class AIMemory:
         """One model's record: totals, success rate, common issues, effective fixes,
         recent history. Unknown models give zero counts (NotFoundError if ``strict``)."""
         characteristics = self.store.model_characteristics(model_name)
-        totals = self.store.model_totals(model_name)
         if characteristics is None and strict:
             known = ", ".join(self.store.distinct_values("model_name", limit=5))
             raise NotFoundError(
                 f"no history for model {model_name!r}",
                 hint=f"known models include: {known}" if known else "no models recorded yet",
             )
+        base, totals = self._model_summary(model_name, characteristics)
+        low, high = wilson_interval(base["successes"], base["total_tests"])
+        return {
+            "model_name": base["model_name"],
+            "total_tests": base["total_tests"],
+            "success_rate": round(base["success_rate"], 4),
+            "common_issues": base["common_issues"],
+            "effective_fixes": base["effective_fixes"],
+            "recent_history": self._model_recent(model_name),
+            "successes": base["successes"],
+            "wilson_low": low,
+            "wilson_high": high,
+            "fixers": self.store.fixers_for_model(model_name),
+            "avg_execution_time": totals["avg_execution_time"] if totals else None,
+            "first_seen": totals["first_seen"] if totals else None,
+            "last_seen": totals["last_seen"] if totals else None,
+            "last_updated": base["last_updated"],
+            "performance_notes": base["performance_notes"],
+            "effective_fix_stats": base["effective_fix_stats"],
+        }
+
+    def _model_summary(
+        self, model_name: str, characteristics: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """What ``get_model_insights`` and a fixer's context both say about a model:
+        its characteristics row (or zeros), successes and ranked effective fixes;
+        with the model's totals row."""
+        totals = self.store.model_totals(model_name)
         base = characteristics or {
             "model_name": model_name,
             "total_tests": 0,
@@ -517,27 +544,12 @@ class AIMemory:
             "last_updated": None,
             "performance_notes": None,
         }
-        successes = totals[0]["successes"] if totals else 0
-        low, high = wilson_interval(successes, base["total_tests"])
-        recent = self._model_recent(model_name)
-        return {
-            "model_name": base["model_name"],
-            "total_tests": base["total_tests"],
-            "success_rate": round(base["success_rate"], 4),
-            "common_issues": base["common_issues"],
-            "effective_fixes": base["effective_fixes"],
-            "recent_history": recent,
-            "successes": successes,
-            "wilson_low": low,
-            "wilson_high": high,
-            "fixers": self.store.fixers_for_model(model_name),
-            "avg_execution_time": totals[0]["avg_execution_time"] if totals else None,
-            "first_seen": totals[0]["first_seen"] if totals else None,
-            "last_seen": totals[0]["last_seen"] if totals else None,
-            "last_updated": base["last_updated"],
-            "performance_notes": base["performance_notes"],
+        summary = {
+            **base,
+            "successes": totals[0]["successes"] if totals else 0,
             "effective_fix_stats": self._ranked_outcomes("model", model_name, 5),
         }
+        return summary, totals[0] if totals else None
 
     def set_performance_notes(self, model_name: str, notes: str | None) -> dict[str, Any]:
         """Replace a model's ``performance_notes`` (None or "" clears them); return its insights.
@@ -865,6 +877,12 @@ class AIMemory:
             raise InvalidInputError("issue_data.model", "is missing")
         if not issue_type:
             raise InvalidInputError("issue_data.issue_type", "is missing")
+        with self.store.memoized_reads():
+            return self._context(issue_data, model, issue_type, max_chars)
+
+    def _context(
+        self, issue_data: Mapping[str, Any], model: str, issue_type: str, max_chars: int
+    ) -> str:
         signature = _signature(issue_data)
         similar = self.store.similar_rows(signature, model, issue_type, 5)
         found = learning.exact_patterns(self.store, signature=signature)
@@ -888,7 +906,7 @@ class AIMemory:
         sections = context.build_sections(
             model,
             issue_type,
-            self.get_model_insights(model),
+            self._model_summary(model, self.store.model_characteristics(model))[0],
             similar,
             found,
             strategies,

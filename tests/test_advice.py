@@ -639,6 +639,14 @@ def test_wilson_ranking_early_stop_matches_full_sort(
 
     assert rank_by_wilson(rows, counts, limit) == rank_by_wilson(rows, counts)[:limit]
 
+    from aimem.learn.stats_math import wilson_low
+
+    def rank(r: tuple[int, int, str | None, str]) -> tuple[float, int, list[int], str]:
+        # bound, successes, latest success descending (negated code points), key
+        return (-wilson_low(r[0], r[1]), -r[0], [-ord(c) for c in r[2] or ""] + [1], r[3])
+
+    assert rank_by_wilson(rows, counts) == sorted(rows, key=rank)
+
 
 def _derived(db: Path) -> dict[str, Any]:
     conn = sqlite3.connect(db)

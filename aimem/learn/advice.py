@@ -130,8 +130,9 @@ def _stats(successes: int, attempts: int) -> dict[str, Any]:
     }
 
 
-def _totals(store: Store, scope: str, scope_key: str) -> dict[str, Any]:
-    attempts, successes = store.scope_totals(scope, scope_key)
+def _totals(counts: tuple[int, int]) -> dict[str, Any]:
+    """``_stats`` of (attempts, successes) as ``scope_totals`` gives them."""
+    attempts, successes = counts
     return _stats(successes, attempts)
 
 
@@ -203,7 +204,14 @@ def suggest(
     }
     type_counts.update({k: _counts(o) for k, o in by_type.items()})
 
-    type_attempts, type_successes = store.scope_totals("type", issue_type)
+    in_scopes = store.scope_totals_many(
+        [
+            ("type", issue_type),
+            ("model_type", f"{model}|{issue_type}"),
+            ("family_type", f"{family}|{issue_type}"),
+        ]
+    )
+    type_attempts, type_successes = in_scopes[("type", issue_type)]
     base = estimate.base_rate(type_attempts, type_successes)
     names_other_model = other_model_finder(model, known_models)
 
@@ -281,12 +289,12 @@ def suggest(
         )
     avoid = sorted((commands[k] for k in avoid_keys), key=commands_text)
     history = {
-        "model": _totals(store, "model_type", f"{model}|{issue_type}"),
+        "model": _totals(in_scopes[("model_type", f"{model}|{issue_type}")]),
         "fingerprint": _stats(
             sum(o["successes"] for o in by_print.values()),
             sum(o["attempts"] for o in by_print.values()),
         ),
-        "model_family": _totals(store, "family_type", f"{family}|{issue_type}"),
+        "model_family": _totals(in_scopes[("family_type", f"{family}|{issue_type}")]),
         "issue_type": _stats(type_successes, type_attempts),
     }
     new_estimate = {**_estimate(new_fix), "score": round(new_draw, 4)}

@@ -197,7 +197,7 @@ def general_patterns(store: Store, issue_type: str | None = None) -> list[dict[s
 
 def temporal_patterns(store: Store, issue_type: str | None = None) -> list[dict[str, Any]]:
     by_type: dict[str, tuple[list[int], list[int], list[int]]] = {}
-    for kind_type, weekday, hour, attempts, successes in store.temporal_counts():
+    for kind_type, weekday, hour, attempts, successes in store.temporal_counts(issue_type):
         if issue_type is not None and kind_type != issue_type:
             continue
         hours, days, wins = by_type.setdefault(kind_type, ([0] * 24, [0] * 7, [0]))

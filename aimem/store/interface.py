@@ -330,6 +330,16 @@ class StoreOps(Protocol):
         """One read snapshot for several reads (nested: the outer one)."""
         ...
 
+    def memoized_reads(self) -> AbstractContextManager[None]:
+        """One snapshot in which a read asked again is answered from the first time."""
+        ...
+
+    def scope_totals_many(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """``scope_totals`` of several (scope, scope key) pairs in one query."""
+        ...
+
     def rebuild_aggregates(self, extra_facts: Iterable[Fact]) -> None:
         """Recompute every aggregate from hot rows plus ``extra_facts`` (``check --repair``)."""
         ...
@@ -388,8 +398,10 @@ class StoreOps(Protocol):
         """One read snapshot for a long streamed read (the export report)."""
         ...
 
-    def temporal_counts(self) -> list[tuple[str, int, int, int, int]]:
-        """(issue_type, weekday, hour, attempts, successes) rows."""
+    def temporal_counts(
+        self, issue_type: str | None = None
+    ) -> list[tuple[str, int, int, int, int]]:
+        """(issue_type, weekday, hour, attempts, successes) rows, of one issue type if given."""
         ...
 
     def thaw_segment(

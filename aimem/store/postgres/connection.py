@@ -161,8 +161,10 @@ class Connection:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        # A read snapshot's BEGIN, sent with the first statement that needs it.
+        self._pending_begin: str | None = None
         try:
-            self.raw = psycopg.connect(
+            self._raw = psycopg.connect(
                 url,
                 autocommit=True,
                 connect_timeout=CONNECT_TIMEOUT_S,
@@ -175,15 +177,26 @@ class Connection:
                 hint="check the URL, that the server is running, and the password "
                 "(PGPASSWORD or ~/.pgpass)",
             ) from None
-        self.raw.adapters.register_loader("numeric", _NumberLoader)
-        row = self.raw.execute("SELECT current_schema()").fetchone()
+        self._raw.adapters.register_loader("numeric", _NumberLoader)
+        row = self._raw.execute("SELECT current_schema()").fetchone()
         self.schema = str(row[0]) if row and row[0] else "public"
 
     # ---- the sqlite3 surface ---------------------------------------------
 
     @property
+    def raw(self) -> psycopg.Connection[Any]:
+        """The psycopg connection, with any read snapshot it owes begun."""
+        if self._pending_begin is not None:
+            begin, self._pending_begin = self._pending_begin, None
+            with self.translated():
+                self._raw.execute(begin)
+        return self._raw
+
+    @property
     def in_transaction(self) -> bool:
-        status = self.raw.info.transaction_status
+        if self._pending_begin is not None:
+            return True
+        status = self._raw.info.transaction_status
         return bool(status != psycopg.pq.TransactionStatus.IDLE)
 
     def translated(self) -> _Translated:
@@ -200,8 +213,15 @@ class Connection:
         if returning:
             statement += " RETURNING id"
         with self.translated():
-            cursor = self.raw.cursor()
-            cursor.execute(statement, tuple(params) if params is not None else ())
+            cursor = self._raw.cursor()
+            if self._pending_begin is not None:
+                # The snapshot's BEGIN and its first read in one round trip.
+                begin, self._pending_begin = self._pending_begin, None
+                with self._raw.pipeline():
+                    self._raw.execute(begin)
+                    cursor.execute(statement, tuple(params) if params is not None else ())
+            else:
+                cursor.execute(statement, tuple(params) if params is not None else ())
         wrapped = Cursor(self, cursor)
         if returning:
             with self.translated():
@@ -218,13 +238,17 @@ class Connection:
         return Cursor(self, cursor)
 
     def _control(self, control: str) -> Cursor:
+        if control.startswith("BEGIN") and control != "BEGIN IMMEDIATE":
+            self._pending_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ"
+            return Cursor(self, self._raw.cursor())
+        if control in ("COMMIT", "END", "ROLLBACK") and self._pending_begin is not None:
+            self._pending_begin = None  # nothing was read: nothing to end
+            return Cursor(self, self._raw.cursor())
         with self.translated():
             cursor = self.raw.cursor()
             if control == "BEGIN IMMEDIATE":
                 cursor.execute("BEGIN")
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
-            elif control.startswith("BEGIN"):
-                cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
             elif control in ("COMMIT", "END"):
                 cursor.execute("COMMIT")
             else:
@@ -240,7 +264,7 @@ class Connection:
             self._control("ROLLBACK")
 
     def close(self) -> None:
-        self.raw.close()
+        self._raw.close()
 
 
 class _Translated:

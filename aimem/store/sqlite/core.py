@@ -91,7 +91,20 @@ class StoreCore:
         """Where an import stages its rows: next to the database (the same disk)."""
         return self.path.parent
 
+    # Answers of the reads inside ``memoized_reads``, by statement and parameters.
+    _memo: dict[tuple[str, tuple[Any, ...]], list[Any]] | None = None
+
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        memo = self._memo
+        if memo is not None:
+            key = (sql, tuple(params))
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = self._fetch(sql, params)
+            return list(found)
+        return self._fetch(sql, params)
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         try:
             return self.conn.execute(sql, params).fetchall()
         except sqlite3.Error as error:

@@ -48,6 +48,22 @@ class ExportOps(StoreCore):
             yield
 
     @contextmanager
+    def memoized_reads(self) -> Iterator[None]:
+        """One snapshot in which a read asked again (same statement, same
+        parameters) is answered from the first time: for a composite answer,
+        such as a fixer's context, whose parts ask some of the same questions.
+        The block must not write."""
+        if self._memo is not None:
+            yield
+            return
+        with self.read_snapshot():
+            self._memo = {}
+            try:
+                yield
+            finally:
+                self._memo = None
+
+    @contextmanager
     def export_chunks(
         self, since: str | None, separator: bytes
     ) -> Iterator[Iterator[tuple[bytes, int]]]:

@@ -67,6 +67,24 @@ class LearnedOps(StoreCore):
         )
         return int(row[0]), int(row[1])
 
+    def scope_totals_many(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """``scope_totals`` of several (scope, scope key) pairs in one query."""
+        found = dict.fromkeys(keys, (0, 0))
+        if not found:
+            return found
+        scopes = {SCOPES[scope]: scope for scope, _ in found}
+        wanted = " OR ".join("(scope = ? AND scope_key = ?)" for _ in found)
+        params = [value for scope, key in found for value in (SCOPES[scope], key)]
+        for scope, key, attempts, successes in self._query(
+            f"""SELECT scope, scope_key, sum(attempts), sum(successes)
+                FROM aimem_fix_outcomes WHERE {wanted} GROUP BY scope, scope_key""",
+            params,
+        ):
+            found[(scopes[scope], key)] = (int(attempts), int(successes))
+        return found
+
     def fixers_of_successes(self, issue_type: str, limit: int = 500) -> list[dict[str, Any]]:
         """Which fixers produced the latest ``limit`` verified successes of an issue type,
         by commands (their stored JSON text) and model.

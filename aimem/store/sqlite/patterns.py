@@ -168,12 +168,16 @@ class PatternOps(StoreCore):
             result.append(item)
         return result
 
-    def temporal_counts(self) -> list[tuple[str, int, int, int, int]]:
-        """(issue_type, weekday, hour, attempts, successes) rows."""
+    def temporal_counts(
+        self, issue_type: str | None = None
+    ) -> list[tuple[str, int, int, int, int]]:
+        """(issue_type, weekday, hour, attempts, successes) rows, of one issue type if given."""
+        where, params = ("WHERE issue_type = ?", (issue_type,)) if issue_type else ("", ())
         return [
             tuple(r)
             for r in self._query(
-                "SELECT issue_type, weekday, hour, attempts, successes FROM aimem_temporal"
+                f"SELECT issue_type, weekday, hour, attempts, successes FROM aimem_temporal {where}",
+                params,
             )
         ]
 

@@ -83,26 +83,30 @@ class ReadOps(StoreCore):
         self, signature: str, model_name: str, issue_type: str, limit: int
     ) -> dict[str, list[dict[str, Any]]]:
         """Exact (signature), model (model + type) and type matches, newest successes first."""
-        exact = self._query(
-            f"SELECT {ROW_COLUMNS} FROM fix_history WHERE issue_signature = ? "
-            "ORDER BY timestamp DESC LIMIT ?",
-            (signature, limit),
+        # One statement: three index-ordered reads, each by its own index.
+        best_first = "verification_success DESC, fix_success DESC, timestamp DESC"
+        rows = self._query(
+            f"""SELECT 0, * FROM (SELECT {ROW_COLUMNS} FROM fix_history
+                    WHERE issue_signature = ? ORDER BY timestamp DESC LIMIT ?) AS exact
+                UNION ALL
+                SELECT 1, * FROM (SELECT {ROW_COLUMNS} FROM fix_history
+                    WHERE model_name = ? AND issue_type = ? ORDER BY {best_first} LIMIT ?) AS model
+                UNION ALL
+                SELECT 2, * FROM (SELECT {ROW_COLUMNS} FROM fix_history
+                    WHERE issue_type = ? ORDER BY {best_first} LIMIT ?) AS by_type""",
+            (signature, limit, model_name, issue_type, limit, issue_type, limit),
         )
-        model = self._query(
-            f"SELECT {ROW_COLUMNS} FROM fix_history WHERE model_name = ? AND issue_type = ? "
-            "ORDER BY verification_success DESC, fix_success DESC, timestamp DESC LIMIT ?",
-            (model_name, issue_type, limit),
-        )
-        by_type = self._query(
-            f"SELECT {ROW_COLUMNS} FROM fix_history WHERE issue_type = ? "
-            "ORDER BY verification_success DESC, fix_success DESC, timestamp DESC LIMIT ?",
-            (issue_type, limit),
-        )
-        return {
-            "exact_matches": [row_to_dict(r) for r in exact],
-            "model_matches": [row_to_dict(r) for r in model],
-            "type_matches": [row_to_dict(r) for r in by_type],
-        }
+        parts: list[list[dict[str, Any]]] = [[], [], []]
+        for row in rows:
+            parts[row[0]].append(row_to_dict(row[1:]))
+        # A union keeps no order: each part is put back in its own.
+        parts[0].sort(key=lambda r: r["timestamp"], reverse=True)
+        for part in parts[1:]:
+            part.sort(
+                key=lambda r: (r["verification_success"], r["fix_success"], r["timestamp"]),
+                reverse=True,
+            )
+        return {"exact_matches": parts[0], "model_matches": parts[1], "type_matches": parts[2]}
 
     def fingerprint_rows(self, fingerprint: str, limit: int) -> list[dict[str, Any]]:
         rows = self._query(
