@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 
 from aimem.store.aggregates import TOP_COMMON_ISSUES, TOP_EFFECTIVE_FIXES
+from aimem.store.postgres.connection import WRITER_LOCK
 
 RECORD_FUNCTION_NAME = "aimem_record_attempts"
 
@@ -73,12 +74,13 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION aimem_record_attempts(
-    p jsonb, guard_keys bigint[], rank_keys bigint[], writer_lock bigint, refuse_at integer)
+    p jsonb, refuse_at integer)
 RETURNS text LANGUAGE plpgsql
 -- Generic plans: the statements' parameters are keys whose plans never differ,
 -- and a custom plan would be planned again on every call.
 SET search_path FROM CURRENT SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
+    k bigint;
     item jsonb;
     model text;
     found_id bigint;
@@ -94,9 +96,14 @@ DECLARE
     common_top constant integer := {TOP_COMMON_ISSUES};
     effective_top constant integer := {TOP_EFFECTIVE_FIXES};
 BEGIN
-    PERFORM pg_advisory_xact_lock_shared(writer_lock);
+    PERFORM pg_advisory_xact_lock_shared({WRITER_LOCK});
     -- Strict mode's guard reads and then writes a fingerprint's count.
-    PERFORM pg_advisory_xact_lock(k) FROM unnest(guard_keys) AS k;  -- in the array's order
+    IF refuse_at IS NOT NULL THEN
+        FOR k IN SELECT DISTINCT hashtextextended('fingerprint:' || (g->>0), 0) AS key
+                   FROM jsonb_array_elements(p->'guard') g ORDER BY key LOOP
+            PERFORM pg_advisory_xact_lock(k);
+        END LOOP;
+    END IF;
 
     -- One primary-key probe per pair (a join would be planned without knowing
     -- how few pairs there are, and scan the table).
@@ -187,7 +194,15 @@ BEGIN
     -- model's characteristics) is done under the signature's and the model's
     -- locks, taken only now: the increments above need none, and a writer that
     -- holds these until its commit makes everyone after it see its increments.
-    PERFORM pg_advisory_xact_lock(k) FROM unnest(rank_keys) AS k;
+    FOR k IN SELECT key FROM (
+                 SELECT hashtextextended('signature:' || (x->>0), 0)
+                   FROM jsonb_array_elements(p->'patterns') x
+                 UNION
+                 SELECT hashtextextended('model:' || m, 0)
+                   FROM jsonb_array_elements_text(p->'models') m) AS keys(key)
+              ORDER BY key LOOP
+        PERFORM pg_advisory_xact_lock(k);
+    END LOOP;
 
     -- A signature's counts go to its first pattern row; a new signature gets a
     -- row ranked below.
@@ -316,9 +331,12 @@ BEGIN
 END $$;
 """
 
-RECORD_FUNCTION = RECORD_FUNCTION.replace("{TOP_COMMON_ISSUES}", str(TOP_COMMON_ISSUES)).replace(
-    "{TOP_EFFECTIVE_FIXES}", str(TOP_EFFECTIVE_FIXES)
-)
+for _name, _value in (
+    ("{TOP_COMMON_ISSUES}", TOP_COMMON_ISSUES),
+    ("{TOP_EFFECTIVE_FIXES}", TOP_EFFECTIVE_FIXES),
+    ("{WRITER_LOCK}", WRITER_LOCK),
+):
+    RECORD_FUNCTION = RECORD_FUNCTION.replace(_name, str(_value))
 
 # Stored in aimem_meta when the function above is created: a database whose
 # value differs gets the current text on its next migration check.

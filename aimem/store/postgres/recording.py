@@ -7,7 +7,6 @@ and commits, never while a client process waits for the CPU.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -15,31 +14,12 @@ import orjson
 
 from aimem.errors import AimemError
 from aimem.store.aggregates import pattern_name
-from aimem.store.postgres.connection import WRITER_LOCK, Connection
+from aimem.store.postgres.connection import Connection
 from aimem.store.schema import ATTEMPT_COLUMNS, UID_PARAM
 from aimem.store.sqlite.rows import PreparedAttempts
 from aimem.timeutil import now_iso
 
 T = TypeVar("T")
-
-
-def lock_key(kind: str, value: str) -> int:
-    """A transaction lock's key for one signature, model or fingerprint (a signed 64-bit int)."""
-    digest = hashlib.blake2b(f"{kind}\0{value}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def rank_keys(prepared: PreparedAttempts) -> list[int]:
-    """The locks a record ranks under, sorted: its signatures and models."""
-    rollup = prepared.rollup
-    keys = {lock_key("signature", signature) for signature in rollup.patterns}
-    keys |= {lock_key("model", model) for model in rollup.models}
-    return sorted(keys)
-
-
-def guard_keys(guard_pairs: Sequence[tuple[str, str]]) -> list[int]:
-    """The locks strict mode's guard reads under, sorted: the attempts' fingerprints."""
-    return sorted({lock_key("fingerprint", fingerprint) for fingerprint, _ in guard_pairs})
 
 
 def payload(prepared: PreparedAttempts, guard_pairs: Sequence[tuple[str, str]]) -> bytes:
@@ -82,14 +62,8 @@ def record_prepared(
     """
     with pg.translated():
         row = pg.raw.execute(
-            "SELECT aimem_record_attempts(%s::jsonb, %s, %s, %s, %s)",
-            (
-                payload(prepared, guard_pairs).decode(),
-                guard_keys(guard_pairs) if refuse_at is not None else [],
-                rank_keys(prepared),
-                WRITER_LOCK,
-                refuse_at,
-            ),
+            "SELECT aimem_record_attempts(%s::jsonb, %s)",
+            (payload(prepared, guard_pairs).decode(), refuse_at),
         ).fetchone()
     assert row is not None
     answer = orjson.loads(row[0])
