@@ -266,6 +266,10 @@ def test_push_and_pull_text_output(pair: tuple[AIMemory, AIMemory], runner: CliR
     assert pushed.exit_code == 0, pushed.stderr
     assert "sent: 300\nalready there: 0\nrecords compared: 300\n" in pushed.stdout
     assert pushed.stderr == ""  # no progress bar off a terminal
+    pulled = _cli(runner, laptop_dir, "pull")
+    assert pulled.exit_code == 0, pulled.stderr
+    assert "received: 0\nalready there: 300\nrecords compared: 300\n" in pulled.stdout
+    assert "would receive: 0\n" in _cli(runner, laptop_dir, "pull", "-n").stdout
     pulled = _cli(runner, laptop_dir, "pull", "-q")
     assert (pulled.exit_code, pulled.stdout) == (0, "")
 

@@ -2,7 +2,7 @@
 
 The shell scripts in completions/ know every command and option statically
 and call this only for values that live in the repository (model names, issue
-types, fixer types, segment names). It finds the repository with the standard
+types, fixer types, segment names, remote names). It finds the repository with the standard
 library alone (no typer, no pathlib: a completion request runs on every Tab),
 reads the values through ``aimem.store.completion`` (the small aggregate
 table rather than the history), prints one value per line, and never fails
@@ -28,7 +28,7 @@ STANDARD_ISSUE_TYPES = (
     "CUSTOM",
 )
 KNOWN_FIXERS = ("claude", "qwen", "gpt", "gemini", "custom")
-KINDS = ("models", "issue-types", "fixers", "segments")
+KINDS = ("models", "issue-types", "fixers", "segments", "remotes")
 CONFIG_NAME = "config.json"
 
 

@@ -139,7 +139,10 @@ def _report(summary: dict[str, Any], as_json: bool) -> None:
         return
     if quiet():
         return
-    verb = "would send" if summary["dry_run"] else "sent"
+    if summary["direction"] == "pull":
+        verb = "would receive" if summary["dry_run"] else "received"
+    else:
+        verb = "would send" if summary["dry_run"] else "sent"
     write(
         f"{summary['direction']} {summary['remote']} ({summary['url']})\n"
         f"{verb}: {summary['sent']}\nalready there: {summary['skipped']}\n"

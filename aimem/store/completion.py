@@ -22,6 +22,14 @@ QUERIES: dict[str, tuple[str | None, ...]] = {
         "SELECT DISTINCT fixer_type FROM fix_history",
     ),
     "segments": ("SELECT name FROM aimem_segments ORDER BY name", None),
+    # The names of the JSON object aimem_meta keeps under 'remotes' (aimem.ops.sync):
+    # SQLite's spelling, then PostgreSQL's.
+    "remotes": (
+        "SELECT key FROM json_each((SELECT value FROM aimem_meta WHERE key = 'remotes')) "
+        "ORDER BY key",
+        "SELECT jsonb_object_keys(value::jsonb) AS name FROM aimem_meta "
+        "WHERE key = 'remotes' ORDER BY name",
+    ),
 }
 LIMIT = 1000
 

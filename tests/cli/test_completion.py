@@ -353,3 +353,21 @@ def test_fish_backup_offers_subcommands_and_folders(path_with_aimem: str, folder
     assert {"create", "list", "prune", "bundles/"} <= set(offered)
     assert "bundles.txt" not in offered
     assert "--keep-daily" in complete("aimem backup bundles/ --keep-d")
+
+
+def test_remote_names_complete_for_push_pull_and_remote(
+    demo: Path, path_with_aimem: str, tmp_path: Path
+) -> None:
+    assert run_aimem("__complete", "remotes").stdout == b""
+    for name in ("origin", "fleet", "laptop"):
+        assert run_aimem("remote", "add", name, str(tmp_path / name)).returncode == 0
+    assert lines(run_aimem("__complete", "remotes").stdout) == ["fleet", "laptop", "origin"]
+    assert lines(run_aimem("__complete", "remotes", "f").stdout) == ["fleet"]
+
+    def complete(*words: str) -> list[str]:
+        return bash_complete(list(words), path_with_aimem, tmp_path)
+
+    assert complete("aimem", "push", "") == ["fleet", "laptop", "origin"]
+    assert complete("aimem", "pull", "o") == ["origin"]
+    assert complete("aimem", "remote", "remove", "l") == ["laptop"]
+    assert complete("aimem", "remote", "rename", "") == ["fleet", "laptop", "origin"]
