@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from heapq import heappush, heapreplace
 from operator import itemgetter
 from typing import TypeVar
@@ -47,8 +48,12 @@ def chi_square_uniform(counts: list[int]) -> float:
     return sum((c - expected) ** 2 / expected for c in counts)
 
 
+@lru_cache(maxsize=65536)
 def wilson_low(successes: int, attempts: int) -> float:
-    """The lower bound of the 95% Wilson interval (0 with no data)."""
+    """The lower bound of the 95% Wilson interval (0 with no data).
+
+    Cached: rankings ask for the same counts again and again (a bulk import
+    ranks every signature and model it touched)."""
     return wilson_interval(successes, attempts)[0]
 
 

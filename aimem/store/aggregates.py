@@ -20,14 +20,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from heapq import heappush, heapreplace
 from operator import itemgetter
 from typing import Any
 
 import orjson
 
 from aimem.learn.signatures import fix_key, model_family, normalize_issue_type
-from aimem.learn.stats_math import wilson_low
+from aimem.learn.stats_math import rank_by_wilson
 from aimem.learn.templates import template_json
 from aimem.records import normalize_fixer
 from aimem.store.schema import ATTEMPT_COLUMNS
@@ -734,35 +733,12 @@ class _Change:
     successes: int
 
 
-_wilson_low = lru_cache(maxsize=65536)(wilson_low)
-
-
 def _top_fixes(rows: Iterable[Sequence[Any]], limit: int) -> list[str]:
-    """The ``limit`` best of (fix_commands, attempts, successes, last_success, fix_key) rows.
-
-    The order of ``stats_math.rank_by_wilson``: Wilson lower bound, then
-    successes, then the most recent success, then fix key. ``rows`` arrive in
-    descending order of successes, so reading stops once no later row can
-    enter the top ``limit`` (its bound is at most ``wilson_low(s, s)``). Three
-    stable sorts instead of one composite key: the ranking runs on every
-    recorded success, and a key that negates timestamp characters was most of
-    its cost.
-    """
-    kept: list[tuple[float, int, str, str, str]] = []
-    lows: list[float] = []  # min-heap of the ``limit`` highest bounds so far
-    for commands, attempts, successes, last_success, key in rows:
-        if len(lows) >= limit and _wilson_low(successes, successes) < lows[0]:
-            break
-        low = _wilson_low(successes, attempts)
-        kept.append((low, successes, last_success or "", key, commands))
-        if len(lows) < limit:
-            heappush(lows, low)
-        elif low > lows[0]:
-            heapreplace(lows, low)
-    kept.sort(key=itemgetter(3))
-    kept.sort(key=itemgetter(2), reverse=True)
-    kept.sort(key=itemgetter(0, 1), reverse=True)
-    return [item[4] for item in kept[:limit]]
+    """The ``limit`` best of (fix_commands, attempts, successes, last_success, fix_key)
+    rows, in ``stats_math.rank_by_wilson``'s order; ``rows`` arrive in descending
+    order of successes, so reading stops once no later row can enter the top."""
+    ranked = rank_by_wilson(rows, itemgetter(2, 1, 3, 4), limit)
+    return [row[0] for row in ranked]
 
 
 def _display(commands: str) -> str:

@@ -1,27 +1,24 @@
-"""The server-side half of recording a few attempts on PostgreSQL.
+"""Recording a few attempts on PostgreSQL: one server-side function.
 
 ``AggregateWriter`` sends about eighteen statements per attempt, each a round
-trip, and the record path held the writers' lock from the first to the
-commit: writers took turns, their commits could never share an fsync, and the
-client and server spent most of their CPU on statements rather than on work.
-``aimem_record_attempts`` does the same writes in one call: it takes the
-writers' lock in shared mode and one transaction lock per signature, model
-and fingerprint the attempts touch, inserts the rows, adds the rollup
-(``aggregates.Rollup``) to every aggregate table with atomic upserts, adds the
-counts to the signatures' pattern rows, and answers with what the Python side
-needs to rank: the repeat guard's counts (read before the write), the new
-counts of the rows that decide a ranking, the best-fix candidates, the
-models' totals and stored effective fixes. The ranking itself (Wilson bounds
-and their ties) stays in Python, in ``aggregates``, so both backends rank with
-one implementation; ``aimem.store.postgres.recording`` writes its result.
+trip; under an exclusive lock from the first to the commit, writers took
+turns, their commits could never share an fsync, and client and server spent
+their CPU on statements rather than on work. ``aimem_record_attempts`` does
+the same writes in one call, its own transaction: it inserts the rows, adds
+the rollup (``aggregates.Rollup``, built in Python) to every aggregate table
+with atomic upserts, and recomputes the rankings that can have changed (a
+pattern's best fix, a model's characteristics) with ``aimem_top_fixes``,
+``aggregates.best_fix``'s order in SQL. ``tests/test_pg_record_function.py``
+checks that both paths leave the same state and rank alike.
 
-Exactness without the exclusive lock: every value written back after a read
-(a pattern's best fix, a model's characteristics, the guard's decision) is
-read under the lock of its signature or model, which every writer of those
-rows holds until its commit; everything else is an atomic increment of one
-row. Locks are taken in one order (advisory locks sorted, then rows table by
-table), so writers cannot deadlock. Imports and maintenance take the writers'
-lock exclusively and wait for every record in flight.
+Exactness without an exclusive lock: a value written back after a read (a
+pattern's best fix, a model's characteristics, strict mode's repeat guard) is
+read under a transaction lock on its signature, model or fingerprint that
+every writer of it holds until its commit, so the last writer sees every
+earlier one; everything else is an atomic increment of one row. Locks come in
+one order (advisory locks sorted, then rows table by table, the rows every
+model shares last), so writers cannot deadlock. Imports and maintenance take
+the writers' lock exclusively and wait for every record in flight.
 """
 
 from __future__ import annotations
@@ -30,8 +27,6 @@ import hashlib
 
 from aimem.store.aggregates import TOP_COMMON_ISSUES, TOP_EFFECTIVE_FIXES
 from aimem.store.postgres.connection import WRITER_LOCK
-
-RECORD_FUNCTION_NAME = "aimem_record_attempts"
 
 RECORD_FUNCTION = """
 -- stats_math.wilson_interval's lower bound, operation for operation, so both
@@ -168,19 +163,10 @@ BEGIN
     -- every model shares (and the rollups keyed without a model) last, just
     -- before the commit, so no writer holds them while it waits for a lock.
     WITH changed AS (
-        INSERT INTO aimem_fix_outcomes AS o(scope, scope_key, fix_key, fix_commands, attempts,
-            successes, last_attempt, last_success)
-        SELECT e->>0, e->>1, e->>2, e->>3, (e->>4)::bigint, (e->>5)::bigint, e->>6, e->>7
+        {OUTCOME_INSERT}
           FROM jsonb_array_elements(p->'outcomes') WITH ORDINALITY AS x(e, n)
          WHERE e->>0 IN ('signature', 'model', 'model_type') ORDER BY n
-        ON CONFLICT (scope, scope_key, fix_key) DO UPDATE SET
-            attempts = o.attempts + excluded.attempts,
-            successes = o.successes + excluded.successes,
-            last_attempt = GREATEST(o.last_attempt, excluded.last_attempt),
-            last_success = CASE
-                WHEN excluded.last_success IS NULL THEN o.last_success
-                WHEN o.last_success IS NULL THEN excluded.last_success
-                ELSE GREATEST(o.last_success, excluded.last_success) END
+        {OUTCOME_UPSERT}
         RETURNING o.scope, o.scope_key, o.fix_key, o.fix_commands, o.attempts, o.successes)
     SELECT coalesce(jsonb_agg(jsonb_build_array(c.scope, c.scope_key, c.fix_key,
                                                 c.fix_commands, c.attempts, c.successes,
@@ -292,19 +278,10 @@ BEGIN
         END IF;
     END LOOP;
 
-    INSERT INTO aimem_fix_outcomes AS o(scope, scope_key, fix_key, fix_commands, attempts,
-        successes, last_attempt, last_success)
-    SELECT e->>0, e->>1, e->>2, e->>3, (e->>4)::bigint, (e->>5)::bigint, e->>6, e->>7
+    {OUTCOME_INSERT}
       FROM jsonb_array_elements(p->'outcomes') WITH ORDINALITY AS x(e, n)
      WHERE e->>0 NOT IN ('signature', 'model', 'model_type') ORDER BY n
-    ON CONFLICT (scope, scope_key, fix_key) DO UPDATE SET
-        attempts = o.attempts + excluded.attempts,
-        successes = o.successes + excluded.successes,
-        last_attempt = GREATEST(o.last_attempt, excluded.last_attempt),
-        last_success = CASE
-            WHEN excluded.last_success IS NULL THEN o.last_success
-            WHEN o.last_success IS NULL THEN excluded.last_success
-            ELSE GREATEST(o.last_success, excluded.last_success) END;
+    {OUTCOME_UPSERT};
 
     INSERT INTO aimem_temporal(issue_type, weekday, hour, attempts, successes)
     SELECT e->>0, (e->>1)::integer, (e->>2)::integer, (e->>3)::bigint, (e->>4)::bigint
@@ -331,7 +308,22 @@ BEGIN
 END $$;
 """
 
+# The fix-outcome upsert, written twice above (the rows of one signature or
+# model, then the rows every model shares): aggregates' _SUCCEEDED_UPDATE.
+_OUTCOME_INSERT = """INSERT INTO aimem_fix_outcomes AS o(scope, scope_key, fix_key, fix_commands,
+        attempts, successes, last_attempt, last_success)
+    SELECT e->>0, e->>1, e->>2, e->>3, (e->>4)::bigint, (e->>5)::bigint, e->>6, e->>7"""
+_OUTCOME_UPSERT = """ON CONFLICT (scope, scope_key, fix_key) DO UPDATE SET
+        attempts = o.attempts + excluded.attempts,
+        successes = o.successes + excluded.successes,
+        last_attempt = GREATEST(o.last_attempt, excluded.last_attempt),
+        last_success = CASE
+            WHEN excluded.last_success IS NULL THEN o.last_success
+            WHEN o.last_success IS NULL THEN excluded.last_success
+            ELSE GREATEST(o.last_success, excluded.last_success) END"""
 for _name, _value in (
+    ("{OUTCOME_INSERT}", _OUTCOME_INSERT),
+    ("{OUTCOME_UPSERT}", _OUTCOME_UPSERT),
     ("{TOP_COMMON_ISSUES}", TOP_COMMON_ISSUES),
     ("{TOP_EFFECTIVE_FIXES}", TOP_EFFECTIVE_FIXES),
     ("{WRITER_LOCK}", WRITER_LOCK),
