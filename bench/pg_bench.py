@@ -85,6 +85,14 @@ class Server:
         base, _, _ = self.cluster.url.rpartition("/")
         return f"{base}/{name}"
 
+    def checkpoint(self) -> None:
+        """Write every dirty page now, so no timed run inherits the previous
+        one's checkpoint (each side of a comparison starts the same way)."""
+        import psycopg
+
+        with psycopg.connect(self.cluster.url, autocommit=True) as admin:
+            admin.execute("CHECKPOINT")
+
     def query(self, url: str, statement: str) -> list[tuple[Any, ...]]:
         import psycopg
 
@@ -203,6 +211,7 @@ def bench_pg_writers(
                 str(go),
             ]
 
+        server.checkpoint()
         results = run_writers(argv, writers, seconds, go, server.env)
         total = sum(r["committed"] for r in results)
         wall = max(r["end"] for r in results) - min(r["start"] for r in results)
@@ -236,6 +245,7 @@ def bench_pgbench(
             capture_output=True,
             check=True,
         )
+        server.checkpoint()
         done = subprocess.run(
             [pgbench, *connect, "-c", str(clients), "-j", "2", "-T", str(int(seconds)), name],
             env=server.env,
