@@ -139,8 +139,11 @@ def model_patterns(
 
 def best_outcome(store: Store, scope: str, key: str) -> list[str] | None:
     """The fix commands with the highest Wilson lower bound in one scope (None if none worked)."""
+    # Every fix of the key, not only those that worked: the same question
+    # suggest asks, so a context that asks both reads the rows once.
+    worked = [o for o in store.fix_outcomes(scope, key) if o["successes"] >= 1]
     ranked = rank_by_wilson(
-        store.fix_outcomes(scope, key, min_successes=1),
+        worked,
         lambda o: (o["successes"], o["attempts"], o["last_success"], str(o["fix_commands"])),
         1,
     )
