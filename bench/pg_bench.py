@@ -85,6 +85,21 @@ class Server:
         base, _, _ = self.cluster.url.rpartition("/")
         return f"{base}/{name}"
 
+    def settle(self) -> None:
+        """Drop the databases of the parts already measured and write every dirty
+        page, so that no part shares the two cores with the autovacuum of an
+        earlier part's tables (pgbench's accounts, the writers' histories)."""
+        import psycopg
+
+        with psycopg.connect(self.cluster.url, autocommit=True) as admin:
+            names = admin.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'writers\\_%' "
+                "OR datname LIKE 'pgbench\\_%'"
+            ).fetchall()
+            for (name,) in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+        self.checkpoint()
+
     def checkpoint(self) -> None:
         """Write every dirty page now, so no timed run inherits the previous
         one's checkpoint (each side of a comparison starts the same way)."""
@@ -594,6 +609,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else {}
             )
             sqlite = bench_sqlite_writers(work, quick) if "sqlite" not in skip else None
+            server.settle()
             queries = bench_queries(server, work, size, repeat) if "queries" not in skip else None
             push = bench_push(server, work, push_size) if "push" not in skip else None
             pull = (
