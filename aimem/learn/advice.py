@@ -204,7 +204,7 @@ def suggest(
     }
     type_counts.update({k: _counts(o) for k, o in by_type.items()})
 
-    in_scopes = store.scope_totals_many(
+    in_scopes = store.scope_totals(
         [
             ("type", issue_type),
             ("model_type", f"{model}|{issue_type}"),

@@ -334,12 +334,6 @@ class StoreOps(Protocol):
         """One snapshot in which a read asked again is answered from the first time."""
         ...
 
-    def scope_totals_many(
-        self, keys: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], tuple[int, int]]:
-        """``scope_totals`` of several (scope, scope key) pairs in one query."""
-        ...
-
     def rebuild_aggregates(self, extra_facts: Iterable[Fact]) -> None:
         """Recompute every aggregate from hot rows plus ``extra_facts`` (``check --repair``)."""
         ...
@@ -360,8 +354,10 @@ class StoreOps(Protocol):
 
     def schema_version(self) -> int: ...
 
-    def scope_totals(self, scope: str, scope_key: str) -> tuple[int, int]:
-        """(attempts, successes) summed over every fix of one scope key."""
+    def scope_totals(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """(attempts, successes) summed over every fix of each (scope, scope key), in one query."""
         ...
 
     def scratch_folder(self) -> Path:

@@ -9,6 +9,8 @@ archive except ``aimem_meta`` and ``aimem_kb_imported``.
 
 from __future__ import annotations
 
+from aimem.records import EXPORT_COLUMNS
+
 DESIGN_TABLES = """
 CREATE TABLE IF NOT EXISTS fix_history (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -240,29 +242,10 @@ END;
 """
 
 # The columns one attempt fills in fix_history, in the order of its insert
-# parameters (``attempt_params``, shared with the bulk path and the rollups).
-# Adding a column means adding it here, to ``Attempt`` and to ``attempt_params``.
-ATTEMPT_COLUMNS: tuple[str, ...] = (
-    "timestamp",
-    "model_name",
-    "issue_type",
-    "issue_signature",
-    "description",
-    "fixer_type",
-    "claude_analysis",
-    "fix_commands",
-    "fix_success",
-    "verification_success",
-    "execution_time_seconds",
-    "system_info",
-    "notes",
-    "uid",
-    "fingerprint",
-    "tokens_in",
-    "tokens_out",
-    "cost_usd",
-    "fixer_model",
-)
+# parameters (``attempt_params``, shared with the bulk path and the rollups):
+# the export columns without the id the database assigns. Adding a column means
+# adding it to ``records.EXTRA_COLUMNS``, to ``Attempt`` and to ``attempt_params``.
+ATTEMPT_COLUMNS: tuple[str, ...] = tuple(c for c in EXPORT_COLUMNS if c != "id")
 INSERT_ATTEMPT = (
     f"INSERT INTO fix_history({', '.join(ATTEMPT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in ATTEMPT_COLUMNS)})"

@@ -298,26 +298,10 @@ class PostgresStore(PostgresArchive, Store):
     def aggregate_drift(self, extra_facts: Any) -> list[tuple[str, str]]:
         """Compare every aggregate with a recomputation in temporary tables, on a
         connection of its own (one snapshot, rolled back). Returns (table, detail)."""
-        from aimem.store.rebuild import rebuild_aggregates
-        from aimem.store.sqlite.checks import _DRIFT_COMPARISONS
+        from aimem.store.sqlite.checks import drift_from_recomputation
 
         conn = Connection(self.url)
         try:
-            conn.execute("BEGIN")
-            rebuild_aggregates(cast(Any, conn), extra_facts=extra_facts, schema_name="temp")
-            drift = []
-            for table, columns, key in _DRIFT_COMPARISONS:
-                missing = conn.execute(
-                    f"SELECT count(*) FROM (SELECT {columns} FROM temp.{table} "
-                    f"EXCEPT SELECT {columns} FROM main.{table} {key})"
-                ).fetchone()[0]
-                extra = conn.execute(
-                    f"SELECT count(*) FROM (SELECT {columns} FROM main.{table} {key} "
-                    f"EXCEPT SELECT {columns} FROM temp.{table})"
-                ).fetchone()[0]
-                if missing or extra:
-                    drift.append((table, f"{missing + extra} rows differ from a recomputation"))
-            conn.execute("ROLLBACK")
-            return drift
+            return drift_from_recomputation(conn, extra_facts)
         finally:
             conn.close()

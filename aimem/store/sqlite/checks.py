@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 from aimem.errors import AimemError
 from aimem.store import unwritable
@@ -65,6 +66,30 @@ _DRIFT_COMPARISONS = (
 )
 
 
+def drift_from_recomputation(conn: Any, extra_facts: Iterable[Fact]) -> list[tuple[str, str]]:
+    """(table, detail) of every aggregate table that differs from a recomputation
+    built in ``conn``'s temporary tables; rolled back, so ``conn`` is left as it was.
+    ``conn`` is a sqlite3 connection or the PostgreSQL dialect connection."""
+    from aimem.store.rebuild import rebuild_aggregates
+
+    conn.execute("BEGIN")
+    rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="temp")
+    drift = []
+    for table, columns, key in _DRIFT_COMPARISONS:
+        missing = conn.execute(
+            f"SELECT count(*) FROM (SELECT {columns} FROM temp.{table} "
+            f"EXCEPT SELECT {columns} FROM main.{table} {key})"
+        ).fetchone()[0]
+        extra = conn.execute(
+            f"SELECT count(*) FROM (SELECT {columns} FROM main.{table} {key} "
+            f"EXCEPT SELECT {columns} FROM temp.{table})"
+        ).fetchone()[0]
+        if missing or extra:
+            drift.append((table, f"{missing + extra} rows differ from a recomputation"))
+    conn.execute("ROLLBACK")
+    return drift
+
+
 class CheckOps(StoreCore):
     """Integrity, drift and repair of the aggregates, housekeeping."""
 
@@ -121,27 +146,10 @@ class CheckOps(StoreCore):
         Runs on a separate connection (the recomputation lives in its temp tables,
         read from one snapshot of the database). Returns (table, detail) per drift.
         """
-        from aimem.store.rebuild import rebuild_aggregates
-
         conn = connect(self.path)
         try:
             conn.execute("PRAGMA temp_store = MEMORY")
-            conn.execute("BEGIN")
-            rebuild_aggregates(conn, extra_facts=extra_facts, schema_name="temp")
-            drift = []
-            for table, columns, key in _DRIFT_COMPARISONS:
-                missing = conn.execute(
-                    f"SELECT count(*) FROM (SELECT {columns} FROM temp.{table} "
-                    f"EXCEPT SELECT {columns} FROM main.{table} {key})"
-                ).fetchone()[0]
-                extra = conn.execute(
-                    f"SELECT count(*) FROM (SELECT {columns} FROM main.{table} {key} "
-                    f"EXCEPT SELECT {columns} FROM temp.{table})"
-                ).fetchone()[0]
-                if missing or extra:
-                    drift.append((table, f"{missing + extra} rows differ from a recomputation"))
-            conn.execute("ROLLBACK")
-            return drift
+            return drift_from_recomputation(conn, extra_facts)
         except sqlite3.Error as error:
             raise translate_sqlite_error(error, self.path) from error
         finally:

@@ -58,19 +58,10 @@ class LearnedOps(StoreCore):
             found.update({(r[0], r[1]): (r[2], r[3]) for r in rows})
         return found
 
-    def scope_totals(self, scope: str, scope_key: str) -> tuple[int, int]:
-        """(attempts, successes) summed over every fix of one scope key."""
-        row = self._one(
-            """SELECT coalesce(sum(attempts), 0), coalesce(sum(successes), 0)
-               FROM aimem_fix_outcomes WHERE scope = ? AND scope_key = ?""",
-            (SCOPES[scope], scope_key),
-        )
-        return int(row[0]), int(row[1])
-
-    def scope_totals_many(
+    def scope_totals(
         self, keys: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], tuple[int, int]]:
-        """``scope_totals`` of several (scope, scope key) pairs in one query."""
+        """(attempts, successes) summed over every fix of each (scope, scope key), in one query."""
         found = dict.fromkeys(keys, (0, 0))
         if not found:
             return found

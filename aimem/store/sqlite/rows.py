@@ -19,7 +19,6 @@ from aimem.store.aggregates import (
     SCOPE_MODEL_TYPE,
     SCOPE_SIGNATURE,
     SCOPE_TYPE,
-    Fact,
     Rollup,
 )
 
@@ -98,26 +97,6 @@ def prepare_attempts(attempts: Sequence[Attempt]) -> PreparedAttempts:
     rollup = Rollup()
     rollup.add_rows(params)
     return PreparedAttempts(params, rollup)
-
-
-def attempt_fact(attempt: Attempt) -> Fact:
-    """The aggregate-relevant part of an attempt."""
-    return Fact(
-        timestamp=attempt.timestamp,
-        model_name=attempt.model_name,
-        issue_type=attempt.issue_type,
-        issue_signature=attempt.issue_signature,
-        fingerprint=attempt.fingerprint,
-        fixer_type=attempt.fixer_type,
-        fix_commands=orjson.dumps(attempt.fix_commands).decode(),
-        fix_success=attempt.fix_success,
-        verification_success=attempt.verification_success,
-        execution_time_seconds=attempt.execution_time_seconds,
-        cost_usd=attempt.cost_usd,
-        tokens_in=attempt.tokens_in,
-        tokens_out=attempt.tokens_out,
-        fixer_model=attempt.fixer_model,
-    )
 
 
 _EXACT_COLUMNS = (

@@ -28,7 +28,6 @@ from aimem.store.sqlite.rows import (
     ROW_COLUMNS,
     PreparedAttempts,
     _DryRun,
-    attempt_fact,
     attempt_params,
     prepare_attempts,
     row_to_dict,
@@ -107,16 +106,18 @@ class WriteOps(StoreCore):
         if not skip_existing and len(attempts) >= BULK_MIN_ROWS:
             return self._insert_bulk(conn, attempts)
         ids: list[int | None] = []
-        stored: list[Attempt] = []
+        stored: list[tuple[Any, ...]] = []
         for attempt in attempts:
             if skip_existing and conn.execute(_UID_STORED, (attempt.uid, attempt.uid)).fetchone():
                 ids.append(None)
                 continue
-            cursor = conn.execute(_INSERT, attempt_params(attempt))
-            ids.append(cursor.lastrowid)
-            stored.append(attempt)
-        AggregateWriter(conn).apply([attempt_fact(a) for a in stored])
+            params = attempt_params(attempt)
+            ids.append(conn.execute(_INSERT, params).lastrowid)
+            stored.append(params)
         if stored:
+            rollup = Rollup()
+            rollup.add_rows(stored)
+            AggregateWriter(conn).write(rollup)
             self._bump_generation(conn)
         return ids
 
