@@ -11,6 +11,14 @@ Starts a private PostgreSQL cluster with fsync on (tests/pg_cluster.py,
   database, one ``record_fix_attempt`` per transaction) for ``--seconds``;
   afterwards every attempt a writer was told is stored is there exactly
   once, nothing else is, and ``aimem check`` finds no drift;
+- the floor of the writers' figure: the same writers with the server's record
+  function cut down to inserting the row (no aggregate, no ranking), so the
+  Python client, the round trip and the row with its indexes are all that is
+  left;
+- CPU per attempt (writers and server, from ``/proc`` over the timed window)
+  next to pgbench's CPU per transaction (pgbench and server): on two cores
+  both sides are CPU-bound, so the ratio of throughputs is the inverse ratio
+  of these;
 - pgbench: ``pgbench -i -s SCALE`` then ``pgbench -c N -j 2 -T SECONDS``
   (its default TPC-B-like transaction) on the same server. The scale is N
   unless ``--pgbench-scale`` says otherwise: pgbench's documentation asks for
@@ -64,7 +72,30 @@ from tests import pg_cluster  # noqa: E402
 
 warnings.filterwarnings("ignore", message=r".*already failed \d+ times")
 
-PARTS = ("writers", "pgbench", "sqlite", "queries", "push", "pull")
+PARTS = ("writers", "floor", "pgbench", "sqlite", "queries", "push", "pull")
+
+# The floor's record function: the row only, with the answer the client expects.
+ROW_ONLY_FUNCTION = """
+CREATE OR REPLACE FUNCTION aimem_record_attempts(p jsonb, refuse_at integer)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    ids jsonb;
+BEGIN
+    WITH added AS (
+        INSERT INTO fix_history(timestamp, model_name, issue_type, issue_signature, description,
+            fixer_type, claude_analysis, fix_commands, fix_success, verification_success,
+            execution_time_seconds, system_info, notes, uid, fingerprint, tokens_in,
+            tokens_out, cost_usd, fixer_model)
+        SELECT r.timestamp, r.model_name, r.issue_type, r.issue_signature, r.description,
+            r.fixer_type, r.claude_analysis, r.fix_commands, r.fix_success,
+            r.verification_success, r.execution_time_seconds, r.system_info, r.notes, r.uid,
+            r.fingerprint, r.tokens_in, r.tokens_out, r.cost_usd, r.fixer_model
+          FROM jsonb_populate_recordset(NULL::fix_history, p->'rows') r
+        RETURNING uid, id)
+    SELECT jsonb_object_agg(uid, id) INTO ids FROM added;
+    RETURN jsonb_build_object('ids', ids, 'guard', '[]'::jsonb)::text;
+END $$;
+"""
 
 
 class Server:
@@ -108,11 +139,78 @@ class Server:
         with psycopg.connect(self.cluster.url, autocommit=True) as admin:
             admin.execute("CHECKPOINT")
 
+    def server_pids(self) -> list[int]:
+        """The postmaster and every process it started (backends included)."""
+        postmaster = int((self.cluster.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                    children.append(int(entry.name))
+        return [postmaster, *children]
+
     def query(self, url: str, statement: str) -> list[tuple[Any, ...]]:
         import psycopg
 
         with psycopg.connect(url) as conn:
             return list(conn.execute(statement).fetchall())  # type: ignore[arg-type]
+
+
+def cpu_of(pid: int) -> float | None:
+    """User and system CPU seconds of a running process (threads included)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_window(server: Server, clients: Sequence[int], seconds: float) -> dict[str, float]:
+    """CPU of the client processes and of the server's over the next ``seconds``.
+
+    Sampled every 0.2 s: a process that exits within the window (an
+    autovacuum worker) keeps the CPU it was last seen with, and one that
+    starts within it counts from zero."""
+    first: dict[int, float] = {}
+    last: dict[int, float] = {}
+    side: dict[int, str] = {}
+    began = time.monotonic()
+    end = began + seconds
+    initial = True
+    while True:
+        now = time.monotonic()
+        for name, pids in (("client", clients), ("server", server.server_pids())):
+            for pid in pids:
+                cpu = cpu_of(pid)
+                if cpu is not None:
+                    first.setdefault(pid, cpu if initial else 0.0)
+                    last[pid] = cpu
+                    side[pid] = name
+        initial = False
+        if now >= end:
+            break
+        time.sleep(min(0.2, end - now))
+    used = {"client": 0.0, "server": 0.0}
+    for pid, cpu in last.items():
+        used[side[pid]] += cpu - first[pid]
+    return {
+        "window_s": time.monotonic() - began,
+        "client_cpu_s": used["client"],
+        "server_cpu_s": used["server"],
+    }
+
+
+def per_unit(cpu: dict[str, float], rate: float) -> dict[str, float]:
+    """CPU milliseconds per attempt or transaction, client and server."""
+    done = rate * cpu["window_s"]
+    return {
+        "client_cpu_ms": 1000 * cpu["client_cpu_s"] / done,
+        "server_cpu_ms": 1000 * cpu["server_cpu_s"] / done,
+    }
 
 
 def aimem(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -136,8 +234,14 @@ def init_pg_repo(server: Server, name: str, work: Path) -> tuple[str, Path]:
 
 
 def run_writers(
-    argv_for: Any, writers: int, seconds: float, go: Path, env: dict[str, str]
-) -> list[dict[str, Any]]:
+    argv_for: Any,
+    writers: int,
+    seconds: float,
+    go: Path,
+    env: dict[str, str],
+    server: Server,
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """The writers' results, and the CPU of writers and server over the run's middle."""
     procs = [subprocess.Popen(argv_for(w), stdout=subprocess.PIPE, env=env) for w in range(writers)]
     # Every writer has imported aimem and opened the repository before the
     # clock starts: start-up is not what is measured.
@@ -149,19 +253,19 @@ def run_writers(
     ready = go.with_suffix(".tmp")
     ready.write_text(repr(time.time()))
     ready.rename(go)
+    time.sleep(min(1.0, seconds / 10))  # every writer past its first call
+    cpu = cpu_window(server, [p.pid for p in procs], seconds * 0.8)
     results = []
     for proc in procs:
         out, _ = proc.communicate(timeout=600 + seconds)
         if proc.returncode != 0:
             raise SystemExit("bench: a writer failed")
         results.append(json.loads(out))
-    return results
+    return results, cpu
 
 
-def verify_writers(
-    server: Server, url: str, repo: Path, results: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """Lost, doubled and unexpected attempts by their notes; aggregates by ``aimem check``."""
+def count_writers(server: Server, url: str, results: list[dict[str, Any]]) -> dict[str, int]:
+    """Attempts the writers were told are stored, and how many are lost, doubled or unexpected."""
     sys.path.insert(0, str(HERE))
     from _pg_writer import tag
 
@@ -169,11 +273,23 @@ def verify_writers(
     stored: dict[str, int] = dict(
         server.query(url, "SELECT notes, count(*) FROM fix_history GROUP BY notes")  # type: ignore[arg-type]
     )
-    lost = len(told - set(stored))
-    doubled = sum(1 for count in stored.values() if count > 1)
-    # A writer killed by nothing here: every call it made returned, so an
-    # attempt it does not know about would be a phantom.
-    unexpected = len(set(stored) - told)
+    return {
+        "told": len(told),
+        "stored": sum(stored.values()),
+        "lost": len(told - set(stored)),
+        "doubled": sum(1 for count in stored.values() if count > 1),
+        # A writer killed by nothing here: every call it made returned, so an
+        # attempt it does not know about would be a phantom.
+        "unexpected": len(set(stored) - told),
+    }
+
+
+def verify_writers(
+    server: Server, url: str, repo: Path, results: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Lost, doubled and unexpected attempts by their notes; aggregates by ``aimem check``."""
+    counted = count_writers(server, url, results)
+    told = counted["told"]
     check = subprocess.run(
         [*aimem_command(), "--dir", str(repo), "check", "--json"],
         env=server.env,
@@ -192,15 +308,11 @@ def verify_writers(
     )
     aggregates_exact = (
         check.returncode == 0
-        and int(patterns_total) == len(told)
+        and int(patterns_total) == told
         and all(int(total) == int(count) for _, total, count in by_model)
     )
     return {
-        "told": len(told),
-        "stored": sum(stored.values()),
-        "lost": lost,
-        "doubled": doubled,
-        "unexpected": unexpected,
+        **counted,
         "aggregates_exact": aggregates_exact,
         "check_exit": check.returncode,
         "check_output": check.stdout.strip()[-400:] if check.returncode else "",
@@ -208,13 +320,22 @@ def verify_writers(
 
 
 def bench_pg_writers(
-    server: Server, work: Path, counts: Sequence[int], seconds: float
+    server: Server, work: Path, counts: Sequence[int], seconds: float, *, row_only: bool = False
 ) -> dict[int, dict[str, Any]]:
+    """Each count of writers on a new repository; with ``row_only``, the floor:
+    the record function inserts the row and nothing else (aggregates are then
+    not kept, so only lost and doubled attempts are checked)."""
     found = {}
+    kind = "floor_" if row_only else ""
     for writers in counts:
-        sys.stderr.write(f"{writers} writers on PostgreSQL for {seconds:g} s\n")
-        url, repo = init_pg_repo(server, f"writers_{writers}", work)
-        go = work / f"go-pg-{writers}"
+        sys.stderr.write(f"{writers} {kind}writers on PostgreSQL for {seconds:g} s\n")
+        url, repo = init_pg_repo(server, f"writers_{kind}{writers}", work)
+        if row_only:
+            import psycopg
+
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(ROW_ONLY_FUNCTION)
+        go = work / f"go-pg-{kind}{writers}"
 
         def argv(w: int, repo: Path = repo, go: Path = go) -> list[str]:
             return [
@@ -227,7 +348,7 @@ def bench_pg_writers(
             ]
 
         server.checkpoint()
-        results = run_writers(argv, writers, seconds, go, server.env)
+        results, cpu = run_writers(argv, writers, seconds, go, server.env, server)
         total = sum(r["committed"] for r in results)
         wall = max(r["end"] for r in results) - min(r["start"] for r in results)
         latencies = sorted(x for r in results for x in r["latencies"])
@@ -237,7 +358,12 @@ def bench_pg_writers(
             "wall_s": wall,
             "p50_ms": median(latencies) * 1000 if latencies else None,
             "p99_ms": run.p99(latencies) * 1000 if latencies else None,
-            **verify_writers(server, url, repo, results),
+            **per_unit(cpu, total / wall),
+            **(
+                count_writers(server, url, results)
+                if row_only
+                else verify_writers(server, url, repo, results)
+            ),
         }
         sys.stderr.write(f"  {json.dumps(found[writers])}\n")
     return found
@@ -261,17 +387,24 @@ def bench_pgbench(
             check=True,
         )
         server.checkpoint()
-        done = subprocess.run(
+        proc = subprocess.Popen(
             [pgbench, *connect, "-c", str(clients), "-j", "2", "-T", str(int(seconds)), name],
             env=server.env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=True,
         )
-        tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
+        # The same window as the writers': after start-up, before the end.
+        time.sleep(min(1.0, seconds / 10))
+        cpu = cpu_window(server, [proc.pid], seconds * 0.8)
+        out, err = proc.communicate(timeout=600 + seconds)
+        if proc.returncode != 0:
+            raise SystemExit(f"bench: pgbench failed:\n{err}")
+        tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
         if tps is None:
-            raise SystemExit(f"bench: no tps in pgbench's output:\n{done.stdout}")
-        found[clients] = {"tps": float(tps.group(1)), "scale": each_scale}
+            raise SystemExit(f"bench: no tps in pgbench's output:\n{out}")
+        rate = float(tps.group(1))
+        found[clients] = {"tps": rate, "scale": each_scale, **per_unit(cpu, rate)}
         sys.stderr.write(f"  {found[clients]}\n")
     return found
 
@@ -491,6 +624,7 @@ def bench_pull(server: Server, work: Path, size: int, runs: int) -> dict[str, An
 def report_rows(
     report: Report,
     writers: dict[int, dict[str, Any]],
+    floor: dict[int, dict[str, Any]],
     pgbench: dict[int, dict[str, Any]],
     sqlite_rate: dict[str, Any] | None,
     queries: dict[str, Any] | None,
@@ -515,6 +649,19 @@ def report_rows(
             extra={k: v for k, v in w.items() if k != "rate"},
         )
         report.add(
+            f"{n} writers: CPU per attempt (writers + server)",
+            (w["client_cpu_ms"] + w["server_cpu_ms"]) / 1000,
+            "s",
+            (bench["client_cpu_ms"] + bench["server_cpu_ms"]) / 1000 if bench else None,
+            f"pgbench -c {n}, CPU per transaction" if bench else "",
+            extra={k: w[k] for k in ("client_cpu_ms", "server_cpu_ms")}
+            | (
+                {f"pgbench_{k}": bench[k] for k in ("client_cpu_ms", "server_cpu_ms")}
+                if bench
+                else {}
+            ),
+        )
+        report.add(
             f"{n} writers on PostgreSQL against aimem's 8 SQLite writers",
             w["rate"],
             "/s",
@@ -529,6 +676,16 @@ def report_rows(
             "",
             target="yes",
             met=sound,
+        )
+    for n, f in floor.items():
+        bench = pgbench.get(n)
+        report.add(
+            f"floor: {n} writers, the row only (no aggregates, no ranking)",
+            f["rate"],
+            "/s",
+            bench["tps"] if bench else None,
+            f"pgbench -c {n}" if bench else "",
+            extra={k: v for k, v in f.items() if k != "rate"},
         )
     if sqlite_rate:
         report.add(
@@ -603,6 +760,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             writers = (
                 bench_pg_writers(server, work, counts, seconds) if "writers" not in skip else {}
             )
+            floor = (
+                bench_pg_writers(server, work, counts, seconds, row_only=True)
+                if "floor" not in skip
+                else {}
+            )
             pgbench = (
                 bench_pgbench(server, counts, seconds, args.pgbench_scale)
                 if "pgbench" not in skip
@@ -619,7 +781,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         finally:
             cluster.stop()
-    report_rows(report, writers, pgbench, sqlite, queries, push, pull)
+    report_rows(report, writers, floor, pgbench, sqlite, queries, push, pull)
     header = (
         f"PostgreSQL {cluster.bin_dir.parent.name} (fsync on), {os.cpu_count()} cores; "
         + (f"writers {','.join(map(str, counts))} for {seconds:g} s; " if writers else "")
