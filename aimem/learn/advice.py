@@ -193,11 +193,17 @@ def suggest(
     key = issue_key(issue_data)
     model, issue_type = key["model"], key["issue_type"]
     family, fingerprint = key["model_family"], key["fingerprint"]
-    by_type = _by_key(store.fix_outcomes("type", issue_type, TYPE_CANDIDATES, min_successes=1))
-    by_family = _by_key(store.fix_outcomes("family_type", f"{family}|{issue_type}"))
-    by_model = _by_key(store.fix_outcomes("model_type", f"{model}|{issue_type}"))
+    questions: list[tuple[str, str | None, int | None, int]] = [
+        ("type", issue_type, TYPE_CANDIDATES, 1),
+        ("family_type", f"{family}|{issue_type}", None, 0),
+        ("model_type", f"{model}|{issue_type}", None, 0),
+    ]
+    if fingerprint:
+        questions.append(("fingerprint", fingerprint, None, 0))
+    # Every scope in one read: one round trip to a database server, not four.
+    by_type, by_family, by_model, *by_fingerprint = map(_by_key, store.fix_outcomes_many(questions))
+    by_print = by_fingerprint[0] if by_fingerprint else {}
     known_models = store.model_names()
-    by_print = _by_key(store.fix_outcomes("fingerprint", fingerprint)) if fingerprint else {}
     missing = [(issue_type, k) for k in {*by_family, *by_model} if k not in by_type]
     type_counts = {
         k: estimate.Counts(*v) for (_, k), v in store.fix_outcome_pairs("type", missing).items()

@@ -187,6 +187,12 @@ class StoreOps(Protocol):
         """What each fix achieved within a scope (optionally one key), best first."""
         ...
 
+    def fix_outcomes_many(
+        self, questions: Sequence[tuple[str, str | None, int | None, int]]
+    ) -> list[list[dict[str, Any]]]:
+        """``fix_outcomes`` of several (scope, scope key, limit, min successes), in one statement."""
+        ...
+
     def fixers_for_model(self, model_name: str) -> list[dict[str, Any]]: ...
 
     def fixers_of_successes(self, issue_type: str, limit: int = 500) -> list[dict[str, Any]]:

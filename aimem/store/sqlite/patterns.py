@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from aimem.errors import AimemError
@@ -16,6 +16,47 @@ from aimem.store.sqlite.rows import (
     _exact_row,
     row_to_dict,
 )
+
+# (scope, scope key or None, limit or None, min successes): a fix_outcomes question.
+OutcomeQuestion = tuple[str, str | None, int | None, int]
+
+
+def _outcomes_statement(
+    scope: str, scope_key: str | None, limit: int | None, min_successes: int
+) -> tuple[str, list[Any]]:
+    """The read of one ``fix_outcomes`` question; its first column is the fix key
+    (the last tie-break of its order)."""
+    where = "scope = ? AND successes >= ?"
+    params: list[Any] = [SCOPES[scope], min_successes]
+    if scope_key is not None:
+        where += " AND scope_key = ?"
+        params.append(scope_key)
+    params.append(-1 if limit is None else limit)
+    return (
+        "SELECT fix_key, scope_key, fix_commands, attempts, successes, last_attempt, "
+        f"last_success FROM aimem_fix_outcomes WHERE {where} "
+        "ORDER BY successes DESC, last_success DESC, fix_key LIMIT ?",
+        params,
+    )
+
+
+def _best_first(rows: list[Any]) -> None:
+    """``_outcomes_statement``'s order, on its rows: successes, then the latest
+    success (none last), then the fix key."""
+    rows.sort(key=lambda r: r[0])
+    rows.sort(key=lambda r: (r[6] is not None, r[6] or ""), reverse=True)
+    rows.sort(key=lambda r: r[4], reverse=True)
+
+
+def _outcome(row: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "key": row[1],
+        "fix_commands": loads_or_text(row[2], []),
+        "attempts": row[3],
+        "successes": row[4],
+        "last_attempt": row[5],
+        "last_success": row[6],
+    }
 
 
 class PatternOps(StoreCore):
@@ -31,29 +72,40 @@ class PatternOps(StoreCore):
         min_successes: int = 0,
     ) -> list[dict[str, Any]]:
         """What each fix achieved within a scope (optionally one key), best first."""
-        where = "scope = ? AND successes >= ?"
-        params: list[Any] = [SCOPES[scope], min_successes]
-        if scope_key is not None:
-            where += " AND scope_key = ?"
-            params.append(scope_key)
-        params.append(-1 if limit is None else limit)
-        rows = self._query(
-            f"""SELECT scope_key, fix_commands, attempts, successes, last_attempt, last_success
-                FROM aimem_fix_outcomes WHERE {where}
-                ORDER BY successes DESC, last_success DESC, fix_key LIMIT ?""",
-            params,
-        )
-        return [
-            {
-                "key": r[0],
-                "fix_commands": loads_or_text(r[1], []),
-                "attempts": r[2],
-                "successes": r[3],
-                "last_attempt": r[4],
-                "last_success": r[5],
-            }
-            for r in rows
+        return self.fix_outcomes_many([(scope, scope_key, limit, min_successes)])[0]
+
+    def fix_outcomes_many(self, questions: Sequence[OutcomeQuestion]) -> list[list[dict[str, Any]]]:
+        """``fix_outcomes`` of several (scope, scope key, limit, min successes), in one
+        statement: one round trip to a database server instead of one per question.
+
+        Inside ``memoized_reads`` each answer is kept as the answer of its own
+        question, so a later ``fix_outcomes`` of the same one reads nothing.
+        """
+        statements = [_outcomes_statement(*question) for question in questions]
+        memo = self._memo
+        answers: list[list[Any] | None] = [
+            memo.get((sql, tuple(params))) if memo is not None else None
+            for sql, params in statements
         ]
+        missing = [n for n, answer in enumerate(answers) if answer is None]
+        if len(missing) == 1:
+            sql, params = statements[missing[0]]
+            answers[missing[0]] = self._query(sql, params)
+        elif missing:
+            union = " UNION ALL ".join(
+                f"SELECT {n}, * FROM ({statements[n][0]}) AS q{n}" for n in missing
+            )
+            groups: dict[int, list[Any]] = {n: [] for n in missing}
+            for row in self._fetch(union, [v for n in missing for v in statements[n][1]]):
+                groups[row[0]].append(row[1:])
+            for n, rows in groups.items():
+                # A union keeps no order: each answer is put back in its own.
+                _best_first(rows)
+                answers[n] = rows
+                if memo is not None:
+                    sql, params = statements[n]
+                    memo[(sql, tuple(params))] = rows
+        return [[_outcome(row) for row in answer or ()] for answer in answers]
 
     def exact_patterns(
         self,
