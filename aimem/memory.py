@@ -883,6 +883,17 @@ class AIMemory:
     def _context(
         self, issue_data: Mapping[str, Any], model: str, issue_type: str, max_chars: int
     ) -> str:
+        # Every fix-outcome question the parts below ask, in one statement (each
+        # part then finds its answer in the snapshot's memo): one round trip
+        # to a database server instead of one per question.
+        self.store.fix_outcomes_many(
+            [
+                *advice.outcome_questions(advice.issue_key(issue_data)),
+                ("type", issue_type, None, 0),  # general_patterns' best fix
+                ("type", issue_type, None, 1),  # successful_strategies
+                ("model", model, None, 1),  # the model summary's effective fixes
+            ]
+        )
         signature = _signature(issue_data)
         similar = self.store.similar_rows(signature, model, issue_type, 5)
         found = learning.exact_patterns(self.store, signature=signature)

@@ -68,3 +68,19 @@ def test_inside_a_snapshot_the_single_question_is_answered_from_the_memo(
         monkeypatch.setattr(store, "_fetch", lambda *a: statements.append(a) or fetch(*a))
         assert [store.fix_outcomes(*question) for question in QUESTIONS] == alone
         assert statements == []
+
+
+def test_a_context_asks_every_fix_outcome_question_in_one_statement(
+    memory: AIMemory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _history(memory)
+    store = memory.store
+    reads: list[str] = []
+    fetch = store._fetch
+    monkeypatch.setattr(
+        store, "_fetch", lambda sql, params: reads.append(sql) or fetch(sql, params)
+    )
+    text = memory.build_context(issue(model="qwen2.5:7b", description="case 1"))
+    assert "fix 1" in text
+    outcome_reads = [sql for sql in reads if "SELECT fix_key, scope_key, fix_commands" in sql]
+    assert len(outcome_reads) == 1, outcome_reads

@@ -170,6 +170,20 @@ def _counts(outcome: Mapping[str, Any] | None) -> estimate.Counts:
     return estimate.Counts(int(outcome["attempts"]), int(outcome["successes"]))
 
 
+def outcome_questions(key: Mapping[str, Any]) -> list[tuple[str, str | None, int | None, int]]:
+    """The fix-outcome questions ``suggest`` asks about an ``issue_key``: the issue
+    type's candidates, the model family's and the model's fixes, the fingerprint's."""
+    model, issue_type, family = key["model"], key["issue_type"], key["model_family"]
+    questions: list[tuple[str, str | None, int | None, int]] = [
+        ("type", issue_type, TYPE_CANDIDATES, 1),
+        ("family_type", f"{family}|{issue_type}", None, 0),
+        ("model_type", f"{model}|{issue_type}", None, 0),
+    ]
+    if key["fingerprint"]:
+        questions.append(("fingerprint", key["fingerprint"], None, 0))
+    return questions
+
+
 def suggest(
     store: Store,
     issue_data: Mapping[str, Any],
@@ -192,16 +206,11 @@ def suggest(
         raise InvalidInputError("seed", "must be a whole number")
     key = issue_key(issue_data)
     model, issue_type = key["model"], key["issue_type"]
-    family, fingerprint = key["model_family"], key["fingerprint"]
-    questions: list[tuple[str, str | None, int | None, int]] = [
-        ("type", issue_type, TYPE_CANDIDATES, 1),
-        ("family_type", f"{family}|{issue_type}", None, 0),
-        ("model_type", f"{model}|{issue_type}", None, 0),
-    ]
-    if fingerprint:
-        questions.append(("fingerprint", fingerprint, None, 0))
+    family = key["model_family"]
     # Every scope in one read: one round trip to a database server, not four.
-    by_type, by_family, by_model, *by_fingerprint = map(_by_key, store.fix_outcomes_many(questions))
+    by_type, by_family, by_model, *by_fingerprint = map(
+        _by_key, store.fix_outcomes_many(outcome_questions(key))
+    )
     by_print = by_fingerprint[0] if by_fingerprint else {}
     known_models = store.model_names()
     missing = [(issue_type, k) for k in {*by_family, *by_model} if k not in by_type]
