@@ -385,10 +385,15 @@ def _failed_for_fingerprint(
 def _fixers(store: Store, issue_type: str) -> dict[str, list[dict[str, Any]]]:
     """Which fixers produced the latest verified successes of each fix (by template)."""
     counts: dict[str, dict[tuple[str, str | None], int]] = {}
+    # Rows are grouped by fixer too: the same commands and model recur.
+    keys: dict[tuple[str, str], str] = {}
     for row in store.fixers_of_successes(issue_type):
-        commands = canonical_commands(row["fix_commands"])
-        template = template_json(commands, row["model_name"])
-        per_fixer = counts.setdefault(fix_key_for(template), {})
+        which = (row["fix_commands"], row["model_name"])
+        fkey = keys.get(which)
+        if fkey is None:
+            template = template_json(canonical_commands(which[0]), which[1])
+            fkey = keys[which] = fix_key_for(template)
+        per_fixer = counts.setdefault(fkey, {})
         who = (row["fixer_type"], row["fixer_model"])
         per_fixer[who] = per_fixer.get(who, 0) + row["successes"]
     return {
