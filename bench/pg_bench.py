@@ -68,31 +68,27 @@ import datagen  # noqa: E402
 import run  # noqa: E402
 from run import Report, aimem_command, base_env, median  # noqa: E402
 
+from aimem.store.postgres.record_function import RECORD_FUNCTION  # noqa: E402
 from tests import pg_cluster  # noqa: E402
 
 warnings.filterwarnings("ignore", message=r".*already failed \d+ times")
 
 PARTS = ("writers", "floor", "pgbench", "sqlite", "queries", "push", "pull")
 
-# The floor's record function: the row only, with the answer the client expects.
-ROW_ONLY_FUNCTION = """
+# The floor's record function: the record function's own insert of the rows,
+# and nothing else, with the answer the client expects.
+_INSERT_ROWS = RECORD_FUNCTION[
+    RECORD_FUNCTION.index("    WITH added AS (") : RECORD_FUNCTION.index(
+        "    INSERT INTO aimem_totals("
+    )
+]
+ROW_ONLY_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION aimem_record_attempts(p jsonb, refuse_at integer)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     ids jsonb;
 BEGIN
-    WITH added AS (
-        INSERT INTO fix_history(timestamp, model_name, issue_type, issue_signature, description,
-            fixer_type, claude_analysis, fix_commands, fix_success, verification_success,
-            execution_time_seconds, system_info, notes, uid, fingerprint, tokens_in,
-            tokens_out, cost_usd, fixer_model)
-        SELECT r.timestamp, r.model_name, r.issue_type, r.issue_signature, r.description,
-            r.fixer_type, r.claude_analysis, r.fix_commands, r.fix_success,
-            r.verification_success, r.execution_time_seconds, r.system_info, r.notes, r.uid,
-            r.fingerprint, r.tokens_in, r.tokens_out, r.cost_usd, r.fixer_model
-          FROM jsonb_populate_recordset(NULL::fix_history, p->'rows') r
-        RETURNING uid, id)
-    SELECT jsonb_object_agg(uid, id) INTO ids FROM added;
+{_INSERT_ROWS}
     RETURN jsonb_build_object('ids', ids, 'guard', '[]'::jsonb)::text;
 END $$;
 """
