@@ -36,7 +36,7 @@ from aimem.learn.signatures import (
 from aimem.learn.stats_math import confidence, rate, wilson_interval
 from aimem.learn.templates import fill, other_model_finder, template_commands, template_json
 from aimem.store import Store
-from aimem.store.aggregates import canonical_commands, fix_key_for
+from aimem.store.aggregates import OutcomeQuestion, canonical_commands, fix_key_for
 
 DEFAULT_MAX_FAILURES = 3
 DEFAULT_SUGGEST_LIMIT = 5
@@ -170,11 +170,11 @@ def _counts(outcome: Mapping[str, Any] | None) -> estimate.Counts:
     return estimate.Counts(int(outcome["attempts"]), int(outcome["successes"]))
 
 
-def outcome_questions(key: Mapping[str, Any]) -> list[tuple[str, str | None, int | None, int]]:
+def outcome_questions(key: Mapping[str, Any]) -> list[OutcomeQuestion]:
     """The fix-outcome questions ``suggest`` asks about an ``issue_key``: the issue
     type's candidates, the model family's and the model's fixes, the fingerprint's."""
     model, issue_type, family = key["model"], key["issue_type"], key["model_family"]
-    questions: list[tuple[str, str | None, int | None, int]] = [
+    questions: list[OutcomeQuestion] = [
         ("type", issue_type, TYPE_CANDIDATES, 1),
         ("family_type", f"{family}|{issue_type}", None, 0),
         ("model_type", f"{model}|{issue_type}", None, 0),

@@ -42,6 +42,10 @@ SCOPE_TYPE = "type"  # ... an issue type across models
 SCOPE_MODEL = "model"  # ... one model
 SCOPE_FINGERPRINT = "fingerprint"  # ... one failure fingerprint
 SCOPE_MODEL_TYPE = "model_type"  # ... one model and issue type ("model|TYPE")
+
+# A fix-outcome question: (scope, scope key or None, limit or None, min successes).
+OutcomeQuestion = tuple[str, str | None, int | None, int]
+
 # Scopes that span models (or pool with those that do) learn a fix as its
 # template (``ollama pull {model}``), so every model counts toward one fix;
 # the signature and model scopes keep the commands as recorded, which is what

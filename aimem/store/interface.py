@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 if TYPE_CHECKING:
     from aimem.records import Attempt
     from aimem.store import unwritable
-    from aimem.store.aggregates import Fact
+    from aimem.store.aggregates import Fact, OutcomeQuestion
     from aimem.store.sqlite.rows import ArchiveRow, PreparedAttempts
 
 
@@ -187,9 +187,7 @@ class StoreOps(Protocol):
         """What each fix achieved within a scope (optionally one key), best first."""
         ...
 
-    def fix_outcomes_many(
-        self, questions: Sequence[tuple[str, str | None, int | None, int]]
-    ) -> list[list[dict[str, Any]]]:
+    def fix_outcomes_many(self, questions: Sequence[OutcomeQuestion]) -> list[list[dict[str, Any]]]:
         """``fix_outcomes`` of several (scope, scope key, limit, min successes), in one statement."""
         ...
 

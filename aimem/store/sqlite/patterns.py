@@ -9,6 +9,7 @@ from typing import Any
 from aimem.errors import AimemError
 from aimem.jsontext import loads_or_text
 from aimem.records import EXPORT_COLUMNS
+from aimem.store.aggregates import OutcomeQuestion
 from aimem.store.sqlite.core import StoreCore
 from aimem.store.sqlite.rows import (
     _EXACT_COLUMNS,
@@ -16,9 +17,6 @@ from aimem.store.sqlite.rows import (
     _exact_row,
     row_to_dict,
 )
-
-# (scope, scope key or None, limit or None, min successes): a fix_outcomes question.
-OutcomeQuestion = tuple[str, str | None, int | None, int]
 
 
 def _outcomes_statement(
