@@ -24,11 +24,13 @@ from tests.archive_helpers import all_rows, learned
 Opener = Callable[[], AIMemory]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def repo_on(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
+@pytest.fixture
+def repo_on(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path
+) -> Iterator[dict[str, Any]]:
     """``open``: a new AIMemory on this test's repository; ``args``: the CLI's options
     naming it; ``url``: the database (PostgreSQL only)."""
-    if request.param == "sqlite":
+    if backend == "sqlite":
         folder = tmp_path / "AIMemory"
         yield {
             "name": "sqlite",
