@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -116,6 +118,24 @@ def page_cache(conn: sqlite3.Connection, kib: int) -> Iterator[None]:
         conn.execute(f"PRAGMA cache_size = {int(cache)}")
 
 
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting up to the busy timeout.
+
+    The switch needs the database to itself and SQLite does not call the busy
+    handler for it: while another process reads (several processes opening a
+    new repository at once), it fails at once with "database is locked".
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.005, 0.02))
+
+
 def configure_for_writes(conn: sqlite3.Connection) -> None:
     """WAL and synchronous settings (they write the header, so only after the version check)."""
     synchronous = os.environ.get("AIMEM_SYNCHRONOUS", DEFAULT_SYNCHRONOUS).upper()
@@ -123,7 +143,7 @@ def configure_for_writes(conn: sqlite3.Connection) -> None:
         synchronous = DEFAULT_SYNCHRONOUS
     mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     if str(mode).lower() != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(conn)
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
     conn.execute("PRAGMA foreign_keys = ON")
