@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -271,6 +271,73 @@ class Rollup:
         self.count += count
 
 
+# The rollup tables an attempt adds to: their key columns, then each value
+# column with how a new row joins the stored one ("+" adds; "min" and "max"
+# keep the earlier and the later). Every column has the PostgreSQL type it is
+# read as from the record function's JSON (aimem.store.postgres.record_function).
+ROLLUP_TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, str], ...]]] = {
+    "aimem_totals": (
+        (("model_name", "text"), ("issue_type", "text"), ("fixer_type", "text")),
+        (
+            ("attempts", "+", "bigint"),
+            ("fix_successes", "+", "bigint"),
+            ("successes", "+", "bigint"),
+            ("time_sum", "+", "double precision"),
+            ("time_n", "+", "bigint"),
+            ("first_seen", "min", "text"),
+            ("last_seen", "max", "text"),
+        ),
+    ),
+    "aimem_daily": (
+        (("day", "text"), ("model_name", "text"), ("issue_type", "text"), ("fixer_type", "text")),
+        (
+            ("attempts", "+", "bigint"),
+            ("fix_successes", "+", "bigint"),
+            ("successes", "+", "bigint"),
+            ("time_sum", "+", "double precision"),
+            ("time_n", "+", "bigint"),
+        ),
+    ),
+    "aimem_temporal": (
+        (("issue_type", "text"), ("weekday", "integer"), ("hour", "integer")),
+        (("attempts", "+", "bigint"), ("successes", "+", "bigint")),
+    ),
+    "aimem_cost": (
+        (("fixer_type", "text"), ("fixer_model", "text"), ("issue_type", "text")),
+        (
+            ("attempts", "+", "bigint"),
+            ("successes", "+", "bigint"),
+            ("cost_sum", "+", "double precision"),
+            ("cost_n", "+", "bigint"),
+            ("tokens_in_sum", "+", "bigint"),
+            ("tokens_out_sum", "+", "bigint"),
+            ("tokens_n", "+", "bigint"),
+        ),
+    ),
+}
+
+
+def rollup_columns(table: str) -> list[str]:
+    """A rollup table's columns in the order its rows are laid out (key, then values)."""
+    keys, values = ROLLUP_TABLES[table]
+    return [*(column for column, _ in keys), *(column for column, _, _ in values)]
+
+
+def rollup_merge(table: str, *, least: str = "min", greatest: str = "max", stored: str = "") -> str:
+    """The ``ON CONFLICT DO UPDATE SET`` list that adds ``excluded`` to the stored row;
+    ``least``/``greatest``: the dialect's two-argument min and max; ``stored``: the
+    stored row's name where it must be written out."""
+    prefix = f"{stored}." if stored else ""
+    merged = []
+    for column, merge, _ in ROLLUP_TABLES[table][1]:
+        if merge == "+":
+            merged.append(f"{column} = {prefix}{column} + excluded.{column}")
+        else:
+            function = least if merge == "min" else greatest
+            merged.append(f"{column} = {function}({prefix}{column}, excluded.{column})")
+    return ",\n    ".join(merged)
+
+
 class AggregateWriter:
     """Applies attempts to the aggregate tables of one schema ("main" or "temp")."""
 
@@ -326,37 +393,9 @@ class AggregateWriter:
         outcomes: dict[tuple[str, str, str], list[Any]],
     ) -> None:
         s = self.s
-        self.conn.executemany(
-            f"""INSERT INTO {s}.aimem_totals(model_name, issue_type, fixer_type, attempts,
-                    fix_successes, successes, time_sum, time_n, first_seen, last_seen)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts,
-                    fix_successes = fix_successes + excluded.fix_successes,
-                    successes = successes + excluded.successes,
-                    time_sum = time_sum + excluded.time_sum,
-                    time_n = time_n + excluded.time_n,
-                    first_seen = min(first_seen, excluded.first_seen),
-                    last_seen = max(last_seen, excluded.last_seen)""",
-            ((*k, *v) for k, v in totals.items()),
-        )
-        self.conn.executemany(
-            f"""INSERT INTO {s}.aimem_daily(day, model_name, issue_type, fixer_type, attempts,
-                    fix_successes, successes, time_sum, time_n)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts,
-                    fix_successes = fix_successes + excluded.fix_successes,
-                    successes = successes + excluded.successes,
-                    time_sum = time_sum + excluded.time_sum,
-                    time_n = time_n + excluded.time_n""",
-            ((*k, *v) for k, v in daily.items()),
-        )
-        self.conn.executemany(
-            f"""INSERT INTO {s}.aimem_temporal(issue_type, weekday, hour, attempts, successes)
-                VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts,
-                    successes = successes + excluded.successes""",
-            ((*k, *v) for k, v in temporal.items()),
-        )
+        self._add_rollup("aimem_totals", totals)
+        self._add_rollup("aimem_daily", daily)
+        self._add_rollup("aimem_temporal", temporal)
         # Rows that gained no success leave the rank index's columns alone
         # (assigning them rewrites the index entry even to the same value).
         for gained, update in ((False, _FAILED_UPDATE), (True, _SUCCEEDED_UPDATE)):
@@ -369,18 +408,16 @@ class AggregateWriter:
             )
 
     def _write_costs(self, costs: dict[tuple[str, str, str], list[Any]]) -> None:
+        self._add_rollup("aimem_cost", costs)
+
+    def _add_rollup(self, table: str, rows: Mapping[tuple[Any, ...], Sequence[Any]]) -> None:
+        """Add rows (key, values) to one rollup table (``ROLLUP_TABLES``)."""
+        columns = rollup_columns(table)
         self.conn.executemany(
-            f"""INSERT INTO {self.s}.aimem_cost(fixer_type, fixer_model, issue_type, attempts,
-                    successes, cost_sum, cost_n, tokens_in_sum, tokens_out_sum, tokens_n)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT DO UPDATE SET attempts = attempts + excluded.attempts,
-                    successes = successes + excluded.successes,
-                    cost_sum = cost_sum + excluded.cost_sum,
-                    cost_n = cost_n + excluded.cost_n,
-                    tokens_in_sum = tokens_in_sum + excluded.tokens_in_sum,
-                    tokens_out_sum = tokens_out_sum + excluded.tokens_out_sum,
-                    tokens_n = tokens_n + excluded.tokens_n""",
-            ((*k, *v) for k, v in costs.items()),
+            f"""INSERT INTO {self.s}.{table}({", ".join(columns)})
+                VALUES ({", ".join("?" * len(columns))})
+                ON CONFLICT DO UPDATE SET {rollup_merge(table)}""",
+            ((*k, *v) for k, v in rows.items()),
         )
 
     def _write_outcomes(

@@ -25,7 +25,13 @@ from __future__ import annotations
 
 import hashlib
 
-from aimem.store.aggregates import TOP_COMMON_ISSUES, TOP_EFFECTIVE_FIXES
+from aimem.store.aggregates import (
+    ROLLUP_TABLES,
+    TOP_COMMON_ISSUES,
+    TOP_EFFECTIVE_FIXES,
+    rollup_columns,
+    rollup_merge,
+)
 from aimem.store.postgres.connection import WRITER_LOCK
 
 RECORD_FUNCTION = """
@@ -132,31 +138,9 @@ BEGIN
         RETURNING uid, id)
     SELECT jsonb_object_agg(uid, id) INTO ids FROM added;
 
-    INSERT INTO aimem_totals(model_name, issue_type, fixer_type, attempts, fix_successes,
-        successes, time_sum, time_n, first_seen, last_seen)
-    SELECT e->>0, e->>1, e->>2, (e->>3)::bigint, (e->>4)::bigint, (e->>5)::bigint,
-        (e->>6)::double precision, (e->>7)::bigint, e->>8, e->>9
-      FROM jsonb_array_elements(p->'totals') e
-    ON CONFLICT (model_name, issue_type, fixer_type) DO UPDATE SET
-        attempts = aimem_totals.attempts + excluded.attempts,
-        fix_successes = aimem_totals.fix_successes + excluded.fix_successes,
-        successes = aimem_totals.successes + excluded.successes,
-        time_sum = aimem_totals.time_sum + excluded.time_sum,
-        time_n = aimem_totals.time_n + excluded.time_n,
-        first_seen = LEAST(aimem_totals.first_seen, excluded.first_seen),
-        last_seen = GREATEST(aimem_totals.last_seen, excluded.last_seen);
+{ROLLUP aimem_totals totals}
 
-    INSERT INTO aimem_daily(day, model_name, issue_type, fixer_type, attempts, fix_successes,
-        successes, time_sum, time_n)
-    SELECT e->>0, e->>1, e->>2, e->>3, (e->>4)::bigint, (e->>5)::bigint, (e->>6)::bigint,
-        (e->>7)::double precision, (e->>8)::bigint
-      FROM jsonb_array_elements(p->'daily') e
-    ON CONFLICT (day, model_name, issue_type, fixer_type) DO UPDATE SET
-        attempts = aimem_daily.attempts + excluded.attempts,
-        fix_successes = aimem_daily.fix_successes + excluded.fix_successes,
-        successes = aimem_daily.successes + excluded.successes,
-        time_sum = aimem_daily.time_sum + excluded.time_sum,
-        time_n = aimem_daily.time_n + excluded.time_n;
+{ROLLUP aimem_daily daily}
 
     -- Rows in the order the caller sorted them, so concurrent writers lock them
     -- in one order. The scopes of one signature or model first; the scopes
@@ -283,26 +267,9 @@ BEGIN
      WHERE e->>0 NOT IN ('signature', 'model', 'model_type') ORDER BY n
     {OUTCOME_UPSERT};
 
-    INSERT INTO aimem_temporal(issue_type, weekday, hour, attempts, successes)
-    SELECT e->>0, (e->>1)::integer, (e->>2)::integer, (e->>3)::bigint, (e->>4)::bigint
-      FROM jsonb_array_elements(p->'temporal') e
-    ON CONFLICT (issue_type, weekday, hour) DO UPDATE SET
-        attempts = aimem_temporal.attempts + excluded.attempts,
-        successes = aimem_temporal.successes + excluded.successes;
+{ROLLUP aimem_temporal temporal}
 
-    INSERT INTO aimem_cost(fixer_type, fixer_model, issue_type, attempts, successes, cost_sum,
-        cost_n, tokens_in_sum, tokens_out_sum, tokens_n)
-    SELECT e->>0, e->>1, e->>2, (e->>3)::bigint, (e->>4)::bigint, (e->>5)::double precision,
-        (e->>6)::bigint, (e->>7)::bigint, (e->>8)::bigint, (e->>9)::bigint
-      FROM jsonb_array_elements(p->'costs') e
-    ON CONFLICT (fixer_type, fixer_model, issue_type) DO UPDATE SET
-        attempts = aimem_cost.attempts + excluded.attempts,
-        successes = aimem_cost.successes + excluded.successes,
-        cost_sum = aimem_cost.cost_sum + excluded.cost_sum,
-        cost_n = aimem_cost.cost_n + excluded.cost_n,
-        tokens_in_sum = aimem_cost.tokens_in_sum + excluded.tokens_in_sum,
-        tokens_out_sum = aimem_cost.tokens_out_sum + excluded.tokens_out_sum,
-        tokens_n = aimem_cost.tokens_n + excluded.tokens_n;
+{ROLLUP aimem_cost costs}
 
     RETURN jsonb_build_object('ids', ids, 'guard', guard)::text;
 END $$;
@@ -321,6 +288,35 @@ _OUTCOME_UPSERT = """ON CONFLICT (scope, scope_key, fix_key) DO UPDATE SET
             WHEN excluded.last_success IS NULL THEN o.last_success
             WHEN o.last_success IS NULL THEN excluded.last_success
             ELSE GREATEST(o.last_success, excluded.last_success) END"""
+
+
+def _rollup_upsert(table: str, payload_key: str) -> str:
+    """Add the payload's rows of one rollup table (``aggregates.ROLLUP_TABLES``),
+    each a JSON array in ``rollup_columns`` order."""
+    keys, values = ROLLUP_TABLES[table]
+    typed = [*keys, *((column, kind) for column, _, kind in values)]
+    read = ", ".join(
+        f"e->>{n}" if kind == "text" else f"(e->>{n})::{kind}" for n, (_, kind) in enumerate(typed)
+    )
+    merge = rollup_merge(table, least="LEAST", greatest="GREATEST", stored=table)
+    return (
+        f"    INSERT INTO {table}({', '.join(rollup_columns(table))})\n"
+        f"    SELECT {read}\n"
+        f"      FROM jsonb_array_elements(p->'{payload_key}') e\n"
+        f"    ON CONFLICT ({', '.join(column for column, _ in keys)}) DO UPDATE SET\n"
+        f"    {merge};"
+    )
+
+
+for _table, _key in (
+    ("aimem_totals", "totals"),
+    ("aimem_daily", "daily"),
+    ("aimem_temporal", "temporal"),
+    ("aimem_cost", "costs"),
+):
+    RECORD_FUNCTION = RECORD_FUNCTION.replace(
+        f"{{ROLLUP {_table} {_key}}}", _rollup_upsert(_table, _key)
+    )
 for _name, _value in (
     ("{OUTCOME_INSERT}", _OUTCOME_INSERT),
     ("{OUTCOME_UPSERT}", _OUTCOME_UPSERT),
