@@ -271,6 +271,14 @@ class Rollup:
         self.count += count
 
 
+# What totals and daily rows count of their attempts (see ROLLUP_TABLES).
+_ATTEMPT_COUNTS = (
+    ("attempts", "+", "bigint"),
+    ("fix_successes", "+", "bigint"),
+    ("successes", "+", "bigint"),
+    ("time_sum", "+", "double precision"),
+    ("time_n", "+", "bigint"),
+)
 # The rollup tables an attempt adds to: their key columns, then each value
 # column with how a new row joins the stored one ("+" adds; "min" and "max"
 # keep the earlier and the later). Every column has the PostgreSQL type it is
@@ -278,25 +286,11 @@ class Rollup:
 ROLLUP_TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, str], ...]]] = {
     "aimem_totals": (
         (("model_name", "text"), ("issue_type", "text"), ("fixer_type", "text")),
-        (
-            ("attempts", "+", "bigint"),
-            ("fix_successes", "+", "bigint"),
-            ("successes", "+", "bigint"),
-            ("time_sum", "+", "double precision"),
-            ("time_n", "+", "bigint"),
-            ("first_seen", "min", "text"),
-            ("last_seen", "max", "text"),
-        ),
+        (*_ATTEMPT_COUNTS, ("first_seen", "min", "text"), ("last_seen", "max", "text")),
     ),
     "aimem_daily": (
         (("day", "text"), ("model_name", "text"), ("issue_type", "text"), ("fixer_type", "text")),
-        (
-            ("attempts", "+", "bigint"),
-            ("fix_successes", "+", "bigint"),
-            ("successes", "+", "bigint"),
-            ("time_sum", "+", "double precision"),
-            ("time_n", "+", "bigint"),
-        ),
+        _ATTEMPT_COUNTS,
     ),
     "aimem_temporal": (
         (("issue_type", "text"), ("weekday", "integer"), ("hour", "integer")),
