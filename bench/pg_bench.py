@@ -657,6 +657,15 @@ def report_rows(
                 else {}
             ),
         )
+        # On a fleet the writers run on the runners, not on the database
+        # server: the server's CPU alone is what bounds their total there.
+        report.add(
+            f"{n} writers: server CPU per attempt (writers on other machines)",
+            w["server_cpu_ms"] / 1000,
+            "s",
+            bench["server_cpu_ms"] / 1000 if bench else None,
+            f"pgbench -c {n}, server CPU per transaction" if bench else "",
+        )
         report.add(
             f"{n} writers on PostgreSQL against aimem's 8 SQLite writers",
             w["rate"],
