@@ -23,7 +23,10 @@ every fixer's outcome at each step (common random numbers):
 A suggested command that names another model of the world counts as a wrong-
 model suggestion and fails. Prints one JSON object: per seed and fixer the
 success rate over the whole run and its last third, the targets' ratios, the
-wrong-model count, and the median and 95th percentile of ``suggest``.
+wrong-model count, how well ``suggest``'s estimates are calibrated (the share
+of ranked fixes whose 95% interval holds the fix's hidden rate, and the mean
+distance of the estimate from it), and the median and 95th percentile of
+``suggest``.
 """
 
 from __future__ import annotations
@@ -204,6 +207,10 @@ def run_world(seed: int, steps: int, folder: Path) -> dict[str, Any]:
     explored = 0
     late_explored = 0
     late_exploit_gap: list[float] = []
+    # Calibration: for every ranked fix at every step, whether its 95% interval
+    # holds the fix's hidden rate on that model, and how far its mean is from it.
+    covered: list[bool] = []
+    errors: list[float] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         memory = AIMemory(folder / f"world-{seed}")
@@ -249,6 +256,12 @@ def run_world(seed: int, steps: int, folder: Path) -> dict[str, Any]:
                 tuple(world.commands(issue.issue_type, i, issue.model)): i for i in range(count)
             }
             ranked = advice["ranked_fixes"]
+            for fix in ranked:
+                known_index = candidates.get(tuple(fix["fix_commands"]))
+                if known_index is not None:
+                    hidden = rates[known_index]
+                    covered.append(fix["estimate"]["low"] <= hidden <= fix["estimate"]["high"])
+                    errors.append(abs(fix["estimate"]["mean"] - hidden))
             avoid = {tuple(c) for c in advice["avoid"]}
             known = {tuple(f["fix_commands"]) for f in ranked}
             fresh = [i for c, i in candidates.items() if c not in avoid and c not in known]
@@ -298,6 +311,8 @@ def run_world(seed: int, steps: int, folder: Path) -> dict[str, Any]:
     result["exploit_gap_last_third"] = round(
         sum(late_exploit_gap) / max(1, len(late_exploit_gap)), 4
     )
+    result["interval_coverage"] = round(sum(covered) / max(1, len(covered)), 4)
+    result["estimate_mean_abs_error"] = round(sum(errors) / max(1, len(errors)), 4)
     result["suggest_ms"] = {
         "median": round(statistics.median(suggest_ms), 3),
         "p95": round(sorted(suggest_ms)[int(len(suggest_ms) * 0.95)], 3),

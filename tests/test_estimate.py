@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from aimem.learn.estimate import (
     Counts,
     Posterior,
+    base_rate,
+    base_rate_without,
     new_fix_prior,
     pooled,
     regularized_beta,
@@ -28,6 +30,26 @@ def test_a_models_own_record_outweighs_its_family_as_it_grows() -> None:
 
 def test_no_record_anywhere_starts_at_the_base_rate() -> None:
     assert abs(pooled(Counts(), Counts(), Counts(), 0.3).mean - 0.3) < 1e-9
+
+
+def test_a_fixs_base_rate_is_its_types_other_fixes() -> None:
+    assert base_rate_without(Counts(40, 30), Counts(10, 9)) == base_rate(30, 21)
+    # the type's only fix: nothing else is known, so the base is even
+    assert base_rate_without(Counts(27, 27), Counts(27, 27)) == 0.5
+
+
+@settings(max_examples=200)
+@given(st.floats(0.0, 1.0), st.integers(0, 500), st.integers(0, 500))
+def test_a_prior_claims_no_more_than_the_attempts_it_is_worth(
+    base: float, attempts: int, successes: int
+) -> None:
+    # A model that never tried the fix, a record on other families: the model's
+    # belief is a prior worth 4 attempts, so its mean stays within what 4
+    # attempts can show under the rule of succession (1/6 to 5/6), however
+    # long and one-sided the record it comes from.
+    record = Counts(attempts, min(successes, attempts))
+    posterior = pooled(Counts(), Counts(), record, base)
+    assert 1 / 6 - 1e-9 <= posterior.mean <= 5 / 6 + 1e-9
 
 
 @settings(max_examples=100)

@@ -226,8 +226,8 @@ def suggest(
             ("family_type", f"{family}|{issue_type}"),
         ]
     )
-    type_attempts, type_successes = in_scopes[("type", issue_type)]
-    base = estimate.base_rate(type_attempts, type_successes)
+    type_total = estimate.Counts(*in_scopes[("type", issue_type)])
+    base = estimate.base_rate(type_total.attempts, type_total.successes)
     names_other_model = other_model_finder(model, known_models)
 
     posteriors: dict[str, estimate.Posterior] = {}
@@ -238,11 +238,12 @@ def suggest(
         if names_other_model(filled):
             continue
         commands[fkey] = filled
+        in_type = type_counts.get(fkey, estimate.Counts())
         posteriors[fkey] = estimate.pooled(
             _counts(by_model.get(fkey)),
             _counts(by_family.get(fkey)),
-            type_counts.get(fkey, estimate.Counts()),
-            base,
+            in_type,
+            estimate.base_rate_without(type_total, in_type),
         )
 
     failed = _failed_for_fingerprint(by_print, model, max_failures)
@@ -263,7 +264,7 @@ def suggest(
         )
     }
 
-    rng = estimate.seeded_rng(seed, model, issue_type, type_attempts)
+    rng = estimate.seeded_rng(seed, model, issue_type, type_total.attempts)
     new_fix = estimate.new_fix_prior([posteriors[k].mean for k in posteriors], base)
     draws = {
         k: max(posteriors[k].sample(rng), posteriors[k].mean) for k in sorted(worked - avoid_keys)
@@ -310,7 +311,7 @@ def suggest(
             sum(o["attempts"] for o in by_print.values()),
         ),
         "model_family": _totals(in_scopes[("family_type", f"{family}|{issue_type}")]),
-        "issue_type": _stats(type_successes, type_attempts),
+        "issue_type": _stats(type_total.successes, type_total.attempts),
     }
     new_estimate = {**_estimate(new_fix), "score": round(new_draw, 4)}
     return {

@@ -9,13 +9,15 @@ the prior of the level below it, with a bounded weight, so
   attempts, until the model has its own record;
 - its record on other families is worth at most ``TYPE_WEIGHT`` attempts in
   the family's estimate;
-- with no record anywhere, a fix starts at the issue type's base rate (all
-  attempts of the type), worth ``BASE_WEIGHT`` attempts.
+- with no record anywhere, a fix starts at the issue type's base rate (the
+  attempts of the type's other fixes), worth ``BASE_WEIGHT`` attempts.
 
 The prior *means* come from the data of the level above (empirical Bayes); the
 weights are fixed pseudo-counts, so one noisy family cannot swamp a model's
-own record. Each level excludes the level below's counts, so no attempt is
-counted twice.
+own record, and a prior's mean stays within what its weight in attempts could
+show, so a one-sided record elsewhere cannot make a model that never tried
+the fix look certain. Each level excludes the level below's counts, and the
+base rate excludes the fix's own, so no attempt is counted twice.
 
 A new fix, one nobody has recorded yet, is an arm too: its rate is drawn from
 the spread of the known fixes' estimates (a Beta fitted by moments), so
@@ -108,13 +110,31 @@ def _normal_quantile(q: float) -> float:
 
 
 def _prior(mean: float, weight: float) -> tuple[float, float]:
-    mean = min(max(mean, 1e-3), 1 - 1e-3)
+    # A prior worth ``weight`` attempts claims no more than that many attempts
+    # could show (the rule of succession: 1/6 to 5/6 for 4). A mean near 0 or 1
+    # at a fixed weight is a Beta squeezed against that edge: 27 successes in
+    # 27 on one family put a model that never tried the fix at 99%-100%.
+    edge = 1 / (weight + 2)
+    mean = min(max(mean, edge), 1 - edge)
     return weight * mean, weight * (1 - mean)
 
 
 def base_rate(attempts: int, successes: int) -> float:
     """An issue type's success rate over all its attempts, with a uniform prior."""
     return (successes + 1) / (attempts + 2)
+
+
+def base_rate_without(type_total: Counts, fix: Counts) -> float:
+    """The base rate of one fix's prior: the issue type's other fixes only.
+
+    The fix's own attempts are counted at the levels ``pooled`` builds on the
+    base; counted in the base too, a fix that is most of its type's record
+    (27 successes in 27, and little else) looked near certain on a model that
+    never tried it.
+    """
+    return base_rate(
+        max(type_total.attempts - fix.attempts, 0), max(type_total.successes - fix.successes, 0)
+    )
 
 
 def pooled(model: Counts, family: Counts, issue_type: Counts, base: float) -> Posterior:
