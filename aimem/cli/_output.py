@@ -350,6 +350,7 @@ def emit_rows(
     shrink: str | None = None,
     drop: Sequence[str] = (),
     whole: Sequence[str] = (),
+    section: bool = False,
 ) -> None:
     """Render rows: a table of ``columns``; JSON/NDJSON with every key of each row;
     CSV with the fixed header ``csv_columns`` (default ``columns``), whatever the rows.
@@ -359,6 +360,10 @@ def emit_rows(
     ``shrink`` is the free-text column that narrows first, ``drop`` the
     secondary columns that go, in that order (none with --wide); ``whole``
     columns (names a user types) are never cut.
+
+    An empty listing says so on stderr, leaving stdout empty for a script; an
+    empty ``section`` of a report says so on stdout, under its heading, so
+    the report reads in order wherever its two streams end up.
     """
     view = view or TableView()
     if view.columns:
@@ -372,7 +377,11 @@ def emit_rows(
     elif fmt is Format.csv:
         emit_csv(rows, view.columns or csv_columns or columns, headers=view.headers)
     else:
-        _emit_table(list(rows), columns, headers, empty_message, view, shrink, drop, whole)
+        table = list(rows)
+        if not table and section:
+            write(empty_message + "\n")
+            return
+        _emit_table(table, columns, headers, empty_message, view, shrink, drop, whole)
 
 
 def _emit_table(

@@ -156,6 +156,7 @@ def suggest_command(
         ["#", "fix", "estimate", "95% interval", "verified", "evidence", "last success", "fixers"],
         "(no verified fix yet)",
         view=view,
+        section=True,
         shrink="fix_commands",
         drop=("fixers_text", "last_success", "interval_text", "basis"),
     )
@@ -167,6 +168,7 @@ def suggest_command(
         ["fix"],
         "(none)",
         view=view,
+        section=True,
         shrink="fix_commands",
     )
     write("\nTried for this failure and failed\n")
@@ -177,6 +179,7 @@ def suggest_command(
         ["fix", "failures", "verified", "last attempt", "repeated failure"],
         "(nothing failed for this fingerprint)",
         view=view,
+        section=True,
         shrink="fix_commands",
         drop=("last_attempt",),
     )

@@ -610,7 +610,7 @@ def analytics_command(
     )
     for index, (title, key, columns) in enumerate(sections):
         write(("\n" if index else "") + f"{title}\n")
-        emit_rows(data[key], columns, Format.table, empty_message="(none)", view=view)
+        emit_rows(data[key], columns, Format.table, empty_message="(none)", view=view, section=True)
     # cost per verified success, failed attempts' cost included
     write("\nCost per verified success (failed attempts included)\n")
     emit_rows(
@@ -628,6 +628,7 @@ def analytics_command(
         ["fixer", "issue type", "attempts", "verified", "cost (USD)", "per success", "coverage"],
         "(none)",
         view=view,
+        section=True,
     )
 
 

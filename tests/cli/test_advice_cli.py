@@ -271,3 +271,20 @@ def test_cleanup_keep_failures_per_fingerprint(runner: CliRunner) -> None:
     assert len(successes) == json.loads(ok(runner, "stats", "--json").stdout)["successful_fixes"]
     assert json.loads(ok(runner, "analytics", "--json").stdout)["cost"] == before
     assert ok(runner, "check").exit_code == 0
+
+
+def test_a_reports_empty_sections_say_so_under_their_headings(
+    runner: CliRunner, repo: None
+) -> None:
+    # A report's headings are on stdout: an empty section's "(none)" is too, so
+    # the report reads in order in a log that takes both streams.
+    result = ok(runner, "suggest", *TIMEOUT)
+    assert result.stderr == ""
+    assert "Ranked fixes\n(no verified fix yet)\n" in result.stdout
+    assert "Avoid (known failures here)\n(none)\n" in result.stdout
+    assert "Tried for this failure and failed\n(nothing failed for this fingerprint)\n" in (
+        result.stdout
+    )
+    analytics = ok(runner, "analytics")
+    assert analytics.stderr == ""
+    assert "Cost per verified success (failed attempts included)\n(none)\n" in analytics.stdout
