@@ -1402,7 +1402,8 @@ class AIMemory:
         except NotARepositoryError as error:
             raise NotARepositoryError(
                 f"remote {name!r}: {error.message}",
-                hint=f"create it with 'aimem init {'--db ' if sync.is_url(url) else ''}{url}', "
+                # init --db needs a folder of its own: this one holds a repository.
+                hint=f"create it with 'aimem init {f'--db {url} NEW_FOLDER' if sync.is_url(url) else url}', "
                 f"or fix the remote with "
                 f"'aimem remote remove {name}' and 'aimem remote add {name} TARGET'",
             ) from None

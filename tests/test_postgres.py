@@ -59,6 +59,7 @@ def test_init_db_writes_the_config_without_the_password(
     assert config == {"database": pg_url + "?sslmode=disable&application_name=ci"}
     assert password.encode() not in done.stdout + done.stderr
     assert b"(database postgresql://" in done.stdout
+    assert b"aimem: warning: the password in the URL is not stored" in done.stderr
     assert not (folder / "ai_memory.db").exists()
     assert oct((folder / "config.json").stat().st_mode & 0o777) == "0o600"
     # the folder is found as any repository is; the password comes from PGPASSWORD
@@ -156,6 +157,44 @@ def test_a_server_that_is_down_is_one_line_naming_host_and_database(tmp_path: Pa
         assert b"hunter2-secret" not in done.stdout + done.stderr
         assert b"Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []  # init wrote nothing
+
+
+def test_a_database_url_over_a_sqlite_folder_says_the_folder_is_left_unread(
+    tmp_path: Path,
+) -> None:
+    # AIMEM_DB exported for a fleet, then a command run inside a laptop's SQLite
+    # repository: the URL wins, as documented, and the user is told so.
+    assert run_aimem("init", str(tmp_path)).returncode == 0
+    folder = tmp_path / "AIMemory"
+    before = (folder / "ai_memory.db").read_bytes()
+    port = closed_port()
+    url = f"postgresql://aimem:hunter2-secret@127.0.0.1:{port}/fleet"
+    done = run_aimem("--dir", str(folder), "stats", env={"AIMEM_DB": url})
+    lines = done.stderr.decode().splitlines()
+    assert lines[0] == (
+        f"aimem: warning: postgresql://aimem@127.0.0.1:{port}/fleet is used, not the SQLite "
+        f"history in {folder} (that database comes from --db or $AIMEM_DB)"
+    )
+    assert lines[1].startswith("aimem: error: cannot connect to PostgreSQL")
+    assert done.returncode == 1
+    assert b"hunter2-secret" not in done.stdout + done.stderr
+    assert (folder / "ai_memory.db").read_bytes() == before
+    # without the URL, the folder's own history, and no warning
+    plain = run_aimem("--dir", str(folder), "stats")
+    assert plain.returncode == 0 and b"warning" not in plain.stderr
+
+
+def test_a_missing_database_or_password_gets_a_hint_of_its_own(pg_url: str) -> None:
+    missing = pg_url.rsplit("/", 1)[0] + "/no_such_database"
+    done = run_aimem("--db", missing, "stats")
+    assert done.returncode == 1
+    error, hint = done.stderr.decode().splitlines()
+    assert error.endswith('database "no_such_database" does not exist')
+    host, port = pg_url.split("@", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    assert hint.startswith(f"hint: create it first (createdb -h {host} -p {port} no_such_database")
+    done = run_aimem("--db", pg_url, "stats", env={"PGPASSWORD": "", "PGPASSFILE": "/nonexistent"})
+    assert done.returncode == 1
+    assert done.stderr.decode().splitlines()[1].startswith("hint: check the password")
 
 
 def test_passwords_never_appear_in_any_output(pg_url: str, tmp_path: Path) -> None:

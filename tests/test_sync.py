@@ -128,6 +128,19 @@ def test_remote_cli_list_formats(runner: CliRunner, memory: AIMemory, repo_dir: 
     assert _cli(runner, repo_dir, "remote").stdout == "origin\n"
 
 
+def test_a_password_in_a_remotes_url_is_dropped_with_a_warning(
+    runner: CliRunner, memory: AIMemory, repo_dir: Path
+) -> None:
+    memory.close()
+    added = _cli(runner, repo_dir, "remote", "add", "fleet", "postgresql://ci:s3cret@db:5432/aimem")
+    assert added.exit_code == 0
+    assert "s3cret" not in added.stdout + added.stderr
+    assert "aimem: warning: the password in the URL is not stored" in added.stderr
+    assert "added remote fleet: postgresql://ci@db:5432/aimem" in added.stderr
+    plain = _cli(runner, repo_dir, "remote", "add", "other", "postgresql://ci@db:5432/other")
+    assert "warning" not in plain.stderr
+
+
 # ---- transfer -------------------------------------------------------------------
 
 

@@ -141,3 +141,18 @@ def test_a_remote_database_on_a_newer_schema_is_refused(pg_url: str, tmp_path: P
                 direction("fleet")
     with psycopg.connect(pg_url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM fix_history").fetchone() == (0,)
+
+
+def test_a_push_to_an_empty_database_says_how_to_create_it_from_here(
+    pg_url: str, tmp_path: Path
+) -> None:
+    init_repository(tmp_path / "laptop")
+    laptop = str(tmp_path / "laptop" / "AIMemory")
+    runner = CliRunner()
+    added = runner.invoke(app, ["--dir", laptop, "remote", "add", "fleet", pg_url])
+    assert added.exit_code == 0, added.stderr
+    pushed = runner.invoke(app, ["--dir", laptop, "push", "fleet"])
+    assert pushed.exit_code == 1
+    # 'aimem init --db URL' alone would refuse here (this folder holds a
+    # repository): the hint names a folder of its own.
+    assert f"hint: create it with 'aimem init --db {pg_url} NEW_FOLDER'" in pushed.stderr

@@ -45,13 +45,31 @@ class RepoHandle:
         if self._memory is None:
             from aimem.memory import AIMemory
 
-            self._memory = AIMemory(self.location(), create=create, db=self.database)
+            location = self.location()
+            if self.database is not None:
+                _say_the_folder_is_left_unread(location, self.database)
+            self._memory = AIMemory(location, create=create, db=self.database)
         return self._memory
 
     def close(self) -> None:
         if self._memory is not None:
             memory, self._memory = self._memory, None
             memory.close()
+
+
+def _say_the_folder_is_left_unread(location: Location, database: str) -> None:
+    """Warn when a database URL wins over the SQLite history of the folder found
+    (``AIMEM_DB`` exported for a fleet, then a command run in a laptop's repository)."""
+    from aimem.cli._output import warning
+    from aimem.paths import Layout
+    from aimem.store.url import display_url
+
+    found = location.find()
+    if found is not None and Layout(found).database.exists():
+        warning(
+            f"{display_url(database)} is used, not the SQLite history in {found} "
+            "(that database comes from --db or $AIMEM_DB)"
+        )
 
 
 def handle_of(ctx: typer.Context) -> RepoHandle:

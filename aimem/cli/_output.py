@@ -563,6 +563,17 @@ def warning(message: str) -> None:
     )
 
 
+def password_not_stored(url: str) -> None:
+    """Warn that the password ``url`` carries was used now but is not kept."""
+    from aimem.store.url import has_password
+
+    if has_password(url):
+        warning(
+            "the password in the URL is not stored; later commands read it from "
+            "PGPASSWORD, ~/.pgpass or a service file"
+        )
+
+
 def deprecated(old: str, new: str) -> None:
     """A warning on stderr that ``old`` still works and ``new`` is its spelling now."""
     warning(f"{old} is deprecated; use {new}")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from aimem.cli._context import handle_of
-from aimem.cli._output import emit_json, note, write
+from aimem.cli._output import emit_json, note, password_not_stored, write
 from aimem.cli._values import path as path_type
 from aimem.cli.app import app
 
@@ -71,13 +71,16 @@ def init_command(
             raise typer.BadParameter(
                 "must be a URL starting with postgresql:// or postgres://", param_hint="'--db'"
             )
+    db = database or handle.database
     summary = init_repository(
         path=path,
         location=handle.location(),
         demo=demo,
         seed=seed,
-        db=database or handle.database,
+        db=db,
     )
+    if db is not None:
+        password_not_stored(db)
     if as_json:
         emit_json(summary)
         return

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from aimem.cli._context import repo
-from aimem.cli._output import emit_json, note, quiet, write
+from aimem.cli._output import emit_json, note, password_not_stored, quiet, write
 from aimem.cli._progress import bar, done
 from aimem.cli._values import QuietOpt, filled
 from aimem.cli.app import app
@@ -88,6 +88,7 @@ def remote_add(
       aimem remote add fleet postgresql://aimem@db.example:5432/aimem
     """
     added = repo(ctx).add_remote(name, target)
+    password_not_stored(target)
     if as_json:
         emit_json(added)
     else:

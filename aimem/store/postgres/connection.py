@@ -89,6 +89,23 @@ def _connect_detail(text: str) -> str:
     return "; ".join(reasons) or "the server refused"
 
 
+def _connect_hint(detail: str, url: str) -> str:
+    """What to do about a refused connection, by libpq's reason."""
+    if re.search(r'database "[^"]*" does not exist', detail):
+        place, database = host_and_database(url)
+        host, colon, port = place.rpartition(":")
+        if not (colon and port.isdigit()):
+            host, port = place, ""
+        where_flags = f"-h {host} " + (f"-p {port} " if port else "")
+        return (
+            f"create it first (createdb {where_flags}{database}, as a role allowed to), "
+            "or check the database name in the URL"
+        )
+    if "password authentication failed" in detail or "no password supplied" in detail:
+        return "check the password: aimem reads it from PGPASSWORD, ~/.pgpass, a service file or the URL"
+    return "check the URL, that the server is running, and the password (PGPASSWORD or ~/.pgpass)"
+
+
 def translate_error(error: Exception, url: str) -> AimemError:
     """A psycopg error as an aimem error naming the host and database."""
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
@@ -174,8 +191,7 @@ class Connection:
             detail = _scrub(_connect_detail(str(error)), url)
             raise AimemError(
                 f"cannot connect to PostgreSQL ({where(url)}): {detail}",
-                hint="check the URL, that the server is running, and the password "
-                "(PGPASSWORD or ~/.pgpass)",
+                hint=_connect_hint(detail, url),
             ) from None
         self._raw.adapters.register_loader("numeric", _NumberLoader)
         row = self._raw.execute("SELECT current_schema()").fetchone()
