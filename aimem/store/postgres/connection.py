@@ -96,7 +96,10 @@ def _connect_hint(detail: str, url: str) -> str:
         host, colon, port = place.rpartition(":")
         if not (colon and port.isdigit()):
             host, port = place, ""
-        where_flags = f"-h {host} " + (f"-p {port} " if port else "")
+        # A unix-socket URL names no host: createdb finds the socket as libpq does.
+        where_flags = ("" if "(socket)" in host else f"-h {host} ") + (
+            f"-p {port} " if port else ""
+        )
         return (
             f"create it first (createdb {where_flags}{database}, as a role allowed to), "
             "or check the database name in the URL"
