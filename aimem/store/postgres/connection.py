@@ -96,8 +96,9 @@ def _connect_hint(detail: str, url: str) -> str:
         host, colon, port = place.rpartition(":")
         if not (colon and port.isdigit()):
             host, port = place, ""
-        # A unix-socket URL names no host: createdb finds the socket as libpq does.
-        where_flags = ("" if "(socket)" in host else f"-h {host} ") + (
+        # A unix-socket URL names no host: createdb finds the socket as libpq does;
+        # an IPv6 address loses the URL's brackets.
+        where_flags = ("" if "(socket)" in host else f"-h {host.strip('[]')} ") + (
             f"-p {port} " if port else ""
         )
         return (
