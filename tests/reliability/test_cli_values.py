@@ -4,6 +4,7 @@ the flag as typed, and the repository is byte for byte unchanged."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,13 +23,23 @@ def _files(repo: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.fixture
-def one_segment(repo_dir: Path) -> Path:
-    """A repository whose archive holds exactly one segment (every row archived)."""
-    with AIMemory(repo_dir) as memory:
+@pytest.fixture(scope="module")
+def one_segment_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository whose archive holds exactly one segment (every row archived),
+    made once per module: each test gets a copy of its own."""
+    template = tmp_path_factory.mktemp("one-segment") / "AIMemory"
+    with AIMemory(template) as memory:
         memory.record_many(items(12, seed=3))
-    ok("cleanup", "0", "--yes")
-    assert len(ok("archive", "list", "--format", "csv").stdout.splitlines()) == 2
+    ok("--dir", str(template), "cleanup", "0", "--yes")
+    listed = ok("--dir", str(template), "archive", "list", "--format", "csv")
+    assert len(listed.stdout.splitlines()) == 2
+    return template
+
+
+@pytest.fixture
+def one_segment(one_segment_template: Path, repo_dir: Path) -> Path:
+    """A copy of the one-segment repository at $AIMEM_DIR."""
+    shutil.copytree(one_segment_template, repo_dir)
     return repo_dir
 
 
