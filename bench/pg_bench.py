@@ -141,11 +141,8 @@ class Server:
         children = []
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                fields = proc_stat(int(entry.name))
+                if fields is not None and int(fields[1]) == postmaster:
                     children.append(int(entry.name))
         return [postmaster, *children]
 
@@ -156,11 +153,19 @@ class Server:
             return list(conn.execute(statement).fetchall())  # type: ignore[arg-type]
 
 
+def proc_stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first),
+    or None once the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def cpu_of(pid: int) -> float | None:
     """User and system CPU seconds of a running process (threads included)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = proc_stat(pid)
+    if fields is None:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 

@@ -24,6 +24,7 @@ the writers' lock exclusively and wait for every record in flight.
 from __future__ import annotations
 
 import hashlib
+import re
 
 from aimem.store.aggregates import (
     ROLLUP_TABLES,
@@ -308,15 +309,10 @@ def _rollup_upsert(table: str, payload_key: str) -> str:
     )
 
 
-for _table, _key in (
-    ("aimem_totals", "totals"),
-    ("aimem_daily", "daily"),
-    ("aimem_temporal", "temporal"),
-    ("aimem_cost", "costs"),
-):
-    RECORD_FUNCTION = RECORD_FUNCTION.replace(
-        f"{{ROLLUP {_table} {_key}}}", _rollup_upsert(_table, _key)
-    )
+# {ROLLUP table payload_key}: that table's upsert, from ROLLUP_TABLES.
+RECORD_FUNCTION = re.sub(
+    r"\{ROLLUP (\w+) (\w+)\}", lambda m: _rollup_upsert(m[1], m[2]), RECORD_FUNCTION
+)
 for _name, _value in (
     ("{OUTCOME_INSERT}", _OUTCOME_INSERT),
     ("{OUTCOME_UPSERT}", _OUTCOME_UPSERT),
